@@ -1,0 +1,5 @@
+// The build subsystem's door: what is in an app folder and how to run it.
+export { detectApp, type AppPlan } from './detect.ts';
+export { parseProcfile, type ProcessType } from './procfile.ts';
+export { commandToArgv } from './command-line.ts';
+export { parseAppConfig, readAppConfig, DEFAULT_APP_CONFIG, type AppConfig } from './app-config.ts';

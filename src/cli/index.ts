@@ -1,0 +1,72 @@
+import { Command, CommanderError, Option } from 'commander';
+import { isBerthError } from '../errors.ts';
+import { parseDuration, parseListenAddress, parseScale, parseUpstreamAddress } from './address.ts';
+import { LogPrinter } from './log-printer.ts';
+import { fileServer, reverseProxy } from './quick.ts';
+import { up } from './up.ts';
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function program(): Command {
+  const printer = new LogPrinter();
+  const log = (line: string) => printer.line('berth', line);
+  const cli = new Command('berth')
+    .description('A complete production environment for web apps on one Linux server.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  cli
+    .command('up')
+    .description('run the app in DIR the way production will: the edge in front of supervised instances')
+    .argument('[dir]', 'the app folder', '.')
+    .option('--listen <address>', 'where the edge listens (HOST:PORT or :PORT)', ':8080')
+    .option('--scale <type=count>', 'instances per process type, e.g. web=2 (repeatable)', collect, [])
+    .option('--grace <duration>', 'how long instances get to finish in-flight work when stopping', '10s')
+    .action(async (dir: string, opts: { listen: string; scale: string[]; grace: string }) => {
+      await up({ dir, listen: parseListenAddress(opts.listen), scale: parseScale(opts.scale), graceMs: parseDuration(opts.grace), printer });
+    });
+
+  cli
+    .command('file-server')
+    .description('serve the files in a folder with the edge')
+    .requiredOption('--root <dir>', 'the folder to serve')
+    .option('--listen <address>', 'where to listen (HOST:PORT or :PORT)', ':8080')
+    .action(async (opts: { root: string; listen: string }) => {
+      await fileServer({ root: opts.root, listen: parseListenAddress(opts.listen), log });
+    });
+
+  cli
+    .command('reverse-proxy')
+    .description('proxy and load-balance requests to one or more upstream servers')
+    .requiredOption('--from <address>', 'where to listen (HOST:PORT or :PORT)')
+    .addOption(new Option('--to <upstreams>', 'upstream HOST:PORT list, comma-separated').makeOptionMandatory())
+    .action(async (opts: { from: string; to: string }) => {
+      const to = opts.to.split(',').map((part) => parseUpstreamAddress(part));
+      await reverseProxy({ from: parseListenAddress(opts.from), to, log });
+    });
+
+  return cli;
+}
+
+/** Runs the command line; returns the process exit code. */
+export async function run(argv: readonly string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv as string[], { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander already printed its message (help, version or a usage error).
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (isBerthError(err)) {
+      process.stderr.write(`berth: ${err.message} [${err.code}]\n`);
+      if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+      return 1;
+    }
+    process.stderr.write(`berth: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    return 70;
+  }
+}

@@ -1,0 +1,111 @@
+import { resolve, join } from 'node:path';
+import { detectApp, readAppConfig, commandToArgv, type AppPlan } from '../build/index.ts';
+import { Edge, UpstreamGroup, createStaticSite, type SiteRoutes, type EdgeLimits } from '../edge/index.ts';
+import { BerthError } from '../errors.ts';
+import { Formation, runOnce } from '../runner/index.ts';
+import type { ListenAddress } from './address.ts';
+import type { LogPrinter } from './log-printer.ts';
+import { onShutdown } from './shutdown.ts';
+
+export interface UpOptions {
+  readonly dir: string;
+  readonly listen: ListenAddress;
+  readonly scale: Readonly<Record<string, number>>;
+  readonly graceMs: number;
+  readonly limits?: Partial<EdgeLimits>;
+  readonly printer: LogPrinter;
+}
+
+function childEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
+  return { ...env, ...extra };
+}
+
+async function prepare(dir: string, plan: Extract<AppPlan, { kind: 'processes' }>, printer: LogPrinter): Promise<void> {
+  const env = childEnv();
+  for (const step of plan.install) {
+    printer.line('berth', `running ${step.join(' ')}`);
+    const code = await runOnce(step, { cwd: dir, env, onLine: (line) => printer.line('install', line) });
+    if (code !== 0) {
+      throw new BerthError('BERTH_E_INSTALL', `${step.join(' ')} failed with exit code ${code}`, {
+        hint: 'Fix the dependency problem shown above, then run berth up again.',
+      });
+    }
+  }
+  const release = plan.processes.find((p) => p.name === 'release');
+  if (release) {
+    printer.line('berth', `running the release command: ${release.command}`);
+    const code = await runOnce(commandToArgv(release.command, env), { cwd: dir, env, onLine: (line) => printer.line('release', line) });
+    if (code !== 0) {
+      throw new BerthError('BERTH_E_INSTALL', `the release command failed with exit code ${code}`, {
+        hint: 'The Procfile "release:" entry must succeed before the app starts.',
+      });
+    }
+  }
+}
+
+/**
+ * `berth up`: the app run the way production runs it, in the foreground —
+ * the edge in front, static paths served by the edge, N supervised web
+ * instances behind it. Resolves after a clean shutdown (Ctrl-C / SIGTERM).
+ */
+export async function up(options: UpOptions): Promise<void> {
+  const dir = resolve(options.dir);
+  const { printer } = options;
+  const plan = await detectApp(dir);
+  const config = await readAppConfig(dir);
+  const mounts = await Promise.all(
+    config.static.map(async (mount) => ({ prefix: mount.prefix, site: await createStaticSite({ root: join(dir, mount.dir) }) })),
+  );
+  const log = (line: string) => printer.line('berth', line);
+
+  if (plan.kind === 'static') {
+    const site: SiteRoutes = { mounts, upstreams: null, fallback: await createStaticSite({ root: plan.root }) };
+    const edge = new Edge({ routes: { hosts: new Map(), fallbackSite: site }, limits: options.limits, log });
+    const address = await edge.listen(options.listen.host ?? '', options.listen.port);
+    log(`static site ${plan.root} on ${urlOf(address)}`);
+    await onShutdown(log, async () => edge.close(options.graceMs), () => process.exit(130));
+    return;
+  }
+
+  printer.reserve(plan.processes.flatMap((p) => Array.from({ length: options.scale[p.name] ?? config.scale[p.name] ?? 1 }, (_, i) => `${p.name}.${i + 1}`)));
+  await prepare(dir, plan, printer);
+  const upstreams = new UpstreamGroup();
+  const site: SiteRoutes = { mounts, upstreams, fallback: null };
+  const edge = new Edge({ routes: { hosts: new Map(), fallbackSite: site }, limits: options.limits, log });
+  const formation = new Formation({
+    cwd: dir,
+    processes: plan.processes,
+    scale: { ...config.scale, ...options.scale },
+    env: childEnv(),
+    healthPath: config.health.path,
+    graceMs: options.graceMs,
+    log: (source, line, stream) => (stream === 'event' ? printer.line('berth', `${source} ${line}`) : printer.line(source, line)),
+    onUpstreams: (ready) => upstreams.set(ready),
+    drain: (upstream, deadline) => upstreams.drain(upstream, deadline),
+  });
+  // Listen first: requests that arrive before an instance is ready get a
+  // clear 502 rather than a refused connection.
+  const address = await edge.listen(options.listen.host ?? '', options.listen.port);
+  log(`edge listening on ${urlOf(address)} (${plan.runtime} app in ${dir})`);
+  await formation.start();
+  await onShutdown(
+    log,
+    async () => {
+      // New requests stop first, in-flight ones finish, then the apps go.
+      await edge.close(options.graceMs);
+      await formation.stop();
+      upstreams.close();
+    },
+    () => {
+      for (const instance of formation.instances()) if (instance.pid) try { process.kill(-instance.pid, 'SIGKILL'); } catch { /* gone */ }
+      process.exit(130);
+    },
+  );
+}
+
+export function urlOf(address: { address: string; port: number; family: string }): string {
+  const host = address.address === '::' || address.address === '0.0.0.0' ? 'localhost' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}

@@ -1,0 +1,64 @@
+import type { StaticSite } from './static/index.ts';
+import type { UpstreamGroup } from './upstream-group.ts';
+
+/** What the edge does for one site (an app, or the single site of `berth up`). */
+export interface SiteRoutes {
+  /** Path prefixes the edge serves from disk itself; longest prefix first. */
+  readonly mounts: ReadonlyArray<{ readonly prefix: string; readonly site: StaticSite }>;
+  /** The app's web instances, or null for a site without processes. */
+  readonly upstreams: UpstreamGroup | null;
+  /** Serves every path not matched above (a static site). */
+  readonly fallback: StaticSite | null;
+}
+
+/**
+ * The edge's whole routing state. It is immutable and replaced as one value,
+ * so a request sees either the old table or the new one, never a mixture.
+ */
+export interface RouteTable {
+  readonly hosts: ReadonlyMap<string, SiteRoutes>;
+  /** Used when no host matches; null means "404 for unknown hosts". */
+  readonly fallbackSite: SiteRoutes | null;
+}
+
+export type Route =
+  | { readonly kind: 'static'; readonly site: StaticSite; readonly target: string }
+  | { readonly kind: 'proxy'; readonly upstreams: UpstreamGroup }
+  | { readonly kind: 'not-found' };
+
+/** The host name without port, lower-cased; brackets kept for IPv6 literals. */
+export function hostName(hostHeader: string | undefined): string {
+  if (!hostHeader) return '';
+  let end = hostHeader.length;
+  if (hostHeader.charCodeAt(0) === 91 /* [ */) {
+    const close = hostHeader.indexOf(']');
+    end = close === -1 ? end : close + 1;
+  } else {
+    const colon = hostHeader.lastIndexOf(':');
+    if (colon !== -1) end = colon;
+  }
+  return hostHeader.slice(0, end).toLowerCase();
+}
+
+/** The part of a request-target that a mount serves, or null when it is not under the prefix. */
+function underMount(prefix: string, target: string): string | null {
+  if (prefix === '/') return target;
+  if (!target.startsWith(prefix)) return null;
+  const next = target.charCodeAt(prefix.length);
+  if (Number.isNaN(next)) return '/';
+  if (next === 47 /* / */) return target.slice(prefix.length);
+  if (next === 63 /* ? */) return `/${target.slice(prefix.length)}`;
+  return null;
+}
+
+export function route(table: RouteTable, hostHeader: string | undefined, target: string): Route {
+  const site = table.hosts.get(hostName(hostHeader)) ?? table.fallbackSite;
+  if (!site) return { kind: 'not-found' };
+  for (const mount of site.mounts) {
+    const rest = underMount(mount.prefix, target);
+    if (rest !== null) return { kind: 'static', site: mount.site, target: rest };
+  }
+  if (site.upstreams) return { kind: 'proxy', upstreams: site.upstreams };
+  if (site.fallback) return { kind: 'static', site: site.fallback, target };
+  return { kind: 'not-found' };
+}

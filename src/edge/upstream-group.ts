@@ -1,0 +1,168 @@
+import { Agent } from 'node:http';
+import { connect } from 'node:net';
+import { pickUpstream, type Candidate } from './balancer.ts';
+import { HEALTHY, markFailed, probeDue, recordProbe, type UpstreamHealth } from './upstream-health.ts';
+
+export interface UpstreamAddress {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** One upstream server and the edge's live view of it. */
+export class Upstream implements Candidate {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly key: string;
+  /** Keep-alive connections to this upstream, reused across requests. */
+  readonly agent: Agent;
+  active = 0;
+  health: UpstreamHealth = HEALTHY;
+  #idleWaiters: Array<() => void> = [];
+
+  constructor(address: UpstreamAddress) {
+    this.id = address.id;
+    this.host = address.host;
+    this.port = address.port;
+    this.key = `${address.host}:${address.port}`;
+    // Idle upstream sockets close after 4s, below the 5s keep-alive most
+    // app servers use, so the edge rarely reuses a socket the app is closing.
+    this.agent = new Agent({ keepAlive: true, maxFreeSockets: 256, timeout: 4_000, scheduling: 'lifo' });
+  }
+
+  get up(): boolean {
+    return this.health.state === 'up';
+  }
+
+  acquire(): void {
+    this.active++;
+  }
+
+  release(): void {
+    this.active--;
+    if (this.active === 0 && this.#idleWaiters.length > 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  /** Resolves when no request is in flight here. */
+  idle(): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+}
+
+function tcpProbe(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/**
+ * The upstreams of one app (or of `reverse-proxy --to`). Membership changes
+ * replace the list atomically; upstreams that stay keep their connections
+ * and counters, upstreams that leave are drained, then their sockets closed.
+ */
+export class UpstreamGroup {
+  #members: Upstream[] = [];
+  readonly #retiredMembers = new Map<string, Upstream>();
+  #cursor = 0;
+  #probeTimer: NodeJS.Timeout | null = null;
+  readonly #now: () => number;
+
+  constructor(addresses: readonly UpstreamAddress[] = [], now: () => number = Date.now) {
+    this.#now = now;
+    this.set(addresses);
+  }
+
+  get members(): readonly Upstream[] {
+    return this.#members;
+  }
+
+  set(addresses: readonly UpstreamAddress[]): void {
+    const previous = new Map(this.#members.map((u) => [`${u.id}@${u.key}`, u]));
+    const next = addresses.map((address) => {
+      const id = `${address.id}@${address.host}:${address.port}`;
+      const kept = previous.get(id);
+      previous.delete(id);
+      return kept ?? new Upstream(address);
+    });
+    this.#members = next;
+    for (const gone of previous.values()) {
+      // Still answering in-flight requests: keep it findable for drain().
+      this.#retiredMembers.set(gone.key, gone);
+      void gone.idle().then(() => {
+        gone.agent.destroy();
+        if (this.#retiredMembers.get(gone.key) === gone) this.#retiredMembers.delete(gone.key);
+      });
+    }
+  }
+
+  /** Chooses an upstream for a request, skipping the ones already tried. */
+  pick(tried: ReadonlySet<number> | null): { upstream: Upstream; index: number } | null {
+    const members = this.#members;
+    if (members.length === 0) return null;
+    const index = pickUpstream(members, this.#cursor, tried);
+    this.#cursor = (this.#cursor + 1) % members.length;
+    if (index === -1) return null;
+    return { upstream: members[index]!, index };
+  }
+
+  /** Passive health: a connection failure takes the upstream out until a probe connects again. */
+  reportFailure(upstream: Upstream): void {
+    upstream.health = markFailed(upstream.health, this.#now());
+    this.#scheduleProbes();
+  }
+
+  #scheduleProbes(): void {
+    if (this.#probeTimer) return;
+    this.#probeTimer = setTimeout(() => {
+      this.#probeTimer = null;
+      void this.#probe();
+    }, 100);
+    this.#probeTimer.unref();
+  }
+
+  async #probe(): Promise<void> {
+    const now = this.#now();
+    const due = this.#members.filter((u) => probeDue(u.health, now));
+    await Promise.all(
+      due.map(async (u) => {
+        const ok = await tcpProbe(u.host, u.port);
+        u.health = recordProbe(u.health, ok, this.#now());
+      }),
+    );
+    if (this.#members.some((u) => u.health.state === 'down')) this.#scheduleProbes();
+  }
+
+  /** Waits until the upstream with this address has no request in flight, or the deadline passes. */
+  async drain(address: UpstreamAddress, deadline: number): Promise<void> {
+    const upstream = this.#members.find((u) => u.host === address.host && u.port === address.port) ?? this.#retired(address);
+    if (!upstream) return;
+    const remaining = deadline - this.#now();
+    if (remaining <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([upstream.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, remaining)))]);
+    clearTimeout(timer);
+  }
+
+  #retired(address: UpstreamAddress): Upstream | undefined {
+    return this.#retiredMembers.get(`${address.host}:${address.port}`);
+  }
+
+  close(): void {
+    if (this.#probeTimer) clearTimeout(this.#probeTimer);
+    this.#probeTimer = null;
+    for (const u of this.#members) u.agent.destroy();
+  }
+}

@@ -1,0 +1,234 @@
+import { dirname } from 'node:path';
+import { commandToArgv, type ProcessType } from '../build/index.ts';
+import { Instance, type ExitInfo, type InstanceState } from './instance.ts';
+import { findFreePort } from './ports.ts';
+import { probeInstance } from './probe.ts';
+import { judgeProbe, DEFAULT_READINESS_POLICY, type ReadinessPolicy } from './readiness.ts';
+import { decideRestart, DEFAULT_RESTART_POLICY, NO_CRASHES, type CrashHistory, type RestartPolicy } from './restart-policy.ts';
+
+/** A ready web instance, as the edge sees it. */
+export interface ReadyUpstream {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export interface FormationOptions {
+  readonly cwd: string;
+  readonly processes: readonly ProcessType[];
+  /** Instances per process type; types not named run one instance. */
+  readonly scale: Readonly<Record<string, number>>;
+  readonly env: Readonly<Record<string, string>>;
+  readonly healthPath: string | null;
+  /** How long an instance has to finish in-flight work after SIGTERM. */
+  readonly graceMs: number;
+  readonly log: (source: string, line: string, stream: 'out' | 'err' | 'event') => void;
+  readonly onUpstreams: (ready: readonly ReadyUpstream[]) => void;
+  /** Called before an instance is signalled, so the edge can drain it first. */
+  readonly drain?: (upstream: ReadyUpstream, deadline: number) => Promise<void>;
+  readonly clock?: Clock;
+  readonly restartPolicy?: RestartPolicy;
+  readonly readinessPolicy?: ReadinessPolicy;
+}
+
+/** Process types that run once (release) or on a schedule, never as a service. */
+const NOT_SERVICES = new Set(['release']);
+
+interface Slot {
+  readonly type: ProcessType;
+  readonly index: number;
+  instance: Instance | null;
+  history: CrashHistory;
+  restartTimer: NodeJS.Timeout | null;
+}
+
+/**
+ * The set of running instances of one app: N of each process type, kept
+ * alive, with the ready `web` instances published to the edge. This is the
+ * application server's supervisor (what gunicorn's arbiter or foreman does),
+ * with the decisions delegated to the pure policies.
+ */
+export class Formation {
+  readonly #options: FormationOptions;
+  readonly #clock: Clock;
+  readonly #slots: Slot[] = [];
+  #closing: Promise<void> | null = null;
+  #published = '';
+
+  constructor(options: FormationOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    for (const type of options.processes) {
+      if (NOT_SERVICES.has(type.name)) continue;
+      const count = options.scale[type.name] ?? 1;
+      for (let index = 1; index <= count; index++) {
+        this.#slots.push({ type, index, instance: null, history: NO_CRASHES, restartTimer: null });
+      }
+    }
+  }
+
+  /** Starts every instance; readiness is reported later through `onUpstreams`. */
+  async start(): Promise<void> {
+    await Promise.all(this.#slots.map((slot) => this.#launch(slot)));
+  }
+
+  /** The current instances with their states, for `ps` and tests. */
+  instances(): Array<{ name: string; state: InstanceState; pid: number | undefined; port: number | null }> {
+    return this.#slots
+      .filter((slot) => slot.instance !== null)
+      .map((slot) => {
+        const instance = slot.instance!;
+        return { name: instance.name, state: instance.state, pid: instance.pid, port: instance.spec.port };
+      });
+  }
+
+  /** Resolves when every web instance is ready, or rejects after `timeoutMs`. */
+  waitUntilReady(timeoutMs: number): Promise<void> {
+    const deadline = this.#clock.now() + timeoutMs;
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const web = this.#slots.filter((slot) => slot.type.name === 'web');
+        if (web.every((slot) => slot.instance?.state === 'ready')) return resolve();
+        if (this.#closing) return reject(new Error('formation is stopping'));
+        if (this.#clock.now() >= deadline) return reject(new Error('web instances did not become ready in time'));
+        setTimeout(check, 50).unref();
+      };
+      check();
+    });
+  }
+
+  async #launch(slot: Slot): Promise<void> {
+    if (this.#closing) return;
+    const isWeb = slot.type.name === 'web';
+    const port = isWeb ? await findFreePort() : null;
+    const env: Record<string, string> = {
+      ...this.#options.env,
+      // The Node that runs berth runs the apps too, so `node` in a Procfile
+      // is the pinned version rather than whatever the system has.
+      PATH: `${this.#options.cwd}/node_modules/.bin:${dirname(process.execPath)}:${this.#options.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`,
+      DYNO: `${slot.type.name}.${slot.index}`,
+      BERTH_INSTANCE: `${slot.type.name}.${slot.index}`,
+    };
+    if (port !== null) env.PORT = String(port);
+    let argv: string[];
+    try {
+      argv = commandToArgv(slot.type.command, env);
+    } catch (err) {
+      this.#options.log(`${slot.type.name}.${slot.index}`, (err as Error).message, 'event');
+      return;
+    }
+    const instance = new Instance({ type: slot.type.name, index: slot.index, argv, cwd: this.#options.cwd, env, port });
+    slot.instance = instance;
+    const log = this.#options.log;
+    instance.start(
+      this.#clock.now(),
+      (stream, line) => log(instance.name, line, stream),
+      (info) => this.#onExit(slot, instance, info),
+    );
+    log(instance.name, `started (pid ${instance.pid ?? '?'}${port !== null ? `, port ${port}` : ''})`, 'event');
+    if (isWeb) void this.#probeUntilReady(instance);
+    else instance.state = 'ready';
+  }
+
+  async #probeUntilReady(instance: Instance): Promise<void> {
+    const policy = this.#options.readinessPolicy ?? DEFAULT_READINESS_POLICY;
+    let reported = false;
+    while (instance.state === 'starting') {
+      const result = await probeInstance('127.0.0.1', instance.spec.port!, this.#options.healthPath);
+      if (instance.state !== 'starting') return;
+      const verdict = judgeProbe(result, this.#options.healthPath, instance.startedAt, this.#clock.now(), policy);
+      if (verdict.kind === 'ready') {
+        instance.state = 'ready';
+        this.#options.log(instance.name, `ready on port ${instance.spec.port}`, 'event');
+        this.#publish();
+        return;
+      }
+      if (verdict.overdue && !reported) {
+        reported = true;
+        this.#options.log(instance.name, `not ready after ${Math.round(policy.deadlineMs / 1000)}s: ${verdict.reason}`, 'event');
+      }
+      await new Promise((resolve) => setTimeout(resolve, verdict.afterMs));
+    }
+  }
+
+  #onExit(slot: Slot, instance: Instance, info: ExitInfo): void {
+    const how = info.signal ? `signal ${info.signal}` : `code ${info.code}`;
+    if (instance.stopRequested || this.#closing) {
+      instance.state = 'stopped';
+      this.#options.log(instance.name, `stopped (${how})`, 'event');
+      this.#publish();
+      return;
+    }
+    instance.state = 'crashed';
+    this.#publish();
+    const decision = decideRestart(slot.history, instance.startedAt, this.#clock.now(), this.#options.restartPolicy ?? DEFAULT_RESTART_POLICY);
+    slot.history = decision.history;
+    const delay = decision.delayMs >= 1000 ? `${(decision.delayMs / 1000).toFixed(1)}s` : `${decision.delayMs}ms`;
+    this.#options.log(
+      instance.name,
+      decision.crashLoop
+        ? `crash loop: exited with ${how}, ${decision.history.quickCrashes} times in a row within seconds of starting; next attempt in ${delay}`
+        : `crashed (${how}); restarting in ${delay}`,
+      'event',
+    );
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = null;
+      void this.#launch(slot);
+    }, decision.delayMs);
+  }
+
+  #publish(): void {
+    const ready: ReadyUpstream[] = [];
+    for (const slot of this.#slots) {
+      const instance = slot.instance;
+      if (instance && instance.state === 'ready' && instance.spec.port !== null) {
+        ready.push({ id: instance.name, host: '127.0.0.1', port: instance.spec.port });
+      }
+    }
+    const key = ready.map((u) => `${u.id}@${u.port}`).join(',');
+    if (key === this.#published) return;
+    this.#published = key;
+    this.#options.onUpstreams(ready);
+  }
+
+  /** Restarts one instance (or all of a type) the graceful way. */
+  async restart(name: string): Promise<void> {
+    const slot = this.#slots.find((s) => s.instance?.name === name);
+    if (!slot?.instance) return;
+    await this.#stopSlot(slot);
+    await this.#launch(slot);
+  }
+
+  /** For tests and `ps`: the instance object behind a name. */
+  instance(name: string): Instance | undefined {
+    return this.#slots.find((s) => s.instance?.name === name)?.instance ?? undefined;
+  }
+
+  async #stopSlot(slot: Slot): Promise<void> {
+    if (slot.restartTimer) clearTimeout(slot.restartTimer);
+    slot.restartTimer = null;
+    const instance = slot.instance;
+    if (!instance || instance.state === 'stopped' || instance.state === 'crashed') return;
+    const deadline = this.#clock.now() + this.#options.graceMs;
+    const wasReady = instance.state === 'ready';
+    instance.state = 'draining';
+    this.#publish();
+    if (wasReady && instance.spec.port !== null && this.#options.drain) {
+      await this.#options.drain({ id: instance.name, host: '127.0.0.1', port: instance.spec.port }, deadline);
+    }
+    // However long the drain took, the process still gets a moment to exit on its own.
+    await instance.stop(Math.max(500, deadline - this.#clock.now()));
+  }
+
+  /** Drains and stops every instance; idempotent. */
+  stop(): Promise<void> {
+    this.#closing ??= Promise.all(this.#slots.map((slot) => this.#stopSlot(slot))).then(() => undefined);
+    return this.#closing;
+  }
+}

@@ -1,0 +1,39 @@
+import { connect } from 'node:net';
+import { request } from 'node:http';
+import type { ProbeResult } from './readiness.ts';
+
+const PROBE_TIMEOUT_MS = 2_000;
+
+function portAccepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(PROBE_TIMEOUT_MS, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+function healthStatus(host: string, port: number, path: string): Promise<number | null> {
+  return new Promise((resolve) => {
+    const req = request({ host, port, path, method: 'GET', agent: false, timeout: PROBE_TIMEOUT_MS, headers: { 'user-agent': 'berth-health' } });
+    req.once('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? null);
+    });
+    req.once('timeout', () => req.destroy());
+    req.once('error', () => resolve(null));
+    req.end();
+  });
+}
+
+/** One readiness probe of an instance: its port, then its health path if it has one. */
+export async function probeInstance(host: string, port: number, healthPath: string | null): Promise<ProbeResult> {
+  if (!(await portAccepts(host, port))) return { kind: 'refused' };
+  if (healthPath === null) return { kind: 'listening' };
+  const status = await healthStatus(host, port, healthPath);
+  return status === null ? { kind: 'health-error' } : { kind: 'health', status };
+}

@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { judgeProbe, type ReadinessPolicy } from '../../src/runner/index.ts';
+
+const policy: ReadinessPolicy = { intervalMs: 100, deadlineMs: 1_000, slowIntervalMs: 500 };
+
+test('without a health path, an open port means ready', () => {
+  assert.deepEqual(judgeProbe({ kind: 'listening' }, null, 0, 10, policy), { kind: 'ready' });
+});
+
+test('with a health path, an open port alone is not enough', () => {
+  const verdict = judgeProbe({ kind: 'listening' }, '/health', 0, 10, policy);
+  assert.equal(verdict.kind, 'probe-again');
+});
+
+for (const status of [200, 204, 299]) {
+  test(`a health answer of ${status} means ready`, () => {
+    assert.deepEqual(judgeProbe({ kind: 'health', status }, '/health', 0, 10, policy), { kind: 'ready' });
+  });
+}
+
+for (const status of [199, 301, 404, 500, 503]) {
+  test(`a health answer of ${status} is not ready, and says why`, () => {
+    const verdict = judgeProbe({ kind: 'health', status }, '/health', 0, 10, policy);
+    assert.ok(verdict.kind === 'probe-again');
+    assert.match(verdict.reason, new RegExp(`/health answered ${status}`));
+  });
+}
+
+test('refused connections and failed health requests are probed again soon', () => {
+  for (const result of [{ kind: 'refused' } as const, { kind: 'health-error' } as const]) {
+    const verdict = judgeProbe(result, '/health', 0, 999, policy);
+    assert.deepEqual(verdict.kind === 'probe-again' && [verdict.afterMs, verdict.overdue], [100, false]);
+  }
+});
+
+test('past the deadline the instance is overdue and probed more slowly', () => {
+  const verdict = judgeProbe({ kind: 'refused' }, null, 0, 1_000, policy);
+  assert.deepEqual(verdict.kind === 'probe-again' && [verdict.afterMs, verdict.overdue], [500, true]);
+});
