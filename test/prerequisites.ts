@@ -1,0 +1,27 @@
+// Runs before the suite: the tests drive real gunicorn and Flask, so say
+// exactly what is missing (and install it when we can) instead of letting
+// a dozen tests fail obscurely.
+import { execFileSync } from 'node:child_process';
+
+const missing: string[] = [];
+const has = (file: string, args: string[]) => {
+  try {
+    execFileSync(file, args, { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+if (!has('gunicorn', ['--version'])) missing.push('gunicorn');
+if (!has('python3', ['-c', 'import flask'])) missing.push('python3-flask');
+
+if (missing.length > 0) {
+  const canInstall = process.getuid?.() === 0 && has('apt-get', ['--version']);
+  if (canInstall) {
+    process.stdout.write(`installing test prerequisites: ${missing.join(' ')}\n`);
+    execFileSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  } else {
+    process.stderr.write(`the tests need these Debian packages: ${missing.join(' ')}\nrun: sudo apt-get install -y ${missing.join(' ')}\n`);
+    process.exit(1);
+  }
+}
