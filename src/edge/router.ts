@@ -1,4 +1,4 @@
-import type { StaticSite } from './static/index.ts';
+import { stripMount, type StaticSite } from './static/index.ts';
 import type { UpstreamGroup } from './upstream-group.ts';
 
 /** What the edge does for one site (an app, or the single site of `berth up`). */
@@ -40,22 +40,11 @@ export function hostName(hostHeader: string | undefined): string {
   return hostHeader.slice(0, end).toLowerCase();
 }
 
-/** The part of a request-target that a mount serves, or null when it is not under the prefix. */
-function underMount(prefix: string, target: string): string | null {
-  if (prefix === '/') return target;
-  if (!target.startsWith(prefix)) return null;
-  const next = target.charCodeAt(prefix.length);
-  if (Number.isNaN(next)) return '/';
-  if (next === 47 /* / */) return target.slice(prefix.length);
-  if (next === 63 /* ? */) return `/${target.slice(prefix.length)}`;
-  return null;
-}
-
 export function route(table: RouteTable, hostHeader: string | undefined, target: string): Route {
   const site = table.hosts.get(hostName(hostHeader)) ?? table.fallbackSite;
   if (!site) return { kind: 'not-found' };
   for (const mount of site.mounts) {
-    const rest = underMount(mount.prefix, target);
+    const rest = stripMount(mount.prefix, target);
     if (rest !== null) return { kind: 'static', site: mount.site, target: rest };
   }
   if (site.upstreams) return { kind: 'proxy', upstreams: site.upstreams };

@@ -1,5 +1,4 @@
-import { Agent } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { pickUpstream, type Candidate } from './balancer.ts';
 import { HEALTHY, markFailed, probeDue, recordProbe, type UpstreamHealth } from './upstream-health.ts';
 
@@ -15,9 +14,10 @@ export class Upstream implements Candidate {
   readonly host: string;
   readonly port: number;
   readonly key: string;
-  /** Keep-alive connections to this upstream, reused across requests. */
-  readonly agent: Agent;
   active = 0;
+  /** Idle keep-alive connections, most recently used last (reused first). */
+  readonly #idle: Array<{ socket: Socket; onClose: () => void; onData: () => void }> = [];
+  #closed = false;
   health: UpstreamHealth = HEALTHY;
   #idleWaiters: Array<() => void> = [];
 
@@ -26,9 +26,53 @@ export class Upstream implements Candidate {
     this.host = address.host;
     this.port = address.port;
     this.key = `${address.host}:${address.port}`;
-    // Idle upstream sockets close after 4s, below the 5s keep-alive most
-    // app servers use, so the edge rarely reuses a socket the app is closing.
-    this.agent = new Agent({ keepAlive: true, maxFreeSockets: 256, timeout: 4_000, scheduling: 'lifo' });
+  }
+
+  /** A kept-alive connection to reuse, or null when a new one must be opened. */
+  takeIdle(): Socket | null {
+    for (;;) {
+      const entry = this.#idle.pop();
+      if (entry === undefined) return null;
+      const { socket, onClose, onData } = entry;
+      socket.removeListener('close', onClose);
+      socket.removeListener('data', onData);
+      if (socket.destroyed || !socket.writable) continue;
+      socket.setTimeout(0);
+      return socket;
+    }
+  }
+
+  /**
+   * Keeps a connection whose framing is clean for the next request. Idle
+   * connections close after 4 s, below the 5 s keep-alive most app servers
+   * use, so the edge rarely reuses a socket the app is about to close; and
+   * one the app closes while idle leaves the pool at once.
+   */
+  keepIdle(socket: Socket): void {
+    if (this.#closed || this.#idle.length >= 256) {
+      socket.destroy();
+      return;
+    }
+    const entry = {
+      socket,
+      onClose: () => {
+        const at = this.#idle.indexOf(entry);
+        if (at !== -1) this.#idle.splice(at, 1);
+      },
+      // Bytes on an idle connection answer nothing we asked: its framing is in doubt.
+      onData: () => socket.destroy(),
+    };
+    socket.once('close', entry.onClose);
+    socket.on('data', entry.onData);
+    // The socket's own 'timeout' handler (set when it was opened) destroys it.
+    socket.setTimeout(4_000);
+    this.#idle.push(entry);
+  }
+
+  /** Closes the idle connections; in-flight ones finish on their own. */
+  closeIdle(): void {
+    this.#closed = true;
+    for (const { socket } of this.#idle.splice(0)) socket.destroy();
   }
 
   get up(): boolean {
@@ -102,20 +146,28 @@ export class UpstreamGroup {
       // Still answering in-flight requests: keep it findable for drain().
       this.#retiredMembers.set(gone.key, gone);
       void gone.idle().then(() => {
-        gone.agent.destroy();
+        gone.closeIdle();
         if (this.#retiredMembers.get(gone.key) === gone) this.#retiredMembers.delete(gone.key);
       });
     }
   }
 
-  /** Chooses an upstream for a request, skipping the ones already tried. */
-  pick(tried: ReadonlySet<number> | null): { upstream: Upstream; index: number } | null {
+  /**
+   * Chooses an upstream for a request, skipping the ones already tried.
+   * Tried upstreams are named by identity, not position: membership may
+   * change between two attempts of the same request.
+   */
+  pick(tried: ReadonlySet<Upstream> | null): Upstream | null {
     const members = this.#members;
     if (members.length === 0) return null;
-    const index = pickUpstream(members, this.#cursor, tried);
+    let skip: Set<number> | null = null;
+    if (tried !== null && tried.size > 0) {
+      skip = new Set();
+      for (let i = 0; i < members.length; i++) if (tried.has(members[i]!)) skip.add(i);
+    }
+    const index = pickUpstream(members, this.#cursor, skip);
     this.#cursor = (this.#cursor + 1) % members.length;
-    if (index === -1) return null;
-    return { upstream: members[index]!, index };
+    return index === -1 ? null : members[index]!;
   }
 
   /** Passive health: a connection failure takes the upstream out until a probe connects again. */
@@ -163,6 +215,6 @@ export class UpstreamGroup {
   close(): void {
     if (this.#probeTimer) clearTimeout(this.#probeTimer);
     this.#probeTimer = null;
-    for (const u of this.#members) u.agent.destroy();
+    for (const u of this.#members) u.closeIdle();
   }
 }

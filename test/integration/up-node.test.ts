@@ -59,9 +59,9 @@ test('berth up serves the Node example with two instances, survives a killed ins
       while (!stop && Date.now() < deadline && ok + failures.length < 5_000) {
         try {
           const res = await fetch(`${url}/whoami`);
-          await res.arrayBuffer();
+          const text = await res.text();
           if (res.status === 200) ok++;
-          else failures.push(`status ${res.status}`);
+          else failures.push(`status ${res.status}: ${text}`);
         } catch (err) {
           failures.push(String(err));
         }

@@ -1,0 +1,529 @@
+import type { Socket } from 'node:net';
+import { STATUS_CODES } from 'node:http';
+import { ChunkedDecoder, forwardableHeaders, parseRequestHead, type RequestHead, type ResponseHead } from '../http1/index.ts';
+import { route, type RouteTable } from '../router.ts';
+import { planStaticResponse, type StaticResponse, type StaticSite } from '../static/index.ts';
+import type { UpstreamGroup } from '../upstream-group.ts';
+import { cannedHeadResponse, cannedResponse, CONTINUE, httpDate } from './canned.ts';
+import { forward, type ResponseSink, type UpstreamFlow } from './exchange.ts';
+import type { EdgeLimits } from './limits.ts';
+import { SpillBuffer } from './spill-buffer.ts';
+import { writeFileBody } from './static-writer.ts';
+import { openTunnel } from './tunnel.ts';
+
+/** What every connection of one engine shares. */
+export interface EngineContext {
+  /** The route table in force when a request's head is complete. */
+  routes(): RouteTable;
+  readonly limits: EdgeLimits;
+  readonly proto: 'http' | 'https';
+  readonly spillDir: string;
+  readonly log: (line: string) => void;
+  /** Called when a connection ends, to forget it. */
+  forget(connection: ClientConnection): void;
+  readonly closing: boolean;
+}
+
+// Phases of a client connection. A request goes HEAD → (BODY) → RESPOND and
+// back to HEAD on keep-alive; TUNNEL and CLOSED are final.
+const HEAD = 0;
+const BODY = 1;
+const RESPOND = 2;
+const TUNNEL = 3;
+const CLOSED = 4;
+
+// What happens when a connection's deadline passes.
+const ON_DEADLINE_CLOSE = 0;
+const ON_DEADLINE_408 = 1;
+
+// Headers the edge sets itself: a client's copy is never forwarded.
+const EDGE_SET = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip', 'forwarded', 'expect']);
+
+const CHUNKED_END = Buffer.from('0\r\n\r\n', 'latin1');
+const CRLF = Buffer.from('\r\n', 'latin1');
+
+/**
+ * One client connection: the strict HTTP/1.1 engine's per-socket state
+ * machine. It parses requests, answers them one at a time in order
+ * (pipelined requests wait in the buffer), buffers request bodies whole
+ * before an app sees them, and spools responses for clients slower than the
+ * app, so a slow client never holds an app worker.
+ */
+export class ClientConnection implements ResponseSink {
+  readonly socket: Socket;
+  readonly #ctx: EngineContext;
+  readonly #clientAddress: string;
+  #phase = HEAD;
+  #buf: Buffer | null = null;
+  #pumping = false;
+  /** Monotonic time (ms) at which the deadline action fires; 0 when none. */
+  deadline = 0;
+  #onDeadline = ON_DEADLINE_CLOSE;
+  // The request being answered.
+  #head: RequestHead | null = null;
+  #keepAlive = false;
+  #generation = 0;
+  // Request body being read.
+  #body: SpillBuffer | null = null;
+  #bodyRemaining = 0;
+  #decoder: ChunkedDecoder | null = null;
+  #bodyTarget: UpstreamGroup | null = null;
+  // Proxied response being written.
+  #chunkedOut = false;
+  #spool: SpillBuffer | null = null;
+  #waitingForDrain = false;
+  #upstreamDone = false;
+  #responseStarted = false;
+  #upstreamFlow: UpstreamFlow | null = null;
+
+  constructor(socket: Socket, ctx: EngineContext, now: number) {
+    this.socket = socket;
+    this.#ctx = ctx;
+    const address = socket.remoteAddress ?? '';
+    this.#clientAddress = address.startsWith('::ffff:') ? address.slice(7) : address;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', () => this.destroy());
+    socket.on('close', () => this.#closed());
+    socket.on('end', () => {
+      // A half-closed client gets the answer it is waiting for, nothing more.
+      if (this.#phase === HEAD) this.destroy();
+      else this.#keepAlive = false;
+    });
+    this.#setDeadline(now + ctx.limits.headerTimeoutMs, ON_DEADLINE_CLOSE);
+  }
+
+  /** True while nothing is in flight: safe to close when shutting down. */
+  get idle(): boolean {
+    return this.#phase === HEAD && this.#buf === null;
+  }
+
+  #setDeadline(at: number, action: number): void {
+    this.deadline = at;
+    this.#onDeadline = action;
+  }
+
+  /** Called by the engine's sweep when `deadline` has passed. */
+  expire(): void {
+    if (this.#onDeadline === ON_DEADLINE_408 && !this.#responseStarted) {
+      this.socket.end(cannedResponse(408, true));
+      this.#phase = CLOSED;
+      this.deadline = 0;
+      setTimeout(() => this.destroy(), 1_000).unref();
+      return;
+    }
+    this.destroy();
+  }
+
+  destroy(): void {
+    if (this.#phase !== CLOSED) this.#phase = CLOSED;
+    this.deadline = 0;
+    this.socket.destroy();
+  }
+
+  #closed(): void {
+    this.#phase = CLOSED;
+    this.deadline = 0;
+    this.#generation++;
+    void this.#body?.dispose();
+    void this.#spool?.dispose();
+    this.#body = null;
+    this.#spool = null;
+    this.#ctx.forget(this);
+  }
+
+  #onData(chunk: Buffer): void {
+    switch (this.#phase) {
+      case HEAD:
+        this.#buf = this.#buf === null ? chunk : Buffer.concat([this.#buf, chunk]);
+        if (this.#onDeadline !== ON_DEADLINE_408) this.#setDeadline(Date.now() + this.#ctx.limits.headerTimeoutMs, ON_DEADLINE_408);
+        this.#pump();
+        return;
+      case BODY:
+        this.#setDeadline(Date.now() + this.#ctx.limits.bodyIdleTimeoutMs, ON_DEADLINE_408);
+        this.#feedBody(chunk);
+        return;
+      case RESPOND:
+        // A pipelined request: keep it for later, but do not read without bound.
+        this.#buf = this.#buf === null ? chunk : Buffer.concat([this.#buf, chunk]);
+        if (this.#buf.length > this.#ctx.limits.maxHeaderBytes) this.socket.pause();
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Parses and starts as many buffered requests as can be answered right away. */
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (this.#phase === HEAD && this.#buf !== null) {
+        const parsed = parseRequestHead(this.#buf, 0, this.#ctx.limits);
+        if (parsed.kind === 'incomplete') return;
+        if (parsed.kind === 'error') {
+          this.#refuse(parsed.status, parsed.reason);
+          return;
+        }
+        this.#buf = parsed.consumed === this.#buf.length ? null : this.#buf.subarray(parsed.consumed);
+        this.#begin(parsed.head);
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /** Answers a request we will not serve, and closes: its framing cannot be trusted. */
+  #refuse(status: number, reason?: string): void {
+    this.#phase = CLOSED;
+    this.deadline = 0;
+    this.socket.end(cannedResponse(status, true, reason));
+  }
+
+  #begin(head: RequestHead): void {
+    this.#head = head;
+    this.#phase = RESPOND;
+    this.deadline = 0;
+    this.#responseStarted = false;
+    this.#keepAlive = head.keepAlive && !this.#ctx.closing;
+    const decision = route(this.#ctx.routes(), head.host ?? undefined, head.target);
+    if (head.upgrade !== null && decision.kind === 'proxy') {
+      this.#phase = TUNNEL;
+      const leftover = this.#buf;
+      this.#buf = null;
+      this.socket.removeAllListeners('data');
+      openTunnel(this.socket, head, leftover, decision.upstreams, this.#upstreamHead(head, null), this.#ctx.limits);
+      return;
+    }
+    switch (decision.kind) {
+      case 'not-found':
+        this.#respondCanned(404, 'no app is served at this address');
+        return;
+      case 'static':
+        this.#serveStatic(head, decision.site, decision.target);
+        return;
+      case 'proxy':
+        if (head.bodyKind === 'none') {
+          void this.#forward(head, decision.upstreams, null);
+          return;
+        }
+        this.#readBody(head, decision.upstreams);
+        return;
+    }
+  }
+
+  /** A canned answer; a request with an unread body closes the connection after it. */
+  #respondCanned(status: number, message?: string): void {
+    const head = this.#head!;
+    if (head.bodyKind !== 'none') this.#keepAlive = false;
+    const close = !this.#keepAlive;
+    this.socket.write(head.method === 'HEAD' ? cannedHeadResponse(status, close, message) : cannedResponse(status, close, message));
+    this.#finish();
+  }
+
+  #serveStatic(head: RequestHead, site: StaticSite, target: string): void {
+    // A body on a static request is never read; closing keeps framing simple.
+    if (head.bodyKind !== 'none') this.#keepAlive = false;
+    const generation = this.#generation;
+    planStaticResponse(site, { method: head.method, target, headers: staticHeaders(head.headers) }).then(
+      (plan) => {
+        if (generation === this.#generation) this.#writeStatic(plan);
+      },
+      (err: Error) => {
+        this.#ctx.log(`static file error: ${err.message}`);
+        if (generation === this.#generation) this.#respondCanned(500, 'internal error');
+      },
+    );
+  }
+
+  #writeStatic(plan: StaticResponse): void {
+    let text = `HTTP/1.1 ${plan.status} ${STATUS_CODES[plan.status] ?? ''}\r\n`;
+    for (const [name, value] of plan.headers) text += `${name}: ${value}\r\n`;
+    text += `date: ${httpDate()}\r\n${this.#connectionHeader()}\r\n`;
+    const body = plan.body;
+    this.#responseStarted = true;
+    if (body.kind === 'file') {
+      const generation = this.#generation;
+      writeFileBody(this.socket, text, body.path, body.start, body.end).then(
+        () => {
+          if (generation === this.#generation) this.#finish();
+        },
+        () => this.destroy(),
+      );
+      return;
+    }
+    if (body.kind === 'buffer') {
+      this.socket.cork();
+      this.socket.write(text, 'latin1');
+      this.socket.write(body.data);
+      this.socket.uncork();
+    } else {
+      this.socket.write(text, 'latin1');
+    }
+    this.#finish();
+  }
+
+  #connectionHeader(): string {
+    const head = this.#head!;
+    if (!this.#keepAlive) return 'connection: close\r\n';
+    return head.version === 10 ? 'connection: keep-alive\r\n' : '';
+  }
+
+  // ---- request bodies -------------------------------------------------
+
+  #readBody(head: RequestHead, upstreams: UpstreamGroup): void {
+    const limits = this.#ctx.limits;
+    if (head.contentLength > limits.maxBodyBytes) {
+      this.#refuse(413);
+      return;
+    }
+    if (head.expectContinue) this.socket.write(CONTINUE);
+    this.#body = new SpillBuffer(limits.requestBufferBytes, this.#ctx.spillDir);
+    this.#bodyTarget = upstreams;
+    this.#phase = BODY;
+    this.#setDeadline(Date.now() + limits.bodyIdleTimeoutMs, ON_DEADLINE_408);
+    if (head.bodyKind === 'length') this.#bodyRemaining = head.contentLength;
+    else this.#decoder = new ChunkedDecoder(limits);
+    const pending = this.#buf;
+    this.#buf = null;
+    if (pending !== null) this.#feedBody(pending);
+  }
+
+  #feedBody(chunk: Buffer): void {
+    const body = this.#body!;
+    let rest: Buffer | null = null;
+    if (this.#decoder === null) {
+      const take = Math.min(chunk.length, this.#bodyRemaining);
+      if (!body.append(take === chunk.length ? chunk : chunk.subarray(0, take))) this.#waitForDisk(body);
+      this.#bodyRemaining -= take;
+      if (take < chunk.length) rest = chunk.subarray(take);
+      if (this.#bodyRemaining > 0) return;
+    } else {
+      const fed = this.#decoder.feed(chunk, 0);
+      let keepUp = true;
+      for (const piece of fed.data) keepUp = body.append(piece) && keepUp;
+      if (!keepUp) this.#waitForDisk(body);
+      if (fed.error) {
+        this.#refuse(fed.error.status, fed.error.reason);
+        return;
+      }
+      if (!fed.done) return;
+      if (fed.consumed < chunk.length) rest = chunk.subarray(fed.consumed);
+      this.#decoder = null;
+    }
+    this.#buf = rest;
+    this.#phase = RESPOND;
+    this.deadline = 0;
+    if (rest !== null && rest.length > this.#ctx.limits.maxHeaderBytes) this.socket.pause();
+    const upstreams = this.#bodyTarget!;
+    this.#bodyTarget = null;
+    void this.#forward(this.#head!, upstreams, body);
+  }
+
+  /** The upload outruns the disk: stop reading the client until the spill file catches up. */
+  #waitForDisk(body: SpillBuffer): void {
+    this.socket.pause();
+    body.flushed().then(
+      () => {
+        if (this.#phase === BODY) this.socket.resume();
+      },
+      () => this.#refuse(500, 'cannot buffer the request body'),
+    );
+  }
+
+  // ---- proxying -------------------------------------------------------
+
+  /** The request head as the app receives it: re-framed, with the edge's forwarding headers. */
+  #upstreamHead(head: RequestHead, body: SpillBuffer | null): string {
+    const fields = forwardableHeaders(head.headers, head.connectionTokens);
+    let text = `${head.method} ${head.target} HTTP/1.1\r\n`;
+    let hasHost = false;
+    for (let i = 0; i < fields.length; i += 2) {
+      const name = fields[i]!;
+      if (EDGE_SET.has(name)) continue;
+      if (name === 'host') hasHost = true;
+      text += `${name}: ${fields[i + 1]}\r\n`;
+    }
+    if (!hasHost) text += 'host: localhost\r\n';
+    text += `x-forwarded-for: ${this.#clientAddress}\r\nx-forwarded-proto: ${this.#ctx.proto}\r\n`;
+    if (head.host !== null) text += `x-forwarded-host: ${head.host}\r\n`;
+    if (body !== null) text += `content-length: ${body.size}\r\n`;
+    return `${text}\r\n`;
+  }
+
+  async #forward(head: RequestHead, upstreams: UpstreamGroup, body: SpillBuffer | null): Promise<void> {
+    const generation = this.#generation;
+    this.#upstreamDone = false;
+    this.#chunkedOut = false;
+    let outcome;
+    try {
+      if (body !== null) await body.flushed();
+      outcome = await forward({ method: head.method, head: this.#upstreamHead(head, body), body }, upstreams, this.#ctx.limits, this);
+    } catch (err) {
+      this.#ctx.log(`proxy error: ${(err as Error).message}`);
+      outcome = 'bad-gateway' as const;
+    } finally {
+      if (body !== null) {
+        void body.dispose();
+        if (this.#body === body) this.#body = null;
+      }
+    }
+    if (generation !== this.#generation || outcome === 'done' || outcome === 'aborted') return;
+    if (this.#responseStarted) {
+      this.destroy();
+      return;
+    }
+    if (outcome === 'timeout') this.#respondCanned(504, 'gateway timeout: the app did not answer in time');
+    else if (outcome === 'unavailable') this.#respondCanned(502, upstreams.members.length === 0 ? 'no instance of the app is ready' : 'bad gateway: no instance could take the request');
+    else this.#respondCanned(502, 'bad gateway: the app did not answer properly');
+  }
+
+  // ResponseSink: the upstream's response, re-framed for this client.
+
+  start(upstream: ResponseHead, flow: UpstreamFlow): void {
+    const head = this.#head!;
+    this.#responseStarted = true;
+    this.#upstreamFlow = flow;
+    let framing = '';
+    switch (upstream.bodyKind) {
+      case 'none':
+        // HEAD and 304 keep the length the full response would have had.
+        if (upstream.contentLength >= 0 && upstream.status !== 204 && (upstream.status === 304 || head.method === 'HEAD')) {
+          framing = `content-length: ${upstream.contentLength}\r\n`;
+        } else if (upstream.status !== 204 && upstream.status !== 304 && upstream.status >= 200) {
+          framing = 'content-length: 0\r\n';
+        }
+        break;
+      case 'length':
+        framing = `content-length: ${upstream.contentLength}\r\n`;
+        break;
+      default:
+        // Chunked or close-delimited upstream bodies: chunked to an HTTP/1.1
+        // client, delimited by closing to an HTTP/1.0 one.
+        if (head.version === 11) {
+          this.#chunkedOut = true;
+          framing = 'transfer-encoding: chunked\r\n';
+        } else {
+          this.#keepAlive = false;
+        }
+    }
+    const fields = forwardableHeaders(upstream.headers, upstream.connectionTokens);
+    let text = `HTTP/1.1 ${upstream.status} ${upstream.reason}\r\n`;
+    for (let i = 0; i < fields.length; i += 2) text += `${fields[i]}: ${fields[i + 1]}\r\n`;
+    text += `${framing}${this.#connectionHeader()}\r\n`;
+    this.#write(Buffer.from(text, 'latin1'));
+  }
+
+  data(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    if (this.#chunkedOut) {
+      this.#write(Buffer.from(`${chunk.length.toString(16)}\r\n`, 'latin1'));
+      this.#write(chunk);
+      this.#write(CRLF);
+      return;
+    }
+    this.#write(chunk);
+  }
+
+  end(): void {
+    if (this.#chunkedOut) this.#write(CHUNKED_END);
+    this.#upstreamDone = true;
+    if (!this.#waitingForDrain) this.#finish();
+  }
+
+  abort(): void {
+    this.destroy();
+  }
+
+  /**
+   * Writes response bytes in order. While the client is slower than the
+   * app, bytes go to the spool (memory, then disk), so the upstream is read
+   * as fast as it writes and its connection is released early.
+   */
+  #write(chunk: Buffer): void {
+    if (this.#phase === CLOSED) return;
+    if (!this.#waitingForDrain) {
+      if (this.socket.write(chunk)) return;
+      this.#waitingForDrain = true;
+      this.#setDeadline(Date.now() + this.#ctx.limits.sendTimeoutMs, ON_DEADLINE_CLOSE);
+      this.socket.once('drain', () => void this.#drainSpool());
+      return;
+    }
+    const spool = (this.#spool ??= new SpillBuffer(this.#ctx.limits.responseBufferBytes, this.#ctx.spillDir));
+    if (!spool.append(chunk) && this.#upstreamFlow !== null) {
+      const flow = this.#upstreamFlow;
+      flow.pause();
+      spool.flushed().then(() => flow.resume(), () => this.destroy());
+    }
+    if (spool.pending > this.#ctx.limits.maxResponseSpoolBytes) this.destroy();
+  }
+
+  async #drainSpool(): Promise<void> {
+    const generation = this.#generation;
+    const spool = this.#spool;
+    for (;;) {
+      if (generation !== this.#generation || this.#phase === CLOSED) return;
+      this.#setDeadline(Date.now() + this.#ctx.limits.sendTimeoutMs, ON_DEADLINE_CLOSE);
+      const piece = spool === null ? null : await spool.take().catch(() => null);
+      if (generation !== this.#generation) return;
+      if (piece === null) break;
+      if (!this.socket.write(piece)) {
+        this.socket.once('drain', () => void this.#drainSpool());
+        return;
+      }
+    }
+    this.#waitingForDrain = false;
+    this.deadline = 0;
+    if (this.#upstreamDone) this.#finish();
+  }
+
+  // ---- end of a response ----------------------------------------------
+
+  /** The response is fully written: close, or get ready for the next request. */
+  #finish(): void {
+    if (this.#phase === CLOSED || this.#phase === TUNNEL) return;
+    this.#generation++;
+    this.#head = null;
+    this.#responseStarted = false;
+    this.#upstreamDone = false;
+    this.#chunkedOut = false;
+    this.#upstreamFlow = null;
+    if (this.#spool !== null) {
+      void this.#spool.dispose();
+      this.#spool = null;
+    }
+    if (!this.#keepAlive) {
+      this.#phase = CLOSED;
+      this.deadline = 0;
+      this.socket.end();
+      return;
+    }
+    this.#phase = HEAD;
+    if (this.socket.isPaused()) this.socket.resume();
+    if (this.#buf === null) {
+      this.#setDeadline(Date.now() + this.#ctx.limits.keepAliveTimeoutMs, ON_DEADLINE_CLOSE);
+      return;
+    }
+    this.#setDeadline(Date.now() + this.#ctx.limits.headerTimeoutMs, ON_DEADLINE_408);
+    this.#pump();
+  }
+
+  /** Graceful shutdown: idle connections close now, busy ones after their response. */
+  shutdown(): void {
+    this.#keepAlive = false;
+    if (this.idle) this.destroy();
+  }
+}
+
+/** The request headers the static planner reads, by lower-case name. */
+function staticHeaders(headers: readonly string[]): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    if (name === 'accept-encoding' || name === 'range' || name.startsWith('if-')) {
+      // Repeated fields combine as a list (RFC 9110 §5.3).
+      out[name] = out[name] === undefined ? headers[i + 1]! : `${out[name]}, ${headers[i + 1]}`;
+    }
+  }
+  return out;
+}

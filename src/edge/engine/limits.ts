@@ -1,0 +1,47 @@
+import { DEFAULT_HTTP1_LIMITS, type Http1Limits } from '../http1/index.ts';
+import type { UpstreamTimeouts } from './exchange.ts';
+
+/** Every limit of the edge, with its default defined once. */
+export interface EdgeLimits extends Http1Limits, UpstreamTimeouts {
+  /** From the first byte of a request head to its end (slowloris guard) → 408. */
+  readonly headerTimeoutMs: number;
+  /** Longest silence while a request body arrives → 408. */
+  readonly bodyIdleTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  readonly keepAliveTimeoutMs: number;
+  /** Longest time a client may take to accept any response bytes before it is cut. */
+  readonly sendTimeoutMs: number;
+  /** Request bodies are buffered whole before forwarding: in memory up to this, then on disk. */
+  readonly requestBufferBytes: number;
+  /** Response bytes a slow client has not taken yet: in memory up to this, then on disk. */
+  readonly responseBufferBytes: number;
+  /** At most this much of a response is held for a client that does not read. */
+  readonly maxResponseSpoolBytes: number;
+}
+
+export const DEFAULT_EDGE_LIMITS: EdgeLimits = Object.freeze({
+  ...DEFAULT_HTTP1_LIMITS,
+  maxBodyBytes: 1024 * 1024 * 1024,
+  headerTimeoutMs: 10_000,
+  bodyIdleTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 60_000,
+  sendTimeoutMs: 60_000,
+  requestBufferBytes: 64 * 1024,
+  responseBufferBytes: 1024 * 1024,
+  maxResponseSpoolBytes: 1024 * 1024 * 1024,
+  connectTimeoutMs: 5_000,
+  firstByteTimeoutMs: 60_000,
+  idleTimeoutMs: 60_000,
+});
+
+/** Defaults overlaid with the user's values; unknown keys and non-positive values are refused. */
+export function resolveEdgeLimits(overrides: Partial<EdgeLimits> = {}): EdgeLimits {
+  const out: Record<string, number> = { ...DEFAULT_EDGE_LIMITS };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    if (!Object.hasOwn(DEFAULT_EDGE_LIMITS, key)) throw new TypeError(`unknown edge limit "${key}"`);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new TypeError(`edge limit "${key}" must be a positive integer`);
+    out[key] = value;
+  }
+  return Object.freeze(out) as unknown as EdgeLimits;
+}
