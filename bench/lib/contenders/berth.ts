@@ -1,0 +1,45 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ChildProcesses } from '../child-processes.ts';
+import { freePort, HOST } from '../ports.ts';
+import type { Mode } from '../scenarios.ts';
+import { upstreamOf, type Availability, type Contender, type RunningServer, type StartContext } from './contender.ts';
+
+/**
+ * berth from this checkout, through its CLI only (`file-server`,
+ * `reverse-proxy`), run by the same Node that runs the harness. Whatever
+ * engine sits behind the CLI, and however many processes it starts, is
+ * measured as it is: the whole process tree is counted.
+ */
+export const berth: Contender = {
+  name: 'berth',
+  cores: 'its own choice (the whole process tree is measured)',
+
+  async availability(children: ChildProcesses, repoRoot: string): Promise<Availability> {
+    const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version?: string };
+    let commit = '';
+    try {
+      commit = (await children.run({ name: 'git', command: 'git', args: ['rev-parse', '--short', 'HEAD'], cwd: repoRoot, timeoutMs: 5_000 })).trim();
+    } catch {
+      // not a git checkout
+    }
+    return { installed: true, version: `${pkg.version ?? '?'}${commit ? ` (${commit})` : ''}` };
+  },
+
+  async start(mode: Mode, context: StartContext): Promise<RunningServer> {
+    const port = await freePort();
+    const listen = `${HOST}:${port}`;
+    const command =
+      mode === 'static'
+        ? ['file-server', '--root', context.workspace.staticDir, '--listen', listen]
+        : ['reverse-proxy', '--from', listen, '--to', `${upstreamOf(context).host}:${upstreamOf(context).port}`];
+    const child = context.children.start({
+      name: 'berth',
+      command: process.execPath,
+      args: [join(context.repoRoot, 'src', 'cli', 'main.ts'), ...command],
+      cwd: context.repoRoot,
+      wrapper: context.wrapper,
+    });
+    return { origin: `http://${listen}`, child };
+  },
+};
