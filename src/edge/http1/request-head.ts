@@ -206,16 +206,19 @@ export function parseRequestHead(buf: Buffer, start: number, limits: Http1Limits
 }
 
 // The head is not complete yet: refuse now anything that cannot become
-// valid. Header lines are validated only once the head is complete, so with
-// several faults the code reported can depend on how the bytes arrived.
+// valid. Field lines are validated only once the head is complete, so with
+// several faults the code (not the status) reported can depend on how the
+// bytes arrived.
 function unfinished(s: string, p: number, windowLen: number, avail: number, limits: Http1Limits): RequestHeadResult {
-  const lines = scanPartialLines(s, p, windowLen);
-  if (lines < 0) return requestError(lines === LINES_BARE_LF ? 'HTTP_BARE_LF' : 'HTTP_BARE_CR');
-  // A lone CR at the end may still become a leading empty line.
+  // The request line first, as for a complete head, so the same bytes get
+  // the same status however they are split (a lone CR at the end may still
+  // become a leading empty line).
   if (p < windowLen && !(p === windowLen - 1 && s.charCodeAt(p) === CR)) {
     const rl = new RequestLine();
     if (readRequestLine(s, p, windowLen, limits, rl) === REQ_ERROR) return requestError(rl.error);
   }
+  const lines = scanPartialLines(s, p, windowLen);
+  if (lines < 0) return requestError(lines === LINES_BARE_LF ? 'HTTP_BARE_LF' : 'HTTP_BARE_CR');
   if (avail >= limits.maxHeaderBytes) return requestError('HTTP_HEADERS_TOO_LARGE');
   if (lines - 1 > limits.maxHeaderCount) return requestError('HTTP_TOO_MANY_HEADERS');
   return INCOMPLETE;

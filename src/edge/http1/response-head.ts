@@ -73,10 +73,10 @@ export function parseResponseHead(buf: Buffer, start: number, limits: Http1Limit
   // sends bytes after a body has already broken framing.
   const headEnd = s.indexOf('\r\n\r\n');
   if (headEnd === -1) {
-    const lines = scanPartialLines(s, 0, windowLen);
-    if (lines < 0) return responseError(lines === LINES_BARE_LF ? 'HTTP_BARE_LF' : 'HTTP_BARE_CR');
     const st = new StatusLine();
     if (readStatusLine(s, windowLen, st) === ST_ERROR) return responseError(st.error);
+    const lines = scanPartialLines(s, 0, windowLen);
+    if (lines < 0) return responseError(lines === LINES_BARE_LF ? 'HTTP_BARE_LF' : 'HTTP_BARE_CR');
     if (avail >= limits.maxHeaderBytes) return responseError('HTTP_HEADERS_TOO_LARGE');
     if (lines - 1 > limits.maxHeaderCount) return responseError('HTTP_TOO_MANY_HEADERS');
     return INCOMPLETE;
