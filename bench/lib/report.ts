@@ -245,7 +245,7 @@ export function renderMarkdown(report: BenchReport): string {
   const out: string[] = [
     `# berth edge benchmark — ${report.generatedAt}`,
     '',
-    `- machine: ${m.nproc} cores (${m.cpu}), ${m.memory}, ${m.kernel}; load average at start ${m.loadAverageAtStart ?? '?'}; other processes using CPU at start: ${m.otherProcessesBusy ?? '?'}`,
+    `- machine: ${m.nproc} cores (${m.cpu}), ${m.memory}, ${m.kernel}; node ${m.node ?? '?'}; wrk ${m.wrk ?? '?'}; load average at start ${m.loadAverageAtStart ?? '?'}; other processes using CPU at start: ${m.otherProcessesBusy ?? '?'}`,
     `- load: \`${report.settings.wrk}\` after a ${report.settings.warmupS} s warm-up (discarded); keep-alive; 127.0.0.1 only; ${report.settings.rounds === 1 ? 'one round' : `median of ${report.settings.rounds} rounds by req/s`}`,
     `- servers: ${report.servers.map((s) => `${s.name} ${s.version} (${s.cores})`).join('; ')}`,
     `- upstream for proxy runs: ${report.upstream.description}${report.upstream.aloneRequestsPerSec === null ? '' : `; alone it answers ${thousands(report.upstream.aloneRequestsPerSec)} req/s under the same wrk load`}`,

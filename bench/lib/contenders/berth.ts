@@ -20,6 +20,8 @@ export const berth: Contender = {
     let commit = '';
     try {
       commit = (await children.run({ name: 'git', command: 'git', args: ['rev-parse', '--short', 'HEAD'], cwd: repoRoot, timeoutMs: 5_000 })).trim();
+      const changes = await children.run({ name: 'git', command: 'git', args: ['status', '--porcelain', '--', 'src', 'bin'], cwd: repoRoot, timeoutMs: 5_000 });
+      if (changes.trim()) commit += ' + uncommitted changes in src/';
     } catch {
       // not a git checkout
     }
