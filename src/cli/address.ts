@@ -71,3 +71,12 @@ export function parseDuration(input: string): number {
   const unit = match[2] ?? 's';
   return Math.round(unit === 'ms' ? value : unit === 's' ? value * 1000 : value * 60_000);
 }
+
+/** `--workers N`: 0 runs the edge on the main thread; undefined means one per core. */
+export function parseWorkers(input: string | undefined): number | undefined {
+  if (input === undefined) return undefined;
+  if (!/^\d{1,3}$/.test(input) || Number(input) > 256) {
+    throw new BerthError('BERTH_E_USAGE', `"${input}" is not a number of workers`, { hint: 'Use a number from 0 to 256; 0 runs the edge on the main thread.' });
+  }
+  return Number(input);
+}

@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isBerthError } from '../errors.ts';
-import { parseDuration, parseListenAddress, parseScale, parseUpstreamAddress } from './address.ts';
+import { parseDuration, parseListenAddress, parseScale, parseUpstreamAddress, parseWorkers } from './address.ts';
 import { LogPrinter } from './log-printer.ts';
 import { fileServer, reverseProxy } from './quick.ts';
 import { up } from './up.ts';
@@ -25,8 +25,16 @@ function program(): Command {
     .option('--listen <address>', 'where the edge listens (HOST:PORT or :PORT)', ':8080')
     .option('--scale <type=count>', 'instances per process type, e.g. web=2 (repeatable)', collect, [])
     .option('--grace <duration>', 'how long instances get to finish in-flight work when stopping', '10s')
-    .action(async (dir: string, opts: { listen: string; scale: string[]; grace: string }) => {
-      await up({ dir, listen: parseListenAddress(opts.listen), scale: parseScale(opts.scale), graceMs: parseDuration(opts.grace), printer });
+    .option('--workers <n>', 'edge threads (default: one per core)')
+    .action(async (dir: string, opts: { listen: string; scale: string[]; grace: string; workers?: string }) => {
+      await up({
+        dir,
+        listen: parseListenAddress(opts.listen),
+        scale: parseScale(opts.scale),
+        graceMs: parseDuration(opts.grace),
+        workers: parseWorkers(opts.workers),
+        printer,
+      });
     });
 
   cli
@@ -34,8 +42,9 @@ function program(): Command {
     .description('serve the files in a folder with the edge')
     .requiredOption('--root <dir>', 'the folder to serve')
     .option('--listen <address>', 'where to listen (HOST:PORT or :PORT)', ':8080')
-    .action(async (opts: { root: string; listen: string }) => {
-      await fileServer({ root: opts.root, listen: parseListenAddress(opts.listen), log });
+    .option('--workers <n>', 'edge threads (default: one per core)')
+    .action(async (opts: { root: string; listen: string; workers?: string }) => {
+      await fileServer({ root: opts.root, listen: parseListenAddress(opts.listen), workers: parseWorkers(opts.workers), log });
     });
 
   cli
@@ -43,9 +52,10 @@ function program(): Command {
     .description('proxy and load-balance requests to one or more upstream servers')
     .requiredOption('--from <address>', 'where to listen (HOST:PORT or :PORT)')
     .addOption(new Option('--to <upstreams>', 'upstream HOST:PORT list, comma-separated').makeOptionMandatory())
-    .action(async (opts: { from: string; to: string }) => {
+    .option('--workers <n>', 'edge threads (default: one per core)')
+    .action(async (opts: { from: string; to: string; workers?: string }) => {
       const to = opts.to.split(',').map((part) => parseUpstreamAddress(part));
-      await reverseProxy({ from: parseListenAddress(opts.from), to, log });
+      await reverseProxy({ from: parseListenAddress(opts.from), to, workers: parseWorkers(opts.workers), log });
     });
 
   return cli;

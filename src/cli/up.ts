@@ -1,6 +1,6 @@
 import { resolve, join } from 'node:path';
 import { detectApp, readAppConfig, commandToArgv, type AppPlan } from '../build/index.ts';
-import { Edge, UpstreamGroup, createStaticSite, type SiteRoutes, type EdgeLimits } from '../edge/index.ts';
+import { Edge, type EdgeLimits, type SiteSpec } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
 import { Formation, runOnce } from '../runner/index.ts';
 import type { ListenAddress } from './address.ts';
@@ -13,6 +13,8 @@ export interface UpOptions {
   readonly scale: Readonly<Record<string, number>>;
   readonly graceMs: number;
   readonly limits?: Partial<EdgeLimits>;
+  /** Edge engine threads; undefined uses every core. */
+  readonly workers?: number;
   readonly printer: LogPrinter;
 }
 
@@ -55,15 +57,14 @@ export async function up(options: UpOptions): Promise<void> {
   const { printer } = options;
   const plan = await detectApp(dir);
   const config = await readAppConfig(dir);
-  const mounts = await Promise.all(
-    config.static.map(async (mount) => ({ prefix: mount.prefix, site: await createStaticSite({ root: join(dir, mount.dir) }) })),
-  );
+  const mounts = config.static.map((mount) => ({ prefix: mount.prefix, root: join(dir, mount.dir) }));
   const log = (line: string) => printer.line('berth', line);
+  const edgeOptions = { limits: options.limits, log, workers: options.workers };
 
   if (plan.kind === 'static') {
-    const site: SiteRoutes = { mounts, upstreams: null, fallback: await createStaticSite({ root: plan.root }) };
-    const edge = new Edge({ routes: { hosts: new Map(), fallbackSite: site }, limits: options.limits, log });
-    const address = await edge.listen(options.listen.host ?? '', options.listen.port);
+    const site: SiteSpec = { key: 'app', mounts, upstreams: null, fallbackRoot: plan.root };
+    const edge = new Edge({ routes: { hosts: {}, fallback: site }, ...edgeOptions });
+    const address = await edge.listen(options.listen.host, options.listen.port);
     log(`static site ${plan.root} on ${urlOf(address)}`);
     await onShutdown(log, async () => edge.close(options.graceMs), () => process.exit(130));
     return;
@@ -71,9 +72,8 @@ export async function up(options: UpOptions): Promise<void> {
 
   printer.reserve(plan.processes.flatMap((p) => Array.from({ length: options.scale[p.name] ?? config.scale[p.name] ?? 1 }, (_, i) => `${p.name}.${i + 1}`)));
   await prepare(dir, plan, printer);
-  const upstreams = new UpstreamGroup();
-  const site: SiteRoutes = { mounts, upstreams, fallback: null };
-  const edge = new Edge({ routes: { hosts: new Map(), fallbackSite: site }, limits: options.limits, log });
+  const site = (upstreams: SiteSpec['upstreams']): SiteSpec => ({ key: 'app', mounts, upstreams, fallbackRoot: null });
+  const edge = new Edge({ routes: { hosts: {}, fallback: site([]) }, ...edgeOptions });
   const formation = new Formation({
     cwd: dir,
     processes: plan.processes,
@@ -82,12 +82,14 @@ export async function up(options: UpOptions): Promise<void> {
     healthPath: config.health.path,
     graceMs: options.graceMs,
     log: (source, line, stream) => (stream === 'event' ? printer.line('berth', `${source} ${line}`) : printer.line(source, line)),
-    onUpstreams: (ready) => upstreams.set(ready),
-    drain: (upstream, deadline) => upstreams.drain(upstream, deadline),
+    onUpstreams: (ready) => {
+      edge.setRoutes({ hosts: {}, fallback: site(ready) }).catch((err: Error) => log(`cannot update routes: ${err.message}`));
+    },
+    drain: (upstream, deadline) => edge.drain(upstream, deadline),
   });
   // Listen first: requests that arrive before an instance is ready get a
   // clear 502 rather than a refused connection.
-  const address = await edge.listen(options.listen.host ?? '', options.listen.port);
+  const address = await edge.listen(options.listen.host, options.listen.port);
   log(`edge listening on ${urlOf(address)} (${plan.runtime} app in ${dir})`);
   await formation.start();
   await onShutdown(
@@ -96,10 +98,9 @@ export async function up(options: UpOptions): Promise<void> {
       // New requests stop first, in-flight ones finish, then the apps go.
       await edge.close(options.graceMs);
       await formation.stop();
-      upstreams.close();
     },
     () => {
-      for (const instance of formation.instances()) if (instance.pid) try { process.kill(-instance.pid, 'SIGKILL'); } catch { /* gone */ }
+      formation.kill();
       process.exit(130);
     },
   );

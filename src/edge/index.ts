@@ -3,6 +3,8 @@ export { Edge, type EdgeOptions } from './edge-server.ts';
 export { DEFAULT_EDGE_LIMITS, resolveEdgeLimits, type EdgeLimits } from './engine/limits.ts';
 export { UpstreamGroup, type UpstreamAddress } from './upstream-group.ts';
 export { route, hostName, type RouteTable, type SiteRoutes, type Route } from './router.ts';
+export { RouteBuilder, type RouteSpec, type SiteSpec } from './route-spec.ts';
+export { Engine, type EngineOptions } from './engine/engine.ts';
 export { pickUpstream, type Candidate } from './balancer.ts';
 export { markFailed, recordProbe, probeDue, HEALTHY, DEFAULT_HEALTH_POLICY, type UpstreamHealth, type HealthPolicy } from './upstream-health.ts';
 export { createStaticSite, type StaticSite } from './static/index.ts';

@@ -226,6 +226,14 @@ export class Formation {
     await instance.stop(Math.max(500, deadline - this.#clock.now()));
   }
 
+  /** Last resort (a second Ctrl-C): SIGKILL every instance's process group now. */
+  kill(): void {
+    for (const slot of this.#slots) {
+      if (slot.restartTimer) clearTimeout(slot.restartTimer);
+      slot.instance?.kill('SIGKILL');
+    }
+  }
+
   /** Drains and stops every instance; idempotent. */
   stop(): Promise<void> {
     this.#closing ??= Promise.all(this.#slots.map((slot) => this.#stopSlot(slot))).then(() => undefined);

@@ -2,13 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { request } from 'node:http';
-import { Edge, UpstreamGroup, type EdgeLimits, type UpstreamAddress } from '../../src/edge/index.ts';
+import { Engine, UpstreamGroup, type EdgeLimits, type UpstreamAddress } from '../../src/edge/index.ts';
 import { deadPort, httpUpstream, rawUpstream } from '../helpers/upstreams.ts';
 
 async function edgeFor(t: { after(fn: () => unknown): void }, upstreams: UpstreamAddress[], limits: Partial<EdgeLimits> = {}): Promise<{ url: string; group: UpstreamGroup }> {
   const group = new UpstreamGroup(upstreams);
-  const edge = new Edge({ routes: { hosts: new Map(), fallbackSite: { mounts: [], upstreams: group, fallback: null } }, limits });
-  const address = await edge.listen('127.0.0.1', 0);
+  const edge = new Engine({ routes: { hosts: new Map(), fallbackSite: { mounts: [], upstreams: group, fallback: null } }, limits });
+  const address = await edge.listen({ host: '127.0.0.1', port: 0 });
   t.after(async () => {
     await edge.close(100);
     group.close();

@@ -7,7 +7,8 @@ import { ClientConnection, type EngineContext } from './connection.ts';
 import { resolveEdgeLimits, type EdgeLimits } from './limits.ts';
 
 export interface EngineOptions {
-  readonly routes: RouteTable;
+  /** The table, or where to get the one in force (worker threads switch tables atomically). */
+  readonly routes: RouteTable | (() => RouteTable);
   readonly limits?: Partial<EdgeLimits>;
   readonly proto?: 'http' | 'https';
   readonly log?: (line: string) => void;
@@ -34,18 +35,20 @@ export class Engine {
   readonly #server: Server;
   readonly #connections = new Set<ClientConnection>();
   readonly #context: EngineContext & { closing: boolean };
-  #routes: RouteTable;
+  #routes: RouteTable | null;
+  readonly #source: (() => RouteTable) | null;
   #sweep: NodeJS.Timeout | null = null;
   #closing: Promise<void> | null = null;
   #idleWaiters: Array<() => void> = [];
 
   constructor(options: EngineOptions) {
-    this.#routes = options.routes;
+    this.#routes = typeof options.routes === 'function' ? null : options.routes;
+    this.#source = typeof options.routes === 'function' ? options.routes : null;
     const limits = resolveEdgeLimits(options.limits);
     const connections = this.#connections;
     const engine = this;
     this.#context = {
-      routes: () => engine.#routes,
+      routes: this.#source ?? (() => engine.#routes!),
       limits,
       proto: options.proto ?? 'http',
       spillDir: options.spillDir ?? join(tmpdir(), `berth-edge-${process.pid}`),
@@ -69,10 +72,11 @@ export class Engine {
 
   /** The current routing table; replaced whole, never edited. */
   get routes(): RouteTable {
-    return this.#routes;
+    return this.#context.routes();
   }
 
   setRoutes(routes: RouteTable): void {
+    if (this.#source !== null) throw new Error('this engine reads its routes from a source');
     this.#routes = routes;
   }
 

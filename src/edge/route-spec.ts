@@ -1,0 +1,114 @@
+import { createStaticSite, type StaticSite } from './static/index.ts';
+import type { RouteTable, SiteRoutes } from './router.ts';
+import { UpstreamGroup, type UpstreamAddress } from './upstream-group.ts';
+
+/**
+ * The routing state as plain data: what the control plane (runner,
+ * platform) says, and what crosses to the edge's worker threads. Each
+ * thread turns it into live objects (static sites with their caches,
+ * upstream groups with their connection pools) with a RouteBuilder.
+ */
+export interface SiteSpec {
+  /** Names this site across updates, so its pools and caches are kept (the app name). */
+  readonly key: string;
+  readonly mounts: ReadonlyArray<{ readonly prefix: string; readonly root: string }>;
+  /** The app's ready web instances; null for a site without processes. */
+  readonly upstreams: readonly UpstreamAddress[] | null;
+  /** Serves every path the mounts and upstreams do not: a static site's root. */
+  readonly fallbackRoot: string | null;
+}
+
+export interface RouteSpec {
+  /** Lower-case host name → site. */
+  readonly hosts: Readonly<Record<string, SiteSpec>>;
+  /** For requests whose host matches nothing; null answers them 404. */
+  readonly fallback: SiteSpec | null;
+}
+
+/** A spec turned into live objects, not yet in force. */
+export interface PreparedRoutes {
+  readonly table: RouteTable;
+  /** Membership changes to apply at the moment the table comes into force. */
+  readonly memberships: ReadonlyArray<{ readonly group: UpstreamGroup; readonly addresses: readonly UpstreamAddress[] }>;
+}
+
+/**
+ * Builds route tables for one thread, reusing what survives an update:
+ * a static site per root (its file and compression caches), an upstream
+ * group per site key (its keep-alive connections and health state).
+ */
+export class RouteBuilder {
+  #sites = new Map<string, Promise<StaticSite>>();
+  #groups = new Map<string, UpstreamGroup>();
+
+  #site(root: string): Promise<StaticSite> {
+    let site = this.#sites.get(root);
+    if (site === undefined) {
+      site = createStaticSite({ root });
+      this.#sites.set(root, site);
+      site.catch(() => this.#sites.delete(root));
+    }
+    return site;
+  }
+
+  /** Resolves every root and group of the spec; rejects (changing nothing) when a root is missing. */
+  async prepare(spec: RouteSpec): Promise<PreparedRoutes> {
+    const memberships: Array<{ group: UpstreamGroup; addresses: readonly UpstreamAddress[] }> = [];
+    const usedRoots = new Set<string>();
+    const usedKeys = new Set<string>();
+    const build = async (site: SiteSpec): Promise<SiteRoutes> => {
+      const mounts = await Promise.all(
+        site.mounts.map(async (mount) => {
+          usedRoots.add(mount.root);
+          return { prefix: mount.prefix, site: await this.#site(mount.root) };
+        }),
+      );
+      let upstreams: UpstreamGroup | null = null;
+      if (site.upstreams !== null) {
+        usedKeys.add(site.key);
+        upstreams = this.#groups.get(site.key) ?? new UpstreamGroup();
+        this.#groups.set(site.key, upstreams);
+        memberships.push({ group: upstreams, addresses: site.upstreams });
+      }
+      let fallback: StaticSite | null = null;
+      if (site.fallbackRoot !== null) {
+        usedRoots.add(site.fallbackRoot);
+        fallback = await this.#site(site.fallbackRoot);
+      }
+      return { mounts, upstreams, fallback };
+    };
+    const hosts = new Map<string, SiteRoutes>();
+    // Sites shared by several host names are built once.
+    const built = new Map<SiteSpec, Promise<SiteRoutes>>();
+    const siteFor = (spec: SiteSpec) => {
+      let routes = built.get(spec);
+      if (routes === undefined) {
+        routes = build(spec);
+        built.set(spec, routes);
+      }
+      return routes;
+    };
+    for (const [host, site] of Object.entries(spec.hosts)) hosts.set(host.toLowerCase(), await siteFor(site));
+    const fallbackSite = spec.fallback === null ? null : await siteFor(spec.fallback);
+    // Forget what the new spec no longer names, so removed apps free their caches.
+    for (const root of this.#sites.keys()) if (!usedRoots.has(root)) this.#sites.delete(root);
+    for (const [key, group] of this.#groups) {
+      if (!usedKeys.has(key)) {
+        memberships.push({ group, addresses: [] });
+        this.#groups.delete(key);
+      }
+    }
+    return { table: { hosts, fallbackSite }, memberships };
+  }
+
+  /** Brings a prepared table into force: call in one synchronous step with the table swap. */
+  static apply(prepared: PreparedRoutes): RouteTable {
+    for (const { group, addresses } of prepared.memberships) group.set(addresses);
+    return prepared.table;
+  }
+
+  /** Every live group, for draining and shutdown. */
+  groups(): UpstreamGroup[] {
+    return [...this.#groups.values()];
+  }
+}
