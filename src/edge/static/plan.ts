@@ -9,7 +9,7 @@ import { evaluatePreconditions, makeEtag } from './conditional.ts';
 import { formatHttpDate } from './http-date.ts';
 import { negotiateEncoding, type Encoding } from './negotiate-encoding.ts';
 import { contentRange, ifRangeAllows, parseRange, unsatisfiedRange, type RangeDecision } from './range.ts';
-import { hasHiddenSegment, isInsideRoot, parseTarget, resolveCandidate, resolveInRoot } from './resolve-path.ts';
+import { hasHiddenSegment, isInsideRoot, parseTarget } from './resolve-path.ts';
 import { NO_BODY, textResponse, type StaticBody, type StaticResponse } from './response.ts';
 import { MAX_ON_THE_FLY_BYTES, MIN_COMPRESS_BYTES, SMALL_FILE_BYTES, type FileFacts, type StaticSite } from './site.ts';
 
@@ -35,7 +35,7 @@ export async function planStaticResponse(site: StaticSite, request: StaticReques
   const target = parseTarget(request.target);
   if (!target.ok) return textResponse(target.status, method);
 
-  const found = await resolveInRoot(site.root, target.path);
+  const found = await site.lookup(site.root.endsWith('/') ? site.root + target.path.slice(1) : site.root + target.path);
   if (found.kind === 'absent') return textResponse(found.status, method);
   if (found.kind === 'file') return planFile(site, request, target.path, found.realPath, found.stats);
 
@@ -46,7 +46,7 @@ export async function planStaticResponse(site: StaticSite, request: StaticReques
     return textResponse(301, method, [['Location', './' + last + '/' + target.query]]);
   }
   for (const name of site.index) {
-    const index = await resolveCandidate(site.root, found.realPath + '/' + name);
+    const index = await site.lookup(found.realPath + '/' + name);
     if (index.kind === 'file') return planFile(site, request, target.path + name, index.realPath, index.stats);
   }
   return textResponse(404, method); // no directory listings

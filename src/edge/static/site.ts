@@ -8,6 +8,7 @@ import { BerthError } from '../../errors.ts';
 import { ByteLru } from './lru.ts';
 import { BodyCache, type CachedBody } from './body-cache.ts';
 import type { Encoding } from './negotiate-encoding.ts';
+import { resolveCandidate, type Resolved } from './resolve-path.ts';
 
 export type StaticSiteOptions = {
   /** The folder to serve. Resolved with realpath once, at creation. */
@@ -20,6 +21,12 @@ export type StaticSiteOptions = {
   compressCacheBytes?: number;
   /** Memory for bodies of files up to 64 KiB served from memory; 0 turns it off. */
   smallFileCacheBytes?: number;
+  /**
+   * How long what a path names (its realpath and stat) is trusted before it
+   * is looked up again, as nginx's open_file_cache_valid; 0 looks up on
+   * every request. A changed file is served fresh after at most this long.
+   */
+  fileInfoValidMs?: number;
 };
 
 export const STATIC_DEFAULTS = Object.freeze({
@@ -30,7 +37,13 @@ export const STATIC_DEFAULTS = Object.freeze({
   immutable: /[.-](?=[0-9]*[a-fA-F])[0-9a-fA-F]{8,}\.[A-Za-z0-9]+$/,
   compressCacheBytes: 32 * 1024 * 1024,
   smallFileCacheBytes: 16 * 1024 * 1024,
+  // Two filesystem round trips per request cost more than everything else
+  // a small file needs; one second of trust removes them from the hot path.
+  fileInfoValidMs: 1_000,
 });
+
+/** Paths whose lookups are remembered, at most; the oldest go first. */
+const MAX_REMEMBERED_PATHS = 10_000;
 
 /** Files up to this size are served from memory (one read, then no fd per request). */
 export const SMALL_FILE_BYTES = 64 * 1024;
@@ -71,12 +84,29 @@ export class StaticSite {
   readonly immutable: RegExp;
   readonly compressCacheBytes: number;
   readonly smallFileCacheBytes: number;
+  readonly fileInfoValidMs: number;
+  readonly #lookups = new Map<string, { at: number; result: Promise<Resolved> }>();
 
   /** @internal caches used by planStaticResponse */
   readonly smallFiles: BodyCache;
   readonly compressed: Readonly<Record<Exclude<Encoding, 'identity'>, BodyCache>>;
   readonly facts = new ByteLru<string, FileFacts>(4096);
   readonly encodings = new Map<string, Encoding>();
+
+  /** What an absolute path under the root names, looked up at most once per `fileInfoValidMs`. */
+  lookup(candidate: string, now = Date.now()): Promise<Resolved> {
+    if (this.fileInfoValidMs === 0) return resolveCandidate(this.root, candidate);
+    const lookups = this.#lookups;
+    const hit = lookups.get(candidate);
+    if (hit !== undefined && now - hit.at < this.fileInfoValidMs) return hit.result;
+    const result = resolveCandidate(this.root, candidate);
+    lookups.delete(candidate);
+    if (lookups.size >= MAX_REMEMBERED_PATHS) lookups.delete(lookups.keys().next().value!);
+    lookups.set(candidate, { at: now, result });
+    // A failed lookup (EMFILE, EIO) is a fault of the moment, never remembered.
+    result.catch(() => lookups.delete(candidate));
+    return result;
+  }
 
   /** Use createStaticSite: the root must be resolved (async) first. */
   constructor(root: string, options: Omit<StaticSiteOptions, 'root'>) {
@@ -85,6 +115,7 @@ export class StaticSite {
     this.immutable = options.immutable ?? STATIC_DEFAULTS.immutable;
     this.compressCacheBytes = options.compressCacheBytes ?? STATIC_DEFAULTS.compressCacheBytes;
     this.smallFileCacheBytes = options.smallFileCacheBytes ?? STATIC_DEFAULTS.smallFileCacheBytes;
+    this.fileInfoValidMs = options.fileInfoValidMs ?? STATIC_DEFAULTS.fileInfoValidMs;
 
     this.smallFiles = new BodyCache(new ByteLru<string, CachedBody>(this.smallFileCacheBytes), '', null);
     const compressedLru = new ByteLru<string, CachedBody>(this.compressCacheBytes);

@@ -413,8 +413,8 @@ test('compressCacheBytes 0 turns on-the-fly compression off, siblings still work
   assert.equal(header(pre, 'Content-Encoding'), 'br');
 });
 
-test('a file changed on disk is served fresh, compressed or not', async (t) => {
-  const f = await fixture(t);
+test('without lookup caching, a file changed on disk is served fresh, compressed or not', async (t) => {
+  const f = await fixture(t, { fileInfoValidMs: 0 });
   const path = join(f.root, 'css', 'site.css');
   const before = await f.plan('GET', '/css/site.css');
   const beforeBr = await f.plan('GET', '/css/site.css', { 'accept-encoding': 'br' });
@@ -431,15 +431,25 @@ test('a file changed on disk is served fresh, compressed or not', async (t) => {
   assert.equal((await f.plan('GET', '/css/site.css', { 'if-none-match': header(before, 'ETag')! })).status, 200);
 });
 
-test('a deleted file is 404 at once', async (t) => {
-  const f = await fixture(t);
+test('without lookup caching, a deleted file is 404 at once', async (t) => {
+  const f = await fixture(t, { fileInfoValidMs: 0 });
   assert.equal((await f.plan('GET', '/tiny.css')).status, 200);
   await rm(join(f.root, 'tiny.css'));
   assert.equal((await f.plan('GET', '/tiny.css')).status, 404);
 });
 
+test('with lookup caching, a changed or deleted file is seen once the lookup is no longer trusted', async (t) => {
+  const f = await fixture(t, { fileInfoValidMs: 40 });
+  assert.equal((await f.plan('GET', '/tiny.css')).status, 200);
+  await rm(join(f.root, 'tiny.css'));
+  // Within the window the old lookup stands (that is the point of it)...
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  // ...and after it, the file is looked up again.
+  assert.equal((await f.plan('GET', '/tiny.css')).status, 404);
+});
+
 test('a file truncated after stat is not served from a stale cache entry', async (t) => {
-  const f = await fixture(t);
+  const f = await fixture(t, { fileInfoValidMs: 0 });
   await f.plan('GET', '/css/site.css');
   await truncate(join(f.root, 'css', 'site.css'), 10);
   const r = await f.plan('GET', '/css/site.css');
