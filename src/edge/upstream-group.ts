@@ -1,4 +1,4 @@
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { pickUpstream, type Candidate } from './balancer.ts';
 import { HEALTHY, markFailed, probeDue, recordProbe, type UpstreamHealth } from './upstream-health.ts';
 
@@ -8,6 +8,14 @@ export interface UpstreamAddress {
   readonly port: number;
 }
 
+/** A kept-alive connection as the pool sees it; the engine owns the rest. */
+export interface PooledConnection {
+  readonly destroyed: boolean;
+  destroy(): void;
+}
+
+const MAX_IDLE_PER_UPSTREAM = 256;
+
 /** One upstream server and the edge's live view of it. */
 export class Upstream implements Candidate {
   readonly id: string;
@@ -15,10 +23,10 @@ export class Upstream implements Candidate {
   readonly port: number;
   readonly key: string;
   active = 0;
-  /** Idle keep-alive connections, most recently used last (reused first). */
-  readonly #idle: Array<{ socket: Socket; onClose: () => void; onData: () => void }> = [];
-  #closed = false;
   health: UpstreamHealth = HEALTHY;
+  /** Idle keep-alive connections, most recently used last (reused first). */
+  readonly #idle: PooledConnection[] = [];
+  #closed = false;
   #idleWaiters: Array<() => void> = [];
 
   constructor(address: UpstreamAddress) {
@@ -29,50 +37,34 @@ export class Upstream implements Candidate {
   }
 
   /** A kept-alive connection to reuse, or null when a new one must be opened. */
-  takeIdle(): Socket | null {
+  takeIdle<T extends PooledConnection>(): T | null {
     for (;;) {
-      const entry = this.#idle.pop();
-      if (entry === undefined) return null;
-      const { socket, onClose, onData } = entry;
-      socket.removeListener('close', onClose);
-      socket.removeListener('data', onData);
-      if (socket.destroyed || !socket.writable) continue;
-      socket.setTimeout(0);
-      return socket;
+      const connection = this.#idle.pop();
+      if (connection === undefined) return null;
+      if (!connection.destroyed) return connection as T;
     }
   }
 
   /**
-   * Keeps a connection whose framing is clean for the next request. Idle
-   * connections close after 4 s, below the 5 s keep-alive most app servers
-   * use, so the edge rarely reuses a socket the app is about to close; and
-   * one the app closes while idle leaves the pool at once.
+   * Keeps a connection whose framing is clean for the next request; false
+   * when the pool is closed or full, and the caller must close it instead.
    */
-  keepIdle(socket: Socket): void {
-    if (this.#closed || this.#idle.length >= 256) {
-      socket.destroy();
-      return;
-    }
-    const entry = {
-      socket,
-      onClose: () => {
-        const at = this.#idle.indexOf(entry);
-        if (at !== -1) this.#idle.splice(at, 1);
-      },
-      // Bytes on an idle connection answer nothing we asked: its framing is in doubt.
-      onData: () => socket.destroy(),
-    };
-    socket.once('close', entry.onClose);
-    socket.on('data', entry.onData);
-    // The socket's own 'timeout' handler (set when it was opened) destroys it.
-    socket.setTimeout(4_000);
-    this.#idle.push(entry);
+  keepIdle(connection: PooledConnection): boolean {
+    if (this.#closed || this.#idle.length >= MAX_IDLE_PER_UPSTREAM) return false;
+    this.#idle.push(connection);
+    return true;
+  }
+
+  /** A pooled connection closed (by the app, or its idle timeout): it leaves the pool. */
+  forgetIdle(connection: PooledConnection): void {
+    const at = this.#idle.lastIndexOf(connection);
+    if (at !== -1) this.#idle.splice(at, 1);
   }
 
   /** Closes the idle connections; in-flight ones finish on their own. */
   closeIdle(): void {
     this.#closed = true;
-    for (const { socket } of this.#idle.splice(0)) socket.destroy();
+    for (const connection of this.#idle.splice(0)) connection.destroy();
   }
 
   get up(): boolean {

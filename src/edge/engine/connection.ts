@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
-import { ChunkedDecoder, forwardableHeaders, parseRequestHead, type RequestHead, type ResponseHead } from '../http1/index.ts';
+import { ChunkedDecoder, isHopByHop, parseRequestHead, type RequestHead, type ResponseHead } from '../http1/index.ts';
 import { route, type RouteTable } from '../router.ts';
 import { planStaticResponse, type StaticResponse, type StaticSite } from '../static/index.ts';
 import type { UpstreamGroup } from '../upstream-group.ts';
@@ -36,10 +36,17 @@ const CLOSED = 4;
 const ON_DEADLINE_CLOSE = 0;
 const ON_DEADLINE_408 = 1;
 
-// Headers the edge sets itself: a client's copy is never forwarded.
-const EDGE_SET = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip', 'forwarded', 'expect']);
+// Never forwarded to an app: hop-by-hop fields, the client's framing (the
+// edge frames the body itself), Expect (the edge answered it), and the
+// forwarding headers the edge sets itself, so a client cannot forge them.
+const NOT_FORWARDED = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer', 'content-length',
+  'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip', 'forwarded',
+]);
 
 const CHUNKED_END = Buffer.from('0\r\n\r\n', 'latin1');
+/** Body pieces up to this size are copied behind the response head to leave in one write. */
+const MERGE_BODY_BYTES = 16 * 1024;
 const CRLF = Buffer.from('\r\n', 'latin1');
 
 /**
@@ -75,6 +82,7 @@ export class ClientConnection implements ResponseSink {
   #upstreamDone = false;
   #responseStarted = false;
   #upstreamFlow: UpstreamFlow | null = null;
+  #heldHead: string | null = null;
 
   constructor(socket: Socket, ctx: EngineContext, now: number) {
     this.socket = socket;
@@ -335,12 +343,13 @@ export class ClientConnection implements ResponseSink {
 
   /** The request head as the app receives it: re-framed, with the edge's forwarding headers. */
   #upstreamHead(head: RequestHead, body: SpillBuffer | null): string {
-    const fields = forwardableHeaders(head.headers, head.connectionTokens);
+    const fields = head.headers;
+    const named = head.connectionTokens.length > 0 ? head.connectionTokens : null;
     let text = `${head.method} ${head.target} HTTP/1.1\r\n`;
     let hasHost = false;
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i]!;
-      if (EDGE_SET.has(name)) continue;
+      if (NOT_FORWARDED.has(name) || (named !== null && named.includes(name))) continue;
       if (name === 'host') hasHost = true;
       text += `${name}: ${fields[i + 1]}\r\n`;
     }
@@ -407,25 +416,55 @@ export class ClientConnection implements ResponseSink {
           this.#keepAlive = false;
         }
     }
-    const fields = forwardableHeaders(upstream.headers, upstream.connectionTokens);
+    const fields = upstream.headers;
+    const named = upstream.connectionTokens.length > 0 ? upstream.connectionTokens : null;
     let text = `HTTP/1.1 ${upstream.status} ${upstream.reason}\r\n`;
-    for (let i = 0; i < fields.length; i += 2) text += `${fields[i]}: ${fields[i + 1]}\r\n`;
+    for (let i = 0; i < fields.length; i += 2) {
+      const name = fields[i]!;
+      if (name === 'content-length' || isHopByHop(name) || (named !== null && named.includes(name))) continue;
+      text += `${name}: ${fields[i + 1]}\r\n`;
+    }
     text += `${framing}${this.#connectionHeader()}\r\n`;
-    this.#write(Buffer.from(text, 'latin1'));
+    // Held back so that the head and the first piece of body leave in one
+    // write: one system call, and the client gets them in one packet.
+    this.#heldHead = text;
+  }
+
+  #flushHead(): void {
+    const head = this.#heldHead;
+    if (head !== null) {
+      this.#heldHead = null;
+      this.#write(head);
+    }
   }
 
   data(chunk: Buffer): void {
     if (chunk.length === 0) return;
+    // `chunk` lives in the upstream read buffer: every path below copies it.
     if (this.#chunkedOut) {
-      this.#write(Buffer.from(`${chunk.length.toString(16)}\r\n`, 'latin1'));
-      this.#write(chunk);
+      this.socket.cork();
+      this.#flushHead();
+      this.#write(`${chunk.length.toString(16)}\r\n`);
+      this.#write(Buffer.from(chunk));
       this.#write(CRLF);
+      this.socket.uncork();
       return;
     }
-    this.#write(chunk);
+    const head = this.#heldHead;
+    if (head !== null && chunk.length <= MERGE_BODY_BYTES) {
+      this.#heldHead = null;
+      const merged = Buffer.allocUnsafe(head.length + chunk.length);
+      merged.write(head, 0, 'latin1');
+      chunk.copy(merged, head.length);
+      this.#write(merged);
+      return;
+    }
+    this.#flushHead();
+    this.#write(Buffer.from(chunk));
   }
 
   end(): void {
+    this.#flushHead();
     if (this.#chunkedOut) this.#write(CHUNKED_END);
     this.#upstreamDone = true;
     if (!this.#waitingForDrain) this.#finish();
@@ -435,22 +474,23 @@ export class ClientConnection implements ResponseSink {
     this.destroy();
   }
 
+
   /**
    * Writes response bytes in order. While the client is slower than the
    * app, bytes go to the spool (memory, then disk), so the upstream is read
    * as fast as it writes and its connection is released early.
    */
-  #write(chunk: Buffer): void {
+  #write(chunk: Buffer | string): void {
     if (this.#phase === CLOSED) return;
     if (!this.#waitingForDrain) {
-      if (this.socket.write(chunk)) return;
+      if (typeof chunk === 'string' ? this.socket.write(chunk, 'latin1') : this.socket.write(chunk)) return;
       this.#waitingForDrain = true;
       this.#setDeadline(Date.now() + this.#ctx.limits.sendTimeoutMs, ON_DEADLINE_CLOSE);
       this.socket.once('drain', () => void this.#drainSpool());
       return;
     }
     const spool = (this.#spool ??= new SpillBuffer(this.#ctx.limits.responseBufferBytes, this.#ctx.spillDir));
-    if (!spool.append(chunk) && this.#upstreamFlow !== null) {
+    if (!spool.append(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk) && this.#upstreamFlow !== null) {
       const flow = this.#upstreamFlow;
       flow.pause();
       spool.flushed().then(() => flow.resume(), () => this.destroy());
@@ -488,6 +528,7 @@ export class ClientConnection implements ResponseSink {
     this.#upstreamDone = false;
     this.#chunkedOut = false;
     this.#upstreamFlow = null;
+    this.#heldHead = null;
     if (this.#spool !== null) {
       void this.#spool.dispose();
       this.#spool = null;

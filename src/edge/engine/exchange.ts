@@ -10,7 +10,11 @@ export interface ResponseSink {
    * `flow` pauses reading from the upstream while the sink's spool catches up with its disk.
    */
   start(head: ResponseHead, flow: UpstreamFlow): void;
-  /** Body bytes, de-framed (chunked decoding already undone). */
+  /**
+   * Body bytes, de-framed (chunked decoding already undone). The buffer is
+   * only valid during the call (it is the thread's shared read buffer):
+   * whatever the sink keeps, it copies.
+   */
   data(chunk: Buffer): void;
   /** The body is complete. */
   end(): void;
@@ -32,7 +36,7 @@ export interface UpstreamTimeouts {
 /** A request ready to forward: its head already built for the upstream, its body fully buffered. */
 export interface ForwardRequest {
   readonly method: string;
-  /** The request head for the upstream, CRLFCRLF included, without Content-Length. */
+  /** The request head for the upstream, CRLFCRLF included. */
   readonly head: string;
   readonly body: SpillBuffer | null;
 }
@@ -48,13 +52,16 @@ export type ForwardOutcome =
   /** The response had started and broke; the client connection was cut. */
   | 'aborted';
 
-type Attempt = 'done' | 'connect-failed' | 'no-response' | 'timeout' | 'bad-response' | 'aborted';
+type AttemptResult = 'done' | 'connect-failed' | 'no-response' | 'timeout' | 'bad-response' | 'aborted';
 
 // RFC 9110 §9.2.2: repeating these has the same effect as sending them once.
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
-const TIMEOUT = new Error('upstream timeout');
-const CONNECT_TIMEOUT = new Error('upstream connect timeout');
+/** Idle keep-alive connections close after this: below the 5 s most app servers keep them. */
+const POOL_IDLE_MS = 4_000;
+const SWEEP_INTERVAL_MS = 250;
+
+const EMPTY = Buffer.alloc(0);
 
 const RESPONSE_LIMITS: Http1Limits = Object.freeze({
   maxHeaderBytes: 64 * 1024,
@@ -65,6 +72,114 @@ const RESPONSE_LIMITS: Http1Limits = Object.freeze({
   maxTrailerBytes: 64 * 1024,
 });
 
+// Upstream reads land in one buffer per thread (net's `onread`), skipping
+// a buffer allocation and the stream machinery per read; everything that
+// must outlive the read is copied out of it.
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+// Every upstream connection of this thread, for the deadline sweep: one
+// timer for all of them instead of re-arming one per socket per request.
+const live = new Set<UpstreamConnection>();
+let sweep: NodeJS.Timeout | null = null;
+
+function expireUpstreams(): void {
+  const now = Date.now();
+  for (const connection of live) if (connection.deadline !== 0 && connection.deadline <= now) connection.expire();
+  if (live.size === 0 && sweep !== null) {
+    clearInterval(sweep);
+    sweep = null;
+  }
+}
+
+/**
+ * One TCP connection to an upstream, for its whole life: its listeners are
+ * attached once and hand events to the attempt using it, so reusing a
+ * kept-alive connection costs no listener churn. Bytes that arrive while it
+ * idles in the pool answer nothing we asked, and close it.
+ */
+class UpstreamConnection implements UpstreamFlow {
+  readonly socket: Socket;
+  readonly upstream: Upstream;
+  attempt: Attempt | null = null;
+  connected = false;
+  /** Time (ms) at which it is given up; 0 for none. */
+  deadline = 0;
+
+  constructor(upstream: Upstream) {
+    this.upstream = upstream;
+    const socket = connect({
+      host: upstream.host,
+      port: upstream.port,
+      noDelay: true,
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (bytes: number, buffer: Uint8Array) => {
+          const chunk = (buffer as Buffer).subarray(0, bytes);
+          if (this.attempt !== null) this.attempt.onData(chunk);
+          else socket.destroy();
+          // false pauses reading: the sink asked us to wait for its disk.
+          return !this.#paused;
+        },
+      },
+    });
+    this.socket = socket;
+    live.add(this);
+    sweep ??= setInterval(expireUpstreams, SWEEP_INTERVAL_MS);
+    sweep.unref();
+    socket.on('connect', () => {
+      this.connected = true;
+      this.attempt?.onConnect();
+    });
+    socket.on('end', () => {
+      if (this.attempt !== null) this.attempt.onEnd();
+      else socket.destroy();
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      live.delete(this);
+      this.upstream.forgetIdle(this);
+      this.attempt?.onClose();
+    });
+  }
+
+  get destroyed(): boolean {
+    return this.socket.destroyed;
+  }
+
+  #paused = false;
+
+  pause(): void {
+    this.#paused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.socket.resume();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  expire(): void {
+    this.deadline = 0;
+    if (this.attempt !== null) this.attempt.onTimeout();
+    else this.socket.destroy();
+  }
+
+  /** Back to the pool, or closed when the pool will not have it. */
+  release(reusable: boolean): void {
+    this.attempt = null;
+    if (reusable && !this.socket.destroyed && this.upstream.keepIdle(this)) {
+      this.deadline = Date.now() + POOL_IDLE_MS;
+      return;
+    }
+    this.deadline = 0;
+    this.socket.destroy();
+  }
+}
+
 /**
  * Forwards one request to the group's upstreams and relays the response.
  * Because the body was buffered whole before we got here, any attempt that
@@ -73,21 +188,21 @@ const RESPONSE_LIMITS: Http1Limits = Object.freeze({
  * after a reset only for idempotent methods (a POST may have been acted on).
  */
 export async function forward(request: ForwardRequest, group: UpstreamGroup, timeouts: UpstreamTimeouts, sink: ResponseSink): Promise<ForwardOutcome> {
-  const tried = new Set<Upstream>();
-  let lastFailure: Attempt = 'connect-failed';
+  let tried: Set<Upstream> | null = null;
+  let lastFailure: AttemptResult = 'connect-failed';
   for (;;) {
     const upstream = group.pick(tried);
     if (upstream === null) return lastFailure === 'timeout' ? 'timeout' : lastFailure === 'connect-failed' ? 'unavailable' : 'bad-gateway';
-    tried.add(upstream);
+    (tried ??= new Set()).add(upstream);
     upstream.acquire();
-    let result: Attempt;
+    let result: AttemptResult;
     try {
-      const first = await attempt(request, upstream, timeouts, sink, false);
-      result = first.result;
+      const pooled = upstream.takeIdle<UpstreamConnection>();
+      result = await new Attempt(request, pooled ?? new UpstreamConnection(upstream), timeouts, sink).run();
       // A kept-alive connection the app closed just as we reused it fails
       // this way; one fresh connection to the same instance settles it.
-      if (result === 'no-response' && first.reused && IDEMPOTENT.has(request.method)) {
-        result = (await attempt(request, upstream, timeouts, sink, true)).result;
+      if (result === 'no-response' && pooled !== null && IDEMPOTENT.has(request.method)) {
+        result = await new Attempt(request, new UpstreamConnection(upstream), timeouts, sink).run();
       }
     } finally {
       upstream.release();
@@ -101,203 +216,216 @@ export async function forward(request: ForwardRequest, group: UpstreamGroup, tim
   }
 }
 
-function attempt(
-  request: ForwardRequest,
-  upstream: Upstream,
-  timeouts: UpstreamTimeouts,
-  sink: ResponseSink,
-  forceFresh: boolean,
-): Promise<{ result: Attempt; reused: boolean }> {
-  return new Promise((resolveAttempt) => {
-    let socket = forceFresh ? null : upstream.takeIdle();
-    const reused = socket !== null;
-    const resolve = (result: Attempt) => resolveAttempt({ result, reused });
-    let connected = reused;
-    let started = false;
-    let settled = false;
-    let pending: Buffer | null = null;
-    let head: ResponseHead | null = null;
-    let remaining = 0;
-    let decoder: ChunkedDecoder | null = null;
+/** One request on one upstream connection: send it, parse the answer, relay the body. */
+class Attempt {
+  readonly #request: ForwardRequest;
+  readonly #connection: UpstreamConnection;
+  readonly #timeouts: UpstreamTimeouts;
+  readonly #sink: ResponseSink;
+  #resolve: (result: AttemptResult) => void = () => {};
+  #settled = false;
+  #started = false;
+  #pending: Buffer | null = null;
+  #head: ResponseHead | null = null;
+  #remaining = 0;
+  #decoder: ChunkedDecoder | null = null;
 
-    const finish = (result: Attempt, reusable: boolean) => {
-      if (settled) return;
-      settled = true;
-      const s = socket!;
-      s.removeListener('data', onData);
-      s.removeListener('end', onEnd);
-      s.removeListener('error', onError);
-      s.removeListener('close', onClose);
-      if (reusable && !s.destroyed) upstream.keepIdle(s);
-      else s.destroy();
-      resolve(result);
-    };
+  constructor(request: ForwardRequest, connection: UpstreamConnection, timeouts: UpstreamTimeouts, sink: ResponseSink) {
+    this.#request = request;
+    this.#connection = connection;
+    this.#timeouts = timeouts;
+    this.#sink = sink;
+  }
 
-    const failBeforeResponse = (err: Error | null) => {
-      if (started) {
-        sink.abort();
-        return finish('aborted', false);
+  run(): Promise<AttemptResult> {
+    return new Promise((resolve) => {
+      this.#resolve = resolve;
+      const connection = this.#connection;
+      connection.attempt = this;
+      if (connection.socket.destroyed) {
+        this.#fail();
+        return;
       }
-      if (!connected) return finish('connect-failed', false);
-      if (err === TIMEOUT) return finish('timeout', false);
-      if (head !== null || pending !== null) return finish('bad-response', false);
-      finish('no-response', false);
-    };
+      if (connection.connected) {
+        this.#send();
+      } else {
+        connection.deadline = Date.now() + this.#timeouts.connectTimeoutMs;
+      }
+    });
+  }
 
-    const onError = (err: Error) => failBeforeResponse(err);
-    const onClose = () => failBeforeResponse(null);
-    const onEnd = () => {
-      if (head !== null && head.bodyKind === 'close') {
+  onConnect(): void {
+    this.#send();
+  }
+
+  #finish(result: AttemptResult, reusable: boolean): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#connection.release(reusable);
+    this.#resolve(result);
+  }
+
+  /** The connection failed or closed before the response was complete. */
+  #fail(timedOut = false): void {
+    if (this.#settled) return;
+    if (this.#started) {
+      this.#sink.abort();
+      return this.#finish('aborted', false);
+    }
+    if (!this.#connection.connected) return this.#finish('connect-failed', false);
+    if (timedOut) return this.#finish('timeout', false);
+    if (this.#pending !== null) return this.#finish('bad-response', false);
+    this.#finish('no-response', false);
+  }
+
+  onTimeout(): void {
+    this.#fail(true);
+    this.#connection.destroy();
+  }
+
+  onClose(): void {
+    this.#fail();
+  }
+
+  onEnd(): void {
+    const head = this.#head;
+    if (head !== null && head.bodyKind === 'close') {
+      this.#sink.end();
+      return this.#finish('done', false);
+    }
+    this.#fail();
+  }
+
+  #send(): void {
+    const socket = this.#connection.socket;
+    this.#connection.deadline = Date.now() + this.#timeouts.firstByteTimeoutMs;
+    const body = this.#request.body;
+    if (body === null || body.size === 0) {
+      socket.write(this.#request.head, 'latin1');
+      return;
+    }
+    void this.#sendBody(socket, body);
+  }
+
+  async #sendBody(socket: Socket, body: SpillBuffer): Promise<void> {
+    socket.cork();
+    socket.write(this.#request.head, 'latin1');
+    const cursor = SpillBuffer.start();
+    for (;;) {
+      let piece: Buffer | null;
+      try {
+        piece = await body.read(cursor);
+      } catch {
+        socket.uncork();
+        this.#connection.destroy();
+        return;
+      }
+      if (piece === null || this.#settled) break;
+      if (!socket.write(piece)) {
+        socket.uncork();
+        await new Promise<void>((resume) => {
+          const go = () => {
+            socket.removeListener('drain', go);
+            socket.removeListener('close', go);
+            resume();
+          };
+          socket.once('drain', go);
+          socket.once('close', go);
+        });
+        if (this.#settled || socket.destroyed) return;
+        socket.cork();
+      }
+    }
+    socket.uncork();
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.#head !== null) this.#body(chunk, 0);
+    else this.#parseHead(chunk);
+  }
+
+  #parseHead(chunk: Buffer): void {
+    const buf = this.#pending === null ? chunk : Buffer.concat([this.#pending, chunk]);
+    let at = 0;
+    for (;;) {
+      const parsed = parseResponseHead(buf, at, RESPONSE_LIMITS, this.#request.method);
+      if (parsed.kind === 'incomplete') {
+        // Kept past this read: copied out of the shared read buffer.
+        this.#pending = Buffer.from(at === 0 ? buf : buf.subarray(at));
+        return;
+      }
+      if (parsed.kind === 'error') {
+        this.#pending = EMPTY;
+        return this.#finish('bad-response', false);
+      }
+      at += parsed.consumed;
+      const head = parsed.head;
+      // Interim answers (103 Early Hints, a stray 100) are not passed on;
+      // the final response follows on the same connection.
+      if (head.status < 200 && head.status !== 101) {
+        if (at >= buf.length) {
+          this.#pending = null;
+          return;
+        }
+        continue;
+      }
+      this.#head = head;
+      this.#pending = null;
+      this.#started = true;
+      this.#connection.deadline = Date.now() + this.#timeouts.idleTimeoutMs;
+      if (head.status === 101) {
+        // Upgrades go through the tunnel, never here: an unasked-for 101 is a broken answer.
+        this.#sink.abort();
+        return this.#finish('aborted', false);
+      }
+      if (head.bodyKind === 'length') this.#remaining = head.contentLength;
+      else if (head.bodyKind === 'chunked') this.#decoder = new ChunkedDecoder(RESPONSE_LIMITS);
+      this.#sink.start(head, this.#connection);
+      if (head.bodyKind === 'length' && this.#remaining === 0) {
+        this.#sink.end();
+        return this.#finish('done', head.keepAlive && at === buf.length);
+      }
+      return this.#body(buf, at);
+    }
+  }
+
+  #body(buf: Buffer, at: number): void {
+    const head = this.#head!;
+    const sink = this.#sink;
+    this.#connection.deadline = Date.now() + this.#timeouts.idleTimeoutMs;
+    switch (head.bodyKind) {
+      case 'none':
         sink.end();
-        return finish('done', false);
-      }
-      failBeforeResponse(null);
-    };
-
-    const body = (buf: Buffer, at: number) => {
-      const h = head!;
-      if (h.bodyKind === 'none') {
-        sink.end();
-        return finish('done', h.keepAlive && at === buf.length);
-      }
-      if (h.bodyKind === 'length') {
+        // Bytes after a body-less response answer nothing: framing in doubt.
+        return this.#finish('done', head.keepAlive && at === buf.length);
+      case 'length': {
         const available = buf.length - at;
         if (available === 0) return;
-        const take = Math.min(available, remaining);
-        sink.data(take === buf.length && at === 0 ? buf : buf.subarray(at, at + take));
-        remaining -= take;
-        if (remaining === 0) {
+        const take = Math.min(available, this.#remaining);
+        sink.data(at === 0 && take === buf.length ? buf : buf.subarray(at, at + take));
+        this.#remaining -= take;
+        if (this.#remaining === 0) {
           sink.end();
-          // Bytes past the declared length answer nothing we asked: framing in doubt.
-          finish('done', h.keepAlive && at + take === buf.length);
+          this.#finish('done', head.keepAlive && at + take === buf.length);
         }
         return;
       }
-      if (h.bodyKind === 'chunked') {
-        const fed = decoder!.feed(buf, at);
+      case 'chunked': {
+        const fed = this.#decoder!.feed(buf, at);
         for (const piece of fed.data) sink.data(piece);
         if (fed.error) {
           sink.abort();
-          return finish('aborted', false);
+          return this.#finish('aborted', false);
         }
         if (fed.done) {
           sink.end();
-          finish('done', h.keepAlive && at + fed.consumed === buf.length);
+          this.#finish('done', head.keepAlive && at + fed.consumed === buf.length);
         }
         return;
       }
-      // Close-delimited: everything until the upstream closes.
-      if (at < buf.length) sink.data(at === 0 ? buf : buf.subarray(at));
-    };
-
-    const onData = (chunk: Buffer) => {
-      if (head !== null) return body(chunk, 0);
-      let buf = pending === null ? chunk : Buffer.concat([pending, chunk]);
-      let at = 0;
-      for (;;) {
-        const parsed = parseResponseHead(buf, at, RESPONSE_LIMITS, request.method);
-        if (parsed.kind === 'incomplete') {
-          pending = at === 0 ? buf : buf.subarray(at);
-          return;
-        }
-        if (parsed.kind === 'error') {
-          pending = buf;
-          return finish('bad-response', false);
-        }
-        at += parsed.consumed;
-        const h = parsed.head;
-        // Interim answers (103 Early Hints, a stray 100) are not passed on;
-        // the final response follows on the same connection.
-        if (h.status >= 100 && h.status < 200 && h.status !== 101) {
-          if (at >= buf.length) {
-            pending = null;
-            return;
-          }
-          continue;
-        }
-        head = h;
-        pending = null;
-        started = true;
-        socket!.setTimeout(timeouts.idleTimeoutMs);
-        if (h.bodyKind === 'length') remaining = h.contentLength;
-        if (h.bodyKind === 'chunked') decoder = new ChunkedDecoder(RESPONSE_LIMITS);
-        const s = socket!;
-        sink.start(h, { pause: () => s.pause(), resume: () => s.resume() });
-        if (h.status === 101) {
-          // Upgrades are handled by the tunnel, never here.
-          sink.abort();
-          return finish('aborted', false);
-        }
-        if (h.bodyKind === 'length' && remaining === 0) {
-          sink.end();
-          return finish('done', h.keepAlive && at === buf.length);
-        }
-        return body(buf, at);
-      }
-    };
-
-    const send = async () => {
-      const s = socket!;
-      s.setTimeout(timeouts.firstByteTimeoutMs);
-      const bodyBuffer = request.body;
-      if (bodyBuffer === null || bodyBuffer.size === 0) {
-        s.write(request.head, 'latin1');
+      case 'close':
+        if (at < buf.length) sink.data(at === 0 ? buf : buf.subarray(at));
         return;
-      }
-      s.cork();
-      s.write(request.head, 'latin1');
-      const cursor = SpillBuffer.start();
-      for (;;) {
-        let piece: Buffer | null;
-        try {
-          piece = await bodyBuffer.read(cursor);
-        } catch {
-          s.uncork();
-          return failBeforeResponse(null);
-        }
-        if (piece === null || settled) break;
-        if (!s.write(piece)) {
-          s.uncork();
-          await new Promise<void>((resume) => {
-            const go = () => {
-              s.removeListener('drain', go);
-              s.removeListener('close', go);
-              resume();
-            };
-            s.once('drain', go);
-            s.once('close', go);
-          });
-          if (settled || s.destroyed) return;
-          s.cork();
-        }
-      }
-      s.uncork();
-    };
-
-    const attach = (s: Socket) => {
-      s.on('data', onData);
-      s.once('end', onEnd);
-      s.once('error', onError);
-      s.once('close', onClose);
-    };
-
-    if (socket !== null) {
-      attach(socket);
-      void send();
-      return;
     }
-    const fresh = connect({ host: upstream.host, port: upstream.port, noDelay: true });
-    socket = fresh;
-    // One timeout handler for the socket's whole life; what a timeout means
-    // depends on the state, and every state ends by destroying it.
-    fresh.on('timeout', () => fresh.destroy(connected ? TIMEOUT : CONNECT_TIMEOUT));
-    // Errors while the socket idles in the pool have no attempt to report to.
-    fresh.on('error', () => {});
-    fresh.setTimeout(timeouts.connectTimeoutMs);
-    attach(fresh);
-    fresh.once('connect', () => {
-      connected = true;
-      void send();
-    });
-  });
+  }
 }
