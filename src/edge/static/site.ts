@@ -19,7 +19,7 @@ export type StaticSiteOptions = {
   immutable?: RegExp;
   /** Memory for compressed bodies, shared by br and gzip; 0 turns on-the-fly compression off. */
   compressCacheBytes?: number;
-  /** Memory for bodies of files up to 64 KiB served from memory; 0 turns it off. */
+  /** Memory for bodies of files up to 256 KiB served from memory; 0 turns it off. */
   smallFileCacheBytes?: number;
   /**
    * How long what a path names (its realpath and stat) is trusted before it
@@ -46,7 +46,7 @@ export const STATIC_DEFAULTS = Object.freeze({
 const MAX_REMEMBERED_PATHS = 10_000;
 
 /** Files up to this size are served from memory (one read, then no fd per request). */
-export const SMALL_FILE_BYTES = 64 * 1024;
+export const SMALL_FILE_BYTES = 256 * 1024;
 /** Below this, compression saves less than the headers it adds. */
 export const MIN_COMPRESS_BYTES = 1024;
 /**

@@ -9,7 +9,7 @@ import { createStaticSite, planStaticResponse, type StaticResponse, type StaticS
 import { bodyBytes, header, tempDir } from './helpers.ts';
 
 const CSS = 'body { color: red; }\n'.repeat(200); // compressible, > 1 KiB
-const BIG = Buffer.alloc(200 * 1024, 'abcdefghij'); // > 64 KiB: streamed from disk
+const BIG = Buffer.alloc(300 * 1024, 'abcdefghij'); // > 256 KiB: streamed from disk
 const PNG = randomBytes(4096);
 
 type Fixture = {
