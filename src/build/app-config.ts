@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { BerthError } from '../errors.ts';
+import { parseSize } from '../units.ts';
 
 /**
  * berth.toml: what a Procfile cannot say. Unknown keys are rejected so a typo
@@ -13,9 +14,11 @@ export interface AppConfig {
   readonly static: ReadonlyArray<{ readonly prefix: string; readonly dir: string }>;
   readonly health: { readonly path: string | null };
   readonly scale: Readonly<Record<string, number>>;
+  /** The largest request body the edge accepts for this app; null keeps the edge's default. */
+  readonly limits: { readonly maxBodyBytes: number | null };
 }
 
-export const DEFAULT_APP_CONFIG: AppConfig = { static: [], health: { path: null }, scale: {} };
+export const DEFAULT_APP_CONFIG: AppConfig = { static: [], health: { path: null }, scale: {}, limits: { maxBodyBytes: null } };
 
 const URL_PREFIX = /^\/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]+\/?)*$/;
 const PROCESS_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
@@ -24,6 +27,11 @@ const schema = z.strictObject({
   static: z.record(z.string().regex(URL_PREFIX, 'a URL prefix such as "/static"'), z.string().min(1)).optional(),
   health: z.strictObject({ path: z.string().regex(/^\/[^\s]*$/, 'a path starting with "/"') }).optional(),
   scale: z.record(z.string().regex(PROCESS_NAME, 'a process type name'), z.int().min(0).max(64)).optional(),
+  limits: z
+    .strictObject({
+      max_body: z.union([z.int().min(1), z.string().regex(/^\d+(\.\d+)?\s*[kKmMgG]?[bB]?$/, 'a size such as "50m"')]),
+    })
+    .optional(),
 });
 
 export function parseAppConfig(text: string, source = 'berth.toml'): AppConfig {
@@ -43,7 +51,7 @@ export function parseAppConfig(text: string, source = 'berth.toml'): AppConfig {
     const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
     const message = issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
     throw new BerthError('BERTH_E_APP_CONFIG', `${source}: ${where}: ${message}`, {
-      hint: 'Known sections are [static], [health] and [scale]; see the README.',
+      hint: 'Known sections are [static], [health], [scale] and [limits]; see the README.',
     });
   }
   const data = result.data;
@@ -55,7 +63,13 @@ export function parseAppConfig(text: string, source = 'berth.toml'): AppConfig {
   });
   // Longest prefix first, so "/static/img" wins over "/static" at lookup time.
   staticMounts.sort((a, b) => b.prefix.length - a.prefix.length);
-  return { static: staticMounts, health: { path: data.health?.path ?? null }, scale: data.scale ?? {} };
+  const maxBody = data.limits?.max_body;
+  return {
+    static: staticMounts,
+    health: { path: data.health?.path ?? null },
+    scale: data.scale ?? {},
+    limits: { maxBodyBytes: maxBody === undefined ? null : parseSize(maxBody) },
+  };
 }
 
 export async function readAppConfig(dir: string): Promise<AppConfig> {

@@ -63,15 +63,6 @@ export function parseScale(values: readonly string[]): Record<string, number> {
   return scale;
 }
 
-/** `10s`, `500ms`, `2m` or a bare number of seconds → milliseconds. */
-export function parseDuration(input: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(input.trim());
-  if (!match) throw new BerthError('BERTH_E_USAGE', `"${input}" is not a duration`, { hint: 'Use e.g. 500ms, 10s or 2m.' });
-  const value = Number(match[1]);
-  const unit = match[2] ?? 's';
-  return Math.round(unit === 'ms' ? value : unit === 's' ? value * 1000 : value * 60_000);
-}
-
 /** `--workers N`: 0 runs the edge on the main thread; undefined means one per core. */
 export function parseWorkers(input: string | undefined): number | undefined {
   if (input === undefined) return undefined;

@@ -1,9 +1,13 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isBerthError } from '../errors.ts';
-import { parseDuration, parseListenAddress, parseScale, parseUpstreamAddress, parseWorkers } from './address.ts';
+import { parseDuration } from '../units.ts';
+import { parseListenAddress, parseScale, parseUpstreamAddress, parseWorkers } from './address.ts';
+import { LIMIT_NAMES, parseLimits } from './limits.ts';
 import { LogPrinter } from './log-printer.ts';
 import { fileServer, reverseProxy } from './quick.ts';
 import { up } from './up.ts';
+
+const LIMIT_HELP = `an edge limit, repeatable: ${LIMIT_NAMES.join(', ')} (sizes like 16k or 10m, timeouts like 500ms or 30s)`;
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -26,13 +30,15 @@ function program(): Command {
     .option('--scale <type=count>', 'instances per process type, e.g. web=2 (repeatable)', collect, [])
     .option('--grace <duration>', 'how long instances get to finish in-flight work when stopping', '10s')
     .option('--workers <n>', 'edge threads (default: one per core)')
-    .action(async (dir: string, opts: { listen: string; scale: string[]; grace: string; workers?: string }) => {
+    .option('--limit <name=value>', LIMIT_HELP, collect, [])
+    .action(async (dir: string, opts: { listen: string; scale: string[]; grace: string; workers?: string; limit: string[] }) => {
       await up({
         dir,
         listen: parseListenAddress(opts.listen),
         scale: parseScale(opts.scale),
         graceMs: parseDuration(opts.grace),
         workers: parseWorkers(opts.workers),
+        limits: parseLimits(opts.limit),
         printer,
       });
     });
@@ -43,8 +49,9 @@ function program(): Command {
     .requiredOption('--root <dir>', 'the folder to serve')
     .option('--listen <address>', 'where to listen (HOST:PORT or :PORT)', ':8080')
     .option('--workers <n>', 'edge threads (default: one per core)')
-    .action(async (opts: { root: string; listen: string; workers?: string }) => {
-      await fileServer({ root: opts.root, listen: parseListenAddress(opts.listen), workers: parseWorkers(opts.workers), log });
+    .option('--limit <name=value>', LIMIT_HELP, collect, [])
+    .action(async (opts: { root: string; listen: string; workers?: string; limit: string[] }) => {
+      await fileServer({ root: opts.root, listen: parseListenAddress(opts.listen), workers: parseWorkers(opts.workers), limits: parseLimits(opts.limit), log });
     });
 
   cli
@@ -53,9 +60,10 @@ function program(): Command {
     .requiredOption('--from <address>', 'where to listen (HOST:PORT or :PORT)')
     .addOption(new Option('--to <upstreams>', 'upstream HOST:PORT list, comma-separated').makeOptionMandatory())
     .option('--workers <n>', 'edge threads (default: one per core)')
-    .action(async (opts: { from: string; to: string; workers?: string }) => {
+    .option('--limit <name=value>', LIMIT_HELP, collect, [])
+    .action(async (opts: { from: string; to: string; workers?: string; limit: string[] }) => {
       const to = opts.to.split(',').map((part) => parseUpstreamAddress(part));
-      await reverseProxy({ from: parseListenAddress(opts.from), to, workers: parseWorkers(opts.workers), log });
+      await reverseProxy({ from: parseListenAddress(opts.from), to, workers: parseWorkers(opts.workers), limits: parseLimits(opts.limit), log });
     });
 
   return cli;

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Edge } from '../edge/index.ts';
+import { Edge, type EdgeLimits } from '../edge/index.ts';
 import type { ListenAddress } from './address.ts';
 import { onShutdown } from './shutdown.ts';
 import { urlOf } from './up.ts';
@@ -8,6 +8,7 @@ interface QuickOptions {
   readonly log: (line: string) => void;
   /** Edge engine threads; undefined uses every core. */
   readonly workers?: number;
+  readonly limits?: Partial<EdgeLimits>;
 }
 
 /** `berth file-server`: the edge serving one folder, nothing else. */
@@ -17,6 +18,7 @@ export async function fileServer(options: QuickOptions & { root: string; listen:
     routes: { hosts: {}, fallback: { key: 'files', mounts: [], upstreams: null, fallbackRoot: root } },
     log: options.log,
     workers: options.workers,
+    limits: options.limits,
   });
   const address = await edge.listen(options.listen.host, options.listen.port);
   options.log(`serving ${root} on ${urlOf(address)}`);
@@ -30,6 +32,7 @@ export async function reverseProxy(options: QuickOptions & { from: ListenAddress
     routes: { hosts: {}, fallback: { key: 'proxy', mounts: [], upstreams, fallbackRoot: null } },
     log: options.log,
     workers: options.workers,
+    limits: options.limits,
   });
   const address = await edge.listen(options.from.host, options.from.port);
   options.log(`proxying ${urlOf(address)} to ${upstreams.map((u) => u.id).join(', ')}`);

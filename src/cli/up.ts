@@ -72,7 +72,7 @@ export async function up(options: UpOptions): Promise<void> {
 
   printer.reserve(plan.processes.flatMap((p) => Array.from({ length: options.scale[p.name] ?? config.scale[p.name] ?? 1 }, (_, i) => `${p.name}.${i + 1}`)));
   await prepare(dir, plan, printer);
-  const site = (upstreams: SiteSpec['upstreams']): SiteSpec => ({ key: 'app', mounts, upstreams, fallbackRoot: null });
+  const site = (upstreams: SiteSpec['upstreams']): SiteSpec => ({ key: 'app', mounts, upstreams, fallbackRoot: null, maxBodyBytes: config.limits.maxBodyBytes });
   const edge = new Edge({ routes: { hosts: {}, fallback: site([]) }, ...edgeOptions });
   const formation = new Formation({
     cwd: dir,

@@ -16,6 +16,8 @@ export interface SiteSpec {
   readonly upstreams: readonly UpstreamAddress[] | null;
   /** Serves every path the mounts and upstreams do not: a static site's root. */
   readonly fallbackRoot: string | null;
+  /** The app's request body limit; absent or null uses the edge's. */
+  readonly maxBodyBytes?: number | null;
 }
 
 export interface RouteSpec {
@@ -75,7 +77,7 @@ export class RouteBuilder {
         usedRoots.add(site.fallbackRoot);
         fallback = await this.#site(site.fallbackRoot);
       }
-      return { mounts, upstreams, fallback };
+      return { mounts, upstreams, fallback, maxBodyBytes: site.maxBodyBytes ?? null };
     };
     const hosts = new Map<string, SiteRoutes>();
     // Sites shared by several host names are built once.

@@ -9,6 +9,8 @@ export interface SiteRoutes {
   readonly upstreams: UpstreamGroup | null;
   /** Serves every path not matched above (a static site). */
   readonly fallback: StaticSite | null;
+  /** The app's own request body limit, when it sets one (berth.toml [limits] max_body). */
+  readonly maxBodyBytes?: number | null;
 }
 
 /**
@@ -23,7 +25,7 @@ export interface RouteTable {
 
 export type Route =
   | { readonly kind: 'static'; readonly site: StaticSite; readonly target: string }
-  | { readonly kind: 'proxy'; readonly upstreams: UpstreamGroup }
+  | { readonly kind: 'proxy'; readonly upstreams: UpstreamGroup; readonly maxBodyBytes: number | null }
   | { readonly kind: 'not-found' };
 
 /** The host name without port, lower-cased; brackets kept for IPv6 literals. */
@@ -47,7 +49,7 @@ export function route(table: RouteTable, hostHeader: string | undefined, target:
     const rest = stripMount(mount.prefix, target);
     if (rest !== null) return { kind: 'static', site: mount.site, target: rest };
   }
-  if (site.upstreams) return { kind: 'proxy', upstreams: site.upstreams };
+  if (site.upstreams) return { kind: 'proxy', upstreams: site.upstreams, maxBodyBytes: site.maxBodyBytes ?? null };
   if (site.fallback) return { kind: 'static', site: site.fallback, target };
   return { kind: 'not-found' };
 }

@@ -16,8 +16,17 @@ test('static mounts, health path and scale are read, longest prefix first', () =
   assert.deepEqual(config.scale, { web: 2, worker: 0 });
 });
 
+test('an app may set its own request body limit', () => {
+  assert.equal(parseAppConfig('[limits]\nmax_body = "50m"\n').limits.maxBodyBytes, 50 * 1024 * 1024);
+  assert.equal(parseAppConfig('[limits]\nmax_body = 1024\n').limits.maxBodyBytes, 1024);
+  assert.equal(parseAppConfig('').limits.maxBodyBytes, null);
+  assert.throws(() => parseAppConfig('[limits]\nmax_body = "lots"\n'), /limits\.max_body/);
+  assert.throws(() => parseAppConfig('[limits]\nmax_bdy = "1m"\n'), /unknown key "max_bdy"/);
+});
+
 for (const [what, text, pattern] of [
   ['an unknown section', '[helth]\npath="/"', /unknown key "helth"/],
+  ['a zero body limit', '[limits]\nmax_body = 0', /limits\.max_body/],
   ['an unknown key in a section', '[health]\npaht = "/x"', /health: unknown key "paht"/],
   ['a prefix without a leading slash', '[static]\n"static" = "static"', /static\.static/],
   ['a static folder outside the app', '[static]\n"/s" = "../etc"', /must be a folder inside the app/],

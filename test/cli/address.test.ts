@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDuration, parseListenAddress, parseScale, parseUpstreamAddress } from '../../src/cli/address.ts';
+import { parseListenAddress, parseScale, parseUpstreamAddress } from '../../src/cli/address.ts';
+import { parseDuration, parseSize } from '../../src/units.ts';
 
 test('listen addresses', () => {
   assert.deepEqual(parseListenAddress(':8080'), { host: undefined, port: 8080 });
@@ -35,4 +36,15 @@ test('durations', () => {
   assert.equal(parseDuration('3'), 3_000);
   assert.equal(parseDuration('1.5s'), 1_500);
   assert.throws(() => parseDuration('soon'), /not a duration/);
+});
+
+test('sizes', () => {
+  assert.equal(parseSize('512'), 512);
+  assert.equal(parseSize('16k'), 16 * 1024);
+  assert.equal(parseSize('10M'), 10 * 1024 * 1024);
+  assert.equal(parseSize('1g'), 1024 ** 3);
+  assert.equal(parseSize('1.5k'), 1536);
+  assert.equal(parseSize(42), 42);
+  for (const bad of ['', 'k', '-1', '1t', '1 2', 'lots']) assert.throws(() => parseSize(bad), /not a size/);
+  assert.throws(() => parseSize(-3), /not a size/);
 });

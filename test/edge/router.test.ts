@@ -27,8 +27,8 @@ test('host names are compared without port and case', () => {
 });
 
 test('requests go to the app of their host', () => {
-  assert.deepEqual(route(table, 'shop.example.com', '/cart'), { kind: 'proxy', upstreams: shopUpstreams });
-  assert.deepEqual(route(table, 'BLOG.example.com:80', '/'), { kind: 'proxy', upstreams: blogUpstreams });
+  assert.deepEqual(route(table, 'shop.example.com', '/cart'), { kind: 'proxy', upstreams: shopUpstreams, maxBodyBytes: null });
+  assert.deepEqual(route(table, 'BLOG.example.com:80', '/'), { kind: 'proxy', upstreams: blogUpstreams, maxBodyBytes: null });
 });
 
 test('a host that matches no app is not found, never another app', () => {
@@ -41,7 +41,7 @@ test('static mounts take their prefix, longest first, and only on a segment boun
   assert.deepEqual(route(table, 'shop.example.com', '/static/img/a.png?v=2'), { kind: 'static', site: images, target: '/a.png?v=2' });
   assert.deepEqual(route(table, 'shop.example.com', '/static'), { kind: 'static', site: assets, target: '/' });
   assert.deepEqual(route(table, 'shop.example.com', '/static?x=1'), { kind: 'static', site: assets, target: '/?x=1' });
-  assert.deepEqual(route(table, 'shop.example.com', '/staticky'), { kind: 'proxy', upstreams: shopUpstreams });
+  assert.deepEqual(route(table, 'shop.example.com', '/staticky'), { kind: 'proxy', upstreams: shopUpstreams, maxBodyBytes: null });
 });
 
 test('a static site serves every path; a fallback site catches unknown hosts', () => {

@@ -215,7 +215,7 @@ export class ClientConnection implements ResponseSink {
           void this.#forward(head, decision.upstreams, null);
           return;
         }
-        this.#readBody(head, decision.upstreams);
+        this.#readBody(head, decision.upstreams, decision.maxBodyBytes);
         return;
     }
   }
@@ -279,8 +279,10 @@ export class ClientConnection implements ResponseSink {
 
   // ---- request bodies -------------------------------------------------
 
-  #readBody(head: RequestHead, upstreams: UpstreamGroup): void {
-    const limits = this.#ctx.limits;
+  #readBody(head: RequestHead, upstreams: UpstreamGroup, appMaxBody: number | null): void {
+    let limits = this.#ctx.limits;
+    // An app's own limit replaces the edge's, for this request only.
+    if (appMaxBody !== null && appMaxBody !== limits.maxBodyBytes) limits = { ...limits, maxBodyBytes: appMaxBody };
     if (head.contentLength > limits.maxBodyBytes) {
       this.#refuse(413);
       return;

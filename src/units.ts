@@ -1,0 +1,27 @@
+import { BerthError } from './errors.ts';
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
+
+/** `512`, `16k`, `10m`, `1g` (binary units, as nginx reads them) → bytes. */
+export function parseSize(input: string | number): number {
+  if (typeof input === 'number') {
+    if (Number.isSafeInteger(input) && input >= 0) return input;
+  } else {
+    const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(input.trim());
+    const unit = match ? SIZE_UNITS[match[2]!.toLowerCase()] : undefined;
+    if (match && unit !== undefined) {
+      const bytes = Math.round(Number(match[1]) * unit);
+      if (Number.isSafeInteger(bytes)) return bytes;
+    }
+  }
+  throw new BerthError('BERTH_E_USAGE', `"${input}" is not a size`, { hint: 'Use a number of bytes or one with a unit: 512k, 10m, 1g.' });
+}
+
+/** `10s`, `500ms`, `2m` or a bare number of seconds → milliseconds. */
+export function parseDuration(input: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(input.trim());
+  if (!match) throw new BerthError('BERTH_E_USAGE', `"${input}" is not a duration`, { hint: 'Use e.g. 500ms, 10s or 2m.' });
+  const value = Number(match[1]);
+  const unit = match[2] ?? 's';
+  return Math.round(unit === 'ms' ? value : unit === 's' ? value * 1000 : value * 60_000);
+}
