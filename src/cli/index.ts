@@ -29,7 +29,7 @@ function program(): Command {
     .option('--listen <address>', 'where the edge listens (HOST:PORT or :PORT)', ':8080')
     .option('--scale <type=count>', 'instances per process type, e.g. web=2 (repeatable)', collect, [])
     .option('--grace <duration>', 'how long instances get to finish in-flight work when stopping', '10s')
-    .option('--workers <n>', 'edge threads (default: one per core)')
+    .option('--workers <n>', 'edge engines, one per thread (default: one per core; 1 uses the main thread only)')
     .option('--limit <name=value>', LIMIT_HELP, collect, [])
     .action(async (dir: string, opts: { listen: string; scale: string[]; grace: string; workers?: string; limit: string[] }) => {
       await up({
@@ -48,7 +48,7 @@ function program(): Command {
     .description('serve the files in a folder with the edge')
     .requiredOption('--root <dir>', 'the folder to serve')
     .option('--listen <address>', 'where to listen (HOST:PORT or :PORT)', ':8080')
-    .option('--workers <n>', 'edge threads (default: one per core)')
+    .option('--workers <n>', 'edge engines, one per thread (default: one per core; 1 uses the main thread only)')
     .option('--limit <name=value>', LIMIT_HELP, collect, [])
     .action(async (opts: { root: string; listen: string; workers?: string; limit: string[] }) => {
       await fileServer({ root: opts.root, listen: parseListenAddress(opts.listen), workers: parseWorkers(opts.workers), limits: parseLimits(opts.limit), log });
@@ -59,7 +59,7 @@ function program(): Command {
     .description('proxy and load-balance requests to one or more upstream servers')
     .requiredOption('--from <address>', 'where to listen (HOST:PORT or :PORT)')
     .addOption(new Option('--to <upstreams>', 'upstream HOST:PORT list, comma-separated').makeOptionMandatory())
-    .option('--workers <n>', 'edge threads (default: one per core)')
+    .option('--workers <n>', 'edge engines, one per thread (default: one per core; 1 uses the main thread only)')
     .option('--limit <name=value>', LIMIT_HELP, collect, [])
     .action(async (opts: { from: string; to: string; workers?: string; limit: string[] }) => {
       const to = opts.to.split(',').map((part) => parseUpstreamAddress(part));

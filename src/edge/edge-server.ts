@@ -5,7 +5,8 @@ import { BerthError } from '../errors.ts';
 import { Engine } from './engine/engine.ts';
 import type { EdgeLimits } from './engine/limits.ts';
 import type { MainMessage, WorkerInit, WorkerMessage } from './engine/worker-protocol.ts';
-import { RouteBuilder, type RouteSpec } from './route-spec.ts';
+import type { RouteSpec } from './route-spec.ts';
+import { RouteSwitch } from './route-switch.ts';
 import type { UpstreamAddress } from './upstream-group.ts';
 
 export interface EdgeOptions {
@@ -13,8 +14,9 @@ export interface EdgeOptions {
   readonly limits?: Partial<EdgeLimits>;
   readonly proto?: 'http' | 'https';
   /**
-   * Engine threads sharing the port (SO_REUSEPORT): the default uses every
-   * core; 0 runs one engine on the calling thread.
+   * Engines sharing the port (SO_REUSEPORT), one per core by default. The
+   * calling thread runs one of them and worker threads the rest, so two
+   * cores cost one extra thread, not two.
    */
   readonly workers?: number;
   /** Reports faults the edge handled (never request contents). */
@@ -30,19 +32,17 @@ interface WorkerHandle {
 /**
  * The web server and reverse proxy in front of every app, on every core.
  * The control plane hands it routes as plain data (`RouteSpec`); each
- * engine thread builds its own live table, and a new table comes into force
- * in all of them at once. Lifecycle: `listen()`, `setRoutes()` and
- * `drain()` at will, `close()` (graceful, idempotent).
+ * engine builds its own live table, and a new table comes into force in all
+ * of them at once. Lifecycle: `listen()`, `setRoutes()` and `drain()` at
+ * will, `close()` (graceful, idempotent).
  */
 export class Edge {
   readonly #options: EdgeOptions;
-  readonly #workerCount: number;
+  readonly #engineCount: number;
   #spec: RouteSpec;
-  // In-process mode.
-  #engine: Engine | null = null;
-  #builder: RouteBuilder | null = null;
-  // Worker mode.
   readonly #version = new SharedArrayBuffer(4);
+  readonly #routes = new RouteSwitch(this.#version);
+  #engine: Engine | null = null;
   #workers: WorkerHandle[] = [];
   #nextVersion = 1;
   #nextDrain = 1;
@@ -52,38 +52,38 @@ export class Edge {
   constructor(options: EdgeOptions) {
     this.#options = options;
     this.#spec = options.routes;
-    this.#workerCount = options.workers ?? availableParallelism();
+    this.#engineCount = Math.max(1, options.workers ?? availableParallelism());
   }
 
-  get workerCount(): number {
-    return this.#workerCount;
+  /** How many engines serve the port (this thread's included). */
+  get engineCount(): number {
+    return this.#engineCount;
   }
 
   async listen(host: string | undefined, port: number): Promise<AddressInfo> {
     const bindHost = host === '' ? undefined : host;
-    if (this.#workerCount === 0) {
-      this.#builder = new RouteBuilder();
-      const table = RouteBuilder.apply(await this.#builder.prepare(this.#spec));
-      this.#engine = new Engine({ routes: table, limits: this.#options.limits, proto: this.#options.proto, log: this.#options.log });
-      return this.#engine.listen({ host: bindHost, port });
+    const version = this.#nextVersion++;
+    await this.#routes.prepare(version, this.#spec);
+    Atomics.store(new Int32Array(this.#version), 0, version);
+    const engine = new Engine({ routes: () => this.#routes.current(), limits: this.#options.limits, proto: this.#options.proto, log: this.#options.log });
+    if (this.#engineCount === 1) {
+      this.#engine = engine;
+      return engine.listen({ host: bindHost, port });
     }
     // Bind once without SO_REUSEPORT first: it tells us the port when asked
     // for 0, and refuses a port that anything else (even another berth,
     // whose sockets would otherwise share it silently) already holds.
     const address = await probePort(bindHost, port);
-    const version = new Int32Array(this.#version);
-    const initialVersion = this.#nextVersion++;
-    Atomics.store(version, 0, initialVersion);
     const init: WorkerInit = {
       host: bindHost,
       port: address.port,
       spec: this.#spec,
-      initialVersion,
+      initialVersion: version,
       version: this.#version,
       limits: this.#options.limits ?? {},
       proto: this.#options.proto ?? 'http',
     };
-    this.#workers = Array.from({ length: this.#workerCount }, () => this.#startWorker(init));
+    this.#workers = Array.from({ length: this.#engineCount - 1 }, () => this.#startWorker(init));
     try {
       await Promise.all(
         this.#workers.map((worker) =>
@@ -94,11 +94,13 @@ export class Edge {
           }),
         ),
       );
+      await engine.listen({ host: bindHost, port: address.port, reusePort: true });
     } catch (err) {
       await Promise.all(this.#workers.map((w) => w.thread.terminate()));
       this.#workers = [];
       throw err;
     }
+    this.#engine = engine;
     return address;
   }
 
@@ -151,14 +153,8 @@ export class Edge {
    */
   setRoutes(spec: RouteSpec): Promise<void> {
     const update = this.#updating.then(async () => {
-      this.#spec = spec;
       // A closing edge serves no new requests; its engines may be gone already.
       if (this.#closing !== null) return;
-      if (this.#engine !== null) {
-        this.#engine.setRoutes(RouteBuilder.apply(await this.#builder!.prepare(spec)));
-        return;
-      }
-      if (this.#workers.length === 0) return;
       const next = this.#nextVersion++;
       const prepared = this.#workers.map((worker) =>
         this.#await(worker, (message) => {
@@ -167,8 +163,12 @@ export class Edge {
         }),
       );
       for (const worker of this.#workers) this.#post(worker, { type: 'routes', version: next, spec });
-      await Promise.all(prepared);
+      await Promise.all([this.#routes.prepare(next, spec), ...prepared]);
       Atomics.store(new Int32Array(this.#version), 0, next);
+      // This thread's engine switches now, not at its next request, so that
+      // groups it no longer routes to start draining at once.
+      this.#routes.current();
+      this.#spec = spec;
     });
     this.#updating = update.catch(() => {});
     return update;
@@ -183,26 +183,18 @@ export class Edge {
     await this.#updating;
     // Once closing, the engines wait for in-flight requests themselves.
     if (this.#closing !== null) return;
-    if (this.#builder !== null) {
-      await Promise.all(this.#builder.groups().map((group) => group.drain(upstream, deadline)));
-      return;
-    }
     const id = this.#nextDrain++;
-    const done = this.#workers.map((worker) => this.#await(worker, (message) => message.type === 'drained' && message.id === id));
+    const done = this.#workers.map((worker) => this.#await(worker, (message) => message.type === 'drained' && message.id === id).catch(() => {}));
     for (const worker of this.#workers) this.#post(worker, { type: 'drain', id, host: upstream.host, port: upstream.port, deadline });
-    await Promise.all(done);
+    await Promise.all([...done, ...this.#routes.builder.groups().map((group) => group.drain(upstream, deadline))]);
   }
 
   close(graceMs = 10_000): Promise<void> {
     this.#closing ??= (async () => {
-      if (this.#engine !== null) {
-        await this.#engine.close(graceMs);
-        for (const group of this.#builder!.groups()) group.close();
-        return;
-      }
       const closed = this.#workers.map((worker) => this.#await(worker, (message) => message.type === 'closed').catch(() => {}));
       for (const worker of this.#workers) this.#post(worker, { type: 'close', graceMs });
-      await Promise.all(closed);
+      await Promise.all([...closed, this.#engine?.close(graceMs)]);
+      for (const group of this.#routes.builder.groups()) group.close();
       await Promise.all(this.#workers.map((worker) => worker.thread.terminate()));
     })();
     return this.#closing;

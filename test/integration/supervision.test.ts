@@ -43,14 +43,14 @@ test('a process that keeps crashing is reported as a crash loop and restarted ev
 
 test('an instance takes traffic only once its health path answers 2xx', async (t) => {
   const dir = await app(t, { Procfile: 'web: node server.mjs\n', 'server.mjs': SERVER, 'berth.toml': '[health]\npath = "/health"\n' });
-  const berth = new BerthProcess(['up', dir, '--listen', '127.0.0.1:0'], { env: { READY_AFTER_MS: '1500' } });
+  const berth = new BerthProcess(['up', dir, '--listen', '127.0.0.1:0'], { env: { READY_AFTER_MS: '4000' } });
   t.after(() => berth.kill());
   const url = await berth.url();
   await berth.waitFor(/web\.1 started/);
   const early = await fetch(`${url}/`);
   assert.equal(early.status, 502);
   assert.match(await early.text(), /no instance of the app is ready/);
-  await berth.waitFor(/web\.1 ready/, 10_000);
+  await berth.waitFor(/web\.1 ready/, 20_000);
   const later = await fetch(`${url}/`);
   assert.equal(later.status, 200);
 });
