@@ -36,3 +36,22 @@ test('berth reverse-proxy balances over its upstreams and tunnels WebSockets', a
   assert.equal(reply, 'echo: ping');
   assert.equal((await berth.stop('SIGTERM')).code, 0);
 });
+
+test('berth file-server serves a changed file fresh within a second, and a removed one as 404', async (t) => {
+  const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { eventually } = await import('../helpers/berth-process.ts');
+  const root = await mkdtemp(join(tmpdir(), 'berth-files-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  await writeFile(join(root, 'note.txt'), 'first version');
+  const berth = new BerthProcess(['file-server', '--root', root, '--listen', '127.0.0.1:0']);
+  t.after(() => berth.kill());
+  const url = await berth.url();
+  for (let i = 0; i < 5; i++) assert.equal(await (await fetch(`${url}/note.txt`)).text(), 'first version');
+  await writeFile(join(root, 'note.txt'), 'second version, longer');
+  const started = Date.now();
+  await eventually('the new content is served', async () => (await (await fetch(`${url}/note.txt`)).text()) === 'second version, longer', 5_000);
+  assert.ok(Date.now() - started < 2_500, 'a changed file was served stale for too long');
+  await rm(join(root, 'note.txt'));
+  await eventually('the removed file is 404', async () => (await fetch(`${url}/note.txt`)).status === 404, 5_000);
+});

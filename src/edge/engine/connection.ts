@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import { STATUS_CODES } from 'node:http';
 import { ChunkedDecoder, isHopByHop, parseRequestHead, type RequestHead, type ResponseHead } from '../http1/index.ts';
 import { route, type RouteTable } from '../router.ts';
 import { planStaticResponse, type StaticResponse, type StaticSite } from '../static/index.ts';
@@ -9,6 +8,7 @@ import { forward, type ResponseSink, type UpstreamFlow } from './exchange.ts';
 import type { EdgeLimits } from './limits.ts';
 import { SpillBuffer } from './spill-buffer.ts';
 import { writeFileBody } from './static-writer.ts';
+import { readyKey, readyResponse, rememberResponse, serializeHead } from './static-responses.ts';
 import { openTunnel } from './tunnel.ts';
 
 /** What every connection of one engine shares. */
@@ -232,9 +232,22 @@ export class ClientConnection implements ResponseSink {
   #serveStatic(head: RequestHead, site: StaticSite, target: string): void {
     // A body on a static request is never read; closing keeps framing simple.
     if (head.bodyKind !== 'none') this.#keepAlive = false;
+    const headers = staticHeaders(head.headers);
+    // Plain requests (no Range, no preconditions) are answered from a
+    // ready-made response when the site has one: no planning at all.
+    const key = headers === null || headers.plain ? readyKey(head.method, target, headers?.fields['accept-encoding']) : null;
+    const now = Date.now();
+    if (key !== null) {
+      const ready = readyResponse(site, key, now);
+      if (ready !== null) {
+        this.#writeReady(ready.head, ready.body);
+        return;
+      }
+    }
     const generation = this.#generation;
-    planStaticResponse(site, { method: head.method, target, headers: staticHeaders(head.headers) }).then(
+    planStaticResponse(site, { method: head.method, target, headers: headers?.fields ?? NO_HEADERS }).then(
       (plan) => {
+        if (key !== null) rememberResponse(site, key, plan, now);
         if (generation === this.#generation) this.#writeStatic(plan);
       },
       (err: Error) => {
@@ -245,12 +258,10 @@ export class ClientConnection implements ResponseSink {
   }
 
   #writeStatic(plan: StaticResponse): void {
-    let text = `HTTP/1.1 ${plan.status} ${STATUS_CODES[plan.status] ?? ''}\r\n`;
-    for (const [name, value] of plan.headers) text += `${name}: ${value}\r\n`;
-    text += `date: ${httpDate()}\r\n${this.#connectionHeader()}\r\n`;
     const body = plan.body;
-    this.#responseStarted = true;
     if (body.kind === 'file') {
+      this.#responseStarted = true;
+      const text = `${serializeHead(plan)}date: ${httpDate()}\r\n${this.#connectionHeader()}\r\n`;
       const generation = this.#generation;
       writeFileBody(this.socket, text, body.path, body.start, body.end).then(
         () => {
@@ -260,13 +271,25 @@ export class ClientConnection implements ResponseSink {
       );
       return;
     }
-    if (body.kind === 'buffer') {
+    this.#writeReady(serializeHead(plan), body.kind === 'buffer' ? body.data : null);
+  }
+
+  /** A head and an in-memory body; small bodies leave in the same write as the head. */
+  #writeReady(headWithoutDate: string, body: Buffer | null): void {
+    this.#responseStarted = true;
+    const text = `${headWithoutDate}date: ${httpDate()}\r\n${this.#connectionHeader()}\r\n`;
+    if (body === null || body.length === 0) {
+      this.socket.write(text, 'latin1');
+    } else if (body.length <= MERGE_BODY_BYTES) {
+      const merged = Buffer.allocUnsafe(text.length + body.length);
+      merged.write(text, 0, 'latin1');
+      body.copy(merged, text.length);
+      this.socket.write(merged);
+    } else {
       this.socket.cork();
       this.socket.write(text, 'latin1');
-      this.socket.write(body.data);
+      this.socket.write(body);
       this.socket.uncork();
-    } else {
-      this.socket.write(text, 'latin1');
     }
     this.#finish();
   }
@@ -558,14 +581,29 @@ export class ClientConnection implements ResponseSink {
   }
 }
 
-/** The request headers the static planner reads, by lower-case name. */
-function staticHeaders(headers: readonly string[]): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
+interface StaticHeaders {
+  readonly fields: Record<string, string | undefined>;
+  plain: boolean;
+}
+
+const NO_HEADERS: Record<string, string | undefined> = Object.freeze({});
+
+/**
+ * The request headers the static planner reads, by lower-case name; null
+ * when there are none. `plain` says there is no Range and no precondition,
+ * so the answer depends on method, target and Accept-Encoding alone.
+ */
+function staticHeaders(headers: readonly string[]): StaticHeaders | null {
+  let out: StaticHeaders | null = null;
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i]!;
-    if (name === 'accept-encoding' || name === 'range' || name.startsWith('if-')) {
+    const isEncoding = name === 'accept-encoding';
+    if (isEncoding || name === 'range' || name.startsWith('if-')) {
+      out ??= { fields: {}, plain: true };
+      const fields = out.fields;
       // Repeated fields combine as a list (RFC 9110 §5.3).
-      out[name] = out[name] === undefined ? headers[i + 1]! : `${out[name]}, ${headers[i + 1]}`;
+      fields[name] = fields[name] === undefined ? headers[i + 1]! : `${fields[name]}, ${headers[i + 1]}`;
+      if (!isEncoding) out.plain = false;
     }
   }
   return out;

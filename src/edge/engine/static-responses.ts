@@ -1,0 +1,46 @@
+import { STATUS_CODES } from 'node:http';
+import type { StaticResponse, StaticSite } from '../static/index.ts';
+
+/**
+ * Ready-made answers to the plain GETs and HEADs a static site gets most
+ * (no Range, no conditional headers): the head serialised once, the body
+ * shared. An answer is kept no longer than the site trusts the lookup it
+ * came from, so it is never staler than the file facts behind it.
+ */
+export interface ReadyResponse {
+  /** Status line and headers, without Date, Connection and the final CRLF. */
+  readonly head: string;
+  readonly body: Buffer | null;
+  readonly expires: number;
+}
+
+const MAX_PER_SITE = 1_000;
+const bySite = new WeakMap<StaticSite, Map<string, ReadyResponse>>();
+
+/** The key of a request: what the planner's answer depends on when there are no Range or If- headers. */
+export function readyKey(method: string, target: string, acceptEncoding: string | undefined): string {
+  return acceptEncoding === undefined ? `${method} ${target}` : `${method} ${target}\n${acceptEncoding}`;
+}
+
+export function readyResponse(site: StaticSite, key: string, now: number): ReadyResponse | null {
+  const entry = bySite.get(site)?.get(key);
+  return entry !== undefined && entry.expires > now ? entry : null;
+}
+
+/** Keeps a plan that can be replayed byte for byte: a 200 whose body is in memory. */
+export function rememberResponse(site: StaticSite, key: string, plan: StaticResponse, now: number): void {
+  if (site.fileInfoValidMs === 0 || plan.status !== 200 || plan.body.kind === 'file') return;
+  let entries = bySite.get(site);
+  if (entries === undefined) {
+    entries = new Map();
+    bySite.set(site, entries);
+  }
+  if (entries.size >= MAX_PER_SITE) entries.delete(entries.keys().next().value!);
+  entries.set(key, { head: serializeHead(plan), body: plan.body.kind === 'buffer' ? plan.body.data : null, expires: now + site.fileInfoValidMs });
+}
+
+export function serializeHead(plan: StaticResponse): string {
+  let text = `HTTP/1.1 ${plan.status} ${STATUS_CODES[plan.status] ?? ''}\r\n`;
+  for (const [name, value] of plan.headers) text += `${name}: ${value}\r\n`;
+  return text;
+}
