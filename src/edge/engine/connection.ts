@@ -8,7 +8,7 @@ import { forward, type ResponseSink, type UpstreamFlow } from './exchange.ts';
 import type { EdgeLimits } from './limits.ts';
 import { SpillBuffer } from './spill-buffer.ts';
 import { writeFileBody } from './static-writer.ts';
-import { readyKey, readyResponse, rememberResponse, serializeHead } from './static-responses.ts';
+import { readyKey, readyResponse, rememberResponse, serializeHead, wireResponse } from './static-responses.ts';
 import { openTunnel } from './tunnel.ts';
 
 /** What every connection of one engine shares. */
@@ -240,6 +240,13 @@ export class ClientConnection implements ResponseSink {
     if (key !== null) {
       const ready = readyResponse(site, key, now);
       if (ready !== null) {
+        const wire = this.#keepAlive && head.version === 11 ? wireResponse(ready, httpDate(now)) : null;
+        if (wire !== null) {
+          this.#responseStarted = true;
+          this.socket.write(wire);
+          this.#finish();
+          return;
+        }
         this.#writeReady(ready.head, ready.body);
         return;
       }

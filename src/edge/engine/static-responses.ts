@@ -12,6 +12,13 @@ export interface ReadyResponse {
   readonly head: string;
   readonly body: Buffer | null;
   readonly expires: number;
+  /**
+   * The whole answer for a kept-alive HTTP/1.1 client, Date included,
+   * rebuilt when the second changes: the common case then costs one write
+   * of a shared buffer.
+   */
+  wire: Buffer | null;
+  wireDate: string;
 }
 
 const MAX_PER_SITE = 1_000;
@@ -36,11 +43,29 @@ export function rememberResponse(site: StaticSite, key: string, plan: StaticResp
     bySite.set(site, entries);
   }
   if (entries.size >= MAX_PER_SITE) entries.delete(entries.keys().next().value!);
-  entries.set(key, { head: serializeHead(plan), body: plan.body.kind === 'buffer' ? plan.body.data : null, expires: now + site.fileInfoValidMs });
+  const body = plan.body.kind === 'buffer' ? plan.body.data : null;
+  entries.set(key, { head: serializeHead(plan), body, expires: now + site.fileInfoValidMs, wire: null, wireDate: '' });
 }
 
 export function serializeHead(plan: StaticResponse): string {
   let text = `HTTP/1.1 ${plan.status} ${STATUS_CODES[plan.status] ?? ''}\r\n`;
   for (const [name, value] of plan.headers) text += `${name}: ${value}\r\n`;
   return text;
+}
+
+/** Bodies up to this size are kept inside the ready wire buffer. */
+const WIRE_BODY_BYTES = 16 * 1024;
+
+/** The full answer for a kept-alive HTTP/1.1 client at this Date, or null when the body is too large to copy. */
+export function wireResponse(ready: ReadyResponse, date: string): Buffer | null {
+  if (ready.wireDate === date && ready.wire !== null) return ready.wire;
+  const body = ready.body;
+  if (body !== null && body.length > WIRE_BODY_BYTES) return null;
+  const text = `${ready.head}date: ${date}\r\n\r\n`;
+  const wire = Buffer.allocUnsafe(text.length + (body?.length ?? 0));
+  wire.write(text, 0, 'latin1');
+  body?.copy(wire, text.length);
+  ready.wire = wire;
+  ready.wireDate = date;
+  return wire;
 }
