@@ -14,6 +14,27 @@ export const ERROR_CODES = {
   BERTH_E_ADDRESS: 'a host:port address is malformed',
   BERTH_E_STATIC_ROOT: 'a static root does not exist or is not a folder',
   BERTH_E_NOT_READY: 'no instance became ready in time',
+  BERTH_E_NOTHING_TO_DEPLOY: 'the app folder or upload holds no files once ignored ones are left out',
+  BERTH_E_SOURCE_FILE: 'the app folder holds a link leading outside it, or a socket, FIFO or device',
+  BERTH_E_ARCHIVE: 'an upload is not a gzip tarball berth can unpack safely',
+  BERTH_E_ARCHIVE_TOO_LARGE: 'an upload is over a size or entry-count limit',
+  BERTH_E_RELEASE_FAILED: 'a new release did not become ready; the previous one keeps serving',
+  // The platform (src/platform/): names, state, releases, tokens.
+  BERTH_E_NAME: 'a name (app, config var, process type, token, hostname, branch, release) is malformed',
+  BERTH_E_CONFIG_VALUE: 'a config var value cannot be used as an environment variable',
+  BERTH_E_APP_EXISTS: 'an app with that name already exists',
+  BERTH_E_APP_NOT_FOUND: 'no app has that name',
+  BERTH_E_BUILD_NOT_FOUND: 'no build of that app has that id',
+  BERTH_E_RELEASE_NOT_FOUND: 'the app has no release with that version',
+  BERTH_E_RELEASE_STATE: 'the release is not in a state that allows the change',
+  BERTH_E_ROLLBACK: 'there is nothing to roll back to, or the named release cannot be rolled back to',
+  BERTH_E_SCALE: 'a process quantity is out of range',
+  BERTH_E_PROCESS_TYPE_NOT_FOUND: 'the current release has no such process type',
+  BERTH_E_DOMAIN_TAKEN: 'the hostname already belongs to another app',
+  BERTH_E_DOMAIN_NOT_FOUND: 'the app has no such domain',
+  BERTH_E_TOKEN_EXISTS: 'a token with that name exists (or existed: names are not reused)',
+  BERTH_E_TOKEN_NOT_FOUND: 'no token has that name',
+  BERTH_E_STATE: 'the state directory or database cannot be used',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -4,6 +4,7 @@ import { Instance, type ExitInfo, type InstanceState } from './instance.ts';
 import { findFreePort } from './ports.ts';
 import { probeInstance } from './probe.ts';
 import { judgeProbe, DEFAULT_READINESS_POLICY, type ReadinessPolicy } from './readiness.ts';
+import type { RolloutInstance } from './rollout-policy.ts';
 import { decideRestart, DEFAULT_RESTART_POLICY, NO_CRASHES, type CrashHistory, type RestartPolicy } from './restart-policy.ts';
 
 /** A ready web instance, as the edge sees it. */
@@ -37,6 +38,9 @@ export interface FormationOptions {
   readonly readinessPolicy?: ReadinessPolicy;
 }
 
+/** Output lines kept for a failed rollout's report. */
+const RECENT_LINES = 40;
+
 /** Process types that run once (release) or on a schedule, never as a service. */
 const NOT_SERVICES = new Set(['release']);
 
@@ -44,6 +48,9 @@ interface Slot {
   readonly type: ProcessType;
   readonly index: number;
   instance: Instance | null;
+  /** Exits that were not asked for, since the formation started. */
+  exits: number;
+  lastExit: string | null;
   history: CrashHistory;
   restartTimer: NodeJS.Timeout | null;
 }
@@ -60,6 +67,7 @@ export class Formation {
   readonly #slots: Slot[] = [];
   #closing: Promise<void> | null = null;
   #published = '';
+  readonly #recent: string[] = [];
 
   constructor(options: FormationOptions) {
     this.#options = options;
@@ -68,7 +76,7 @@ export class Formation {
       if (NOT_SERVICES.has(type.name)) continue;
       const count = options.scale[type.name] ?? 1;
       for (let index = 1; index <= count; index++) {
-        this.#slots.push({ type, index, instance: null, history: NO_CRASHES, restartTimer: null });
+        this.#slots.push({ type, index, instance: null, exits: 0, lastExit: null, history: NO_CRASHES, restartTimer: null });
       }
     }
   }
@@ -86,6 +94,22 @@ export class Formation {
         const instance = slot.instance!;
         return { name: instance.name, state: instance.state, pid: instance.pid, port: instance.spec.port };
       });
+  }
+
+  /** Every instance with its exits since the start, for judging a rollout. */
+  rolloutView(): RolloutInstance[] {
+    return this.#slots.map((slot) => ({
+      name: `${slot.type.name}.${slot.index}`,
+      type: slot.type.name,
+      state: slot.instance?.state ?? 'starting',
+      exits: slot.exits,
+      lastExit: slot.lastExit,
+    }));
+  }
+
+  /** The last lines the instances printed, oldest first (for a failed deploy's report). */
+  recentOutput(): string[] {
+    return [...this.#recent];
   }
 
   /** Resolves when every web instance is ready, or rejects after `timeoutMs`. */
@@ -128,7 +152,10 @@ export class Formation {
     const log = this.#options.log;
     instance.start(
       this.#clock.now(),
-      (stream, line) => log(instance.name, line, stream),
+      (stream, line) => {
+        this.#remember(`${instance.name}: ${line}`);
+        log(instance.name, line, stream);
+      },
       (info) => this.#onExit(slot, instance, info),
     );
     log(instance.name, `started (pid ${instance.pid ?? '?'}${port !== null ? `, port ${port}` : ''})`, 'event');
@@ -166,6 +193,8 @@ export class Formation {
       return;
     }
     instance.state = 'crashed';
+    slot.exits++;
+    slot.lastExit = how;
     this.#publish();
     const decision = decideRestart(slot.history, instance.startedAt, this.#clock.now(), this.#options.restartPolicy ?? DEFAULT_RESTART_POLICY);
     slot.history = decision.history;
@@ -183,7 +212,13 @@ export class Formation {
     }, decision.delayMs);
   }
 
-  #publish(): void {
+  #remember(line: string): void {
+    this.#recent.push(line);
+    if (this.#recent.length > RECENT_LINES) this.#recent.shift();
+  }
+
+  /** The web instances ready to take traffic now. */
+  readyUpstreams(): ReadyUpstream[] {
     const ready: ReadyUpstream[] = [];
     for (const slot of this.#slots) {
       const instance = slot.instance;
@@ -191,6 +226,11 @@ export class Formation {
         ready.push({ id: instance.name, host: '127.0.0.1', port: instance.spec.port });
       }
     }
+    return ready;
+  }
+
+  #publish(): void {
+    const ready = this.readyUpstreams();
     const key = ready.map((u) => `${u.id}@${u.port}`).join(',');
     if (key === this.#published) return;
     this.#published = key;

@@ -4,3 +4,5 @@ export type { InstanceState } from './instance.ts';
 export { decideRestart, DEFAULT_RESTART_POLICY, NO_CRASHES, type RestartPolicy, type CrashHistory, type RestartDecision } from './restart-policy.ts';
 export { judgeProbe, DEFAULT_READINESS_POLICY, type ReadinessPolicy, type ProbeResult, type ReadinessVerdict } from './readiness.ts';
 export { runOnce } from './run-once.ts';
+export { ReleaseRunner, type ReleaseSpec, type ReleaseRunnerOptions } from './release-runner.ts';
+export { judgeRollout, type RolloutInstance, type RolloutVerdict } from './rollout-policy.ts';

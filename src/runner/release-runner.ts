@@ -1,0 +1,116 @@
+import type { ProcessType } from '../build/index.ts';
+import { BerthError } from '../errors.ts';
+import { Formation, systemClock, type Clock, type ReadyUpstream } from './formation.ts';
+import { judgeRollout } from './rollout-policy.ts';
+
+/** Everything needed to run one release of an app. */
+export interface ReleaseSpec {
+  /** For logs and errors: `v3`. */
+  readonly name: string;
+  readonly dir: string;
+  readonly processes: readonly ProcessType[];
+  readonly scale: Readonly<Record<string, number>>;
+  readonly env: Readonly<Record<string, string>>;
+  readonly healthPath: string | null;
+}
+
+export interface ReleaseRunnerOptions {
+  /** Puts exactly these upstreams in the app's routes, resolving once in force everywhere. */
+  readonly publish: (upstreams: readonly ReadyUpstream[]) => Promise<void>;
+  /** Waits until the edge has no request in flight to this upstream, or the deadline. */
+  readonly drain: (upstream: ReadyUpstream, deadline: number) => Promise<void>;
+  readonly log: (source: string, line: string, stream: 'out' | 'err' | 'event') => void;
+  readonly graceMs: number;
+  /** A release has this long to become ready before its rollout fails. */
+  readonly readyTimeoutMs: number;
+  readonly clock?: Clock;
+}
+
+const POLL_MS = 50;
+
+/**
+ * Runs an app's current release and replaces it without downtime: the new
+ * release's instances start beside the old ones, and only when every one is
+ * ready does traffic move, atomically, to the new set; then the old
+ * instances drain and stop. A release that fails to become ready never
+ * takes traffic: its instances are stopped, the old release keeps serving,
+ * and the error carries the new instances' last output lines.
+ */
+export class ReleaseRunner {
+  readonly #options: ReleaseRunnerOptions;
+  readonly #clock: Clock;
+  #current: { spec: ReleaseSpec; formation: Formation } | null = null;
+  #queue: Promise<unknown> = Promise.resolve();
+  #stopped = false;
+
+  constructor(options: ReleaseRunnerOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** The release now serving, if any. */
+  get current(): ReleaseSpec | null {
+    return this.#current?.spec ?? null;
+  }
+
+  get formation(): Formation | null {
+    return this.#current?.formation ?? null;
+  }
+
+  /** Rolls out `spec`; resolves once it serves, rejects (changing nothing) if it cannot. */
+  activate(spec: ReleaseSpec): Promise<void> {
+    const run = this.#queue.then(() => this.#activate(spec));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #activate(spec: ReleaseSpec): Promise<void> {
+    if (this.#stopped) throw new BerthError('BERTH_E_RELEASE_FAILED', `cannot start ${spec.name}: the app is stopping`);
+    const formation: Formation = new Formation({
+      cwd: spec.dir,
+      processes: spec.processes,
+      scale: spec.scale,
+      env: spec.env,
+      healthPath: spec.healthPath,
+      graceMs: this.#options.graceMs,
+      clock: this.#clock,
+      log: (source, line, stream) => this.#options.log(source, line, stream),
+      // Only the serving release publishes: before the switch the new
+      // instances' readiness is followed here, and once replaced, the old
+      // release's draining must not empty the routes.
+      onUpstreams: (ready) => {
+        if (this.#current?.formation !== formation) return;
+        this.#options.publish(ready).catch((err: Error) => this.#options.log('berth', `cannot update routes: ${err.message}`, 'event'));
+      },
+      drain: (upstream, deadline) => this.#options.drain(upstream, deadline),
+    });
+    const startedAt = this.#clock.now();
+    await formation.start();
+    for (;;) {
+      const verdict = judgeRollout(formation.rolloutView(), startedAt, this.#clock.now(), this.#options.readyTimeoutMs);
+      if (verdict.kind === 'ready') break;
+      if (verdict.kind === 'failed') {
+        const output = formation.recentOutput();
+        await formation.stop();
+        throw new BerthError('BERTH_E_RELEASE_FAILED', `${spec.name} did not become ready: ${verdict.reason}`, {
+          hint: output.length > 0 ? `last output:\n${output.slice(-20).join('\n')}` : 'it printed nothing; check that it listens on $PORT',
+          status: 422,
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+    const previous = this.#current;
+    this.#current = { spec, formation };
+    // The switch: from this moment every engine sends requests to the new instances only.
+    await this.#options.publish(formation.readyUpstreams());
+    // The old instances are out of the routes: let their requests finish, then stop them.
+    if (previous !== null) await previous.formation.stop();
+  }
+
+  /** Drains and stops the serving release; idempotent. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#queue;
+    await this.#current?.formation.stop();
+  }
+}
