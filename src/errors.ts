@@ -18,6 +18,12 @@ export const ERROR_CODES = {
   BERTH_E_SOURCE_FILE: 'the app folder holds a link leading outside it, or a socket, FIFO or device',
   BERTH_E_ARCHIVE: 'an upload is not a gzip tarball berth can unpack safely',
   BERTH_E_ARCHIVE_TOO_LARGE: 'an upload is over a size or entry-count limit',
+  BERTH_E_UNAUTHORIZED: 'an API call had no valid bearer token',
+  BERTH_E_NOT_FOUND: 'an API route does not exist',
+  BERTH_E_METHOD: 'an API route does not accept this method',
+  BERTH_E_BAD_JSON: 'an API request body is not valid JSON',
+  BERTH_E_TOO_LARGE: 'an API request body or upload is larger than allowed',
+  BERTH_E_INTERNAL: 'the daemon failed unexpectedly; its log has the details',
   BERTH_E_RELEASE_FAILED: 'a new release did not become ready; the previous one keeps serving',
   // The platform (src/platform/): names, state, releases, tokens.
   BERTH_E_NAME: 'a name (app, config var, process type, token, hostname, branch, release) is malformed',

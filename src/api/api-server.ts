@@ -1,0 +1,161 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { BerthError, isBerthError } from '../errors.ts';
+import { ApiRouter } from './router.ts';
+
+/** One API call as a handler sees it. */
+export interface ApiRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: URLSearchParams;
+  /** Who is calling: the token's name (for the audit log). */
+  readonly actor: string;
+  /** The request body parsed as JSON (size-limited; malformed → 400). */
+  json(): Promise<unknown>;
+  /** The raw body, for uploads; the handler enforces its own limit. */
+  readonly raw: IncomingMessage;
+}
+
+/** What a handler answers: JSON, or a stream of text lines (build logs, followed logs). */
+export type ApiResponse =
+  | { readonly status?: number; readonly body: unknown }
+  | { readonly stream: (write: (line: string) => boolean, closed: AbortSignal) => Promise<void> };
+
+export type ApiHandler = (request: ApiRequest) => Promise<ApiResponse>;
+
+export interface ApiServerOptions {
+  /** The actor behind a bearer token, or null when the token is unknown or revoked. */
+  readonly authenticate: (token: string) => string | null;
+  readonly log: (line: string) => void;
+  readonly maxJsonBytes?: number;
+}
+
+const DEFAULT_MAX_JSON_BYTES = 1024 * 1024;
+
+function send(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...extra });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string, hint?: string, extra: Record<string, string> = {}): void {
+  send(res, status, hint === undefined ? { code, message } : { code, message, hint }, extra);
+}
+
+function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) return reject(new BerthError('BERTH_E_TOO_LARGE', `request body is larger than ${limit} bytes`, { status: 413 }));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.destroy();
+        reject(new BerthError('BERTH_E_TOO_LARGE', `request body is larger than ${limit} bytes`, { status: 413 }));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text.trim() === '') return resolve({});
+      try {
+        resolve(JSON.parse(text));
+      } catch (err) {
+        reject(new BerthError('BERTH_E_BAD_JSON', `request body is not valid JSON: ${(err as Error).message}`, { status: 400 }));
+      }
+    });
+    req.once('error', reject);
+  });
+}
+
+/**
+ * The control API: HTTP+JSON, bearer tokens on every route, real status
+ * codes with `{code, message, hint}` bodies. Handlers throw BerthErrors; the
+ * server turns them into answers and logs everything else once, here.
+ */
+export class ApiServer {
+  readonly router = new ApiRouter<ApiHandler>();
+  readonly #options: ApiServerOptions;
+  readonly #server: Server;
+
+  constructor(options: ApiServerOptions) {
+    this.#options = options;
+    this.#server = createServer({ requestTimeout: 0, headersTimeout: 10_000 }, (req, res) => void this.#handle(req, res));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://api');
+    const method = req.method ?? 'GET';
+    const auth = req.headers.authorization ?? '';
+    const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
+    const actor = token === '' ? null : this.#options.authenticate(token);
+    if (actor === null) {
+      req.resume();
+      return sendError(res, 401, 'BERTH_E_UNAUTHORIZED', token === '' ? 'an API token is required' : 'the API token is not valid', 'Log in with `berth login --server URL --token TOKEN` (or set BERTH_TOKEN).', {
+        'www-authenticate': 'Bearer realm="berth"',
+      });
+    }
+    const match = this.router.match(method, url.pathname);
+    if (match === null) {
+      req.resume();
+      return sendError(res, 404, 'BERTH_E_NOT_FOUND', `no API route ${method} ${url.pathname}`);
+    }
+    if ('allowed' in match) {
+      req.resume();
+      return sendError(res, 405, 'BERTH_E_METHOD', `${method} is not allowed on ${url.pathname}`, undefined, { allow: match.allowed.join(', ') });
+    }
+    const request: ApiRequest = {
+      method,
+      path: url.pathname,
+      params: match.params,
+      query: url.searchParams,
+      actor,
+      json: () => readJson(req, this.#options.maxJsonBytes ?? DEFAULT_MAX_JSON_BYTES),
+      raw: req,
+    };
+    try {
+      const response = await match.handler(request);
+      if ('stream' in response) {
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+        const closed = new AbortController();
+        res.once('close', () => closed.abort());
+        await response.stream((line) => res.write(`${line}\n`), closed.signal);
+        res.end();
+        return;
+      }
+      send(res, response.status ?? 200, response.body);
+    } catch (err) {
+      if (!req.complete) req.resume();
+      if (res.headersSent) {
+        // A streamed answer already started: its last line says what happened.
+        res.end(`${JSON.stringify({ error: isBerthError(err) ? { code: err.code, message: err.message } : { code: 'BERTH_E_INTERNAL', message: 'internal error' } })}\n`);
+        return;
+      }
+      if (isBerthError(err)) return sendError(res, err.status, err.code, err.message, err.hint);
+      this.#options.log(`API ${method} ${url.pathname} failed: ${(err as Error).stack ?? String(err)}`);
+      sendError(res, 500, 'BERTH_E_INTERNAL', 'internal error; the daemon log has the details');
+    }
+  }
+
+  listen(host: string | undefined, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) =>
+        reject(new BerthError('BERTH_E_LISTEN', `cannot listen on ${host ?? '*'}:${port}: ${err.code ?? err.message}`));
+      this.#server.once('error', onError);
+      this.#server.listen({ host, port }, () => {
+        this.#server.off('error', onError);
+        resolve(this.#server.address() as AddressInfo);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeIdleConnections();
+    });
+  }
+}

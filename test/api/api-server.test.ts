@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApiServer } from '../../src/api/api-server.ts';
+import { BerthError } from '../../src/errors.ts';
+
+async function server(t: { after(fn: () => unknown): void }) {
+  const logged: string[] = [];
+  const api = new ApiServer({ authenticate: (token) => (token === 'good' ? 'admin' : null), log: (line) => logged.push(line), maxJsonBytes: 100 });
+  api.router
+    .add('GET', '/whoami', async (req) => ({ body: { actor: req.actor } }))
+    .add('POST', '/echo', async (req) => ({ status: 201, body: await req.json() }))
+    .add('GET', '/apps/:app', async (req) => {
+      throw new BerthError('BERTH_E_APP_UNDETECTED', `no app ${req.params.app}`, { status: 404, hint: 'create it first' });
+    })
+    .add('GET', '/boom', async () => {
+      throw new Error('secret internal detail');
+    })
+    .add('GET', '/lines', async () => ({
+      stream: async (write) => {
+        write('one');
+        write('two');
+      },
+    }));
+  const address = await api.listen('127.0.0.1', 0);
+  t.after(() => api.close());
+  const base = `http://127.0.0.1:${address.port}`;
+  const call = (path: string, init: RequestInit = {}, token = 'good') =>
+    fetch(base + path, { ...init, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.headers ?? {}) } });
+  return { call, logged };
+}
+
+test('every route needs a valid bearer token', async (t) => {
+  const { call } = await server(t);
+  for (const token of ['', 'bad']) {
+    const res = await call('/whoami', {}, token);
+    assert.equal(res.status, 401);
+    assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="berth"');
+    assert.equal(((await res.json()) as { code: string }).code, 'BERTH_E_UNAUTHORIZED');
+  }
+  assert.deepEqual(await (await call('/whoami')).json(), { actor: 'admin' });
+});
+
+test('errors are real statuses with {code, message, hint}', async (t) => {
+  const { call, logged } = await server(t);
+  const missing = await call('/apps/shop');
+  assert.equal(missing.status, 404);
+  assert.deepEqual(await missing.json(), { code: 'BERTH_E_APP_UNDETECTED', message: 'no app shop', hint: 'create it first' });
+  assert.equal((await call('/nope')).status, 404);
+  const wrongMethod = await call('/whoami', { method: 'DELETE' });
+  assert.equal(wrongMethod.status, 405);
+  assert.equal(wrongMethod.headers.get('allow'), 'GET');
+  const boom = await call('/boom');
+  assert.equal(boom.status, 500);
+  const body = (await boom.json()) as { code: string; message: string };
+  assert.equal(body.code, 'BERTH_E_INTERNAL');
+  assert.doesNotMatch(body.message, /secret internal detail/);
+  assert.match(logged.join('\n'), /secret internal detail/);
+});
+
+test('JSON bodies are parsed, malformed ones refused, oversized ones 413', async (t) => {
+  const { call } = await server(t);
+  const ok = await call('/echo', { method: 'POST', body: JSON.stringify({ a: 1 }) });
+  assert.equal(ok.status, 201);
+  assert.deepEqual(await ok.json(), { a: 1 });
+  const bad = await call('/echo', { method: 'POST', body: '{"a":' });
+  assert.equal(bad.status, 400);
+  assert.equal(((await bad.json()) as { code: string }).code, 'BERTH_E_BAD_JSON');
+  const big = await call('/echo', { method: 'POST', body: JSON.stringify({ a: 'x'.repeat(200) }) });
+  assert.equal(big.status, 413);
+});
+
+test('streamed answers arrive line by line', async (t) => {
+  const { call } = await server(t);
+  assert.equal(await (await call('/lines')).text(), 'one\ntwo\n');
+});
