@@ -1,0 +1,38 @@
+// The platform's door: names, tokens, release decisions and the state store
+// that `berth server` is built on.
+export { appName, configKey, configValue, processType, tokenName, releaseRef, hostname, branchName, SYSTEM_ACTOR, ANONYMOUS_ACTOR, MAX_CONFIG_VALUE_BYTES } from './names.ts';
+export { generateToken, hashToken, tokensMatch, looksLikeToken, TOKEN_PREFIX, type GeneratedToken } from './tokens.ts';
+export {
+  nextVersion,
+  releasesToPrune,
+  rollbackTarget,
+  defaultRollbackTarget,
+  describeRelease,
+  canTransition,
+  RELEASE_TRANSITIONS,
+  type ReleaseStatus,
+  type ReleaseKind,
+  type ReleaseSummary,
+  type ReleaseChange,
+} from './release-policy.ts';
+export { Store, MAX_QUANTITY, TOKEN_TOUCH_INTERVAL_MS, ADMIN_TOKEN_NAME } from './store.ts';
+export type {
+  StoreOptions,
+  App,
+  Build,
+  BuildStatus,
+  Release,
+  ReleaseInfo,
+  ReleaseProcess,
+  NewRelease,
+  Domain,
+  TokenInfo,
+  AuditEntry,
+  AuditRow,
+  AuditValue,
+  AuditResult,
+  DestroyedApp,
+  PruneResult,
+} from './records.ts';
+export { SCHEMA_VERSION } from './schema.ts';
+export { writeFileAtomic } from './atomic-file.ts';

@@ -1,0 +1,116 @@
+import type { ReleaseKind, ReleaseStatus } from './release-policy.ts';
+
+// The plain, JSON-ready objects the store hands out. Apps are named by name;
+// releases carry their id (what a deploy holds) and their version (what a
+// user types).
+
+export type BuildStatus = 'building' | 'succeeded' | 'failed' | 'pruned';
+export type AuditResult = 'ok' | 'error';
+
+export interface App {
+  readonly name: string;
+  readonly createdAt: string;
+  /** The version serving traffic, or null before the first release succeeds. */
+  readonly currentVersion: number | null;
+  readonly uid: number | null;
+  readonly deployBranch: string;
+}
+
+export interface Build {
+  readonly id: number;
+  readonly app: string;
+  readonly createdAt: string;
+  readonly sourceDigest: string;
+  readonly dir: string;
+  readonly status: BuildStatus;
+  readonly logPath: string;
+}
+
+/** A process type as the release's Procfile declares it. */
+export interface ReleaseProcess {
+  readonly name: string;
+  readonly command: string;
+}
+
+/** A release without its config values: what listings show. */
+export interface ReleaseInfo {
+  readonly id: number;
+  readonly app: string;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly kind: ReleaseKind;
+  readonly description: string;
+  readonly buildId: number | null;
+  readonly status: ReleaseStatus;
+  readonly configKeys: readonly string[];
+  readonly processes: readonly ReleaseProcess[];
+}
+
+/** A release with the config snapshot it runs with (values are secrets). */
+export interface Release extends ReleaseInfo {
+  readonly config: Readonly<Record<string, string>>;
+}
+
+export interface NewRelease {
+  readonly kind: ReleaseKind;
+  readonly description: string;
+  readonly buildId?: number | null;
+  /** The snapshot to run with; omitted, the app's config vars as they are now. */
+  readonly config?: Readonly<Record<string, string>>;
+  readonly processes: readonly ReleaseProcess[];
+}
+
+export interface Domain {
+  readonly hostname: string;
+  readonly app: string;
+  readonly createdAt: string;
+}
+
+/** A token as listings show it: never the hash, never the plaintext. */
+export interface TokenInfo {
+  readonly id: number;
+  readonly name: string;
+  readonly createdAt: string;
+  readonly lastUsedAt: string | null;
+  readonly revokedAt: string | null;
+}
+
+export type AuditValue = string | number | boolean | null | readonly string[];
+
+export interface AuditEntry {
+  /** A token name, "system" or "anonymous" (a request without a valid token). */
+  readonly actor: string;
+  /** What was asked, e.g. "apps.create", "config.set". */
+  readonly action: string;
+  /** What it was asked of: an app name, a hostname, a token name. */
+  readonly target: string;
+  readonly result: AuditResult;
+  /** Keys, versions, counts, error codes: never config values or tokens. */
+  readonly detail?: Readonly<Record<string, AuditValue>>;
+}
+
+export interface AuditRow extends AuditEntry {
+  readonly id: number;
+  readonly at: string;
+  readonly detail: Readonly<Record<string, AuditValue>>;
+}
+
+/** What destroyApp removed, so the caller can delete the app's folders and user. */
+export interface DestroyedApp {
+  readonly app: App;
+  readonly releases: number;
+  readonly builds: readonly Build[];
+  readonly domains: readonly string[];
+  readonly configKeys: readonly string[];
+}
+
+/** What pruneReleases marked: the releases, and the builds no remaining release uses (delete their dirs). */
+export interface PruneResult {
+  readonly releases: readonly ReleaseInfo[];
+  readonly builds: readonly Build[];
+}
+
+export interface StoreOptions {
+  /** The clock, in ms since the epoch; tests pass a fake one. */
+  readonly now?: () => number;
+}

@@ -1,0 +1,132 @@
+// The state database's schema, as numbered migrations. Migration N brings a
+// database from `PRAGMA user_version` N-1 to N; the store applies every
+// missing one in a single transaction when it opens, so a database is always
+// at one known version, and a crash mid-migration leaves the old one intact.
+// Never edit a migration that has shipped: append a new one.
+//
+// Version 1:
+//
+//   apps         id, name UNIQUE, created_at, current_release_id → releases
+//                (NULL until the first release serves), uid (the app's Unix
+//                user when berth runs as root, else NULL), deploy_branch.
+//   builds       id, app_id → apps, created_at, source_digest, dir (the build
+//                output, which releases run), status building | succeeded |
+//                failed | pruned (its dir deleted or to be deleted), log_path.
+//   releases     id, app_id → apps, version (1, 2, … per app, never reused),
+//                created_at, kind deploy | config | rollback, description,
+//                build_id → builds (NULL for a config release before the
+//                first deploy), config_json (the snapshot of config vars the
+//                release runs with), processes_json ([{name, command}] from
+//                the Procfile), status pending | succeeded | failed | pruned.
+//                UNIQUE(app_id, version).
+//   config_vars  (app_id, key) → value: the config the next release snapshots.
+//   formation    (app_id, process_type) → quantity.
+//   domains      hostname (lowercase) PRIMARY KEY → app_id: one app per name.
+//   tokens       id, name UNIQUE (never reused), hash UNIQUE (sha256 hex of
+//                the token; the plaintext is never stored), created_at,
+//                last_used_at, revoked_at.
+//   audit        id, at, actor (token name, "system" or "anonymous"), action,
+//                target, result ok | error, detail_json (keys, never values).
+//                No foreign keys: the history outlives the apps it names.
+//
+// Times are ISO-8601 UTC strings. Tables are STRICT, so a wrong type is an
+// error rather than a silently stored string. Two triggers keep the one
+// invariant a restart depends on — an app's current release is a succeeded
+// release of that app — true even if code elsewhere gets it wrong.
+
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE apps (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    current_release_id INTEGER NULL REFERENCES releases(id),
+    uid INTEGER NULL,
+    deploy_branch TEXT NOT NULL DEFAULT 'main'
+  ) STRICT;
+
+  CREATE TABLE builds (
+    id INTEGER PRIMARY KEY,
+    app_id INTEGER NOT NULL REFERENCES apps(id),
+    created_at TEXT NOT NULL,
+    source_digest TEXT NOT NULL,
+    dir TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('building', 'succeeded', 'failed', 'pruned')),
+    log_path TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX builds_by_app ON builds(app_id);
+
+  CREATE TABLE releases (
+    id INTEGER PRIMARY KEY,
+    app_id INTEGER NOT NULL REFERENCES apps(id),
+    version INTEGER NOT NULL CHECK (version >= 1),
+    created_at TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('deploy', 'config', 'rollback')),
+    description TEXT NOT NULL,
+    build_id INTEGER NULL REFERENCES builds(id),
+    config_json TEXT NOT NULL,
+    processes_json TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed', 'pruned')),
+    UNIQUE (app_id, version)
+  ) STRICT;
+  CREATE INDEX releases_by_build ON releases(build_id);
+
+  CREATE TABLE config_vars (
+    app_id INTEGER NOT NULL REFERENCES apps(id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (app_id, key)
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE formation (
+    app_id INTEGER NOT NULL REFERENCES apps(id),
+    process_type TEXT NOT NULL,
+    quantity INTEGER NOT NULL CHECK (quantity >= 0),
+    PRIMARY KEY (app_id, process_type)
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE domains (
+    hostname TEXT PRIMARY KEY,
+    app_id INTEGER NOT NULL REFERENCES apps(id),
+    created_at TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX domains_by_app ON domains(app_id);
+
+  CREATE TABLE tokens (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT NULL,
+    revoked_at TEXT NULL
+  ) STRICT;
+
+  CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    result TEXT NOT NULL CHECK (result IN ('ok', 'error')),
+    detail_json TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TRIGGER apps_current_release_succeeded
+  BEFORE UPDATE OF current_release_id ON apps
+  WHEN NEW.current_release_id IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM releases WHERE id = NEW.current_release_id AND app_id = NEW.id AND status = 'succeeded'
+  )
+  BEGIN
+    SELECT RAISE(ABORT, 'the current release must be a succeeded release of the same app');
+  END;
+
+  CREATE TRIGGER releases_current_stays_succeeded
+  BEFORE UPDATE OF status ON releases
+  WHEN NEW.status <> 'succeeded' AND EXISTS (SELECT 1 FROM apps WHERE current_release_id = NEW.id)
+  BEGIN
+    SELECT RAISE(ABORT, 'the current release cannot leave the succeeded state');
+  END;
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,735 @@
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { BerthError } from '../errors.ts';
+import { writeFileAtomic } from './atomic-file.ts';
+import { appName, branchName, configKey, hostname, processType, releaseRef, tokenName, SYSTEM_ACTOR, ANONYMOUS_ACTOR } from './names.ts';
+import { canTransition, nextVersion, releasesToPrune, rollbackTarget } from './release-policy.ts';
+import type { App, AuditEntry, AuditRow, Build, DestroyedApp, Domain, NewRelease, PruneResult, Release, ReleaseInfo, StoreOptions, TokenInfo } from './records.ts';
+import {
+  APP_SELECT,
+  BUILD_SELECT,
+  DOMAIN_SELECT,
+  RELEASE_SELECT,
+  REDACT_MIN_LENGTH,
+  appNotFound,
+  checkConfig,
+  checkProcesses,
+  checkSync,
+  checkUid,
+  checkVersion,
+  redact,
+  requireText,
+  rowsToConfig,
+  sortKeys,
+  toApp,
+  toAudit,
+  toBuild,
+  toDomain,
+  toRelease,
+  toToken,
+  withoutConfig,
+  type Row,
+} from './rows.ts';
+import { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
+import { generateToken, hashToken, looksLikeToken, tokensMatch } from './tokens.ts';
+
+// The platform's persistent state: one SQLite database, DIR/berth.db, in WAL
+// mode with synchronous=FULL (a committed change survives a power cut). The
+// schema and its migrations are in schema.ts.
+//
+// Every method is synchronous (node:sqlite is) and every change that touches
+// more than one row runs in one `BEGIN IMMEDIATE` transaction: a failure
+// midway — a bad key among good ones, a crash, a SIGKILL — leaves nothing
+// changed. IMMEDIATE takes the write lock up front, so the existence checks
+// a method makes before writing cannot be invalidated by another writer.
+//
+// Apps are named by name everywhere (names are validated with names.ts);
+// releases by version within an app, or by id where a deploy holds one.
+// Everything returned is a plain, JSON-ready object (records.ts).
+
+/** The most instances of one process type; the same limit as berth.toml's [scale]. */
+export const MAX_QUANTITY = 64;
+/** last_used_at is written at most this often per token, so authenticating is not an fsync per request. */
+export const TOKEN_TOUCH_INTERVAL_MS = 60_000;
+/** The name of the token ensureAdminToken creates. */
+export const ADMIN_TOKEN_NAME = 'admin';
+
+export class Store {
+  readonly path: string;
+  #db: DatabaseSync | null;
+  readonly #now: () => number;
+  readonly #statements = new Map<string, StatementSync>();
+  #savepoints = 0;
+
+  private constructor(path: string, db: DatabaseSync, now: () => number) {
+    this.path = path;
+    this.#db = db;
+    this.#now = now;
+  }
+
+  /**
+   * Open (creating if needed) DIR/berth.db. DIR is made 0700 and the database
+   * 0600 before SQLite touches it: it holds config values, which are secrets,
+   * and SQLite gives its -wal and -shm files the database file's mode.
+   */
+  static open(dir: string, options: StoreOptions = {}): Store {
+    const path = join(dir, 'berth.db');
+    let db: DatabaseSync;
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      chmodSync(dir, 0o700);
+      closeSync(openSync(path, 'a', 0o600));
+      for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
+      db = new DatabaseSync(path, { enableForeignKeyConstraints: true, timeout: 5_000 });
+    } catch (err) {
+      throw new BerthError('BERTH_E_STATE', `cannot open the state database ${path}: ${(err as Error).message}`, {
+        hint: 'Check that the --state folder exists or can be created, and is owned by the user berth runs as.',
+        status: 500,
+        cause: err,
+      });
+    }
+    const store = new Store(path, db, options.now ?? Date.now);
+    try {
+      store.#configure();
+      store.#migrate();
+    } catch (err) {
+      db.close();
+      if (err instanceof BerthError) throw err;
+      throw new BerthError('BERTH_E_STATE', `cannot use the state database ${path}: ${(err as Error).message}`, {
+        hint: 'The file may be damaged or not a berth database; restore it from a backup.',
+        status: 500,
+        cause: err,
+      });
+    }
+    return store;
+  }
+
+  #configure(): void {
+    const db = this.#conn();
+    // WAL: readers never block the writer, and a commit is one append.
+    // synchronous=FULL: the WAL is fsynced at every commit, so a commit the
+    // API acknowledged survives a power cut, not only a process crash.
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = FULL');
+    db.exec('PRAGMA foreign_keys = ON');
+    db.exec('PRAGMA busy_timeout = 5000');
+    // Refuse SQL that could corrupt the file on purpose (writable_schema, …).
+    db.enableDefensive(true);
+    const mode = this.#get('PRAGMA journal_mode')?.journal_mode;
+    if (mode !== 'wal') throw new Error(`journal_mode is ${String(mode)}, not wal`);
+  }
+
+  #migrate(): void {
+    this.transaction(() => {
+      const version = Number(this.#get('PRAGMA user_version')?.user_version ?? 0);
+      if (version > SCHEMA_VERSION) {
+        throw new BerthError('BERTH_E_STATE', `the state database is at schema version ${version}, newer than this berth knows (${SCHEMA_VERSION})`, {
+          hint: 'Run the newer berth that wrote it, or restore a backup made by this version.',
+          status: 500,
+        });
+      }
+      for (let v = version; v < SCHEMA_VERSION; v++) this.#conn().exec(MIGRATIONS[v]!);
+      // user_version lives in the database header and is part of the same
+      // transaction: the schema and its number change together or not at all.
+      if (version !== SCHEMA_VERSION) this.#conn().exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    });
+  }
+
+  /** The schema version the database is at. */
+  get schemaVersion(): number {
+    return Number(this.#get('PRAGMA user_version')?.user_version ?? 0);
+  }
+
+  /** Idempotent; every later call on the store throws. */
+  close(): void {
+    const db = this.#db;
+    if (db === null) return;
+    this.#db = null;
+    this.#statements.clear();
+    db.close();
+  }
+
+  /**
+   * Run `fn` in one transaction: all of its changes commit together, or a
+   * throw rolls every one of them back. Nested calls (the store's own
+   * methods inside a caller's transaction) use savepoints, so an inner
+   * failure the caller catches undoes only the inner part.
+   */
+  transaction<T>(fn: () => T): T {
+    const db = this.#conn();
+    if (db.isTransaction) {
+      const name = `berth_sp_${++this.#savepoints}`;
+      db.exec(`SAVEPOINT ${name}`);
+      try {
+        const result = checkSync(fn());
+        db.exec(`RELEASE ${name}`);
+        return result;
+      } catch (err) {
+        db.exec(`ROLLBACK TO ${name}`);
+        db.exec(`RELEASE ${name}`);
+        throw err;
+      } finally {
+        this.#savepoints--;
+      }
+    }
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = checkSync(fn());
+      db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  // ---- apps ---------------------------------------------------------------
+
+  createApp(name: string, options: { uid?: number | null; deployBranch?: string } = {}): App {
+    appName(name);
+    const branch = branchName(options.deployBranch ?? 'main');
+    const uid = checkUid(options.uid ?? null);
+    return this.transaction(() => {
+      if (this.#get('SELECT 1 AS x FROM apps WHERE name = ?', name) !== undefined) {
+        throw new BerthError('BERTH_E_APP_EXISTS', `an app named "${name}" already exists`, { hint: 'Pick another name, or use the existing app.', status: 409 });
+      }
+      this.#run('INSERT INTO apps (name, created_at, uid, deploy_branch) VALUES (?, ?, ?, ?)', name, this.#time(), uid, branch);
+      return this.getApp(name);
+    });
+  }
+
+  getApp(name: string): App {
+    appName(name);
+    const row = this.#get(`${APP_SELECT} WHERE a.name = ?`, name);
+    if (row === undefined) throw appNotFound(name);
+    return toApp(row);
+  }
+
+  listApps(): App[] {
+    return this.#all(`${APP_SELECT} ORDER BY a.name`).map(toApp);
+  }
+
+  /** Change an app's Unix user or deploy branch. */
+  updateApp(name: string, changes: { uid?: number | null; deployBranch?: string }): App {
+    const branch = changes.deployBranch === undefined ? undefined : branchName(changes.deployBranch);
+    const uid = changes.uid === undefined ? undefined : checkUid(changes.uid);
+    return this.transaction(() => {
+      const id = this.#appId(name);
+      if (uid !== undefined) this.#run('UPDATE apps SET uid = ? WHERE id = ?', uid, id);
+      if (branch !== undefined) this.#run('UPDATE apps SET deploy_branch = ? WHERE id = ?', branch, id);
+      return this.getApp(name);
+    });
+  }
+
+  /** Delete the app and every row that belongs to it (the audit history stays). */
+  destroyApp(name: string): DestroyedApp {
+    return this.transaction(() => {
+      const app = this.getApp(name);
+      const id = this.#appId(name);
+      const builds = this.listBuilds(name);
+      const domains = this.#all('SELECT hostname FROM domains WHERE app_id = ? ORDER BY hostname', id).map((r) => String(r.hostname));
+      const configKeys = Object.keys(this.getConfig(name));
+      // The app points at a release and releases point at the app: unhook first.
+      this.#run('UPDATE apps SET current_release_id = NULL WHERE id = ?', id);
+      for (const table of ['config_vars', 'formation', 'domains']) this.#run(`DELETE FROM ${table} WHERE app_id = ?`, id);
+      const releases = Number(this.#run('DELETE FROM releases WHERE app_id = ?', id).changes);
+      this.#run('DELETE FROM builds WHERE app_id = ?', id);
+      this.#run('DELETE FROM apps WHERE id = ?', id);
+      return { app, releases, builds, domains, configKeys };
+    });
+  }
+
+  // ---- builds -------------------------------------------------------------
+
+  createBuild(app: string, build: { sourceDigest: string; dir: string; logPath: string }): Build {
+    return this.transaction(() => {
+      const id = this.#appId(app);
+      const result = this.#run(
+        `INSERT INTO builds (app_id, created_at, source_digest, dir, status, log_path) VALUES (?, ?, ?, ?, 'building', ?)`,
+        id,
+        this.#time(),
+        requireText('source digest', build.sourceDigest),
+        requireText('build dir', build.dir),
+        requireText('log path', build.logPath),
+      );
+      return this.getBuild(Number(result.lastInsertRowid));
+    });
+  }
+
+  getBuild(id: number): Build {
+    const row = this.#get(`${BUILD_SELECT} WHERE b.id = ?`, id);
+    if (row === undefined) throw new BerthError('BERTH_E_BUILD_NOT_FOUND', `build ${id} does not exist`, { status: 404 });
+    return toBuild(row);
+  }
+
+  listBuilds(app: string): Build[] {
+    const id = this.#appId(app);
+    return this.#all(`${BUILD_SELECT} WHERE b.app_id = ? ORDER BY b.id`, id).map(toBuild);
+  }
+
+  /** Finish a build: building → succeeded or failed. */
+  markBuild(id: number, status: 'succeeded' | 'failed'): Build {
+    return this.transaction(() => {
+      const build = this.getBuild(id);
+      if (build.status !== 'building') {
+        throw new BerthError('BERTH_E_RELEASE_STATE', `build ${id} is ${build.status}, not building`, { status: 409 });
+      }
+      this.#run('UPDATE builds SET status = ? WHERE id = ?', status, id);
+      return this.getBuild(id);
+    });
+  }
+
+  // ---- config vars --------------------------------------------------------
+
+  getConfig(app: string): Record<string, string> {
+    const id = this.#appId(app);
+    return rowsToConfig(this.#all('SELECT key, value FROM config_vars WHERE app_id = ? ORDER BY key', id));
+  }
+
+  /** Set some vars, keeping the others; returns the whole new config. All keys are checked before any is written. */
+  setConfig(app: string, vars: Readonly<Record<string, string>>): Record<string, string> {
+    const checked = checkConfig(vars);
+    return this.transaction(() => {
+      const id = this.#appId(app);
+      for (const [key, value] of checked) {
+        this.#run('INSERT INTO config_vars (app_id, key, value) VALUES (?, ?, ?) ON CONFLICT (app_id, key) DO UPDATE SET value = excluded.value', id, key, value);
+      }
+      return this.getConfig(app);
+    });
+  }
+
+  /** Remove vars (absent keys are fine, malformed ones are not); returns the whole new config. */
+  unsetConfig(app: string, keys: readonly string[]): Record<string, string> {
+    const checked = keys.map((key) => configKey(key));
+    return this.transaction(() => {
+      const id = this.#appId(app);
+      for (const key of checked) this.#run('DELETE FROM config_vars WHERE app_id = ? AND key = ?', id, key);
+      return this.getConfig(app);
+    });
+  }
+
+  /** Make the config exactly `vars` (a rollback restores its target's snapshot this way). */
+  replaceConfig(app: string, vars: Readonly<Record<string, string>>): Record<string, string> {
+    const checked = checkConfig(vars);
+    return this.transaction(() => {
+      const id = this.#appId(app);
+      this.#run('DELETE FROM config_vars WHERE app_id = ?', id);
+      for (const [key, value] of checked) this.#run('INSERT INTO config_vars (app_id, key, value) VALUES (?, ?, ?)', id, key, value);
+      return this.getConfig(app);
+    });
+  }
+
+  // ---- releases -----------------------------------------------------------
+
+  /** A new pending release with the next version. A deploy needs a succeeded build of the same app. */
+  createRelease(app: string, release: NewRelease): Release {
+    if (!['deploy', 'config', 'rollback'].includes(release.kind)) {
+      throw new BerthError('BERTH_E_USAGE', `unknown release kind ${JSON.stringify(release.kind)}`);
+    }
+    const description = requireText('release description', release.description);
+    const processes = checkProcesses(release.processes);
+    const given = release.config === undefined ? undefined : checkConfig(release.config);
+    const buildId = release.buildId ?? null;
+    if (release.kind === 'deploy' && buildId === null) {
+      throw new BerthError('BERTH_E_BUILD_NOT_FOUND', 'a deploy release needs a build', { status: 404 });
+    }
+    return this.transaction(() => {
+      const id = this.#appId(app);
+      if (buildId !== null) {
+        const build = this.#get('SELECT app_id, status FROM builds WHERE id = ?', buildId);
+        if (build === undefined || Number(build.app_id) !== id) {
+          throw new BerthError('BERTH_E_BUILD_NOT_FOUND', `app "${app}" has no build ${buildId}`, { status: 404 });
+        }
+        if (build.status !== 'succeeded') {
+          throw new BerthError('BERTH_E_RELEASE_STATE', `build ${buildId} is ${String(build.status)}; only a succeeded build can be released`, { status: 409 });
+        }
+      }
+      const config = given === undefined ? this.getConfig(app) : Object.fromEntries(given);
+      const versions = this.#all('SELECT version FROM releases WHERE app_id = ?', id).map((r) => Number(r.version));
+      const version = nextVersion(versions);
+      const result = this.#run(
+        `INSERT INTO releases (app_id, version, created_at, kind, description, build_id, config_json, processes_json, status)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
+        id,
+        version,
+        this.#time(),
+        release.kind,
+        description,
+        buildId,
+        JSON.stringify(sortKeys(config)),
+        JSON.stringify(processes),
+      );
+      return this.#releaseById(Number(result.lastInsertRowid));
+    });
+  }
+
+  /** Finish a deploy: pending → succeeded or failed. Pruning goes through pruneReleases. */
+  markRelease(id: number, status: 'succeeded' | 'failed'): Release {
+    return this.transaction(() => {
+      const release = this.#releaseById(id);
+      if (!canTransition(release.status, status)) {
+        throw new BerthError('BERTH_E_RELEASE_STATE', `v${release.version} of "${release.app}" is ${release.status} and cannot become ${status}`, { status: 409 });
+      }
+      this.#run('UPDATE releases SET status = ? WHERE id = ?', status, id);
+      return this.#releaseById(id);
+    });
+  }
+
+  /** Make a succeeded release of the app the one that serves. */
+  setCurrentRelease(app: string, releaseId: number): App {
+    return this.transaction(() => {
+      const id = this.#appId(app);
+      const row = this.#get('SELECT app_id, version, status FROM releases WHERE id = ?', releaseId);
+      if (row === undefined || Number(row.app_id) !== id) {
+        throw new BerthError('BERTH_E_RELEASE_NOT_FOUND', `app "${app}" has no release with id ${releaseId}`, { status: 404 });
+      }
+      if (row.status !== 'succeeded') {
+        throw new BerthError('BERTH_E_RELEASE_STATE', `v${Number(row.version)} is ${String(row.status)}; only a succeeded release can serve`, { status: 409 });
+      }
+      this.#run('UPDATE apps SET current_release_id = ? WHERE id = ?', releaseId, id);
+      return this.getApp(app);
+    });
+  }
+
+  /** The release serving traffic, with its config, or null. */
+  currentRelease(app: string): Release | null {
+    const id = this.#appId(app);
+    const row = this.#get(`${RELEASE_SELECT} WHERE r.id = (SELECT current_release_id FROM apps WHERE id = ?)`, id);
+    return row === undefined ? null : toRelease(row);
+  }
+
+  /** Every release of the app, newest first, without config values. */
+  listReleases(app: string): ReleaseInfo[] {
+    const id = this.#appId(app);
+    return this.#all(`${RELEASE_SELECT} WHERE r.app_id = ? ORDER BY r.version DESC`, id).map((row) => withoutConfig(toRelease(row)));
+  }
+
+  /** One release by version (12 or "v12"), with its config snapshot. */
+  getRelease(app: string, version: number | string): Release {
+    const v = typeof version === 'number' ? checkVersion(version) : releaseRef(version);
+    const id = this.#appId(app);
+    const row = this.#get(`${RELEASE_SELECT} WHERE r.app_id = ? AND r.version = ?`, id, v);
+    if (row === undefined) {
+      throw new BerthError('BERTH_E_RELEASE_NOT_FOUND', `app "${app}" has no release v${v}`, { hint: `See berth releases --app ${app}.`, status: 404 });
+    }
+    return toRelease(row);
+  }
+
+  /** Where `berth rollback [vN]` goes (release-policy's rules), with its config. */
+  rollbackTarget(app: string, requested?: number | string): Release {
+    const v = requested === undefined ? undefined : typeof requested === 'number' ? checkVersion(requested) : releaseRef(requested);
+    const id = this.#appId(app);
+    const releases = this.#all(`${RELEASE_SELECT} WHERE r.app_id = ?`, id).map(toRelease);
+    return rollbackTarget(releases, this.getApp(app).currentVersion, v);
+  }
+
+  /**
+   * Mark old releases pruned (release-policy decides which) and the builds
+   * that no remaining release uses. The rows are marked before the caller
+   * deletes the folders, so a crash in between leaves folders a later sweep
+   * of pruned builds can delete — never a live release without its build.
+   */
+  pruneReleases(app: string, keep: number): PruneResult {
+    return this.transaction(() => {
+      const id = this.#appId(app);
+      const releases = this.#all(`${RELEASE_SELECT} WHERE r.app_id = ?`, id).map((row) => withoutConfig(toRelease(row)));
+      const doomed = releasesToPrune(releases, this.getApp(app).currentVersion, keep);
+      for (const release of doomed) this.#run(`UPDATE releases SET status = 'pruned' WHERE id = ?`, release.id);
+      const builds: Build[] = [];
+      for (const buildId of new Set(doomed.map((r) => r.buildId).filter((b) => b !== null))) {
+        const inUse = this.#get(`SELECT 1 AS x FROM releases WHERE build_id = ? AND status <> 'pruned'`, buildId);
+        if (inUse !== undefined) continue;
+        this.#run(`UPDATE builds SET status = 'pruned' WHERE id = ?`, buildId);
+        builds.push(this.getBuild(buildId));
+      }
+      return { releases: doomed.map((r) => ({ ...r, status: 'pruned' as const })), builds };
+    });
+  }
+
+  /**
+   * At startup, before anything else: a release still pending or a build
+   * still building was interrupted by a crash and nothing will finish it.
+   * Marks them failed and returns them.
+   */
+  failInterrupted(): { releases: ReleaseInfo[]; builds: Build[] } {
+    return this.transaction(() => {
+      const releases = this.#all(`${RELEASE_SELECT} WHERE r.status = 'pending' ORDER BY r.id`).map((row) => withoutConfig(toRelease(row)));
+      const builds = this.#all(`${BUILD_SELECT} WHERE b.status = 'building' ORDER BY b.id`).map(toBuild);
+      this.#run(`UPDATE releases SET status = 'failed' WHERE status = 'pending'`);
+      this.#run(`UPDATE builds SET status = 'failed' WHERE status = 'building'`);
+      return {
+        releases: releases.map((r) => ({ ...r, status: 'failed' as const })),
+        builds: builds.map((b) => ({ ...b, status: 'failed' as const })),
+      };
+    });
+  }
+
+  // ---- formation ----------------------------------------------------------
+
+  /**
+   * Set instance counts for some process types, keeping the others; returns
+   * the whole formation. Once the app has a current release, only its
+   * process types can be scaled; before that, any well-formed name (the
+   * count applies when a release declares the type).
+   */
+  setFormation(app: string, quantities: Readonly<Record<string, number>>): Record<string, number> {
+    const entries = Object.entries(quantities).map(([type, quantity]): [string, number] => {
+      processType(type);
+      if (!Number.isInteger(quantity) || quantity < 0 || quantity > MAX_QUANTITY) {
+        throw new BerthError('BERTH_E_SCALE', `${type}=${String(quantity)}: a quantity is a whole number from 0 to ${MAX_QUANTITY}`, {
+          hint: 'e.g. berth scale web=2 worker=1',
+          status: 400,
+        });
+      }
+      return [type, quantity];
+    });
+    return this.transaction(() => {
+      const id = this.#appId(app);
+      const current = this.currentRelease(app);
+      if (current !== null) {
+        const declared = new Set(current.processes.map((p) => p.name));
+        for (const [type] of entries) {
+          if (!declared.has(type)) {
+            throw new BerthError('BERTH_E_PROCESS_TYPE_NOT_FOUND', `v${current.version} of "${app}" has no process type "${type}"`, {
+              hint: `Its process types: ${[...declared].join(', ') || 'none'}.`,
+              status: 404,
+            });
+          }
+        }
+      }
+      for (const [type, quantity] of entries) {
+        this.#run(
+          'INSERT INTO formation (app_id, process_type, quantity) VALUES (?, ?, ?) ON CONFLICT (app_id, process_type) DO UPDATE SET quantity = excluded.quantity',
+          id,
+          type,
+          quantity,
+        );
+      }
+      return this.getFormation(app);
+    });
+  }
+
+  getFormation(app: string): Record<string, number> {
+    const id = this.#appId(app);
+    const formation: Record<string, number> = {};
+    for (const row of this.#all('SELECT process_type, quantity FROM formation WHERE app_id = ? ORDER BY process_type', id)) {
+      formation[String(row.process_type)] = Number(row.quantity);
+    }
+    return formation;
+  }
+
+  // ---- domains ------------------------------------------------------------
+
+  /** Attach a hostname to the app. Adding one the app already has is a no-op; one another app has is refused. */
+  addDomain(app: string, host: string): Domain {
+    const name = hostname(host);
+    return this.transaction(() => {
+      const id = this.#appId(app);
+      const owner = this.#get('SELECT a.name FROM domains d JOIN apps a ON a.id = d.app_id WHERE d.hostname = ?', name);
+      if (owner !== undefined && owner.name !== app) {
+        throw new BerthError('BERTH_E_DOMAIN_TAKEN', `${name} already belongs to the app "${String(owner.name)}"`, {
+          hint: `Remove it there first: berth domains remove ${name} --app ${String(owner.name)}.`,
+          status: 409,
+        });
+      }
+      if (owner === undefined) this.#run('INSERT INTO domains (hostname, app_id, created_at) VALUES (?, ?, ?)', name, id, this.#time());
+      return toDomain(this.#get(`${DOMAIN_SELECT} WHERE d.hostname = ?`, name)!);
+    });
+  }
+
+  removeDomain(app: string, host: string): void {
+    const name = hostname(host);
+    this.transaction(() => {
+      const id = this.#appId(app);
+      if (Number(this.#run('DELETE FROM domains WHERE hostname = ? AND app_id = ?', name, id).changes) === 0) {
+        throw new BerthError('BERTH_E_DOMAIN_NOT_FOUND', `the app "${app}" has no domain ${name}`, { hint: `See berth domains list --app ${app}.`, status: 404 });
+      }
+    });
+  }
+
+  /** The app's domains, or every app's (what the edge routes) without an app. */
+  listDomains(app?: string): Domain[] {
+    if (app === undefined) return this.#all(`${DOMAIN_SELECT} ORDER BY d.hostname`).map(toDomain);
+    const id = this.#appId(app);
+    return this.#all(`${DOMAIN_SELECT} WHERE d.app_id = ? ORDER BY d.hostname`, id).map(toDomain);
+  }
+
+  // ---- tokens -------------------------------------------------------------
+
+  /** A new token; the plaintext is in the answer and nowhere else, ever. */
+  createToken(name: string): { token: string; info: TokenInfo } {
+    tokenName(name);
+    const { token, hash } = generateToken();
+    const info = this.transaction(() => {
+      this.#insertToken(name, hash);
+      return this.#tokenByName(name)!;
+    });
+    return { token, info };
+  }
+
+  /**
+   * The token a request presented, or null when it is malformed, unknown or
+   * revoked. Looked up by hash (the index does not see the plaintext, and a
+   * timing difference on a SHA-256 prefix tells an attacker nothing useful),
+   * then compared in constant time anyway.
+   */
+  verifyToken(plaintext: string): TokenInfo | null {
+    if (typeof plaintext !== 'string' || !looksLikeToken(plaintext)) return null;
+    const hash = hashToken(plaintext);
+    const row = this.#get('SELECT id, name, hash, created_at, last_used_at, revoked_at FROM tokens WHERE hash = ?', hash);
+    if (row === undefined || !tokensMatch(String(row.hash), hash) || row.revoked_at !== null) return null;
+    const now = this.#now();
+    const last = row.last_used_at === null ? null : Date.parse(String(row.last_used_at));
+    if (last === null || now - last >= TOKEN_TOUCH_INTERVAL_MS || now < last) {
+      this.#run('UPDATE tokens SET last_used_at = ? WHERE id = ?', new Date(now).toISOString(), Number(row.id));
+      return this.#tokenByName(String(row.name));
+    }
+    return toToken(row);
+  }
+
+  listTokens(): TokenInfo[] {
+    return this.#all('SELECT id, name, created_at, last_used_at, revoked_at FROM tokens ORDER BY name').map(toToken);
+  }
+
+  /** Revoke a token for good (revoking it again is a no-op). Its name stays taken. */
+  revokeToken(name: string): TokenInfo {
+    tokenName(name);
+    return this.transaction(() => {
+      const token = this.#tokenByName(name);
+      if (token === null) throw new BerthError('BERTH_E_TOKEN_NOT_FOUND', `no token is named "${name}"`, { hint: 'See berth tokens list.', status: 404 });
+      if (token.revokedAt === null) this.#run('UPDATE tokens SET revoked_at = ? WHERE id = ?', this.#time(), token.id);
+      return this.#tokenByName(name)!;
+    });
+  }
+
+  /**
+   * On first start: create the "admin" token and write its plaintext to
+   * `path` (mode 0600). Returns whether it did. The file is written before
+   * the row: a crash in between leaves a file and no row, and the next start
+   * simply makes a new token; the other order could leave a token nobody
+   * can read. A revoked admin token counts as existing, so a restart never
+   * undoes a revocation.
+   */
+  ensureAdminToken(path: string): boolean {
+    if (this.#tokenByName(ADMIN_TOKEN_NAME) !== null) return false;
+    const { token, hash } = generateToken();
+    writeFileAtomic(path, `${token}\n`, 0o600);
+    this.transaction(() => this.#insertToken(ADMIN_TOKEN_NAME, hash));
+    return true;
+  }
+
+  #insertToken(name: string, hash: string): void {
+    if (this.#get('SELECT 1 AS x FROM tokens WHERE name = ?', name) !== undefined) {
+      throw new BerthError('BERTH_E_TOKEN_EXISTS', `a token named "${name}" exists or existed`, {
+        hint: 'Token names are never reused, so the audit log always means one token; pick another name.',
+        status: 409,
+      });
+    }
+    this.#run('INSERT INTO tokens (name, hash, created_at) VALUES (?, ?, ?)', name, hash, this.#time());
+  }
+
+  #tokenByName(name: string): TokenInfo | null {
+    const row = this.#get('SELECT id, name, created_at, last_used_at, revoked_at FROM tokens WHERE name = ?', name);
+    return row === undefined ? null : toToken(row);
+  }
+
+  // ---- audit --------------------------------------------------------------
+
+  /**
+   * Record one call. Callers put keys, never values, in the detail; as a
+   * second line of defence, any detail string that contains a config value
+   * held by any app (of 4 characters or more) or looks like a berth token is
+   * replaced by "[redacted]".
+   */
+  audit(entry: AuditEntry): AuditRow {
+    if (entry.actor !== SYSTEM_ACTOR && entry.actor !== ANONYMOUS_ACTOR) tokenName(entry.actor);
+    const action = requireText('audit action', entry.action);
+    if (entry.result !== 'ok' && entry.result !== 'error') throw new BerthError('BERTH_E_USAGE', `audit result must be ok or error, got ${String(entry.result)}`);
+    return this.transaction(() => {
+      const secrets = this.#all('SELECT DISTINCT value FROM config_vars WHERE length(value) >= ?', REDACT_MIN_LENGTH).map((r) => String(r.value));
+      const detail = redact(entry.detail ?? {}, secrets);
+      const result = this.#run(
+        'INSERT INTO audit (at, actor, action, target, result, detail_json) VALUES (?, ?, ?, ?, ?, ?)',
+        this.#time(),
+        entry.actor,
+        action,
+        String(entry.target),
+        entry.result,
+        JSON.stringify(detail),
+      );
+      return toAudit(this.#get('SELECT * FROM audit WHERE id = ?', Number(result.lastInsertRowid))!);
+    });
+  }
+
+  /** The newest audit rows first. */
+  listAudit(limit = 100): AuditRow[] {
+    if (!Number.isInteger(limit) || limit < 1) throw new BerthError('BERTH_E_USAGE', `limit must be a positive whole number, got ${limit}`);
+    return this.#all('SELECT * FROM audit ORDER BY id DESC LIMIT ?', limit).map(toAudit);
+  }
+
+  // ---- health -------------------------------------------------------------
+
+  /**
+   * What is wrong with the database, or [] when nothing is: SQLite's own
+   * integrity and foreign-key checks, then berth's invariants (every current
+   * release is a succeeded release of its app; versions have no duplicates).
+   */
+  checkIntegrity(): string[] {
+    const problems: string[] = [];
+    for (const row of this.#all('PRAGMA integrity_check')) if (row.integrity_check !== 'ok') problems.push(`integrity: ${String(row.integrity_check)}`);
+    for (const row of this.#all('PRAGMA foreign_key_check')) problems.push(`foreign key: ${String(row.table)} row ${String(row.rowid)} → ${String(row.parent)}`);
+    for (const row of this.#all(
+      `SELECT a.name FROM apps a LEFT JOIN releases r ON r.id = a.current_release_id
+       WHERE a.current_release_id IS NOT NULL AND (r.id IS NULL OR r.app_id <> a.id OR r.status <> 'succeeded')`,
+    )) {
+      problems.push(`app ${String(row.name)}: its current release is missing or not succeeded`);
+    }
+    return problems;
+  }
+
+  // ---- plumbing -----------------------------------------------------------
+
+  #conn(): DatabaseSync {
+    if (this.#db === null) throw new BerthError('BERTH_E_STATE', 'the state database is closed', { status: 500 });
+    return this.#db;
+  }
+
+  #stmt(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#conn().prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
+    return this.#stmt(sql).get(...params) as Row | undefined;
+  }
+
+  #all(sql: string, ...params: SQLInputValue[]): Row[] {
+    return this.#stmt(sql).all(...params) as Row[];
+  }
+
+  #run(sql: string, ...params: SQLInputValue[]): { changes: number | bigint; lastInsertRowid: number | bigint } {
+    return this.#stmt(sql).run(...params);
+  }
+
+  #time(): string {
+    return new Date(this.#now()).toISOString();
+  }
+
+  #appId(name: string): number {
+    appName(name);
+    const row = this.#get('SELECT id FROM apps WHERE name = ?', name);
+    if (row === undefined) throw appNotFound(name);
+    return Number(row.id);
+  }
+
+  #releaseById(id: number): Release {
+    const row = this.#get(`${RELEASE_SELECT} WHERE r.id = ?`, id);
+    if (row === undefined) throw new BerthError('BERTH_E_RELEASE_NOT_FOUND', `release id ${id} does not exist`, { status: 404 });
+    return toRelease(row);
+  }
+}
