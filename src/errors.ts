@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   BERTH_E_TOKEN_EXISTS: 'a token with that name exists (or existed: names are not reused)',
   BERTH_E_TOKEN_NOT_FOUND: 'no token has that name',
   BERTH_E_STATE: 'the state directory or database cannot be used',
+  BERTH_E_SOURCE_CHANGED: 'a file in the app folder changed while it was being packed',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
