@@ -71,3 +71,12 @@ export function parseWorkers(input: string | undefined): number | undefined {
   }
   return Number(input);
 }
+
+/** The base domain apps live under: `localhost`, `apps.example.com`. */
+export function parseBaseDomain(input: string): string {
+  const domain = input.trim().toLowerCase().replace(/\.$/, '');
+  if (!HOST.test(domain)) {
+    throw new BerthError('BERTH_E_USAGE', `"${input}" is not a domain name`, { hint: 'Use a name such as localhost or apps.example.com; apps get NAME.DOMAIN.' });
+  }
+  return domain;
+}

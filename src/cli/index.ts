@@ -1,11 +1,12 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isBerthError } from '../errors.ts';
 import { parseDuration } from '../units.ts';
-import { parseListenAddress, parseScale, parseUpstreamAddress, parseWorkers } from './address.ts';
+import { parseBaseDomain, parseListenAddress, parseScale, parseUpstreamAddress, parseWorkers } from './address.ts';
 import { LIMIT_NAMES, parseLimits } from './limits.ts';
 import { LogPrinter } from './log-printer.ts';
 import { fileServer, reverseProxy } from './quick.ts';
 import { up } from './up.ts';
+import { defaultStateDir, server } from './server.ts';
 
 const LIMIT_HELP = `an edge limit, repeatable: ${LIMIT_NAMES.join(', ')} (sizes like 16k or 10m, timeouts like 500ms or 30s)`;
 
@@ -64,6 +65,27 @@ function program(): Command {
     .action(async (opts: { from: string; to: string; workers?: string; limit: string[] }) => {
       const to = opts.to.split(',').map((part) => parseUpstreamAddress(part));
       await reverseProxy({ from: parseListenAddress(opts.from), to, workers: parseWorkers(opts.workers), limits: parseLimits(opts.limit), log });
+    });
+
+  cli
+    .command('server')
+    .description('run the platform: the edge for every app, the control API, and the apps')
+    .option('--state <dir>', 'where berth keeps its database, builds and releases', defaultStateDir())
+    .option('--http <address>', 'where the edge listens for HTTP', ':80')
+    .option('--api <address>', 'where the control API listens', '127.0.0.1:7070')
+    .option('--domain <base>', 'apps are reachable at NAME.BASE', 'localhost')
+    .option('--workers <n>', 'edge engines, one per thread (default: one per core)')
+    .option('--limit <name=value>', LIMIT_HELP, collect, [])
+    .action(async (opts: { state: string; http: string; api: string; domain: string; workers?: string; limit: string[] }) => {
+      await server({
+        stateDir: opts.state,
+        http: parseListenAddress(opts.http),
+        api: parseListenAddress(opts.api),
+        baseDomain: parseBaseDomain(opts.domain),
+        workers: parseWorkers(opts.workers),
+        limits: parseLimits(opts.limit),
+        log,
+      });
     });
 
   return cli;

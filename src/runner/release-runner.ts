@@ -14,9 +14,13 @@ export interface ReleaseSpec {
   readonly healthPath: string | null;
 }
 
-export interface ReleaseRunnerOptions {
-  /** Puts exactly these upstreams in the app's routes, resolving once in force everywhere. */
-  readonly publish: (upstreams: readonly ReadyUpstream[]) => Promise<void>;
+export interface ReleaseRunnerOptions<S extends ReleaseSpec = ReleaseSpec> {
+  /**
+   * Puts exactly these upstreams of this release in the app's routes (with
+   * whatever else of the release the routes need, such as its static
+   * folders), resolving once in force everywhere.
+   */
+  readonly publish: (upstreams: readonly ReadyUpstream[], release: S) => Promise<void>;
   /** Waits until the edge has no request in flight to this upstream, or the deadline. */
   readonly drain: (upstream: ReadyUpstream, deadline: number) => Promise<void>;
   readonly log: (source: string, line: string, stream: 'out' | 'err' | 'event') => void;
@@ -36,20 +40,20 @@ const POLL_MS = 50;
  * takes traffic: its instances are stopped, the old release keeps serving,
  * and the error carries the new instances' last output lines.
  */
-export class ReleaseRunner {
-  readonly #options: ReleaseRunnerOptions;
+export class ReleaseRunner<S extends ReleaseSpec = ReleaseSpec> {
+  readonly #options: ReleaseRunnerOptions<S>;
   readonly #clock: Clock;
-  #current: { spec: ReleaseSpec; formation: Formation } | null = null;
+  #current: { spec: S; formation: Formation } | null = null;
   #queue: Promise<unknown> = Promise.resolve();
   #stopped = false;
 
-  constructor(options: ReleaseRunnerOptions) {
+  constructor(options: ReleaseRunnerOptions<S>) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
   }
 
   /** The release now serving, if any. */
-  get current(): ReleaseSpec | null {
+  get current(): S | null {
     return this.#current?.spec ?? null;
   }
 
@@ -58,13 +62,13 @@ export class ReleaseRunner {
   }
 
   /** Rolls out `spec`; resolves once it serves, rejects (changing nothing) if it cannot. */
-  activate(spec: ReleaseSpec): Promise<void> {
+  activate(spec: S): Promise<void> {
     const run = this.#queue.then(() => this.#activate(spec));
     this.#queue = run.catch(() => {});
     return run;
   }
 
-  async #activate(spec: ReleaseSpec): Promise<void> {
+  async #activate(spec: S): Promise<void> {
     if (this.#stopped) throw new BerthError('BERTH_E_RELEASE_FAILED', `cannot start ${spec.name}: the app is stopping`);
     const formation: Formation = new Formation({
       cwd: spec.dir,
@@ -80,7 +84,7 @@ export class ReleaseRunner {
       // release's draining must not empty the routes.
       onUpstreams: (ready) => {
         if (this.#current?.formation !== formation) return;
-        this.#options.publish(ready).catch((err: Error) => this.#options.log('berth', `cannot update routes: ${err.message}`, 'event'));
+        this.#options.publish(ready, spec).catch((err: Error) => this.#options.log('berth', `cannot update routes: ${err.message}`, 'event'));
       },
       drain: (upstream, deadline) => this.#options.drain(upstream, deadline),
     });
@@ -102,7 +106,7 @@ export class ReleaseRunner {
     const previous = this.#current;
     this.#current = { spec, formation };
     // The switch: from this moment every engine sends requests to the new instances only.
-    await this.#options.publish(formation.readyUpstreams());
+    await this.#options.publish(formation.readyUpstreams(), spec);
     // The old instances are out of the routes: let their requests finish, then stop them.
     if (previous !== null) await previous.formation.stop();
   }

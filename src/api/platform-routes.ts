@@ -1,0 +1,184 @@
+import { BerthError } from '../errors.ts';
+import type { Platform } from '../platform/platform.ts';
+import { formatLogLine } from '../platform/app-log.ts';
+import * as names from '../platform/names.ts';
+import type { ReleaseInfo } from '../platform/records.ts';
+import type { ApiRequest, ApiServer } from './api-server.ts';
+
+/** Uploads larger than this are refused before unpacking starts. */
+const MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
+
+function releaseJson(release: ReleaseInfo, currentVersion: number | null) {
+  return {
+    version: release.version,
+    name: `v${release.version}`,
+    kind: release.kind,
+    description: release.description,
+    status: release.status,
+    createdAt: release.createdAt,
+    current: release.version === currentVersion,
+    configKeys: release.configKeys,
+  };
+}
+
+function object(value: unknown, what: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new BerthError('BERTH_E_BAD_JSON', `${what} must be a JSON object`, { status: 400 });
+  }
+  return value as Record<string, unknown>;
+}
+
+function stringRecord(value: unknown, what: string): Record<string, string> {
+  const record = object(value ?? {}, what);
+  for (const [key, item] of Object.entries(record)) {
+    if (typeof item !== 'string') throw new BerthError('BERTH_E_BAD_JSON', `${what}.${key} must be a string`, { status: 400 });
+  }
+  return record as Record<string, string>;
+}
+
+/** The API routes of docs/API.md, each a thin translation to a Platform call. */
+export function registerPlatformRoutes(api: ApiServer, platform: Platform): void {
+  const store = platform.store;
+  const appOf = (req: ApiRequest) => store.getApp(names.appName(req.params.app ?? ''));
+  const appJson = (name: string) => {
+    const app = store.getApp(name);
+    return { name: app.name, createdAt: app.createdAt, url: platform.url(app.name), currentRelease: app.currentVersion === null ? null : `v${app.currentVersion}` };
+  };
+
+  api.router
+    .add('GET', '/apps', async () => ({ body: { apps: store.listApps().map((app) => appJson(app.name)) } }))
+    .add('POST', '/apps', async (req) => {
+      const body = object(await req.json(), 'the request body');
+      if (typeof body.name !== 'string') throw new BerthError('BERTH_E_NAME', 'an app needs a "name"', { status: 400 });
+      const app = platform.createApp(body.name, req.actor);
+      return { status: 201, body: { app: appJson(app.name) } };
+    })
+    .add('GET', '/apps/:app', async (req) => {
+      const app = appOf(req);
+      const current = store.currentRelease(app.name);
+      return {
+        body: {
+          app: appJson(app.name),
+          release: current === null ? null : releaseJson(current, app.currentVersion),
+          formation: store.getFormation(app.name),
+          domains: platform.domains(app.name),
+          instances: platform.instances(app.name),
+        },
+      };
+    })
+    .add('DELETE', '/apps/:app', async (req) => {
+      const app = appOf(req);
+      if (req.query.get('confirm') !== app.name) {
+        throw new BerthError('BERTH_E_USAGE', `destroying ${app.name} needs confirm=${app.name}`, { status: 400, hint: `berth apps destroy ${app.name} --confirm ${app.name}` });
+      }
+      await platform.destroyApp(app.name, req.actor);
+      return { body: { destroyed: app.name } };
+    })
+    .add('POST', '/apps/:app/deploy', async (req) => {
+      const app = appOf(req);
+      const declared = Number(req.raw.headers['content-length'] ?? 0);
+      if (declared > MAX_UPLOAD_BYTES) throw new BerthError('BERTH_E_TOO_LARGE', `the upload is larger than ${MAX_UPLOAD_BYTES} bytes`, { status: 413 });
+      const description = req.raw.headers['x-berth-description'];
+      return {
+        stream: async (write) => {
+          try {
+            const release = await platform.deploy(app.name, req.raw, {
+              description: typeof description === 'string' && description.trim() !== '' ? description.trim().slice(0, 200) : undefined,
+              actor: req.actor,
+              log: (line) => write(line),
+            });
+            write(JSON.stringify({ result: 'ok', release: releaseJson(release, store.getApp(app.name).currentVersion) }));
+          } catch (err) {
+            const error = err instanceof BerthError ? { code: err.code, message: err.message, hint: err.hint } : { code: 'BERTH_E_INTERNAL', message: 'internal error' };
+            write(JSON.stringify({ error }));
+          }
+        },
+      };
+    })
+    .add('GET', '/apps/:app/releases', async (req) => {
+      const app = appOf(req);
+      return { body: { releases: store.listReleases(app.name).map((r) => releaseJson(r, app.currentVersion)) } };
+    })
+    .add('POST', '/apps/:app/rollback', async (req) => {
+      const app = appOf(req);
+      const body = object(await req.json(), 'the request body');
+      const version = body.version === undefined ? undefined : names.releaseRef(String(body.version));
+      const release = await platform.rollback(app.name, version, req.actor);
+      return { body: { release: releaseJson(release, store.getApp(app.name).currentVersion) } };
+    })
+    .add('GET', '/apps/:app/config', async (req) => {
+      const app = appOf(req);
+      const reveal = req.query.get('reveal') === '1';
+      const config = store.getConfig(app.name);
+      return { body: { config: Object.fromEntries(Object.entries(config).map(([key, value]) => [key, reveal ? value : null])) } };
+    })
+    .add('PATCH', '/apps/:app/config', async (req) => {
+      const app = appOf(req);
+      const body = object(await req.json(), 'the request body');
+      const set = stringRecord(body.set, 'set');
+      const unset = Array.isArray(body.unset) ? body.unset.map(String) : [];
+      if (Object.keys(set).length === 0 && unset.length === 0) throw new BerthError('BERTH_E_USAGE', 'nothing to change: give "set" and/or "unset"', { status: 400 });
+      const release = await platform.changeConfig(app.name, { set, unset }, req.actor);
+      return { body: { release: releaseJson(release, store.getApp(app.name).currentVersion) } };
+    })
+    .add('PUT', '/apps/:app/formation', async (req) => {
+      const app = appOf(req);
+      const body = object(await req.json(), 'the request body');
+      const quantities: Record<string, number> = {};
+      for (const [type, quantity] of Object.entries(body)) {
+        if (typeof quantity !== 'number' || !Number.isInteger(quantity)) throw new BerthError('BERTH_E_SCALE', `${type} must be a whole number`, { status: 400 });
+        quantities[type] = quantity;
+      }
+      return { body: { formation: await platform.scale(app.name, quantities, req.actor) } };
+    })
+    .add('GET', '/apps/:app/ps', async (req) => ({ body: { instances: platform.instances(appOf(req).name) } }))
+    .add('POST', '/apps/:app/restart', async (req) => {
+      await platform.restart(appOf(req).name, req.actor);
+      return { body: { restarted: true } };
+    })
+    .add('GET', '/apps/:app/logs', async (req) => {
+      const app = appOf(req);
+      const lines = Math.min(Math.max(Number(req.query.get('lines') ?? 100) || 100, 1), 2_000);
+      const processType = req.query.get('process');
+      const follow = req.query.get('follow') === '1';
+      const log = platform.logOf(app.name);
+      return {
+        stream: async (write, closed) => {
+          for (const line of log.recent(lines, processType)) write(formatLogLine(line));
+          if (!follow) return;
+          await new Promise<void>((resolve) => {
+            const stop = log.follow((line) => {
+              if (processType === null || line.source === processType || line.source.startsWith(`${processType}.`)) write(formatLogLine(line));
+            });
+            closed.addEventListener('abort', () => {
+              stop();
+              resolve();
+            });
+          });
+        },
+      };
+    })
+    .add('GET', '/apps/:app/domains', async (req) => ({ body: { domains: platform.domains(appOf(req).name) } }))
+    .add('POST', '/apps/:app/domains', async (req) => {
+      const app = appOf(req);
+      const body = object(await req.json(), 'the request body');
+      if (typeof body.hostname !== 'string') throw new BerthError('BERTH_E_NAME', 'a domain needs a "hostname"', { status: 400 });
+      return { status: 201, body: { domains: await platform.addDomain(app.name, body.hostname, req.actor) } };
+    })
+    .add('DELETE', '/apps/:app/domains/:hostname', async (req) => ({ body: { domains: await platform.removeDomain(appOf(req).name, req.params.hostname ?? '', req.actor) } }))
+    .add('GET', '/tokens', async () => ({
+      body: { tokens: store.listTokens().map((t) => ({ name: t.name, createdAt: t.createdAt, lastUsedAt: t.lastUsedAt, revokedAt: t.revokedAt })) },
+    }))
+    .add('POST', '/tokens', async (req) => {
+      const body = object(await req.json(), 'the request body');
+      if (typeof body.name !== 'string') throw new BerthError('BERTH_E_NAME', 'a token needs a "name"', { status: 400 });
+      const created = store.createToken(body.name);
+      store.audit({ actor: req.actor, action: 'tokens.create', target: created.info.name, result: 'ok', detail: {} });
+      return { status: 201, body: { token: created.token, name: created.info.name } };
+    })
+    .add('DELETE', '/tokens/:name', async (req) => {
+      const revoked = store.revokeToken(req.params.name ?? '');
+      store.audit({ actor: req.actor, action: 'tokens.revoke', target: revoked.name, result: 'ok', detail: {} });
+      return { body: { revoked: revoked.name } };
+    });
+}

@@ -1,0 +1,69 @@
+import { mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ApiServer } from '../api/api-server.ts';
+import { registerPlatformRoutes } from '../api/platform-routes.ts';
+import { Edge, type EdgeLimits } from '../edge/index.ts';
+import { Platform } from '../platform/platform.ts';
+import { Store } from '../platform/index.ts';
+import type { ListenAddress } from './address.ts';
+import { onShutdown } from './shutdown.ts';
+import { urlOf } from './up.ts';
+
+export interface ServerOptions {
+  readonly stateDir: string;
+  readonly http: ListenAddress;
+  readonly api: ListenAddress;
+  readonly baseDomain: string;
+  readonly workers?: number;
+  readonly limits?: Partial<EdgeLimits>;
+  readonly log: (line: string) => void;
+}
+
+/** Where state lives when --state is not given. */
+export function defaultStateDir(): string {
+  return process.getuid?.() === 0 ? '/var/lib/berth' : join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'berth');
+}
+
+// Apps inherit only what they need from the daemon's environment: never its
+// tokens or anything else an operator happened to export.
+const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
+
+/**
+ * `berth server`: the edge for every app, the control API, and the apps
+ * themselves, brought back at their current releases. SIGTERM drains and
+ * stops everything.
+ */
+export async function server(options: ServerOptions): Promise<void> {
+  const stateDir = resolve(options.stateDir);
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const store = Store.open(stateDir);
+  const tokenPath = join(stateDir, 'admin-token');
+  if (store.ensureAdminToken(tokenPath)) options.log(`created the admin API token in ${tokenPath} (mode 0600)`);
+  else options.log(`admin API token: ${tokenPath}`);
+
+  const edge = new Edge({ routes: { hosts: {}, fallback: null }, workers: options.workers, limits: options.limits, log: options.log });
+  const baseEnv: Record<string, string> = {};
+  for (const key of INHERITED_ENV) if (process.env[key] !== undefined) baseEnv[key] = process.env[key]!;
+  const platform = new Platform({ stateDir, store, edge, baseDomain: options.baseDomain, baseEnv, log: options.log });
+  const api = new ApiServer({ authenticate: (token) => store.verifyToken(token)?.name ?? null, log: options.log });
+  registerPlatformRoutes(api, platform);
+
+  const edgeAddress = await edge.listen(options.http.host, options.http.port);
+  const apiAddress = await api.listen(options.api.host, options.api.port);
+  options.log(`edge listening on ${urlOf(edgeAddress)} (apps at NAME.${options.baseDomain})`);
+  options.log(`api listening on ${urlOf(apiAddress)}`);
+  await platform.start();
+  options.log('ready');
+
+  await onShutdown(
+    options.log,
+    async () => {
+      await api.close();
+      await edge.close(10_000);
+      await platform.stop();
+      store.close();
+    },
+    () => process.exit(130),
+  );
+}
