@@ -42,6 +42,12 @@ export const ERROR_CODES = {
   BERTH_E_TOKEN_NOT_FOUND: 'no token has that name',
   BERTH_E_STATE: 'the state directory or database cannot be used',
   BERTH_E_SOURCE_CHANGED: 'a file in the app folder changed while it was being packed',
+  // The remote commands of the CLI (src/cli/remote/): credentials and the connection to the daemon.
+  BERTH_E_NOT_LOGGED_IN: 'no berth server or API token is known: none saved by berth login, none in BERTH_SERVER / BERTH_TOKEN',
+  BERTH_E_CREDENTIALS: 'the saved credentials file cannot be read, parsed or written',
+  BERTH_E_UNREACHABLE: 'the berth server cannot be reached at its URL',
+  BERTH_E_CONNECTION_LOST: 'the connection to the berth server ended before its answer was complete',
+  BERTH_E_BAD_RESPONSE: 'the server answered with something that is not a berth API answer',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
