@@ -1,0 +1,96 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packSource } from '../../src/build/index.ts';
+import { Store } from '../../src/platform/index.ts';
+import { BerthProcess, alive, eventually } from '../helpers/berth-process.ts';
+import { descendants } from '../helpers/processes.ts';
+
+const APP = (version: string) => `
+import { createServer } from 'node:http';
+const server = createServer((req, res) => res.end(JSON.stringify({ version: '${version}', release: process.env.BERTH_RELEASE })));
+server.listen(Number(process.env.PORT), '127.0.0.1');
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
+`;
+
+async function start(state: string) {
+  const berth = new BerthProcess(['server', '--state', state, '--http', '127.0.0.1:0', '--api', '127.0.0.1:0', '--workers', '1']);
+  const edge = (await berth.waitFor(/edge listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+  const api = (await berth.waitFor(/api listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+  await berth.waitFor(/\| ready$/m);
+  const token = (await readFile(join(state, 'admin-token'), 'utf8')).trim();
+  return { berth, edge, api, token };
+}
+
+function served(edge: string): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(edge);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port, path: '/', headers: { host: 'shop.localhost' }, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('SIGKILL of the daemon during deploys and config changes always restarts to a consistent, serving state', { timeout: 300_000 }, async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'berth-crash-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const state = join(root, 'state');
+  const orphans = new Set<number>();
+  t.after(() => {
+    for (const pid of orphans) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+  let d = await start(state);
+  t.after(() => d.berth.kill());
+  const headers = () => ({ authorization: `Bearer ${d.token}` });
+  await fetch(`${d.api}/apps`, { method: 'POST', headers: headers(), body: JSON.stringify({ name: 'shop' }) });
+  const deploy = async (version: string) => {
+    const dir = join(root, version);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'server.mjs'), APP(version));
+    await writeFile(join(dir, 'Procfile'), 'web: node server.mjs\n');
+    const packed = await packSource(dir);
+    const res = await fetch(`${d.api}/apps/shop/deploy`, { method: 'POST', headers: headers(), body: packed.stream as unknown as BodyInit, duplex: 'half' } as RequestInit);
+    return res.text();
+  };
+  assert.match(await deploy('v1'), /"result":"ok"/);
+
+  const rounds = 6;
+  for (let round = 0; round < rounds; round++) {
+    // Start a change, then kill the daemon at a random moment during it.
+    const change =
+      round % 2 === 0
+        ? deploy(`round-${round}`).catch(() => 'interrupted')
+        : fetch(`${d.api}/apps/shop/config`, { method: 'PATCH', headers: headers(), body: JSON.stringify({ set: { ROUND: String(round) } }) }).catch(() => 'interrupted');
+    await new Promise((resolve) => setTimeout(resolve, 20 + Math.floor(Math.random() * 400)));
+    for (const pid of descendants(d.berth.child.pid!)) orphans.add(pid);
+    d.berth.child.kill('SIGKILL');
+    await d.berth.exited;
+    await change;
+    // The apps the dead daemon started are not its to clean up in this test.
+    for (const pid of orphans) if (alive(pid)) process.kill(pid, 'SIGKILL');
+
+    const store = Store.open(state);
+    try {
+      assert.deepEqual(store.checkIntegrity(), [], `round ${round}: integrity`);
+    } finally {
+      store.close();
+    }
+    d = await start(state);
+    const app = (await (await fetch(`${d.api}/apps/shop`, { headers: headers() })).json()) as { release: { name: string } | null };
+    assert.ok(app.release !== null, `round ${round}: no current release`);
+    const releases = ((await (await fetch(`${d.api}/apps/shop/releases`, { headers: headers() })).json()) as { releases: Array<{ status: string }> }).releases;
+    assert.ok(!releases.some((r) => r.status === 'pending'), `round ${round}: a release stayed pending`);
+    const answer = await eventually(`round ${round}: the current release serves`, async () => {
+      const res = await served(d.edge);
+      return res.status === 200 ? (JSON.parse(res.body) as { release: string }) : null;
+    }, 30_000);
+    assert.equal(answer.release, app.release.name, `round ${round}: serves ${answer.release}, current is ${app.release.name}`);
+  }
+});
