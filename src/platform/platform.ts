@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { commandToArgv, detectApp, readAppConfig, unpackSource, type AppPlan } from '../build/index.ts';
 import type { Edge, SiteSpec } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
-import { ReleaseRunner, runOnce, type ReleaseSpec } from '../runner/index.ts';
+import { ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type ReleaseSpec } from '../runner/index.ts';
 import { AppLog } from './app-log.ts';
 import * as names from './names.ts';
 import type { App, Release, ReleaseInfo } from './records.ts';
@@ -68,6 +68,8 @@ export class Platform {
 
   /** Brings every app back at its current release (after a daemon start). */
   async start(): Promise<void> {
+    const reaped = reapOrphans(this.#supervisorMarker());
+    if (reaped.length > 0) this.#options.log(`stopped ${reaped.length} instance(s) left running by a previous daemon that did not stop cleanly`);
     const interrupted = this.#store.failInterrupted();
     for (const release of interrupted.releases) this.#options.log(`${release.app}: v${release.version} was interrupted by a stop; marked failed`);
     await this.#publishRoutes();
@@ -291,7 +293,12 @@ export class Platform {
   }
 
   #releaseEnv(app: string, release: Release): Record<string, string> {
-    return { ...this.#options.baseEnv, ...release.config, BERTH_APP: app, BERTH_RELEASE: `v${release.version}` };
+    return { ...this.#options.baseEnv, ...release.config, BERTH_APP: app, BERTH_RELEASE: `v${release.version}`, [SUPERVISOR_ENV]: this.#supervisorMarker() };
+  }
+
+  /** Tags this daemon's instances, so that a later start can stop those a crash left behind. */
+  #supervisorMarker(): string {
+    return `server:${this.#options.stateDir}`;
   }
 
   /** Makes `release` serve (zero-downtime), without touching the store. */

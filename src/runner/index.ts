@@ -6,3 +6,4 @@ export { judgeProbe, DEFAULT_READINESS_POLICY, type ReadinessPolicy, type ProbeR
 export { runOnce } from './run-once.ts';
 export { ReleaseRunner, type ReleaseSpec, type ReleaseRunnerOptions } from './release-runner.ts';
 export { judgeRollout, type RolloutInstance, type RolloutVerdict } from './rollout-policy.ts';
+export { reapOrphans, SUPERVISOR_ENV } from './orphans.ts';

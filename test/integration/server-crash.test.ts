@@ -56,7 +56,7 @@ test('SIGKILL of the daemon during deploys and config changes always restarts to
     await writeFile(join(dir, 'server.mjs'), APP(version));
     await writeFile(join(dir, 'Procfile'), 'web: node server.mjs\n');
     const packed = await packSource(dir);
-    const res = await fetch(`${d.api}/apps/shop/deploy`, { method: 'POST', headers: headers(), body: packed.stream as unknown as BodyInit, duplex: 'half' } as RequestInit);
+    const res = await fetch(`${d.api}/apps/shop/deploy`, { method: 'POST', headers: headers(), body: packed.stream as unknown as RequestInit["body"], duplex: 'half' } as RequestInit);
     return res.text();
   };
   assert.match(await deploy('v1'), /"result":"ok"/);
@@ -73,8 +73,6 @@ test('SIGKILL of the daemon during deploys and config changes always restarts to
     d.berth.child.kill('SIGKILL');
     await d.berth.exited;
     await change;
-    // The apps the dead daemon started are not its to clean up in this test.
-    for (const pid of orphans) if (alive(pid)) process.kill(pid, 'SIGKILL');
 
     const store = Store.open(state);
     try {
@@ -83,6 +81,8 @@ test('SIGKILL of the daemon during deploys and config changes always restarts to
       store.close();
     }
     d = await start(state);
+    // The new daemon stops what the killed one left running.
+    await eventually(`round ${round}: the orphaned instances are gone`, () => [...orphans].every((pid) => !alive(pid)), 10_000);
     const app = (await (await fetch(`${d.api}/apps/shop`, { headers: headers() })).json()) as { release: { name: string } | null };
     assert.ok(app.release !== null, `round ${round}: no current release`);
     const releases = ((await (await fetch(`${d.api}/apps/shop/releases`, { headers: headers() })).json()) as { releases: Array<{ status: string }> }).releases;

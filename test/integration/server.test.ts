@@ -51,7 +51,7 @@ async function deploy(d: Daemon, app: string, dir: string): Promise<{ lines: str
   const res = await fetch(`${d.api}/apps/${app}/deploy`, {
     method: 'POST',
     headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/gzip' },
-    body: packed.stream as unknown as BodyInit,
+    body: packed.stream as unknown as RequestInit["body"],
     duplex: 'half',
   } as RequestInit);
   const lines = (await res.text()).trim().split('\n');
