@@ -1,0 +1,84 @@
+import type { Command } from 'commander';
+import { BerthError } from '../../errors.ts';
+import { appName } from '../../platform/index.ts';
+import { apiPath } from './client.ts';
+import type { RemoteContext } from './context.ts';
+import { AppAnswer, AppInfoAnswer, AppsAnswer, DestroyedAnswer, type AppInfo, type Instance } from './schemas.ts';
+import { cell, formatFields, formatFormation, formatJson, formatTable, formatTime } from './table.ts';
+
+export function instancesTable(instances: readonly Instance[]): string {
+  return formatTable(
+    ['INSTANCE', 'STATE', 'RELEASE', 'PID', 'PORT'],
+    instances.map((instance) => [instance.name, instance.state, instance.release, instance.pid, instance.port]),
+  );
+}
+
+/** `berth apps info`: the app, what serves it, and its instances. */
+export function formatAppInfo(info: AppInfo): string {
+  const release = info.release;
+  const formation = formatFormation(info.formation);
+  let text = formatFields([
+    ['app', info.app.name],
+    ['url', info.app.url],
+    ['created', formatTime(info.app.createdAt)],
+    ['release', release === null ? `none yet (berth deploy --app ${info.app.name})` : `${release.name} (${release.kind}, ${release.status}) ${release.description}`.trimEnd()],
+    ['released', release === null ? null : formatTime(release.createdAt)],
+    ['formation', formation === '' ? null : formation],
+    ['domains', info.domains.length === 0 ? null : info.domains.map(cell).join(', ')],
+  ]);
+  text += info.instances.length === 0 ? 'instances:  none running\n' : `\n${instancesTable(info.instances)}`;
+  return text;
+}
+
+/** `berth apps create | list | info | destroy`. */
+export function registerApps(cli: Command, ctx: RemoteContext): void {
+  const apps = cli.command('apps').description('create, list, inspect and destroy apps');
+
+  apps
+    .command('create')
+    .description('create an app; deploy to it with `berth deploy --app NAME`')
+    .argument('<name>', 'the app name: lowercase letters, digits and "-", e.g. shop')
+    .action(async (name: string) => {
+      const { value } = await ctx.client().call('POST', '/apps', AppAnswer, { name: appName(name) });
+      ctx.io.out(`created ${value.app.name}${value.app.url ? ` at ${cell(value.app.url)}` : ''}\n`);
+      ctx.io.out(`deploy it with: berth deploy --app ${value.app.name}\n`);
+    });
+
+  apps
+    .command('list')
+    .description('list the apps on the server')
+    .option('--json', "print the API's JSON answer")
+    .action(async (opts: { json?: boolean }) => {
+      const { value, json } = await ctx.client().call('GET', '/apps', AppsAnswer);
+      if (opts.json) return ctx.io.out(formatJson(json));
+      if (value.apps.length === 0) return ctx.io.out('no apps yet; create one with: berth apps create NAME\n');
+      ctx.io.out(formatTable(['NAME', 'RELEASE', 'URL', 'CREATED'], value.apps.map((app) => [app.name, app.currentRelease, app.url, formatTime(app.createdAt)])));
+    });
+
+  apps
+    .command('info')
+    .description("show an app: its URL, current release, formation, domains and instances")
+    .argument('<name>', 'the app name')
+    .option('--json', "print the API's JSON answer")
+    .action(async (name: string, opts: { json?: boolean }) => {
+      const { value, json } = await ctx.client().call('GET', apiPath('apps', appName(name)), AppInfoAnswer);
+      ctx.io.out(opts.json ? formatJson(json) : formatAppInfo(value));
+    });
+
+  apps
+    .command('destroy')
+    .description('destroy an app: its instances, releases, config vars and domains; this cannot be undone')
+    .argument('<name>', 'the app name')
+    .option('--confirm <name>', 'the app name again, to confirm')
+    .action(async (name: string, opts: { confirm?: string }) => {
+      const app = appName(name);
+      if (opts.confirm !== app) {
+        throw new BerthError('BERTH_E_USAGE', opts.confirm === undefined ? `destroying ${app} needs --confirm ${app}` : `--confirm ${cell(opts.confirm)} does not match ${app}; nothing was destroyed`, {
+          hint: `This deletes ${app} with its releases, config vars and domains. To go ahead: berth apps destroy ${app} --confirm ${app}`,
+        });
+      }
+      const query = `?confirm=${encodeURIComponent(app)}`;
+      const { value } = await ctx.client().call('DELETE', `${apiPath('apps', app)}${query}`, DestroyedAnswer);
+      ctx.io.out(`destroyed ${cell(value.destroyed)}\n`);
+    });
+}

@@ -1,0 +1,62 @@
+import type { Command } from 'commander';
+import { appName } from '../../platform/index.ts';
+import { parseConfigKeys, parseConfigPairs } from './arguments.ts';
+import { apiPath } from './client.ts';
+import type { RemoteContext } from './context.ts';
+import { ConfigAnswer, ReleaseAnswer, type Release } from './schemas.ts';
+import { formatJson, formatList, formatTable } from './table.ts';
+
+/** Keys sorted; values hidden as `***` unless revealed (the server sends null for them anyway). */
+export function configTable(config: Readonly<Record<string, string | null>>, reveal: boolean): string {
+  const keys = Object.keys(config).sort();
+  return formatTable(['KEY', 'VALUE'], keys.map((key) => [key, reveal ? (config[key] ?? '') : '***']));
+}
+
+function made(release: Release): string {
+  return `release ${release.name}${release.current ? ' is live' : ` is ${release.status}`}`;
+}
+
+/** `berth config set K=V... | unset K... | list [--reveal]`, each with `--app NAME`. */
+export function registerConfig(cli: Command, ctx: RemoteContext): void {
+  const config = cli.command('config').description("an app's config vars (environment variables); each change makes a release");
+
+  config
+    .command('set')
+    .description('set config vars; the value may contain "="')
+    .argument('<pairs...>', 'KEY=VALUE pairs')
+    .requiredOption('--app <name>', 'the app')
+    .action(async (pairs: string[], opts: { app: string }) => {
+      const app = appName(opts.app);
+      const set = parseConfigPairs(pairs);
+      const { value } = await ctx.client().call('PATCH', apiPath('apps', app, 'config'), ReleaseAnswer, { set });
+      // The keys, never the values: they are secrets.
+      ctx.io.out(`set ${formatList(Object.keys(set))} on ${app}: ${made(value.release)}\n`);
+    });
+
+  config
+    .command('unset')
+    .description('remove config vars')
+    .argument('<keys...>', 'the keys to remove')
+    .requiredOption('--app <name>', 'the app')
+    .action(async (keys: string[], opts: { app: string }) => {
+      const app = appName(opts.app);
+      const unset = parseConfigKeys(keys);
+      const { value } = await ctx.client().call('PATCH', apiPath('apps', app, 'config'), ReleaseAnswer, { unset });
+      ctx.io.out(`unset ${formatList(unset)} on ${app}: ${made(value.release)}\n`);
+    });
+
+  config
+    .command('list')
+    .description('list config vars; values are shown as *** unless --reveal')
+    .requiredOption('--app <name>', 'the app')
+    .option('--reveal', 'show the values (they are secrets: mind who can see your screen)')
+    .option('--json', "print the API's JSON answer (values are null unless --reveal)")
+    .action(async (opts: { app: string; reveal?: boolean; json?: boolean }) => {
+      const app = appName(opts.app);
+      const reveal = opts.reveal === true;
+      const { value, json } = await ctx.client().call('GET', `${apiPath('apps', app, 'config')}${reveal ? '?reveal=1' : ''}`, ConfigAnswer);
+      if (opts.json) return ctx.io.out(formatJson(json));
+      if (Object.keys(value.config).length === 0) return ctx.io.out(`${app} has no config vars; set some with: berth config set KEY=VALUE --app ${app}\n`);
+      ctx.io.out(configTable(value.config, reveal));
+    });
+}

@@ -1,0 +1,38 @@
+// The remote commands' door: the `berth` subcommands that talk to a
+// `berth server` over its control API (docs/API.md). src/cli/index.ts wires
+// them into the program with registerRemoteCommands; nothing happens at import.
+import type { Command } from 'commander';
+import { registerApps } from './apps.ts';
+import { registerConfig } from './config.ts';
+import { remoteContext, type RemoteIo, type RemoteOptions } from './context.ts';
+import { registerDeploy } from './deploy.ts';
+import { registerDomains } from './domains.ts';
+import { registerLogin } from './login.ts';
+import { registerLogs } from './logs.ts';
+import { registerProcesses } from './processes.ts';
+import { registerReleases } from './releases.ts';
+import { registerTokens } from './tokens.ts';
+
+export type { RemoteIo, RemoteOptions } from './context.ts';
+export { ApiClient, type ApiAnswer } from './client.ts';
+export { resolveCredentials, saveCredentials, credentialsPath, type Credentials } from './credentials.ts';
+
+/**
+ * Adds login, apps, deploy, releases, rollback, config, scale, ps, restart,
+ * logs, domains and tokens to the program. Failures are thrown as
+ * BerthErrors for the program's handler to print; `io` receives the normal
+ * output, each piece of text ending with "\n" (write it as it is, e.g.
+ * `(text) => process.stdout.write(text)`).
+ */
+export function registerRemoteCommands(cli: Command, io: RemoteIo, options: RemoteOptions = {}): void {
+  const ctx = remoteContext(io, options);
+  registerLogin(cli, ctx);
+  registerApps(cli, ctx);
+  registerDeploy(cli, ctx);
+  registerReleases(cli, ctx);
+  registerConfig(cli, ctx);
+  registerProcesses(cli, ctx);
+  registerLogs(cli, ctx);
+  registerDomains(cli, ctx);
+  registerTokens(cli, ctx);
+}

@@ -1,0 +1,83 @@
+import type { Command } from 'commander';
+import { BerthError } from '../../errors.ts';
+import { appName } from '../../platform/index.ts';
+import { parseLineCount, parseProcessArg } from './arguments.ts';
+import { apiPath, causeCode, type ApiClient } from './client.ts';
+import type { RemoteContext } from './context.ts';
+
+function logsPath(app: string, query: { lines?: number | undefined; process?: string | undefined; follow: boolean }): string {
+  const params = new URLSearchParams();
+  if (query.lines !== undefined) params.set('lines', String(query.lines));
+  if (query.process !== undefined) params.set('process', query.process);
+  if (query.follow) params.set('follow', '1');
+  const search = params.toString();
+  return `${apiPath('apps', app, 'logs')}${search === '' ? '' : `?${search}`}`;
+}
+
+export interface LogsRequest {
+  readonly app: string;
+  /** Recent lines to print first; undefined leaves it to the server (100). */
+  readonly lines: number | undefined;
+  readonly process: string | undefined;
+  readonly follow: boolean;
+}
+
+/**
+ * Prints an app's log lines. Following, the stream stays open until `signal`
+ * aborts (Ctrl-C), which ends it cleanly. fetch gives up on an answer after
+ * five minutes without a byte (undici's body timeout), which a quiet app
+ * easily reaches, so that one case resumes the stream asking for the one
+ * most recent line, which is skipped when it is the last line printed (lines
+ * start with their time to the millisecond). Any other end of a followed
+ * stream is BERTH_E_CONNECTION_LOST.
+ */
+export async function printLogs(client: Pick<ApiClient, 'lines' | 'server'>, request: LogsRequest, print: (line: string) => void, signal: AbortSignal): Promise<void> {
+  let lastPrinted: string | undefined;
+  let resumed = false;
+  for (;;) {
+    const stream = await client.lines('GET', logsPath(request.app, { ...request, lines: resumed ? 1 : request.lines }), { signal });
+    let first = resumed;
+    try {
+      for await (const line of stream) {
+        const repeat = first && line === lastPrinted;
+        first = false;
+        if (repeat) continue;
+        print(line);
+        lastPrinted = line;
+      }
+    } catch (err) {
+      if (request.follow && !signal.aborted && causeCode(err) === 'UND_ERR_BODY_TIMEOUT') {
+        resumed = true;
+        continue;
+      }
+      throw err;
+    }
+    if (signal.aborted || !request.follow) return;
+    throw new BerthError('BERTH_E_CONNECTION_LOST', `the berth server at ${client.server} ended the log stream`, {
+      hint: `The server may be restarting, or the app was destroyed; run berth logs -f --app ${request.app} again.`,
+    });
+  }
+}
+
+/** `berth logs [-f] [--process TYPE] [--lines N] --app NAME`. */
+export function registerLogs(cli: Command, ctx: RemoteContext): void {
+  cli
+    .command('logs')
+    .description("print an app's recent log lines; -f keeps printing new ones until Ctrl-C")
+    .requiredOption('--app <name>', 'the app')
+    .option('-f, --follow', 'keep printing new lines as they come, until Ctrl-C')
+    .option('-p, --process <type>', 'only lines of one process type, e.g. web')
+    .option('-n, --lines <n>', 'how many recent lines to print first (default: the server\'s, 100)')
+    .action(async (opts: { app: string; follow?: boolean; process?: string; lines?: string }) => {
+      const app = appName(opts.app);
+      const request = { app, lines: parseLineCount(opts.lines), process: parseProcessArg(opts.process), follow: opts.follow === true };
+      const client = ctx.client();
+      const stopped = new AbortController();
+      const unsubscribe = ctx.onInterrupt(() => stopped.abort());
+      try {
+        await printLogs(client, request, (line) => ctx.io.out(`${line}\n`), stopped.signal);
+      } finally {
+        unsubscribe();
+      }
+    });
+}

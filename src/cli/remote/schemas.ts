@@ -1,0 +1,81 @@
+import { z } from 'zod';
+
+// The answers of the control API (docs/API.md), as the CLI reads them. Extra
+// keys are allowed (a newer daemon may add some); a missing or mistyped key
+// the CLI needs is BERTH_E_BAD_RESPONSE rather than an "undefined" printed in
+// a table. `--json` prints the answer as it came, not these parsed copies.
+
+const time = z.string();
+
+export const AppSchema = z.object({
+  name: z.string(),
+  createdAt: time,
+  url: z.string().nullish(),
+  currentRelease: z.string().nullable(),
+});
+export type App = z.infer<typeof AppSchema>;
+
+export const ReleaseSchema = z.object({
+  version: z.number(),
+  name: z.string(),
+  kind: z.string(),
+  description: z.string(),
+  status: z.string(),
+  createdAt: time,
+  current: z.boolean(),
+  configKeys: z.array(z.string()).optional(),
+});
+export type Release = z.infer<typeof ReleaseSchema>;
+
+export const InstanceSchema = z.object({
+  name: z.string(),
+  state: z.string(),
+  // A stopped or crashed instance may have no pid or port.
+  pid: z.number().nullish(),
+  port: z.number().nullish(),
+  release: z.string().nullish(),
+});
+export type Instance = z.infer<typeof InstanceSchema>;
+
+export const FormationSchema = z.record(z.string(), z.number());
+
+export const TokenSchema = z.object({
+  name: z.string(),
+  createdAt: time,
+  lastUsedAt: time.nullish(),
+  revokedAt: time.nullish(),
+});
+
+export const AppAnswer = z.object({ app: AppSchema });
+export const AppsAnswer = z.object({ apps: z.array(AppSchema) });
+export const AppInfoAnswer = z.object({
+  app: AppSchema,
+  release: ReleaseSchema.nullable(),
+  formation: FormationSchema,
+  domains: z.array(z.string()),
+  instances: z.array(InstanceSchema),
+});
+export type AppInfo = z.infer<typeof AppInfoAnswer>;
+export const DestroyedAnswer = z.object({ destroyed: z.string() });
+export const ReleaseAnswer = z.object({ release: ReleaseSchema });
+export const ReleasesAnswer = z.object({ releases: z.array(ReleaseSchema) });
+export const ConfigAnswer = z.object({ config: z.record(z.string(), z.string().nullable()) });
+export const FormationAnswer = z.object({ formation: FormationSchema });
+export const InstancesAnswer = z.object({ instances: z.array(InstanceSchema) });
+export const RestartedAnswer = z.object({ restarted: z.boolean() });
+export const DomainsAnswer = z.object({ domains: z.array(z.string()) });
+export const TokensAnswer = z.object({ tokens: z.array(TokenSchema) });
+export const NewTokenAnswer = z.object({ token: z.string(), name: z.string() });
+export const RevokedAnswer = z.object({ revoked: z.string() });
+
+/** An error body: `{code, message, hint?}`. */
+export const ErrorBody = z.object({
+  code: z.string().regex(/^BERTH_E_[A-Z_]+$/),
+  message: z.string(),
+  hint: z.string().nullish(),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** The last line of a streamed deploy: `{"result": "ok", "release": …}` or `{"error": {code, message, hint}}`. */
+export const DeployOutcome = z.union([z.object({ result: z.literal('ok'), release: ReleaseSchema }), z.object({ error: ErrorBody })]);
+export type DeployOutcome = z.infer<typeof DeployOutcome>;

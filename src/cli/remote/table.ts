@@ -1,0 +1,88 @@
+// Pure formatting for what the remote commands print: tables with a header
+// row and aligned columns (as `heroku apps` or `kubectl get`), key/value
+// blocks, times and sizes. Nothing here writes; callers pass the text to io.
+
+/**
+ * Anything that came from the server is shown on one line with its control
+ * characters visible: a value holding a newline or an escape sequence must not
+ * break the columns or drive the terminal.
+ */
+export function cell(value: string | number | boolean | null | undefined): string {
+  if (value === null || value === undefined || value === '') return '-';
+  return String(value).replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** Characters as a terminal counts them, near enough: code points, not UTF-16 units. */
+function width(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
+function padEnd(text: string, to: number): string {
+  return text + ' '.repeat(Math.max(0, to - width(text)));
+}
+
+/**
+ * A header row and one row per item, columns two spaces apart, the last
+ * column not padded (no trailing spaces). Every line ends with "\n".
+ */
+export function formatTable(headers: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number | boolean | null | undefined>>): string {
+  const cells = rows.map((row) => headers.map((_, i) => cell(row[i])));
+  const widths = headers.map((header, i) => Math.max(width(header), ...cells.map((row) => width(row[i]!))));
+  const line = (row: readonly string[]) =>
+    row
+      .map((text, i) => (i === row.length - 1 ? text : padEnd(text, widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [headers, ...cells].map((row) => `${line(row)}\n`).join('');
+}
+
+/** `key:  value` lines with the values aligned, as `heroku apps:info`. */
+export function formatFields(fields: ReadonlyArray<readonly [string, string | number | null | undefined]>): string {
+  const keyWidth = Math.max(0, ...fields.map(([key]) => width(key) + 1));
+  return fields.map(([key, value]) => `${padEnd(`${key}:`, keyWidth)}  ${cell(value)}\n`).join('');
+}
+
+/** An API timestamp (ISO 8601) as `2024-05-01 12:00:00 UTC`; anything else is shown as it is. */
+export function formatTime(iso: string | null | undefined): string {
+  if (iso === null || iso === undefined || iso === '') return '-';
+  const ms = Date.parse(iso);
+  if (!Number.isFinite(ms)) return cell(iso);
+  return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/** 1536 → "1.5 KiB". */
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  if (unit === 0) return bytes === 1 ? '1 byte' : `${bytes} bytes`;
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+/** `{web: 2, worker: 1}` → "web=2 worker=1", types sorted, so the output is stable. */
+export function formatFormation(formation: Readonly<Record<string, number>>): string {
+  const entries = Object.entries(formation).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return entries.map(([type, count]) => `${type}=${count}`).join(' ');
+}
+
+/** `["A", "B", "C"]` → "A, B and C". */
+export function formatList(items: readonly string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+/** What `--json` prints: the API's answer, indented, one trailing newline. */
+export function formatJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
