@@ -6,6 +6,7 @@ import { LIMIT_NAMES, parseLimits } from './limits.ts';
 import { LogPrinter } from './log-printer.ts';
 import { fileServer, reverseProxy } from './quick.ts';
 import { up } from './up.ts';
+import { registerRemoteCommands } from './remote/index.ts';
 import { defaultStateDir, server } from './server.ts';
 
 const LIMIT_HELP = `an edge limit, repeatable: ${LIMIT_NAMES.join(', ')} (sizes like 16k or 10m, timeouts like 500ms or 30s)`;
@@ -66,6 +67,8 @@ function program(): Command {
       const to = opts.to.split(',').map((part) => parseUpstreamAddress(part));
       await reverseProxy({ from: parseListenAddress(opts.from), to, workers: parseWorkers(opts.workers), limits: parseLimits(opts.limit), log });
     });
+
+  registerRemoteCommands(cli, { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) });
 
   cli
     .command('server')
