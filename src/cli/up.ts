@@ -82,9 +82,7 @@ export async function up(options: UpOptions): Promise<void> {
     healthPath: config.health.path,
     graceMs: options.graceMs,
     log: (source, line, stream) => (stream === 'event' ? printer.line('berth', `${source} ${line}`) : printer.line(source, line)),
-    onUpstreams: (ready) => {
-      edge.setRoutes({ hosts: {}, fallback: site(ready) }).catch((err: Error) => log(`cannot update routes: ${err.message}`));
-    },
+    onUpstreams: (ready) => edge.setRoutes({ hosts: {}, fallback: site(ready) }).catch((err: Error) => log(`cannot update routes: ${err.message}`)),
     drain: (upstream, deadline) => edge.drain(upstream, deadline),
   });
   // Listen first: requests that arrive before an instance is ready get a

@@ -30,7 +30,8 @@ export interface FormationOptions {
   /** How long an instance has to finish in-flight work after SIGTERM. */
   readonly graceMs: number;
   readonly log: (source: string, line: string, stream: 'out' | 'err' | 'event') => void;
-  readonly onUpstreams: (ready: readonly ReadyUpstream[]) => void;
+  /** Called with the ready web instances whenever they change; may resolve once they take traffic. */
+  readonly onUpstreams: (ready: readonly ReadyUpstream[]) => void | Promise<void>;
   /** Called before an instance is signalled, so the edge can drain it first. */
   readonly drain?: (upstream: ReadyUpstream, deadline: number) => Promise<void>;
   readonly clock?: Clock;
@@ -172,8 +173,9 @@ export class Formation {
       const verdict = judgeProbe(result, this.#options.healthPath, instance.startedAt, this.#clock.now(), policy);
       if (verdict.kind === 'ready') {
         instance.state = 'ready';
+        // "ready" is said once the instance takes traffic, not before.
+        await this.#publish();
         this.#options.log(instance.name, `ready on port ${instance.spec.port}`, 'event');
-        this.#publish();
         return;
       }
       if (verdict.overdue && !reported) {
@@ -229,12 +231,12 @@ export class Formation {
     return ready;
   }
 
-  #publish(): void {
+  #publish(): Promise<void> {
     const ready = this.readyUpstreams();
     const key = ready.map((u) => `${u.id}@${u.port}`).join(',');
-    if (key === this.#published) return;
+    if (key === this.#published) return Promise.resolve();
     this.#published = key;
-    this.#options.onUpstreams(ready);
+    return Promise.resolve(this.#options.onUpstreams(ready)).catch(() => {});
   }
 
   /** Restarts one instance (or all of a type) the graceful way. */

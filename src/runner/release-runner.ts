@@ -84,7 +84,7 @@ export class ReleaseRunner<S extends ReleaseSpec = ReleaseSpec> {
       // release's draining must not empty the routes.
       onUpstreams: (ready) => {
         if (this.#current?.formation !== formation) return;
-        this.#options.publish(ready, spec).catch((err: Error) => this.#options.log('berth', `cannot update routes: ${err.message}`, 'event'));
+        return this.#options.publish(ready, spec).catch((err: Error) => this.#options.log('berth', `cannot update routes: ${err.message}`, 'event'));
       },
       drain: (upstream, deadline) => this.#options.drain(upstream, deadline),
     });

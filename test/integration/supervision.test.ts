@@ -51,8 +51,8 @@ test('an instance takes traffic only once its health path answers 2xx', async (t
   assert.equal(early.status, 502);
   assert.match(await early.text(), /no instance of the app is ready/);
   await berth.waitFor(/web\.1 ready/, 20_000);
-  const later = await fetch(`${url}/`);
-  assert.equal(later.status, 200);
+  // The route to the new instance is in force in every engine a moment after the log line.
+  await eventually('the ready instance takes traffic', async () => (await fetch(`${url}/`)).status === 200, 5_000);
 });
 
 test('stopping lets in-flight requests finish, then stops the whole process group', async (t) => {
