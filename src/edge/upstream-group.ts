@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { portAccepts } from '../net/port-accepts.ts';
 import { pickUpstream, type Candidate } from './balancer.ts';
 import { HEALTHY, markFailed, probeDue, recordProbe, type UpstreamHealth } from './upstream-health.ts';
 
@@ -91,19 +91,6 @@ export class Upstream implements Candidate {
   }
 }
 
-function tcpProbe(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1_000, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
 /**
  * The upstreams of one app (or of `reverse-proxy --to`). Membership changes
  * replace the list atomically; upstreams that stay keep their connections
@@ -182,7 +169,7 @@ export class UpstreamGroup {
     const due = this.#members.filter((u) => probeDue(u.health, now));
     await Promise.all(
       due.map(async (u) => {
-        const ok = await tcpProbe(u.host, u.port);
+        const ok = await portAccepts(u.host, u.port, 1_000);
         u.health = recordProbe(u.health, ok, this.#now());
       }),
     );

@@ -1,21 +1,8 @@
-import { connect } from 'node:net';
 import { request } from 'node:http';
+import { portAccepts } from '../net/port-accepts.ts';
 import type { ProbeResult } from './readiness.ts';
 
 const PROBE_TIMEOUT_MS = 2_000;
-
-function portAccepts(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(PROBE_TIMEOUT_MS, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
 
 function healthStatus(host: string, port: number, path: string): Promise<number | null> {
   return new Promise((resolve) => {
@@ -32,7 +19,7 @@ function healthStatus(host: string, port: number, path: string): Promise<number 
 
 /** One readiness probe of an instance: its port, then its health path if it has one. */
 export async function probeInstance(host: string, port: number, healthPath: string | null): Promise<ProbeResult> {
-  if (!(await portAccepts(host, port))) return { kind: 'refused' };
+  if (!(await portAccepts(host, port, PROBE_TIMEOUT_MS))) return { kind: 'refused' };
   if (healthPath === null) return { kind: 'listening' };
   const status = await healthStatus(host, port, healthPath);
   return status === null ? { kind: 'health-error' } : { kind: 'health', status };

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BerthProcess, EXAMPLES, eventually } from '../helpers/berth-process.ts';
+import { startDaemon, viaEdge } from '../helpers/daemon.ts';
 
 /** Runs one CLI command to completion with the given environment. */
 async function berth(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
@@ -15,31 +15,15 @@ async function berth(args: string[], env: Record<string, string>): Promise<{ cod
   return { code, output: run.output };
 }
 
-function viaEdge(edge: string, host: string, path = '/'): Promise<{ status: number; body: string }> {
-  const { hostname, port } = new URL(edge);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port, path, headers: { host }, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 test('the real CLI drives a real daemon: login, create, deploy Node and Flask, config, rollback, scale, restart, destroy', { timeout: 300_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-cli-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   const state = join(root, 'state');
-  const startDaemon = async () => {
-    const daemon = new BerthProcess(['server', '--state', state, '--http', '127.0.0.1:0', '--api', '127.0.0.1:0', '--workers', '1']);
-    const edge = (await daemon.waitFor(/edge listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
-    const api = (await daemon.waitFor(/api listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
-    await daemon.waitFor(/\| ready$/m);
-    return { daemon, edge, api };
+  const restart = async () => {
+    const started = await startDaemon(state);
+    return { daemon: started.berth, edge: started.edge, api: started.api };
   };
-  let { daemon, edge, api } = await startDaemon();
+  let { daemon, edge, api } = await restart();
   t.after(() => daemon.kill());
   const token = (await readFile(join(state, 'admin-token'), 'utf8')).trim();
   const env = { XDG_CONFIG_HOME: join(root, 'config') };
@@ -96,7 +80,7 @@ test('the real CLI drives a real daemon: login, create, deploy Node and Flask, c
 
   // The daemon restarts and brings both apps back.
   await daemon.stop('SIGTERM');
-  ({ daemon, edge, api } = await startDaemon());
+  ({ daemon, edge, api } = await restart());
   const env2 = { ...env, BERTH_SERVER: api };
   await eventually('shop is back', async () => (await viaEdge(edge, 'shop.localhost')).status === 200, 30_000);
   assert.equal((await viaEdge(edge, 'notes.localhost', '/health')).status, 200);

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packSource } from '../../src/build/index.ts';
 import { Store } from '../../src/platform/index.ts';
-import { BerthProcess, alive, eventually } from '../helpers/berth-process.ts';
+import { alive, eventually } from '../helpers/berth-process.ts';
+import { startDaemon as start, viaEdge } from '../helpers/daemon.ts';
 import { descendants } from '../helpers/processes.ts';
 
 const APP = (version: string) => `
@@ -15,28 +15,6 @@ const server = createServer((req, res) => res.end(JSON.stringify({ version: '${v
 server.listen(Number(process.env.PORT), '127.0.0.1');
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 `;
-
-async function start(state: string) {
-  const berth = new BerthProcess(['server', '--state', state, '--http', '127.0.0.1:0', '--api', '127.0.0.1:0', '--workers', '1']);
-  const edge = (await berth.waitFor(/edge listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
-  const api = (await berth.waitFor(/api listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
-  await berth.waitFor(/\| ready$/m);
-  const token = (await readFile(join(state, 'admin-token'), 'utf8')).trim();
-  return { berth, edge, api, token };
-}
-
-function served(edge: string): Promise<{ status: number; body: string }> {
-  const { hostname, port } = new URL(edge);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port, path: '/', headers: { host: 'shop.localhost' }, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 test('SIGKILL of the daemon during deploys and config changes always restarts to a consistent, serving state', { timeout: 300_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-crash-'));
@@ -88,7 +66,7 @@ test('SIGKILL of the daemon during deploys and config changes always restarts to
     const releases = ((await (await fetch(`${d.api}/apps/shop/releases`, { headers: headers() })).json()) as { releases: Array<{ status: string }> }).releases;
     assert.ok(!releases.some((r) => r.status === 'pending'), `round ${round}: a release stayed pending`);
     const answer = await eventually(`round ${round}: the current release serves`, async () => {
-      const res = await served(d.edge);
+      const res = await viaEdge(d.edge, 'shop.localhost');
       return res.status === 200 ? (JSON.parse(res.body) as { release: string }) : null;
     }, 30_000);
     assert.equal(answer.release, app.release.name, `round ${round}: serves ${answer.release}, current is ${app.release.name}`);

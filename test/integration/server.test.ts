@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, readFile, rm, stat, writeFile, cp } from 'node:fs/promises';
-import { request } from 'node:http';
+import { mkdtemp, mkdir, rm, stat, writeFile, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packSource } from '../../src/build/index.ts';
-import { BerthProcess, EXAMPLES, eventually } from '../helpers/berth-process.ts';
+import { EXAMPLES, eventually } from '../helpers/berth-process.ts';
+import { startDaemon, viaEdge as edgeGet, type Daemon } from '../helpers/daemon.ts';
 
 const APP = (version: string, boot = '') => `
 import { createServer } from 'node:http';
@@ -17,22 +17,6 @@ const server = createServer((req, res) => {
 server.listen(Number(process.env.PORT), '127.0.0.1');
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 `;
-
-interface Daemon {
-  berth: BerthProcess;
-  api: string;
-  edge: string;
-  token: string;
-}
-
-async function startDaemon(stateDir: string): Promise<Daemon> {
-  const berth = new BerthProcess(['server', '--state', stateDir, '--http', '127.0.0.1:0', '--api', '127.0.0.1:0', '--workers', '2']);
-  const edge = (await berth.waitFor(/edge listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
-  const api = (await berth.waitFor(/api listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
-  await berth.waitFor(/\| ready$/m);
-  const token = (await readFile(join(stateDir, 'admin-token'), 'utf8')).trim();
-  return { berth, api, edge, token };
-}
 
 async function call(d: Daemon, method: string, path: string, body?: unknown, token = d.token): Promise<{ status: number; json: any }> {
   const res = await fetch(d.api + path, { method, headers: { authorization: `Bearer ${token}` }, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
@@ -58,21 +42,6 @@ async function deploy(d: Daemon, app: string, dir: string): Promise<{ lines: str
   return { lines, last: JSON.parse(lines.at(-1)!) };
 }
 
-/** A GET to the edge for an app's host (fetch cannot set Host). */
-function viaEdge(d: Daemon, host: string, path = '/'): Promise<{ status: number; body: string }> {
-  const { hostname, port } = new URL(d.edge);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port, path, headers: { host }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 async function appDir(root: string, name: string, source: string): Promise<string> {
   const dir = join(root, name);
   await mkdir(dir, { recursive: true });
@@ -85,7 +54,7 @@ test('berth server: deploys, config releases and rollbacks of real apps, survivi
   const root = await mkdtemp(join(tmpdir(), 'berth-server-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   const state = join(root, 'state');
-  let d = await startDaemon(state);
+  let d = await startDaemon(state, 2);
   t.after(() => d.berth.kill());
 
   await t.test('the admin token file is private, and every call needs a valid token', async () => {
@@ -112,8 +81,8 @@ test('berth server: deploys, config releases and rollbacks of real apps, survivi
     const { lines, last } = await deploy(d, 'shop', await appDir(root, 'v1', APP('v1')));
     assert.equal(last.result, 'ok', lines.join('\n'));
     assert.equal(last.release.name, 'v1');
-    assert.deepEqual(await viaEdge(d, 'shop.localhost'), { status: 200, body: 'v1' });
-    assert.equal((await viaEdge(d, 'other.localhost')).status, 404);
+    assert.deepEqual(await edgeGet(d.edge, 'shop.localhost'), { status: 200, body: 'v1' });
+    assert.equal((await edgeGet(d.edge, 'other.localhost')).status, 404);
   });
 
   await t.test('deploying an empty folder is refused and nothing changes', async () => {
@@ -131,7 +100,7 @@ test('berth server: deploys, config releases and rollbacks of real apps, survivi
     const worker = async () => {
       while (!stop && Date.now() < deadline && failures.length < 20) {
         try {
-          const res = await viaEdge(d, 'shop.localhost');
+          const res = await edgeGet(d.edge, 'shop.localhost');
           if (res.status === 200) ok++;
           else failures.push(`${res.status} ${res.body}`);
         } catch (err) {
@@ -152,7 +121,7 @@ test('berth server: deploys, config releases and rollbacks of real apps, survivi
     await load;
     assert.deepEqual(failures, []);
     assert.ok(ok > 50, `only ${ok} requests ran`);
-    const env = JSON.parse((await viaEdge(d, 'shop.localhost', '/env')).body);
+    const env = JSON.parse((await edgeGet(d.edge, 'shop.localhost', '/env')).body);
     assert.deepEqual([env.version, env.greeting], ['v3-code', 'hello 5']);
   });
 
@@ -160,7 +129,7 @@ test('berth server: deploys, config releases and rollbacks of real apps, survivi
     const { last } = await deploy(d, 'shop', await appDir(root, 'broken', APP('broken', "console.error('cannot connect to the database'); process.exit(1);")));
     assert.equal(last.error.code, 'BERTH_E_RELEASE_FAILED');
     assert.match(last.error.hint, /cannot connect to the database/);
-    assert.equal((await viaEdge(d, 'shop.localhost')).body, 'v3-code');
+    assert.equal((await edgeGet(d.edge, 'shop.localhost')).body, 'v3-code');
     const releases = (await call(d, 'GET', '/apps/shop/releases')).json.releases;
     assert.equal(releases[0].status, 'failed');
     assert.equal(releases.find((r: { current: boolean }) => r.current).name, 'v8');
@@ -170,7 +139,7 @@ test('berth server: deploys, config releases and rollbacks of real apps, survivi
     const rolled = await call(d, 'POST', '/apps/shop/rollback', { version: 1 });
     assert.equal(rolled.status, 200, JSON.stringify(rolled.json));
     assert.equal(rolled.json.release.description, 'Rollback to v1');
-    const env = JSON.parse((await viaEdge(d, 'shop.localhost', '/env')).body);
+    const env = JSON.parse((await edgeGet(d.edge, 'shop.localhost', '/env')).body);
     assert.deepEqual([env.version, env.greeting], ['v1', null]);
     assert.deepEqual((await call(d, 'GET', '/apps/shop/config')).json, { config: {} });
   });
@@ -187,8 +156,8 @@ test('berth server: deploys, config releases and rollbacks of real apps, survivi
 
   await t.test('the daemon restarts on the same state and brings the app back at its release and scale', async () => {
     await d.berth.stop('SIGTERM');
-    d = await startDaemon(state);
-    await eventually('shop serves again', async () => (await viaEdge(d, 'shop.localhost')).body === 'v1', 30_000);
+    d = await startDaemon(state, 2);
+    await eventually('shop serves again', async () => (await edgeGet(d.edge, 'shop.localhost')).body === 'v1', 30_000);
     const ps = (await call(d, 'GET', '/apps/shop/ps')).json.instances;
     assert.equal(ps.length, 2);
   });
@@ -199,15 +168,15 @@ test('berth server: deploys, config releases and rollbacks of real apps, survivi
     await cp(join(EXAMPLES, 'flask-notes'), flask, { recursive: true });
     const { last, lines } = await deploy(d, 'notes', flask);
     assert.equal(last.result, 'ok', lines.join('\n'));
-    assert.equal((await viaEdge(d, 'notes.localhost', '/health')).status, 200);
-    assert.match((await viaEdge(d, 'notes.localhost', '/static/style.css')).body, /font-family/);
-    assert.equal((await viaEdge(d, 'shop.localhost')).body, 'v1');
+    assert.equal((await edgeGet(d.edge, 'notes.localhost', '/health')).status, 200);
+    assert.match((await edgeGet(d.edge, 'notes.localhost', '/static/style.css')).body, /font-family/);
+    assert.equal((await edgeGet(d.edge, 'shop.localhost')).body, 'v1');
   });
 
   await t.test('destroy needs confirmation, then the app is gone', async () => {
     assert.equal((await call(d, 'DELETE', '/apps/notes')).status, 400);
     assert.equal((await call(d, 'DELETE', '/apps/notes?confirm=notes')).status, 200);
-    assert.equal((await viaEdge(d, 'notes.localhost')).status, 404);
+    assert.equal((await edgeGet(d.edge, 'notes.localhost')).status, 404);
     assert.deepEqual((await call(d, 'GET', '/apps')).json.apps.map((a: { name: string }) => a.name), ['shop']);
   });
 });
