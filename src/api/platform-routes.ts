@@ -60,7 +60,7 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
         body: {
           app: appJson(app.name),
           release: current === null ? null : releaseJson(current, app.currentVersion),
-          formation: store.getFormation(app.name),
+          formation: platform.formation(app.name),
           domains: platform.domains(app.name),
           instances: platform.instances(app.name),
         },

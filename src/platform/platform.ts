@@ -408,6 +408,14 @@ export class Platform {
     return current;
   }
 
+  /** Instances per process type as they run: the release's types at one each, unless scaled. */
+  formation(app: string): Record<string, number> {
+    const current = this.#store.currentRelease(app);
+    const effective: Record<string, number> = {};
+    for (const process of current?.processes ?? []) if (process.name !== 'release') effective[process.name] = 1;
+    return { ...effective, ...this.#store.getFormation(app) };
+  }
+
   instances(app: string): Array<{ name: string; state: string; pid: number | undefined; port: number | null; release: string | null }> {
     this.#store.getApp(app);
     const state = this.#apps.get(app);

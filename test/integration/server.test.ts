@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, stat, writeFile, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { request } from 'node:http';
+import { gzipSync } from 'node:zlib';
+import { Header } from 'tar';
 import { packSource } from '../../src/build/index.ts';
 import { EXAMPLES, eventually } from '../helpers/berth-process.ts';
 import { startDaemon, viaEdge as edgeGet, type Daemon } from '../helpers/daemon.ts';
@@ -89,6 +93,35 @@ test('berth server: deploys, config releases and rollbacks of real apps, survivi
     const empty = join(root, 'empty');
     await mkdir(empty, { recursive: true });
     await assert.rejects(packSource(empty), /nothing to deploy/);
+    assert.equal((await call(d, 'GET', '/apps/shop/releases')).json.releases.length, 1);
+  });
+
+  await t.test('an upload with a ../ entry is refused naming the entry, and nothing lands outside or changes', async () => {
+    const body = Buffer.from('owned\n');
+    const block = Buffer.alloc(512);
+    new Header({ path: '../escape.txt', type: 'File', mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: new Date('2024-01-01T00:00:00Z') }).encode(block);
+    const archive = gzipSync(Buffer.concat([block, body, Buffer.alloc(512 - body.length), Buffer.alloc(1024)]));
+    const res = await fetch(`${d.api}/apps/shop/deploy`, { method: 'POST', headers: { authorization: `Bearer ${d.token}` }, body: archive });
+    const last = JSON.parse((await res.text()).trim().split('\n').at(-1)!);
+    assert.equal(last.error.code, 'BERTH_E_ARCHIVE');
+    assert.match(last.error.message, /escape\.txt/);
+    assert.equal(existsSync(join(state, 'apps', 'shop', 'escape.txt')), false);
+    assert.equal(existsSync(join(state, 'apps', 'shop', 'builds', 'escape.txt')), false);
+    assert.equal((await call(d, 'GET', '/apps/shop/releases')).json.releases.length, 1);
+  });
+
+  await t.test('an oversized upload is refused before anything is read', async () => {
+    const { hostname, port } = new URL(d.api);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: hostname, port, method: 'POST', path: '/apps/shop/deploy', headers: { authorization: `Bearer ${d.token}`, 'content-length': String(600 * 1024 * 1024) } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+        req.destroy();
+      });
+      req.on('error', reject);
+      req.write(Buffer.alloc(1024));
+    });
+    assert.equal(status, 413);
     assert.equal((await call(d, 'GET', '/apps/shop/releases')).json.releases.length, 1);
   });
 
