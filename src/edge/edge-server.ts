@@ -23,9 +23,15 @@ export interface EdgeOptions {
   readonly log?: (line: string) => void;
 }
 
+interface Waiter {
+  /** True when this message settles the wait. */
+  readonly take: (message: WorkerMessage) => boolean;
+  readonly fail: (err: Error) => void;
+}
+
 interface WorkerHandle {
   readonly thread: Worker;
-  readonly waiters: Set<(message: WorkerMessage) => boolean>;
+  readonly waiters: Set<Waiter>;
   exited: boolean;
 }
 
@@ -107,13 +113,18 @@ export class Edge {
   #startWorker(init: WorkerInit): WorkerHandle {
     const thread = new Worker(new URL('./engine/worker-main.ts', import.meta.url), { workerData: init });
     const handle: WorkerHandle = { thread, waiters: new Set(), exited: false };
-    thread.once('exit', () => (handle.exited = true));
+    // One exit listener for the thread's life: whoever still waits on it learns it is gone.
+    thread.once('exit', () => {
+      handle.exited = true;
+      for (const waiter of handle.waiters) waiter.fail(new Error('edge worker exited'));
+      handle.waiters.clear();
+    });
     thread.on('message', (message: WorkerMessage) => {
       if (message.type === 'log') {
         this.#options.log?.(message.line);
         return;
       }
-      for (const waiter of [...handle.waiters]) if (waiter(message)) handle.waiters.delete(waiter);
+      for (const waiter of [...handle.waiters]) if (waiter.take(message)) handle.waiters.delete(waiter);
     });
     thread.on('error', (err) => this.#options.log?.(`edge worker failed: ${err.message}`));
     return handle;
@@ -126,18 +137,17 @@ export class Edge {
         reject(new Error('edge worker exited'));
         return;
       }
-      const waiter = (message: WorkerMessage) => {
-        try {
-          if (!accept(message)) return false;
-          resolve();
-        } catch (err) {
-          reject(err);
-        }
-        return true;
-      };
-      worker.waiters.add(waiter);
-      worker.thread.once('exit', () => {
-        if (worker.waiters.delete(waiter)) reject(new Error('edge worker exited'));
+      worker.waiters.add({
+        take: (message) => {
+          try {
+            if (!accept(message)) return false;
+            resolve();
+          } catch (err) {
+            reject(err);
+          }
+          return true;
+        },
+        fail: reject,
       });
     });
   }
