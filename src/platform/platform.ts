@@ -3,7 +3,6 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { PassThrough } from 'node:stream';
 import { commandToArgv, detectApp, readAppConfig, unpackSource, type AppPlan } from '../build/index.ts';
 import type { Edge, SiteSpec } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
@@ -29,6 +28,8 @@ export interface PlatformOptions {
   /** Releases kept per app beyond the current one and its rollback target. */
   readonly keepReleases?: number;
 }
+
+type AuditDetail = Record<string, string | number | readonly string[]>;
 
 /** A release as the runner runs it, with what the edge serves for it besides its instances. */
 interface RunningRelease extends ReleaseSpec {
@@ -163,26 +164,32 @@ export class Platform {
     });
   }
 
-  #audited<T>(actor: string, action: string, target: string, work: () => T, detail: Record<string, string | number | readonly string[]> = {}): T {
+  #audited<T>(actor: string, action: string, target: string, work: () => T, detail: AuditDetail = {}): T {
     try {
       const result = work();
-      this.#store.audit({ actor, action, target, result: 'ok', detail });
+      this.#audit(actor, action, target, detail, null);
       return result;
     } catch (err) {
-      this.#store.audit({ actor, action, target, result: 'error', detail: { ...detail, error: (err as BerthError).code ?? 'error' } });
+      this.#audit(actor, action, target, detail, err);
       throw err;
     }
   }
 
-  async #auditedAsync<T>(actor: string, action: string, target: string, work: () => Promise<T>, detail: Record<string, string | number | readonly string[]> = {}): Promise<T> {
+  async #auditedAsync<T>(actor: string, action: string, target: string, work: () => Promise<T>, detail: AuditDetail = {}): Promise<T> {
     try {
       const result = await work();
-      this.#store.audit({ actor, action, target, result: 'ok', detail });
+      this.#audit(actor, action, target, detail, null);
       return result;
     } catch (err) {
-      this.#store.audit({ actor, action, target, result: 'error', detail: { ...detail, error: (err as BerthError).code ?? 'error' } });
+      this.#audit(actor, action, target, detail, err);
       throw err;
     }
+  }
+
+  /** One audit row: who, what, on what, and how it ended (an error's code, never its values). */
+  #audit(actor: string, action: string, target: string, detail: AuditDetail, error: unknown): void {
+    if (error === null) this.#store.audit({ actor, action, target, result: 'ok', detail });
+    else this.#store.audit({ actor, action, target, result: 'error', detail: { ...detail, error: (error as BerthError).code ?? 'error' } });
   }
 
   // ---- deploys ----------------------------------------------------------
@@ -211,10 +218,9 @@ export class Platform {
             callback(null, chunk);
           },
         });
-        const tee = new PassThrough();
-        const piped = pipeline(upload, hashing, tee).catch(() => {});
+        const piped = pipeline(upload, hashing).catch(() => {});
         try {
-          await unpackSource(tee, dir);
+          await unpackSource(hashing, dir);
         } catch (err) {
           upload.resume();
           await rm(dir, { recursive: true, force: true });

@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { formatHttpDate } from '../static/http-date.ts';
 
 /**
  * Responses the engine writes itself (errors, 100 Continue), built once:
@@ -39,7 +40,7 @@ export function httpDate(now: number = Date.now()): string {
   const second = Math.floor(now / 1000);
   if (second !== dateSecond) {
     dateSecond = second;
-    dateValue = new Date(second * 1000).toUTCString();
+    dateValue = formatHttpDate(second * 1000);
   }
   return dateValue;
 }
