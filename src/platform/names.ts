@@ -97,6 +97,33 @@ export function tokenName(value: unknown): string {
   return value;
 }
 
+/** An SSH key's name: the same shape as a token name ("laptop.alice"). */
+export function keyName(value: unknown): string {
+  const hint = 'Key names are 1 to 63 characters: lowercase letters, digits, ".", "_" and "-", starting with a letter or digit (e.g. "laptop.alice").';
+  if (typeof value !== 'string' || !TOKEN_NAME.test(value)) refuse('key name', value, hint);
+  return value;
+}
+
+/** A cron job's name, the key of its entry in berth.toml's [cron] table: shaped like a process type. */
+export function cronJobName(value: unknown): string {
+  if (typeof value !== 'string' || !PROCESS_TYPE.test(value)) {
+    refuse('cron job name', value, 'Cron job names are letters, digits, "_" and "-", starting with a letter or digit.');
+  }
+  return value;
+}
+
+/** The audit actor for a push authenticated by an SSH key: "ssh:" and the key's name. */
+export function sshActor(key: string): string {
+  return `ssh:${keyName(key)}`;
+}
+
+/** Who may appear as an audit actor: a token name, "ssh:KEY", "system" or "anonymous". */
+export function auditActor(value: string): string {
+  if (value === SYSTEM_ACTOR || value === ANONYMOUS_ACTOR) return value;
+  if (value.startsWith('ssh:')) return sshActor(value.slice(4));
+  return tokenName(value);
+}
+
 /** The audit actor for what berth does by itself (startup recovery, pruning). */
 export const SYSTEM_ACTOR = 'system';
 /** The audit actor for a request that presented no valid token. */

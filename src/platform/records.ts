@@ -75,10 +75,37 @@ export interface TokenInfo {
   readonly revokedAt: string | null;
 }
 
+/** One fired cron slot. */
+export interface CronRun {
+  readonly app: string;
+  readonly job: string;
+  /** The scheduled time this run stands for (ISO-8601 UTC), not when it started. */
+  readonly slot: string;
+  readonly startedAt: string;
+  readonly finishedAt: string | null;
+  readonly releaseVersion: number;
+  readonly exitCode: number | null;
+  readonly status: CronRunStatus;
+}
+
+export type CronRunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
+
+/** A registered SSH public key, as listings show it. */
+export interface SshKeyInfo {
+  readonly id: number;
+  readonly name: string;
+  readonly fingerprint: string;
+  readonly algorithm: string;
+  readonly publicKey: string;
+  readonly createdAt: string;
+  readonly lastUsedAt: string | null;
+  readonly revokedAt: string | null;
+}
+
 export type AuditValue = string | number | boolean | null | readonly string[];
 
 export interface AuditEntry {
-  /** A token name, "system" or "anonymous" (a request without a valid token). */
+  /** A token name, "ssh:" and an SSH key's name, "system" or "anonymous" (a request without a valid token). */
   readonly actor: string;
   /** What was asked, e.g. "apps.create", "config.set". */
   readonly action: string;

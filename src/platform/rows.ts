@@ -1,7 +1,7 @@
 import { BerthError } from '../errors.ts';
 import { configKey, configValue, processType } from './names.ts';
 import type { ReleaseKind, ReleaseStatus } from './release-policy.ts';
-import type { App, AuditResult, AuditRow, AuditValue, Build, BuildStatus, Domain, Release, ReleaseInfo, ReleaseProcess, TokenInfo } from './records.ts';
+import type { App, AuditResult, CronRun, CronRunStatus, SshKeyInfo, AuditRow, AuditValue, Build, BuildStatus, Domain, Release, ReleaseInfo, ReleaseProcess, TokenInfo } from './records.ts';
 
 // The store's row plumbing: the SELECTs every read shares, rows → records,
 // and the checks run on input before any transaction starts.
@@ -72,6 +72,35 @@ export function toToken(row: Row): TokenInfo {
   return {
     id: Number(row.id),
     name: String(row.name),
+    createdAt: String(row.created_at),
+    lastUsedAt: row.last_used_at === null ? null : String(row.last_used_at),
+    revokedAt: row.revoked_at === null ? null : String(row.revoked_at),
+  };
+}
+
+export const CRON_RUN_SELECT = `SELECT a.name AS app, c.job, c.slot, c.started_at, c.finished_at, c.release_version, c.exit_code, c.status
+  FROM cron_runs c JOIN apps a ON a.id = c.app_id`;
+
+export function toCronRun(row: Row): CronRun {
+  return {
+    app: String(row.app),
+    job: String(row.job),
+    slot: String(row.slot),
+    startedAt: String(row.started_at),
+    finishedAt: row.finished_at === null ? null : String(row.finished_at),
+    releaseVersion: Number(row.release_version),
+    exitCode: row.exit_code === null ? null : Number(row.exit_code),
+    status: String(row.status) as CronRunStatus,
+  };
+}
+
+export function toSshKey(row: Row): SshKeyInfo {
+  return {
+    id: Number(row.id),
+    name: String(row.name),
+    fingerprint: String(row.fingerprint),
+    algorithm: String(row.algorithm),
+    publicKey: String(row.public_key),
     createdAt: String(row.created_at),
     lastUsedAt: row.last_used_at === null ? null : String(row.last_used_at),
     revokedAt: row.revoked_at === null ? null : String(row.revoked_at),

@@ -29,6 +29,22 @@
 //                target, result ok | error, detail_json (keys, never values).
 //                No foreign keys: the history outlives the apps it names.
 //
+// Version 2:
+//
+//   cron_runs    (app_id → apps, job, slot) PRIMARY KEY: one row per
+//                scheduled slot that fired. The row is inserted (the slot
+//                claimed) before the command starts, in its own transaction,
+//                so a slot never runs twice — not across deploys, not across
+//                daemon restarts. started_at, finished_at, release_version
+//                (the release the command ran in), exit_code, status
+//                running | succeeded | failed | interrupted (the daemon
+//                stopped or died while it ran; it is not retried).
+//   ssh_keys     id, name UNIQUE (never reused, like token names),
+//                fingerprint (SHA256:… of the key blob; at most one active
+//                key per fingerprint), algorithm, public_key (the
+//                authorized_keys line, without its comment), created_at,
+//                last_used_at, revoked_at.
+//
 // Times are ISO-8601 UTC strings. Tables are STRICT, so a wrong type is an
 // error rather than a silently stored string. Two triggers keep the one
 // invariant a restart depends on — an app's current release is a succeeded
@@ -126,6 +142,31 @@ export const MIGRATIONS: readonly string[] = [
   BEGIN
     SELECT RAISE(ABORT, 'the current release cannot leave the succeeded state');
   END;
+  `,
+  `
+  CREATE TABLE cron_runs (
+    app_id INTEGER NOT NULL REFERENCES apps(id),
+    job TEXT NOT NULL,
+    slot TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NULL,
+    release_version INTEGER NOT NULL,
+    exit_code INTEGER NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted')),
+    PRIMARY KEY (app_id, job, slot)
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE ssh_keys (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    fingerprint TEXT NOT NULL,
+    algorithm TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT NULL,
+    revoked_at TEXT NULL
+  ) STRICT;
+  CREATE UNIQUE INDEX ssh_keys_active_fingerprint ON ssh_keys(fingerprint) WHERE revoked_at IS NULL;
   `,
 ];
 

@@ -3,12 +3,13 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../errors.ts';
 import { writeFileAtomic } from './atomic-file.ts';
-import { appName, branchName, configKey, hostname, processType, releaseRef, tokenName, SYSTEM_ACTOR, ANONYMOUS_ACTOR } from './names.ts';
+import { appName, auditActor, branchName, configKey, cronJobName, hostname, keyName, processType, releaseRef, tokenName } from './names.ts';
 import { canTransition, nextVersion, releasesToPrune, rollbackTarget } from './release-policy.ts';
-import type { App, AuditEntry, AuditRow, Build, DestroyedApp, Domain, NewRelease, PruneResult, Release, ReleaseInfo, StoreOptions, TokenInfo } from './records.ts';
+import type { App, AuditEntry, AuditRow, Build, CronRun, SshKeyInfo, DestroyedApp, Domain, NewRelease, PruneResult, Release, ReleaseInfo, StoreOptions, TokenInfo } from './records.ts';
 import {
   APP_SELECT,
   BUILD_SELECT,
+  CRON_RUN_SELECT,
   DOMAIN_SELECT,
   RELEASE_SELECT,
   REDACT_MIN_LENGTH,
@@ -25,8 +26,10 @@ import {
   toApp,
   toAudit,
   toBuild,
+  toCronRun,
   toDomain,
   toRelease,
+  toSshKey,
   toToken,
   withoutConfig,
   type Row,
@@ -47,6 +50,13 @@ import { generateToken, hashToken, looksLikeToken, tokensMatch } from './tokens.
 // Apps are named by name everywhere (names are validated with names.ts);
 // releases by version within an app, or by id where a deploy holds one.
 // Everything returned is a plain, JSON-ready object (records.ts).
+
+/** A cron slot as stored: a whole-second ISO-8601 UTC time, so one instant has one spelling. */
+function cronSlot(value: string): string {
+  const ms = Date.parse(value);
+  if (typeof value !== 'string' || !Number.isFinite(ms) || ms % 1000 !== 0) throw new BerthError('BERTH_E_USAGE', `a cron slot must be a whole-second time, got ${JSON.stringify(value)}`);
+  return new Date(ms).toISOString();
+}
 
 /** The most instances of one process type; the same limit as berth.toml's [scale]. */
 export const MAX_QUANTITY = 64;
@@ -232,7 +242,7 @@ export class Store {
       const configKeys = Object.keys(this.getConfig(name));
       // The app points at a release and releases point at the app: unhook first.
       this.#run('UPDATE apps SET current_release_id = NULL WHERE id = ?', id);
-      for (const table of ['config_vars', 'formation', 'domains']) this.#run(`DELETE FROM ${table} WHERE app_id = ?`, id);
+      for (const table of ['config_vars', 'formation', 'domains', 'cron_runs']) this.#run(`DELETE FROM ${table} WHERE app_id = ?`, id);
       const releases = Number(this.#run('DELETE FROM releases WHERE app_id = ?', id).changes);
       this.#run('DELETE FROM builds WHERE app_id = ?', id);
       this.#run('DELETE FROM apps WHERE id = ?', id);
@@ -452,15 +462,18 @@ export class Store {
    * still building was interrupted by a crash and nothing will finish it.
    * Marks them failed and returns them.
    */
-  failInterrupted(): { releases: ReleaseInfo[]; builds: Build[] } {
+  failInterrupted(): { releases: ReleaseInfo[]; builds: Build[]; cronRuns: CronRun[] } {
     return this.transaction(() => {
       const releases = this.#all(`${RELEASE_SELECT} WHERE r.status = 'pending' ORDER BY r.id`).map((row) => withoutConfig(toRelease(row)));
       const builds = this.#all(`${BUILD_SELECT} WHERE b.status = 'building' ORDER BY b.id`).map(toBuild);
+      const cronRuns = this.#all(`${CRON_RUN_SELECT} WHERE c.status = 'running' ORDER BY c.started_at`).map(toCronRun);
       this.#run(`UPDATE releases SET status = 'failed' WHERE status = 'pending'`);
       this.#run(`UPDATE builds SET status = 'failed' WHERE status = 'building'`);
+      this.#run(`UPDATE cron_runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'`, this.#time());
       return {
         releases: releases.map((r) => ({ ...r, status: 'failed' as const })),
         builds: builds.map((b) => ({ ...b, status: 'failed' as const })),
+        cronRuns: cronRuns.map((c) => ({ ...c, status: 'interrupted' as const })),
       };
     });
   }
@@ -634,6 +647,112 @@ export class Store {
     return row === undefined ? null : toToken(row);
   }
 
+  // ---- cron -------------------------------------------------------------
+
+  /**
+   * Claim a cron slot before running it: true when this call inserted the
+   * row, false when the slot was already claimed (by this daemon before a
+   * restart, or before a deploy). The claim commits before the command
+   * starts, so a crash after it skips the slot rather than running it twice.
+   */
+  claimCronSlot(app: string, job: string, slot: string, releaseVersion: number): boolean {
+    cronJobName(job);
+    const at = cronSlot(slot);
+    checkVersion(releaseVersion);
+    return this.transaction(() => {
+      const id = this.#appId(app);
+      const result = this.#run(
+        `INSERT OR IGNORE INTO cron_runs (app_id, job, slot, started_at, release_version, status) VALUES (?, ?, ?, ?, ?, 'running')`,
+        id,
+        job,
+        at,
+        this.#time(),
+        releaseVersion,
+      );
+      return Number(result.changes) === 1;
+    });
+  }
+
+  /** Record how a claimed slot's command ended. */
+  finishCronRun(app: string, job: string, slot: string, exitCode: number | null): CronRun {
+    cronJobName(job);
+    const at = cronSlot(slot);
+    return this.transaction(() => {
+      const id = this.#appId(app);
+      const status = exitCode === 0 ? 'succeeded' : 'failed';
+      const result = this.#run(`UPDATE cron_runs SET finished_at = ?, exit_code = ?, status = ? WHERE app_id = ? AND job = ? AND slot = ? AND status = 'running'`, this.#time(), exitCode, status, id, job, at);
+      if (Number(result.changes) !== 1) throw new BerthError('BERTH_E_STATE', `cron ${app}/${job} has no running slot ${at}`, { status: 500 });
+      return toCronRun(this.#get(`${CRON_RUN_SELECT} WHERE c.app_id = ? AND c.job = ? AND c.slot = ?`, id, job, at)!);
+    });
+  }
+
+  /** The newest slot claimed for a job, or null when it never fired. */
+  lastCronSlot(app: string, job: string): string | null {
+    cronJobName(job);
+    const row = this.#get('SELECT max(slot) AS slot FROM cron_runs WHERE app_id = ? AND job = ?', this.#appId(app), job);
+    return row === undefined || row.slot === null ? null : String(row.slot);
+  }
+
+  /** The newest runs first, of one job or of all the app's jobs. */
+  listCronRuns(app: string, options: { job?: string; limit?: number } = {}): CronRun[] {
+    const limit = options.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1) throw new BerthError('BERTH_E_USAGE', `limit must be a positive whole number, got ${limit}`);
+    const id = this.#appId(app);
+    if (options.job === undefined) return this.#all(`${CRON_RUN_SELECT} WHERE c.app_id = ? ORDER BY c.slot DESC, c.job LIMIT ?`, id, limit).map(toCronRun);
+    cronJobName(options.job);
+    return this.#all(`${CRON_RUN_SELECT} WHERE c.app_id = ? AND c.job = ? ORDER BY c.slot DESC LIMIT ?`, id, options.job, limit).map(toCronRun);
+  }
+
+  // ---- ssh keys -----------------------------------------------------------
+
+  /** Register a public key under a new name (names are never reused). */
+  addSshKey(name: string, key: { fingerprint: string; algorithm: string; publicKey: string }): SshKeyInfo {
+    keyName(name);
+    const fingerprint = requireText('key fingerprint', key.fingerprint);
+    const algorithm = requireText('key algorithm', key.algorithm);
+    const publicKey = requireText('public key', key.publicKey);
+    return this.transaction(() => {
+      if (this.#get('SELECT 1 AS x FROM ssh_keys WHERE name = ?', name) !== undefined) {
+        throw new BerthError('BERTH_E_KEY_EXISTS', `a key named "${name}" exists or existed`, { hint: 'Key names are never reused, so the audit log always means one key; pick another name.', status: 409 });
+      }
+      const same = this.#get('SELECT name FROM ssh_keys WHERE fingerprint = ? AND revoked_at IS NULL', fingerprint);
+      if (same !== undefined) {
+        throw new BerthError('BERTH_E_KEY_EXISTS', `this key is already registered as "${String(same.name)}"`, { hint: 'One key, one name: revoke the other name first if you mean to rename it.', status: 409 });
+      }
+      this.#run('INSERT INTO ssh_keys (name, fingerprint, algorithm, public_key, created_at) VALUES (?, ?, ?, ?, ?)', name, fingerprint, algorithm, publicKey, this.#time());
+      return toSshKey(this.#get('SELECT * FROM ssh_keys WHERE name = ?', name)!);
+    });
+  }
+
+  listSshKeys(): SshKeyInfo[] {
+    return this.#all('SELECT * FROM ssh_keys ORDER BY name').map(toSshKey);
+  }
+
+  /** The active key with this fingerprint (marking it used), or null. */
+  findSshKey(fingerprint: string): SshKeyInfo | null {
+    if (typeof fingerprint !== 'string' || fingerprint.length === 0) return null;
+    const row = this.#get('SELECT * FROM ssh_keys WHERE fingerprint = ? AND revoked_at IS NULL', fingerprint);
+    if (row === undefined) return null;
+    const now = this.#now();
+    const last = row.last_used_at === null ? null : Date.parse(String(row.last_used_at));
+    if (last === null || now - last >= TOKEN_TOUCH_INTERVAL_MS || now < last) {
+      this.#run('UPDATE ssh_keys SET last_used_at = ? WHERE id = ?', new Date(now).toISOString(), Number(row.id));
+      return toSshKey(this.#get('SELECT * FROM ssh_keys WHERE id = ?', Number(row.id))!);
+    }
+    return toSshKey(row);
+  }
+
+  /** Revoke a key for good (again is a no-op). Its name stays taken. */
+  revokeSshKey(name: string): SshKeyInfo {
+    keyName(name);
+    return this.transaction(() => {
+      const row = this.#get('SELECT * FROM ssh_keys WHERE name = ?', name);
+      if (row === undefined) throw new BerthError('BERTH_E_KEY_NOT_FOUND', `no SSH key is named "${name}"`, { hint: 'See berth keys list.', status: 404 });
+      if (row.revoked_at === null) this.#run('UPDATE ssh_keys SET revoked_at = ? WHERE id = ?', this.#time(), Number(row.id));
+      return toSshKey(this.#get('SELECT * FROM ssh_keys WHERE name = ?', name)!);
+    });
+  }
+
   // ---- audit --------------------------------------------------------------
 
   /**
@@ -643,7 +762,7 @@ export class Store {
    * replaced by "[redacted]".
    */
   audit(entry: AuditEntry): AuditRow {
-    if (entry.actor !== SYSTEM_ACTOR && entry.actor !== ANONYMOUS_ACTOR) tokenName(entry.actor);
+    auditActor(entry.actor);
     const action = requireText('audit action', entry.action);
     if (entry.result !== 'ok' && entry.result !== 'error') throw new BerthError('BERTH_E_USAGE', `audit result must be ok or error, got ${String(entry.result)}`);
     return this.transaction(() => {

@@ -72,7 +72,7 @@ test('the database is in WAL mode with the schema at the current version', (t) =
   assert.equal(raw.prepare('PRAGMA journal_mode').get()?.journal_mode, 'wal');
   assert.equal(raw.prepare('PRAGMA user_version').get()?.user_version, SCHEMA_VERSION);
   const tables = raw.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`).all().map((r) => r.name);
-  assert.deepEqual(tables, ['apps', 'audit', 'builds', 'config_vars', 'domains', 'formation', 'releases', 'tokens']);
+  assert.deepEqual(tables, ['apps', 'audit', 'builds', 'config_vars', 'cron_runs', 'domains', 'formation', 'releases', 'ssh_keys', 'tokens']);
 });
 
 test('reopening the same folder keeps everything, and migrations run once', (t) => {
@@ -480,7 +480,7 @@ test('failInterrupted: pending releases and running builds left by a crash becom
   assert.deepEqual(recovered.builds.map((b) => [b.id, b.status]), [[building.id, 'failed']]);
   assert.equal(store.getRelease('shop', pending.version).status, 'failed');
   assert.equal(store.getApp('shop').currentVersion, 1, 'the current release is untouched');
-  assert.deepEqual(store.failInterrupted(), { releases: [], builds: [] });
+  assert.deepEqual(store.failInterrupted(), { releases: [], builds: [], cronRuns: [] });
 });
 
 test('the database itself refuses a current release that is not a succeeded release of the app', (t) => {
