@@ -50,6 +50,8 @@ export const ERROR_CODES = {
   BERTH_E_UNREACHABLE: 'the berth server cannot be reached at its URL',
   BERTH_E_CONNECTION_LOST: 'the connection to the berth server ended before its answer was complete',
   BERTH_E_BAD_RESPONSE: 'the server answered with something that is not a berth API answer',
+  // Cron (berth.toml [cron]).
+  BERTH_E_CRON_SCHEDULE: 'a cron schedule or its time zone is not valid',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

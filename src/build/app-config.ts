@@ -4,6 +4,7 @@ import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { BerthError } from '../errors.ts';
 import { parseSize } from '../units.ts';
+import { cronJobs, cronTableSchema, type CronJobConfig } from './cron-jobs.ts';
 
 /**
  * berth.toml: what a Procfile cannot say. Unknown keys are rejected so a typo
@@ -16,9 +17,11 @@ export interface AppConfig {
   readonly scale: Readonly<Record<string, number>>;
   /** The largest request body the edge accepts for this app; null keeps the edge's default. */
   readonly limits: { readonly maxBodyBytes: number | null };
+  /** Scheduled commands ([cron]), sorted by name. */
+  readonly cron: readonly CronJobConfig[];
 }
 
-export const DEFAULT_APP_CONFIG: AppConfig = { static: [], health: { path: null }, scale: {}, limits: { maxBodyBytes: null } };
+export const DEFAULT_APP_CONFIG: AppConfig = { static: [], health: { path: null }, scale: {}, limits: { maxBodyBytes: null }, cron: [] };
 
 const URL_PREFIX = /^\/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]+\/?)*$/;
 const PROCESS_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
@@ -32,6 +35,7 @@ const schema = z.strictObject({
       max_body: z.union([z.int().min(1), z.string().regex(/^\d+(\.\d+)?\s*[kKmMgG]?[bB]?$/, 'a size such as "50m"')]),
     })
     .optional(),
+  cron: cronTableSchema.optional(),
 });
 
 export function parseAppConfig(text: string, source = 'berth.toml'): AppConfig {
@@ -51,7 +55,7 @@ export function parseAppConfig(text: string, source = 'berth.toml'): AppConfig {
     const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
     const message = issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
     throw new BerthError('BERTH_E_APP_CONFIG', `${source}: ${where}: ${message}`, {
-      hint: 'Known sections are [static], [health], [scale] and [limits]; see the README.',
+      hint: 'Known sections are [static], [health], [scale], [limits] and [cron]; see the README.',
     });
   }
   const data = result.data;
@@ -69,6 +73,7 @@ export function parseAppConfig(text: string, source = 'berth.toml'): AppConfig {
     health: { path: data.health?.path ?? null },
     scale: data.scale ?? {},
     limits: { maxBodyBytes: maxBody === undefined ? null : parseSize(maxBody) },
+    cron: cronJobs(data.cron, source),
   };
 }
 
