@@ -50,7 +50,7 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
     .add('POST', '/apps', async (req) => {
       const body = object(await req.json(), 'the request body');
       if (typeof body.name !== 'string') throw new BerthError('BERTH_E_NAME', 'an app needs a "name"', { status: 400 });
-      const app = platform.createApp(body.name, req.actor);
+      const app = await platform.createApp(body.name, req.actor);
       return { status: 201, body: { app: appJson(app.name) } };
     })
     .add('GET', '/apps/:app', async (req) => {
@@ -119,7 +119,7 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
       const unset = Array.isArray(body.unset) ? body.unset.map(String) : [];
       if (Object.keys(set).length === 0 && unset.length === 0) throw new BerthError('BERTH_E_USAGE', 'nothing to change: give "set" and/or "unset"', { status: 400 });
       const release = await platform.changeConfig(app.name, { set, unset }, req.actor);
-      return { body: { release: releaseJson(release, store.getApp(app.name).currentVersion) } };
+      return { body: { release: release === null ? null : releaseJson(release, store.getApp(app.name).currentVersion) } };
     })
     .add('PUT', '/apps/:app/formation', async (req) => {
       const app = appOf(req);

@@ -79,8 +79,10 @@ function program(): Command {
     .option('--domain <base>', 'apps are reachable at NAME.BASE', 'localhost')
     .option('--workers <n>', 'edge engines, one per thread (default: one per core)')
     .option('--limit <name=value>', LIMIT_HELP, collect, [])
-    .action(async (opts: { state: string; http: string; api: string; domain: string; workers?: string; limit: string[] }) => {
+    .option('--user-prefix <prefix>', "when running as root, each app runs as the Unix user PREFIX+NAME", 'berth-')
+    .action(async (opts: { state: string; http: string; api: string; domain: string; workers?: string; limit: string[]; userPrefix: string }) => {
       await server({
+        userPrefix: opts.userPrefix,
         stateDir: opts.state,
         http: parseListenAddress(opts.http),
         api: parseListenAddress(opts.api),

@@ -1,13 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { commandToArgv, detectApp, readAppConfig, unpackSource, type AppPlan } from '../build/index.ts';
 import type { Edge, SiteSpec } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
-import { ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type ReleaseSpec } from '../runner/index.ts';
+import { ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type ReleaseSpec, type RunAs } from '../runner/index.ts';
 import { AppLog } from './app-log.ts';
+import { appUserName, chownTree, createAppUser, findUser, removeAppUser, requireTraversable } from './app-users.ts';
 import * as names from './names.ts';
 import type { App, Release, ReleaseInfo } from './records.ts';
 import { describeRelease } from './release-policy.ts';
@@ -27,6 +28,11 @@ export interface PlatformOptions {
   readonly readyTimeoutMs?: number;
   /** Releases kept per app beyond the current one and its rollback target. */
   readonly keepReleases?: number;
+  /**
+   * Give every app a Unix user of its own, named PREFIX + app name (berth
+   * must run as root); null runs apps as berth's own user.
+   */
+  readonly appUsers?: { readonly prefix: string } | null;
 }
 
 type AuditDetail = Record<string, string | number | readonly string[]>;
@@ -42,6 +48,8 @@ interface AppState {
   readonly runner: ReleaseRunner<RunningRelease>;
   readonly log: AppLog;
   site: Omit<SiteSpec, 'key'> | null;
+  /** The app's Unix user, looked up once; null when apps run as berth's user. */
+  user: Promise<RunAs | null> | null;
   /** Deploys, config changes, rollbacks, scaling and restarts of one app happen one at a time. */
   queue: Promise<unknown>;
 }
@@ -69,6 +77,15 @@ export class Platform {
 
   /** Brings every app back at its current release (after a daemon start). */
   async start(): Promise<void> {
+    if (this.#options.appUsers) {
+      // App users must be able to reach their own folders, STATE/apps/NAME
+      // (0700, theirs), so STATE and STATE/apps are traversable by anyone
+      // but listable by no one; berth.db and the token stay 0600.
+      await mkdir(this.#appsDir(), { recursive: true, mode: 0o711 });
+      await chmod(this.#options.stateDir, 0o711);
+      await chmod(this.#appsDir(), 0o711);
+      await requireTraversable(this.#options.stateDir);
+    }
     const reaped = reapOrphans(this.#supervisorMarker());
     if (reaped.length > 0) this.#options.log(`stopped ${reaped.length} instance(s) left running by a previous daemon that did not stop cleanly`);
     const interrupted = this.#store.failInterrupted();
@@ -91,10 +108,12 @@ export class Platform {
   #state(app: string): AppState {
     let state = this.#apps.get(app);
     if (state === undefined) {
+      // Under STATE/logs, not the app's own folder: with app users that folder is the app's, and root must not write where an app can plant links.
       const log = new AppLog();
       const created: AppState = {
         log,
         site: null,
+        user: null,
         queue: Promise.resolve(),
         runner: new ReleaseRunner<RunningRelease>({
           publish: (upstreams, release) => {
@@ -143,9 +162,70 @@ export class Platform {
 
   // ---- apps -------------------------------------------------------------
 
-  createApp(name: string, actor: string): App {
-    const app = this.#audited(actor, 'apps.create', name, () => this.#store.createApp(names.appName(name)));
-    return app;
+  /**
+   * Creates an app: its Unix user first (when apps get their own), then the
+   * row. If the row cannot be written the user is removed again; a crash in
+   * between leaves a user whose home is this app's folder, which the next
+   * create of the same name takes over.
+   */
+  createApp(name: string, actor: string): Promise<App> {
+    return this.#auditedAsync(actor, 'apps.create', name, async () => {
+      names.appName(name);
+      if (this.#store.listApps().some((app) => app.name === name)) return this.#store.createApp(name); // refused: the app exists
+      const users = this.#options.appUsers;
+      if (!users) return this.#store.createApp(name);
+      const user = await createAppUser(appUserName(users.prefix, name), this.#appDir(name));
+      try {
+        const app = this.#store.createApp(name, { uid: user.uid });
+        await this.#ensureAppDirs(name, user);
+        return app;
+      } catch (err) {
+        await removeAppUser(user.name).catch(() => {});
+        throw err;
+      }
+    });
+  }
+
+  #appsDir(): string {
+    return join(this.#options.stateDir, 'apps');
+  }
+
+  #appDir(app: string): string {
+    return join(this.#appsDir(), app);
+  }
+
+  /** STATE/apps/NAME and its builds folder, the app user's alone (0700) when there is one. */
+  async #ensureAppDirs(app: string, user: RunAs | null): Promise<void> {
+    const dir = this.#appDir(app);
+    const builds = join(dir, 'builds');
+    await mkdir(builds, { recursive: true, mode: 0o700 });
+    if (user === null) return;
+    for (const path of [dir, builds]) {
+      await chown(path, user.uid, user.gid);
+      await chmod(path, 0o700);
+    }
+  }
+
+  /** The Unix user the app's builds and processes run as, or null. */
+  #userOf(app: string): Promise<RunAs | null> {
+    const state = this.#state(app);
+    if (state.user === null) {
+      const uid = this.#store.getApp(app).uid;
+      state.user =
+        uid === null
+          ? Promise.resolve(null)
+          : findUser(uid).then((user) => {
+              if (user === null) {
+                throw new BerthError('BERTH_E_APP_USER', `${app}'s Unix user (uid ${uid}) no longer exists`, {
+                  status: 500,
+                  hint: `Something removed it outside berth. Recreate the app, or add a user with uid ${uid} whose home is ${this.#appDir(app)}.`,
+                });
+              }
+              return { uid: user.uid, gid: user.gid };
+            });
+      state.user.catch(() => (state.user = null));
+    }
+    return state.user;
   }
 
   async destroyApp(name: string, actor: string): Promise<void> {
@@ -156,11 +236,19 @@ export class Platform {
         state.site = null;
         await this.#publishRoutes();
         await state.runner.stop();
+        await state.log.close();
       }
+      const uid = this.#store.getApp(name).uid;
       this.#audited(actor, 'apps.destroy', name, () => this.#store.destroyApp(name));
       this.#apps.delete(name);
       await this.#publishRoutes();
-      await rm(join(this.#options.stateDir, 'apps', name), { recursive: true, force: true });
+      await rm(this.#appDir(name), { recursive: true, force: true });
+      await rm(join(this.#options.stateDir, 'logs', name), { recursive: true, force: true });
+      if (uid !== null) {
+        const user = await findUser(uid);
+        // Only a user that is still this app's: the uid may have been reused.
+        if (user !== null && user.home === this.#appDir(name)) await removeAppUser(user.name);
+      }
     });
   }
 
@@ -209,7 +297,9 @@ export class Platform {
     };
     return this.#auditedAsync(options.actor, 'deploy', app, () =>
       this.#serially(app, async () => {
-        const dir = join(this.#options.stateDir, 'apps', app, 'builds', `${Date.now()}-${randomBytes(4).toString('hex')}`);
+        const user = await this.#userOf(app);
+        await this.#ensureAppDirs(app, user);
+        const dir = join(this.#appDir(app), 'builds', `${Date.now()}-${randomBytes(4).toString('hex')}`);
         await mkdir(dir, { recursive: true, mode: 0o750 });
         const digest = createHash('sha256');
         const hashing = new Transform({
@@ -227,6 +317,8 @@ export class Platform {
           throw err;
         }
         await piped;
+        // Unpacked as root, built and run as the app's user.
+        if (user !== null) await chownTree(dir, user);
         const sourceDigest = digest.digest('hex');
         const build = this.#store.createBuild(app, { sourceDigest, dir, logPath: join(dir, '.berth-build.log') });
         log(`building ${sourceDigest.slice(0, 7)}`);
@@ -238,7 +330,7 @@ export class Platform {
           if (plan.kind === 'processes') {
             for (const step of plan.install) {
               log(`running ${step.join(' ')}`);
-              const code = await runOnce(step, { cwd: dir, env: this.#buildEnv(), onLine: log });
+              const code = await runOnce(step, { cwd: dir, env: this.#buildEnv(app, user), onLine: log, user });
               if (code !== 0) throw new BerthError('BERTH_E_INSTALL', `${step.join(' ')} failed with exit code ${code}`, { status: 422, hint: 'Fix the dependency problem shown in the build output, then deploy again.' });
             }
           }
@@ -258,8 +350,13 @@ export class Platform {
     );
   }
 
-  #buildEnv(): Record<string, string> {
-    return { ...this.#options.baseEnv };
+  #buildEnv(app: string, user: RunAs | null): Record<string, string> {
+    return { ...this.#options.baseEnv, ...this.#homeEnv(app, user) };
+  }
+
+  /** An app with its own user gets its folder as HOME (npm's cache and the like land there, not in root's). */
+  #homeEnv(app: string, user: RunAs | null): Record<string, string> {
+    return user === null ? {} : { HOME: this.#appDir(app) };
   }
 
   /** Starts a pending release; on success it becomes current, on failure it is marked failed and nothing else changes. */
@@ -292,14 +389,15 @@ export class Platform {
     const command = release.processes.find((p) => p.name === 'release');
     if (command === undefined || release.buildId === null) return;
     const build = this.#store.getBuild(release.buildId);
-    const env = this.#releaseEnv(app, release);
+    const user = await this.#userOf(app);
+    const env = this.#releaseEnv(app, release, user);
     log(`running the release command: ${command.command}`);
-    const code = await runOnce(commandToArgv(command.command, env), { cwd: build.dir, env, onLine: log });
+    const code = await runOnce(commandToArgv(command.command, env), { cwd: build.dir, env, onLine: log, user });
     if (code !== 0) throw new BerthError('BERTH_E_RELEASE_FAILED', `the release command failed with exit code ${code}`, { status: 422, hint: 'The Procfile "release:" entry must succeed before traffic moves.' });
   }
 
-  #releaseEnv(app: string, release: Release): Record<string, string> {
-    return { ...this.#options.baseEnv, ...release.config, BERTH_APP: app, BERTH_RELEASE: `v${release.version}`, [SUPERVISOR_ENV]: this.#supervisorMarker() };
+  #releaseEnv(app: string, release: Release, user: RunAs | null): Record<string, string> {
+    return { ...this.#options.baseEnv, ...this.#homeEnv(app, user), ...release.config, BERTH_APP: app, BERTH_RELEASE: `v${release.version}`, [SUPERVISOR_ENV]: this.#supervisorMarker() };
   }
 
   /** Tags this daemon's instances, so that a later start can stop those a crash left behind. */
@@ -322,13 +420,15 @@ export class Platform {
       return;
     }
     const formation = this.#store.getFormation(app);
+    const user = await this.#userOf(app);
     await state.runner.activate({
+      user,
       name: `v${release.version}`,
       version: release.version,
       dir: build.dir,
       processes: release.processes,
       scale: { ...config.scale, ...formation },
-      env: this.#releaseEnv(app, release),
+      env: this.#releaseEnv(app, release, user),
       healthPath: config.health.path,
       mounts,
       maxBodyBytes: config.limits.maxBodyBytes,
@@ -338,11 +438,19 @@ export class Platform {
   // ---- config, rollback, scale, restart ---------------------------------
 
   /** Sets and unsets config vars as one new release of the same build. */
-  changeConfig(app: string, change: { set: Readonly<Record<string, string>>; unset: readonly string[] }, actor: string): Promise<ReleaseInfo> {
+  changeConfig(app: string, change: { set: Readonly<Record<string, string>>; unset: readonly string[] }, actor: string): Promise<ReleaseInfo | null> {
     const keys = [...Object.keys(change.set), ...change.unset];
     return this.#auditedAsync(actor, 'config.change', app, () =>
       this.#serially(app, async () => {
-        const current = this.#requireCurrent(app);
+        const current = this.#store.currentRelease(app);
+        if (current === null) {
+          // Nothing runs yet: the config waits for the first deploy, which snapshots it.
+          this.#store.transaction(() => {
+            if (Object.keys(change.set).length > 0) this.#store.setConfig(app, change.set);
+            if (change.unset.length > 0) this.#store.unsetConfig(app, change.unset);
+          });
+          return null;
+        }
         const before = this.#store.getConfig(app);
         const release = this.#store.transaction(() => {
           if (Object.keys(change.set).length > 0) this.#store.setConfig(app, change.set);
@@ -459,6 +567,7 @@ export class Platform {
     await Promise.all([...this.#apps.values()].map(async (state) => {
       await state.queue;
       await state.runner.stop();
+      await state.log.close();
     }));
   }
 }

@@ -7,3 +7,4 @@ export { runOnce } from './run-once.ts';
 export { ReleaseRunner, type ReleaseSpec, type ReleaseRunnerOptions } from './release-runner.ts';
 export { judgeRollout, type RolloutInstance, type RolloutVerdict } from './rollout-policy.ts';
 export { reapOrphans, SUPERVISOR_ENV } from './orphans.ts';
+export { decideCronSlot, nextCronSlot, catchUpWindow, cronSlotIso, CRON_CATCH_UP_MAX_MS, type CronJobTiming, type CronDecision } from './cron-policy.ts';
