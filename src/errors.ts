@@ -42,6 +42,7 @@ export const ERROR_CODES = {
   BERTH_E_TOKEN_NOT_FOUND: 'no token has that name',
   BERTH_E_KEY_EXISTS: 'an SSH key with that name exists (or existed), or the key is registered under another name',
   BERTH_E_KEY_NOT_FOUND: 'no SSH key has that name',
+  BERTH_E_APP_USER: "an app's Unix user cannot be created, found or removed",
   BERTH_E_STATE: 'the state directory or database cannot be used',
   BERTH_E_SOURCE_CHANGED: 'a file in the app folder changed while it was being packed',
   // The remote commands of the CLI (src/cli/remote/): credentials and the connection to the daemon.

@@ -5,7 +5,7 @@ import { ApiServer } from '../api/api-server.ts';
 import { registerPlatformRoutes } from '../api/platform-routes.ts';
 import { Edge, type EdgeLimits } from '../edge/index.ts';
 import { Platform } from '../platform/platform.ts';
-import { Store } from '../platform/index.ts';
+import { Store, userPrefix } from '../platform/index.ts';
 import type { ListenAddress } from './address.ts';
 import { onShutdown } from './shutdown.ts';
 import { urlOf } from './up.ts';
@@ -18,6 +18,8 @@ export interface ServerOptions {
   readonly workers?: number;
   readonly limits?: Partial<EdgeLimits>;
   readonly log: (line: string) => void;
+  /** Apps get Unix users named PREFIX+NAME when berth runs as root. */
+  readonly userPrefix?: string;
 }
 
 /** Where state lives when --state is not given. */
@@ -45,7 +47,9 @@ export async function server(options: ServerOptions): Promise<void> {
   const edge = new Edge({ routes: { hosts: {}, fallback: null }, workers: options.workers, limits: options.limits, log: options.log });
   const baseEnv: Record<string, string> = {};
   for (const key of INHERITED_ENV) if (process.env[key] !== undefined) baseEnv[key] = process.env[key]!;
-  const platform = new Platform({ stateDir, store, edge, baseDomain: options.baseDomain, baseEnv, log: options.log });
+  const appUsers = process.getuid?.() === 0 ? { prefix: userPrefix(options.userPrefix ?? 'berth-') } : null;
+  if (appUsers) options.log(`running as root: each app runs as its own Unix user, ${appUsers.prefix}NAME`);
+  const platform = new Platform({ stateDir, store, edge, baseDomain: options.baseDomain, baseEnv, log: options.log, appUsers });
   const api = new ApiServer({ authenticate: (token) => store.verifyToken(token)?.name ?? null, log: options.log });
   registerPlatformRoutes(api, platform);
 

@@ -39,3 +39,4 @@ export type {
 } from './records.ts';
 export { SCHEMA_VERSION } from './schema.ts';
 export { writeFileAtomic } from './atomic-file.ts';
+export { appUserName, userPrefix, MAX_USER_NAME } from './app-users.ts';

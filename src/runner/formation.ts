@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import { commandToArgv, type ProcessType } from '../build/index.ts';
-import { Instance, type ExitInfo, type InstanceState } from './instance.ts';
+import { Instance, type ExitInfo, type InstanceState, type RunAs } from './instance.ts';
 import { findFreePort } from './ports.ts';
 import { probeInstance } from './probe.ts';
 import { judgeProbe, DEFAULT_READINESS_POLICY, type ReadinessPolicy } from './readiness.ts';
@@ -26,6 +26,8 @@ export interface FormationOptions {
   /** Instances per process type; types not named run one instance. */
   readonly scale: Readonly<Record<string, number>>;
   readonly env: Readonly<Record<string, string>>;
+  /** Who instances run as; null or absent runs them as berth's own user. */
+  readonly user?: RunAs | null;
   readonly healthPath: string | null;
   /** How long an instance has to finish in-flight work after SIGTERM. */
   readonly graceMs: number;
@@ -148,7 +150,7 @@ export class Formation {
       this.#options.log(`${slot.type.name}.${slot.index}`, (err as Error).message, 'event');
       return;
     }
-    const instance = new Instance({ type: slot.type.name, index: slot.index, argv, cwd: this.#options.cwd, env, port });
+    const instance = new Instance({ type: slot.type.name, index: slot.index, argv, cwd: this.#options.cwd, env, port, user: this.#options.user ?? null });
     slot.instance = instance;
     const log = this.#options.log;
     instance.start(

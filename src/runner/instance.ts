@@ -3,12 +3,20 @@ import { LineSplitter } from './line-splitter.ts';
 
 export type InstanceState = 'starting' | 'ready' | 'draining' | 'stopped' | 'crashed';
 
+/** A Unix identity a process is started as. */
+export interface RunAs {
+  readonly uid: number;
+  readonly gid: number;
+}
+
 export interface InstanceSpec {
   readonly type: string;
   readonly index: number;
   readonly argv: readonly string[];
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
+  /** The Unix user and group to run as (berth running as root); null runs as berth's own user. */
+  readonly user?: RunAs | null;
   /** Set for instances that serve HTTP (the `web` type). */
   readonly port: number | null;
 }
@@ -58,6 +66,7 @@ export class Instance {
     const child = spawn(file!, args, {
       cwd: this.spec.cwd,
       env: this.spec.env,
+      ...(this.spec.user ? { uid: this.spec.user.uid, gid: this.spec.user.gid } : {}),
       // Its own process group: Ctrl-C in berth's terminal reaches berth
       // alone, which then stops every instance in order.
       detached: true,

@@ -1,6 +1,7 @@
 import type { ProcessType } from '../build/index.ts';
 import { BerthError } from '../errors.ts';
 import { Formation, systemClock, type Clock, type ReadyUpstream } from './formation.ts';
+import type { RunAs } from './instance.ts';
 import { judgeRollout } from './rollout-policy.ts';
 
 /** Everything needed to run one release of an app. */
@@ -11,6 +12,7 @@ export interface ReleaseSpec {
   readonly processes: readonly ProcessType[];
   readonly scale: Readonly<Record<string, number>>;
   readonly env: Readonly<Record<string, string>>;
+  readonly user?: RunAs | null;
   readonly healthPath: string | null;
 }
 
@@ -75,6 +77,7 @@ export class ReleaseRunner<S extends ReleaseSpec = ReleaseSpec> {
       processes: spec.processes,
       scale: spec.scale,
       env: spec.env,
+      user: spec.user ?? null,
       healthPath: spec.healthPath,
       graceMs: this.#options.graceMs,
       clock: this.#clock,

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { RunAs } from './instance.ts';
 import { LineSplitter } from './line-splitter.ts';
 
 /**
@@ -8,11 +9,17 @@ import { LineSplitter } from './line-splitter.ts';
  */
 export function runOnce(
   argv: readonly string[],
-  options: { cwd: string; env: Readonly<Record<string, string>>; onLine: (line: string) => void; signal?: AbortSignal },
+  options: { cwd: string; env: Readonly<Record<string, string>>; onLine: (line: string) => void; signal?: AbortSignal; user?: RunAs | null },
 ): Promise<number> {
   const [file, ...args] = argv;
   return new Promise((resolve) => {
-    const child = spawn(file!, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file!, args, {
+      cwd: options.cwd,
+      env: options.env,
+      ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const lines = new LineSplitter(options.onLine);
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => lines.push(chunk));
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => lines.push(chunk));

@@ -1,6 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { join } from 'node:path';
+import { chmodSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { BerthProcess } from './berth-process.ts';
 
 /** A real `berth server` on ephemeral ports, with its admin token. */
@@ -11,8 +14,45 @@ export interface Daemon {
   readonly token: string;
 }
 
-export async function startDaemon(stateDir: string, workers = 1): Promise<Daemon> {
-  const berth = new BerthProcess(['server', '--state', stateDir, '--http', '127.0.0.1:0', '--api', '127.0.0.1:0', '--workers', String(workers)]);
+/**
+ * The Unix user prefix of a test daemon: its own per state folder (so
+ * parallel tests that each create an app "shop" as root do not fight over
+ * the user berth-shop) and the same across restarts of that daemon.
+ */
+export function testUserPrefix(stateDir: string): string {
+  return `t${createHash('sha256').update(stateDir).digest('hex').slice(0, 6)}-`;
+}
+
+const prefixes = new Set<string>();
+
+// Apps a test did not destroy leave their users behind; remove them when the
+// test process ends (synchronously: that is all an exit handler can do).
+process.once('exit', () => {
+  if (prefixes.size === 0 || process.getuid?.() !== 0) return;
+  let passwd = '';
+  try {
+    passwd = execFileSync('getent', ['passwd'], { encoding: 'utf8' });
+  } catch {
+    return;
+  }
+  for (const line of passwd.split('\n')) {
+    const name = line.split(':')[0] ?? '';
+    if (![...prefixes].some((prefix) => name.startsWith(prefix))) continue;
+    try {
+      execFileSync('userdel', [name], { stdio: 'ignore' });
+    } catch {
+      // Best effort: a leftover test user harms nothing.
+    }
+  }
+});
+
+export async function startDaemon(stateDir: string, workers = 1, extraArgs: readonly string[] = []): Promise<Daemon> {
+  const prefix = testUserPrefix(stateDir);
+  prefixes.add(prefix);
+  // The test's mkdtemp folder is 0700; apps running as their own users
+  // (the tests run as root) must be able to pass through it.
+  chmodSync(dirname(stateDir), 0o711);
+  const berth = new BerthProcess(['server', '--state', stateDir, '--http', '127.0.0.1:0', '--api', '127.0.0.1:0', '--workers', String(workers), '--user-prefix', prefix, ...extraArgs]);
   const edge = (await berth.waitFor(/edge listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
   const api = (await berth.waitFor(/api listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
   await berth.waitFor(/\| ready$/m);

@@ -25,6 +25,28 @@ export function parseConfigPairs(args: readonly string[]): Record<string, string
   return pairs;
 }
 
+/**
+ * KEY=VALUE lines from standard input (`berth config set --stdin < .env`),
+ * so secret values never appear in argv or shell history. Blank lines and
+ * lines starting with # are skipped, an `export ` prefix is allowed, and one
+ * pair of matching quotes around a value is removed; everything else is
+ * taken literally (no escapes, no variable expansion).
+ */
+export function parseEnvLines(text: string): Record<string, string> {
+  const args: string[] = [];
+  for (const [index, raw] of text.split(/\r?\n/).entries()) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const body = line.startsWith('export ') ? line.slice(7).trimStart() : line;
+    const equals = body.indexOf('=');
+    if (equals === -1) throw new BerthError('BERTH_E_USAGE', `standard input line ${index + 1} is not KEY=VALUE`, { hint: 'Give one KEY=VALUE per line; # starts a comment line.' });
+    const value = body.slice(equals + 1);
+    const quoted = value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.at(-1) === value[0];
+    args.push(`${body.slice(0, equals).trim()}=${quoted ? value.slice(1, -1) : value}`);
+  }
+  return parseConfigPairs(args);
+}
+
 // A value typed without its key (`berth config set postgres://u:secret@h/db?x=1`)
 // must not come back in an error message: only what looks like a name is shown.
 const NAME_LIKE = /^[A-Za-z0-9_.-]{1,64}$/;

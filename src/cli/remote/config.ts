@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
+import { BerthError } from '../../errors.ts';
 import { appName } from '../../platform/index.ts';
-import { parseConfigKeys, parseConfigPairs } from './arguments.ts';
+import { parseConfigKeys, parseConfigPairs, parseEnvLines } from './arguments.ts';
 import { apiPath } from './client.ts';
 import type { RemoteContext } from './context.ts';
-import { ConfigAnswer, ReleaseAnswer, type Release } from './schemas.ts';
+import { ConfigAnswer, ConfigChangeAnswer, type Release } from './schemas.ts';
 import { formatJson, formatList, formatTable } from './table.ts';
 
 /** Keys sorted; values hidden as `***` unless revealed (the server sends null for them anyway). */
@@ -12,7 +13,8 @@ export function configTable(config: Readonly<Record<string, string | null>>, rev
   return formatTable(['KEY', 'VALUE'], keys.map((key) => [key, reveal ? (config[key] ?? '') : '***']));
 }
 
-function made(release: Release): string {
+function made(release: Release | null): string {
+  if (release === null) return 'no release yet, the config applies from the first deploy';
   return `release ${release.name}${release.current ? ' is live' : ` is ${release.status}`}`;
 }
 
@@ -23,12 +25,14 @@ export function registerConfig(cli: Command, ctx: RemoteContext): void {
   config
     .command('set')
     .description('set config vars; the value may contain "="')
-    .argument('<pairs...>', 'KEY=VALUE pairs')
+    .argument('[pairs...]', 'KEY=VALUE pairs')
     .requiredOption('--app <name>', 'the app')
-    .action(async (pairs: string[], opts: { app: string }) => {
+    .option('--stdin', 'read KEY=VALUE lines from standard input instead, keeping secret values out of argv and shell history')
+    .action(async (pairs: string[], opts: { app: string; stdin?: boolean }) => {
       const app = appName(opts.app);
-      const set = parseConfigPairs(pairs);
-      const { value } = await ctx.client().call('PATCH', apiPath('apps', app, 'config'), ReleaseAnswer, { set });
+      if (opts.stdin && pairs.length > 0) throw new BerthError('BERTH_E_USAGE', 'give KEY=VALUE pairs or --stdin, not both');
+      const set = opts.stdin ? parseEnvLines(await ctx.readStdin()) : parseConfigPairs(pairs);
+      const { value } = await ctx.client().call('PATCH', apiPath('apps', app, 'config'), ConfigChangeAnswer, { set });
       // The keys, never the values: they are secrets.
       ctx.io.out(`set ${formatList(Object.keys(set))} on ${app}: ${made(value.release)}\n`);
     });
@@ -41,7 +45,7 @@ export function registerConfig(cli: Command, ctx: RemoteContext): void {
     .action(async (keys: string[], opts: { app: string }) => {
       const app = appName(opts.app);
       const unset = parseConfigKeys(keys);
-      const { value } = await ctx.client().call('PATCH', apiPath('apps', app, 'config'), ReleaseAnswer, { unset });
+      const { value } = await ctx.client().call('PATCH', apiPath('apps', app, 'config'), ConfigChangeAnswer, { unset });
       ctx.io.out(`unset ${formatList(unset)} on ${app}: ${made(value.release)}\n`);
     });
 

@@ -1,3 +1,4 @@
+import { BerthError } from '../../errors.ts';
 import { ApiClient } from './client.ts';
 import { resolveCredentials, type Env } from './credentials.ts';
 
@@ -16,6 +17,8 @@ export interface RemoteOptions {
    * listening. Default: SIGINT.
    */
   readonly onInterrupt?: (stop: () => void) => () => void;
+  /** All of standard input, for secrets that must not be in argv (`--stdin`). Default: process.stdin. */
+  readonly readStdin?: () => Promise<string>;
 }
 
 /** What every remote command is given: where to write, the environment, and how to reach the daemon. */
@@ -23,6 +26,7 @@ export interface RemoteContext {
   readonly io: RemoteIo;
   readonly env: Env;
   readonly onInterrupt: (stop: () => void) => () => void;
+  readonly readStdin: () => Promise<string>;
   /** A client for the server in BERTH_SERVER/BERTH_TOKEN or the saved credentials; BERTH_E_NOT_LOGGED_IN otherwise. */
   client(): ApiClient;
 }
@@ -33,12 +37,27 @@ function onSigint(stop: () => void): () => void {
   return () => process.off('SIGINT', handler);
 }
 
+/** Standard input as text, refused beyond 1 MiB (config and tokens are far smaller). */
+async function readProcessStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > STDIN_LIMIT) throw new BerthError('BERTH_E_USAGE', 'standard input is larger than 1 MiB', { hint: 'Pipe in KEY=VALUE lines or a token, not a whole file tree.' });
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const STDIN_LIMIT = 1024 * 1024;
+
 export function remoteContext(io: RemoteIo, options: RemoteOptions): RemoteContext {
   const env = options.env ?? process.env;
   return {
     io,
     env,
     onInterrupt: options.onInterrupt ?? onSigint,
+    readStdin: options.readStdin ?? readProcessStdin,
     client: () => new ApiClient(resolveCredentials(env)),
   };
 }

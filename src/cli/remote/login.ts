@@ -11,9 +11,14 @@ export function registerLogin(cli: Command, ctx: RemoteContext): void {
     .command('login')
     .description('check a berth server URL and API token, then save them for the other commands (BERTH_SERVER and BERTH_TOKEN override them)')
     .requiredOption('--server <url>', "the URL of `berth server`'s API, e.g. http://127.0.0.1:7070")
-    .requiredOption('--token <token>', 'an API token: the admin-token file in the server\'s state folder, or one from `berth tokens create`')
-    .action(async (opts: { server: string; token: string }) => {
-      const credentials = { server: serverUrl(opts.server), token: apiToken(opts.token) };
+    .option('--token <token>', 'an API token: the admin-token file in the server\'s state folder, or one from `berth tokens create`')
+    .option('--token-stdin', 'read the token from standard input, keeping it out of argv and shell history')
+    .action(async (opts: { server: string; token?: string; tokenStdin?: boolean }) => {
+      if ((opts.token === undefined) === (opts.tokenStdin !== true)) {
+        throw new BerthError('BERTH_E_USAGE', 'give the token with --token TOKEN or --token-stdin (exactly one)', { hint: 'e.g. berth login --server URL --token-stdin < /var/lib/berth/admin-token' });
+      }
+      const token = opts.tokenStdin ? (await ctx.readStdin()).trim() : opts.token!;
+      const credentials = { server: serverUrl(opts.server), token: apiToken(token) };
       try {
         // Any authenticated call proves the pair; listing apps is the cheapest.
         await new ApiClient(credentials).call('GET', '/apps', AppsAnswer);

@@ -58,6 +58,8 @@ export const AppInfoAnswer = z.object({
 export type AppInfo = z.infer<typeof AppInfoAnswer>;
 export const DestroyedAnswer = z.object({ destroyed: z.string() });
 export const ReleaseAnswer = z.object({ release: ReleaseSchema });
+/** A config change answers null before the app's first release: the config waits for the first deploy. */
+export const ConfigChangeAnswer = z.object({ release: ReleaseSchema.nullable() });
 export const ReleasesAnswer = z.object({ releases: z.array(ReleaseSchema) });
 export const ConfigAnswer = z.object({ config: z.record(z.string(), z.string().nullable()) });
 export const FormationAnswer = z.object({ formation: FormationSchema });

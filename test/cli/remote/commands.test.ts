@@ -209,6 +209,26 @@ test('config set (values with "="), unset, list with values hidden unless --reve
   assert.deepEqual(Object.keys(daemon.apps.get('shop')!.config), ['DATABASE_URL']);
 });
 
+test('config set --stdin reads KEY=VALUE lines (comments, export, quotes), keeping values out of argv', async (t) => {
+  const daemon = await startFakeDaemon(t);
+  const env = await testEnv(t, { url: daemon.url, token: GOOD_TOKEN });
+  await berth(['apps', 'create', 'shop'], { env });
+  const input = '# production\nexport DATABASE_URL="postgres://u:hunter2@db/shop"\n\nSECRET_KEY=s3cr3t==\nQUOTE=\'it"s\'\n';
+  const set = await berth(['config', 'set', '--stdin', '--app', 'shop'], { env, readStdin: async () => input });
+  assert.equal(set.code, 0, set.err);
+  assert.equal(set.out, 'set DATABASE_URL, SECRET_KEY and QUOTE on shop: release v1 is live\n');
+  assert.deepEqual(JSON.parse(daemon.requests.at(-1)!.body), { set: { DATABASE_URL: 'postgres://u:hunter2@db/shop', SECRET_KEY: 's3cr3t==', QUOTE: 'it"s' } });
+  const calls = daemon.requests.length;
+  const both = await berth(['config', 'set', 'A=1', '--stdin', '--app', 'shop'], { env, readStdin: async () => 'B=2' });
+  assert.match(both.err, /give KEY=VALUE pairs or --stdin, not both/);
+  const badLine = await berth(['config', 'set', '--stdin', '--app', 'shop'], { env, readStdin: async () => 'A=1\nhunter2\n' });
+  assert.match(badLine.err, /standard input line 2 is not KEY=VALUE \[BERTH_E_USAGE\]/);
+  assert.doesNotMatch(badLine.err, /hunter2/);
+  const empty = await berth(['config', 'set', '--stdin', '--app', 'shop'], { env, readStdin: async () => '# nothing\n' });
+  assert.match(empty.err, /nothing to set/);
+  assert.equal(daemon.requests.length, calls, 'no call for refused input');
+});
+
 test('config set refuses bad keys before any call, and never echoes a value', async (t) => {
   const { daemon, run } = await setup(t);
   const calls = daemon.requests.length;

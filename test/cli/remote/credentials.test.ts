@@ -146,11 +146,14 @@ test('berth login notes that BERTH_SERVER / BERTH_TOKEN in the environment overr
   assert.equal(run.err, 'note: BERTH_TOKEN is set in the environment and overrides the saved value for every command\n');
 });
 
-test('berth login needs both options and a proper URL', async (t) => {
+test('berth login needs a server, a token and a proper URL', async (t) => {
   const env = await testEnv(t);
   const missing = await berth(['login', '--server', 'http://127.0.0.1:1'], { env });
-  assert.equal(missing.code, 2);
-  assert.match(missing.err, /required option '--token <token>' not specified/);
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /give the token with --token TOKEN or --token-stdin/);
+  const noServer = await berth(['login', '--token', 'x'], { env });
+  assert.equal(noServer.code, 2);
+  assert.match(noServer.err, /required option '--server <url>' not specified/);
   const badUrl = await berth(['login', '--server', 'localhost:7070', '--token', 'x'], { env });
   assert.equal(badUrl.code, 1);
   assert.match(badUrl.err, /^berth: "localhost:7070" is not an http or https URL \[BERTH_E_USAGE\]\nhint: /);
@@ -161,4 +164,17 @@ test('a command with no credentials at all tells to run berth login', async (t) 
   const run = await berth(['apps', 'list'], { env });
   assert.equal(run.code, 1);
   assert.match(run.err, /^berth: not logged in: no berth server is known \[BERTH_E_NOT_LOGGED_IN\]\nhint: Run `berth login --server URL --token TOKEN`/);
+});
+
+test('berth login --token-stdin reads the token from standard input, so it is never in argv', async (t) => {
+  const daemon = await startFakeDaemon(t);
+  const env = await testEnv(t);
+  const run = await berth(['login', '--server', daemon.url, '--token-stdin'], { env, readStdin: async () => `${GOOD_TOKEN}\n` });
+  assert.equal(run.code, 0, run.err);
+  assert.deepEqual(JSON.parse(readFileSync(join(env.XDG_CONFIG_HOME!, 'berth', 'credentials.json'), 'utf8')), { server: daemon.url, token: GOOD_TOKEN });
+  for (const argv of [['login', '--server', daemon.url], ['login', '--server', daemon.url, '--token', GOOD_TOKEN, '--token-stdin']]) {
+    const refused = await berth(argv, { env, readStdin: async () => GOOD_TOKEN });
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /give the token with --token TOKEN or --token-stdin \(exactly one\) \[BERTH_E_USAGE\]/);
+  }
 });
