@@ -1,6 +1,7 @@
 import { BerthError } from '../errors.ts';
 import type { Platform } from '../platform/platform.ts';
 import { formatLogLine } from '../platform/app-log.ts';
+import { logQueryFromParams } from '../platform/app-log-query.ts';
 import * as names from '../platform/names.ts';
 import type { ReleaseInfo } from '../platform/records.ts';
 import type { ApiRequest, ApiServer } from './api-server.ts';
@@ -138,23 +139,22 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
     })
     .add('GET', '/apps/:app/logs', async (req) => {
       const app = appOf(req);
-      const lines = Math.min(Math.max(Number(req.query.get('lines') ?? 100) || 100, 1), 2_000);
-      const processType = req.query.get('process');
-      const follow = req.query.get('follow') === '1';
+      const { query, follow } = logQueryFromParams(req.query, Date.now());
       const log = platform.logOf(app.name);
+      if (!follow) {
+        const lines = await log.recent(query);
+        return { stream: async (write) => void lines.forEach((line) => write(formatLogLine(line))) };
+      }
       return {
         stream: async (write, closed) => {
-          for (const line of log.recent(lines, processType)) write(formatLogLine(line));
-          if (!follow) return;
-          await new Promise<void>((resolve) => {
-            const stop = log.follow((line) => {
-              if (processType === null || line.source === processType || line.source.startsWith(`${processType}.`)) write(formatLogLine(line));
-            });
+          const stop = await log.recentThenFollow(query, (line) => write(formatLogLine(line)));
+          if (closed.aborted) return stop();
+          await new Promise<void>((resolve) =>
             closed.addEventListener('abort', () => {
               stop();
               resolve();
-            });
-          });
+            }),
+          );
         },
       };
     })

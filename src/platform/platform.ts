@@ -109,7 +109,7 @@ export class Platform {
     let state = this.#apps.get(app);
     if (state === undefined) {
       // Under STATE/logs, not the app's own folder: with app users that folder is the app's, and root must not write where an app can plant links.
-      const log = new AppLog();
+      const log = new AppLog({ dir: join(this.#options.stateDir, 'logs', app), now: Date.now, onError: (err) => this.#options.log(`${app}: cannot write its log: ${err.message}`) });
       const created: AppState = {
         log,
         site: null,

@@ -1,14 +1,17 @@
 import type { Command } from 'commander';
 import { BerthError } from '../../errors.ts';
+import { isDuration, parseGrep, parseSince } from '../../platform/app-log-query.ts';
 import { appName } from '../../platform/index.ts';
 import { parseLineCount, parseProcessArg } from './arguments.ts';
 import { apiPath, causeCode, type ApiClient } from './client.ts';
 import type { RemoteContext } from './context.ts';
 
-function logsPath(app: string, query: { lines?: number | undefined; process?: string | undefined; follow: boolean }): string {
+function logsPath(app: string, query: Omit<LogsRequest, 'app'>): string {
   const params = new URLSearchParams();
   if (query.lines !== undefined) params.set('lines', String(query.lines));
   if (query.process !== undefined) params.set('process', query.process);
+  if (query.since !== undefined) params.set('since', query.since);
+  if (query.grep !== undefined) params.set('grep', query.grep);
   if (query.follow) params.set('follow', '1');
   const search = params.toString();
   return `${apiPath('apps', app, 'logs')}${search === '' ? '' : `?${search}`}`;
@@ -19,7 +22,22 @@ export interface LogsRequest {
   /** Recent lines to print first; undefined leaves it to the server (100). */
   readonly lines: number | undefined;
   readonly process: string | undefined;
+  /** `10m` (the server's clock decides) or an ISO time with its zone. */
+  readonly since?: string | undefined;
+  /** A plain string the line must contain, case-sensitive. */
+  readonly grep?: string | undefined;
   readonly follow: boolean;
+}
+
+/**
+ * `--since`: a duration goes to the server as given (back from the server's
+ * now); a time is read here, where a time without a zone means the user's
+ * local time, and sent in UTC.
+ */
+export function parseSinceArg(value: string | undefined, now: number = Date.now()): string | undefined {
+  if (value === undefined) return undefined;
+  if (isDuration(value)) return value.trim();
+  return new Date(parseSince(value, now)).toISOString();
 }
 
 /**
@@ -59,7 +77,7 @@ export async function printLogs(client: Pick<ApiClient, 'lines' | 'server'>, req
   }
 }
 
-/** `berth logs [-f] [--process TYPE] [--lines N] --app NAME`. */
+/** `berth logs [-f] [--process TYPE] [--lines N] [--since TIME] [--grep TEXT] --app NAME`. */
 export function registerLogs(cli: Command, ctx: RemoteContext): void {
   cli
     .command('logs')
@@ -68,9 +86,18 @@ export function registerLogs(cli: Command, ctx: RemoteContext): void {
     .option('-f, --follow', 'keep printing new lines as they come, until Ctrl-C')
     .option('-p, --process <type>', 'only lines of one process type, e.g. web')
     .option('-n, --lines <n>', 'how many recent lines to print first (default: the server\'s, 100)')
-    .action(async (opts: { app: string; follow?: boolean; process?: string; lines?: string }) => {
+    .option('--since <time>', 'only lines since a time: 10m, 2h, 7d back from now, or 2026-01-02T15:04:05Z (no zone: local time)')
+    .option('--grep <text>', 'only lines containing this text (plain, case-sensitive)')
+    .action(async (opts: { app: string; follow?: boolean; process?: string; lines?: string; since?: string; grep?: string }) => {
       const app = appName(opts.app);
-      const request = { app, lines: parseLineCount(opts.lines), process: parseProcessArg(opts.process), follow: opts.follow === true };
+      const request: LogsRequest = {
+        app,
+        lines: parseLineCount(opts.lines),
+        process: parseProcessArg(opts.process),
+        since: parseSinceArg(opts.since),
+        grep: opts.grep === undefined ? undefined : parseGrep(opts.grep),
+        follow: opts.follow === true,
+      };
       const client = ctx.client();
       const stopped = new AbortController();
       const unsubscribe = ctx.onInterrupt(() => stopped.abort());
