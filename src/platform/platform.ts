@@ -3,12 +3,13 @@ import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { commandToArgv, detectApp, readAppConfig, unpackSource, type AppPlan } from '../build/index.ts';
+import { commandToArgv, detectApp, readAppConfig, unpackSource, type AppPlan, type CronJobConfig } from '../build/index.ts';
 import type { Edge, SiteSpec } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
 import { ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type ReleaseSpec, type RunAs } from '../runner/index.ts';
 import { AppLog } from './app-log.ts';
 import { appUserName, chownTree, createAppUser, findUser, removeAppUser, requireTraversable } from './app-users.ts';
+import { CronScheduler, type CronJobView } from './cron-scheduler.ts';
 import * as names from './names.ts';
 import type { App, Release, ReleaseInfo } from './records.ts';
 import { describeRelease } from './release-policy.ts';
@@ -65,10 +66,13 @@ export class Platform {
   readonly #options: PlatformOptions;
   readonly #store: Store;
   readonly #apps = new Map<string, AppState>();
+  readonly #cron: CronScheduler;
 
   constructor(options: PlatformOptions) {
     this.#options = options;
     this.#store = options.store;
+    // Cron: one scheduler for every app; told below whenever an app's serving release changes.
+    this.#cron = new CronScheduler({ store: options.store, appLog: (app, source, line) => this.#apps.get(app)?.log.add(source, line), log: options.log, graceMs: options.graceMs });
   }
 
   get store(): Store {
@@ -90,6 +94,7 @@ export class Platform {
     if (reaped.length > 0) this.#options.log(`stopped ${reaped.length} instance(s) left running by a previous daemon that did not stop cleanly`);
     const interrupted = this.#store.failInterrupted();
     for (const release of interrupted.releases) this.#options.log(`${release.app}: v${release.version} was interrupted by a stop; marked failed`);
+    for (const run of interrupted.cronRuns) this.#options.log(`${run.app}: cron ${run.job} (slot ${run.slot}) was cut short by a stop; marked interrupted, not run again`);
     await this.#publishRoutes();
     await Promise.all(
       this.#store.listApps().map(async (app) => {
@@ -232,6 +237,7 @@ export class Platform {
     this.#store.getApp(name);
     await this.#serially(name, async () => {
       const state = this.#apps.get(name);
+      await this.#cron.removeApp(name);
       if (state) {
         state.site = null;
         await this.#publishRoutes();
@@ -417,6 +423,7 @@ export class Platform {
       state.site = { mounts, upstreams: null, fallbackRoot: plan.root, maxBodyBytes: config.limits.maxBodyBytes };
       await this.#publishRoutes();
       await state.runner.stop().catch(() => {});
+      await this.#scheduleCron(app, release, build.dir, config.cron);
       return;
     }
     const formation = this.#store.getFormation(app);
@@ -433,6 +440,19 @@ export class Platform {
       mounts,
       maxBodyBytes: config.limits.maxBodyBytes,
     });
+    await this.#scheduleCron(app, release, build.dir, config.cron);
+  }
+
+  /** From now on the release's [cron] jobs run, in its build, with its environment, as the app's user. */
+  async #scheduleCron(app: string, release: Release, dir: string, jobs: readonly CronJobConfig[]): Promise<void> {
+    const user = await this.#userOf(app);
+    this.#cron.setRelease(app, { version: release.version, dir, env: this.#releaseEnv(app, release, user), user, jobs });
+  }
+
+  /** The app's cron jobs as they are scheduled now (empty until a release with [cron] serves). */
+  cronJobs(app: string): CronJobView[] {
+    this.#store.getApp(app);
+    return this.#cron.jobs(app);
   }
 
   // ---- config, rollback, scale, restart ---------------------------------
@@ -564,6 +584,7 @@ export class Platform {
 
   /** Drains and stops every app; the store stays open for the caller to close. */
   async stop(): Promise<void> {
+    await this.#cron.stop();
     await Promise.all([...this.#apps.values()].map(async (state) => {
       await state.queue;
       await state.runner.stop();
