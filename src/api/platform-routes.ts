@@ -133,6 +133,14 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
       return { body: { formation: await platform.scale(app.name, quantities, req.actor) } };
     })
     .add('GET', '/apps/:app/ps', async (req) => ({ body: { instances: platform.instances(appOf(req).name) } }))
+    .add('GET', '/apps/:app/cron', async (req) => {
+      const app = appOf(req);
+      const jobs = platform.cronJobs(app.name).map((job) => ({
+        ...job,
+        lastRuns: store.listCronRuns(app.name, { job: job.name, limit: 5 }).map((run) => ({ slot: run.slot, status: run.status, exitCode: run.exitCode, startedAt: run.startedAt, finishedAt: run.finishedAt, release: `v${run.releaseVersion}` })),
+      }));
+      return { body: { jobs } };
+    })
     .add('POST', '/apps/:app/restart', async (req) => {
       await platform.restart(appOf(req).name, req.actor);
       return { body: { restarted: true } };

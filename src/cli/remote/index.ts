@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { registerApps } from './apps.ts';
 import { registerConfig } from './config.ts';
+import { registerCron } from './cron.ts';
 import { remoteContext, type RemoteIo, type RemoteOptions } from './context.ts';
 import { registerDeploy } from './deploy.ts';
 import { registerDomains } from './domains.ts';
@@ -19,7 +20,7 @@ export { resolveCredentials, saveCredentials, credentialsPath, type Credentials 
 
 /**
  * Adds login, apps, deploy, releases, rollback, config, scale, ps, restart,
- * logs, domains and tokens to the program. Failures are thrown as
+ * logs, domains, tokens and cron to the program. Failures are thrown as
  * BerthErrors for the program's handler to print; `io` receives the normal
  * output, each piece of text ending with "\n" (write it as it is, e.g.
  * `(text) => process.stdout.write(text)`).
@@ -35,4 +36,5 @@ export function registerRemoteCommands(cli: Command, io: RemoteIo, options: Remo
   registerLogs(cli, ctx);
   registerDomains(cli, ctx);
   registerTokens(cli, ctx);
+  registerCron(cli, ctx);
 }
