@@ -17,10 +17,15 @@ export interface ApiRequest {
   readonly raw: IncomingMessage;
 }
 
-/** What a handler answers: JSON, or a stream of text lines (build logs, followed logs). */
+/**
+ * What a handler answers: JSON, a stream of text lines (build logs, followed
+ * logs), or a raw answer whose head and body the handler writes itself (git's
+ * smart HTTP); `closed` aborts when the client goes away.
+ */
 export type ApiResponse =
   | { readonly status?: number; readonly body: unknown }
-  | { readonly stream: (write: (line: string) => boolean, closed: AbortSignal) => Promise<void> };
+  | { readonly stream: (write: (line: string) => boolean, closed: AbortSignal) => Promise<void> }
+  | { readonly raw: (res: ServerResponse, closed: AbortSignal) => Promise<void> };
 
 export type ApiHandler = (request: ApiRequest) => Promise<ApiResponse>;
 
@@ -71,6 +76,13 @@ function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   });
 }
 
+/** The password of an HTTP basic credential (base64 "user:password"), or "" when malformed. */
+function basicPassword(encoded: string): string {
+  const decoded = Buffer.from(encoded.trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon === -1 ? '' : decoded.slice(colon + 1);
+}
+
 /**
  * The control API: HTTP+JSON, bearer tokens on every route, real status
  * codes with `{code, message, hint}` bodies. Handlers throw BerthErrors; the
@@ -80,20 +92,38 @@ export class ApiServer {
   readonly router = new ApiRouter<ApiHandler>();
   readonly #options: ApiServerOptions;
   readonly #server: Server;
+  readonly #basicAuthPrefixes: string[] = [];
 
   constructor(options: ApiServerOptions) {
     this.#options = options;
     this.#server = createServer({ requestTimeout: 0, headersTimeout: 10_000 }, (req, res) => void this.#handle(req, res));
   }
 
+  /**
+   * Under `prefix` (e.g. "/git/"), HTTP basic auth is accepted too, with the
+   * token as the password and any user name, and a missing or wrong token is
+   * answered with a Basic challenge, so git asks for credentials (or its
+   * credential helper answers).
+   */
+  allowBasicAuth(prefix: string): this {
+    this.#basicAuthPrefixes.push(prefix);
+    return this;
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://api');
     const method = req.method ?? 'GET';
     const auth = req.headers.authorization ?? '';
-    const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
+    const basic = this.#basicAuthPrefixes.some((prefix) => url.pathname.startsWith(prefix));
+    const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : basic && auth.startsWith('Basic ') ? basicPassword(auth.slice(6)) : '';
     const actor = token === '' ? null : this.#options.authenticate(token);
     if (actor === null) {
       req.resume();
+      if (basic) {
+        return sendError(res, 401, 'BERTH_E_UNAUTHORIZED', token === '' ? 'an API token is required as the password' : 'the API token is not valid', 'git asks for a user name (any) and a password: give an API token (berth tokens create NAME).', {
+          'www-authenticate': 'Basic realm="berth"',
+        });
+      }
       return sendError(res, 401, 'BERTH_E_UNAUTHORIZED', token === '' ? 'an API token is required' : 'the API token is not valid', 'Log in with `berth login --server URL --token TOKEN` (or set BERTH_TOKEN).', {
         'www-authenticate': 'Bearer realm="berth"',
       });
@@ -116,8 +146,16 @@ export class ApiServer {
       json: () => readJson(req, this.#options.maxJsonBytes ?? DEFAULT_MAX_JSON_BYTES),
       raw: req,
     };
+    let raw = false;
     try {
       const response = await match.handler(request);
+      if ('raw' in response) {
+        raw = true;
+        const closed = new AbortController();
+        res.once('close', () => closed.abort());
+        await response.raw(res, closed.signal);
+        return;
+      }
       if ('stream' in response) {
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
         const closed = new AbortController();
@@ -129,6 +167,12 @@ export class ApiServer {
       send(res, response.status ?? 200, response.body);
     } catch (err) {
       if (!req.complete) req.resume();
+      if (res.headersSent && raw) {
+        // A raw answer has no place for an error once its head is out: cut it, so it never looks complete.
+        this.#options.log(`API ${method} ${url.pathname} failed: ${(err as Error).stack ?? String(err)}`);
+        res.destroy();
+        return;
+      }
       if (res.headersSent) {
         // A streamed answer already started: its last line says what happened.
         res.end(`${JSON.stringify({ error: isBerthError(err) ? { code: err.code, message: err.message } : { code: 'BERTH_E_INTERNAL', message: 'internal error' } })}\n`);

@@ -80,7 +80,8 @@ function program(): Command {
     .option('--workers <n>', 'edge engines, one per thread (default: one per core)')
     .option('--limit <name=value>', LIMIT_HELP, collect, [])
     .option('--user-prefix <prefix>', "when running as root, each app runs as the Unix user PREFIX+NAME", 'berth-')
-    .action(async (opts: { state: string; http: string; api: string; domain: string; workers?: string; limit: string[]; userPrefix: string }) => {
+    .option('--ssh <address>', 'also serve git push over SSH here (HOST:PORT or :PORT); git over HTTP is always on the API address')
+    .action(async (opts: { state: string; http: string; api: string; domain: string; workers?: string; limit: string[]; userPrefix: string; ssh?: string }) => {
       await server({
         userPrefix: opts.userPrefix,
         stateDir: opts.state,
@@ -89,6 +90,7 @@ function program(): Command {
         baseDomain: parseBaseDomain(opts.domain),
         workers: parseWorkers(opts.workers),
         limits: parseLimits(opts.limit),
+        ssh: opts.ssh === undefined ? null : parseListenAddress(opts.ssh),
         log,
       });
     });

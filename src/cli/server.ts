@@ -2,8 +2,11 @@ import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ApiServer } from '../api/api-server.ts';
+import { registerGitRoutes } from '../api/git-routes.ts';
+import { registerKeyRoutes } from '../api/key-routes.ts';
 import { registerPlatformRoutes } from '../api/platform-routes.ts';
 import { Edge, type EdgeLimits } from '../edge/index.ts';
+import { startGit } from '../git/index.ts';
 import { Platform } from '../platform/platform.ts';
 import { Store, userPrefix } from '../platform/index.ts';
 import type { ListenAddress } from './address.ts';
@@ -20,6 +23,8 @@ export interface ServerOptions {
   readonly log: (line: string) => void;
   /** Apps get Unix users named PREFIX+NAME when berth runs as root. */
   readonly userPrefix?: string;
+  /** Where git is served over SSH (--ssh); git over HTTP is always on the API listener. */
+  readonly ssh?: ListenAddress | null;
 }
 
 /** Where state lives when --state is not given. */
@@ -52,6 +57,9 @@ export async function server(options: ServerOptions): Promise<void> {
   const platform = new Platform({ stateDir, store, edge, baseDomain: options.baseDomain, baseEnv, log: options.log, appUsers });
   const api = new ApiServer({ authenticate: (token) => store.verifyToken(token)?.name ?? null, log: options.log });
   registerPlatformRoutes(api, platform);
+  registerKeyRoutes(api, store);
+  const git = await startGit({ stateDir, platform, ssh: options.ssh ?? null, log: options.log });
+  registerGitRoutes(api, git.service, options.log);
 
   const edgeAddress = await edge.listen(options.http.host, options.http.port);
   const apiAddress = await api.listen(options.api.host, options.api.port);
@@ -64,6 +72,7 @@ export async function server(options: ServerOptions): Promise<void> {
     options.log,
     async () => {
       await api.close();
+      await git.close();
       await edge.close(10_000);
       await platform.stop();
       store.close();

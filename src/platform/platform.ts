@@ -250,6 +250,7 @@ export class Platform {
       await this.#publishRoutes();
       await rm(this.#appDir(name), { recursive: true, force: true });
       await rm(join(this.#options.stateDir, 'logs', name), { recursive: true, force: true });
+      await rm(join(this.#options.stateDir, 'git', `${name}.git`), { recursive: true, force: true }); // its git repository (src/git/)
       if (uid !== null) {
         const user = await findUser(uid);
         // Only a user that is still this app's: the uid may have been reused.

@@ -1,0 +1,235 @@
+import type { ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import ssh2 from 'ssh2';
+import type { AuthContext, Connection, ServerChannel, Session } from 'ssh2';
+import { BerthError, isBerthError } from '../errors.ts';
+import type { GitRunner } from './git-process.ts';
+import { parseSshCommand, type GitServiceName as ServiceName } from './repo-name.ts';
+import { fingerprintOf } from './ssh-keys.ts';
+
+/** A registered key, as the server needs it. */
+export interface SshKeyRecord {
+  readonly name: string;
+  readonly publicKey: string;
+}
+
+export interface GitSshServerOptions {
+  /** The host key, OpenSSH private key text. */
+  readonly hostKey: string;
+  /** The active key with this fingerprint ("SHA256:…"), or null. */
+  readonly findKey: (fingerprint: string) => SshKeyRecord | null;
+  /** The audit actor for a key name ("ssh:NAME"). */
+  readonly actorOf: (keyName: string) => string;
+  readonly git: GitRunner;
+  readonly log: (line: string) => void;
+  /** A connection with no traffic either way for this long is closed. */
+  readonly idleTimeoutMs?: number;
+  /** A connection must authenticate within this long. */
+  readonly authTimeoutMs?: number;
+  /** Connections beyond this many at once are closed at once. */
+  readonly maxConnections?: number;
+}
+
+export const SSH_DEFAULTS = {
+  idleTimeoutMs: 10 * 60_000,
+  authTimeoutMs: 30_000,
+  maxConnections: 32,
+  /** Failed authentication attempts before the connection is closed (ssh offers each key it has). */
+  maxAuthAttempts: 10,
+} as const;
+
+/** Environment a client may send: git's protocol version, nothing else. */
+const GIT_PROTOCOL = /^version=[0-2]$/;
+
+/**
+ * git over SSH, and nothing else: public-key authentication against the
+ * registered keys (signatures verified), then exactly one `exec` of
+ * `git-receive-pack 'NAME.git'` or `git-upload-pack 'NAME.git'` per session.
+ * Shells, other commands (scp included), subsystems (sftp), ptys, X11 and
+ * agent forwarding, port forwarding both ways and Unix-socket forwarding are
+ * refused: session requests with a message on stderr and exit status 1,
+ * the rest with SSH's own refusals.
+ */
+export class GitSshServer {
+  readonly #options: GitSshServerOptions;
+  readonly #ssh: ssh2.Server;
+  readonly #tcp: NetServer;
+  readonly #sockets = new Set<Socket>();
+
+  constructor(options: GitSshServerOptions) {
+    this.#options = options;
+    this.#ssh = new ssh2.Server({ hostKeys: [options.hostKey], ident: 'berth' }, (client, info) => this.#onClient(client, info.ip));
+    // berth owns the TCP side (connection limit, idle timeout) and hands each socket to ssh2.
+    this.#tcp = createServer((socket) => this.#onSocket(socket));
+  }
+
+  #onSocket(socket: Socket): void {
+    const max = this.#options.maxConnections ?? SSH_DEFAULTS.maxConnections;
+    if (this.#sockets.size >= max) {
+      this.#options.log(`ssh: refused a connection from ${socket.remoteAddress}: ${max} connections are open`);
+      socket.destroy();
+      return;
+    }
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    socket.setTimeout(this.#options.idleTimeoutMs ?? SSH_DEFAULTS.idleTimeoutMs, () => socket.destroy());
+    socket.setNoDelay(true);
+    this.#ssh.injectSocket(socket);
+  }
+
+  #onClient(client: Connection, ip: string): void {
+    let keyName: string | null = null;
+    let failures = 0;
+    const authTimer = setTimeout(() => client.end(), this.#options.authTimeoutMs ?? SSH_DEFAULTS.authTimeoutMs);
+    client.on('error', () => {});
+    client.once('close', () => clearTimeout(authTimer));
+
+    client.on('authentication', (ctx: AuthContext) => {
+      const refuse = () => {
+        if (++failures >= SSH_DEFAULTS.maxAuthAttempts) {
+          this.#options.log(`ssh: ${ip} failed to authenticate ${failures} times; disconnected`);
+          client.end();
+          return;
+        }
+        ctx.reject(['publickey']);
+      };
+      if (ctx.method !== 'publickey') return refuse();
+      const key = this.#options.findKey(fingerprintOf(ctx.key.data));
+      if (key === null) return refuse();
+      const parsed = ssh2.utils.parseKey(key.publicKey);
+      if (parsed instanceof Error || Array.isArray(parsed) || !parsed.getPublicSSH().equals(ctx.key.data)) return refuse();
+      // Without a signature the client only asks whether this key would do.
+      if (ctx.signature === undefined || ctx.blob === undefined) return ctx.accept();
+      if (parsed.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true) {
+        this.#options.log(`ssh: a bad signature for key ${key.name} from ${ip}`);
+        return refuse();
+      }
+      keyName = key.name;
+      ctx.accept();
+    });
+
+    client.on('ready', () => {
+      clearTimeout(authTimer);
+      let sessions = 0;
+      const name = keyName!;
+      client.on('session', (accept, reject) => {
+        if (sessions >= 1) return reject();
+        sessions++;
+        const session = accept();
+        session.once('close', () => sessions--);
+        this.#onSession(session, name, ip);
+      });
+      // Port forwarding, both directions, and Unix-socket forwarding: refused.
+      client.on('request', (_accept: unknown, reject: (() => void) | undefined, requestName: string) => {
+        this.#options.log(`ssh: refused ${requestName} for key ${name} from ${ip}`);
+        reject?.();
+      });
+      client.on('tcpip', (_accept: unknown, reject: () => void, info: { destIP: string; destPort: number }) => {
+        this.#options.log(`ssh: refused direct-tcpip to ${info.destIP}:${info.destPort} for key ${name} from ${ip}`);
+        reject();
+      });
+      client.on('openssh.streamlocal', (_accept: unknown, reject: () => void) => {
+        this.#options.log(`ssh: refused a Unix socket forward for key ${name} from ${ip}`);
+        reject();
+      });
+    });
+  }
+
+  #onSession(session: Session, keyName: string, ip: string): void {
+    const env: Record<string, string> = {};
+    let started = false;
+    const refuseWith = (channel: ServerChannel | undefined, message: string) => {
+      if (channel === undefined) return;
+      channel.stderr.write(`berth: ${message}\n`);
+      channel.exit(1);
+      channel.end();
+    };
+    session.on('pty', (_accept: unknown, reject?: () => void) => reject?.());
+    session.on('x11', (_accept: unknown, reject?: () => void) => reject?.());
+    session.on('auth-agent', (_accept: unknown, reject?: () => void) => reject?.());
+    session.on('window-change', (_accept: unknown, reject?: () => void) => reject?.());
+    session.on('signal', (_accept: unknown, reject?: () => void) => reject?.());
+    session.on('env', (accept: (() => void) | undefined, reject: (() => void) | undefined, info: { key: string; val: string }) => {
+      if (info.key === 'GIT_PROTOCOL' && GIT_PROTOCOL.test(info.val)) {
+        env.GIT_PROTOCOL = info.val;
+        return accept?.();
+      }
+      reject?.();
+    });
+    session.on('shell', (accept: () => ServerChannel) => {
+      this.#options.log(`ssh: refused a shell for key ${keyName} from ${ip}`);
+      refuseWith(accept(), `hi ${keyName}: you are authenticated, but berth gives no shell access; it serves git only (git push, git fetch)`);
+    });
+    session.on('subsystem', (accept: () => ServerChannel, _reject: unknown, info: { name: string }) => {
+      this.#options.log(`ssh: refused the ${info.name} subsystem for key ${keyName} from ${ip}`);
+      refuseWith(accept(), `the ${JSON.stringify(info.name)} subsystem is not available; berth serves git only (no sftp or scp)`);
+    });
+    session.on('exec', (accept: () => ServerChannel, _reject: unknown, info: { command: string }) => {
+      if (started) return;
+      started = true;
+      let request: ReturnType<typeof parseSshCommand>;
+      try {
+        request = parseSshCommand(info.command);
+      } catch (err) {
+        this.#options.log(`ssh: refused a bad repository for key ${keyName} from ${ip}`);
+        return refuseWith(accept(), isBerthError(err) ? `${err.message} [${err.code}]` : 'refused');
+      }
+      if (request === null) {
+        const word = info.command.trim().split(/\s+/)[0] ?? '';
+        this.#options.log(`ssh: refused the command ${JSON.stringify(word.slice(0, 40))} for key ${keyName} from ${ip}`);
+        return refuseWith(accept(), `berth serves git only (git-receive-pack and git-upload-pack); ${JSON.stringify(word.slice(0, 40))} is not available (no shell commands, scp or sftp)`);
+      }
+      void this.#runGit(accept(), request.service, request.app, keyName, env).catch((err: unknown) => {
+        if (!isBerthError(err)) this.#options.log(`ssh: git ${request.service} for ${request.app} failed: ${(err as Error).stack ?? String(err)}`);
+      });
+    });
+  }
+
+  async #runGit(channel: ServerChannel, service: ServiceName, app: string, keyName: string, env: Readonly<Record<string, string>>): Promise<void> {
+    let child: ChildProcess;
+    try {
+      child = await this.#options.git.open(service, app, this.#options.actorOf(keyName), { stateless: false, advertise: false }, env);
+    } catch (err) {
+      channel.stderr.write(`berth: ${isBerthError(err) ? `${err.message} [${err.code}]` : 'internal error; the daemon log has the details'}\n`);
+      channel.exit(1);
+      channel.end();
+      throw err;
+    }
+    channel.pipe(child.stdin!);
+    child.stdin!.on('error', () => {});
+    child.stdout!.pipe(channel, { end: false });
+    child.stderr!.pipe(channel.stderr, { end: false });
+    // The client went away: the git process goes too (a deploy already handed to the platform finishes there).
+    const onGone = () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    };
+    channel.once('close', onGone);
+    const [code] = await new Promise<[number | null]>((resolve) => {
+      child.once('error', () => resolve([null]));
+      child.once('close', (exitCode: number | null) => resolve([exitCode]));
+    });
+    channel.off('close', onGone);
+    channel.exit(code ?? 1);
+    channel.end();
+  }
+
+  listen(host: string | undefined, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => reject(new BerthError('BERTH_E_LISTEN', `cannot listen for SSH on ${host ?? '*'}:${port}: ${err.code ?? err.message}`));
+      this.#tcp.once('error', onError);
+      this.#tcp.listen({ host, port }, () => {
+        this.#tcp.off('error', onError);
+        resolve(this.#tcp.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** Stops accepting; connections get `graceMs` to finish (a push in progress), then are cut. */
+  async close(graceMs = 10_000): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#tcp.close(() => resolve()));
+    const deadline = Date.now() + graceMs;
+    while (this.#sockets.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (const socket of this.#sockets) socket.destroy();
+    await closed;
+  }
+}
