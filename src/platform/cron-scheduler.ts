@@ -71,7 +71,7 @@ function duration(ms: number): string {
 
 function describe(outcome: CronOutcome, timeoutMs: number | null): string {
   if (outcome.startError !== null) return `could not start: ${outcome.startError}`;
-  if (outcome.timedOut) return `timed out after ${duration(timeoutMs ?? 0)}; its process group was killed`;
+  if (outcome.timedOut) return `hit its ${duration(timeoutMs ?? 0)} timeout; its process group was killed`;
   if (outcome.signal !== null) return `ended by ${outcome.signal}`;
   return `exited with code ${outcome.exitCode}`;
 }
@@ -230,7 +230,7 @@ export class CronScheduler {
     this.#runs.set(key(app, name), run);
     void child.done.then((outcome) => {
       if (this.#runs.get(key(app, name)) === run) this.#runs.delete(key(app, name));
-      const how = `the ${slot} slot ${describe(outcome, job.config.timeoutMs)} after ${duration(this.#clock.now() - startedAt)}`;
+      const how = `the ${slot} slot ${describe(outcome, job.config.timeoutMs)} (ran ${duration(this.#clock.now() - startedAt)})`;
       if (run.stopping && outcome.exitCode !== 0) {
         log(`${how}; stopped by berth, it is recorded as interrupted`);
         return;
