@@ -47,6 +47,7 @@ export const ERROR_CODES = {
   BERTH_E_GIT_SERVICE: 'a git client asked for something berth does not serve (dumb HTTP, an unknown service)',
   BERTH_E_PUSH_REFUSED: 'a git push changes something other than the app\'s deploy branch, or deletes it',
   BERTH_E_SSH_KEY: 'a public key is malformed, of an unsupported type or too weak, or is a private key',
+  BERTH_E_BUILD_LIMIT: 'a build ran out of its time or memory limit',
   BERTH_E_APP_USER: "an app's Unix user cannot be created, found or removed",
   BERTH_E_STATE: 'the state directory or database cannot be used',
   BERTH_E_SOURCE_CHANGED: 'a file in the app folder changed while it was being packed',

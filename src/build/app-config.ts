@@ -19,9 +19,16 @@ export interface AppConfig {
   readonly limits: { readonly maxBodyBytes: number | null };
   /** Scheduled commands ([cron]), sorted by name. */
   readonly cron: readonly CronJobConfig[];
+  /** How a Python app is built and served ([python]). */
+  readonly python: {
+    /** The release's virtualenv also sees the system's packages (Debian's python3-* packages). */
+    readonly systemSitePackages: boolean;
+    /** The server for a detected app; null picks by the app (ASGI → uvicorn, WSGI → gunicorn). */
+    readonly server: 'gunicorn' | 'uvicorn' | null;
+  };
 }
 
-export const DEFAULT_APP_CONFIG: AppConfig = { static: [], health: { path: null }, scale: {}, limits: { maxBodyBytes: null }, cron: [] };
+export const DEFAULT_APP_CONFIG: AppConfig = { static: [], health: { path: null }, scale: {}, limits: { maxBodyBytes: null }, cron: [], python: { systemSitePackages: false, server: null } };
 
 const URL_PREFIX = /^\/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]+\/?)*$/;
 const PROCESS_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
@@ -36,6 +43,7 @@ const schema = z.strictObject({
     })
     .optional(),
   cron: cronTableSchema.optional(),
+  python: z.strictObject({ system_site_packages: z.boolean().optional(), server: z.enum(['gunicorn', 'uvicorn']).optional() }).optional(),
 });
 
 export function parseAppConfig(text: string, source = 'berth.toml'): AppConfig {
@@ -55,7 +63,7 @@ export function parseAppConfig(text: string, source = 'berth.toml'): AppConfig {
     const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
     const message = issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
     throw new BerthError('BERTH_E_APP_CONFIG', `${source}: ${where}: ${message}`, {
-      hint: 'Known sections are [static], [health], [scale], [limits] and [cron]; see the README.',
+      hint: 'Known sections are [static], [health], [scale], [limits], [cron] and [python]; see the README.',
     });
   }
   const data = result.data;
@@ -74,6 +82,7 @@ export function parseAppConfig(text: string, source = 'berth.toml'): AppConfig {
     scale: data.scale ?? {},
     limits: { maxBodyBytes: maxBody === undefined ? null : parseSize(maxBody) },
     cron: cronJobs(data.cron, source),
+    python: { systemSitePackages: data.python?.system_site_packages ?? false, server: data.python?.server ?? null },
   };
 }
 

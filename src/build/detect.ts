@@ -1,22 +1,70 @@
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import semver from 'semver';
 import { BerthError } from '../errors.ts';
+import { readAppConfig, type AppConfig } from './app-config.ts';
 import { parseProcfile, type ProcessType } from './procfile.ts';
 
 /**
- * What berth found in an app folder and how to run it. Detection follows the
- * buildpack order: an explicit Procfile wins, then a language marker, then a
- * plain static site.
+ * One command of a build, run in the build folder. A step with `cache`
+ * produces `cache.output` (a folder inside the build, e.g. node_modules)
+ * from inputs summarised by `cache.key` (a lockfile's hash and the tool's
+ * version): a later build with the same key restores the folder from the
+ * app's build cache instead of running the step.
+ */
+export type BuildStep =
+  | { readonly argv: readonly string[]; readonly cache?: { readonly key: string; readonly output: string } }
+  /** A Procfile command line (the `build:` entry), turned into argv with the build's environment when it runs. */
+  | { readonly command: string };
+
+/**
+ * What berth found in an app folder and how to build and run it. Detection
+ * follows the buildpack order: each language's build steps come from its
+ * own marker files (package.json, requirements.txt/pyproject.toml); the
+ * processes come from the Procfile when there is one, else from the
+ * language's convention; a folder with only index.html is a static site.
  */
 export type AppPlan =
   | {
       readonly kind: 'processes';
       readonly runtime: 'procfile' | 'node' | 'python';
       readonly processes: readonly ProcessType[];
-      /** Commands that prepare the folder before anything starts (argv arrays). */
-      readonly install: ReadonlyArray<readonly string[]>;
+      /** Commands that prepare the build folder, in order, before anything starts. */
+      readonly install: readonly BuildStep[];
+      /**
+       * Folders put first on PATH for the build and for every process of the
+       * release: relative ones are inside the app (the virtualenv's bin),
+       * absolute ones are the chosen Node's bin folder.
+       */
+      readonly path: readonly string[];
+      /** Notes for the build log (a lockfile whose tool is missing, the Node chosen). */
+      readonly notes: readonly string[];
     }
   | { readonly kind: 'static'; readonly root: string };
+
+/** A Node installed on this machine that apps may run on. */
+export interface NodeRuntime {
+  readonly version: string;
+  readonly binDir: string;
+}
+
+/** A Python installed on this machine, and which app servers it can import. */
+export interface PythonRuntime {
+  readonly binary: string;
+  readonly servers: readonly ('gunicorn' | 'uvicorn')[];
+}
+
+/** What this machine offers builds; discovered once by the caller (it is I/O), passed in so detection stays testable. */
+export interface BuildEnvironment {
+  readonly nodes: readonly NodeRuntime[];
+  /** In order of preference: python3 on PATH first. */
+  readonly pythons: readonly PythonRuntime[];
+  /** Package managers found on PATH. */
+  readonly tools: { readonly pnpm: boolean; readonly yarn: boolean };
+}
+
+export const NO_EXTRA_TOOLS: BuildEnvironment = { nodes: [], pythons: [], tools: { pnpm: false, yarn: false } };
 
 async function isFile(path: string): Promise<boolean> {
   try {
@@ -35,25 +83,80 @@ async function readIfExists(path: string): Promise<string | null> {
   }
 }
 
+function sha256(...parts: string[]): string {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part).update('\0');
+  return hash.digest('hex').slice(0, 16);
+}
+
 interface PackageJson {
   dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
   scripts?: Record<string, string>;
+  engines?: { node?: string };
 }
 
-async function nodeInstallSteps(dir: string, pkg: PackageJson): Promise<string[][]> {
-  if (!pkg.dependencies || Object.keys(pkg.dependencies).length === 0) return [];
-  // npm ci is reproducible but needs a lockfile; without one, install.
-  const locked = await isFile(join(dir, 'package-lock.json'));
-  return [locked ? ['npm', 'ci', '--no-audit', '--no-fund'] : ['npm', 'install', '--no-audit', '--no-fund']];
+/**
+ * The Node an app asks for with `engines.node`: the newest installed one
+ * that satisfies the range. No range (or nothing installed to choose from)
+ * keeps whatever `node` PATH gives; a range nothing satisfies fails the
+ * build, since running on a Node the app says it does not support is the
+ * kind of surprise a deploy should refuse.
+ */
+export function chooseNode(range: string | undefined, nodes: readonly NodeRuntime[]): NodeRuntime | null {
+  if (range === undefined || range.trim() === '' || nodes.length === 0) return null;
+  if (semver.validRange(range) === null) {
+    throw new BerthError('BERTH_E_APP_CONFIG', `package.json engines.node "${range}" is not a version range`, { hint: 'Use a semver range such as ">=20" or "24.x".' });
+  }
+  const fitting = nodes.filter((node) => semver.satisfies(node.version, range)).sort((a, b) => semver.rcompare(a.version, b.version));
+  if (fitting.length === 0) {
+    throw new BerthError('BERTH_E_INSTALL', `package.json asks for Node ${range}; this server has ${nodes.map((n) => n.version).join(', ')}`, {
+      status: 422,
+      hint: 'Widen engines.node to a version the server has, or install that Node on the server.',
+    });
+  }
+  return fitting[0]!;
 }
 
-async function detectNode(dir: string, text: string): Promise<AppPlan> {
-  let pkg: PackageJson;
+/**
+ * The package manager a lockfile names, when it is installed; otherwise
+ * npm (which reads neither pnpm's nor yarn's lockfile, so it installs from
+ * package.json: the note says so).
+ */
+async function nodeSteps(dir: string, pkg: PackageJson, env: BuildEnvironment, notes: string[], nodeVersion: string): Promise<BuildStep[]> {
+  const deps = Object.keys(pkg.dependencies ?? {}).length + Object.keys(pkg.devDependencies ?? {}).length;
+  const steps: BuildStep[] = [];
+  if (deps > 0) {
+    const pnpmLock = await readIfExists(join(dir, 'pnpm-lock.yaml'));
+    const yarnLock = await readIfExists(join(dir, 'yarn.lock'));
+    const npmLock = await readIfExists(join(dir, 'package-lock.json'));
+    const manifest = await readFile(join(dir, 'package.json'), 'utf8');
+    if (pnpmLock !== null && env.tools.pnpm) {
+      steps.push({ argv: ['pnpm', 'install', '--frozen-lockfile'], cache: { key: sha256('pnpm', nodeVersion, manifest, pnpmLock), output: 'node_modules' } });
+    } else if (yarnLock !== null && env.tools.yarn) {
+      steps.push({ argv: ['yarn', 'install', '--frozen-lockfile', '--non-interactive'], cache: { key: sha256('yarn', nodeVersion, manifest, yarnLock), output: 'node_modules' } });
+    } else {
+      if (pnpmLock !== null || yarnLock !== null) notes.push(`${pnpmLock !== null ? 'pnpm' : 'yarn'}-lock found but ${pnpmLock !== null ? 'pnpm' : 'yarn'} is not installed on the server: installing with npm from package.json`);
+      // npm ci is reproducible but needs a lockfile; without one, install (and no cache: nothing pins the result).
+      if (npmLock !== null) steps.push({ argv: ['npm', 'ci', '--no-audit', '--no-fund'], cache: { key: sha256('npm', nodeVersion, manifest, npmLock), output: 'node_modules' } });
+      else steps.push({ argv: ['npm', 'install', '--no-audit', '--no-fund'] });
+    }
+  }
+  if (typeof pkg.scripts?.build === 'string' && pkg.scripts.build.trim() !== '') steps.push({ argv: ['npm', 'run', 'build'] });
+  return steps;
+}
+
+function parsePackageJson(text: string): PackageJson {
   try {
-    pkg = JSON.parse(text) as PackageJson;
+    const value = JSON.parse(text) as unknown;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not an object');
+    return value as PackageJson;
   } catch (err) {
     throw new BerthError('BERTH_E_APP_UNDETECTED', `package.json is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+async function nodeStart(dir: string, pkg: PackageJson): Promise<ProcessType[]> {
   let start = pkg.scripts?.start;
   // npm's own default when no start script is given.
   if (!start && (await isFile(join(dir, 'server.js')))) start = 'node server.js';
@@ -62,44 +165,72 @@ async function detectNode(dir: string, text: string): Promise<AppPlan> {
       hint: 'Add "scripts": {"start": "node server.js"} to package.json, or a Procfile with a web: line.',
     });
   }
-  return {
-    kind: 'processes',
-    runtime: 'node',
-    // Run the start script directly rather than through `npm start`: one
-    // process less per instance (npm alone costs ~40 MB) and signals reach
-    // the app itself.
-    processes: [{ name: 'web', command: start }],
-    install: await nodeInstallSteps(dir, pkg),
-  };
+  // Run the start script directly rather than through `npm start`: one
+  // process less per instance (npm alone costs ~40 MB) and signals reach
+  // the app itself.
+  return [{ name: 'web', command: start }];
 }
 
 // A module "exposing app": a top-level `app = ...` or `application = ...`.
-const WSGI_APP = /^(app|application)\s*(?::[^=]+)?=/m;
+const PY_APP = /^(app|application)\s*(?::[^=]+)?=/m;
+// ASGI: a framework that is ASGI-only, or an `async def app(scope, receive, send)`.
+const ASGI = /\b(?:FastAPI|Starlette|Quart|Litestar)\s*\(|^async\s+def\s+(?:app|application)\s*\(\s*scope\b/m;
+const ASGI_APP = /^async\s+def\s+(app|application)\s*\(/m;
 
-async function detectPython(dir: string): Promise<AppPlan | null> {
-  for (const module of ['wsgi', 'app']) {
+const VENV = '.venv';
+
+/**
+ * The interpreter a release's virtualenv is made from: python3 from PATH,
+ * except that an app using the system's packages gets the first Python
+ * whose packages include its server (Debian's gunicorn belongs to
+ * /usr/bin/python3, which need not be the python3 PATH finds first).
+ */
+export function choosePython(pythons: readonly PythonRuntime[], server: 'gunicorn' | 'uvicorn' | null, systemSitePackages: boolean): string {
+  if (systemSitePackages && server !== null) {
+    const serving = pythons.find((python) => python.servers.includes(server));
+    if (serving) return serving.binary;
+  }
+  return pythons[0]?.binary ?? 'python3';
+}
+
+/** The virtualenv and its dependencies, per release (inside the build folder). */
+async function pythonSteps(dir: string, config: AppConfig, python: string): Promise<BuildStep[]> {
+  // --without-pip: a virtualenv in milliseconds instead of seconds; that
+  // Python's own pip installs into it with --python.
+  const steps: BuildStep[] = [{ argv: [python, '-m', 'venv', '--without-pip', ...(config.python.systemSitePackages ? ['--system-site-packages'] : []), VENV] }];
+  const pip = [python, '-m', 'pip', '--python', join(VENV, 'bin', 'python'), 'install', '--no-input', '--disable-pip-version-check'];
+  if (await isFile(join(dir, 'requirements.txt'))) steps.push({ argv: [...pip, '-r', 'requirements.txt'] });
+  else if (await isFile(join(dir, 'pyproject.toml'))) steps.push({ argv: [...pip, '.'] });
+  return steps;
+}
+
+/** The module that exposes the app, its object, and the server it needs. */
+async function findPythonApp(dir: string, config: AppConfig): Promise<{ target: string; server: 'gunicorn' | 'uvicorn' } | null> {
+  for (const module of ['wsgi', 'asgi', 'main', 'app']) {
     const source = await readIfExists(join(dir, `${module}.py`));
     if (source === null) continue;
-    const match = WSGI_APP.exec(source);
+    const match = PY_APP.exec(source) ?? ASGI_APP.exec(source);
     if (!match) continue;
-    return {
-      kind: 'processes',
-      runtime: 'python',
-      processes: [
-        {
-          name: 'web',
-          // gunicorn reads WEB_CONCURRENCY for its worker count; berth scales
-          // instances, so one worker each unless the user says otherwise.
-          command: `gunicorn --bind 127.0.0.1:$PORT --graceful-timeout 10 --access-logfile - ${module}:${match[1]}`,
-        },
-      ],
-      install: [],
-    };
+    return { target: `${module}:${match[1]}`, server: config.python.server ?? (ASGI.test(source) ? 'uvicorn' : 'gunicorn') };
   }
   return null;
 }
 
-export async function detectApp(dir: string): Promise<AppPlan> {
+function pythonWeb(found: { target: string; server: 'gunicorn' | 'uvicorn' }): ProcessType[] {
+  {
+    const { server, target } = found;
+    // `python -m` runs the server inside the release's virtualenv (first on
+    // PATH), so it sees the packages installed there. One worker per
+    // instance: berth scales instances.
+    const command =
+      server === 'uvicorn'
+        ? `python -m uvicorn --host 127.0.0.1 --port $PORT --no-access-log ${target}`
+        : `python -m gunicorn --bind 127.0.0.1:$PORT --graceful-timeout 10 --access-logfile - ${target}`;
+    return [{ name: 'web', command }];
+  }
+}
+
+export async function detectApp(dir: string, env: BuildEnvironment = NO_EXTRA_TOOLS): Promise<AppPlan> {
   let info;
   try {
     info = await stat(dir);
@@ -108,39 +239,67 @@ export async function detectApp(dir: string): Promise<AppPlan> {
   }
   if (!info.isDirectory()) throw new BerthError('BERTH_E_APP_DIR', `${dir} is not a folder`);
 
-  const procfile = await readIfExists(join(dir, 'Procfile'));
-  const packageJson = await readIfExists(join(dir, 'package.json'));
-  if (procfile !== null) {
-    const processes = parseProcfile(procfile);
-    if (processes.length === 0) {
-      throw new BerthError('BERTH_E_PROCFILE', 'Procfile defines no process types', {
-        hint: 'Add a line such as "web: node server.js".',
-      });
+  const config = await readAppConfig(dir);
+  const procfileText = await readIfExists(join(dir, 'Procfile'));
+  const packageText = await readIfExists(join(dir, 'package.json'));
+  const isPython = (await isFile(join(dir, 'requirements.txt'))) || (await isFile(join(dir, 'pyproject.toml')));
+
+  const procfile = procfileText === null ? null : parseProcfile(procfileText);
+  if (procfile !== null && procfile.length === 0) {
+    throw new BerthError('BERTH_E_PROCFILE', 'Procfile defines no process types', { hint: 'Add a line such as "web: node server.js".' });
+  }
+
+  const install: BuildStep[] = [];
+  const path: string[] = [];
+  const notes: string[] = [];
+  let processes: ProcessType[] | null = procfile;
+  let runtime: 'procfile' | 'node' | 'python' = 'procfile';
+
+  if (packageText !== null) {
+    let pkg: PackageJson | null = null;
+    try {
+      pkg = parsePackageJson(packageText);
+    } catch (err) {
+      // A malformed package.json beside a Procfile is the app's business.
+      if (procfile === null) throw err;
     }
-    let install: string[][] = [];
-    if (packageJson !== null) {
-      try {
-        install = await nodeInstallSteps(dir, JSON.parse(packageJson) as PackageJson);
-      } catch {
-        // A malformed package.json beside a Procfile is the app's business.
+    if (pkg !== null) {
+      const node = chooseNode(pkg.engines?.node, env.nodes);
+      if (node !== null) {
+        path.push(node.binDir);
+        notes.push(`Node ${node.version} (engines.node "${pkg.engines!.node}")`);
+      }
+      install.push(...(await nodeSteps(dir, pkg, env, notes, node?.version ?? 'default')));
+      if (processes === null) {
+        processes = await nodeStart(dir, pkg);
+        runtime = 'node';
       }
     }
-    return { kind: 'processes', runtime: 'procfile', processes, install };
   }
-  if (packageJson !== null) return detectNode(dir, packageJson);
+  if (isPython) {
+    const found = await findPythonApp(dir, config);
+    // With a Procfile the server is the app's business: gunicorn unless it says otherwise.
+    const python = choosePython(env.pythons, found?.server ?? config.python.server ?? 'gunicorn', config.python.systemSitePackages);
+    install.push(...(await pythonSteps(dir, config, python)));
+    path.unshift(join(VENV, 'bin'));
+    if (processes === null && found !== null) {
+      processes = pythonWeb(found);
+      runtime = 'python';
+    }
+  }
+  // The Procfile's `build:` entry runs once at build time, after the
+  // language's steps (for apps no buildpack knows: `build: make`).
+  const build = procfile?.find((p) => p.name === 'build');
+  if (build !== undefined) install.push({ command: build.command });
 
-  const hasRequirements = (await isFile(join(dir, 'requirements.txt'))) || (await isFile(join(dir, 'pyproject.toml')));
-  if (hasRequirements) {
-    const python = await detectPython(dir);
-    if (python) return python;
-  }
+  if (processes !== null) return { kind: 'processes', runtime, processes, install, path, notes };
   for (const root of [dir, join(dir, 'public')]) {
     if (await isFile(join(root, 'index.html'))) return { kind: 'static', root };
   }
   throw new BerthError('BERTH_E_APP_UNDETECTED', `cannot tell how to run the app in ${dir}`, {
     hint:
       'berth looked for: a Procfile; a package.json with a start script (or server.js); ' +
-      'requirements.txt or pyproject.toml with wsgi.py or app.py defining `app`; index.html or public/index.html. ' +
+      'requirements.txt or pyproject.toml with wsgi.py, asgi.py, main.py or app.py defining `app`; index.html or public/index.html. ' +
       'Add a Procfile with a "web:" line to say how to start it.',
   });
 }

@@ -1,5 +1,7 @@
 // The build subsystem's door: what is in an app folder and how to run it.
-export { detectApp, type AppPlan } from './detect.ts';
+export { detectApp, chooseNode, choosePython, NO_EXTRA_TOOLS, type PythonRuntime, type AppPlan, type BuildStep, type BuildEnvironment, type NodeRuntime } from './detect.ts';
+export { runBuild, planPath, discoverSandbox, NO_SANDBOX, discoverBuildEnvironment, DEFAULT_BUILD_LIMITS, type BuildLimits, type BuildJob, type Sandbox } from './builder.ts';
+export { BuildQueue } from './build-queue.ts';
 export { parseProcfile, type ProcessType } from './procfile.ts';
 export { commandToArgv } from './command-line.ts';
 export { parseAppConfig, readAppConfig, DEFAULT_APP_CONFIG, type AppConfig } from './app-config.ts';

@@ -1,5 +1,5 @@
 import { resolve, join } from 'node:path';
-import { detectApp, readAppConfig, commandToArgv, type AppPlan } from '../build/index.ts';
+import { detectApp, readAppConfig, commandToArgv, runBuild, planPath, discoverBuildEnvironment, DEFAULT_BUILD_LIMITS, NO_SANDBOX, type AppPlan } from '../build/index.ts';
 import { Edge, type EdgeLimits, type SiteSpec } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
 import { Formation, runOnce } from '../runner/index.ts';
@@ -25,16 +25,21 @@ function childEnv(extra: Record<string, string> = {}): Record<string, string> {
 }
 
 async function prepare(dir: string, plan: Extract<AppPlan, { kind: 'processes' }>, printer: LogPrinter): Promise<void> {
-  const env = childEnv();
-  for (const step of plan.install) {
-    printer.line('berth', `running ${step.join(' ')}`);
-    const code = await runOnce(step, { cwd: dir, env, onLine: (line) => printer.line('install', line) });
-    if (code !== 0) {
-      throw new BerthError('BERTH_E_INSTALL', `${step.join(' ')} failed with exit code ${code}`, {
-        hint: 'Fix the dependency problem shown above, then run berth up again.',
-      });
-    }
-  }
+  for (const note of plan.notes) printer.line('berth', note);
+  await runBuild(
+    plan,
+    {
+      dir,
+      cacheDir: null,
+      env: childEnv(),
+      user: null,
+      limits: { memoryBytes: null, timeoutMs: DEFAULT_BUILD_LIMITS.timeoutMs, niceness: 0 },
+      log: (line) => printer.line(line.startsWith('running ') ? 'berth' : 'install', line),
+      exec: runOnce,
+    },
+    NO_SANDBOX,
+  );
+  const env = childEnv({ PATH: planPath(plan, dir, process.env.PATH) });
   const release = plan.processes.find((p) => p.name === 'release');
   if (release) {
     printer.line('berth', `running the release command: ${release.command}`);
@@ -55,7 +60,7 @@ async function prepare(dir: string, plan: Extract<AppPlan, { kind: 'processes' }
 export async function up(options: UpOptions): Promise<void> {
   const dir = resolve(options.dir);
   const { printer } = options;
-  const plan = await detectApp(dir);
+  const plan = await detectApp(dir, await discoverBuildEnvironment(process.env.PATH));
   const config = await readAppConfig(dir);
   const mounts = config.static.map((mount) => ({ prefix: mount.prefix, root: join(dir, mount.dir) }));
   const log = (line: string) => printer.line('berth', line);
@@ -78,7 +83,7 @@ export async function up(options: UpOptions): Promise<void> {
     cwd: dir,
     processes: plan.processes,
     scale: { ...config.scale, ...options.scale },
-    env: childEnv(),
+    env: childEnv({ PATH: planPath(plan, dir, process.env.PATH) }),
     healthPath: config.health.path,
     graceMs: options.graceMs,
     log: (source, line, stream) => (stream === 'event' ? printer.line('berth', `${source} ${line}`) : printer.line(source, line)),

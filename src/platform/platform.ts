@@ -3,7 +3,23 @@ import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { commandToArgv, detectApp, readAppConfig, unpackSource, type AppPlan, type CronJobConfig } from '../build/index.ts';
+import {
+  BuildQueue,
+  commandToArgv,
+  DEFAULT_BUILD_LIMITS,
+  detectApp,
+  discoverBuildEnvironment,
+  discoverSandbox,
+  planPath,
+  readAppConfig,
+  runBuild,
+  unpackSource,
+  type AppPlan,
+  type BuildEnvironment,
+  type BuildLimits,
+  type CronJobConfig,
+  type Sandbox,
+} from '../build/index.ts';
 import type { Edge, SiteSpec } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
 import { ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type ReleaseSpec, type RunAs } from '../runner/index.ts';
@@ -34,7 +50,13 @@ export interface PlatformOptions {
    * must run as root); null runs apps as berth's own user.
    */
   readonly appUsers?: { readonly prefix: string } | null;
+  /** Builds running at once on the machine (default 1: the others queue). */
+  readonly buildConcurrency?: number;
+  readonly buildLimits?: BuildLimits;
 }
+
+/** A build silent this long gets a "still building" line. */
+const HEARTBEAT_MS = 30_000;
 
 type AuditDetail = Record<string, string | number | readonly string[]>;
 
@@ -66,11 +88,14 @@ export class Platform {
   readonly #options: PlatformOptions;
   readonly #store: Store;
   readonly #apps = new Map<string, AppState>();
+  readonly #builds: BuildQueue;
+  #environment: Promise<{ build: BuildEnvironment; sandbox: Sandbox }> | null = null;
   readonly #cron: CronScheduler;
 
   constructor(options: PlatformOptions) {
     this.#options = options;
     this.#store = options.store;
+    this.#builds = new BuildQueue(options.buildConcurrency ?? 1);
     // Cron: one scheduler for every app; told below whenever an app's serving release changes.
     this.#cron = new CronScheduler({ store: options.store, appLog: (app, source, line) => this.#apps.get(app)?.log.add(source, line), log: options.log, graceMs: options.graceMs });
   }
@@ -203,9 +228,11 @@ export class Platform {
   async #ensureAppDirs(app: string, user: RunAs | null): Promise<void> {
     const dir = this.#appDir(app);
     const builds = join(dir, 'builds');
+    const cache = join(dir, 'cache');
     await mkdir(builds, { recursive: true, mode: 0o700 });
+    await mkdir(cache, { recursive: true, mode: 0o700 });
     if (user === null) return;
-    for (const path of [dir, builds]) {
+    for (const path of [dir, builds, cache]) {
       await chown(path, user.uid, user.gid);
       await chmod(path, 0o700);
     }
@@ -328,19 +355,12 @@ export class Platform {
         if (user !== null) await chownTree(dir, user);
         const sourceDigest = digest.digest('hex');
         const build = this.#store.createBuild(app, { sourceDigest, dir, logPath: join(dir, '.berth-build.log') });
-        log(`building ${sourceDigest.slice(0, 7)}`);
         let plan: AppPlan;
         try {
-          plan = await detectApp(dir);
-          await readAppConfig(dir);
-          log(plan.kind === 'static' ? 'static site: the edge serves it, no process runs' : `${plan.runtime} app: ${plan.processes.map((p) => p.name).join(', ')}`);
-          if (plan.kind === 'processes') {
-            for (const step of plan.install) {
-              log(`running ${step.join(' ')}`);
-              const code = await runOnce(step, { cwd: dir, env: this.#buildEnv(app, user), onLine: log, user });
-              if (code !== 0) throw new BerthError('BERTH_E_INSTALL', `${step.join(' ')} failed with exit code ${code}`, { status: 422, hint: 'Fix the dependency problem shown in the build output, then deploy again.' });
-            }
-          }
+          plan = await this.#builds.run(
+            () => this.#build(app, dir, user, log, sourceDigest),
+            (ahead) => log(`waiting for ${ahead} other build${ahead === 1 ? '' : 's'} to finish (builds run one at a time)`),
+          );
           this.#store.markBuild(build.id, 'succeeded');
         } catch (err) {
           this.#store.markBuild(build.id, 'failed');
@@ -355,6 +375,55 @@ export class Platform {
         return this.#rollOut(app, release, log);
       }),
     );
+  }
+
+  /**
+   * Detects and builds the unpacked source in `dir` (its own fresh folder,
+   * never a live release's), as the app's user, niced and limited. A build
+   * that prints nothing for a while gets a heartbeat line, so the deploy's
+   * stream (and whatever proxies it) does not look dead.
+   */
+  async #build(app: string, dir: string, user: RunAs | null, log: (line: string) => void, sourceDigest: string): Promise<AppPlan> {
+    let last = Date.now();
+    const started = last;
+    const logged = (line: string) => {
+      last = Date.now();
+      log(line);
+    };
+    const heartbeat = setInterval(() => {
+      if (Date.now() - last >= HEARTBEAT_MS) logged(`… still building (${Math.round((Date.now() - started) / 1000)} s)`);
+    }, HEARTBEAT_MS / 2);
+    heartbeat.unref();
+    try {
+      logged(`building ${sourceDigest.slice(0, 7)}`);
+      const environment = await this.#buildEnvironment();
+      const plan = await detectApp(dir, environment.build);
+      logged(plan.kind === 'static' ? 'static site: the edge serves it, no process runs' : `${plan.runtime} app: ${plan.processes.filter((p) => p.name !== 'build').map((p) => p.name).join(', ')}`);
+      if (plan.kind === 'processes') {
+        for (const note of [...environment.sandbox.notes, ...plan.notes]) logged(note);
+        await runBuild(plan, {
+          dir,
+          cacheDir: join(this.#appDir(app), 'cache'),
+          env: this.#buildEnv(app, user),
+          user,
+          limits: this.#options.buildLimits ?? DEFAULT_BUILD_LIMITS,
+          log: logged,
+          exec: runOnce,
+        }, environment.sandbox);
+      }
+      return plan;
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  /** What the machine offers builds, looked up once per daemon. */
+  #buildEnvironment(): Promise<{ build: BuildEnvironment; sandbox: Sandbox }> {
+    this.#environment ??= (async () => ({
+      build: await discoverBuildEnvironment(this.#options.baseEnv.PATH),
+      sandbox: await discoverSandbox(this.#options.baseEnv.PATH),
+    }))();
+    return this.#environment;
   }
 
   #buildEnv(app: string, user: RunAs | null): Record<string, string> {
@@ -397,14 +466,25 @@ export class Platform {
     if (command === undefined || release.buildId === null) return;
     const build = this.#store.getBuild(release.buildId);
     const user = await this.#userOf(app);
-    const env = this.#releaseEnv(app, release, user);
+    const env = await this.#releaseEnv(app, release, user);
     log(`running the release command: ${command.command}`);
     const code = await runOnce(commandToArgv(command.command, env), { cwd: build.dir, env, onLine: log, user });
     if (code !== 0) throw new BerthError('BERTH_E_RELEASE_FAILED', `the release command failed with exit code ${code}`, { status: 422, hint: 'The Procfile "release:" entry must succeed before traffic moves.' });
   }
 
-  #releaseEnv(app: string, release: Release, user: RunAs | null): Record<string, string> {
-    return { ...this.#options.baseEnv, ...this.#homeEnv(app, user), ...release.config, BERTH_APP: app, BERTH_RELEASE: `v${release.version}`, [SUPERVISOR_ENV]: this.#supervisorMarker() };
+  /**
+   * The environment of a release's processes: the daemon's few inherited
+   * variables, PATH with the build's own folders first (its virtualenv, the
+   * Node its engines asked for), the config snapshot, and berth's own.
+   */
+  async #releaseEnv(app: string, release: Release, user: RunAs | null): Promise<Record<string, string>> {
+    const base = { ...this.#options.baseEnv };
+    if (release.buildId !== null) {
+      const dir = this.#store.getBuild(release.buildId).dir;
+      const plan = await detectApp(dir, (await this.#buildEnvironment()).build);
+      if (plan.kind === 'processes') base.PATH = planPath(plan, dir, base.PATH);
+    }
+    return { ...base, ...this.#homeEnv(app, user), ...release.config, BERTH_APP: app, BERTH_RELEASE: `v${release.version}`, [SUPERVISOR_ENV]: this.#supervisorMarker() };
   }
 
   /** Tags this daemon's instances, so that a later start can stop those a crash left behind. */
@@ -419,7 +499,7 @@ export class Platform {
     const config = await readAppConfig(build.dir);
     const mounts = config.static.map((mount) => ({ prefix: mount.prefix, root: join(build.dir, mount.dir) }));
     const state = this.#state(app);
-    const plan = await detectApp(build.dir);
+    const plan = await detectApp(build.dir, (await this.#buildEnvironment()).build);
     if (plan.kind === 'static') {
       state.site = { mounts, upstreams: null, fallbackRoot: plan.root, maxBodyBytes: config.limits.maxBodyBytes };
       await this.#publishRoutes();
@@ -436,7 +516,7 @@ export class Platform {
       dir: build.dir,
       processes: release.processes,
       scale: { ...config.scale, ...formation },
-      env: this.#releaseEnv(app, release, user),
+      env: await this.#releaseEnv(app, release, user),
       healthPath: config.health.path,
       mounts,
       maxBodyBytes: config.limits.maxBodyBytes,
@@ -447,7 +527,7 @@ export class Platform {
   /** From now on the release's [cron] jobs run, in its build, with its environment, as the app's user. */
   async #scheduleCron(app: string, release: Release, dir: string, jobs: readonly CronJobConfig[]): Promise<void> {
     const user = await this.#userOf(app);
-    this.#cron.setRelease(app, { version: release.version, dir, env: this.#releaseEnv(app, release, user), user, jobs });
+    this.#cron.setRelease(app, { version: release.version, dir, env: await this.#releaseEnv(app, release, user), user, jobs });
   }
 
   /** The app's cron jobs as they are scheduled now (empty until a release with [cron] serves). */

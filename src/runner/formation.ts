@@ -45,7 +45,7 @@ export interface FormationOptions {
 const RECENT_LINES = 40;
 
 /** Process types that run once (release) or on a schedule, never as a service. */
-const NOT_SERVICES = new Set(['release']);
+const NOT_SERVICES = new Set(['release', 'build']);
 
 interface Slot {
   readonly type: ProcessType;

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { detectApp } from '../../src/build/index.ts';
+import { chooseNode, choosePython, detectApp } from '../../src/build/index.ts';
+import { BerthError } from '../../src/errors.ts';
 
 async function appWith(t: { after(fn: () => Promise<void>): void }, files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-detect-'));
@@ -24,13 +25,14 @@ test('a Procfile wins over everything else', async (t) => {
 
 test('package.json runs its start script; npm ci only with dependencies and a lockfile', async (t) => {
   const bare = await detectApp(await appWith(t, { 'package.json': '{"scripts":{"start":"node server.js"}}' }));
-  assert.deepEqual(bare, { kind: 'processes', runtime: 'node', processes: [{ name: 'web', command: 'node server.js' }], install: [] });
+  assert.deepEqual(bare, { kind: 'processes', runtime: 'node', processes: [{ name: 'web', command: 'node server.js' }], install: [], path: [], notes: [] });
   const locked = await detectApp(await appWith(t, { 'package.json': '{"scripts":{"start":"node s.js"},"dependencies":{"x":"1"}}', 'package-lock.json': '{}' }));
   assert.ok(locked.kind === 'processes');
-  assert.deepEqual(locked.install, [['npm', 'ci', '--no-audit', '--no-fund']]);
+  assert.deepEqual(locked.install.map((step) => ('argv' in step ? step.argv : step.command)), [['npm', 'ci', '--no-audit', '--no-fund']]);
+  assert.ok('argv' in locked.install[0]! && locked.install[0].cache?.output === 'node_modules', 'a locked install is cached');
   const unlocked = await detectApp(await appWith(t, { 'package.json': '{"scripts":{"start":"node s.js"},"dependencies":{"x":"1"}}' }));
   assert.ok(unlocked.kind === 'processes');
-  assert.deepEqual(unlocked.install, [['npm', 'install', '--no-audit', '--no-fund']]);
+  assert.deepEqual(unlocked.install, [{ argv: ['npm', 'install', '--no-audit', '--no-fund'] }], 'nothing pins an unlocked install, so it is not cached');
 });
 
 test('package.json without a start script falls back to server.js, as npm does', async (t) => {
@@ -42,7 +44,7 @@ test('package.json without a start script falls back to server.js, as npm does',
 test('a WSGI app runs under gunicorn on $PORT', async (t) => {
   const plan = await detectApp(await appWith(t, { 'requirements.txt': 'flask', 'app.py': 'from flask import Flask\napp = Flask(__name__)\n' }));
   assert.ok(plan.kind === 'processes' && plan.runtime === 'python');
-  assert.match(plan.processes[0]!.command, /^gunicorn --bind 127\.0\.0\.1:\$PORT .* app:app$/);
+  assert.match(plan.processes[0]!.command, /^python -m gunicorn --bind 127\.0\.0\.1:\$PORT .* app:app$/);
   const wsgi = await detectApp(await appWith(t, { 'pyproject.toml': '', 'wsgi.py': 'application = make()\n' }));
   assert.ok(wsgi.kind === 'processes' && wsgi.processes[0]!.command.endsWith('wsgi:application'));
 });
@@ -70,4 +72,84 @@ test('an unknown folder gets an error that says what was looked for', async (t) 
 
 test('an empty Procfile is refused', async (t) => {
   await assert.rejects(detectApp(await appWith(t, { Procfile: '# nothing\n' })), /defines no process types/);
+});
+
+const NODES = [
+  { version: '24.21.0', binDir: '/opt/node24/bin' },
+  { version: '20.20.2', binDir: '/usr/bin' },
+];
+const ENV = { nodes: NODES, pythons: [{ binary: '/pyenv/python3', servers: [] }, { binary: '/usr/bin/python3', servers: ['gunicorn' as const] }], tools: { pnpm: false, yarn: false } };
+
+test('engines.node picks the newest installed Node that fits; none fitting fails the build; no range keeps PATH', async (t) => {
+  assert.equal(chooseNode('>=20 <21', NODES)?.binDir, '/usr/bin');
+  assert.equal(chooseNode('>=20', NODES)?.version, '24.21.0');
+  assert.equal(chooseNode('24.x', NODES)?.version, '24.21.0');
+  assert.equal(chooseNode(undefined, NODES), null);
+  assert.equal(chooseNode('>=18', []), null, 'nothing to choose from: PATH decides');
+  assert.throws(() => chooseNode('^18', NODES), (err: BerthError) => err.code === 'BERTH_E_INSTALL' && /asks for Node \^18; this server has 24\.21\.0, 20\.20\.2/.test(err.message));
+  assert.throws(() => chooseNode('banana', NODES), (err: BerthError) => err.code === 'BERTH_E_APP_CONFIG');
+  const plan = await detectApp(await appWith(t, { 'package.json': '{"engines":{"node":"20.x"},"scripts":{"start":"node s.js"}}' }), ENV);
+  assert.ok(plan.kind === 'processes');
+  assert.deepEqual(plan.path, ['/usr/bin'], "the chosen Node's folder goes first on PATH");
+  assert.deepEqual(plan.notes, ['Node 20.20.2 (engines.node "20.x")']);
+});
+
+test('lockfiles pick the package manager when it is installed, else npm with a note; npm run build when defined', async (t) => {
+  const files = { 'package.json': '{"scripts":{"start":"node s.js","build":"tsc"},"dependencies":{"x":"1"}}', 'pnpm-lock.yaml': 'lockfileVersion: 9' };
+  const withPnpm = await detectApp(await appWith(t, files), { ...ENV, tools: { pnpm: true, yarn: false } });
+  assert.ok(withPnpm.kind === 'processes');
+  assert.deepEqual(withPnpm.install.map((s) => ('argv' in s ? s.argv.join(' ') : s.command)), ['pnpm install --frozen-lockfile', 'npm run build']);
+  const without = await detectApp(await appWith(t, files), ENV);
+  assert.ok(without.kind === 'processes');
+  assert.deepEqual(without.install.map((s) => ('argv' in s ? s.argv.join(' ') : s.command)), ['npm install --no-audit --no-fund', 'npm run build']);
+  assert.match(without.notes.join('\n'), /pnpm-lock found but pnpm is not installed/);
+  const yarn = await detectApp(await appWith(t, { 'package.json': files['package.json'], 'yarn.lock': '# yarn' }), { ...ENV, tools: { pnpm: false, yarn: true } });
+  assert.ok(yarn.kind === 'processes' && 'argv' in yarn.install[0]! && yarn.install[0].argv[0] === 'yarn');
+});
+
+test('the build cache key changes with the lockfile, the manifest and the Node version, and only then', async (t) => {
+  const key = async (files: Record<string, string>, env = ENV) => {
+    const plan = await detectApp(await appWith(t, files), env);
+    assert.ok(plan.kind === 'processes' && 'argv' in plan.install[0]!);
+    return plan.install[0].cache!.key;
+  };
+  const base = { 'package.json': '{"scripts":{"start":"node s.js"},"dependencies":{"x":"1"}}', 'package-lock.json': '{"v":1}', 'server.js': '' };
+  const first = await key(base);
+  assert.equal(await key({ ...base, 'server.js': 'changed app code' }), first, 'app code does not touch the key');
+  assert.notEqual(await key({ ...base, 'package-lock.json': '{"v":2}' }), first);
+  assert.notEqual(await key({ ...base, 'package.json': base['package.json'].replace('"1"', '"2"') }), first);
+  assert.notEqual(await key({ ...base, 'package.json': base['package.json'].replace('{', '{"engines":{"node":"20.x"},') }), await key({ ...base, 'package.json': base['package.json'].replace('{', '{"engines":{"node":"24.x"},') }));
+});
+
+test('Python: a virtualenv per release, pip into it, the venv first on PATH; ASGI apps run under uvicorn', async (t) => {
+  const wsgi = await detectApp(await appWith(t, { 'requirements.txt': 'flask', 'app.py': 'app = Flask(__name__)\n' }), ENV);
+  assert.ok(wsgi.kind === 'processes');
+  assert.deepEqual(wsgi.install.map((s) => ('argv' in s ? s.argv.slice(0, 6).join(' ') : '')), ['/pyenv/python3 -m venv --without-pip .venv', '/pyenv/python3 -m pip --python .venv/bin/python install']);
+  assert.deepEqual(wsgi.path, ['.venv/bin']);
+  const asgi = await detectApp(await appWith(t, { 'requirements.txt': '', 'main.py': 'from fastapi import FastAPI\napp = FastAPI()\n' }), ENV);
+  assert.ok(asgi.kind === 'processes');
+  assert.equal(asgi.processes[0]!.command, 'python -m uvicorn --host 127.0.0.1 --port $PORT --no-access-log main:app');
+  const raw = await detectApp(await appWith(t, { 'pyproject.toml': '', 'asgi.py': 'async def app(scope, receive, send):\n    pass\n' }), ENV);
+  assert.ok(raw.kind === 'processes' && raw.processes[0]!.command.endsWith('asgi:app') && raw.processes[0]!.command.includes('uvicorn'));
+  assert.ok('argv' in raw.install[1]! && raw.install[1].argv.at(-1) === '.', 'pyproject.toml: pip install .');
+  const forced = await detectApp(await appWith(t, { 'requirements.txt': '', 'app.py': 'app = make()\n', 'berth.toml': '[python]\nserver = "uvicorn"\n' }), ENV);
+  assert.ok(forced.kind === 'processes' && forced.processes[0]!.command.includes('uvicorn'));
+});
+
+test('system_site_packages: the virtualenv sees system packages and is made from the Python that has the server', async (t) => {
+  const plan = await detectApp(await appWith(t, { 'requirements.txt': 'flask', 'app.py': 'app = Flask(__name__)\n', 'berth.toml': '[python]\nsystem_site_packages = true\n' }), ENV);
+  assert.ok(plan.kind === 'processes' && 'argv' in plan.install[0]!);
+  assert.deepEqual(plan.install[0].argv, ['/usr/bin/python3', '-m', 'venv', '--without-pip', '--system-site-packages', '.venv']);
+  assert.equal(choosePython(ENV.pythons, 'uvicorn', true), '/pyenv/python3', 'no Python has it: PATH first');
+  assert.equal(choosePython(ENV.pythons, 'gunicorn', false), '/pyenv/python3', 'without system packages the server comes from requirements');
+  assert.equal(choosePython([], 'gunicorn', true), 'python3');
+});
+
+test('a Procfile build: entry runs at build time, after the language steps, and is not a service', async (t) => {
+  const plan = await detectApp(await appWith(t, { Procfile: 'web: ./serve\nbuild: make all PREFIX=$HOME\n' }), ENV);
+  assert.ok(plan.kind === 'processes');
+  assert.deepEqual(plan.install, [{ command: 'make all PREFIX=$HOME' }]);
+  const both = await detectApp(await appWith(t, { Procfile: 'web: node s.js\nbuild: node gen.js\n', 'package.json': '{"dependencies":{"x":"1"}}' }), ENV);
+  assert.ok(both.kind === 'processes');
+  assert.deepEqual(both.install.map((s) => ('argv' in s ? s.argv[0] : s.command)), ['npm', 'node gen.js']);
 });

@@ -1,0 +1,271 @@
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
+import { promisify } from 'node:util';
+import { BerthError } from '../errors.ts';
+import type { RunAs } from '../runner/index.ts';
+import { commandToArgv } from './command-line.ts';
+import type { AppPlan, BuildEnvironment, BuildStep, NodeRuntime, PythonRuntime } from './detect.ts';
+
+const run = promisify(execFile);
+
+/**
+ * What a build may use. Builds share the machine with running apps, so
+ * they run niced (CPU goes to the apps first), with a per-process memory
+ * limit (RLIMIT_DATA through prlimit: a runaway install fails with an
+ * out-of-memory error instead of pushing apps into swap), and with a
+ * deadline.
+ */
+export interface BuildLimits {
+  /** Per build process; null for no limit. */
+  readonly memoryBytes: number | null;
+  readonly timeoutMs: number;
+  /** nice(1) increment, 0 to 19. */
+  readonly niceness: number;
+}
+
+export const DEFAULT_BUILD_LIMITS: BuildLimits = { memoryBytes: 2 * 1024 ** 3, timeoutMs: 15 * 60_000, niceness: 10 };
+
+export interface BuildJob {
+  /** The build folder (the future release's directory). */
+  readonly dir: string;
+  /** The app's build cache: reused dependency folders, npm's and pip's download caches; null builds without one (`berth up`). */
+  readonly cacheDir: string | null;
+  readonly env: Readonly<Record<string, string>>;
+  readonly user: RunAs | null;
+  readonly limits: BuildLimits;
+  readonly log: (line: string) => void;
+  /**
+   * Runs one command to its end and resolves with its exit code (the
+   * runner's runOnce; injected so the build subsystem does not depend on
+   * the runner, which depends on it).
+   */
+  readonly exec: (
+    argv: readonly string[],
+    options: { cwd: string; env: Readonly<Record<string, string>>; onLine: (line: string) => void; signal: AbortSignal; user: RunAs | null },
+  ) => Promise<number>;
+}
+
+/** The environment a build and the release's processes see: the plan's folders first on PATH. */
+export function planPath(plan: Extract<AppPlan, { kind: 'processes' }>, dir: string, basePath: string | undefined): string {
+  const first = plan.path.map((entry) => (isAbsolute(entry) ? entry : join(dir, entry)));
+  return [...first, ...(basePath ? [basePath] : [])].join(delimiter);
+}
+
+// Output that means a process ran out of memory, from Node, Python, npm and the C library.
+const OUT_OF_MEMORY = /JavaScript heap out of memory|Array buffer allocation failed|MemoryError|Cannot allocate memory|ENOMEM|std::bad_alloc|out of memory/i;
+
+/**
+ * Runs a plan's build steps in `job.dir`, as the app's user, niced and
+ * limited, restoring cached dependency folders where a step's inputs did
+ * not change and saving them where they did. Throws a BerthError saying
+ * which step failed and why (its exit code, its time or memory limit).
+ */
+export async function runBuild(plan: Extract<AppPlan, { kind: 'processes' }>, job: BuildJob, sandbox: Sandbox): Promise<void> {
+  const env: Record<string, string> = { ...job.env, PATH: planPath(plan, job.dir, job.env.PATH), npm_config_update_notifier: 'false' };
+  const cacheDir = job.cacheDir;
+  if (cacheDir !== null) Object.assign(env, { npm_config_cache: join(cacheDir, 'npm'), PIP_CACHE_DIR: join(cacheDir, 'pip') });
+  const deadline = Date.now() + job.limits.timeoutMs;
+  for (const step of plan.install) {
+    const argv = 'command' in step ? commandToArgv(step.command, env) : step.argv;
+    const shown = 'command' in step ? `build: ${step.command}` : argv.join(' ');
+    const cached = cacheDir !== null && isCached(step) ? step : null;
+    if (cached !== null && (await restoreCached(cached, cacheDir!, job))) continue;
+    job.log(`running ${shown}`);
+    await runStep(argv, shown, env, job, sandbox, deadline);
+    if (cached !== null) await saveCached(cached, cacheDir!, job);
+  }
+}
+
+async function runStep(argv: readonly string[], shown: string, env: Record<string, string>, job: BuildJob, sandbox: Sandbox, deadline: number): Promise<void> {
+  const remaining = deadline - Date.now();
+  if (remaining <= 0) throw buildTimeout(shown, job.limits.timeoutMs);
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), remaining);
+  let outOfMemory = false;
+  const code = await job.exec(sandbox.wrap(argv, job.limits), {
+    cwd: job.dir,
+    env,
+    user: job.user,
+    signal: abort.signal,
+    onLine: (line) => {
+      if (OUT_OF_MEMORY.test(line)) outOfMemory = true;
+      job.log(line);
+    },
+  }).finally(() => clearTimeout(timer));
+  if (abort.signal.aborted) throw buildTimeout(shown, job.limits.timeoutMs);
+  if (code === 0) return;
+  if (outOfMemory && job.limits.memoryBytes !== null) {
+    throw new BerthError('BERTH_E_BUILD_LIMIT', `${shown} ran out of memory (the build limit is ${formatBytes(job.limits.memoryBytes)} per process)`, {
+      status: 422,
+      hint: 'Trim what the build loads, or raise the limit: berth server --build-memory 4g.',
+    });
+  }
+  throw new BerthError('BERTH_E_INSTALL', `${shown} failed with exit code ${code}`, { status: 422, hint: 'Fix the problem shown in the build output, then deploy again.' });
+}
+
+function buildTimeout(shown: string, timeoutMs: number): BerthError {
+  return new BerthError('BERTH_E_BUILD_LIMIT', `the build took longer than ${Math.round(timeoutMs / 1000)} s and was stopped during ${shown}`, {
+    status: 422,
+    hint: 'Make the build faster, or raise the limit: berth server --build-timeout 30m.',
+  });
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 ** 3 ? `${+(bytes / 1024 ** 3).toFixed(1)} GiB` : `${Math.round(bytes / 1024 ** 2)} MiB`;
+}
+
+// ---- the build cache ------------------------------------------------------
+
+type CachedStep = Extract<BuildStep, { argv: readonly string[] }> & { readonly cache: { readonly key: string; readonly output: string } };
+
+function isCached(step: BuildStep): step is CachedStep {
+  return 'argv' in step && step.cache !== undefined;
+}
+
+function cachePath(step: CachedStep, cacheDir: string): string {
+  return join(cacheDir, `${step.cache.output}-${step.cache.key}`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Copies with cp -a (ownership, modes, links kept; reflinks where the file
+ * system has them). A copy, not hard links: a release may write into its
+ * node_modules, and that must not reach the cache or other releases.
+ */
+async function copyTree(from: string, to: string): Promise<void> {
+  await run('cp', ['-a', '--reflink=auto', from, to]);
+}
+
+async function restoreCached(step: CachedStep, cacheDir: string, job: BuildJob): Promise<boolean> {
+  const cached = cachePath(step, cacheDir);
+  if (!(await exists(cached))) return false;
+  const target = join(job.dir, step.cache.output);
+  await rm(target, { recursive: true, force: true });
+  try {
+    await copyTree(cached, target);
+  } catch (err) {
+    job.log(`the build cache could not be used (${(err as Error).message.split('\n')[0]}); installing afresh`);
+    await rm(target, { recursive: true, force: true });
+    return false;
+  }
+  job.log(`${step.argv.join(' ')}: inputs unchanged, ${step.cache.output} restored from the build cache`);
+  return true;
+}
+
+/** Keeps the newest output of each cached step: older keys are removed, the new one written beside and renamed in. */
+async function saveCached(step: CachedStep, cacheDir: string, job: BuildJob): Promise<void> {
+  const output = join(job.dir, step.cache.output);
+  if (!(await exists(output))) return;
+  const final = cachePath(step, cacheDir);
+  const partial = `${final}.partial`;
+  try {
+    await mkdir(cacheDir, { recursive: true, mode: 0o700 });
+    await rm(partial, { recursive: true, force: true });
+    await copyTree(output, partial);
+    await rename(partial, final);
+    for (const name of await readdir(cacheDir)) {
+      const path = join(cacheDir, name);
+      if (name.startsWith(`${step.cache.output}-`) && path !== final) await rm(path, { recursive: true, force: true });
+    }
+  } catch (err) {
+    // A cache that cannot be written costs the next build time, not this one its success.
+    job.log(`could not save ${step.cache.output} to the build cache: ${(err as Error).message.split('\n')[0]}`);
+    await rm(partial, { recursive: true, force: true });
+  }
+}
+
+// ---- the machine ----------------------------------------------------------
+
+/** How build commands are wrapped: nice and prlimit when the machine has them. */
+export interface Sandbox {
+  readonly notes: readonly string[];
+  wrap(argv: readonly string[], limits: BuildLimits): string[];
+}
+
+async function onPath(tool: string, path: string | undefined): Promise<string | null> {
+  for (const dir of (path ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    try {
+      const info = await stat(join(dir, tool));
+      if (info.isFile() && (info.mode & 0o111) !== 0) return join(dir, tool);
+    } catch {
+      // Not here.
+    }
+  }
+  return null;
+}
+
+/** No wrapping: `berth up` builds in the developer's own folder at normal priority. */
+export const NO_SANDBOX: Sandbox = { notes: [], wrap: (argv) => [...argv] };
+
+export async function discoverSandbox(path: string | undefined): Promise<Sandbox> {
+  const nice = await onPath('nice', path);
+  const prlimit = await onPath('prlimit', path);
+  const notes: string[] = [];
+  if (nice === null) notes.push('nice is not installed: builds run at normal CPU priority');
+  if (prlimit === null) notes.push('prlimit (util-linux) is not installed: builds run without a memory limit');
+  return {
+    notes,
+    wrap(argv, limits) {
+      const wrapped = [...argv];
+      if (prlimit !== null && limits.memoryBytes !== null) wrapped.unshift(prlimit, `--data=${limits.memoryBytes}`, '--');
+      if (nice !== null && limits.niceness > 0) wrapped.unshift(nice, '-n', String(limits.niceness));
+      return wrapped;
+    },
+  };
+}
+
+async function nodeVersion(binary: string): Promise<string | null> {
+  try {
+    const { stdout } = await run(binary, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+    return stdout.trim().replace(/^v/, '');
+  } catch {
+    return null;
+  }
+}
+
+/** The Nodes and package managers builds can use: berth's own Node, the one on PATH, pnpm and yarn when installed. */
+export async function discoverBuildEnvironment(path: string | undefined): Promise<BuildEnvironment> {
+  const nodes: NodeRuntime[] = [{ version: process.versions.node, binDir: dirname(process.execPath) }];
+  const onPathNode = await onPath('node', path);
+  if (onPathNode !== null && dirname(onPathNode) !== dirname(process.execPath)) {
+    const version = await nodeVersion(onPathNode);
+    if (version !== null && !nodes.some((n) => n.version === version)) nodes.push({ version, binDir: dirname(onPathNode) });
+  }
+  const pythons: PythonRuntime[] = [];
+  const seen = new Set<string>();
+  for (const candidate of [await onPath('python3', path), '/usr/bin/python3']) {
+    if (candidate === null) continue;
+    let real: string;
+    try {
+      real = await realpath(candidate);
+    } catch {
+      continue;
+    }
+    if (seen.has(real)) continue;
+    seen.add(real);
+    const servers = await pythonServers(candidate);
+    if (servers !== null) pythons.push({ binary: candidate, servers });
+  }
+  return { nodes, pythons, tools: { pnpm: (await onPath('pnpm', path)) !== null, yarn: (await onPath('yarn', path)) !== null } };
+}
+
+/** Which of the app servers berth knows this Python can import; null when it does not run. */
+async function pythonServers(binary: string): Promise<Array<'gunicorn' | 'uvicorn'> | null> {
+  const probe = "import importlib.util as u\nprint(' '.join(m for m in ('gunicorn', 'uvicorn') if u.find_spec(m)))";
+  try {
+    const { stdout } = await run(binary, ['-c', probe], { encoding: 'utf8', timeout: 10_000 });
+    return stdout.trim().split(/\s+/).filter((m): m is 'gunicorn' | 'uvicorn' => m === 'gunicorn' || m === 'uvicorn');
+  } catch {
+    return null;
+  }
+}
