@@ -5,6 +5,7 @@ import { ApiServer } from '../api/api-server.ts';
 import { registerGitRoutes } from '../api/git-routes.ts';
 import { registerKeyRoutes } from '../api/key-routes.ts';
 import { registerPlatformRoutes } from '../api/platform-routes.ts';
+import { DEFAULT_BUILD_LIMITS, type BuildLimits } from '../build/index.ts';
 import { Edge, type EdgeLimits } from '../edge/index.ts';
 import { startGit } from '../git/index.ts';
 import { Platform } from '../platform/platform.ts';
@@ -25,6 +26,9 @@ export interface ServerOptions {
   readonly userPrefix?: string;
   /** Where git is served over SSH (--ssh); git over HTTP is always on the API listener. */
   readonly ssh?: ListenAddress | null;
+  /** Builds at once (--build-concurrency), and each build's limits (--build-memory, --build-timeout). */
+  readonly buildConcurrency?: number;
+  readonly buildLimits?: BuildLimits;
 }
 
 /** Where state lives when --state is not given. */
@@ -54,7 +58,17 @@ export async function server(options: ServerOptions): Promise<void> {
   for (const key of INHERITED_ENV) if (process.env[key] !== undefined) baseEnv[key] = process.env[key]!;
   const appUsers = process.getuid?.() === 0 ? { prefix: userPrefix(options.userPrefix ?? 'berth-') } : null;
   if (appUsers) options.log(`running as root: each app runs as its own Unix user, ${appUsers.prefix}NAME`);
-  const platform = new Platform({ stateDir, store, edge, baseDomain: options.baseDomain, baseEnv, log: options.log, appUsers });
+  const platform = new Platform({
+    stateDir,
+    store,
+    edge,
+    baseDomain: options.baseDomain,
+    baseEnv,
+    log: options.log,
+    appUsers,
+    buildConcurrency: options.buildConcurrency ?? 1,
+    buildLimits: options.buildLimits ?? DEFAULT_BUILD_LIMITS,
+  });
   const api = new ApiServer({ authenticate: (token) => store.verifyToken(token)?.name ?? null, log: options.log });
   registerPlatformRoutes(api, platform);
   registerKeyRoutes(api, store);
