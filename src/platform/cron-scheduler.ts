@@ -105,6 +105,7 @@ export class CronScheduler {
    * The app's serving release changed (a deploy, a config change, a
    * rollback, a daemon start). Unchanged jobs keep their state; a job that
    * is new or whose schedule changed never fires a slot from before now.
+   * Never throws: the release already serves when this is called.
    */
   setRelease(app: string, release: CronRelease): void {
     if (this.#stopped) return;
@@ -117,7 +118,15 @@ export class CronScheduler {
         jobs.set(config.name, { ...old, config });
         continue;
       }
-      const schedule = parseCronSchedule(config.schedule, config.timezone);
+      let schedule: CronSchedule;
+      try {
+        schedule = parseCronSchedule(config.schedule, config.timezone);
+      } catch (err) {
+        // Checked at build time; a release built by an older berth may still
+        // hold what this one refuses. The release serves; the job does not run.
+        this.#options.appLog(app, `cron.${config.name}`, `not scheduled: ${(err as Error).message}`);
+        continue;
+      }
       // On a daemon start the app is new here, and the store's claims tell
       // what already ran; a job added or changed while serving starts fresh.
       jobs.set(config.name, { config, schedule, since: now, passed: before === undefined ? null : schedule.latestAtOrBefore(now) });

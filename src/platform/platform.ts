@@ -524,10 +524,14 @@ export class Platform {
     await this.#scheduleCron(app, release, build.dir, config.cron);
   }
 
-  /** From now on the release's [cron] jobs run, in its build, with its environment, as the app's user. */
+  /** From now on the release's [cron] jobs run, in its build, with its environment, as the app's user. Never fails the release: it already serves. */
   async #scheduleCron(app: string, release: Release, dir: string, jobs: readonly CronJobConfig[]): Promise<void> {
-    const user = await this.#userOf(app);
-    this.#cron.setRelease(app, { version: release.version, dir, env: await this.#releaseEnv(app, release, user), user, jobs });
+    try {
+      const user = await this.#userOf(app);
+      this.#cron.setRelease(app, { version: release.version, dir, env: await this.#releaseEnv(app, release, user), user, jobs });
+    } catch (err) {
+      this.#state(app).log.add('berth', `v${release.version}'s cron jobs are not scheduled: ${(err as Error).message}`);
+    }
   }
 
   /** The app's cron jobs as they are scheduled now (empty until a release with [cron] serves). */
