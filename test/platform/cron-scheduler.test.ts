@@ -62,7 +62,7 @@ test('no overlap: a slot due while the previous run goes on is skipped, logged a
   scheduler.setRelease('shop', release);
   await eventually('two runs finished', () => store.listCronRuns('shop').filter((run) => run.status === 'succeeded').length >= 2, 15_000);
   const skipped = lines.filter(({ source, line }) => source === 'cron.slow' && /^skipped the \S+ slot: the run of \S+ is still going$/.test(line));
-  assert.ok(skipped.length >= 2, lines.map((l) => l.line).join('\n'));
+  assert.ok(skipped.length >= 1, lines.map((l) => l.line).join('\n'));
   const claimed = store.listCronRuns('shop', { limit: 100 }).map((run) => Date.parse(run.slot)).sort((a, b) => a - b);
   for (let i = 1; i < claimed.length; i++) assert.ok(claimed[i]! - claimed[i - 1]! >= 2_000, `runs overlapped: ${claimed.map((c) => new Date(c).toISOString()).join(', ')}`);
   for (const { line } of skipped) {
