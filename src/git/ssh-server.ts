@@ -36,6 +36,8 @@ export const SSH_DEFAULTS = {
   maxConnections: 32,
   /** Failed authentication attempts before the connection is closed (ssh offers each key it has). */
   maxAuthAttempts: 10,
+  /** Sessions open at once on one connection (git needs one; a multiplexing client may overlap a few). */
+  maxSessionsPerConnection: 4,
 } as const;
 
 /** Environment a client may send: git's protocol version, nothing else. */
@@ -113,7 +115,7 @@ export class GitSshServer {
       let sessions = 0;
       const name = keyName!;
       client.on('session', (accept, reject) => {
-        if (sessions >= 1) return reject();
+        if (sessions >= SSH_DEFAULTS.maxSessionsPerConnection) return reject();
         sessions++;
         const session = accept();
         session.once('close', () => sessions--);

@@ -8,6 +8,7 @@ import { registerCron } from './cron.ts';
 import { remoteContext, type RemoteIo, type RemoteOptions } from './context.ts';
 import { registerDeploy } from './deploy.ts';
 import { registerDomains } from './domains.ts';
+import { registerKeys } from './keys.ts';
 import { registerLogin } from './login.ts';
 import { registerLogs } from './logs.ts';
 import { registerProcesses } from './processes.ts';
@@ -36,5 +37,6 @@ export function registerRemoteCommands(cli: Command, io: RemoteIo, options: Remo
   registerLogs(cli, ctx);
   registerDomains(cli, ctx);
   registerTokens(cli, ctx);
+  registerKeys(cli, ctx);
   registerCron(cli, ctx);
 }
