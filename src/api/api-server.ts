@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { BerthError, isBerthError } from '../errors.ts';
 import { ApiRouter } from './router.ts';
 
+/** A streamed answer silent this long gets an empty keep-alive line. */
+export const STREAM_KEEPALIVE_MS = 20_000;
+
 /** One API call as a handler sees it. */
 export interface ApiRequest {
   readonly method: string;
@@ -34,6 +37,8 @@ export interface ApiServerOptions {
   readonly authenticate: (token: string) => string | null;
   readonly log: (line: string) => void;
   readonly maxJsonBytes?: number;
+  /** A streamed answer silent this long gets an empty keep-alive line (default STREAM_KEEPALIVE_MS). */
+  readonly streamKeepAliveMs?: number;
 }
 
 const DEFAULT_MAX_JSON_BYTES = 1024 * 1024;
@@ -158,9 +163,29 @@ export class ApiServer {
       }
       if ('stream' in response) {
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+        // The head goes out now, not with the first line: a followed log
+        // with nothing to say yet must not look like a server that never answered.
+        res.flushHeaders();
         const closed = new AbortController();
         res.once('close', () => closed.abort());
-        await response.stream((line) => res.write(`${line}\n`), closed.signal);
+        // An empty line after a quiet spell keeps clients' and proxies' idle
+        // timeouts from cutting a long build or a quiet `logs -f`; clients skip it.
+        const quiet = this.#options.streamKeepAliveMs ?? STREAM_KEEPALIVE_MS;
+        let wrote = Date.now();
+        const keepAlive = setInterval(() => {
+          if (Date.now() - wrote >= quiet) {
+            wrote = Date.now();
+            res.write('\n');
+          }
+        }, quiet / 2);
+        try {
+          await response.stream((line) => {
+            wrote = Date.now();
+            return res.write(`${line}\n`);
+          }, closed.signal);
+        } finally {
+          clearInterval(keepAlive);
+        }
         res.end();
         return;
       }

@@ -73,3 +73,28 @@ test('streamed answers arrive line by line', async (t) => {
   const { call } = await server(t);
   assert.equal(await (await call('/lines')).text(), 'one\ntwo\n');
 });
+
+test('a streamed answer sends its head at once, and empty keep-alive lines while it is quiet', async (t) => {
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  const api = new ApiServer({ authenticate: () => 'admin', log: () => {}, streamKeepAliveMs: 40 });
+  api.router.add('GET', '/quiet', async () => ({
+    stream: async (write) => {
+      write('first');
+      await done;
+      write('last');
+    },
+  }));
+  const address = await api.listen('127.0.0.1', 0);
+  t.after(() => api.close());
+  const res = await fetch(`http://127.0.0.1:${address.port}/quiet`, { headers: { authorization: 'Bearer x' } });
+  assert.equal(res.status, 200, 'the head arrived before the stream ended');
+  const reader = res.body!.getReader();
+  let text = '';
+  const decoder = new TextDecoder();
+  for (let i = 0; i < 100 && !/first\n\n\n/.test(text); i++) text += decoder.decode((await reader.read()).value);
+  assert.match(text, /^first\n\n\n/, 'quiet spells bring empty lines');
+  finish();
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += decoder.decode(chunk.value);
+  assert.match(text, /\nlast\n$/);
+});

@@ -147,6 +147,8 @@ export class ApiClient {
         for (let newline = pending.indexOf('\n'); newline !== -1; newline = pending.indexOf('\n')) {
           const line = pending.slice(0, newline);
           pending = pending.slice(newline + 1);
+          // An empty line is the server's keep-alive during a quiet spell, never content.
+          if (line === '' || line === '\r') continue;
           yield line.endsWith('\r') ? line.slice(0, -1) : line;
         }
       }

@@ -150,6 +150,16 @@ test('streamed lines arrive one by one, split across chunks, with a last line th
   assert.deepEqual(lines, ['one', 'two', 'thréé', 'last']);
 });
 
+test("empty lines are the server's keep-alives and never reach the caller", async (t) => {
+  const url = await rawServer(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('\none\n\n\r\ntwo\n\n');
+  });
+  const lines: string[] = [];
+  for await (const line of await new ApiClient({ server: url, token: 't' }).lines('GET', '/')) lines.push(line);
+  assert.deepEqual(lines, ['one', 'two']);
+});
+
 test('an error answer to a streamed call rejects before any line', async (t) => {
   const daemon = await startFakeDaemon(t);
   const client = new ApiClient({ server: daemon.url, token: GOOD_TOKEN });
