@@ -37,8 +37,28 @@ export function defaultStateDir(): string {
 }
 
 // Apps inherit only what they need from the daemon's environment: never its
-// tokens or anything else an operator happened to export.
-const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
+// tokens or anything else an operator happened to export. Besides the
+// basics, the machine's outbound setup — its TLS trust (a corporate CA) and
+// proxies — so builds can reach package registries the way the operator can.
+const INHERITED_ENV = [
+  'PATH',
+  'HOME',
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'TMPDIR',
+  'NODE_EXTRA_CA_CERTS',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'REQUESTS_CA_BUNDLE',
+  'PIP_CERT',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+];
 
 /**
  * `berth server`: the edge for every app, the control API, and the apps
