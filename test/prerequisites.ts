@@ -12,8 +12,12 @@ const has = (file: string, args: string[]) => {
     return false;
   }
 };
+// Debian's own Python: the examples' virtualenvs use its packages
+// (system_site_packages), whatever python3 comes first on PATH.
 if (!has('gunicorn', ['--version'])) missing.push('gunicorn');
-if (!has('python3', ['-c', 'import flask'])) missing.push('python3-flask');
+if (!has('/usr/bin/python3', ['-c', 'import flask'])) missing.push('python3-flask');
+if (!has('/usr/bin/python3', ['-c', 'import uvicorn'])) missing.push('python3-uvicorn');
+if (!has('/usr/bin/python3', ['-m', 'pip', '--version'])) missing.push('python3-pip');
 
 if (missing.length > 0) {
   const canInstall = process.getuid?.() === 0 && has('apt-get', ['--version']);
