@@ -1,13 +1,17 @@
+// Commands are defined here, eagerly (so --help is complete), but each
+// command's implementation is imported only when that command runs: `berth
+// up` never loads the daemon, node:sqlite or the remote commands, and `berth
+// --version` loads almost nothing. The remote commands define themselves
+// together with their implementations (src/cli/remote/), so they are
+// registered only when the command line can need them (see needsRemote).
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { isBerthError } from '../errors.ts';
 import { parseDuration } from '../units.ts';
 import { parseBaseDomain, parseListenAddress, parseScale, parseUpstreamAddress, parseWorkers } from './address.ts';
 import { LIMIT_NAMES, parseLimits } from './limits.ts';
 import { LogPrinter } from './log-printer.ts';
-import { fileServer, reverseProxy } from './quick.ts';
-import { up } from './up.ts';
-import { registerRemoteCommands } from './remote/index.ts';
-import { defaultStateDir, server } from './server.ts';
 
 const LIMIT_HELP = `an edge limit, repeatable: ${LIMIT_NAMES.join(', ')} (sizes like 16k or 10m, timeouts like 500ms or 30s)`;
 
@@ -15,7 +19,32 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-function program(): Command {
+/** The commands implemented in this file's own actions; every other command word is a remote command, `help` or unknown. */
+const LOCAL_COMMANDS = new Set(['up', 'file-server', 'reverse-proxy', 'server']);
+
+/**
+ * Whether the remote commands must be registered to parse `argv`: yes unless
+ * its command word (the program's own options take no values, so it is the
+ * first argument not starting with "-") is a local command, or there is none
+ * and the first argument asks for the version. Help, `help CMD`, a remote
+ * command and an unknown one (commander suggests names) all get every command.
+ */
+export function needsRemote(argv: readonly string[]): boolean {
+  const word = argv.find((arg) => !arg.startsWith('-'));
+  if (word !== undefined) return !LOCAL_COMMANDS.has(word);
+  return !(argv[0] === '-V' || argv[0] === '--version');
+}
+
+/**
+ * Where `berth server` keeps its state when --state is not given. Defined
+ * here rather than imported from server.ts, which would load the daemon (and
+ * node:sqlite) just to print a default.
+ */
+export function defaultStateDir(): string {
+  return process.getuid?.() === 0 ? '/var/lib/berth' : join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'berth');
+}
+
+async function program(argv: readonly string[]): Promise<Command> {
   const printer = new LogPrinter();
   const log = (line: string) => printer.line('berth', line);
   const cli = new Command('berth')
@@ -34,6 +63,7 @@ function program(): Command {
     .option('--workers <n>', 'edge engines, one per thread (default: one per core; 1 uses the main thread only)')
     .option('--limit <name=value>', LIMIT_HELP, collect, [])
     .action(async (dir: string, opts: { listen: string; scale: string[]; grace: string; workers?: string; limit: string[] }) => {
+      const { up } = await import('./up.ts');
       await up({
         dir,
         listen: parseListenAddress(opts.listen),
@@ -53,6 +83,7 @@ function program(): Command {
     .option('--workers <n>', 'edge engines, one per thread (default: one per core; 1 uses the main thread only)')
     .option('--limit <name=value>', LIMIT_HELP, collect, [])
     .action(async (opts: { root: string; listen: string; workers?: string; limit: string[] }) => {
+      const { fileServer } = await import('./quick.ts');
       await fileServer({ root: opts.root, listen: parseListenAddress(opts.listen), workers: parseWorkers(opts.workers), limits: parseLimits(opts.limit), log });
     });
 
@@ -65,10 +96,14 @@ function program(): Command {
     .option('--limit <name=value>', LIMIT_HELP, collect, [])
     .action(async (opts: { from: string; to: string; workers?: string; limit: string[] }) => {
       const to = opts.to.split(',').map((part) => parseUpstreamAddress(part));
+      const { reverseProxy } = await import('./quick.ts');
       await reverseProxy({ from: parseListenAddress(opts.from), to, workers: parseWorkers(opts.workers), limits: parseLimits(opts.limit), log });
     });
 
-  registerRemoteCommands(cli, { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) });
+  if (needsRemote(argv)) {
+    const { registerRemoteCommands } = await import('./remote/index.ts');
+    registerRemoteCommands(cli, { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) });
+  }
 
   cli
     .command('server')
@@ -82,6 +117,7 @@ function program(): Command {
     .option('--user-prefix <prefix>', "when running as root, each app runs as the Unix user PREFIX+NAME", 'berth-')
     .option('--ssh <address>', 'also serve git push over SSH here (HOST:PORT or :PORT); git over HTTP is always on the API address')
     .action(async (opts: { state: string; http: string; api: string; domain: string; workers?: string; limit: string[]; userPrefix: string; ssh?: string }) => {
+      const { server } = await import('./server.ts');
       await server({
         userPrefix: opts.userPrefix,
         stateDir: opts.state,
@@ -101,7 +137,7 @@ function program(): Command {
 /** Runs the command line; returns the process exit code. */
 export async function run(argv: readonly string[]): Promise<number> {
   try {
-    await program().parseAsync(argv as string[], { from: 'user' });
+    await (await program(argv)).parseAsync(argv as string[], { from: 'user' });
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {

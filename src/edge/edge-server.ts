@@ -9,6 +9,11 @@ import type { RouteSpec } from './route-spec.ts';
 import { RouteSwitch } from './route-switch.ts';
 import type { UpstreamAddress } from './upstream-group.ts';
 
+// The worker's entry point beside this module, with this module's extension:
+// worker-main.ts when berth runs from its sources, worker-main.js when it runs
+// from the build in dist/ (which then never loads the TypeScript stripper).
+const WORKER_MAIN = new URL(`./engine/worker-main${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url);
+
 export interface EdgeOptions {
   readonly routes: RouteSpec;
   readonly limits?: Partial<EdgeLimits>;
@@ -111,7 +116,7 @@ export class Edge {
   }
 
   #startWorker(init: WorkerInit): WorkerHandle {
-    const thread = new Worker(new URL('./engine/worker-main.ts', import.meta.url), { workerData: init });
+    const thread = new Worker(WORKER_MAIN, { workerData: init });
     const handle: WorkerHandle = { thread, waiters: new Set(), exited: false };
     // One exit listener for the thread's life: whoever still waits on it learns it is gone.
     thread.once('exit', () => {

@@ -1,0 +1,205 @@
+// `npm run bench:footprint`: berth's own resting memory and its start-up
+// time, run from the TypeScript sources and from the build in dist/.
+//
+// For each command (file-server on examples/static-site, up on
+// examples/node-hello, server with no apps), each way of running it and each
+// engine count, it starts berth on ephemeral ports, waits for it to say it is
+// serving, makes one request, idles, and reads berth's own /proc/PID/status
+// (VmRSS covers every thread of the process; the app `up` runs is another
+// process and is not counted). Then it times `berth --version`. See
+// bench/README.md ("Footprint") for the numbers and how to read them.
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { writeJsonAtomically } from './lib/results-file.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const NODE = process.execPath;
+const ENTRIES = { sources: join(ROOT, 'src', 'cli', 'main.ts'), dist: join(ROOT, 'dist', 'cli', 'main.js') } as const;
+type Mode = keyof typeof ENTRIES;
+
+const USAGE = `usage: npm run bench:footprint -- [options]      (or: node bench/footprint.ts [options])
+  --idle SECONDS        how long each berth idles before its memory is read (default 5)
+  --workers LIST        engine counts to measure (default 1,2)
+  --only LIST           commands to measure: file-server,up,server (default all)
+  --starts N            runs of each --version timing (default 15)
+  --node-option FLAG    an extra node option for every berth started, repeatable (to try V8 flags)
+  --no-build            measure dist/ as it is instead of building it first
+`;
+
+interface Cell {
+  readonly command: string;
+  readonly mode: Mode;
+  readonly workers: number;
+  readonly rssKiB: number;
+  readonly anonKiB: number;
+  readonly fileKiB: number;
+}
+
+function field(status: string, name: string): number {
+  const match = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(status);
+  if (!match) throw new Error(`no ${name} in /proc/PID/status`);
+  return Number(match[1]);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Starts berth, waits for `ready` in its output, fetches once, idles, reads its memory, stops it. */
+async function measure(command: string, mode: Mode, workers: number, args: readonly string[], ready: RegExp, idleMs: number, nodeOptions: readonly string[]): Promise<Cell> {
+  const child = spawn(NODE, [...nodeOptions, ENTRIES[mode], ...args, '--workers', String(workers)], {
+    cwd: ROOT,
+    env: { ...process.env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group, so `up`'s app goes with it if anything goes wrong
+  });
+  let output = '';
+  const exited = once(child, 'exit');
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${command} (${mode}) did not start in 60 s:\n${output}`)), 60_000);
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString('utf8');
+        const match = ready.exec(output);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`${command} (${mode}) exited:\n${output}`));
+      });
+    });
+    const answer = await fetch(url);
+    await answer.arrayBuffer();
+    await sleep(idleMs);
+    const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+    return { command, mode, workers, rssKiB: field(status, 'VmRSS'), anonKiB: field(status, 'RssAnon'), fileKiB: field(status, 'RssFile') };
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** The median wall time, in ms, of running `node ARGS` to its end, and its last stderr. */
+function medianStart(args: readonly string[], runs: number): { ms: number; stderr: string } {
+  const times: number[] = [];
+  let stderr = '';
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    const result = spawnSync(NODE, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+    times.push(performance.now() - start);
+    if (result.status !== 0) throw new Error(`node ${args.join(' ')} failed: ${result.stderr}`);
+    stderr = result.stderr;
+  }
+  times.sort((a, b) => a - b);
+  return { ms: times[Math.floor(times.length / 2)]!, stderr };
+}
+
+const mib = (kib: number) => (kib / 1024).toFixed(1);
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        idle: { type: 'string', default: '5' },
+        workers: { type: 'string', default: '1,2' },
+        only: { type: 'string', default: 'file-server,up,server' },
+        starts: { type: 'string', default: '15' },
+        'node-option': { type: 'string', multiple: true, default: [] },
+        'no-build': { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`bench:footprint: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const idleMs = Number(values.idle) * 1000;
+  const starts = Number(values.starts);
+  const workerCounts = values.workers.split(',').map(Number);
+  const only = values.only.split(',');
+  const nodeOptions = values['node-option'];
+  if (!(idleMs >= 0) || !(starts >= 1) || workerCounts.some((n) => !Number.isInteger(n) || n < 1)) {
+    process.stderr.write(`bench:footprint: bad --idle, --starts or --workers\n\n${USAGE}`);
+    return 2;
+  }
+  const log = (line: string) => process.stderr.write(`bench:footprint: ${line}\n`);
+
+  if (!values['no-build']) {
+    log('building dist/ from the current sources');
+    const build = spawnSync(NODE, [join(ROOT, 'bin', 'dist.js'), '--quiet'], { cwd: ROOT, stdio: 'inherit' });
+    if (build.status !== 0) return 1;
+  }
+
+  const state = await mkdtemp(join(tmpdir(), 'berth-footprint-'));
+  const commands = [
+    { command: 'file-server', args: ['file-server', '--root', 'examples/static-site', '--listen', '127.0.0.1:0'], ready: /serving \S+ on (http:\/\/\S+)/ },
+    { command: 'up', args: ['up', 'examples/node-hello', '--listen', '127.0.0.1:0'], ready: /edge listening on (http:\/\/\S+)/ },
+    { command: 'server', args: ['server', '--state', state, '--http', '127.0.0.1:0', '--api', '127.0.0.1:0'], ready: /edge listening on (http:\/\/\S+)[^]*\bready\b/ },
+  ].filter((c) => only.includes(c.command));
+
+  const cells: Cell[] = [];
+  try {
+    for (const { command, args, ready } of commands) {
+      for (const workers of workerCounts) {
+        for (const mode of ['sources', 'dist'] as const) {
+          const cell = await measure(command, mode, workers, args, ready, idleMs, nodeOptions);
+          log(`${command} --workers ${workers} from ${mode}: ${mib(cell.rssKiB)} MiB (anon ${mib(cell.anonKiB)}, file ${mib(cell.fileKiB)})`);
+          cells.push(cell);
+        }
+      }
+    }
+  } finally {
+    await rm(state, { recursive: true, force: true });
+  }
+
+  log(`timing --version, median of ${starts}`);
+  const bin = medianStart([...nodeOptions, join(ROOT, 'bin', 'berth.js'), '--version'], starts);
+  // Other work in this tree may have touched src/ since the build: then bin/berth.js rightly ran the sources.
+  const binRan = bin.stderr.includes('older than src/') ? 'found dist/ stale and ran the sources' : 'checked dist/ and ran it';
+  const startup: Record<string, number> = {
+    'node -e 0 (the floor)': medianStart([...nodeOptions, '-e', '0'], starts).ms,
+    'node src/cli/main.ts': medianStart([...nodeOptions, ENTRIES.sources, '--version'], starts).ms,
+    'node dist/cli/main.js': medianStart([...nodeOptions, ENTRIES.dist, '--version'], starts).ms,
+    [`node bin/berth.js (${binRan})`]: bin.ms,
+  };
+
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+  const lines = [
+    `berth footprint — node ${process.version}, commit ${commit}, ${idleMs / 1000} s idle${nodeOptions.length ? `, node options: ${nodeOptions.join(' ')}` : ''}`,
+    '',
+    '| command | engines | from sources: RSS (anon) | from dist: RSS (anon) | dist saves |',
+    '|---|---|---|---|---|',
+  ];
+  for (const { command } of commands) {
+    for (const workers of workerCounts) {
+      const src = cells.find((c) => c.command === command && c.workers === workers && c.mode === 'sources')!;
+      const dist = cells.find((c) => c.command === command && c.workers === workers && c.mode === 'dist')!;
+      lines.push(`| ${command} | ${workers} | ${mib(src.rssKiB)} MiB (${mib(src.anonKiB)}) | ${mib(dist.rssKiB)} MiB (${mib(dist.anonKiB)}) | ${mib(src.rssKiB - dist.rssKiB)} MiB |`);
+    }
+  }
+  lines.push('', '| `--version` start-up | median |', '|---|---|');
+  for (const [name, ms] of Object.entries(startup)) lines.push(`| ${name} | ${ms.toFixed(0)} ms |`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  const resultsPath = join(ROOT, 'bench', 'results', 'footprint.json');
+  await writeJsonAtomically(resultsPath, { node: process.version, commit, idleMs, nodeOptions, cells, startupMs: startup });
+  log(`results written to ${resultsPath}`);
+  return 0;
+}
+
+process.exitCode = await main();
