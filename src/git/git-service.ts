@@ -116,7 +116,7 @@ export class GitService {
   /** The hook's question: is this push allowed, and if it moves the deploy branch, deploy it. */
   async #decide(push: Push, updates: readonly RefUpdate[], conversation: HookConversation): Promise<string> {
     const branch = this.#options.apps.deployBranch(push.app);
-    const decision = decidePush(updates, branch);
+    const decision = decidePush(updates, branch, await this.repositories.branchHead(push.app, branch));
     if (decision.kind === 'refuse') throw new BerthError('BERTH_E_PUSH_REFUSED', decision.message, { status: 403 });
     if (decision.kind === 'accept') return 'berth: nothing to deploy';
     const short = decision.rev.slice(0, 7);

@@ -37,8 +37,13 @@ export function parseRefUpdates(text: string): RefUpdate[] | null {
  * repository always holds exactly what was deployed. A push that changes
  * nothing (git does not run the hook then, but an empty list may arrive)
  * is accepted.
+ *
+ * `currentRev` is the deploy branch in the repository now (null: not yet
+ * pushed). A push made against another value (the branch moved since the
+ * client read it: another push came first) is refused before it deploys;
+ * git would refuse its ref update anyway, after the deploy.
  */
-export function decidePush(updates: readonly RefUpdate[], deployBranch: string): PushDecision {
+export function decidePush(updates: readonly RefUpdate[], deployBranch: string, currentRev: string | null): PushDecision {
   const branchRef = `refs/heads/${deployBranch}`;
   const others = updates.filter((update) => update.ref !== branchRef);
   if (others.length > 0) {
@@ -54,5 +59,8 @@ export function decidePush(updates: readonly RefUpdate[], deployBranch: string):
     return { kind: 'refuse', message: `the deploy branch "${deployBranch}" cannot be deleted; to stop the app, use berth apps destroy` };
   }
   if (update.oldRev === update.newRev) return { kind: 'accept' };
+  if ((ZERO.test(update.oldRev) ? null : update.oldRev) !== currentRev) {
+    return { kind: 'refuse', message: `"${deployBranch}" moved since your git read it (another push came first); fetch, then push again` };
+  }
   return { kind: 'deploy', rev: update.newRev };
 }

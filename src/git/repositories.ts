@@ -86,6 +86,13 @@ export class Repositories {
     await writeIfChanged(join(hooks, 'pre-receive'), preReceiveWrapper(this.#options.nodePath, program), 0o700);
   }
 
+  /** The commit a branch of the app's repository points at, or null when it does not exist. */
+  async branchHead(app: string, branch: string): Promise<string | null> {
+    const ref = `refs/heads/${branchName(branch)}`;
+    const out = await git(this.pathOf(app), ['for-each-ref', '--format=%(objectname)', ref]);
+    return out.trim() === '' ? null : out.trim();
+  }
+
   /** Deletes the app's repository (after the app is destroyed); nothing happens when there is none. */
   async remove(app: string): Promise<void> {
     await rm(this.pathOf(app), { recursive: true, force: true });
@@ -115,9 +122,9 @@ async function writeIfChanged(path: string, content: string, mode: number): Prom
   await rename(temp, path);
 }
 
-async function git(cwd: string, args: readonly string[]): Promise<void> {
+async function git(cwd: string, args: readonly string[]): Promise<string> {
   try {
-    await run('git', args, { cwd, env: gitEnv(), timeout: 30_000 });
+    return (await run('git', args, { cwd, env: gitEnv(), timeout: 30_000 })).stdout;
   } catch (err) {
     const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
     throw new BerthError('BERTH_E_STATE', `git ${args[0]} failed in ${cwd}: ${stderr || (err as Error).message}`, { status: 500, hint: 'Check that git is installed and the state folder is writable.' });

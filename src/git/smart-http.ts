@@ -19,6 +19,12 @@ import { repositoryApp, serviceOf, type GitServiceName as ServiceName } from './
 
 /** The most bytes of a request body git may send (after gzip is undone): a push of this size is refused. */
 export const MAX_GIT_REQUEST_BYTES = 512 * 1024 * 1024;
+/**
+ * A push or fetch with no traffic either way for this long is cut, so a
+ * stalled client cannot hold its app's push turn for ever (a build's output,
+ * "still building" lines included, counts as traffic).
+ */
+export const GIT_HTTP_IDLE_MS = 10 * 60_000;
 const MAX_STDERR_BYTES = 8 * 1024;
 
 /** What the API server does with an answer whose head and body the handler writes itself. */
@@ -71,6 +77,11 @@ export async function serviceRpc(git: GitRunner, repo: string, service: ServiceN
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     };
     closed.addEventListener('abort', stop);
+    if (closed.aborted || req.socket.destroyed) stop();
+    const socket = req.socket;
+    const onIdle = () => socket.destroy();
+    socket.setTimeout(GIT_HTTP_IDLE_MS);
+    socket.once('timeout', onIdle);
     const outcome = exitOf(child);
     res.writeHead(200, { 'content-type': `application/x-git-${service}-result`, ...NO_CACHE });
     child.stdout!.pipe(res, { end: false });
@@ -83,6 +94,8 @@ export async function serviceRpc(git: GitRunner, repo: string, service: ServiceN
     const { code, stderr } = await outcome;
     await feeding;
     closed.removeEventListener('abort', stop);
+    socket.off('timeout', onIdle);
+    socket.setTimeout(0);
     if (code !== 0 && !closed.aborted) log(gitFailed(service, app, stderr).message);
     if (code === 0) res.end();
     else res.destroy();

@@ -188,6 +188,9 @@ export class GitSshServer {
   }
 
   async #runGit(channel: ServerChannel, service: ServiceName, app: string, keyName: string, env: Readonly<Record<string, string>>): Promise<void> {
+    // A push may wait for the app's previous one; the client may leave meanwhile.
+    let gone = false;
+    channel.once('close', () => (gone = true));
     let child: ChildProcess;
     try {
       child = await this.#options.git.open(service, app, this.#options.actorOf(keyName), { stateless: false, advertise: false }, env);
@@ -206,6 +209,7 @@ export class GitSshServer {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     };
     channel.once('close', onGone);
+    if (gone) onGone();
     const [code] = await new Promise<[number | null]>((resolve) => {
       child.once('error', () => resolve([null]));
       child.once('close', (exitCode: number | null) => resolve([exitCode]));
