@@ -45,7 +45,7 @@ export const ERROR_CODES = {
   // Git push (src/git/): repositories, pushes, SSH keys.
   BERTH_E_GIT_REPO: 'a git repository path does not name an app (NAME.git)',
   BERTH_E_GIT_SERVICE: 'a git client asked for something berth does not serve (dumb HTTP, an unknown service)',
-  BERTH_E_PUSH_REFUSED: 'a git push changes something other than the app\'s deploy branch, or deletes it',
+  BERTH_E_PUSH_REFUSED: 'a git push changes something other than the app\'s deploy branch, deletes it, or was made against an older state of it',
   BERTH_E_SSH_KEY: 'a public key is malformed, of an unsupported type or too weak, or is a private key',
   BERTH_E_BUILD_LIMIT: 'a build ran out of its time or memory limit',
   BERTH_E_APP_USER: "an app's Unix user cannot be created, found or removed",
