@@ -116,9 +116,16 @@ async function program(argv: readonly string[]): Promise<Command> {
     .option('--limit <name=value>', LIMIT_HELP, collect, [])
     .option('--user-prefix <prefix>', "when running as root, each app runs as the Unix user PREFIX+NAME", 'berth-')
     .option('--ssh <address>', 'also serve git push over SSH here (HOST:PORT or :PORT); git over HTTP is always on the API address')
-    .action(async (opts: { state: string; http: string; api: string; domain: string; workers?: string; limit: string[]; userPrefix: string; ssh?: string }) => {
+    .option('--build-concurrency <n>', 'builds that may run at once; the others wait their turn', '1')
+    .option('--build-memory <size>', 'the memory each build process may use (e.g. 2g), or none', '2g')
+    .option('--build-timeout <duration>', 'how long a whole build may take (e.g. 15m)', '15m')
+    .action(async (opts: { state: string; http: string; api: string; domain: string; workers?: string; limit: string[]; userPrefix: string; ssh?: string; buildConcurrency: string; buildMemory: string; buildTimeout: string }) => {
       const { server } = await import('./server.ts');
+      const { parseBuildOptions } = await import('./build-options.ts');
+      const builds = parseBuildOptions({ concurrency: opts.buildConcurrency, memory: opts.buildMemory, timeout: opts.buildTimeout });
       await server({
+        buildConcurrency: builds.concurrency,
+        buildLimits: builds.limits,
         userPrefix: opts.userPrefix,
         stateDir: opts.state,
         http: parseListenAddress(opts.http),
