@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { chmodSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { packSource } from '../../src/build/index.ts';
 import { BerthProcess } from './berth-process.ts';
 
 /** A real `berth server` on ephemeral ports, with its admin token. */
@@ -73,4 +74,28 @@ export function viaEdge(edge: string, host: string, path = '/'): Promise<{ statu
     req.on('error', reject);
     req.end();
   });
+}
+
+/** One API call with the daemon's admin token; the answer's JSON (or its text when it is not JSON). */
+export async function apiCall(d: Daemon, method: string, path: string, body?: unknown, token = d.token): Promise<{ status: number; json: any }> {
+  const res = await fetch(d.api + path, { method, headers: { authorization: `Bearer ${token}` }, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await res.text();
+  try {
+    return { status: res.status, json: JSON.parse(text) };
+  } catch {
+    return { status: res.status, json: text };
+  }
+}
+
+/** Deploys the folder `dir` to `app` through the API; the streamed lines and the last one (the outcome) parsed. */
+export async function deployDir(d: Daemon, app: string, dir: string): Promise<{ lines: string[]; last: any }> {
+  const packed = await packSource(dir);
+  const res = await fetch(`${d.api}/apps/${app}/deploy`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/gzip' },
+    body: packed.stream as unknown as RequestInit['body'],
+    duplex: 'half',
+  } as RequestInit);
+  const lines = (await res.text()).trim().split('\n');
+  return { lines, last: JSON.parse(lines.at(-1)!) };
 }

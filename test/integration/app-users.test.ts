@@ -4,9 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packSource } from '../../src/build/index.ts';
 import { appUserName } from '../../src/platform/index.ts';
-import { startDaemon, testUserPrefix, viaEdge, type Daemon } from '../helpers/daemon.ts';
+import { apiCall, deployDir, startDaemon, testUserPrefix, viaEdge, type Daemon } from '../helpers/daemon.ts';
 
 // The app reports who it runs as, and whether it can read a path it is
 // given (another app's folder) — the test's view from inside an app.
@@ -22,26 +21,10 @@ server.listen(Number(process.env.PORT), '127.0.0.1');
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 `;
 
-async function api(d: Daemon, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(d.api + path, { method, headers: { authorization: `Bearer ${d.token}` }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  try {
-    return { status: res.status, json: JSON.parse(text) };
-  } catch {
-    return { status: res.status, json: text };
-  }
-}
+const api = apiCall;
 
 async function deploy(d: Daemon, app: string, dir: string): Promise<any> {
-  const packed = await packSource(dir);
-  const res = await fetch(`${d.api}/apps/${app}/deploy`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/gzip' },
-    body: packed.stream as unknown as RequestInit['body'],
-    duplex: 'half',
-  } as RequestInit);
-  const lines = (await res.text()).trim().split('\n');
-  return JSON.parse(lines.at(-1)!);
+  return (await deployDir(d, app, dir)).last;
 }
 
 function passwd(name: string): string[] | null {

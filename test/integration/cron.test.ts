@@ -4,10 +4,9 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packSource } from '../../src/build/index.ts';
 import { Store } from '../../src/platform/index.ts';
 import { alive, BerthProcess, eventually } from '../helpers/berth-process.ts';
-import { startDaemon, type Daemon } from '../helpers/daemon.ts';
+import { apiCall, deployDir, startDaemon, type Daemon } from '../helpers/daemon.ts';
 import { descendants } from '../helpers/processes.ts';
 
 const SERVER = `
@@ -31,26 +30,10 @@ appendFileSync(process.env.OUT + '/long.txt', 'start ' + process.env.BERTH_CRON_
 setTimeout(() => appendFileSync(process.env.OUT + '/long.txt', 'end ' + process.env.BERTH_CRON_SLOT + '\\n'), 60_000);
 `;
 
-async function call(d: Daemon, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(d.api + path, { method, headers: { authorization: `Bearer ${d.token}` }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  try {
-    return { status: res.status, json: JSON.parse(text) };
-  } catch {
-    return { status: res.status, json: text };
-  }
-}
+const call = apiCall;
 
 async function deploy(d: Daemon, app: string, dir: string): Promise<any> {
-  const packed = await packSource(dir);
-  const res = await fetch(`${d.api}/apps/${app}/deploy`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/gzip' },
-    body: packed.stream as unknown as RequestInit['body'],
-    duplex: 'half',
-  } as RequestInit);
-  const lines = (await res.text()).trim().split('\n');
-  const last = JSON.parse(lines.at(-1)!);
+  const { lines, last } = await deployDir(d, app, dir);
   assert.equal(last.result, 'ok', lines.join('\n'));
   return last;
 }

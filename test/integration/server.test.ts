@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
 import { packSource } from '../../src/build/index.ts';
 import { EXAMPLES, eventually } from '../helpers/berth-process.ts';
-import { startDaemon, viaEdge as edgeGet, type Daemon } from '../helpers/daemon.ts';
+import { apiCall, deployDir, startDaemon, viaEdge as edgeGet } from '../helpers/daemon.ts';
 
 const APP = (version: string, boot = '') => `
 import { createServer } from 'node:http';
@@ -22,29 +22,8 @@ server.listen(Number(process.env.PORT), '127.0.0.1');
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 `;
 
-async function call(d: Daemon, method: string, path: string, body?: unknown, token = d.token): Promise<{ status: number; json: any }> {
-  const res = await fetch(d.api + path, { method, headers: { authorization: `Bearer ${token}` }, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
-  const text = await res.text();
-  let json: unknown = text;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // A streamed answer: keep the text.
-  }
-  return { status: res.status, json };
-}
-
-async function deploy(d: Daemon, app: string, dir: string): Promise<{ lines: string[]; last: any }> {
-  const packed = await packSource(dir);
-  const res = await fetch(`${d.api}/apps/${app}/deploy`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/gzip' },
-    body: packed.stream as unknown as RequestInit["body"],
-    duplex: 'half',
-  } as RequestInit);
-  const lines = (await res.text()).trim().split('\n');
-  return { lines, last: JSON.parse(lines.at(-1)!) };
-}
+const call = apiCall;
+const deploy = deployDir;
 
 async function appDir(root: string, name: string, source: string): Promise<string> {
   const dir = join(root, name);
