@@ -59,6 +59,10 @@ export const ERROR_CODES = {
   BERTH_E_BAD_RESPONSE: 'the server answered with something that is not a berth API answer',
   // Cron (berth.toml [cron]).
   BERTH_E_CRON_SCHEDULE: 'a cron schedule or its time zone is not valid',
+  // Certificates (src/tls/): the local CA and ACME.
+  BERTH_E_CERTIFICATE: 'a stored certificate or key cannot be read, or does not fit its name or its key',
+  BERTH_E_ACME: 'an ACME order failed: the CA could not be reached, refused the order, or the challenge failed',
+  BERTH_E_ACME_CONFIG: 'the ACME settings cannot be used: a directory URL that is not https, a CA bundle without certificates, a malformed email',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
