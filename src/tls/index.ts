@@ -30,3 +30,5 @@ export { selectCertificate, type AvailableCertificates, type CertificateSelectio
 export { ChallengeStore, challengeResponse, isChallengePath, CHALLENGE_PATH_PREFIX, type ChallengeResponder } from './challenge.ts';
 export { certificateSource, isLocalName, isLocalhostName, localName, acmeName, type CertificateSource } from './names.ts';
 export { splitCertificates, type CertificatePair } from './pem.ts';
+export { AcmeIssuer, acmeSettings, accountKeyPath, DEFAULT_ACME_DIRECTORY, DEFAULT_ACME_POLLING, type AcmeSettings, type AcmeIssuerOptions, type AcmePolling, type CertificateIssuer } from './acme.ts';
+export { CertificateManager, certificateDir, type CertificateManagerOptions, type HostCertificateStatus } from './certificate-manager.ts';
