@@ -25,6 +25,7 @@ const USAGE = `usage: npm run bench:footprint -- [options]      (or: node bench/
   --idle SECONDS        how long each berth idles before its memory is read (default 5)
   --workers LIST        engine counts to measure (default 1,2)
   --only LIST           commands to measure: file-server,up,server (default all)
+  --from LIST           ways to run berth: sources,dist (default both)
   --starts N            runs of each --version timing (default 15)
   --node-option FLAG    an extra node option for every berth started, repeatable (to try V8 flags)
   --no-build            measure dist/ as it is instead of building it first
@@ -115,6 +116,7 @@ async function main(): Promise<number> {
         idle: { type: 'string', default: '5' },
         workers: { type: 'string', default: '1,2' },
         only: { type: 'string', default: 'file-server,up,server' },
+        from: { type: 'string', default: 'sources,dist' },
         starts: { type: 'string', default: '15' },
         'node-option': { type: 'string', multiple: true, default: [] },
         'no-build': { type: 'boolean', default: false },
@@ -134,13 +136,14 @@ async function main(): Promise<number> {
   const workerCounts = values.workers.split(',').map(Number);
   const only = values.only.split(',');
   const nodeOptions = values['node-option'];
-  if (!(idleMs >= 0) || !(starts >= 1) || workerCounts.some((n) => !Number.isInteger(n) || n < 1)) {
-    process.stderr.write(`bench:footprint: bad --idle, --starts or --workers\n\n${USAGE}`);
+  const modes = values.from.split(',') as Mode[];
+  if (!(idleMs >= 0) || !(starts >= 1) || workerCounts.some((n) => !Number.isInteger(n) || n < 1) || modes.some((m) => !(m in ENTRIES))) {
+    process.stderr.write(`bench:footprint: bad --idle, --starts, --workers or --from\n\n${USAGE}`);
     return 2;
   }
   const log = (line: string) => process.stderr.write(`bench:footprint: ${line}\n`);
 
-  if (!values['no-build']) {
+  if (!values['no-build'] && modes.includes('dist')) {
     log('building dist/ from the current sources');
     const build = spawnSync(NODE, [join(ROOT, 'bin', 'dist.js'), '--quiet'], { cwd: ROOT, stdio: 'inherit' });
     if (build.status !== 0) return 1;
@@ -157,7 +160,7 @@ async function main(): Promise<number> {
   try {
     for (const { command, args, ready } of commands) {
       for (const workers of workerCounts) {
-        for (const mode of ['sources', 'dist'] as const) {
+        for (const mode of modes) {
           const cell = await measure(command, mode, workers, args, ready, idleMs, nodeOptions);
           log(`${command} --workers ${workers} from ${mode}: ${mib(cell.rssKiB)} MiB (anon ${mib(cell.anonKiB)}, file ${mib(cell.fileKiB)})`);
           cells.push(cell);
@@ -169,28 +172,27 @@ async function main(): Promise<number> {
   }
 
   log(`timing --version, median of ${starts}`);
-  const bin = medianStart([...nodeOptions, join(ROOT, 'bin', 'berth.js'), '--version'], starts);
-  // Other work in this tree may have touched src/ since the build: then bin/berth.js rightly ran the sources.
-  const binRan = bin.stderr.includes('older than src/') ? 'found dist/ stale and ran the sources' : 'checked dist/ and ran it';
-  const startup: Record<string, number> = {
-    'node -e 0 (the floor)': medianStart([...nodeOptions, '-e', '0'], starts).ms,
-    'node src/cli/main.ts': medianStart([...nodeOptions, ENTRIES.sources, '--version'], starts).ms,
-    'node dist/cli/main.js': medianStart([...nodeOptions, ENTRIES.dist, '--version'], starts).ms,
-    [`node bin/berth.js (${binRan})`]: bin.ms,
-  };
+  const startup: Record<string, number> = { 'node -e 0 (the floor)': medianStart([...nodeOptions, '-e', '0'], starts).ms };
+  for (const mode of modes) startup[`node ${ENTRIES[mode].slice(ROOT.length + 1)}`] = medianStart([...nodeOptions, ENTRIES[mode], '--version'], starts).ms;
+  if (modes.includes('dist')) {
+    const bin = medianStart([...nodeOptions, join(ROOT, 'bin', 'berth.js'), '--version'], starts);
+    // Other work in this tree may have touched src/ since the build: then bin/berth.js rightly ran the sources.
+    startup[`node bin/berth.js (${bin.stderr.includes('older than src/') ? 'found dist/ stale and ran the sources' : 'checked dist/ and ran it'})`] = bin.ms;
+  }
 
   const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+  const both = modes.includes('sources') && modes.includes('dist');
   const lines = [
     `berth footprint — node ${process.version}, commit ${commit}, ${idleMs / 1000} s idle${nodeOptions.length ? `, node options: ${nodeOptions.join(' ')}` : ''}`,
     '',
-    '| command | engines | from sources: RSS (anon) | from dist: RSS (anon) | dist saves |',
-    '|---|---|---|---|---|',
+    `| command | engines | ${modes.map((m) => `from ${m}: RSS (anon)`).join(' | ')} |${both ? ' dist saves |' : ''}`,
+    `|---|---|${modes.map(() => '---|').join('')}${both ? '---|' : ''}`,
   ];
   for (const { command } of commands) {
     for (const workers of workerCounts) {
-      const src = cells.find((c) => c.command === command && c.workers === workers && c.mode === 'sources')!;
-      const dist = cells.find((c) => c.command === command && c.workers === workers && c.mode === 'dist')!;
-      lines.push(`| ${command} | ${workers} | ${mib(src.rssKiB)} MiB (${mib(src.anonKiB)}) | ${mib(dist.rssKiB)} MiB (${mib(dist.anonKiB)}) | ${mib(src.rssKiB - dist.rssKiB)} MiB |`);
+      const cell = (mode: Mode) => cells.find((c) => c.command === command && c.workers === workers && c.mode === mode)!;
+      const saved = both ? ` ${mib(cell('sources').rssKiB - cell('dist').rssKiB)} MiB |` : '';
+      lines.push(`| ${command} | ${workers} | ${modes.map((m) => `${mib(cell(m).rssKiB)} MiB (${mib(cell(m).anonKiB)})`).join(' | ')} |${saved}`);
     }
   }
   lines.push('', '| `--version` start-up | median |', '|---|---|');
