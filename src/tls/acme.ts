@@ -129,8 +129,7 @@ export class AcmeIssuer implements CertificateIssuer {
 
   /**
    * A certificate for `host` (an ACME name: see `acmeName`): account
-   * registered (terms of service agreed on the operator's behalf, as
-   * `--acme-directory` implies), order placed, the HTTP-01 challenge
+   * found or registered (once per issuer), order placed, the HTTP-01 challenge
    * published through `responder` until the CA has validated it (removed
    * afterwards, whatever happened), CSR for a fresh P-256 key, chain
    * downloaded and checked. Every failure is BERTH_E_ACME with the CA's
@@ -152,8 +151,6 @@ export class AcmeIssuer implements CertificateIssuer {
       );
       const certPem = await client.auto({
         csr: csr.toString('pem'),
-        ...(this.#settings.email === undefined ? {} : { email: this.#settings.email }),
-        termsOfServiceAgreed: true,
         // The self-check would fetch the challenge from this machine on port 80 before telling the CA; the CA's own fetch is the one that counts.
         skipChallengeVerification: true,
         challengePriority: ['http-01'],
@@ -220,7 +217,28 @@ export class AcmeIssuer implements CertificateIssuer {
         throw new Error(`${method.toUpperCase()} ${url}: ${await probe(url, agent, timeout)}`, { cause: err });
       }
     };
+    await this.#register(client);
     return client;
+  }
+
+  /**
+   * Find the account of this key, or make it (terms of service agreed on
+   * the operator's behalf, as `--acme-directory` implies); then the contact
+   * email, when configured, is brought up to date. acme-client's own
+   * registration would send an account that already exists an "update"
+   * without changes, which a strict CA refuses.
+   */
+  async #register(client: acme.Client): Promise<void> {
+    const contact = this.#settings.email === undefined ? undefined : [`mailto:${this.#settings.email}`];
+    let existed = true;
+    try {
+      await client.createAccount({ onlyReturnExisting: true });
+    } catch {
+      // "accountDoesNotExist" (or a CA that cannot be reached, which the next call reports).
+      existed = false;
+      await client.createAccount({ termsOfServiceAgreed: true, ...(contact === undefined ? {} : { contact }) });
+    }
+    if (existed && contact !== undefined) await client.updateAccount({ contact });
   }
 
   async #accountKey(): Promise<string> {

@@ -4,10 +4,8 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
-import * as tls from 'node:tls';
-import type { AddressInfo } from 'node:net';
-import { LocalCa, localCaRootPem, DEFAULT_RENEWAL_POLICY, renewalTime, type CertificatePair } from '../../src/tls/index.ts';
+import { LocalCa, localCaRootPem, DEFAULT_RENEWAL_POLICY, renewalTime } from '../../src/tls/index.ts';
+import { handshake } from './handshake.ts';
 
 const DAY = 86_400_000;
 
@@ -15,37 +13,6 @@ function tempState(t: import('node:test').TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'berth-localca-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-/** Serve `pair` over TLS on 127.0.0.1 and connect with only `rootPem` trusted; the peer certificate on success. */
-async function handshake(pair: CertificatePair, rootPem: string, servername: string | undefined, checkName: string): Promise<tls.PeerCertificate> {
-  const server = tls.createServer({ cert: pair.certPem, key: pair.keyPem, minVersion: 'TLSv1.2' }, (socket) => socket.end('hello'));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  try {
-    const { port } = server.address() as AddressInfo;
-    const socket = tls.connect({
-      host: '127.0.0.1',
-      port,
-      ca: rootPem,
-      ...(servername === undefined ? {} : { servername }),
-      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(checkName, cert),
-    });
-    try {
-      await once(socket, 'secureConnect');
-      assert.equal(socket.authorized, true);
-      const peer = socket.getPeerCertificate();
-      let body = '';
-      socket.setEncoding('utf8');
-      for await (const chunk of socket) body += chunk as string;
-      assert.equal(body, 'hello');
-      return peer;
-    } finally {
-      socket.destroy();
-    }
-  } finally {
-    server.close();
-  }
 }
 
 test('a leaf for shop.localhost verifies against the local root in a real TLS handshake', async (t) => {
