@@ -135,3 +135,18 @@ test('a damaged leaf or one from a replaced root is issued again; a damaged root
   // No key material in any log line.
   assert.ok(lines.every((line) => !line.includes('PRIVATE KEY')));
 });
+
+test('an expired root is replaced by a new one on open, and leaves are issued under it', async (t) => {
+  const stateDir = tempState(t);
+  let now = Date.now();
+  const clock = { now: () => now };
+  const old = await LocalCa.open({ stateDir, clock });
+  await old.certificateFor('shop.localhost');
+  now += 3651 * DAY;
+  const lines: string[] = [];
+  const renewed = await LocalCa.open({ stateDir, clock, log: (line) => lines.push(line) });
+  assert.notEqual(renewed.rootPem, old.rootPem);
+  assert.ok(lines.some((line) => line.includes('has expired')));
+  const leaf = new X509Certificate((await renewed.certificateFor('shop.localhost')).certPem);
+  assert.ok(leaf.verify(new X509Certificate(renewed.rootPem).publicKey));
+});
