@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { request } from 'node:https';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -65,6 +66,19 @@ export function httpsGet(url: string, ca: string, timeoutMs = 2000): Promise<str
   });
 }
 
+/** True when something accepts HTTP on 127.0.0.1:port and answers. */
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/', timeout: 500, agent: false }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
 function start(file: string, args: string[], env: NodeJS.ProcessEnv, log: string[]): ChildProcess {
   const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const keep = (chunk: Buffer) => {
@@ -78,7 +92,8 @@ function start(file: string, args: string[], env: NodeJS.ProcessEnv, log: string
 }
 
 async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  // Never started (not installed): nothing to stop, and no 'exit' will come.
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
   const deadline = Date.now() + 5000;
@@ -118,6 +133,12 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
         ),
       );
       args.push('-dnsserver', `127.0.0.1:${dnsPort}`);
+      // Up once its management port answers (any status).
+      const deadline = Date.now() + 10_000;
+      while (!(await answers(dnsManagementPort))) {
+        if (Date.now() > deadline || children[0]!.exitCode !== null || children[0]!.pid === undefined) throw new Error(`pebble-challtestsrv did not start:\n${log.join('')}`);
+        await delay(25);
+      }
     }
 
     // A port taken between freePort() and pebble's bind makes pebble exit: try again with new ports.
