@@ -18,6 +18,8 @@ if (!has('gunicorn', ['--version'])) missing.push('gunicorn');
 if (!has('/usr/bin/python3', ['-c', 'import flask'])) missing.push('python3-flask');
 if (!has('/usr/bin/python3', ['-c', 'import uvicorn'])) missing.push('python3-uvicorn');
 if (!has('/usr/bin/python3', ['-m', 'pip', '--version'])) missing.push('python3-pip');
+// The certificate tests run a real ACME server (and its DNS stand-in).
+if (!has('pebble', ['-h'])) missing.push('pebble');
 
 if (missing.length > 0) {
   const canInstall = process.getuid?.() === 0 && has('apt-get', ['--version']);
