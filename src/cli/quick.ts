@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { Edge, type EdgeLimits } from '../edge/index.ts';
 import type { ListenAddress } from './address.ts';
 import { onShutdown } from './shutdown.ts';
-import { urlOf } from './up.ts';
+import { urlOf } from './listen-url.ts';
 
 interface QuickOptions {
   readonly log: (line: string) => void;

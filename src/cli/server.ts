@@ -1,5 +1,4 @@
 import { mkdir } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ApiServer } from '../api/api-server.ts';
 import { registerGitRoutes } from '../api/git-routes.ts';
@@ -12,7 +11,7 @@ import { Platform } from '../platform/platform.ts';
 import { Store, userPrefix } from '../platform/index.ts';
 import type { ListenAddress } from './address.ts';
 import { onShutdown } from './shutdown.ts';
-import { urlOf } from './up.ts';
+import { urlOf } from './listen-url.ts';
 
 export interface ServerOptions {
   readonly stateDir: string;
@@ -29,11 +28,6 @@ export interface ServerOptions {
   /** Builds at once (--build-concurrency), and each build's limits (--build-memory, --build-timeout). */
   readonly buildConcurrency?: number;
   readonly buildLimits?: BuildLimits;
-}
-
-/** Where state lives when --state is not given. */
-export function defaultStateDir(): string {
-  return process.getuid?.() === 0 ? '/var/lib/berth' : join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'berth');
 }
 
 // Apps inherit only what they need from the daemon's environment: never its

@@ -5,6 +5,7 @@ import { BerthError } from '../errors.ts';
 import { Formation, runOnce } from '../runner/index.ts';
 import type { ListenAddress } from './address.ts';
 import type { LogPrinter } from './log-printer.ts';
+import { urlOf } from './listen-url.ts';
 import { onShutdown } from './shutdown.ts';
 
 export interface UpOptions {
@@ -109,7 +110,3 @@ export async function up(options: UpOptions): Promise<void> {
   );
 }
 
-export function urlOf(address: { address: string; port: number; family: string }): string {
-  const host = address.address === '::' || address.address === '0.0.0.0' ? 'localhost' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}`;
-}

@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from '../http1/status-codes.ts';
 import type { StaticResponse, StaticSite } from '../static/index.ts';
 
 /**

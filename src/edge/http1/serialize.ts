@@ -3,7 +3,7 @@
 // hop-by-hop fields. These helpers build a head as one latin1 string and
 // encode it once, and refuse names and values that could split the head.
 
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from './status-codes.ts';
 import { isFieldValue, isToken, TARGET_CHAR } from './chars.ts';
 
 // RFC 9110 §7.6.1 hop-by-hop fields, plus Proxy-Connection (never standard,
