@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packSource } from '../../src/build/index.ts';
 import { BerthProcess, eventually } from '../helpers/berth-process.ts';
-import { startDaemon, viaEdge, type Daemon } from '../helpers/daemon.ts';
+import { deployDir, startDaemon, viaEdge, type Daemon } from '../helpers/daemon.ts';
 
 // An app that logs every request it answers, to stdout, and failures to stderr.
 const APP = `
@@ -50,15 +49,8 @@ test('app logs survive a daemon restart, and since/grep filter them in the API a
   await writeFile(join(appDir, 'Procfile'), 'web: node server.mjs\n');
   const created = await fetch(`${d.api}/apps`, { method: 'POST', headers: { authorization: `Bearer ${d.token}` }, body: JSON.stringify({ name: 'shop' }) });
   assert.equal(created.status, 201);
-  const packed = await packSource(appDir);
-  const deployed = await fetch(`${d.api}/apps/shop/deploy`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/gzip' },
-    body: packed.stream as unknown as RequestInit['body'],
-    duplex: 'half',
-  } as RequestInit);
-  const deployLines = (await deployed.text()).trim().split('\n');
-  assert.equal(JSON.parse(deployLines.at(-1)!).result, 'ok', deployLines.join('\n'));
+  const deployed = await deployDir(d, 'shop', appDir);
+  assert.equal(deployed.last.result, 'ok', deployed.lines.join('\n'));
 
   await t.test('lines are written to STATE/logs/NAME/app.log, one JSON object each, private to berth', async () => {
     for (const path of ['/before-restart/1', '/before-restart/2', '/fail/before']) assert.equal((await viaEdge(d.edge, 'shop.localhost', path)).status, 200);
