@@ -230,7 +230,8 @@ function pythonWeb(found: { target: string; server: 'gunicorn' | 'uvicorn' }): P
   }
 }
 
-export async function detectApp(dir: string, env: BuildEnvironment = NO_EXTRA_TOOLS): Promise<AppPlan> {
+/** `config` is the folder's berth.toml when the caller has already read it. */
+export async function detectApp(dir: string, env: BuildEnvironment = NO_EXTRA_TOOLS, config?: AppConfig): Promise<AppPlan> {
   let info;
   try {
     info = await stat(dir);
@@ -239,7 +240,7 @@ export async function detectApp(dir: string, env: BuildEnvironment = NO_EXTRA_TO
   }
   if (!info.isDirectory()) throw new BerthError('BERTH_E_APP_DIR', `${dir} is not a folder`);
 
-  const config = await readAppConfig(dir);
+  config ??= await readAppConfig(dir);
   const procfileText = await readIfExists(join(dir, 'Procfile'));
   const packageText = await readIfExists(join(dir, 'package.json'));
   const isPython = (await isFile(join(dir, 'requirements.txt'))) || (await isFile(join(dir, 'pyproject.toml')));

@@ -1,5 +1,5 @@
 import { commandToArgv, parseCronSchedule, type CronJobConfig, type CronSchedule } from '../build/index.ts';
-import { cronSlotIso, decideCronSlot, nextCronSlot, startCronProcess, systemClock, type Clock, type CronOutcome, type CronProcess, type RunAs } from '../runner/index.ts';
+import { cronSlotIso, decideCronSlot, nextCronSlot, startCommand, systemClock, type Clock, type CommandOutcome, type CommandRun, type RunAs } from '../runner/index.ts';
 import type { Store } from './store.ts';
 
 /** What the scheduler needs of an app's serving release. */
@@ -58,7 +58,7 @@ interface Run {
   readonly app: string;
   readonly job: string;
   readonly slot: string;
-  readonly process: CronProcess;
+  readonly process: CommandRun;
   /** Ended on purpose (daemon stop, app destroyed): the run is left for `failInterrupted` unless it succeeded. */
   stopping: boolean;
 }
@@ -69,7 +69,7 @@ function duration(ms: number): string {
   return ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60_000)} min`;
 }
 
-function describe(outcome: CronOutcome, timeoutMs: number | null): string {
+function describe(outcome: CommandOutcome, timeoutMs: number | null): string {
   if (outcome.startError !== null) return `could not start: ${outcome.startError}`;
   if (outcome.timedOut) return `hit its ${duration(timeoutMs ?? 0)} timeout; its process group was killed`;
   if (outcome.signal !== null) return `ended by ${outcome.signal}`;
@@ -224,11 +224,11 @@ export class CronScheduler {
       job.passed = slotMs;
       return;
     }
-    let child: CronProcess;
+    let child: CommandRun;
     try {
       const argv = commandToArgv(job.config.command, env);
       log(`running the ${slot} slot in v${release.version}: ${job.config.command}`);
-      child = startCronProcess(argv, { cwd: release.dir, env, onLine: log, timeoutMs: job.config.timeoutMs, user: release.user });
+      child = startCommand(argv, { cwd: release.dir, env, onLine: log, timeoutMs: job.config.timeoutMs, user: release.user });
     } catch (err) {
       log(`cannot run the ${slot} slot: ${(err as Error).message}`);
       this.#options.store.finishCronRun(app, name, slot, null);

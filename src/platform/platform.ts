@@ -477,11 +477,11 @@ export class Platform {
    * variables, PATH with the build's own folders first (its virtualenv, the
    * Node its engines asked for), the config snapshot, and berth's own.
    */
-  async #releaseEnv(app: string, release: Release, user: RunAs | null): Promise<Record<string, string>> {
+  async #releaseEnv(app: string, release: Release, user: RunAs | null, known?: AppPlan): Promise<Record<string, string>> {
     const base = { ...this.#options.baseEnv };
     if (release.buildId !== null) {
       const dir = this.#store.getBuild(release.buildId).dir;
-      const plan = await detectApp(dir, (await this.#buildEnvironment()).build);
+      const plan = known ?? (await detectApp(dir, (await this.#buildEnvironment()).build));
       if (plan.kind === 'processes') base.PATH = planPath(plan, dir, base.PATH);
     }
     return { ...base, ...this.#homeEnv(app, user), ...release.config, BERTH_APP: app, BERTH_RELEASE: `v${release.version}`, [SUPERVISOR_ENV]: this.#supervisorMarker() };
@@ -499,16 +499,20 @@ export class Platform {
     const config = await readAppConfig(build.dir);
     const mounts = config.static.map((mount) => ({ prefix: mount.prefix, root: join(build.dir, mount.dir) }));
     const state = this.#state(app);
-    const plan = await detectApp(build.dir, (await this.#buildEnvironment()).build);
+    const plan = await detectApp(build.dir, (await this.#buildEnvironment()).build, config);
     if (plan.kind === 'static') {
       state.site = { mounts, upstreams: null, fallbackRoot: plan.root, maxBodyBytes: config.limits.maxBodyBytes };
       await this.#publishRoutes();
       await state.runner.stop().catch(() => {});
-      await this.#scheduleCron(app, release, build.dir, config.cron);
+      await this.#scheduleCron(app, release, build.dir, config.cron, async () => {
+        const user = await this.#userOf(app);
+        return { user, env: await this.#releaseEnv(app, release, user, plan) };
+      });
       return;
     }
     const formation = this.#store.getFormation(app);
     const user = await this.#userOf(app);
+    const env = await this.#releaseEnv(app, release, user, plan);
     await state.runner.activate({
       user,
       name: `v${release.version}`,
@@ -516,19 +520,25 @@ export class Platform {
       dir: build.dir,
       processes: release.processes,
       scale: { ...config.scale, ...formation },
-      env: await this.#releaseEnv(app, release, user),
+      env,
       healthPath: config.health.path,
       mounts,
       maxBodyBytes: config.limits.maxBodyBytes,
     });
-    await this.#scheduleCron(app, release, build.dir, config.cron);
+    await this.#scheduleCron(app, release, build.dir, config.cron, async () => ({ user, env }));
   }
 
   /** From now on the release's [cron] jobs run, in its build, with its environment, as the app's user. Never fails the release: it already serves. */
-  async #scheduleCron(app: string, release: Release, dir: string, jobs: readonly CronJobConfig[]): Promise<void> {
+  async #scheduleCron(
+    app: string,
+    release: Release,
+    dir: string,
+    jobs: readonly CronJobConfig[],
+    context: () => Promise<{ user: RunAs | null; env: Record<string, string> }>,
+  ): Promise<void> {
     try {
-      const user = await this.#userOf(app);
-      this.#cron.setRelease(app, { version: release.version, dir, env: await this.#releaseEnv(app, release, user), user, jobs });
+      const { user, env } = await context();
+      this.#cron.setRelease(app, { version: release.version, dir, env, user, jobs });
     } catch (err) {
       this.#state(app).log.add('berth', `v${release.version}'s cron jobs are not scheduled: ${(err as Error).message}`);
     }

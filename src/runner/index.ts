@@ -8,4 +8,4 @@ export { ReleaseRunner, type ReleaseSpec, type ReleaseRunnerOptions } from './re
 export { judgeRollout, type RolloutInstance, type RolloutVerdict } from './rollout-policy.ts';
 export { reapOrphans, SUPERVISOR_ENV } from './orphans.ts';
 export { decideCronSlot, nextCronSlot, catchUpWindow, cronSlotIso, CRON_CATCH_UP_MAX_MS, type CronJobTiming, type CronDecision } from './cron-policy.ts';
-export { startCronProcess, type CronProcess, type CronProcessOptions, type CronOutcome } from './cron-process.ts';
+export { startCommand, type CommandRun, type CommandOptions, type CommandOutcome } from './command-run.ts';

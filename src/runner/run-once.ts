@@ -1,50 +1,28 @@
-import { spawn } from 'node:child_process';
+import { startCommand } from './command-run.ts';
 import type { RunAs } from './instance.ts';
-import { LineSplitter } from './line-splitter.ts';
 
 /**
- * Runs a command to completion in its own process group (install steps, the
+ * Runs a command to completion in its own process group (build steps, the
  * `release` process type), streaming its output line by line. Resolves with
- * the exit code; a signal or a failure to start counts as failure.
+ * the exit code; a signal or a failure to start counts as failure (127 when
+ * it could not start, with a line saying why). Aborting kills the group.
  */
-export function runOnce(
+export async function runOnce(
   argv: readonly string[],
   options: { cwd: string; env: Readonly<Record<string, string>>; onLine: (line: string) => void; signal?: AbortSignal; user?: RunAs | null },
 ): Promise<number> {
-  const [file, ...args] = argv;
-  return new Promise((resolve) => {
-    const child = spawn(file!, args, {
-      cwd: options.cwd,
-      env: options.env,
-      ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const lines = new LineSplitter(options.onLine);
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => lines.push(chunk));
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => lines.push(chunk));
-    const abort = () => {
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
-    };
-    options.signal?.addEventListener('abort', abort, { once: true });
-    let settled = false;
-    const finish = (code: number) => {
-      if (settled) return;
-      settled = true;
-      lines.end();
-      options.signal?.removeEventListener('abort', abort);
-      resolve(code);
-    };
-    child.once('error', (error) => {
-      options.onLine(`cannot start ${file}: ${error.message}`);
-      finish(127);
-    });
-    child.once('exit', (code) => finish(code ?? 1));
-  });
+  const run = startCommand(argv, { cwd: options.cwd, env: options.env, onLine: options.onLine, timeoutMs: null, user: options.user ?? null });
+  const abort = () => run.kill();
+  options.signal?.addEventListener('abort', abort, { once: true });
+  if (options.signal?.aborted) run.kill();
+  try {
+    const outcome = await run.done;
+    if (outcome.startError !== null) {
+      options.onLine(`cannot start ${argv[0]}: ${outcome.startError}`);
+      return 127;
+    }
+    return outcome.exitCode ?? 1;
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
+  }
 }

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import type { RunAs } from './instance.ts';
 import { LineSplitter } from './line-splitter.ts';
 
-/** How a cron command ended. */
-export interface CronOutcome {
+/** How a command ended. */
+export interface CommandOutcome {
   /** The exit code; null when it died by a signal, timed out or never started. */
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
@@ -12,17 +12,17 @@ export interface CronOutcome {
   readonly startError: string | null;
 }
 
-/** A running cron command: its own process group, which ends with it. */
-export interface CronProcess {
+/** A running command: its own process group, which ends with it. */
+export interface CommandRun {
   readonly pid: number | undefined;
-  readonly done: Promise<CronOutcome>;
+  readonly done: Promise<CommandOutcome>;
   /** SIGTERM to the process group (the daemon is stopping). */
   terminate(): void;
   /** SIGKILL to the process group. */
   kill(): void;
 }
 
-export interface CronProcessOptions {
+export interface CommandOptions {
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
   readonly onLine: (line: string) => void;
@@ -36,13 +36,14 @@ export interface CronProcessOptions {
 const DRAIN_MS = 1_000;
 
 /**
- * Starts one cron command (argv, no shell) in its own process group,
- * streaming its output line by line. Unlike `runOnce`, the caller can
- * SIGTERM it (a stopping daemon) and learns the signal that ended it; a
- * timeout kills the whole group. When the command exits, anything it left
- * in its group is killed too, so nothing outlives the run.
+ * Starts one command (argv, no shell) in its own process group, streaming
+ * its output line by line: cron runs, and through `runOnce` build steps and
+ * release commands. The caller can SIGTERM it (a stopping daemon) and learns
+ * the signal that ended it; a timeout kills the whole group. When the
+ * command exits, anything it left in its group is killed too, so nothing
+ * outlives the run.
  */
-export function startCronProcess(argv: readonly string[], options: CronProcessOptions): CronProcess {
+export function startCommand(argv: readonly string[], options: CommandOptions): CommandRun {
   const [file, ...args] = argv;
   const child = spawn(file!, args, {
     cwd: options.cwd,
@@ -70,9 +71,9 @@ export function startCronProcess(argv: readonly string[], options: CronProcessOp
           timedOut = true;
           signalGroup('SIGKILL');
         }, options.timeoutMs);
-  const done = new Promise<CronOutcome>((resolve) => {
+  const done = new Promise<CommandOutcome>((resolve) => {
     let settled = false;
-    const settle = (outcome: CronOutcome) => {
+    const settle = (outcome: CommandOutcome) => {
       if (settled) return;
       settled = true;
       if (timer !== null) clearTimeout(timer);
@@ -82,7 +83,7 @@ export function startCronProcess(argv: readonly string[], options: CronProcessOp
     child.once('error', (error) => settle({ exitCode: null, signal: null, timedOut: false, startError: error.message }));
     child.once('exit', (code, signal) => {
       signalGroup('SIGKILL');
-      const outcome: CronOutcome = { exitCode: timedOut ? null : code, signal, timedOut, startError: null };
+      const outcome: CommandOutcome = { exitCode: timedOut ? null : code, signal, timedOut, startError: null };
       // 'close' follows once the pipes are drained; a grandchild that left
       // the group may hold them open, so the wait is bounded.
       const drained = setTimeout(() => settle(outcome), DRAIN_MS);
