@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -5,6 +6,7 @@ import { BerthError } from '../errors.ts';
 import { Engine } from './engine/engine.ts';
 import type { EdgeLimits } from './engine/limits.ts';
 import type { MainMessage, WorkerInit, WorkerMessage } from './engine/worker-protocol.ts';
+import { TlsState, type TlsConfig } from './engine/tls-state.ts';
 import type { RouteSpec } from './route-spec.ts';
 import { RouteSwitch } from './route-switch.ts';
 import type { UpstreamAddress } from './upstream-group.ts';
@@ -17,7 +19,10 @@ const WORKER_MAIN = new URL(`./engine/worker-main${import.meta.url.slice(import.
 export interface EdgeOptions {
   readonly routes: RouteSpec;
   readonly limits?: Partial<EdgeLimits>;
-  readonly proto?: 'http' | 'https';
+  /** Also serve HTTPS (HTTP/2 and HTTP/1.1) here; certificates come with `tls` and `setTls()`. */
+  readonly https?: { readonly host: string | undefined; readonly port: number } | null;
+  /** The certificates to start with; without any, handshakes fail until `setTls()`. */
+  readonly tls?: TlsConfig;
   /**
    * Engines sharing the port (SO_REUSEPORT), one per core by default. The
    * calling thread runs one of them and worker threads the rest, so two
@@ -55,6 +60,11 @@ export class Edge {
   readonly #routes = new RouteSwitch(this.#version);
   #engine: Engine | null = null;
   #workers: WorkerHandle[] = [];
+  readonly #tls = new TlsState();
+  #tlsConfig: TlsConfig;
+  #challenges: ReadonlyMap<string, string> = new Map();
+  readonly #ticketKeys = randomBytes(48);
+  #httpsAddress: AddressInfo | null = null;
   #nextVersion = 1;
   #nextDrain = 1;
   #updating: Promise<void> = Promise.resolve();
@@ -64,6 +74,27 @@ export class Edge {
     this.#options = options;
     this.#spec = options.routes;
     this.#engineCount = Math.max(1, options.workers ?? availableParallelism());
+    this.#tlsConfig = options.tls ?? { certificates: [], fallback: null };
+    this.#tls.update(this.#tlsConfig);
+  }
+
+  /** Where HTTPS is served, once listening with an `https` address. */
+  get httpsAddress(): AddressInfo | null {
+    return this.#httpsAddress;
+  }
+
+  /** Replaces the certificates in every engine; handshakes under way keep theirs. */
+  setTls(config: TlsConfig): void {
+    this.#tlsConfig = config;
+    this.#tls.update(config);
+    for (const worker of this.#workers) this.#post(worker, { type: 'tls', config });
+  }
+
+  /** The pending ACME HTTP-01 answers (token → key authorization), served on plain HTTP. */
+  setChallenges(tokens: ReadonlyMap<string, string>): void {
+    this.#challenges = new Map(tokens);
+    this.#tls.setChallenges(this.#challenges);
+    for (const worker of this.#workers) this.#post(worker, { type: 'challenges', tokens: this.#challenges });
   }
 
   /** How many engines serve the port (this thread's included). */
@@ -76,15 +107,20 @@ export class Edge {
     const version = this.#nextVersion++;
     await this.#routes.prepare(version, this.#spec);
     Atomics.store(new Int32Array(this.#version), 0, version);
-    const engine = new Engine({ routes: () => this.#routes.current(), limits: this.#options.limits, proto: this.#options.proto, log: this.#options.log });
+    const engine = new Engine({ routes: () => this.#routes.current(), limits: this.#options.limits, log: this.#options.log, tls: this.#tls, ticketKeys: this.#ticketKeys });
+    const https = this.#options.https ?? null;
+    const httpsHost = https === null ? undefined : https.host === '' ? undefined : https.host;
     if (this.#engineCount === 1) {
       this.#engine = engine;
-      return engine.listen({ host: bindHost, port });
+      const address = await engine.listen({ host: bindHost, port });
+      if (https !== null) this.#httpsAddress = await engine.listen({ host: httpsHost, port: https.port, secure: true });
+      return address;
     }
     // Bind once without SO_REUSEPORT first: it tells us the port when asked
     // for 0, and refuses a port that anything else (even another berth,
     // whose sockets would otherwise share it silently) already holds.
     const address = await probePort(bindHost, port);
+    const httpsAddress = https === null ? null : await probePort(httpsHost, https.port);
     const init: WorkerInit = {
       host: bindHost,
       port: address.port,
@@ -92,7 +128,10 @@ export class Edge {
       initialVersion: version,
       version: this.#version,
       limits: this.#options.limits ?? {},
-      proto: this.#options.proto ?? 'http',
+      https: httpsAddress === null ? null : { host: httpsHost, port: httpsAddress.port },
+      tls: this.#tlsConfig,
+      challenges: this.#challenges,
+      ticketKeys: this.#ticketKeys,
     };
     this.#workers = Array.from({ length: this.#engineCount - 1 }, () => this.#startWorker(init));
     try {
@@ -106,6 +145,10 @@ export class Edge {
         ),
       );
       await engine.listen({ host: bindHost, port: address.port, reusePort: true });
+      if (httpsAddress !== null) {
+        await engine.listen({ host: httpsHost, port: httpsAddress.port, reusePort: true, secure: true });
+        this.#httpsAddress = httpsAddress;
+      }
     } catch (err) {
       await Promise.all(this.#workers.map((w) => w.thread.terminate()));
       this.#workers = [];

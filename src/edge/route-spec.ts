@@ -18,6 +18,10 @@ export interface SiteSpec {
   readonly fallbackRoot: string | null;
   /** The app's request body limit; absent or null uses the edge's. */
   readonly maxBodyBytes?: number | null;
+  /** Strict-Transport-Security value sent on HTTPS answers (berth.toml [https] hsts); absent or null: none. */
+  readonly hsts?: string | null;
+  /** False keeps plain HTTP for hosts with a trusted certificate; absent or true redirects (308). */
+  readonly httpsRedirect?: boolean;
 }
 
 export interface RouteSpec {
@@ -77,7 +81,7 @@ export class RouteBuilder {
         usedRoots.add(site.fallbackRoot);
         fallback = await this.#site(site.fallbackRoot);
       }
-      return { mounts, upstreams, fallback, maxBodyBytes: site.maxBodyBytes ?? null };
+      return { mounts, upstreams, fallback, maxBodyBytes: site.maxBodyBytes ?? null, hsts: site.hsts ?? null, httpsRedirect: site.httpsRedirect ?? true };
     };
     const hosts = new Map<string, SiteRoutes>();
     // Sites shared by several host names are built once.

@@ -11,6 +11,10 @@ export interface SiteRoutes {
   readonly fallback: StaticSite | null;
   /** The app's own request body limit, when it sets one (berth.toml [limits] max_body). */
   readonly maxBodyBytes?: number | null;
+  /** The Strict-Transport-Security value for HTTPS answers, when the app opted in. */
+  readonly hsts?: string | null;
+  /** False when the app keeps plain HTTP even with a trusted certificate (berth.toml [https] redirect). */
+  readonly httpsRedirect?: boolean;
 }
 
 /**
@@ -24,8 +28,8 @@ export interface RouteTable {
 }
 
 export type Route =
-  | { readonly kind: 'static'; readonly site: StaticSite; readonly target: string }
-  | { readonly kind: 'proxy'; readonly upstreams: UpstreamGroup; readonly maxBodyBytes: number | null }
+  | { readonly kind: 'static'; readonly site: StaticSite; readonly target: string; readonly owner: SiteRoutes }
+  | { readonly kind: 'proxy'; readonly upstreams: UpstreamGroup; readonly maxBodyBytes: number | null; readonly owner: SiteRoutes }
   | { readonly kind: 'not-found' };
 
 /** The host name without port, lower-cased; brackets kept for IPv6 literals. */
@@ -47,9 +51,9 @@ export function route(table: RouteTable, hostHeader: string | undefined, target:
   if (!site) return { kind: 'not-found' };
   for (const mount of site.mounts) {
     const rest = stripMount(mount.prefix, target);
-    if (rest !== null) return { kind: 'static', site: mount.site, target: rest };
+    if (rest !== null) return { kind: 'static', site: mount.site, target: rest, owner: site };
   }
-  if (site.upstreams) return { kind: 'proxy', upstreams: site.upstreams, maxBodyBytes: site.maxBodyBytes ?? null };
-  if (site.fallback) return { kind: 'static', site: site.fallback, target };
+  if (site.upstreams) return { kind: 'proxy', upstreams: site.upstreams, maxBodyBytes: site.maxBodyBytes ?? null, owner: site };
+  if (site.fallback) return { kind: 'static', site: site.fallback, target, owner: site };
   return { kind: 'not-found' };
 }

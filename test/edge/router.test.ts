@@ -27,8 +27,8 @@ test('host names are compared without port and case', () => {
 });
 
 test('requests go to the app of their host', () => {
-  assert.deepEqual(route(table, 'shop.example.com', '/cart'), { kind: 'proxy', upstreams: shopUpstreams, maxBodyBytes: null });
-  assert.deepEqual(route(table, 'BLOG.example.com:80', '/'), { kind: 'proxy', upstreams: blogUpstreams, maxBodyBytes: null });
+  assert.deepEqual(route(table, 'shop.example.com', '/cart'), { kind: 'proxy', upstreams: shopUpstreams, maxBodyBytes: null, owner: shop });
+  assert.deepEqual(route(table, 'BLOG.example.com:80', '/'), { kind: 'proxy', upstreams: blogUpstreams, maxBodyBytes: null, owner: blog });
 });
 
 test('a host that matches no app is not found, never another app', () => {
@@ -37,16 +37,17 @@ test('a host that matches no app is not found, never another app', () => {
 });
 
 test('static mounts take their prefix, longest first, and only on a segment boundary', () => {
-  assert.deepEqual(route(table, 'shop.example.com', '/static/app.css'), { kind: 'static', site: assets, target: '/app.css' });
-  assert.deepEqual(route(table, 'shop.example.com', '/static/img/a.png?v=2'), { kind: 'static', site: images, target: '/a.png?v=2' });
-  assert.deepEqual(route(table, 'shop.example.com', '/static'), { kind: 'static', site: assets, target: '/' });
-  assert.deepEqual(route(table, 'shop.example.com', '/static?x=1'), { kind: 'static', site: assets, target: '/?x=1' });
-  assert.deepEqual(route(table, 'shop.example.com', '/staticky'), { kind: 'proxy', upstreams: shopUpstreams, maxBodyBytes: null });
+  assert.deepEqual(route(table, 'shop.example.com', '/static/app.css'), { kind: 'static', site: assets, target: '/app.css', owner: shop });
+  assert.deepEqual(route(table, 'shop.example.com', '/static/img/a.png?v=2'), { kind: 'static', site: images, target: '/a.png?v=2', owner: shop });
+  assert.deepEqual(route(table, 'shop.example.com', '/static'), { kind: 'static', site: assets, target: '/', owner: shop });
+  assert.deepEqual(route(table, 'shop.example.com', '/static?x=1'), { kind: 'static', site: assets, target: '/?x=1', owner: shop });
+  assert.deepEqual(route(table, 'shop.example.com', '/staticky'), { kind: 'proxy', upstreams: shopUpstreams, maxBodyBytes: null, owner: shop });
 });
 
 test('a static site serves every path; a fallback site catches unknown hosts', () => {
-  const only: RouteTable = { hosts: new Map(), fallbackSite: { mounts: [], upstreams: null, fallback: site } };
-  assert.deepEqual(route(only, 'anything', '/a/b'), { kind: 'static', site, target: '/a/b' });
+  const catchAll: SiteRoutes = { mounts: [], upstreams: null, fallback: site };
+  const only: RouteTable = { hosts: new Map(), fallbackSite: catchAll };
+  assert.deepEqual(route(only, 'anything', '/a/b'), { kind: 'static', site, target: '/a/b', owner: catchAll });
   const empty: RouteTable = { hosts: new Map(), fallbackSite: { mounts: [], upstreams: null, fallback: null } };
   assert.deepEqual(route(empty, 'x', '/'), { kind: 'not-found' });
 });

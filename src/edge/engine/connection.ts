@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { ChunkedDecoder, isHopByHop, parseRequestHead, type RequestHead, type ResponseHead } from '../http1/index.ts';
-import { route, type RouteTable } from '../router.ts';
+import { hostName, route, type RouteTable } from '../router.ts';
 import { planStaticResponse, type StaticResponse, type StaticSite } from '../static/index.ts';
 import type { UpstreamGroup } from '../upstream-group.ts';
 import { cannedHeadResponse, cannedResponse, CONTINUE, httpDate } from './canned.ts';
@@ -9,19 +9,34 @@ import type { EdgeLimits } from './limits.ts';
 import { SpillBuffer } from './spill-buffer.ts';
 import { writeFileBody } from './static-writer.ts';
 import { readyKey, readyResponse, rememberResponse, serializeHead, wireResponse } from './static-responses.ts';
+import type { TlsState } from './tls-state.ts';
 import { openTunnel } from './tunnel.ts';
+import { upstreamRequestHead } from './upstream-head.ts';
 
 /** What every connection of one engine shares. */
 export interface EngineContext {
   /** The route table in force when a request's head is complete. */
   routes(): RouteTable;
   readonly limits: EdgeLimits;
-  readonly proto: 'http' | 'https';
   readonly spillDir: string;
   readonly log: (line: string) => void;
+  /** Certificates (for redirect decisions) and the ACME answers served on plain HTTP. */
+  readonly tls: TlsState;
+  /** The engine's HTTPS port, when it has a secure listener: plain HTTP redirects there. */
+  readonly httpsPort: number | null;
   /** Called when a connection ends, to forget it. */
-  forget(connection: ClientConnection): void;
+  forget(connection: EdgeConnection): void;
   readonly closing: boolean;
+}
+
+/** A client connection as its engine sees it, whatever the protocol. */
+export interface EdgeConnection {
+  /** Monotonic time (ms) at which `expire()` is due; 0 when none. */
+  readonly deadline: number;
+  expire(): void;
+  /** Graceful shutdown: idle connections close now, busy ones after their responses. */
+  shutdown(): void;
+  destroy(): void;
 }
 
 // Phases of a client connection. A request goes HEAD → (BODY) → RESPOND and
@@ -36,14 +51,6 @@ const CLOSED = 4;
 const ON_DEADLINE_CLOSE = 0;
 const ON_DEADLINE_408 = 1;
 
-// Never forwarded to an app: hop-by-hop fields, the client's framing (the
-// edge frames the body itself), Expect (the edge answered it), and the
-// forwarding headers the edge sets itself, so a client cannot forge them.
-const NOT_FORWARDED = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer', 'content-length',
-  'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip', 'forwarded',
-]);
-
 const CHUNKED_END = Buffer.from('0\r\n\r\n', 'latin1');
 /** Body pieces up to this size are copied behind the response head to leave in one write. */
 const MERGE_BODY_BYTES = 16 * 1024;
@@ -56,10 +63,13 @@ const CRLF = Buffer.from('\r\n', 'latin1');
  * before an app sees them, and spools responses for clients slower than the
  * app, so a slow client never holds an app worker.
  */
-export class ClientConnection implements ResponseSink {
+export class ClientConnection implements ResponseSink, EdgeConnection {
   readonly socket: Socket;
   readonly #ctx: EngineContext;
   readonly #clientAddress: string;
+  readonly #proto: 'http' | 'https';
+  /** Fields the edge adds to this response (Strict-Transport-Security), as head lines. */
+  #extraFields = '';
   #phase = HEAD;
   #buf: Buffer | null = null;
   #pumping = false;
@@ -84,9 +94,10 @@ export class ClientConnection implements ResponseSink {
   #upstreamFlow: UpstreamFlow | null = null;
   #heldHead: string | null = null;
 
-  constructor(socket: Socket, ctx: EngineContext, now: number) {
+  constructor(socket: Socket, ctx: EngineContext, now: number, proto: 'http' | 'https') {
     this.socket = socket;
     this.#ctx = ctx;
+    this.#proto = proto;
     const address = socket.remoteAddress ?? '';
     this.#clientAddress = address.startsWith('::ffff:') ? address.slice(7) : address;
     socket.setNoDelay(true);
@@ -194,7 +205,13 @@ export class ClientConnection implements ResponseSink {
     this.deadline = 0;
     this.#responseStarted = false;
     this.#keepAlive = head.keepAlive && !this.#ctx.closing;
+    this.#extraFields = '';
+    if (this.#proto === 'http' && this.#plainHttpDuty(head)) return;
     const decision = route(this.#ctx.routes(), head.host ?? undefined, head.target);
+    if (this.#proto === 'https' && decision.kind !== 'not-found') {
+      const hsts = decision.owner.hsts;
+      if (hsts) this.#extraFields = `strict-transport-security: ${hsts}\r\n`;
+    }
     if (head.upgrade !== null && decision.kind === 'proxy') {
       this.#phase = TUNNEL;
       const leftover = this.#buf;
@@ -220,6 +237,36 @@ export class ClientConnection implements ResponseSink {
     }
   }
 
+  /**
+   * What plain HTTP answers before routing: ACME challenges (never
+   * redirected, so a CA can validate while HTTPS is not up yet), then a 308
+   * to HTTPS for hosts with a trusted certificate. True when answered.
+   */
+  #plainHttpDuty(head: RequestHead): boolean {
+    const ctx = this.#ctx;
+    const answer = ctx.tls.challenge(head.target);
+    if (answer !== undefined) {
+      if (answer === null) {
+        this.#respondCanned(404, 'no such challenge');
+        return true;
+      }
+      if (head.bodyKind !== 'none') this.#keepAlive = false;
+      this.#responseStarted = true;
+      this.#writeReady(`HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(answer)}\r\n`, head.method === 'HEAD' ? null : Buffer.from(answer));
+      return true;
+    }
+    if (ctx.httpsPort === null || head.host === null) return false;
+    const host = hostName(head.host);
+    if (!ctx.tls.redirects(host)) return false;
+    const routes = ctx.routes().hosts.get(host);
+    if (routes === undefined || routes.httpsRedirect === false) return false;
+    const authority = ctx.httpsPort === 443 ? host : `${host.includes(':') ? `[${host}]` : host}:${ctx.httpsPort}`;
+    const location = `https://${authority}${head.target.startsWith('/') ? head.target : '/'}`;
+    if (head.bodyKind !== 'none') this.#keepAlive = false;
+    this.#writeReady(`HTTP/1.1 308 Permanent Redirect\r\nlocation: ${location}\r\ncontent-length: 0\r\n`, null);
+    return true;
+  }
+
   /** A canned answer; a request with an unread body closes the connection after it. */
   #respondCanned(status: number, message?: string): void {
     const head = this.#head!;
@@ -235,7 +282,7 @@ export class ClientConnection implements ResponseSink {
     const headers = staticHeaders(head.headers);
     // Plain requests (no Range, no preconditions) are answered from a
     // ready-made response when the site has one: no planning at all.
-    const key = headers === null || headers.plain ? readyKey(head.method, target, headers?.fields['accept-encoding']) : null;
+    const key = (headers === null || headers.plain) && this.#extraFields === '' ? readyKey(head.method, target, headers?.fields['accept-encoding']) : null;
     const now = Date.now();
     if (key !== null) {
       const ready = readyResponse(site, key, now);
@@ -268,7 +315,7 @@ export class ClientConnection implements ResponseSink {
     const body = plan.body;
     if (body.kind === 'file') {
       this.#responseStarted = true;
-      const text = `${serializeHead(plan)}date: ${httpDate()}\r\n${this.#connectionHeader()}\r\n`;
+      const text = `${serializeHead(plan)}${this.#extraFields}date: ${httpDate()}\r\n${this.#connectionHeader()}\r\n`;
       const generation = this.#generation;
       writeFileBody(this.socket, text, body.path, body.start, body.end).then(
         () => {
@@ -284,7 +331,7 @@ export class ClientConnection implements ResponseSink {
   /** A head and an in-memory body; small bodies leave in the same write as the head. */
   #writeReady(headWithoutDate: string, body: Buffer | null): void {
     this.#responseStarted = true;
-    const text = `${headWithoutDate}date: ${httpDate()}\r\n${this.#connectionHeader()}\r\n`;
+    const text = `${headWithoutDate}${this.#extraFields}date: ${httpDate()}\r\n${this.#connectionHeader()}\r\n`;
     if (body === null || body.length === 0) {
       this.socket.write(text, 'latin1');
     } else if (body.length <= MERGE_BODY_BYTES) {
@@ -375,21 +422,16 @@ export class ClientConnection implements ResponseSink {
 
   /** The request head as the app receives it: re-framed, with the edge's forwarding headers. */
   #upstreamHead(head: RequestHead, body: SpillBuffer | null): string {
-    const fields = head.headers;
-    const named = head.connectionTokens.length > 0 ? head.connectionTokens : null;
-    let text = `${head.method} ${head.target} HTTP/1.1\r\n`;
-    let hasHost = false;
-    for (let i = 0; i < fields.length; i += 2) {
-      const name = fields[i]!;
-      if (NOT_FORWARDED.has(name) || (named !== null && named.includes(name))) continue;
-      if (name === 'host') hasHost = true;
-      text += `${name}: ${fields[i + 1]}\r\n`;
-    }
-    if (!hasHost) text += 'host: localhost\r\n';
-    text += `x-forwarded-for: ${this.#clientAddress}\r\nx-forwarded-proto: ${this.#ctx.proto}\r\n`;
-    if (head.host !== null) text += `x-forwarded-host: ${head.host}\r\n`;
-    if (body !== null) text += `content-length: ${body.size}\r\n`;
-    return `${text}\r\n`;
+    return upstreamRequestHead({
+      method: head.method,
+      target: head.target,
+      fields: head.headers,
+      connectionTokens: head.connectionTokens,
+      host: head.host,
+      clientAddress: this.#clientAddress,
+      proto: this.#proto,
+      bodySize: body === null ? null : body.size,
+    });
   }
 
   async #forward(head: RequestHead, upstreams: UpstreamGroup, body: SpillBuffer | null): Promise<void> {
@@ -456,7 +498,7 @@ export class ClientConnection implements ResponseSink {
       if (name === 'content-length' || isHopByHop(name) || (named !== null && named.includes(name))) continue;
       text += `${name}: ${fields[i + 1]}\r\n`;
     }
-    text += `${framing}${this.#connectionHeader()}\r\n`;
+    text += `${framing}${this.#extraFields}${this.#connectionHeader()}\r\n`;
     // Held back so that the head and the first piece of body leave in one
     // write: one system call, and the client gets them in one packet.
     this.#heldHead = text;

@@ -1,18 +1,24 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BerthError } from '../../errors.ts';
 import type { RouteTable } from '../router.ts';
-import { ClientConnection, type EngineContext } from './connection.ts';
+import { ClientConnection, type EdgeConnection, type EngineContext } from './connection.ts';
+import { Http2Connection } from './http2.ts';
 import { resolveEdgeLimits, type EdgeLimits } from './limits.ts';
+import { SECURE_OPTIONS, TlsState } from './tls-state.ts';
 
 export interface EngineOptions {
   /** The table, or where to get the one in force (worker threads switch tables atomically). */
   readonly routes: RouteTable | (() => RouteTable);
   readonly limits?: Partial<EdgeLimits>;
-  readonly proto?: 'http' | 'https';
   readonly log?: (line: string) => void;
   readonly spillDir?: string;
+  /** Certificates and ACME answers; each thread holds its own, fed by the control plane. */
+  readonly tls?: TlsState;
+  /** Session ticket keys (48 bytes) shared by every engine, so a session resumes on any thread. */
+  readonly ticketKeys?: Buffer;
 }
 
 export interface ListenOptions {
@@ -20,21 +26,25 @@ export interface ListenOptions {
   readonly port: number;
   /** Several engines (worker threads) share the port; the kernel spreads connections. */
   readonly reusePort?: boolean;
+  /** TLS with SNI and ALPN: HTTP/2 or HTTP/1.1 on the same port. */
+  readonly secure?: boolean;
 }
 
 const SWEEP_INTERVAL_MS = 250;
 
 /**
- * One HTTP/1.1 engine on node:net: a listener, its connections, and a sweep
- * that enforces every connection's deadline (header, body, keep-alive and
- * send timeouts) with one timer instead of one per socket. An edge runs one
- * engine per worker thread. Lifecycle: listen(), setRoutes() at will,
+ * One engine: its listeners (plain HTTP/1.1 on node:net; TLS with HTTP/2 or
+ * HTTP/1.1 by ALPN), their connections, and a sweep that enforces every
+ * connection's deadline (header, body, keep-alive and send timeouts) with
+ * one timer instead of one per socket. An edge runs one engine per worker
+ * thread. Lifecycle: listen() once per listener, setRoutes() at will,
  * close() (graceful, idempotent).
  */
 export class Engine {
-  readonly #server: Server;
-  readonly #connections = new Set<ClientConnection>();
-  readonly #context: EngineContext & { closing: boolean };
+  readonly #servers: Array<Server | TlsServer> = [];
+  readonly #connections = new Set<EdgeConnection>();
+  readonly #context: EngineContext & { closing: boolean; httpsPort: number | null };
+  readonly #ticketKeys: Buffer | undefined;
   #routes: RouteTable | null;
   readonly #source: (() => RouteTable) | null;
   #sweep: NodeJS.Timeout | null = null;
@@ -50,16 +60,17 @@ export class Engine {
     this.#context = {
       routes: this.#source ?? (() => engine.#routes!),
       limits,
-      proto: options.proto ?? 'http',
       spillDir: options.spillDir ?? join(tmpdir(), `berth-edge-${process.pid}`),
       log: options.log ?? (() => {}),
-      forget(connection: ClientConnection) {
+      tls: options.tls ?? new TlsState(),
+      httpsPort: null,
+      forget(connection: EdgeConnection) {
         connections.delete(connection);
         if (connections.size === 0 && engine.#idleWaiters.length > 0) for (const wake of engine.#idleWaiters.splice(0)) wake();
       },
       closing: false,
     };
-    this.#server = createServer({ noDelay: true, pauseOnConnect: false }, (socket: Socket) => this.#accept(socket));
+    this.#ticketKeys = options.ticketKeys;
   }
 
   #accept(socket: Socket): void {
@@ -67,7 +78,40 @@ export class Engine {
       socket.destroy();
       return;
     }
-    this.#connections.add(new ClientConnection(socket, this.#context, Date.now()));
+    this.#connections.add(new ClientConnection(socket, this.#context, Date.now(), 'http'));
+  }
+
+  #acceptSecure(socket: TLSSocket): void {
+    if (this.#context.closing) {
+      socket.destroy();
+      return;
+    }
+    const now = Date.now();
+    this.#connections.add(socket.alpnProtocol === 'h2' ? new Http2Connection(socket, this.#context, now) : new ClientConnection(socket, this.#context, now, 'https'));
+  }
+
+  #createServer(secure: boolean): Server | TlsServer {
+    if (!secure) return createServer({ noDelay: true, pauseOnConnect: false }, (socket: Socket) => this.#accept(socket));
+    const tls = this.#context.tls;
+    const server = createTlsServer(
+      {
+        ...SECURE_OPTIONS,
+        noDelay: true,
+        handshakeTimeout: this.#context.limits.headerTimeoutMs,
+        SNICallback: (name, done) => done(null, tls.contextFor(name)),
+        ...(this.#ticketKeys !== undefined ? { ticketKeys: this.#ticketKeys } : {}),
+      },
+      (socket: TLSSocket) => this.#acceptSecure(socket),
+    );
+    // A failed handshake (a scanner, a client refusing the certificate) is
+    // the client's business: nothing to log per connection.
+    server.on('tlsClientError', () => {});
+    const applyFallback = (pair: { cert: string; key: string } | null) => {
+      if (pair !== null) server.setSecureContext({ ...SECURE_OPTIONS, ...pair });
+    };
+    applyFallback(tls.fallbackPair);
+    tls.onFallback = applyFallback;
+    return server;
   }
 
   /** The current routing table; replaced whole, never edited. */
@@ -84,7 +128,14 @@ export class Engine {
     return this.#connections.size;
   }
 
+  /** The HTTPS port, once a secure listener is bound (for redirects from plain HTTP). */
+  get httpsPort(): number | null {
+    return this.#context.httpsPort;
+  }
+
   listen(options: ListenOptions): Promise<AddressInfo> {
+    const server = this.#createServer(options.secure === true);
+    this.#servers.push(server);
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         const where = `${options.host ?? '*'}:${options.port}`;
@@ -94,12 +145,14 @@ export class Engine {
           }),
         );
       };
-      this.#server.once('error', onError);
-      this.#server.listen({ host: options.host, port: options.port, reusePort: options.reusePort ?? false, backlog: 4096 }, () => {
-        this.#server.off('error', onError);
+      server.once('error', onError);
+      server.listen({ host: options.host, port: options.port, reusePort: options.reusePort ?? false, backlog: 4096 }, () => {
+        server.off('error', onError);
         this.#sweep ??= setInterval(() => this.#expire(), SWEEP_INTERVAL_MS);
         this.#sweep.unref();
-        resolve(this.#server.address() as AddressInfo);
+        const address = server.address() as AddressInfo;
+        if (options.secure === true) this.#context.httpsPort = address.port;
+        resolve(address);
       });
     });
   }
@@ -118,7 +171,7 @@ export class Engine {
   close(graceMs = 10_000): Promise<void> {
     this.#closing ??= (async () => {
       this.#context.closing = true;
-      const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      const stopped = Promise.all(this.#servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
       for (const connection of this.#connections) connection.shutdown();
       if (this.#connections.size > 0) {
         let timer: NodeJS.Timeout | undefined;

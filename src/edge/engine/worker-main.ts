@@ -5,6 +5,7 @@ import { RouteSwitch } from '../route-switch.ts';
 import type { RouteSpec } from '../route-spec.ts';
 import { Engine } from './engine.ts';
 import type { EdgeLimits } from './limits.ts';
+import { TlsState } from './tls-state.ts';
 import type { MainMessage, WorkerInit, WorkerMessage } from './worker-protocol.ts';
 
 const init = workerData as WorkerInit;
@@ -12,11 +13,16 @@ const port = parentPort!;
 const send = (message: WorkerMessage) => port.postMessage(message);
 const routes = new RouteSwitch(init.version);
 
+const tls = new TlsState();
+tls.update(init.tls);
+tls.setChallenges(init.challenges);
+
 const engine = new Engine({
   routes: () => routes.current(),
   limits: init.limits as Partial<EdgeLimits>,
-  proto: init.proto,
   log: (line) => send({ type: 'log', line }),
+  tls,
+  ticketKeys: Buffer.from(init.ticketKeys),
 });
 
 async function prepare(version: number, spec: RouteSpec): Promise<void> {
@@ -39,6 +45,12 @@ port.on('message', (message: MainMessage) => {
       void Promise.all(routes.builder.groups().map((group) => group.drain(address, message.deadline))).then(() => send({ type: 'drained', id: message.id }));
       return;
     }
+    case 'tls':
+      tls.update(message.config);
+      return;
+    case 'challenges':
+      tls.setChallenges(message.tokens);
+      return;
     case 'close':
       void engine.close(message.graceMs).then(() => {
         for (const group of routes.builder.groups()) group.close();
@@ -53,6 +65,7 @@ void (async () => {
   await prepare(init.initialVersion, init.spec);
   try {
     await engine.listen({ host: init.host, port: init.port, reusePort: true });
+    if (init.https !== null) await engine.listen({ host: init.https.host, port: init.https.port, reusePort: true, secure: true });
     send({ type: 'listening' });
   } catch (err) {
     send({ type: 'listen-failed', message: (err as Error).message });

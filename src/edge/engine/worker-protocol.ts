@@ -1,5 +1,6 @@
 import type { RouteSpec } from '../route-spec.ts';
 import type { EdgeLimits } from './limits.ts';
+import type { TlsConfig } from './tls-state.ts';
 
 /** What an edge worker thread is started with. */
 export interface WorkerInit {
@@ -10,12 +11,18 @@ export interface WorkerInit {
   /** One Int32: the route-table version in force, flipped by the main thread. */
   readonly version: SharedArrayBuffer;
   readonly limits: Partial<EdgeLimits>;
-  readonly proto: 'http' | 'https';
+  /** The HTTPS listener's address, when the edge has one. */
+  readonly https: { readonly host: string | undefined; readonly port: number } | null;
+  readonly tls: TlsConfig;
+  readonly challenges: ReadonlyMap<string, string>;
+  readonly ticketKeys: Buffer;
 }
 
 export type MainMessage =
   | { readonly type: 'routes'; readonly version: number; readonly spec: RouteSpec }
   | { readonly type: 'drain'; readonly id: number; readonly host: string; readonly port: number; readonly deadline: number }
+  | { readonly type: 'tls'; readonly config: TlsConfig }
+  | { readonly type: 'challenges'; readonly tokens: ReadonlyMap<string, string> }
   | { readonly type: 'close'; readonly graceMs: number };
 
 export type WorkerMessage =

@@ -1,0 +1,45 @@
+// The request head an app receives, whatever protocol the client spoke:
+// HTTP/1.1 and HTTP/2 requests are both re-framed into one HTTP/1.1 head.
+
+// Never forwarded to an app: hop-by-hop fields, the client's framing (the
+// edge frames the body itself), Expect (the edge answered it), and the
+// forwarding headers the edge sets itself, so a client cannot forge them.
+const NOT_FORWARDED = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer', 'content-length',
+  'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip', 'forwarded',
+]);
+
+export interface UpstreamRequest {
+  readonly method: string;
+  /** Path and query, as the client sent them. */
+  readonly target: string;
+  /** The client's header fields, flat: [name, value, …], names lower-case. */
+  readonly fields: readonly string[];
+  /** More fields to drop: those the client's Connection header named. */
+  readonly connectionTokens: readonly string[] | null;
+  /** The host the client asked for (Host or :authority), or null. */
+  readonly host: string | null;
+  readonly clientAddress: string;
+  readonly proto: 'http' | 'https';
+  /** The buffered body's size, or null for a request without a body. */
+  readonly bodySize: number | null;
+}
+
+/** The HTTP/1.1 head (CRLFCRLF included) that carries `request` to an app. */
+export function upstreamRequestHead(request: UpstreamRequest): string {
+  const fields = request.fields;
+  const named = request.connectionTokens !== null && request.connectionTokens.length > 0 ? request.connectionTokens : null;
+  let text = `${request.method} ${request.target} HTTP/1.1\r\n`;
+  let hasHost = false;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!;
+    if (NOT_FORWARDED.has(name) || (named !== null && named.includes(name))) continue;
+    if (name === 'host') hasHost = true;
+    text += `${name}: ${fields[i + 1]}\r\n`;
+  }
+  if (!hasHost) text += `host: ${request.host ?? 'localhost'}\r\n`;
+  text += `x-forwarded-for: ${request.clientAddress}\r\nx-forwarded-proto: ${request.proto}\r\n`;
+  if (request.host !== null) text += `x-forwarded-host: ${request.host}\r\n`;
+  if (request.bodySize !== null) text += `content-length: ${request.bodySize}\r\n`;
+  return `${text}\r\n`;
+}
