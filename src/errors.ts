@@ -62,6 +62,8 @@ export const ERROR_CODES = {
   // Certificates (src/tls/): the local CA and ACME.
   BERTH_E_CERTIFICATE: 'a stored certificate or key cannot be read, or does not fit its name or its key',
   BERTH_E_ACME: 'an ACME order failed: the CA could not be reached, refused the order, or the challenge failed',
+  BERTH_E_TLS_CERT: 'the certificate or key given with --tls-cert/--tls-key cannot be read or do not belong together',
+  BERTH_E_HTTPS_OFF: 'the server serves no HTTPS, so it has no certificates or local CA to show',
   BERTH_E_ACME_CONFIG: 'the ACME settings cannot be used: a directory URL that is not https, a CA bundle without certificates, a malformed email',
 } as const;
 

@@ -166,14 +166,23 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
         },
       };
     })
-    .add('GET', '/apps/:app/domains', async (req) => ({ body: { domains: platform.domains(appOf(req).name) } }))
+    .add('GET', '/apps/:app/domains', async (req) => {
+      const app = appOf(req).name;
+      return { body: { domains: platform.domains(app), details: platform.domainDetails(app) } };
+    })
     .add('POST', '/apps/:app/domains', async (req) => {
       const app = appOf(req);
       const body = object(await req.json(), 'the request body');
       if (typeof body.hostname !== 'string') throw new BerthError('BERTH_E_NAME', 'a domain needs a "hostname"', { status: 400 });
-      return { status: 201, body: { domains: await platform.addDomain(app.name, body.hostname, req.actor) } };
+      const domains = await platform.addDomain(app.name, body.hostname, req.actor);
+      return { status: 201, body: { domains, details: platform.domainDetails(app.name) } };
     })
-    .add('DELETE', '/apps/:app/domains/:hostname', async (req) => ({ body: { domains: await platform.removeDomain(appOf(req).name, req.params.hostname ?? '', req.actor) } }))
+    .add('DELETE', '/apps/:app/domains/:hostname', async (req) => {
+      const app = appOf(req).name;
+      const domains = await platform.removeDomain(app, req.params.hostname ?? '', req.actor);
+      return { body: { domains, details: platform.domainDetails(app) } };
+    })
+    .add('GET', '/tls/ca', async () => ({ body: { pem: platform.localCaRoot() } }))
     .add('GET', '/tokens', async () => ({
       body: { tokens: store.listTokens().map((t) => ({ name: t.name, createdAt: t.createdAt, lastUsedAt: t.lastUsedAt, revokedAt: t.revokedAt })) },
     }))

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
+import type { SiteSettings } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
 import { parseSize } from '../units.ts';
 import { cronJobs, cronTableSchema, type CronJobConfig } from './cron-jobs.ts';
@@ -15,8 +16,21 @@ export interface AppConfig {
   readonly static: ReadonlyArray<{ readonly prefix: string; readonly dir: string }>;
   readonly health: { readonly path: string | null };
   readonly scale: Readonly<Record<string, number>>;
-  /** The largest request body the edge accepts for this app; null keeps the edge's default. */
-  readonly limits: { readonly maxBodyBytes: number | null };
+  /**
+   * What the edge enforces for this app: the largest request body (null
+   * keeps the edge's default), requests per second per client address with
+   * a burst (null: no rate limit), and requests in flight per client address
+   * (null: none).
+   */
+  readonly limits: {
+    readonly maxBodyBytes: number | null;
+    readonly rate: { readonly perSecond: number; readonly burst: number } | null;
+    readonly connectionsPerClient: number | null;
+  };
+  /** HTTPS behaviour ([https]): the Strict-Transport-Security value (null: not sent), and whether plain HTTP redirects. */
+  readonly https: { readonly hsts: string | null; readonly redirect: boolean };
+  /** The edge's response cache for this app ([cache]): on unless turned off; only responses the app marks cacheable are kept. */
+  readonly cache: { readonly enabled: boolean };
   /** Scheduled commands ([cron]), sorted by name. */
   readonly cron: readonly CronJobConfig[];
   /** How a Python app is built and served ([python]). */
@@ -28,7 +42,19 @@ export interface AppConfig {
   };
 }
 
-export const DEFAULT_APP_CONFIG: AppConfig = { static: [], health: { path: null }, scale: {}, limits: { maxBodyBytes: null }, cron: [], python: { systemSitePackages: false, server: null } };
+export const DEFAULT_APP_CONFIG: AppConfig = {
+  static: [],
+  health: { path: null },
+  scale: {},
+  limits: { maxBodyBytes: null, rate: null, connectionsPerClient: null },
+  https: { hsts: null, redirect: true },
+  cache: { enabled: true },
+  cron: [],
+  python: { systemSitePackages: false, server: null },
+};
+
+/** A year: the HSTS max-age browsers' preload lists ask for. */
+const DEFAULT_HSTS_MAX_AGE = 31_536_000;
 
 const URL_PREFIX = /^\/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]+\/?)*$/;
 const PROCESS_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
@@ -39,9 +65,22 @@ const schema = z.strictObject({
   scale: z.record(z.string().regex(PROCESS_NAME, 'a process type name'), z.int().min(0).max(64)).optional(),
   limits: z
     .strictObject({
-      max_body: z.union([z.int().min(1), z.string().regex(/^\d+(\.\d+)?\s*[kKmMgG]?[bB]?$/, 'a size such as "50m"')]),
+      max_body: z.union([z.int().min(1), z.string().regex(/^\d+(\.\d+)?\s*[kKmMgG]?[bB]?$/, 'a size such as "50m"')]).optional(),
+      rate: z.number().positive().max(1_000_000).optional(),
+      burst: z.int().min(1).max(1_000_000).optional(),
+      connections: z.int().min(1).max(100_000).optional(),
     })
     .optional(),
+  https: z
+    .strictObject({
+      hsts: z.boolean().optional(),
+      hsts_max_age: z.int().min(0).max(2 * DEFAULT_HSTS_MAX_AGE).optional(),
+      hsts_include_subdomains: z.boolean().optional(),
+      hsts_preload: z.boolean().optional(),
+      redirect: z.boolean().optional(),
+    })
+    .optional(),
+  cache: z.strictObject({ enabled: z.boolean().optional() }).optional(),
   cron: cronTableSchema.optional(),
   python: z.strictObject({ system_site_packages: z.boolean().optional(), server: z.enum(['gunicorn', 'uvicorn']).optional() }).optional(),
 });
@@ -63,7 +102,7 @@ export function parseAppConfig(text: string, source = 'berth.toml'): AppConfig {
     const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
     const message = issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
     throw new BerthError('BERTH_E_APP_CONFIG', `${source}: ${where}: ${message}`, {
-      hint: 'Known sections are [static], [health], [scale], [limits], [cron] and [python]; see the README.',
+      hint: 'Known sections are [static], [health], [scale], [limits], [https], [cache], [cron] and [python]; see the README.',
     });
   }
   const data = result.data;
@@ -76,11 +115,32 @@ export function parseAppConfig(text: string, source = 'berth.toml'): AppConfig {
   // Longest prefix first, so "/static/img" wins over "/static" at lookup time.
   staticMounts.sort((a, b) => b.prefix.length - a.prefix.length);
   const maxBody = data.limits?.max_body;
+  const limits = data.limits;
+  if (limits?.burst !== undefined && limits.rate === undefined) {
+    throw new BerthError('BERTH_E_APP_CONFIG', `${source}: limits.burst: needs limits.rate`, { hint: 'Set the rate (requests per second per client) the burst applies to, e.g. rate = 10 and burst = 20.' });
+  }
+  const https = data.https;
+  if (https !== undefined && https.hsts !== true && (https.hsts_max_age !== undefined || https.hsts_include_subdomains !== undefined || https.hsts_preload !== undefined)) {
+    throw new BerthError('BERTH_E_APP_CONFIG', `${source}: https: the hsts_* keys need hsts = true`, { hint: 'Strict-Transport-Security is opt-in: add hsts = true under [https].' });
+  }
+  let hsts: string | null = null;
+  if (https?.hsts === true) {
+    hsts = `max-age=${https.hsts_max_age ?? DEFAULT_HSTS_MAX_AGE}`;
+    if (https.hsts_include_subdomains === true) hsts += '; includeSubDomains';
+    if (https.hsts_preload === true) hsts += '; preload';
+  }
   return {
     static: staticMounts,
     health: { path: data.health?.path ?? null },
     scale: data.scale ?? {},
-    limits: { maxBodyBytes: maxBody === undefined ? null : parseSize(maxBody) },
+    limits: {
+      maxBodyBytes: maxBody === undefined ? null : parseSize(maxBody),
+      // A burst defaults to one second's worth of requests (at least one).
+      rate: limits?.rate === undefined ? null : { perSecond: limits.rate, burst: limits.burst ?? Math.max(1, Math.ceil(limits.rate)) },
+      connectionsPerClient: limits?.connections ?? null,
+    },
+    https: { hsts, redirect: https?.redirect ?? true },
+    cache: { enabled: data.cache?.enabled ?? true },
     cron: cronJobs(data.cron, source),
     python: { systemSitePackages: data.python?.system_site_packages ?? false, server: data.python?.server ?? null },
   };
@@ -95,4 +155,16 @@ export async function readAppConfig(dir: string): Promise<AppConfig> {
     throw err;
   }
   return parseAppConfig(text);
+}
+
+/** What an app's berth.toml asks of the edge, as the edge's site settings. Pure. */
+export function siteSettings(config: AppConfig): SiteSettings {
+  return {
+    maxBodyBytes: config.limits.maxBodyBytes,
+    hsts: config.https.hsts,
+    httpsRedirect: config.https.redirect,
+    rateLimit: config.limits.rate,
+    connectionsPerClient: config.limits.connectionsPerClient,
+    cache: config.cache.enabled,
+  };
 }

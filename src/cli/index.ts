@@ -7,7 +7,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { isBerthError } from '../errors.ts';
+import { BerthError, isBerthError } from '../errors.ts';
 import { parseDuration } from '../units.ts';
 import { parseBaseDomain, parseListenAddress, parseScale, parseUpstreamAddress, parseWorkers } from './address.ts';
 import { LIMIT_NAMES, parseLimits } from './limits.ts';
@@ -62,9 +62,13 @@ async function program(argv: readonly string[]): Promise<Command> {
     .option('--grace <duration>', 'how long instances get to finish in-flight work when stopping', '10s')
     .option('--workers <n>', 'edge engines, one per thread (default: one per core; 1 uses the main thread only)')
     .option('--limit <name=value>', LIMIT_HELP, collect, [])
-    .action(async (dir: string, opts: { listen: string; scale: string[]; grace: string; workers?: string; limit: string[] }) => {
+    .option('--https <address>', 'also serve HTTPS (HTTP/2 and HTTP/1.1) here, e.g. :8443')
+    .option('--tls-cert <file>', "the certificate for --https (PEM, with its chain); default: one for localhost from berth's local CA")
+    .option('--tls-key <file>', "the --tls-cert certificate's private key (PEM)")
+    .action(async (dir: string, opts: { listen: string; scale: string[]; grace: string; workers?: string; limit: string[] } & HttpsFlags) => {
       const { up } = await import('./up.ts');
       await up({
+        https: await singleSiteHttps(opts),
         dir,
         listen: parseListenAddress(opts.listen),
         scale: parseScale(opts.scale),
@@ -82,9 +86,12 @@ async function program(argv: readonly string[]): Promise<Command> {
     .option('--listen <address>', 'where to listen (HOST:PORT or :PORT)', ':8080')
     .option('--workers <n>', 'edge engines, one per thread (default: one per core; 1 uses the main thread only)')
     .option('--limit <name=value>', LIMIT_HELP, collect, [])
-    .action(async (opts: { root: string; listen: string; workers?: string; limit: string[] }) => {
+    .option('--https <address>', 'also serve HTTPS (HTTP/2 and HTTP/1.1) here, e.g. :8443')
+    .option('--tls-cert <file>', "the certificate for --https (PEM, with its chain); default: one for localhost from berth's local CA")
+    .option('--tls-key <file>', "the --tls-cert certificate's private key (PEM)")
+    .action(async (opts: { root: string; listen: string; workers?: string; limit: string[] } & HttpsFlags) => {
       const { fileServer } = await import('./quick.ts');
-      await fileServer({ root: opts.root, listen: parseListenAddress(opts.listen), workers: parseWorkers(opts.workers), limits: parseLimits(opts.limit), log });
+      await fileServer({ https: await singleSiteHttps(opts), root: opts.root, listen: parseListenAddress(opts.listen), workers: parseWorkers(opts.workers), limits: parseLimits(opts.limit), log });
     });
 
   cli
@@ -94,10 +101,13 @@ async function program(argv: readonly string[]): Promise<Command> {
     .addOption(new Option('--to <upstreams>', 'upstream HOST:PORT list, comma-separated').makeOptionMandatory())
     .option('--workers <n>', 'edge engines, one per thread (default: one per core; 1 uses the main thread only)')
     .option('--limit <name=value>', LIMIT_HELP, collect, [])
-    .action(async (opts: { from: string; to: string; workers?: string; limit: string[] }) => {
+    .option('--https <address>', 'also serve HTTPS (HTTP/2 and HTTP/1.1) here, e.g. :8443')
+    .option('--tls-cert <file>', "the certificate for --https (PEM, with its chain); default: one for localhost from berth's local CA")
+    .option('--tls-key <file>', "the --tls-cert certificate's private key (PEM)")
+    .action(async (opts: { from: string; to: string; workers?: string; limit: string[] } & HttpsFlags) => {
       const to = opts.to.split(',').map((part) => parseUpstreamAddress(part));
       const { reverseProxy } = await import('./quick.ts');
-      await reverseProxy({ from: parseListenAddress(opts.from), to, workers: parseWorkers(opts.workers), limits: parseLimits(opts.limit), log });
+      await reverseProxy({ https: await singleSiteHttps(opts), from: parseListenAddress(opts.from), to, workers: parseWorkers(opts.workers), limits: parseLimits(opts.limit), log });
     });
 
   if (needsRemote(argv)) {
@@ -119,11 +129,23 @@ async function program(argv: readonly string[]): Promise<Command> {
     .option('--build-concurrency <n>', 'builds that may run at once; the others wait their turn', '1')
     .option('--build-memory <size>', 'the memory each build process may use (e.g. 2g), or none', '2g')
     .option('--build-timeout <duration>', 'how long a whole build may take (e.g. 15m)', '15m')
-    .action(async (opts: { state: string; http: string; api: string; domain: string; workers?: string; limit: string[]; userPrefix: string; ssh?: string; buildConcurrency: string; buildMemory: string; buildTimeout: string }) => {
+    .option('--https <address>', 'also serve HTTPS (HTTP/2 and HTTP/1.1) here, e.g. :443; every app host gets a certificate')
+    .option('--acme-directory <url>', 'the ACME CA for public names', 'https://acme-v02.api.letsencrypt.org/directory')
+    .option('--acme-ca-bundle <file>', "PEM roots to trust for a private ACME CA's own HTTPS")
+    .option('--acme-email <address>', 'a contact address the CA may write to about your certificates')
+    .option('--no-acme', "get no certificates over ACME: berth's local CA (and --tls-cert) only")
+    .option('--tls-cert <file>', 'your own certificate (PEM, with its chain) for names that have none of their own')
+    .option('--tls-key <file>', "the --tls-cert certificate's private key (PEM)")
+    .action(async (opts: ServerCommandOptions) => {
       const { server } = await import('./server.ts');
       const { parseBuildOptions } = await import('./build-options.ts');
       const builds = parseBuildOptions({ concurrency: opts.buildConcurrency, memory: opts.buildMemory, timeout: opts.buildTimeout });
+      const https = opts.https === undefined ? null : parseListenAddress(opts.https);
+      const tls = https === null ? null : await httpsOptions(opts);
       await server({
+        https,
+        acme: tls?.acme ?? null,
+        ownCertificate: tls?.own ?? null,
         buildConcurrency: builds.concurrency,
         buildLimits: builds.limits,
         userPrefix: opts.userPrefix,
@@ -139,6 +161,69 @@ async function program(argv: readonly string[]): Promise<Command> {
     });
 
   return cli;
+}
+
+interface HttpsFlags {
+  https?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** `--https` for the single-site commands: the listener and its certificate (own, or the local CA's for localhost). */
+async function singleSiteHttps(opts: HttpsFlags) {
+  if (opts.https === undefined) {
+    if (opts.tlsCert !== undefined || opts.tlsKey !== undefined) throw new BerthError('BERTH_E_USAGE', '--tls-cert and --tls-key need --https', { hint: 'Say where to serve HTTPS, e.g. --https :8443.' });
+    return null;
+  }
+  const listen = parseListenAddress(opts.https);
+  const { singleSiteTls } = await import('./tls-options.ts');
+  return { listen, tls: await singleSiteTls({ certFile: opts.tlsCert, keyFile: opts.tlsKey, stateDir: defaultStateDir() }) };
+}
+
+interface ServerCommandOptions {
+  state: string;
+  http: string;
+  api: string;
+  domain: string;
+  workers?: string;
+  limit: string[];
+  userPrefix: string;
+  ssh?: string;
+  buildConcurrency: string;
+  buildMemory: string;
+  buildTimeout: string;
+  https?: string;
+  acmeDirectory: string;
+  acmeCaBundle?: string;
+  acmeEmail?: string;
+  acme: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** The ACME settings and the operator's certificate of `berth server --https`. */
+async function httpsOptions(opts: ServerCommandOptions) {
+  const { readFile } = await import('node:fs/promises');
+  const { acmeSettings } = await import('../tls/index.ts');
+  let acme = null;
+  if (opts.acme) {
+    let caBundle: string | undefined;
+    if (opts.acmeCaBundle !== undefined) {
+      try {
+        caBundle = await readFile(opts.acmeCaBundle, 'utf8');
+      } catch (err) {
+        throw new BerthError('BERTH_E_ACME_CONFIG', `cannot read --acme-ca-bundle ${opts.acmeCaBundle}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'Give a readable PEM file.' });
+      }
+    }
+    acme = acmeSettings({ directoryUrl: opts.acmeDirectory, ...(caBundle === undefined ? {} : { caBundle }), ...(opts.acmeEmail === undefined ? {} : { email: opts.acmeEmail }) });
+  }
+  let own = null;
+  if (opts.tlsCert !== undefined || opts.tlsKey !== undefined) {
+    if (opts.tlsCert === undefined || opts.tlsKey === undefined) throw new BerthError('BERTH_E_USAGE', '--tls-cert and --tls-key go together', { hint: 'Give both files.' });
+    const { readOwnCertificate } = await import('./tls-options.ts');
+    own = await readOwnCertificate(opts.tlsCert, opts.tlsKey);
+  }
+  return { acme, own };
 }
 
 /** Runs the command line; returns the process exit code. */

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Edge, type EdgeLimits } from '../edge/index.ts';
+import { Edge, type EdgeLimits, type TlsConfig } from '../edge/index.ts';
 import type { ListenAddress } from './address.ts';
 import { onShutdown } from './shutdown.ts';
 import { urlOf } from './listen-url.ts';
@@ -9,6 +9,17 @@ interface QuickOptions {
   /** Edge engine threads; undefined uses every core. */
   readonly workers?: number;
   readonly limits?: Partial<EdgeLimits>;
+  /** Also serve HTTPS here, with this certificate. */
+  readonly https?: { readonly listen: ListenAddress; readonly tls: TlsConfig } | null;
+}
+
+function httpsOf(options: QuickOptions) {
+  const https = options.https ?? null;
+  return https === null ? {} : { https: https.listen, tls: https.tls };
+}
+
+function logHttps(edge: Edge, log: (line: string) => void): void {
+  if (edge.httpsAddress !== null) log(`serving HTTPS on ${urlOf(edge.httpsAddress, 'https')} (HTTP/2 and HTTP/1.1)`);
 }
 
 /** `berth file-server`: the edge serving one folder, nothing else. */
@@ -19,9 +30,11 @@ export async function fileServer(options: QuickOptions & { root: string; listen:
     log: options.log,
     workers: options.workers,
     limits: options.limits,
+    ...httpsOf(options),
   });
   const address = await edge.listen(options.listen.host, options.listen.port);
   options.log(`serving ${root} on ${urlOf(address)}`);
+  logHttps(edge, options.log);
   await onShutdown(options.log, () => edge.close(5_000), () => process.exit(130));
 }
 
@@ -33,8 +46,10 @@ export async function reverseProxy(options: QuickOptions & { from: ListenAddress
     log: options.log,
     workers: options.workers,
     limits: options.limits,
+    ...httpsOf(options),
   });
   const address = await edge.listen(options.from.host, options.from.port);
   options.log(`proxying ${urlOf(address)} to ${upstreams.map((u) => u.id).join(', ')}`);
+  logHttps(edge, options.log);
   await onShutdown(options.log, () => edge.close(5_000), () => process.exit(130));
 }

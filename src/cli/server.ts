@@ -10,6 +10,7 @@ import { startGit } from '../git/index.ts';
 import { Platform } from '../platform/platform.ts';
 import { Store, userPrefix } from '../platform/index.ts';
 import type { ListenAddress } from './address.ts';
+import type { AcmePolling, AcmeSettings, EdgeCertificates, RenewalPolicy } from '../tls/index.ts';
 import { onShutdown } from './shutdown.ts';
 import { urlOf } from './listen-url.ts';
 
@@ -28,6 +29,15 @@ export interface ServerOptions {
   /** Builds at once (--build-concurrency), and each build's limits (--build-memory, --build-timeout). */
   readonly buildConcurrency?: number;
   readonly buildLimits?: BuildLimits;
+  /** Where the edge serves HTTPS (--https); null: HTTP only. */
+  readonly https?: ListenAddress | null;
+  /** The ACME CA for public names (--acme-directory, --acme-ca-bundle, --acme-email); null: local CA only (--no-acme). */
+  readonly acme?: AcmeSettings | null;
+  /** The operator's own certificate for names without one of their own (--tls-cert/--tls-key). */
+  readonly ownCertificate?: { readonly certPem: string; readonly keyPem: string } | null;
+  /** For tests: the renewal policy and ACME polling. */
+  readonly renewalPolicy?: RenewalPolicy;
+  readonly acmePolling?: Partial<AcmePolling>;
 }
 
 // Apps inherit only what they need from the daemon's environment: never its
@@ -67,7 +77,24 @@ export async function server(options: ServerOptions): Promise<void> {
   if (store.ensureAdminToken(tokenPath)) options.log(`created the admin API token in ${tokenPath} (mode 0600)`);
   else options.log(`admin API token: ${tokenPath}`);
 
-  const edge = new Edge({ routes: { hosts: {}, fallback: null }, workers: options.workers, limits: options.limits, log: options.log });
+  const https = options.https ?? null;
+  const edge = new Edge({ routes: { hosts: {}, fallback: null }, workers: options.workers, limits: options.limits, log: options.log, https });
+  let certificates: EdgeCertificates | null = null;
+  if (https !== null) {
+    const { EdgeCertificates } = await import('../tls/index.ts');
+    const own = options.ownCertificate ?? null;
+    certificates = await EdgeCertificates.open({
+      stateDir,
+      acme: options.acme ?? null,
+      // The operator's certificate, when given, answers names without one of their own.
+      apply: (tls) => edge.setTls(own === null ? tls : { certificates: tls.certificates, fallback: own }),
+      applyChallenges: (tokens) => edge.setChallenges(tokens),
+      log: options.log,
+      ...(options.renewalPolicy ? { policy: options.renewalPolicy } : {}),
+      ...(options.acmePolling ? { polling: options.acmePolling } : {}),
+    });
+    options.log(options.acme ? `certificates: ACME from ${options.acme.directoryUrl} for public names, berth's local CA for *.localhost and IPs` : "certificates: berth's local CA only (--no-acme)");
+  }
   const baseEnv: Record<string, string> = {};
   for (const key of INHERITED_ENV) if (process.env[key] !== undefined) baseEnv[key] = process.env[key]!;
   const appUsers = process.getuid?.() === 0 ? { prefix: userPrefix(options.userPrefix ?? 'berth-') } : null;
@@ -82,6 +109,7 @@ export async function server(options: ServerOptions): Promise<void> {
     appUsers,
     buildConcurrency: options.buildConcurrency ?? 1,
     buildLimits: options.buildLimits ?? DEFAULT_BUILD_LIMITS,
+    certificates,
   });
   const api = new ApiServer({ authenticate: (token) => store.verifyToken(token)?.name ?? null, log: options.log });
   registerPlatformRoutes(api, platform);
@@ -92,6 +120,7 @@ export async function server(options: ServerOptions): Promise<void> {
   const edgeAddress = await edge.listen(options.http.host, options.http.port);
   const apiAddress = await api.listen(options.api.host, options.api.port);
   options.log(`edge listening on ${urlOf(edgeAddress)} (apps at NAME.${options.baseDomain})`);
+  if (edge.httpsAddress !== null) options.log(`edge serving HTTPS on ${urlOf(edge.httpsAddress, 'https')} (HTTP/2 and HTTP/1.1)`);
   options.log(`api listening on ${urlOf(apiAddress)}`);
   await platform.start();
   options.log('ready');
@@ -102,6 +131,7 @@ export async function server(options: ServerOptions): Promise<void> {
       await api.close();
       await git.close();
       await edge.close(10_000);
+      await certificates?.close();
       await platform.stop();
       store.close();
     },

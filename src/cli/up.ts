@@ -1,6 +1,6 @@
 import { resolve, join } from 'node:path';
-import { detectApp, readAppConfig, commandToArgv, runBuild, planPath, discoverBuildEnvironment, DEFAULT_BUILD_LIMITS, NO_SANDBOX, type AppPlan } from '../build/index.ts';
-import { Edge, type EdgeLimits, type SiteSpec } from '../edge/index.ts';
+import { detectApp, readAppConfig, commandToArgv, runBuild, planPath, discoverBuildEnvironment, siteSettings, DEFAULT_BUILD_LIMITS, NO_SANDBOX, type AppPlan } from '../build/index.ts';
+import { Edge, type EdgeLimits, type SiteSpec, type TlsConfig } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
 import { Formation, runOnce } from '../runner/index.ts';
 import type { ListenAddress } from './address.ts';
@@ -17,6 +17,8 @@ export interface UpOptions {
   /** Edge engine threads; undefined uses every core. */
   readonly workers?: number;
   readonly printer: LogPrinter;
+  /** Also serve HTTPS here, with this certificate. */
+  readonly https?: { readonly listen: ListenAddress; readonly tls: TlsConfig } | null;
 }
 
 function childEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -65,20 +67,25 @@ export async function up(options: UpOptions): Promise<void> {
   const config = await readAppConfig(dir);
   const mounts = config.static.map((mount) => ({ prefix: mount.prefix, root: join(dir, mount.dir) }));
   const log = (line: string) => printer.line('berth', line);
-  const edgeOptions = { limits: options.limits, log, workers: options.workers };
+  const https = options.https ?? null;
+  const edgeOptions = { limits: options.limits, log, workers: options.workers, ...(https === null ? {} : { https: https.listen, tls: https.tls }) };
+  const logHttps = (edge: Edge) => {
+    if (edge.httpsAddress !== null) log(`serving HTTPS on ${urlOf(edge.httpsAddress, 'https')} (HTTP/2 and HTTP/1.1)`);
+  };
 
   if (plan.kind === 'static') {
-    const site: SiteSpec = { key: 'app', mounts, upstreams: null, fallbackRoot: plan.root };
+    const site: SiteSpec = { ...siteSettings(config), key: 'app', mounts, upstreams: null, fallbackRoot: plan.root };
     const edge = new Edge({ routes: { hosts: {}, fallback: site }, ...edgeOptions });
     const address = await edge.listen(options.listen.host, options.listen.port);
     log(`static site ${plan.root} on ${urlOf(address)}`);
+    logHttps(edge);
     await onShutdown(log, async () => edge.close(options.graceMs), () => process.exit(130));
     return;
   }
 
   printer.reserve(plan.processes.flatMap((p) => Array.from({ length: options.scale[p.name] ?? config.scale[p.name] ?? 1 }, (_, i) => `${p.name}.${i + 1}`)));
   await prepare(dir, plan, printer);
-  const site = (upstreams: SiteSpec['upstreams']): SiteSpec => ({ key: 'app', mounts, upstreams, fallbackRoot: null, maxBodyBytes: config.limits.maxBodyBytes });
+  const site = (upstreams: SiteSpec['upstreams']): SiteSpec => ({ ...siteSettings(config), key: 'app', mounts, upstreams, fallbackRoot: null });
   const edge = new Edge({ routes: { hosts: {}, fallback: site([]) }, ...edgeOptions });
   const formation = new Formation({
     cwd: dir,
@@ -95,6 +102,7 @@ export async function up(options: UpOptions): Promise<void> {
   // clear 502 rather than a refused connection.
   const address = await edge.listen(options.listen.host, options.listen.port);
   log(`edge listening on ${urlOf(address)} (${plan.runtime} app in ${dir})`);
+  logHttps(edge);
   await formation.start();
   await onShutdown(
     log,

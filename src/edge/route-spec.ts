@@ -22,7 +22,16 @@ export interface SiteSpec {
   readonly hsts?: string | null;
   /** False keeps plain HTTP for hosts with a trusted certificate; absent or true redirects (308). */
   readonly httpsRedirect?: boolean;
+  /** Requests per second per client address, with a burst; absent or null: no limit. */
+  readonly rateLimit?: { readonly perSecond: number; readonly burst: number } | null;
+  /** Requests in flight at once per client address; absent or null: no limit. */
+  readonly connectionsPerClient?: number | null;
+  /** The edge caches what the app marks cacheable; absent or true: on. */
+  readonly cache?: boolean;
 }
+
+/** The per-site settings of a SiteSpec, apart from what it serves. */
+export type SiteSettings = Pick<SiteSpec, 'maxBodyBytes' | 'hsts' | 'httpsRedirect' | 'rateLimit' | 'connectionsPerClient' | 'cache'>;
 
 export interface RouteSpec {
   /** Lower-case host name → site. */
@@ -81,7 +90,18 @@ export class RouteBuilder {
         usedRoots.add(site.fallbackRoot);
         fallback = await this.#site(site.fallbackRoot);
       }
-      return { mounts, upstreams, fallback, maxBodyBytes: site.maxBodyBytes ?? null, hsts: site.hsts ?? null, httpsRedirect: site.httpsRedirect ?? true };
+      return {
+        key: site.key,
+        mounts,
+        upstreams,
+        fallback,
+        maxBodyBytes: site.maxBodyBytes ?? null,
+        hsts: site.hsts ?? null,
+        httpsRedirect: site.httpsRedirect ?? true,
+        rateLimit: site.rateLimit ?? null,
+        connectionsPerClient: site.connectionsPerClient ?? null,
+        cache: site.cache ?? true,
+      };
     };
     const hosts = new Map<string, SiteRoutes>();
     // Sites shared by several host names are built once.

@@ -3,6 +3,8 @@ import type { UpstreamGroup } from './upstream-group.ts';
 
 /** What the edge does for one site (an app, or the single site of `berth up`). */
 export interface SiteRoutes {
+  /** The site's name across updates (the app name): keys its cache and its clients' limits. */
+  readonly key?: string;
   /** Path prefixes the edge serves from disk itself; longest prefix first. */
   readonly mounts: ReadonlyArray<{ readonly prefix: string; readonly site: StaticSite }>;
   /** The app's web instances, or null for a site without processes. */
@@ -15,6 +17,12 @@ export interface SiteRoutes {
   readonly hsts?: string | null;
   /** False when the app keeps plain HTTP even with a trusted certificate (berth.toml [https] redirect). */
   readonly httpsRedirect?: boolean;
+  /** Requests per second per client address, with a burst (berth.toml [limits] rate, burst). */
+  readonly rateLimit?: { readonly perSecond: number; readonly burst: number } | null;
+  /** Requests in flight per client address (berth.toml [limits] connections). */
+  readonly connectionsPerClient?: number | null;
+  /** Whether the edge caches this site's cacheable responses (berth.toml [cache] enabled). */
+  readonly cache?: boolean;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { domainToASCII, domainToUnicode } from 'node:url';
 import { BerthError } from '../errors.ts';
 
 // Strict validators for every name that reaches the platform from outside
@@ -157,6 +158,38 @@ export function hostname(value: unknown): string {
   }
   if (/^[0-9]+$/.test(labels[labels.length - 1]!)) refuse('hostname', value, hint);
   return lower;
+}
+
+/**
+ * A domain an app answers on (`berth domains add`), in its ASCII form:
+ * internationalised names are converted with IDNA (UTS #46, as browsers
+ * do: "bücher.example" → "xn--bcher-kva.example"), "xn--" labels must be
+ * valid punycode, and wildcards are refused — a wildcard certificate needs
+ * the DNS-01 challenge, which berth does not do.
+ */
+export function domainName(value: unknown): string {
+  if (typeof value === 'string' && (value.startsWith('*.') || value.includes('*'))) {
+    refuse('domain', value, 'Wildcard domains need DNS-01 certificates, which berth does not obtain; add each name (e.g. "www.example.com") on its own.');
+  }
+  const hint = 'Use a DNS name such as "shop.example.com" or "bücher.example": labels separated by dots, no trailing dot, no IP addresses.';
+  if (typeof value !== 'string' || value.length === 0 || value.length > 253) refuse('domain', value, hint);
+  // eslint-disable-next-line no-control-regex
+  const ascii = /^[\x00-\x7f]*$/.test(value) ? value.toLowerCase() : domainToASCII(value);
+  if (ascii === '') refuse('domain', value, hint);
+  const name = hostname(ascii);
+  for (const label of name.split('.')) {
+    // A label that claims to be punycode must decode to a non-ASCII label
+    // that encodes back to itself (Node leaves undecodable labels as they are).
+    if (!label.startsWith('xn--')) continue;
+    const unicode = domainToUnicode(label);
+    if (unicode === label || /^[\x00-\x7f]*$/.test(unicode) || domainToASCII(unicode) !== label) refuse('domain', value, hint);
+  }
+  return name;
+}
+
+/** A domain as people read it: "xn--bcher-kva.example" → "bücher.example". */
+export function domainDisplayName(ascii: string): string {
+  return domainToUnicode(ascii) || ascii;
 }
 
 // Git's check-ref-format rules, reduced to what a branch name needs: no

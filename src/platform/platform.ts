@@ -19,8 +19,10 @@ import {
   type BuildLimits,
   type CronJobConfig,
   type Sandbox,
+  siteSettings,
 } from '../build/index.ts';
-import type { Edge, SiteSpec } from '../edge/index.ts';
+import type { Edge, SiteSettings, SiteSpec } from '../edge/index.ts';
+import type { DomainCertificate } from '../tls/index.ts';
 import { BerthError } from '../errors.ts';
 import { ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type ReleaseSpec, type RunAs } from '../runner/index.ts';
 import { AppLog } from './app-log.ts';
@@ -53,6 +55,27 @@ export interface PlatformOptions {
   /** Builds running at once on the machine (default 1: the others queue). */
   readonly buildConcurrency?: number;
   readonly buildLimits?: BuildLimits;
+  /** The HTTPS edge's certificates: told every host the edge serves, asked for each domain's state. */
+  readonly certificates?: DomainCertificates | null;
+}
+
+/** What the platform needs of the edge's certificates (EdgeCertificates). */
+export interface DomainCertificates {
+  setHosts(hosts: Iterable<string>): Promise<void>;
+  status(host: string): DomainCertificate;
+  /** The local CA's root, PEM. */
+  readonly rootPem: string;
+}
+
+/** A domain with its certificate, for `berth domains list`. */
+export interface DomainDetail {
+  readonly hostname: string;
+  /** The name as people read it (IDNA decoded). */
+  readonly display: string;
+  /** True for the app's own NAME.BASE. */
+  readonly own: boolean;
+  /** Null when the edge serves no HTTPS. */
+  readonly certificate: DomainCertificate | null;
 }
 
 /** A build silent this long gets a "still building" line. */
@@ -64,7 +87,7 @@ type AuditDetail = Record<string, string | number | readonly string[]>;
 interface RunningRelease extends ReleaseSpec {
   readonly version: number;
   readonly mounts: ReadonlyArray<{ readonly prefix: string; readonly root: string }>;
-  readonly maxBodyBytes: number | null;
+  readonly settings: SiteSettings;
 }
 
 interface AppState {
@@ -147,7 +170,7 @@ export class Platform {
         queue: Promise.resolve(),
         runner: new ReleaseRunner<RunningRelease>({
           publish: (upstreams, release) => {
-            created.site = { mounts: release.mounts, upstreams, fallbackRoot: null, maxBodyBytes: release.maxBodyBytes };
+            created.site = { ...release.settings, mounts: release.mounts, upstreams, fallbackRoot: null };
             return this.#publishRoutes();
           },
           drain: (upstream, deadline) => this.#options.edge.drain(upstream, deadline),
@@ -178,7 +201,15 @@ export class Platform {
       domains.set(domain.app, list);
     }
     const apps = this.#store.listApps().map((app) => ({ name: app.name, domains: domains.get(app.name) ?? [], site: this.#apps.get(app.name)?.site ?? null }));
-    return this.#options.edge.setRoutes(routeSpecFor(apps, this.#options.baseDomain));
+    const spec = routeSpecFor(apps, this.#options.baseDomain);
+    const certificates = this.#options.certificates;
+    // Every app host and domain gets its certificate, serving or not, so a
+    // new app's first release is reachable over HTTPS as soon as it serves.
+    if (certificates) {
+      const hosts = apps.flatMap((app) => [`${app.name}.${this.#options.baseDomain}`, ...app.domains]);
+      certificates.setHosts(hosts).catch((err: Error) => this.#options.log(`certificates: ${err.message}`));
+    }
+    return this.#options.edge.setRoutes(spec);
   }
 
   logOf(app: string): AppLog {
@@ -501,7 +532,7 @@ export class Platform {
     const state = this.#state(app);
     const plan = await detectApp(build.dir, (await this.#buildEnvironment()).build, config);
     if (plan.kind === 'static') {
-      state.site = { mounts, upstreams: null, fallbackRoot: plan.root, maxBodyBytes: config.limits.maxBodyBytes };
+      state.site = { ...siteSettings(config), mounts, upstreams: null, fallbackRoot: plan.root };
       await this.#publishRoutes();
       await state.runner.stop().catch(() => {});
       await this.#scheduleCron(app, release, build.dir, config.cron, async () => {
@@ -523,7 +554,7 @@ export class Platform {
       env,
       healthPath: config.health.path,
       mounts,
-      maxBodyBytes: config.limits.maxBodyBytes,
+      settings: siteSettings(config),
     });
     await this.#scheduleCron(app, release, build.dir, config.cron, async () => ({ user, env }));
   }
@@ -657,7 +688,7 @@ export class Platform {
   // ---- domains ----------------------------------------------------------
 
   async addDomain(app: string, hostname: string, actor: string): Promise<string[]> {
-    const host = names.hostname(hostname);
+    const host = names.domainName(hostname);
     if (host.endsWith(`.${this.#options.baseDomain}`) && host !== `${app}.${this.#options.baseDomain}`) {
       throw new BerthError('BERTH_E_DOMAIN_TAKEN', `${host} is under the platform's base domain ${this.#options.baseDomain}`, { status: 409, hint: `Apps get NAME.${this.#options.baseDomain} automatically; add a domain of your own.` });
     }
@@ -666,7 +697,8 @@ export class Platform {
     return this.domains(app);
   }
 
-  async removeDomain(app: string, hostname: string, actor: string): Promise<string[]> {
+  async removeDomain(app: string, value: string, actor: string): Promise<string[]> {
+    const hostname = names.domainName(value);
     this.#audited(actor, 'domains.remove', app, () => this.#store.removeDomain(app, hostname), { hostname });
     await this.#publishRoutes();
     return this.domains(app);
@@ -675,6 +707,25 @@ export class Platform {
   domains(app: string): string[] {
     this.#store.getApp(app);
     return this.#store.listDomains(app).map((d) => d.hostname);
+  }
+
+  /** The local CA's root certificate (PEM), for trusting NAME.localhost in a browser. */
+  localCaRoot(): string {
+    const certificates = this.#options.certificates ?? null;
+    if (certificates === null) throw new BerthError('BERTH_E_HTTPS_OFF', 'this server serves no HTTPS, so it uses no local CA', { status: 409, hint: 'Start the server with --https HOST:PORT (e.g. --https :443).' });
+    return certificates.rootPem;
+  }
+
+  /** The app's own NAME.BASE and its domains, each with its certificate state. */
+  domainDetails(app: string): DomainDetail[] {
+    const certificates = this.#options.certificates ?? null;
+    const detail = (hostname: string, own: boolean): DomainDetail => ({
+      hostname,
+      display: names.domainDisplayName(hostname),
+      own,
+      certificate: certificates === null ? null : certificates.status(hostname),
+    });
+    return [detail(`${app}.${this.#options.baseDomain}`, true), ...this.domains(app).map((host) => detail(host, false))];
   }
 
   /** Drains and stops every app; the store stays open for the caller to close. */

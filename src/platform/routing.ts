@@ -24,3 +24,4 @@ export function routeSpecFor(apps: readonly AppRouting[], baseDomain: string): R
   }
   return { hosts, fallback: null };
 }
+

@@ -32,3 +32,4 @@ export { certificateSource, isLocalName, isLocalhostName, localName, acmeName, t
 export { splitCertificates, type CertificatePair } from './pem.ts';
 export { AcmeIssuer, acmeSettings, accountKeyPath, DEFAULT_ACME_DIRECTORY, DEFAULT_ACME_POLLING, type AcmeSettings, type AcmeIssuerOptions, type AcmePolling, type CertificateIssuer } from './acme.ts';
 export { CertificateManager, certificateDir, type CertificateManagerOptions, type HostCertificateStatus } from './certificate-manager.ts';
+export { EdgeCertificates, type EdgeCertificatesOptions, type EdgeTls, type EdgeCertificate, type DomainCertificate } from './edge-certificates.ts';

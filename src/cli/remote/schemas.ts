@@ -65,7 +65,17 @@ export const ConfigAnswer = z.object({ config: z.record(z.string(), z.string().n
 export const FormationAnswer = z.object({ formation: FormationSchema });
 export const InstancesAnswer = z.object({ instances: z.array(InstanceSchema) });
 export const RestartedAnswer = z.object({ restarted: z.boolean() });
-export const DomainsAnswer = z.object({ domains: z.array(z.string()) });
+const CertificateSchema = z.object({
+  source: z.string(),
+  state: z.string(),
+  notAfter: z.string().optional(),
+  renewAt: z.string().optional(),
+  error: z.string().optional(),
+  nextAttempt: z.string().optional(),
+});
+const DomainSchema = z.object({ hostname: z.string(), display: z.string(), own: z.boolean(), certificate: CertificateSchema.nullable() });
+export const DomainsAnswer = z.object({ domains: z.array(z.string()), details: z.array(DomainSchema).optional() });
+export const CaAnswer = z.object({ pem: z.string() });
 export const TokensAnswer = z.object({ tokens: z.array(TokenSchema) });
 export const NewTokenAnswer = z.object({ token: z.string(), name: z.string() });
 export const RevokedAnswer = z.object({ revoked: z.string() });
