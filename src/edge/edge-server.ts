@@ -7,6 +7,9 @@ import { Engine } from './engine/engine.ts';
 import type { EdgeLimits } from './engine/limits.ts';
 import type { MainMessage, WorkerInit, WorkerMessage } from './engine/worker-protocol.ts';
 import { TlsState, type TlsConfig } from './engine/tls-state.ts';
+import { purgeCache } from './engine/proxy-pipeline.ts';
+import { resolveEdgeLimits } from './engine/limits.ts';
+import { SharedLimiterTable } from './rate-limit.ts';
 import type { RouteSpec } from './route-spec.ts';
 import { RouteSwitch } from './route-switch.ts';
 import type { UpstreamAddress } from './upstream-group.ts';
@@ -64,6 +67,8 @@ export class Edge {
   #tlsConfig: TlsConfig;
   #challenges: ReadonlyMap<string, string> = new Map();
   readonly #ticketKeys = randomBytes(48);
+  readonly #limiter = SharedLimiterTable.create();
+  #nextPurge = 1;
   #httpsAddress: AddressInfo | null = null;
   #nextVersion = 1;
   #nextDrain = 1;
@@ -107,7 +112,16 @@ export class Edge {
     const version = this.#nextVersion++;
     await this.#routes.prepare(version, this.#spec);
     Atomics.store(new Int32Array(this.#version), 0, version);
-    const engine = new Engine({ routes: () => this.#routes.current(), limits: this.#options.limits, log: this.#options.log, tls: this.#tls, ticketKeys: this.#ticketKeys });
+    const cacheBytes = Math.floor(resolveEdgeLimits(this.#options.limits).cacheMemoryBytes / this.#engineCount);
+    const engine = new Engine({
+      routes: () => this.#routes.current(),
+      limits: this.#options.limits,
+      log: this.#options.log,
+      tls: this.#tls,
+      ticketKeys: this.#ticketKeys,
+      limiter: this.#limiter,
+      cacheBytes,
+    });
     const https = this.#options.https ?? null;
     const httpsHost = https === null ? undefined : https.host === '' ? undefined : https.host;
     if (this.#engineCount === 1) {
@@ -132,6 +146,8 @@ export class Edge {
       tls: this.#tlsConfig,
       challenges: this.#challenges,
       ticketKeys: this.#ticketKeys,
+      limiter: this.#limiter,
+      cacheBytes,
     };
     this.#workers = Array.from({ length: this.#engineCount - 1 }, () => this.#startWorker(init));
     try {
@@ -245,6 +261,27 @@ export class Edge {
     const done = this.#workers.map((worker) => this.#await(worker, (message) => message.type === 'drained' && message.id === id).catch(() => {}));
     for (const worker of this.#workers) this.#post(worker, { type: 'drain', id, host: upstream.host, port: upstream.port, deadline });
     await Promise.all([...done, ...this.#routes.builder.groups().map((group) => group.drain(upstream, deadline))]);
+  }
+
+  /**
+   * Drops cached responses of these hosts from every engine: all of them, or
+   * those under `path`. Resolves with how many were dropped.
+   */
+  async purge(hosts: readonly string[], path: string | null): Promise<number> {
+    if (this.#closing !== null) return 0;
+    const id = this.#nextPurge++;
+    let count = 0;
+    const done = this.#workers.map((worker) =>
+      this.#await(worker, (message) => {
+        if (message.type !== 'purged' || message.id !== id) return false;
+        count += message.count;
+        return true;
+      }).catch(() => {}),
+    );
+    for (const worker of this.#workers) this.#post(worker, { type: 'purge', id, hosts, path });
+    if (this.#engine !== null) count += purgeCache(this.#engine.services, hosts, path);
+    await Promise.all(done);
+    return count;
   }
 
   close(graceMs = 10_000): Promise<void> {

@@ -1,10 +1,11 @@
 import type { Socket } from 'node:net';
 import { ChunkedDecoder, isHopByHop, parseRequestHead, type RequestHead, type ResponseHead } from '../http1/index.ts';
-import { hostName, route, type RouteTable } from '../router.ts';
+import { hostName, route, type RouteTable, type SiteRoutes } from '../router.ts';
 import { planStaticResponse, type StaticResponse, type StaticSite } from '../static/index.ts';
 import type { UpstreamGroup } from '../upstream-group.ts';
 import { cannedHeadResponse, cannedResponse, CONTINUE, httpDate } from './canned.ts';
-import { forward, type ResponseSink, type UpstreamFlow } from './exchange.ts';
+import type { ResponseSink, UpstreamFlow } from './exchange.ts';
+import { admitRequest, enterRequest, leaveRequest, proxyRequest, type EdgeServices } from './proxy-pipeline.ts';
 import type { EdgeLimits } from './limits.ts';
 import { SpillBuffer } from './spill-buffer.ts';
 import { writeFileBody } from './static-writer.ts';
@@ -22,6 +23,8 @@ export interface EngineContext {
   readonly log: (line: string) => void;
   /** Certificates (for redirect decisions) and the ACME answers served on plain HTTP. */
   readonly tls: TlsState;
+  /** The response cache and the per-client limits. */
+  readonly services: EdgeServices;
   /** The engine's HTTPS port, when it has a secure listener: plain HTTP redirects there. */
   readonly httpsPort: number | null;
   /** Called when a connection ends, to forget it. */
@@ -93,6 +96,9 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   #responseStarted = false;
   #upstreamFlow: UpstreamFlow | null = null;
   #heldHead: string | null = null;
+  /** The site of the request being answered, and whether it counts against the site's per-client in-flight limit. */
+  #site: SiteRoutes | null = null;
+  #entered = false;
 
   constructor(socket: Socket, ctx: EngineContext, now: number, proto: 'http' | 'https') {
     this.socket = socket;
@@ -141,6 +147,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   }
 
   #closed(): void {
+    this.#leaveSite();
     this.#phase = CLOSED;
     this.deadline = 0;
     this.#generation++;
@@ -220,6 +227,13 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
       openTunnel(this.socket, head, leftover, decision.upstreams, this.#upstreamHead(head, null), this.#ctx.limits);
       return;
     }
+    if (decision.kind !== 'not-found') {
+      const wait = admitRequest(this.#ctx.services, decision.owner, this.#clientAddress, Date.now());
+      if (wait !== null) {
+        this.#tooMany(wait, 'too many requests: slow down');
+        return;
+      }
+    }
     switch (decision.kind) {
       case 'not-found':
         this.#respondCanned(404, 'no app is served at this address');
@@ -228,6 +242,12 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
         this.#serveStatic(head, decision.site, decision.target);
         return;
       case 'proxy':
+        if (!enterRequest(this.#ctx.services, decision.owner, this.#clientAddress)) {
+          this.#tooMany(1, 'too many requests at once from this address');
+          return;
+        }
+        this.#site = decision.owner;
+        this.#entered = true;
         if (head.bodyKind === 'none') {
           void this.#forward(head, decision.upstreams, null);
           return;
@@ -265,6 +285,23 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     if (head.bodyKind !== 'none') this.#keepAlive = false;
     this.#writeReady(`HTTP/1.1 308 Permanent Redirect\r\nlocation: ${location}\r\ncontent-length: 0\r\n`, null);
     return true;
+  }
+
+  /** 429 with Retry-After; a request with an unread body closes the connection after it. */
+  #tooMany(retryAfterSeconds: number, message: string): void {
+    const head = this.#head!;
+    if (head.bodyKind !== 'none') this.#keepAlive = false;
+    const body = `${message}\n`;
+    this.#writeReady(
+      `HTTP/1.1 429 Too Many Requests\r\ncontent-type: text/plain; charset=utf-8\r\nretry-after: ${retryAfterSeconds}\r\ncontent-length: ${body.length}\r\n`,
+      head.method === 'HEAD' ? null : Buffer.from(body, 'latin1'),
+    );
+  }
+
+  #leaveSite(): void {
+    if (this.#entered && this.#site !== null) leaveRequest(this.#ctx.services, this.#site, this.#clientAddress);
+    this.#entered = false;
+    this.#site = null;
   }
 
   /** A canned answer; a request with an unread body closes the connection after it. */
@@ -441,7 +478,27 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     let outcome;
     try {
       if (body !== null) await body.flushed();
-      outcome = await forward({ method: head.method, head: this.#upstreamHead(head, body), body }, upstreams, this.#ctx.limits, this);
+      const request = {
+        method: head.method,
+        target: head.target,
+        host: hostName(head.host ?? ''),
+        proto: this.#proto,
+        fields: head.headers,
+        head: (omit?: ReadonlySet<string>) =>
+          upstreamRequestHead({
+            method: head.method,
+            target: head.target,
+            fields: head.headers,
+            connectionTokens: head.connectionTokens,
+            host: head.host,
+            clientAddress: this.#clientAddress,
+            proto: this.#proto,
+            bodySize: body === null ? null : body.size,
+            omit,
+          }),
+        body,
+      };
+      outcome = await proxyRequest(request, this.#site!, upstreams, this.#ctx.services, this.#ctx.limits, this);
     } catch (err) {
       this.#ctx.log(`proxy error: ${(err as Error).message}`);
       outcome = 'bad-gateway' as const;
@@ -596,6 +653,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   /** The response is fully written: close, or get ready for the next request. */
   #finish(): void {
     if (this.#phase === CLOSED || this.#phase === TUNNEL) return;
+    this.#leaveSite();
     this.#generation++;
     this.#head = null;
     this.#responseStarted = false;

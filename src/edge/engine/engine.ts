@@ -7,6 +7,8 @@ import type { RouteTable } from '../router.ts';
 import { ClientConnection, type EdgeConnection, type EngineContext } from './connection.ts';
 import { Http2Connection } from './http2.ts';
 import { resolveEdgeLimits, type EdgeLimits } from './limits.ts';
+import { SharedLimiterTable } from '../rate-limit.ts';
+import { createEdgeServices, type EdgeServices } from './proxy-pipeline.ts';
 import { SECURE_OPTIONS, TlsState } from './tls-state.ts';
 
 export interface EngineOptions {
@@ -19,6 +21,10 @@ export interface EngineOptions {
   readonly tls?: TlsState;
   /** Session ticket keys (48 bytes) shared by every engine, so a session resumes on any thread. */
   readonly ticketKeys?: Buffer;
+  /** The per-client limit table every engine shares (SharedLimiterTable.create()); default a small one of its own. */
+  readonly limiter?: SharedArrayBuffer | null;
+  /** This engine's share of the edge's cache memory; default all of `cacheMemoryBytes`. */
+  readonly cacheBytes?: number;
 }
 
 export interface ListenOptions {
@@ -63,6 +69,7 @@ export class Engine {
       spillDir: options.spillDir ?? join(tmpdir(), `berth-edge-${process.pid}`),
       log: options.log ?? (() => {}),
       tls: options.tls ?? new TlsState(),
+      services: createEdgeServices({ cacheBytes: options.cacheBytes ?? limits.cacheMemoryBytes, cacheEntryBytes: limits.cacheEntryBytes, limiter: options.limiter ?? SharedLimiterTable.create(1024) }),
       httpsPort: null,
       forget(connection: EdgeConnection) {
         connections.delete(connection);
@@ -126,6 +133,11 @@ export class Engine {
 
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /** The response cache and per-client limits of this engine. */
+  get services(): EdgeServices {
+    return this.#context.services;
   }
 
   /** The HTTPS port, once a secure listener is bound (for redirects from plain HTTP). */

@@ -17,6 +17,10 @@ export interface EdgeLimits extends Http1Limits, UpstreamTimeouts {
   readonly responseBufferBytes: number;
   /** At most this much of a response is held for a client that does not read. */
   readonly maxResponseSpoolBytes: number;
+  /** Memory for cached responses, for the whole edge (each engine thread holds its share). */
+  readonly cacheMemoryBytes: number;
+  /** A response larger than this is never cached. */
+  readonly cacheEntryBytes: number;
 }
 
 export const DEFAULT_EDGE_LIMITS: EdgeLimits = Object.freeze({
@@ -29,6 +33,8 @@ export const DEFAULT_EDGE_LIMITS: EdgeLimits = Object.freeze({
   requestBufferBytes: 64 * 1024,
   responseBufferBytes: 1024 * 1024,
   maxResponseSpoolBytes: 1024 * 1024 * 1024,
+  cacheMemoryBytes: 256 * 1024 * 1024,
+  cacheEntryBytes: 8 * 1024 * 1024,
   connectTimeoutMs: 5_000,
   firstByteTimeoutMs: 60_000,
   idleTimeoutMs: 60_000,

@@ -23,17 +23,20 @@ export interface UpstreamRequest {
   readonly proto: 'http' | 'https';
   /** The buffered body's size, or null for a request without a body. */
   readonly bodySize: number | null;
+  /** Client fields to leave out besides the usual (the cache fills without conditionals). */
+  readonly omit?: ReadonlySet<string> | undefined;
 }
 
 /** The HTTP/1.1 head (CRLFCRLF included) that carries `request` to an app. */
 export function upstreamRequestHead(request: UpstreamRequest): string {
   const fields = request.fields;
   const named = request.connectionTokens !== null && request.connectionTokens.length > 0 ? request.connectionTokens : null;
+  const omit = request.omit ?? null;
   let text = `${request.method} ${request.target} HTTP/1.1\r\n`;
   let hasHost = false;
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i]!;
-    if (NOT_FORWARDED.has(name) || (named !== null && named.includes(name))) continue;
+    if (NOT_FORWARDED.has(name) || (named !== null && named.includes(name)) || (omit !== null && omit.has(name))) continue;
     if (name === 'host') hasHost = true;
     text += `${name}: ${fields[i + 1]}\r\n`;
   }

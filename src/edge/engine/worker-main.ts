@@ -5,6 +5,7 @@ import { RouteSwitch } from '../route-switch.ts';
 import type { RouteSpec } from '../route-spec.ts';
 import { Engine } from './engine.ts';
 import type { EdgeLimits } from './limits.ts';
+import { purgeCache } from './proxy-pipeline.ts';
 import { TlsState } from './tls-state.ts';
 import type { MainMessage, WorkerInit, WorkerMessage } from './worker-protocol.ts';
 
@@ -23,6 +24,8 @@ const engine = new Engine({
   log: (line) => send({ type: 'log', line }),
   tls,
   ticketKeys: Buffer.from(init.ticketKeys),
+  limiter: init.limiter,
+  cacheBytes: init.cacheBytes,
 });
 
 async function prepare(version: number, spec: RouteSpec): Promise<void> {
@@ -50,6 +53,9 @@ port.on('message', (message: MainMessage) => {
       return;
     case 'challenges':
       tls.setChallenges(message.tokens);
+      return;
+    case 'purge':
+      send({ type: 'purged', id: message.id, count: purgeCache(engine.services, message.hosts, message.path) });
       return;
     case 'close':
       void engine.close(message.graceMs).then(() => {

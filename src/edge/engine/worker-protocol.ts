@@ -16,6 +16,9 @@ export interface WorkerInit {
   readonly tls: TlsConfig;
   readonly challenges: ReadonlyMap<string, string>;
   readonly ticketKeys: Buffer;
+  readonly limiter: SharedArrayBuffer;
+  /** This engine's share of the cache memory. */
+  readonly cacheBytes: number;
 }
 
 export type MainMessage =
@@ -23,6 +26,7 @@ export type MainMessage =
   | { readonly type: 'drain'; readonly id: number; readonly host: string; readonly port: number; readonly deadline: number }
   | { readonly type: 'tls'; readonly config: TlsConfig }
   | { readonly type: 'challenges'; readonly tokens: ReadonlyMap<string, string> }
+  | { readonly type: 'purge'; readonly id: number; readonly hosts: readonly string[]; readonly path: string | null }
   | { readonly type: 'close'; readonly graceMs: number };
 
 export type WorkerMessage =
@@ -31,5 +35,6 @@ export type WorkerMessage =
   | { readonly type: 'prepared'; readonly version: number }
   | { readonly type: 'prepare-failed'; readonly version: number; readonly message: string }
   | { readonly type: 'drained'; readonly id: number }
+  | { readonly type: 'purged'; readonly id: number; readonly count: number }
   | { readonly type: 'closed' }
   | { readonly type: 'log'; readonly line: string };
