@@ -182,6 +182,13 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
       const domains = await platform.removeDomain(app, req.params.hostname ?? '', req.actor);
       return { body: { domains, details: platform.domainDetails(app) } };
     })
+    .add('POST', '/apps/:app/cache/purge', async (req) => {
+      const app = appOf(req);
+      const body = object((await req.json()) ?? {}, 'the request body');
+      if (body.path !== undefined && body.path !== null && typeof body.path !== 'string') throw new BerthError('BERTH_E_BAD_JSON', '"path" must be a string', { status: 400 });
+      const path = typeof body.path === 'string' ? body.path : null;
+      return { body: { purged: await platform.purgeCache(app.name, path, req.actor), path } };
+    })
     .add('GET', '/tls/ca', async () => ({ body: { pem: platform.localCaRoot() } }))
     .add('GET', '/tokens', async () => ({
       body: { tokens: store.listTokens().map((t) => ({ name: t.name, createdAt: t.createdAt, lastUsedAt: t.lastUsedAt, revokedAt: t.revokedAt })) },

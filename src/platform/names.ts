@@ -192,6 +192,13 @@ export function domainDisplayName(ascii: string): string {
   return domainToUnicode(ascii) || ascii;
 }
 
+/** A URL path (and optional query) as the edge receives it: "/", "/blog/post?id=2". */
+export function urlPath(value: unknown): string {
+  const hint = 'Give a path starting with "/", e.g. /blog or /search?q=berth, as it appears in the URL (percent-encoded).';
+  if (typeof value !== 'string' || !value.startsWith('/') || value.length > 8192 || !/^[\x21-\x7e]+$/.test(value)) refuse('path', value, hint);
+  return value;
+}
+
 // Git's check-ref-format rules, reduced to what a branch name needs: no
 // "..", no "//", no leading/trailing "/" or ".", no ".lock" suffix, no "@{".
 const BRANCH = /^[A-Za-z0-9._/-]{1,200}$/;

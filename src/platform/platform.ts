@@ -709,6 +709,18 @@ export class Platform {
     return this.#store.listDomains(app).map((d) => d.hostname);
   }
 
+  /**
+   * Drops the edge's cached responses for the app (all its hosts): all of
+   * them, or those under `path` (a path prefix on a segment boundary; with
+   * a query, that one target). Resolves with how many went.
+   */
+  async purgeCache(app: string, path: string | null, actor: string): Promise<number> {
+    this.#store.getApp(app);
+    const prefix = path === null ? null : names.urlPath(path);
+    const hosts = [`${app}.${this.#options.baseDomain}`, ...this.domains(app)];
+    return this.#auditedAsync(actor, 'cache.purge', app, () => this.#options.edge.purge(hosts, prefix), prefix === null ? {} : { path: prefix });
+  }
+
   /** The local CA's root certificate (PEM), for trusting NAME.localhost in a browser. */
   localCaRoot(): string {
     const certificates = this.#options.certificates ?? null;

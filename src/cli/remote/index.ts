@@ -7,6 +7,7 @@ import { registerConfig } from './config.ts';
 import { registerCron } from './cron.ts';
 import { remoteContext, type RemoteIo, type RemoteOptions } from './context.ts';
 import { registerDeploy } from './deploy.ts';
+import { registerCache } from './cache.ts';
 import { registerDomains } from './domains.ts';
 import { registerKeys } from './keys.ts';
 import { registerLogin } from './login.ts';
@@ -36,6 +37,7 @@ export function registerRemoteCommands(cli: Command, io: RemoteIo, options: Remo
   registerProcesses(cli, ctx);
   registerLogs(cli, ctx);
   registerDomains(cli, ctx);
+  registerCache(cli, ctx);
   registerTokens(cli, ctx);
   registerKeys(cli, ctx);
   registerCron(cli, ctx);

@@ -76,6 +76,7 @@ const CertificateSchema = z.object({
 const DomainSchema = z.object({ hostname: z.string(), display: z.string(), own: z.boolean(), certificate: CertificateSchema.nullable() });
 export const DomainsAnswer = z.object({ domains: z.array(z.string()), details: z.array(DomainSchema).optional() });
 export const CaAnswer = z.object({ pem: z.string() });
+export const PurgeAnswer = z.object({ purged: z.number(), path: z.string().nullable() });
 export const TokensAnswer = z.object({ tokens: z.array(TokenSchema) });
 export const NewTokenAnswer = z.object({ token: z.string(), name: z.string() });
 export const RevokedAnswer = z.object({ revoked: z.string() });
