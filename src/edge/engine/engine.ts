@@ -1,11 +1,11 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BerthError } from '../../errors.ts';
 import type { RouteTable } from '../router.ts';
 import { ClientConnection, type EdgeConnection, type EngineContext } from './connection.ts';
-import { Http2Connection } from './http2.ts';
+import type { Http2Connection } from './http2.ts';
 import { resolveEdgeLimits, type EdgeLimits } from './limits.ts';
 import { SharedLimiterTable } from '../rate-limit.ts';
 import { createEdgeServices, type EdgeServices } from './proxy-pipeline.ts';
@@ -51,6 +51,9 @@ export class Engine {
   readonly #connections = new Set<EdgeConnection>();
   readonly #context: EngineContext & { closing: boolean; httpsPort: number | null };
   readonly #ticketKeys: Buffer | undefined;
+  // node:tls and node:http2 (which loads node:http) cost 5-15 MiB per
+  // thread: loaded only by an engine that serves HTTPS.
+  #http2: typeof Http2Connection | null = null;
   #routes: RouteTable | null;
   readonly #source: (() => RouteTable) | null;
   #sweep: NodeJS.Timeout | null = null;
@@ -94,13 +97,13 @@ export class Engine {
       return;
     }
     const now = Date.now();
-    this.#connections.add(socket.alpnProtocol === 'h2' ? new Http2Connection(socket, this.#context, now) : new ClientConnection(socket, this.#context, now, 'https'));
+    this.#connections.add(socket.alpnProtocol === 'h2' ? new this.#http2!(socket, this.#context, now) : new ClientConnection(socket, this.#context, now, 'https'));
   }
 
   #createServer(secure: boolean): Server | TlsServer {
     if (!secure) return createServer({ noDelay: true, pauseOnConnect: false }, (socket: Socket) => this.#accept(socket));
     const tls = this.#context.tls;
-    const server = createTlsServer(
+    const server = process.getBuiltinModule('node:tls').createServer(
       {
         ...SECURE_OPTIONS,
         noDelay: true,
@@ -145,7 +148,8 @@ export class Engine {
     return this.#context.httpsPort;
   }
 
-  listen(options: ListenOptions): Promise<AddressInfo> {
+  async listen(options: ListenOptions): Promise<AddressInfo> {
+    if (options.secure === true) this.#http2 ??= (await import('./http2.ts')).Http2Connection;
     const server = this.#createServer(options.secure === true);
     this.#servers.push(server);
     return new Promise((resolve, reject) => {

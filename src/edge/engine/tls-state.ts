@@ -1,4 +1,4 @@
-import { createSecureContext, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 
 // What one engine thread knows about TLS: a secure context per host name
 // (chosen at the handshake from SNI), the context for handshakes without
@@ -73,6 +73,8 @@ export class TlsState {
     const reuse = (certPem: string, keyPem: string, trusted: boolean): Held => {
       const old = previous.get(certPem);
       if (old !== undefined && old.keyPem === keyPem && old.trusted === trusted) return old;
+      // Loaded here rather than imported: an edge without HTTPS never loads node:tls.
+      const { createSecureContext } = process.getBuiltinModule('node:tls');
       return { certPem, keyPem, trusted, context: createSecureContext({ ...SECURE_OPTIONS, cert: certPem, key: keyPem }) };
     };
     const byHost = new Map<string, Held>();
