@@ -311,6 +311,31 @@ test('GET and POST are proxied with the forwarding headers, and the app sees one
   assert.ok(Buffer.from(echoed.body, 'latin1').equals(payload));
 });
 
+test('over HTTP/2 too: cached responses are hits, text is compressed, and a client over its rate gets 429', async (t) => {
+  let count = 0;
+  const upstream = await httpUpstream((_req, res) => {
+    count++;
+    res.setHeader('cache-control', 'public, max-age=60');
+    res.setHeader('content-type', 'text/plain');
+    res.end(`version ${count} `.repeat(200));
+  });
+  t.after(() => upstream.close());
+  const edge = await proxyEdge(t, upstream, {}, { rateLimit: { perSecond: 0.5, burst: 4 } });
+  const session = open(t, edge);
+  const first = await ask(session, { ':path': '/page' });
+  assert.match(String(first.headers['cache-status']), /fwd=uri-miss; stored/);
+  const hit = await ask(session, { ':path': '/page', 'accept-encoding': 'br' });
+  assert.equal(hit.headers['cache-status'], 'berth; hit');
+  assert.equal(hit.headers['content-encoding'], 'br');
+  assert.equal(brotliDecompressSync(hit.body).toString(), first.body.toString());
+  assert.equal(count, 1);
+  await ask(session, { ':path': '/other' });
+  await ask(session, { ':path': '/page' });
+  const limited = await ask(session, { ':path': '/page' });
+  assert.equal(limited.status, 429);
+  assert.ok(Number(limited.headers['retry-after']) >= 1);
+});
+
 test('a header list over the limit never reaches the app', async (t) => {
   let requests = 0;
   const upstream = await httpUpstream((_req, res) => {

@@ -5,11 +5,12 @@ import type { ResponseHead } from '../http1/index.ts';
 import { isFieldValue, isToken, TARGET_CHAR } from '../http1/chars.ts';
 import { isValidHost, parseContentLength } from '../http1/field-values.ts';
 import { STATUS_CODES } from '../http1/status-codes.ts';
-import { route } from '../router.ts';
+import { hostName, route, type SiteRoutes } from '../router.ts';
 import { planStaticResponse, type StaticResponse, type StaticSite } from '../static/index.ts';
 import type { UpstreamGroup } from '../upstream-group.ts';
 import type { EdgeConnection, EngineContext } from './connection.ts';
-import { forward, type ForwardOutcome, type ResponseSink, type UpstreamFlow } from './exchange.ts';
+import type { ForwardOutcome, ResponseSink, UpstreamFlow } from './exchange.ts';
+import { admitRequest, enterRequest, leaveRequest, proxyRequest } from './proxy-pipeline.ts';
 import { judgeResets, NO_RESETS, RAPID_RESET, type ResetCount } from './h2-flood.ts';
 import type { EdgeLimits } from './limits.ts';
 import { SpillBuffer } from './spill-buffer.ts';
@@ -404,10 +405,10 @@ class H2Stream implements ResponseSink {
   }
 
   /** A small plain-text answer of the edge's own. */
-  respondText(status: number, message?: string): void {
+  respondText(status: number, message?: string, extra: readonly string[] = []): void {
     if (!this.#canRespond) return;
     const body = textBody(status, message);
-    const headers = [':status', String(status), 'content-type', TEXT_PLAIN, 'content-length', String(body.length)];
+    const headers = [':status', String(status), 'content-type', TEXT_PLAIN, 'content-length', String(body.length), ...extra];
     if (this.hsts !== null) headers.push('strict-transport-security', this.hsts);
     this.#respond(headers, this.method === 'HEAD' ? null : body);
   }
@@ -722,7 +723,15 @@ export class Http2Connection implements EdgeConnection {
   #dispatch(exchange: H2Stream, request: H2Request): void {
     if (!exchange.open) return;
     const decision = route(this.#ctx.routes(), request.authority, request.target);
-    if (decision.kind !== 'not-found') exchange.hsts = decision.owner.hsts ?? null;
+    if (decision.kind !== 'not-found') {
+      exchange.hsts = decision.owner.hsts ?? null;
+      const wait = admitRequest(this.#ctx.services, decision.owner, this.#clientAddress, Date.now());
+      if (wait !== null) {
+        this.#discardBody(exchange);
+        exchange.respondText(429, 'too many requests: slow down', ['retry-after', String(wait)]);
+        return;
+      }
+    }
     switch (decision.kind) {
       case 'not-found':
         this.#discardBody(exchange);
@@ -732,9 +741,18 @@ export class Http2Connection implements EdgeConnection {
         this.#discardBody(exchange);
         this.#serveStatic(exchange, request, decision.site, decision.target);
         return;
-      case 'proxy':
-        this.#readBody(exchange, request, decision.upstreams, decision.maxBodyBytes);
+      case 'proxy': {
+        const site = decision.owner;
+        if (!enterRequest(this.#ctx.services, site, this.#clientAddress)) {
+          this.#discardBody(exchange);
+          exchange.respondText(429, 'too many requests at once from this address', ['retry-after', '1']);
+          return;
+        }
+        // In flight until the stream is gone, however it ends.
+        exchange.stream.once('close', () => leaveRequest(this.#ctx.services, site, this.#clientAddress));
+        this.#readBody(exchange, request, site, decision.upstreams, decision.maxBodyBytes);
         return;
+      }
     }
   }
 
@@ -767,7 +785,7 @@ export class Http2Connection implements EdgeConnection {
   }
 
   /** Buffers the request body whole (memory, then disk) under the body limit, then proxies. */
-  #readBody(exchange: H2Stream, request: H2Request, upstreams: UpstreamGroup, appMaxBody: number | null): void {
+  #readBody(exchange: H2Stream, request: H2Request, site: SiteRoutes, upstreams: UpstreamGroup, appMaxBody: number | null): void {
     const stream = exchange.stream;
     const limits = this.#ctx.limits;
     // An app's own limit replaces the edge's, for this request only.
@@ -777,7 +795,7 @@ export class Http2Connection implements EdgeConnection {
       return;
     }
     if (stream.endAfterHeaders) {
-      void this.#proxy(exchange, request, upstreams, null);
+      void this.#proxy(exchange, request, site, upstreams, null);
       return;
     }
     if (request.expectContinue) stream.additionalHeaders({ ':status': 100 });
@@ -806,13 +824,14 @@ export class Http2Connection implements EdgeConnection {
       if (exchange.body !== body) return;
       exchange.body = null;
       exchange.deadline = 0;
-      void this.#proxy(exchange, request, upstreams, body);
+      void this.#proxy(exchange, request, site, upstreams, body);
     });
   }
 
   /** The head the app receives: re-framed as HTTP/1.1, with the edge's forwarding headers. */
-  #upstreamHead(request: H2Request, body: SpillBuffer | null): string {
+  #upstreamHead(request: H2Request, body: SpillBuffer | null, omit?: ReadonlySet<string>): string {
     return upstreamRequestHead({
+      omit,
       method: request.method,
       target: request.target,
       fields: request.fields,
@@ -824,17 +843,23 @@ export class Http2Connection implements EdgeConnection {
     });
   }
 
-  /**
-   * The one place a request goes to an app and its answer comes back: a
-   * cache, compression or rate limits slot in here.
-   */
-  async #proxy(exchange: H2Stream, request: H2Request, upstreams: UpstreamGroup, body: SpillBuffer | null): Promise<void> {
+  /** The one place a request goes to an app and its answer comes back: through the proxy pipeline (cache, compression). */
+  async #proxy(exchange: H2Stream, request: H2Request, site: SiteRoutes, upstreams: UpstreamGroup, body: SpillBuffer | null): Promise<void> {
     let outcome: ForwardOutcome;
     try {
       if (body !== null) await body.flushed();
       // Cancelled while its body was written out: nothing to ask the app.
       if (!exchange.open) return;
-      outcome = await forward({ method: request.method, head: this.#upstreamHead(request, body), body }, upstreams, this.#ctx.limits, exchange);
+      const proxied = {
+        method: request.method,
+        target: request.target,
+        host: hostName(request.authority),
+        proto: 'https' as const,
+        fields: request.fields,
+        head: (omit?: ReadonlySet<string>) => this.#upstreamHead(request, body, omit),
+        body,
+      };
+      outcome = await proxyRequest(proxied, site, upstreams, this.#ctx.services, this.#ctx.limits, exchange);
     } catch (err) {
       this.#ctx.log(`proxy error: ${(err as Error).message}`);
       outcome = 'bad-gateway';
