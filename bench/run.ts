@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ChildProcesses } from './lib/child-processes.ts';
 import { createWorkspace } from './lib/fixtures.ts';
 import { parseBenchOptions, USAGE, UsageError } from './lib/options.ts';
-import { renderMarkdown } from './lib/report.ts';
+import { failsCheck, renderMarkdown } from './lib/report.ts';
 import { writeJsonAtomically } from './lib/results-file.ts';
 import { runBenchmark } from './lib/runner.ts';
 
@@ -48,7 +48,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${renderMarkdown(report)}\n`);
     await writeJsonAtomically(resultsPath, report);
     log(`results written to ${resultsPath}`);
-    return options.check && report.targets.some((target) => target.verdict !== 'PASS') ? 1 : 0;
+    return options.check && report.targets.some(failsCheck) ? 1 : 0;
   } finally {
     await children.stopAll();
     await workspace.remove();

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseBenchOptions, SERVER_NAMES } from './options.ts';
+import { SCENARIO_IDS } from './scenarios.ts';
 
-test('defaults: 10 s runs after a 2 s warm-up, wrk -t1 -c64, every server and scenario', () => {
+test('defaults: 10 s runs after a 2 s warm-up, wrk -t1 -c64, h2load -c16 -m4, every server and scenario', () => {
   const options = parseBenchOptions([], {});
   assert.equal(options.durationS, 10);
   assert.equal(options.warmupS, 2);
@@ -11,7 +12,8 @@ test('defaults: 10 s runs after a 2 s warm-up, wrk -t1 -c64, every server and sc
   assert.equal(options.idleConnections, 10_000);
   assert.equal(options.rounds, 1);
   assert.deepEqual(options.servers, SERVER_NAMES);
-  assert.equal(options.scenarios.length, 5);
+  assert.deepEqual(options.scenarios, SCENARIO_IDS);
+  assert.equal(options.h2Connections * options.h2Streams, options.connections, 'h2load keeps as many requests in flight as wrk');
 });
 
 test('--quick means 3 s runs, and wins over BENCH_DURATION', () => {

@@ -15,6 +15,9 @@ export interface BenchOptions {
   readonly rounds: number;
   readonly threads: number;
   readonly connections: number;
+  /** h2load: TLS connections, and concurrent streams on each (connections × streams requests in flight, as wrk's connections). */
+  readonly h2Connections: number;
+  readonly h2Streams: number;
   readonly idleConnections: number;
   /** Longest wait before a measured run for other processes to go quiet. */
   readonly quietWaitS: number;
@@ -33,6 +36,8 @@ export const DEFAULTS = {
   rounds: 1,
   threads: 1,
   connections: 64,
+  h2Connections: 16,
+  h2Streams: 4,
   idleConnections: 10_000,
   quietWaitS: 30,
 } as const;
@@ -44,7 +49,7 @@ export const USAGE = `usage: npm run bench -- [options]      (or: node bench/run
   --servers a,b           any of ${SERVER_NAMES.join(', ')} (default: all)
   --scenarios a,b         any of ${SCENARIO_IDS.join(', ')} (default: all)
   --idle-connections N    idle keep-alive connections for idle-memory (default ${DEFAULTS.idleConnections})
-  --check                 exit 1 when a target is not met
+  --check                 exit 1 when a target is not met (goals are reported only)
   --help
 
 environment:
@@ -111,6 +116,8 @@ export function parseBenchOptions(argv: readonly string[], env: Readonly<Record<
     rounds: rounds === undefined ? DEFAULTS.rounds : count(rounds, 'rounds', 20),
     threads: DEFAULTS.threads,
     connections: DEFAULTS.connections,
+    h2Connections: DEFAULTS.h2Connections,
+    h2Streams: DEFAULTS.h2Streams,
     quietWaitS: env.BENCH_QUIET_WAIT === undefined ? DEFAULTS.quietWaitS : env.BENCH_QUIET_WAIT.trim() === '0' ? 0 : seconds(env.BENCH_QUIET_WAIT, 'BENCH_QUIET_WAIT'),
     idleConnections: values['idle-connections'] === undefined ? DEFAULTS.idleConnections : count(values['idle-connections'], '--idle-connections', 100_000),
     servers: list(values.servers, SERVER_NAMES, 'server', { node: 'node:http', 'node-http': 'node:http' }),

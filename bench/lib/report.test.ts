@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluateTargets, formatMs, medianRound, renderMarkdown, type BenchReport, type LoadRun, type ScenarioReport } from './report.ts';
+import { evaluateTargets, failsCheck, formatMs, GOALS, medianRound, renderMarkdown, scenarioTable, TARGETS, targetsTable, type BenchReport, type LoadRun, type ScenarioReport } from './report.ts';
 import { LOAD_SCENARIOS } from './scenarios.ts';
 import type { WrkResult } from './wrk.ts';
 
@@ -98,4 +98,37 @@ test('the markdown has a table per scenario, flags errors and prints the verdict
   assert.match(markdown, /\| berth \| 45,000 \| 2\.00 ms \| 8\.00 ms \| ⚠ timeout 2 \| 0\.90× \| 2\.00× \|/);
   assert.match(markdown, /\| berth \| not installed \|/);
   assert.match(markdown, /- a note/);
+});
+
+test('goals are judged like targets but never fail --check; a cache run that reached the upstream fails its goal', () => {
+  const cacheHit = LOAD_SCENARIOS.find((s) => s.id === 'cache-hit')!;
+  const h2 = LOAD_SCENARIOS.find((s) => s.id === 'h2-static-1k')!;
+  const reports: ScenarioReport[] = [
+    { scenario: h2, runs: [run('nginx', wrk(40_000, 4)), run('berth', wrk(20_000, 8))] },
+    { scenario: cacheHit, runs: [{ ...run('nginx', wrk(40_000, 4)), upstreamRequests: 0 }, { ...run('berth', wrk(39_000, 4)), upstreamRequests: 12 }] },
+  ];
+  const verdicts = evaluateTargets(reports, [...TARGETS, ...GOALS]);
+  const h2Goal = verdicts.find((v) => v.scenario === 'h2-static-1k')!;
+  assert.equal(h2Goal.verdict, 'FAIL');
+  assert.equal(h2Goal.ratio, 0.5);
+  assert.match(h2Goal.title, /\(goal\)$/);
+  const cacheGoal = verdicts.find((v) => v.scenario === 'cache-hit')!;
+  assert.equal(cacheGoal.verdict, 'FAIL');
+  assert.match(cacheGoal.reason ?? '', /12 of berth's requests reached the upstream/);
+  assert.equal(verdicts.filter((v) => v.kind === 'goal').some(failsCheck), false);
+  assert.equal(verdicts.find((v) => v.scenario === 'static-1k')!.verdict, 'NOT RUN');
+  assert.equal(failsCheck(verdicts.find((v) => v.scenario === 'static-1k')!), true);
+  assert.match(targetsTable(verdicts), /\| HTTP\/2 static 1 KiB file: req\/s ≥ 0\.70× nginx \(goal\) \| 0\.50× \| ❌ not yet \|/);
+});
+
+test('the cache table shows the requests that reached the upstream, and the HTTP/2 heading says how it was loaded', () => {
+  const cacheHit = LOAD_SCENARIOS.find((s) => s.id === 'cache-hit')!;
+  const h2 = LOAD_SCENARIOS.find((s) => s.id === 'h2-static-1k')!;
+  const cache = scenarioTable({ scenario: cacheHit, runs: [{ ...run('nginx', wrk(40_000, 4)), upstreamRequests: 0 }, { ...run('berth', wrk(39_000, 4)), upstreamRequests: 1200 }] }, 1);
+  assert.match(cache, /\| upstream CPU \| upstream requests \| other CPU \|/);
+  assert.match(cache, /\| nginx \|.*\| 0 \| — \|$/m);
+  assert.match(cache, /\| berth \|.*\| ⚠ 1,200 \| — \|$/m);
+  const table = scenarioTable({ scenario: h2, runs: [run('nginx', wrk(40_000, 4))] }, 1);
+  assert.match(table, /^### HTTP\/2 static 1 KiB file — GET \/1kib\.txt over HTTP\/2 \+ TLS \(h2load\)/);
+  assert.doesNotMatch(table, /upstream/);
 });

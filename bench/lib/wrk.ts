@@ -8,6 +8,8 @@ export interface WrkErrors {
   readonly timeout: number;
   /** wrk's "Non-2xx or 3xx responses". */
   readonly non2xx3xx: number;
+  /** h2load only: requests lost to a stream reset or a broken connection ("errored" less "timeout"). */
+  readonly stream?: number;
 }
 
 export interface WrkResult {
@@ -45,7 +47,7 @@ export function parseWrkSize(text: string): number {
 }
 
 export function totalErrors(errors: WrkErrors): number {
-  return errors.connect + errors.read + errors.write + errors.timeout + errors.non2xx3xx;
+  return errors.connect + errors.read + errors.write + errors.timeout + errors.non2xx3xx + (errors.stream ?? 0);
 }
 
 /** Reads wrk 4's text report; throws when it is not one (wrk failed to connect at all, say). */

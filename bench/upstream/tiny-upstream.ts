@@ -3,9 +3,11 @@
 //
 // It must never be the bottleneck, so it does as little as an HTTP server can:
 // a bare node:net server that finds the end of each request head
-// ("\r\n\r\n"), looks only at whether the head starts with "GET /1mb", and
-// writes one of two prebuilt keep-alive responses. No header parsing, no
-// bodies (the benchmark sends GETs only), no allocation per response.
+// ("\r\n\r\n"), looks only at how the head starts ("GET /1mb ", "GET /cached ")
+// and writes one of three prebuilt keep-alive responses. No header parsing, no
+// bodies (the benchmark sends GETs only), no allocation per response. It
+// counts what it answers, so the harness can check that a proxy's cache hits
+// really never reach it; "GET /__bench/stats " answers those counts.
 //
 // One process, not a cluster of two: the two cores already carry wrk and the
 // proxy's two workers, and a loop this thin answers far more requests per
@@ -22,14 +24,17 @@
 // usage: node bench/upstream/tiny-upstream.ts --listen 127.0.0.1:PORT
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
-import { LARGE_BODY_BYTES, LARGE_PATH, TINY_BODY } from './responses.ts';
+import { CACHE_CONTROL, CACHED_BODY, CACHED_PATH, LARGE_BODY_BYTES, LARGE_PATH, STATS_PATH, TINY_BODY, type UpstreamCounts } from './responses.ts';
 
 const TINY = Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${TINY_BODY.length}\r\nContent-Type: text/plain\r\n\r\n${TINY_BODY}`, 'latin1');
 const LARGE = Buffer.concat([
   Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${LARGE_BODY_BYTES}\r\nContent-Type: application/octet-stream\r\n\r\n`, 'latin1'),
   Buffer.alloc(LARGE_BODY_BYTES, 'x'),
 ]);
+const CACHED = Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${CACHED_BODY.length}\r\nContent-Type: text/plain\r\nCache-Control: ${CACHE_CONTROL}\r\n\r\n${CACHED_BODY}`, 'latin1');
 const LARGE_REQUEST_LINE = `GET ${LARGE_PATH} `;
+const CACHED_REQUEST_LINE = `GET ${CACHED_PATH} `;
+const STATS_REQUEST_LINE = `GET ${STATS_PATH} `;
 /** A head that has not ended after this many bytes is not from a proxy we test. */
 const MAX_PENDING = 64 * 1024;
 
@@ -38,13 +43,28 @@ function main(): void {
   const match = /^([\d.]+):(\d+)$/.exec(values.listen ?? '');
   if (!match) throw new Error('usage: tiny-upstream.ts --listen HOST:PORT');
 
+  const counts = { requests: 0, cached: 0 };
+  const respond = (text: string, start: number): Buffer => {
+    counts.requests++;
+    if (text.startsWith(LARGE_REQUEST_LINE, start)) return LARGE;
+    if (text.startsWith(CACHED_REQUEST_LINE, start)) {
+      counts.cached++;
+      return CACHED;
+    }
+    if (text.startsWith(STATS_REQUEST_LINE, start)) {
+      const body = JSON.stringify(counts satisfies UpstreamCounts);
+      return Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n\r\n${body}`, 'latin1');
+    }
+    return TINY;
+  };
+
   const server = createServer({ noDelay: true }, (socket) => {
     let pending = '';
     socket.on('data', (chunk: Buffer) => {
       const text = pending + chunk.toString('latin1');
       let start = 0;
       for (let end = text.indexOf('\r\n\r\n'); end !== -1; end = text.indexOf('\r\n\r\n', start)) {
-        socket.write(text.startsWith(LARGE_REQUEST_LINE, start) ? LARGE : TINY);
+        socket.write(respond(text, start));
         start = end + 4;
       }
       pending = text.slice(start);

@@ -2,18 +2,22 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChildProcesses } from '../child-processes.ts';
 import { freePort, HOST } from '../ports.ts';
-import type { Mode } from '../scenarios.ts';
-import { upstreamOf, type Availability, type Contender, type RunningServer, type StartContext } from './contender.ts';
+import { contentOf, MODES, usesTls, type Mode } from '../scenarios.ts';
+import { tlsOf, upstreamOf, type Availability, type Contender, type RunningServer, type StartContext } from './contender.ts';
 
 /**
  * berth from this checkout, through its CLI only (`file-server`,
  * `reverse-proxy`), run by the same Node that runs the harness. Whatever
  * engine sits behind the CLI, and however many processes it starts, is
- * measured as it is: the whole process tree is counted.
+ * measured as it is: the whole process tree is counted. The HTTPS modes add
+ * `--https` with the run's certificate; the cache mode is the plain
+ * reverse-proxy, whose site caches by default.
  */
 export const berth: Contender = {
   name: 'berth',
   cores: 'its own choice (the whole process tree is measured)',
+  modes: MODES,
+  cacheHit: { name: 'cache-status', matches: /(^|,)\s*berth; hit(;|,|$)/ },
 
   async availability(children: ChildProcesses, repoRoot: string): Promise<Availability> {
     const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version?: string };
@@ -32,9 +36,11 @@ export const berth: Contender = {
     const port = await freePort();
     const listen = `${HOST}:${port}`;
     const command =
-      mode === 'static'
+      contentOf(mode) === 'static'
         ? ['file-server', '--root', context.workspace.staticDir, '--listen', listen]
         : ['reverse-proxy', '--from', listen, '--to', `${upstreamOf(context).host}:${upstreamOf(context).port}`];
+    const httpsPort = usesTls(mode) ? await freePort() : null;
+    if (httpsPort !== null) command.push('--https', `${HOST}:${httpsPort}`, '--tls-cert', tlsOf(context).certFile, '--tls-key', tlsOf(context).keyFile);
     const child = context.children.start({
       name: 'berth',
       command: process.execPath,
@@ -42,6 +48,6 @@ export const berth: Contender = {
       cwd: context.repoRoot,
       wrapper: context.wrapper,
     });
-    return { origin: `http://${listen}`, child };
+    return { origin: `http://${listen}`, ...(httpsPort !== null ? { httpsOrigin: `https://${HOST}:${httpsPort}` } : {}), child };
   },
 };

@@ -1,4 +1,4 @@
-export type { Availability, Contender, RunningServer, StartContext, Upstream } from './contender.ts';
+export type { Availability, CacheHitMarker, Contender, RunningServer, StartContext, Upstream } from './contender.ts';
 export { berth } from './berth.ts';
 export { caddy } from './caddy.ts';
 export { nginx } from './nginx.ts';

@@ -8,6 +8,7 @@ import { upstreamOf, type Availability, type Contender, type RunningServer, type
 export const nodeBaseline: Contender = {
   name: 'node:http',
   cores: `cluster of ${availableParallelism()} workers`,
+  modes: ['static', 'proxy'],
 
   async availability(): Promise<Availability> {
     return { installed: true, version: process.version };
