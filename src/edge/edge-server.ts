@@ -7,6 +7,7 @@ import { Engine } from './engine/engine.ts';
 import type { EdgeLimits } from './engine/limits.ts';
 import type { MainMessage, WorkerInit, WorkerMessage } from './engine/worker-protocol.ts';
 import { TlsState, type TlsConfig } from './engine/tls-state.ts';
+import type { ObservationBatch } from './engine/observations.ts';
 import { purgeCache } from './engine/proxy-pipeline.ts';
 import { resolveEdgeLimits } from './engine/limits.ts';
 import { SharedLimiterTable } from './rate-limit.ts';
@@ -32,6 +33,10 @@ export interface EdgeOptions {
    * cores cost one extra thread, not two.
    */
   readonly workers?: number;
+  /** Gets every engine's counters (and records, with `accessRecords`) about once a second. */
+  readonly onObservations?: (batch: ObservationBatch) => void;
+  /** Keep a record of every exchange, for access logs. */
+  readonly accessRecords?: boolean;
   /** Reports faults the edge handled (never request contents). */
   readonly log?: (line: string) => void;
 }
@@ -121,6 +126,8 @@ export class Edge {
       ticketKeys: this.#ticketKeys,
       limiter: this.#limiter,
       cacheBytes,
+      observe: this.#options.onObservations ?? null,
+      accessRecords: this.#options.accessRecords === true,
     });
     const https = this.#options.https ?? null;
     const httpsHost = https === null ? undefined : https.host === '' ? undefined : https.host;
@@ -148,6 +155,8 @@ export class Edge {
       ticketKeys: this.#ticketKeys,
       limiter: this.#limiter,
       cacheBytes,
+      observe: this.#options.onObservations !== undefined,
+      accessRecords: this.#options.accessRecords === true,
     };
     this.#workers = Array.from({ length: this.#engineCount - 1 }, () => this.#startWorker(init));
     try {
@@ -186,6 +195,10 @@ export class Edge {
     thread.on('message', (message: WorkerMessage) => {
       if (message.type === 'log') {
         this.#options.log?.(message.line);
+        return;
+      }
+      if (message.type === 'observations') {
+        this.#options.onObservations?.(message.batch);
         return;
       }
       for (const waiter of [...handle.waiters]) if (waiter.take(message)) handle.waiters.delete(waiter);

@@ -9,3 +9,4 @@ export { Engine, type EngineOptions } from './engine/engine.ts';
 export { pickUpstream, type Candidate } from './balancer.ts';
 export { markFailed, recordProbe, probeDue, HEALTHY, DEFAULT_HEALTH_POLICY, type UpstreamHealth, type HealthPolicy } from './upstream-health.ts';
 export { createStaticSite, type StaticSite } from './static/index.ts';
+export { DURATION_BUCKETS, durationBucket, type ObservationBatch, type ExchangeRecord, type SiteCounters } from './engine/observations.ts';

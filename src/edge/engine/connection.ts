@@ -5,14 +5,15 @@ import { planStaticResponse, type StaticResponse, type StaticSite } from '../sta
 import type { UpstreamGroup } from '../upstream-group.ts';
 import { cannedHeadResponse, cannedResponse, CONTINUE, httpDate } from './canned.ts';
 import type { ResponseSink, UpstreamFlow } from './exchange.ts';
-import { admitRequest, enterRequest, leaveRequest, proxyRequest, type EdgeServices } from './proxy-pipeline.ts';
+import { admitRequest, enterRequest, fieldValue, leaveRequest, newTrace, proxyRequest, type EdgeServices, type ProxyTrace } from './proxy-pipeline.ts';
 import type { EdgeLimits } from './limits.ts';
 import { SpillBuffer } from './spill-buffer.ts';
 import { writeFileBody } from './static-writer.ts';
 import { readyKey, readyResponse, rememberResponse, serializeHead, wireResponse } from './static-responses.ts';
+import type { Observer } from './observations.ts';
 import type { TlsState } from './tls-state.ts';
 import { openTunnel } from './tunnel.ts';
-import { upstreamRequestHead } from './upstream-head.ts';
+import { requestIdFor, upstreamRequestHead } from './upstream-head.ts';
 
 /** What every connection of one engine shares. */
 export interface EngineContext {
@@ -25,6 +26,8 @@ export interface EngineContext {
   readonly tls: TlsState;
   /** The response cache and the per-client limits. */
   readonly services: EdgeServices;
+  /** Where finished exchanges are counted (and kept for the access log). */
+  readonly observer: Observer;
   /** The engine's HTTPS port, when it has a secure listener: plain HTTP redirects there. */
   readonly httpsPort: number | null;
   /** Called when a connection ends, to forget it. */
@@ -99,6 +102,15 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   /** The site of the request being answered, and whether it counts against the site's per-client in-flight limit. */
   #site: SiteRoutes | null = null;
   #entered = false;
+  // What the exchange will be recorded as.
+  #startedAt = 0;
+  #requestId = '';
+  #siteKey = '';
+  #status = 0;
+  #bytesAtStart = 0;
+  #trace: ProxyTrace | null = null;
+  #limited = false;
+  #upstreamError = false;
 
   constructor(socket: Socket, ctx: EngineContext, now: number, proto: 'http' | 'https') {
     this.socket = socket;
@@ -148,6 +160,8 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
 
   #closed(): void {
     this.#leaveSite();
+    // A request cut before its answer was complete: 499, as nginx logs a client that went away.
+    if (this.#head !== null && this.#phase !== TUNNEL) this.#record(this.#responseStarted && this.#status !== 0 ? this.#status : 499);
     this.#phase = CLOSED;
     this.deadline = 0;
     this.#generation++;
@@ -213,8 +227,17 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     this.#responseStarted = false;
     this.#keepAlive = head.keepAlive && !this.#ctx.closing;
     this.#extraFields = '';
+    this.#startedAt = Date.now();
+    this.#requestId = requestIdFor(head.headers, this.#clientAddress);
+    this.#siteKey = '';
+    this.#status = 0;
+    this.#bytesAtStart = this.socket.bytesWritten;
+    this.#trace = null;
+    this.#limited = false;
+    this.#upstreamError = false;
     if (this.#proto === 'http' && this.#plainHttpDuty(head)) return;
     const decision = route(this.#ctx.routes(), head.host ?? undefined, head.target);
+    if (decision.kind !== 'not-found') this.#siteKey = decision.owner.key ?? '';
     if (this.#proto === 'https' && decision.kind !== 'not-found') {
       const hsts = decision.owner.hsts;
       if (hsts) this.#extraFields = `strict-transport-security: ${hsts}\r\n`;
@@ -272,6 +295,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
       }
       if (head.bodyKind !== 'none') this.#keepAlive = false;
       this.#responseStarted = true;
+      this.#status = 200;
       this.#writeReady(`HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(answer)}\r\n`, head.method === 'HEAD' ? null : Buffer.from(answer));
       return true;
     }
@@ -283,6 +307,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     const authority = ctx.httpsPort === 443 ? host : `${host.includes(':') ? `[${host}]` : host}:${ctx.httpsPort}`;
     const location = `https://${authority}${head.target.startsWith('/') ? head.target : '/'}`;
     if (head.bodyKind !== 'none') this.#keepAlive = false;
+    this.#status = 308;
     this.#writeReady(`HTTP/1.1 308 Permanent Redirect\r\nlocation: ${location}\r\ncontent-length: 0\r\n`, null);
     return true;
   }
@@ -290,6 +315,8 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   /** 429 with Retry-After; a request with an unread body closes the connection after it. */
   #tooMany(retryAfterSeconds: number, message: string): void {
     const head = this.#head!;
+    this.#status = 429;
+    this.#limited = true;
     if (head.bodyKind !== 'none') this.#keepAlive = false;
     const body = `${message}\n`;
     this.#writeReady(
@@ -307,6 +334,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   /** A canned answer; a request with an unread body closes the connection after it. */
   #respondCanned(status: number, message?: string): void {
     const head = this.#head!;
+    this.#status = status;
     if (head.bodyKind !== 'none') this.#keepAlive = false;
     const close = !this.#keepAlive;
     this.socket.write(head.method === 'HEAD' ? cannedHeadResponse(status, close, message) : cannedResponse(status, close, message));
@@ -324,6 +352,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     if (key !== null) {
       const ready = readyResponse(site, key, now);
       if (ready !== null) {
+        this.#status = 200;
         const wire = this.#keepAlive && head.version === 11 ? wireResponse(ready, httpDate(now)) : null;
         if (wire !== null) {
           this.#responseStarted = true;
@@ -350,6 +379,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
 
   #writeStatic(plan: StaticResponse): void {
     const body = plan.body;
+    this.#status = plan.status;
     if (body.kind === 'file') {
       this.#responseStarted = true;
       const text = `${serializeHead(plan)}${this.#extraFields}date: ${httpDate()}\r\n${this.#connectionHeader()}\r\n`;
@@ -468,6 +498,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
       clientAddress: this.#clientAddress,
       proto: this.#proto,
       bodySize: body === null ? null : body.size,
+      requestId: this.#requestId,
     });
   }
 
@@ -478,12 +509,14 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     let outcome;
     try {
       if (body !== null) await body.flushed();
+      const trace = (this.#trace = newTrace());
       const request = {
         method: head.method,
         target: head.target,
         host: hostName(head.host ?? ''),
         proto: this.#proto,
         fields: head.headers,
+        trace,
         head: (omit?: ReadonlySet<string>) =>
           upstreamRequestHead({
             method: head.method,
@@ -494,6 +527,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
             clientAddress: this.#clientAddress,
             proto: this.#proto,
             bodySize: body === null ? null : body.size,
+            requestId: this.#requestId,
             omit,
           }),
         body,
@@ -513,6 +547,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
       this.destroy();
       return;
     }
+    this.#upstreamError = true;
     if (outcome === 'timeout') this.#respondCanned(504, 'gateway timeout: the app did not answer in time');
     else if (outcome === 'unavailable') this.#respondCanned(502, upstreams.members.length === 0 ? 'no instance of the app is ready' : 'bad gateway: no instance could take the request');
     else this.#respondCanned(502, 'bad gateway: the app did not answer properly');
@@ -523,6 +558,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   start(upstream: ResponseHead, flow: UpstreamFlow): void {
     const head = this.#head!;
     this.#responseStarted = true;
+    this.#status = upstream.status;
     this.#upstreamFlow = flow;
     let framing = '';
     switch (upstream.bodyKind) {
@@ -654,6 +690,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   #finish(): void {
     if (this.#phase === CLOSED || this.#phase === TUNNEL) return;
     this.#leaveSite();
+    this.#record(this.#status);
     this.#generation++;
     this.#head = null;
     this.#responseStarted = false;
@@ -679,6 +716,35 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     }
     this.#setDeadline(Date.now() + this.#ctx.limits.headerTimeoutMs, ON_DEADLINE_408);
     this.#pump();
+  }
+
+  /** Counts the exchange just answered (and keeps it for the access log). */
+  #record(status: number): void {
+    const head = this.#head;
+    if (head === null || this.#startedAt === 0) return;
+    const trace = this.#trace;
+    const fields = head.headers;
+    this.#ctx.observer.record(
+      {
+        site: this.#siteKey,
+        time: this.#startedAt,
+        method: head.method,
+        target: head.target,
+        host: head.host ?? '',
+        status,
+        bytes: this.socket.bytesWritten - this.#bytesAtStart,
+        durationMs: Date.now() - this.#startedAt,
+        upstream: trace?.upstream ?? null,
+        requestId: this.#requestId,
+        client: this.#clientAddress,
+        protocol: head.version === 10 ? 'HTTP/1.0' : 'HTTP/1.1',
+        cache: trace?.cache ?? null,
+        referer: fieldValue(fields, 'referer') ?? null,
+        userAgent: fieldValue(fields, 'user-agent') ?? null,
+      },
+      { attempts: trace?.attempts ?? 0, upstreamError: this.#upstreamError, limited: this.#limited },
+    );
+    this.#startedAt = 0;
   }
 
   /** Graceful shutdown: idle connections close now, busy ones after their response. */

@@ -8,6 +8,7 @@ import { ClientConnection, type EdgeConnection, type EngineContext } from './con
 import type { Http2Connection } from './http2.ts';
 import { resolveEdgeLimits, type EdgeLimits } from './limits.ts';
 import { SharedLimiterTable } from '../rate-limit.ts';
+import { Observer, type ObservationBatch } from './observations.ts';
 import { createEdgeServices, type EdgeServices } from './proxy-pipeline.ts';
 import { SECURE_OPTIONS, TlsState } from './tls-state.ts';
 
@@ -25,7 +26,14 @@ export interface EngineOptions {
   readonly limiter?: SharedArrayBuffer | null;
   /** This engine's share of the edge's cache memory; default all of `cacheMemoryBytes`. */
   readonly cacheBytes?: number;
+  /** Gets what the engine saw (counters, and records when `accessRecords`), about once a second. */
+  readonly observe?: ((batch: ObservationBatch) => void) | null;
+  /** Keep a record of every exchange for access logs. */
+  readonly accessRecords?: boolean;
 }
+
+/** How often an engine hands over what it saw. */
+const OBSERVE_INTERVAL_MS = 1_000;
 
 export interface ListenOptions {
   readonly host: string | undefined;
@@ -72,6 +80,7 @@ export class Engine {
       spillDir: options.spillDir ?? join(tmpdir(), `berth-edge-${process.pid}`),
       log: options.log ?? (() => {}),
       tls: options.tls ?? new TlsState(),
+      observer: new Observer({ keepRecords: options.accessRecords === true }),
       services: createEdgeServices({ cacheBytes: options.cacheBytes ?? limits.cacheMemoryBytes, cacheEntryBytes: limits.cacheEntryBytes, limiter: options.limiter ?? SharedLimiterTable.create(1024) }),
       httpsPort: null,
       forget(connection: EdgeConnection) {
@@ -81,6 +90,22 @@ export class Engine {
       closing: false,
     };
     this.#ticketKeys = options.ticketKeys;
+    this.#observe = options.observe ?? null;
+  }
+
+  readonly #observe: ((batch: ObservationBatch) => void) | null;
+  #observeTimer: NodeJS.Timeout | null = null;
+  #lastConnections = -1;
+
+  /** Hands over what was seen since the last call; with nothing new, only a changed connection count. */
+  flushObservations(): void {
+    const observe = this.#observe;
+    if (observe === null) return;
+    const connections = this.#connections.size;
+    const batch = this.#context.observer.take(connections);
+    if (batch !== null) observe(batch);
+    else if (connections !== this.#lastConnections) observe({ sites: {}, connections, records: [], dropped: 0 });
+    this.#lastConnections = connections;
   }
 
   #accept(socket: Socket): void {
@@ -116,6 +141,18 @@ export class Engine {
     // A failed handshake (a scanner, a client refusing the certificate) is
     // the client's business: nothing to log per connection.
     server.on('tlsClientError', () => {});
+    // OCSP stapling: emitted only when the client sent status_request, with
+    // the leaf of the context SNI chose. callback(null, null) staples
+    // nothing; an error would kill the handshake, so none is ever passed.
+    server.on('OCSPRequest', (certificate, _issuer, callback) => {
+      let staple: Buffer | null = null;
+      try {
+        staple = tls.ocspFor(certificate);
+      } catch {
+        // A staple is optional; the handshake goes on without one.
+      }
+      callback(null, staple);
+    });
     const applyFallback = (pair: { cert: string; key: string } | null) => {
       if (pair !== null) server.setSecureContext({ ...SECURE_OPTIONS, ...pair });
     };
@@ -166,6 +203,10 @@ export class Engine {
         server.off('error', onError);
         this.#sweep ??= setInterval(() => this.#expire(), SWEEP_INTERVAL_MS);
         this.#sweep.unref();
+        if (this.#observe !== null && this.#observeTimer === null) {
+          this.#observeTimer = setInterval(() => this.flushObservations(), OBSERVE_INTERVAL_MS);
+          this.#observeTimer.unref();
+        }
         const address = server.address() as AddressInfo;
         if (options.secure === true) this.#context.httpsPort = address.port;
         resolve(address);
@@ -200,6 +241,9 @@ export class Engine {
       for (const connection of this.#connections) connection.destroy();
       if (this.#sweep) clearInterval(this.#sweep);
       this.#sweep = null;
+      if (this.#observeTimer) clearInterval(this.#observeTimer);
+      this.#observeTimer = null;
+      this.flushObservations();
       await stopped;
     })();
     return this.#closing;

@@ -33,6 +33,12 @@ export interface UpstreamTimeouts {
   readonly idleTimeoutMs: number;
 }
 
+/** Filled in by `forward()`: which instance was asked last, and how many were. */
+export interface ForwardTrace {
+  upstream: string | null;
+  attempts: number;
+}
+
 /** A request ready to forward: its head already built for the upstream, its body fully buffered. */
 export interface ForwardRequest {
   readonly method: string;
@@ -187,13 +193,17 @@ class UpstreamConnection implements UpstreamFlow {
  * instance after a refused connection (any method: nothing was sent), and
  * after a reset only for idempotent methods (a POST may have been acted on).
  */
-export async function forward(request: ForwardRequest, group: UpstreamGroup, timeouts: UpstreamTimeouts, sink: ResponseSink): Promise<ForwardOutcome> {
+export async function forward(request: ForwardRequest, group: UpstreamGroup, timeouts: UpstreamTimeouts, sink: ResponseSink, trace?: ForwardTrace): Promise<ForwardOutcome> {
   let tried: Set<Upstream> | null = null;
   let lastFailure: AttemptResult = 'connect-failed';
   for (;;) {
     const upstream = group.pick(tried);
     if (upstream === null) return lastFailure === 'timeout' ? 'timeout' : lastFailure === 'connect-failed' ? 'unavailable' : 'bad-gateway';
     (tried ??= new Set()).add(upstream);
+    if (trace !== undefined) {
+      trace.attempts++;
+      trace.upstream = upstream.id;
+    }
     upstream.acquire();
     let result: AttemptResult;
     try {

@@ -10,11 +10,11 @@ import { planStaticResponse, type StaticResponse, type StaticSite } from '../sta
 import type { UpstreamGroup } from '../upstream-group.ts';
 import type { EdgeConnection, EngineContext } from './connection.ts';
 import type { ForwardOutcome, ResponseSink, UpstreamFlow } from './exchange.ts';
-import { admitRequest, enterRequest, leaveRequest, proxyRequest } from './proxy-pipeline.ts';
+import { admitRequest, enterRequest, fieldValue, leaveRequest, newTrace, proxyRequest, type ProxyTrace } from './proxy-pipeline.ts';
 import { judgeResets, NO_RESETS, RAPID_RESET, type ResetCount } from './h2-flood.ts';
 import type { EdgeLimits } from './limits.ts';
 import { SpillBuffer } from './spill-buffer.ts';
-import { upstreamRequestHead } from './upstream-head.ts';
+import { requestIdFor, upstreamRequestHead } from './upstream-head.ts';
 
 // HTTP/2 on the edge: TLS is done by the engine's listener; node:http2
 // (nghttp2) does the framing, flow control and HPACK; this file does what
@@ -355,6 +355,16 @@ class H2Stream implements ResponseSink {
   #file: FileHandle | null = null;
   #flow: UpstreamFlow | null = null;
   #waitingForDrain = false;
+  // What the exchange will be recorded as (metrics, access log).
+  request: H2Request | null = null;
+  startedAt = 0;
+  requestId = '';
+  siteKey = '';
+  trace: ProxyTrace | null = null;
+  limited = false;
+  upstreamError = false;
+  /** Body bytes relayed from an app (a proxied answer has no Content-Length when the app streamed it). */
+  relayedBytes = 0;
 
   constructor(stream: ServerHttp2Stream, host: StreamHost) {
     this.stream = stream;
@@ -500,6 +510,7 @@ class H2Stream implements ResponseSink {
 
   data(chunk: Buffer): void {
     if (!this.open || this.settled || this.stream.writableEnded) return;
+    this.relayedBytes += chunk.length;
     // `chunk` lives in the upstream read buffer: copied.
     if (this.stream.write(Buffer.from(chunk)) || this.#waitingForDrain) return;
     this.#waitingForDrain = true;
@@ -693,6 +704,7 @@ export class Http2Connection implements EdgeConnection {
   #streamClosed(exchange: H2Stream): void {
     this.#streams.delete(exchange);
     exchange.closed();
+    this.#record(exchange);
     if (this.#streams.size === 0 && !this.#draining) {
       this.#idleDeadline = Date.now() + this.#ctx.limits.keepAliveTimeoutMs;
       this.#schedule(this.#idleDeadline);
@@ -720,13 +732,49 @@ export class Http2Connection implements EdgeConnection {
     session.destroy(new Error(`http2 client ${why}`), ENHANCE_YOUR_CALM);
   }
 
+  /** Counts a finished exchange (and keeps it for the access log). */
+  #record(exchange: H2Stream): void {
+    const request = exchange.request;
+    if (request === null || exchange.startedAt === 0) return;
+    const sent = exchange.stream.sentHeaders as Record<string, unknown> | undefined;
+    const status = Number(sent?.[':status'] ?? 0) || 499;
+    const length = Number(sent?.['content-length'] ?? -1);
+    const trace = exchange.trace;
+    this.#ctx.observer.record(
+      {
+        site: exchange.siteKey,
+        time: exchange.startedAt,
+        method: request.method,
+        target: request.target,
+        host: request.authority,
+        status,
+        bytes: length >= 0 ? length : exchange.relayedBytes,
+        durationMs: Date.now() - exchange.startedAt,
+        upstream: trace?.upstream ?? null,
+        requestId: exchange.requestId,
+        client: this.#clientAddress,
+        protocol: 'HTTP/2',
+        cache: trace?.cache ?? null,
+        referer: fieldValue(request.fields, 'referer') ?? null,
+        userAgent: fieldValue(request.fields, 'user-agent') ?? null,
+      },
+      { attempts: trace?.attempts ?? 0, upstreamError: exchange.upstreamError, limited: exchange.limited },
+    );
+    exchange.startedAt = 0;
+  }
+
   #dispatch(exchange: H2Stream, request: H2Request): void {
     if (!exchange.open) return;
+    exchange.request = request;
+    exchange.startedAt = Date.now();
+    exchange.requestId = requestIdFor(request.fields, this.#clientAddress);
     const decision = route(this.#ctx.routes(), request.authority, request.target);
     if (decision.kind !== 'not-found') {
+      exchange.siteKey = decision.owner.key ?? '';
       exchange.hsts = decision.owner.hsts ?? null;
       const wait = admitRequest(this.#ctx.services, decision.owner, this.#clientAddress, Date.now());
       if (wait !== null) {
+        exchange.limited = true;
         this.#discardBody(exchange);
         exchange.respondText(429, 'too many requests: slow down', ['retry-after', String(wait)]);
         return;
@@ -744,6 +792,7 @@ export class Http2Connection implements EdgeConnection {
       case 'proxy': {
         const site = decision.owner;
         if (!enterRequest(this.#ctx.services, site, this.#clientAddress)) {
+          exchange.limited = true;
           this.#discardBody(exchange);
           exchange.respondText(429, 'too many requests at once from this address', ['retry-after', '1']);
           return;
@@ -829,9 +878,10 @@ export class Http2Connection implements EdgeConnection {
   }
 
   /** The head the app receives: re-framed as HTTP/1.1, with the edge's forwarding headers. */
-  #upstreamHead(request: H2Request, body: SpillBuffer | null, omit?: ReadonlySet<string>): string {
+  #upstreamHead(request: H2Request, requestId: string, body: SpillBuffer | null, omit?: ReadonlySet<string>): string {
     return upstreamRequestHead({
       omit,
+      requestId,
       method: request.method,
       target: request.target,
       fields: request.fields,
@@ -850,13 +900,15 @@ export class Http2Connection implements EdgeConnection {
       if (body !== null) await body.flushed();
       // Cancelled while its body was written out: nothing to ask the app.
       if (!exchange.open) return;
+      const trace = (exchange.trace = newTrace());
       const proxied = {
+        trace,
         method: request.method,
         target: request.target,
         host: hostName(request.authority),
         proto: 'https' as const,
         fields: request.fields,
-        head: (omit?: ReadonlySet<string>) => this.#upstreamHead(request, body, omit),
+        head: (omit?: ReadonlySet<string>) => this.#upstreamHead(request, exchange.requestId, body, omit),
         body,
       };
       outcome = await proxyRequest(proxied, site, upstreams, this.#ctx.services, this.#ctx.limits, exchange);
@@ -871,6 +923,7 @@ export class Http2Connection implements EdgeConnection {
       exchange.reset(INTERNAL_ERROR);
       return;
     }
+    exchange.upstreamError = true;
     if (outcome === 'timeout') exchange.respondText(504, 'gateway timeout: the app did not answer in time');
     else if (outcome === 'unavailable') exchange.respondText(502, upstreams.members.length === 0 ? 'no instance of the app is ready' : 'bad gateway: no instance could take the request');
     else exchange.respondText(502, 'bad gateway: the app did not answer properly');

@@ -20,7 +20,7 @@ import { STATUS_CODES } from '../http1/status-codes.ts';
 import { SharedLimiterTable } from '../rate-limit.ts';
 import type { SiteRoutes } from '../router.ts';
 import type { UpstreamGroup } from '../upstream-group.ts';
-import { forward, type ForwardOutcome, type ResponseSink, type UpstreamFlow } from './exchange.ts';
+import { forward, type ForwardOutcome, type ForwardTrace, type ResponseSink, type UpstreamFlow } from './exchange.ts';
 import type { EdgeLimits } from './limits.ts';
 import type { SpillBuffer } from './spill-buffer.ts';
 
@@ -127,6 +127,17 @@ export interface ProxyRequest {
   /** The upstream head; `omit` names client fields to leave out of it. */
   head(omit?: ReadonlySet<string>): string;
   readonly body: SpillBuffer | null;
+  /** Filled in on the way: the instance asked, the attempts, the cache's part (for metrics and the access log). */
+  readonly trace: ProxyTrace;
+}
+
+export interface ProxyTrace extends ForwardTrace {
+  cache: 'hit' | 'stale' | 'miss' | null;
+}
+
+/** A fresh trace for one request. */
+export function newTrace(): ProxyTrace {
+  return { upstream: null, attempts: 0, cache: null };
 }
 
 /** The value of a request field, repeated ones joined (RFC 9110 §5.3); undefined when absent. */
@@ -147,7 +158,8 @@ export async function proxyRequest(request: ProxyRequest, site: SiteRoutes, upst
   const cache = services.cache;
   const method = request.method;
   const cacheable = cache !== null && site.cache !== false && (method === 'GET' || method === 'HEAD') && request.body === null && fieldValue(request.fields, 'range') === undefined;
-  if (!cacheable) return forward({ method, head: request.head(), body: request.body }, upstreams, limits, client);
+  const trace = request.trace;
+  if (!cacheable) return forward({ method, head: request.head(), body: request.body }, upstreams, limits, client, trace);
 
   const now = Date.now();
   const key = cacheKey(`${request.proto}://${request.host}`, request.target);
@@ -156,33 +168,43 @@ export async function proxyRequest(request: ProxyRequest, site: SiteRoutes, upst
   let staleFallback: CacheEntry | null = null;
   if (entry !== null) {
     const state = judgeEntry(entry.meta, now);
-    if (state === 'fresh') return serveEntry(entry, request, statusHit(), sink, acceptEncoding);
+    if (state === 'fresh') {
+      trace.cache = 'hit';
+      return serveEntry(entry, request, statusHit(), sink, acceptEncoding);
+    }
     if (state === 'stale-while-revalidate') {
+      trace.cache = 'stale';
       if (method === 'GET') revalidate(key, request, upstreams, services, limits);
       return serveEntry(entry, request, statusStaleWhileRevalidate(), sink, acceptEncoding);
     }
     reason = 'stale';
     if (state === 'stale-if-error') staleFallback = entry;
   }
+  trace.cache = 'miss';
   // A HEAD never fills the cache: it has no body to store.
-  if (method === 'HEAD') return forward({ method, head: request.head(), body: null }, upstreams, limits, withCacheStatus(client, statusForward(reason, {})));
+  if (method === 'HEAD') return forward({ method, head: request.head(), body: null }, upstreams, limits, withCacheStatus(client, statusForward(reason, {})), trace);
 
   const ticket = services.collapser.join(key);
   if (!ticket.leader) {
     const filled = await ticket.wait;
-    if (filled !== null && notStale(filled)) return serveEntry(filled, request, statusForward(reason, { collapsed: true }), sink, acceptEncoding);
-    return forward({ method, head: request.head(), body: null }, upstreams, limits, withCacheStatus(client, statusForward(reason, {})));
+    if (filled !== null && notStale(filled)) {
+      trace.cache = 'hit';
+      return serveEntry(filled, request, statusForward(reason, { collapsed: true }), sink, acceptEncoding);
+    }
+    return forward({ method, head: request.head(), body: null }, upstreams, limits, withCacheStatus(client, statusForward(reason, {})), trace);
   }
   const recorder = new CacheRecorder(client, { key, request, cache, reason, staleFallback, acceptEncoding, raw: sink });
   let outcome: ForwardOutcome;
   try {
     // The client's own conditionals go along: an app that answers 304
     // itself keeps doing so (the 304 is not stored; the next full answer is).
-    outcome = await forward({ method, head: request.head(), body: null }, upstreams, limits, recorder);
+    outcome = await forward({ method, head: request.head(), body: null }, upstreams, limits, recorder, trace);
   } finally {
     ticket.settle(recorder.stored);
   }
+  if (recorder.diverted) trace.cache = 'stale';
   if (outcome !== 'done' && outcome !== 'aborted' && staleFallback !== null && !recorder.started) {
+    trace.cache = 'stale';
     return serveEntry(staleFallback, request, statusStaleIfError(null), sink, acceptEncoding);
   }
   return outcome;
@@ -307,6 +329,11 @@ class CacheRecorder implements ResponseSink {
   #size = 0;
   #diverted = false;
   started = false;
+
+  /** The upstream failed and the stale entry answered instead. */
+  get diverted(): boolean {
+    return this.#diverted;
+  }
   stored: CacheEntry | null = null;
 
   constructor(inner: ResponseSink, options: RecorderOptions) {

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 // The request head an app receives, whatever protocol the client spoke:
 // HTTP/1.1 and HTTP/2 requests are both re-framed into one HTTP/1.1 head.
 
@@ -6,7 +8,7 @@
 // forwarding headers the edge sets itself, so a client cannot forge them.
 const NOT_FORWARDED = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer', 'content-length',
-  'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip', 'forwarded',
+  'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip', 'forwarded', 'x-request-id',
 ]);
 
 export interface UpstreamRequest {
@@ -23,6 +25,8 @@ export interface UpstreamRequest {
   readonly proto: 'http' | 'https';
   /** The buffered body's size, or null for a request without a body. */
   readonly bodySize: number | null;
+  /** The request's id (X-Request-Id), the edge's or a trusted peer's. */
+  readonly requestId: string;
   /** Client fields to leave out besides the usual (the cache fills without conditionals). */
   readonly omit?: ReadonlySet<string> | undefined;
 }
@@ -41,8 +45,23 @@ export function upstreamRequestHead(request: UpstreamRequest): string {
     text += `${name}: ${fields[i + 1]}\r\n`;
   }
   if (!hasHost) text += `host: ${request.host ?? 'localhost'}\r\n`;
-  text += `x-forwarded-for: ${request.clientAddress}\r\nx-forwarded-proto: ${request.proto}\r\n`;
+  text += `x-forwarded-for: ${request.clientAddress}\r\nx-forwarded-proto: ${request.proto}\r\nx-request-id: ${request.requestId}\r\n`;
   if (request.host !== null) text += `x-forwarded-host: ${request.host}\r\n`;
   if (request.bodySize !== null) text += `content-length: ${request.bodySize}\r\n`;
   return `${text}\r\n`;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:@+=\/-]{1,128}$/;
+
+/**
+ * The id of a request: the X-Request-Id a trusted peer sent (one on the
+ * loopback interface: a load balancer on this machine), or a new one.
+ */
+export function requestIdFor(fields: readonly string[], clientAddress: string): string {
+  if (clientAddress === '127.0.0.1' || clientAddress === '::1' || clientAddress.startsWith('127.')) {
+    for (let i = 0; i < fields.length; i += 2) {
+      if (fields[i] === 'x-request-id' && REQUEST_ID.test(fields[i + 1]!)) return fields[i + 1]!;
+    }
+  }
+  return randomUUID();
 }

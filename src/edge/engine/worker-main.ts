@@ -26,6 +26,8 @@ const engine = new Engine({
   ticketKeys: Buffer.from(init.ticketKeys),
   limiter: init.limiter,
   cacheBytes: init.cacheBytes,
+  observe: init.observe ? (batch) => send({ type: 'observations', batch }) : null,
+  accessRecords: init.accessRecords,
 });
 
 async function prepare(version: number, spec: RouteSpec): Promise<void> {

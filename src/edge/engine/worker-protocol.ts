@@ -1,5 +1,6 @@
 import type { RouteSpec } from '../route-spec.ts';
 import type { EdgeLimits } from './limits.ts';
+import type { ObservationBatch } from './observations.ts';
 import type { TlsConfig } from './tls-state.ts';
 
 /** What an edge worker thread is started with. */
@@ -19,6 +20,9 @@ export interface WorkerInit {
   readonly limiter: SharedArrayBuffer;
   /** This engine's share of the cache memory. */
   readonly cacheBytes: number;
+  /** Post observation batches to the main thread. */
+  readonly observe: boolean;
+  readonly accessRecords: boolean;
 }
 
 export type MainMessage =
@@ -37,4 +41,5 @@ export type WorkerMessage =
   | { readonly type: 'drained'; readonly id: number }
   | { readonly type: 'purged'; readonly id: number; readonly count: number }
   | { readonly type: 'closed' }
-  | { readonly type: 'log'; readonly line: string };
+  | { readonly type: 'log'; readonly line: string }
+  | { readonly type: 'observations'; readonly batch: ObservationBatch };
