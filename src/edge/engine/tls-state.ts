@@ -1,10 +1,12 @@
+import { hash } from 'node:crypto';
 import type { SecureContext } from 'node:tls';
 
 // What one engine thread knows about TLS: a secure context per host name
 // (chosen at the handshake from SNI), the context for handshakes without
 // SNI, which hosts plain HTTP redirects to HTTPS, and the ACME HTTP-01
-// answers it serves on plain HTTP. The control plane sends it all as plain
-// data (`TlsConfig`); replacing it never touches an established connection,
+// answers it serves on plain HTTP, and the OCSP staples it hands to clients
+// that ask (status_request). The control plane sends it all as plain data
+// (`TlsConfig`); replacing it never touches an established connection,
 // which keeps the context it was made with.
 
 /** A certificate and its key, PEM, for one or more host names. */
@@ -19,6 +21,12 @@ export interface TlsCertificate {
    * certificate is not, so its hosts keep answering on HTTP.
    */
   readonly trusted: boolean;
+  /**
+   * A current, verified "good" OCSP response (DER) to staple, when the
+   * certificate's CA runs a responder; none by default. Changing it alone
+   * keeps the secure context.
+   */
+  readonly ocsp?: Uint8Array | null;
 }
 
 export interface TlsConfig {
@@ -53,11 +61,26 @@ interface Held {
   readonly keyPem: string;
   readonly context: SecureContext;
   readonly trusted: boolean;
+  /** The leaf's DER as a key (sha256, base64): what the OCSPRequest event names it by. */
+  readonly leafKey: string;
+}
+
+/** The key of a leaf certificate's DER, for `ocspFor`. */
+function leafKeyOf(der: Uint8Array): string {
+  return hash('sha256', der, 'base64');
+}
+
+/** The DER of the first certificate of a PEM chain (empty when there is none). */
+function leafDer(certPem: string): Buffer {
+  const match = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----/.exec(certPem);
+  return match === null ? Buffer.alloc(0) : Buffer.from(match[1]!, 'base64');
 }
 
 export class TlsState {
   #byHost = new Map<string, Held>();
   #fallback: Held | null = null;
+  /** OCSP staples by leaf key; empty unless some CA runs a responder. */
+  #staples = new Map<string, Buffer>();
   #challenges: ReadonlyMap<string, string> = new Map();
   /** Called with the new fallback context, for the listener's default. */
   onFallback: ((context: { cert: string; key: string } | null) => void) | null = null;
@@ -75,13 +98,18 @@ export class TlsState {
       if (old !== undefined && old.keyPem === keyPem && old.trusted === trusted) return old;
       // Loaded here rather than imported: an edge without HTTPS never loads node:tls.
       const { createSecureContext } = process.getBuiltinModule('node:tls');
-      return { certPem, keyPem, trusted, context: createSecureContext({ ...SECURE_OPTIONS, cert: certPem, key: keyPem }) };
+      const context = createSecureContext({ ...SECURE_OPTIONS, cert: certPem, key: keyPem });
+      return { certPem, keyPem, trusted, context, leafKey: leafKeyOf(leafDer(certPem)) };
     };
     const byHost = new Map<string, Held>();
+    const staples = new Map<string, Buffer>();
     for (const certificate of config.certificates) {
       const held = reuse(certificate.certPem, certificate.keyPem, certificate.trusted);
       for (const host of certificate.hosts) byHost.set(host.toLowerCase(), held);
+      const ocsp = certificate.ocsp ?? null;
+      if (ocsp !== null && ocsp.byteLength > 0) staples.set(held.leafKey, Buffer.from(ocsp.buffer, ocsp.byteOffset, ocsp.byteLength));
     }
+    this.#staples = staples;
     const fallback = config.fallback === null ? null : reuse(config.fallback.certPem, config.fallback.keyPem, false);
     this.#byHost = byHost;
     const fallbackChanged = fallback !== this.#fallback;
@@ -94,6 +122,16 @@ export class TlsState {
     let name = serverName.toLowerCase();
     if (name.endsWith('.')) name = name.slice(0, -1);
     return (this.#byHost.get(name) ?? this.#fallback)?.context;
+  }
+
+  /**
+   * The OCSP staple for the certificate a handshake presents (its leaf, DER,
+   * as the listener's OCSPRequest event gives it), or null: none held.
+   * Costs a map lookup, and a sha256 of the leaf only when staples exist.
+   */
+  ocspFor(certificateDer: Uint8Array | null | undefined): Buffer | null {
+    if (this.#staples.size === 0 || certificateDer == null) return null;
+    return this.#staples.get(leafKeyOf(certificateDer)) ?? null;
   }
 
   /** The fallback pair, for a listener's default context. */
