@@ -5,7 +5,8 @@ import { registerGitRoutes } from '../api/git-routes.ts';
 import { registerKeyRoutes } from '../api/key-routes.ts';
 import { registerPlatformRoutes } from '../api/platform-routes.ts';
 import { DEFAULT_BUILD_LIMITS, type BuildLimits } from '../build/index.ts';
-import { Edge, type EdgeLimits } from '../edge/index.ts';
+import { Edge, type EdgeLimits, type ObservationBatch } from '../edge/index.ts';
+import { HISTORY_STEP_MS, MetricsHistory } from '../metrics/index.ts';
 import { startGit } from '../git/index.ts';
 import { Platform } from '../platform/platform.ts';
 import { Store, userPrefix } from '../platform/index.ts';
@@ -78,7 +79,24 @@ export async function server(options: ServerOptions): Promise<void> {
   else options.log(`admin API token: ${tokenPath}`);
 
   const https = options.https ?? null;
-  const edge = new Edge({ routes: { hosts: {}, fallback: null }, workers: options.workers, limits: options.limits, log: options.log, https });
+  // What the edge saw, about once a second per engine: every consumer (the
+  // dashboard's history, metrics, access logs) takes each batch in turn.
+  const observers: Array<(batch: ObservationBatch) => void> = [];
+  const history = new MetricsHistory();
+  observers.push((batch) => history.ingest(batch));
+  const historyTimer = setInterval(() => history.tick(), HISTORY_STEP_MS);
+  historyTimer.unref();
+  const edge = new Edge({
+    routes: { hosts: {}, fallback: null },
+    workers: options.workers,
+    limits: options.limits,
+    log: options.log,
+    https,
+    accessRecords: true,
+    onObservations: (batch) => {
+      for (const observe of observers) observe(batch);
+    },
+  });
   let certificates: EdgeCertificates | null = null;
   if (https !== null) {
     const { EdgeCertificates } = await import('../tls/index.ts');
@@ -131,6 +149,7 @@ export async function server(options: ServerOptions): Promise<void> {
       await api.close();
       await git.close();
       await edge.close(10_000);
+      clearInterval(historyTimer);
       await certificates?.close();
       await platform.stop();
       store.close();
