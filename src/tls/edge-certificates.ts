@@ -4,6 +4,7 @@ import { CertificateManager } from './certificate-manager.ts';
 import { ChallengeStore } from './challenge.ts';
 import { LocalCa } from './local-ca.ts';
 import { isLocalName, localName } from './names.ts';
+import { OcspStapler, type OcspPolicy } from './ocsp.ts';
 import type { CertificatePair } from './pem.ts';
 import type { RenewalPolicy } from './renewal-policy.ts';
 
@@ -12,7 +13,9 @@ import type { RenewalPolicy } from './renewal-policy.ts';
 // over ACME through the CertificateManager. Whenever a certificate appears or
 // is renewed, the whole set goes to the edge as plain data (`apply`), and
 // pending HTTP-01 tokens go to `applyChallenges`, so the edge's engines, in
-// whatever thread, answer the CA on plain HTTP.
+// whatever thread, answer the CA on plain HTTP. ACME certificates whose CA
+// runs an OCSP responder carry a staple, kept fresh by an OcspStapler; each
+// new staple pushes the set again.
 
 /** One certificate as the edge takes it (structurally the edge's TlsCertificate). */
 export interface EdgeCertificate {
@@ -20,6 +23,8 @@ export interface EdgeCertificate {
   readonly certPem: string;
   readonly keyPem: string;
   readonly trusted: boolean;
+  /** A verified "good" OCSP response (DER) to staple; only where the CA offers OCSP. */
+  readonly ocsp?: Uint8Array | null;
 }
 
 export interface EdgeTls {
@@ -50,6 +55,8 @@ export interface EdgeCertificatesOptions {
   /** For tests: the renewal policy and ACME polling. */
   readonly policy?: RenewalPolicy;
   readonly polling?: Partial<AcmePolling>;
+  /** For tests: OCSP refresh timing and timeouts. */
+  readonly ocsp?: Partial<OcspPolicy>;
 }
 
 export class EdgeCertificates {
@@ -58,6 +65,7 @@ export class EdgeCertificates {
   readonly #manager: CertificateManager | null;
   readonly #issuer: AcmeIssuer | null;
   readonly #local = new Map<string, CertificatePair>();
+  readonly #ocsp: OcspStapler;
   #fallback: CertificatePair;
   #hosts = new Set<string>();
   #localWork: Promise<void> = Promise.resolve();
@@ -67,6 +75,7 @@ export class EdgeCertificates {
     this.#options = options;
     this.#localCa = localCa;
     this.#fallback = fallback;
+    this.#ocsp = new OcspStapler({ onChange: () => this.#push(), log: options.log, ...(options.ocsp ? { policy: options.ocsp } : {}) });
     if (options.acme === null) {
       this.#issuer = null;
       this.#manager = null;
@@ -181,18 +190,26 @@ export class EdgeCertificates {
     if (this.#closed) return;
     const certificates: EdgeCertificate[] = [];
     for (const [host, pair] of this.#local) certificates.push({ hosts: [host], certPem: pair.certPem, keyPem: pair.keyPem, trusted: false });
+    const acme: Array<{ host: string; pair: CertificatePair }> = [];
     if (this.#manager !== null) {
       for (const host of this.#manager.certificates().keys()) {
         // An expired certificate (its renewal keeps failing) serves no one better than the fallback.
         const pair = this.#hosts.has(host) ? this.#manager.certificate(host) : null;
-        if (pair !== null) certificates.push({ hosts: [host], certPem: pair.certPem, keyPem: pair.keyPem, trusted: true });
+        if (pair !== null) acme.push({ host, pair });
       }
+    }
+    // Staples follow the certificates served: a dropped host or a replaced
+    // certificate loses its refresh timer here.
+    this.#ocsp.track(acme.map(({ host, pair }) => ({ name: host, certPem: pair.certPem })));
+    for (const { host, pair } of acme) {
+      certificates.push({ hosts: [host], certPem: pair.certPem, keyPem: pair.keyPem, trusted: true, ocsp: this.#ocsp.stapleFor(pair.certPem) });
     }
     this.#options.apply({ certificates, fallback: { certPem: this.#fallback.certPem, keyPem: this.#fallback.keyPem } });
   }
 
   async close(): Promise<void> {
     this.#closed = true;
+    await this.#ocsp.close();
     await this.#localWork;
     await this.#manager?.close();
     this.#issuer?.close();
