@@ -70,10 +70,10 @@ async function firstLine(handle: FileHandle, size: number): Promise<string | nul
 }
 
 /** The newest decodable line within the last chunks of a file. */
-async function lastLine(handle: FileHandle, size: number): Promise<LogLine | null> {
+async function lastLine(handle: FileHandle, size: number, decode: (text: string) => LogLine | null): Promise<LogLine | null> {
   let tries = 0;
   for await (const text of linesBackward(handle, size)) {
-    const line = decodeLine(text);
+    const line = decode(text);
     if (line !== null || ++tries >= 16) return line;
   }
   return null;
@@ -104,6 +104,8 @@ export interface LogFilesView<T> {
  */
 export class LogFiles {
   readonly #dir: string;
+  readonly #name: string;
+  readonly #decode: (text: string) => LogLine | null;
   readonly #limits: LogRotationLimits;
   readonly #now: () => number;
   #handle: FileHandle | null = null;
@@ -113,8 +115,11 @@ export class LogFiles {
   #rotated: RotatedFile[] = [];
   #turn: Promise<unknown> = Promise.resolve();
 
-  constructor(options: { dir: string; limits: LogRotationLimits; now: () => number }) {
+  /** `name`: the current file's (default `app.log`); `decode`: how a stored line is read (default decodeLine). */
+  constructor(options: { dir: string; limits: LogRotationLimits; now: () => number; name?: string; decode?: (text: string) => LogLine | null }) {
     this.#dir = options.dir;
+    this.#name = options.name ?? CURRENT_LOG;
+    this.#decode = options.decode ?? decodeLine;
     this.#limits = options.limits;
     this.#now = options.now;
   }
@@ -124,7 +129,7 @@ export class LogFiles {
   }
 
   get currentPath(): string {
-    return join(this.#dir, CURRENT_LOG);
+    return join(this.#dir, this.#name);
   }
 
   /** Creates the folder and opens the current file; learns the rotated files and where the current one stands. */
@@ -140,8 +145,8 @@ export class LogFiles {
       this.#newestAt = null;
       if (size > 0) {
         const head = await firstLine(handle, size);
-        this.#currentSince = (head === null ? null : decodeLine(head)?.at) ?? this.#now();
-        this.#newestAt = (await lastLine(handle, size))?.at ?? this.#now();
+        this.#currentSince = (head === null ? null : this.#decode(head)?.at) ?? this.#now();
+        this.#newestAt = (await lastLine(handle, size, this.#decode))?.at ?? this.#now();
         // A crash can leave the last line torn: end it, so the next line starts clean.
         const last = Buffer.alloc(1);
         await handle.read(last, 0, 1, size - 1);
@@ -153,7 +158,7 @@ export class LogFiles {
       this.#currentBytes = size;
       this.#rotated = [];
       for (const name of await readdir(this.#dir)) {
-        const closedAt = rotatedAt(name);
+        const closedAt = rotatedAt(name, this.#name);
         if (closedAt !== null) this.#rotated.push({ name, closedAt });
       }
       this.#handle = handle;
@@ -182,7 +187,7 @@ export class LogFiles {
         this.#limits,
       );
       if (decision.rotate && this.#handle !== null) {
-        const target = rotatedName(this.#newestAt ?? this.#now(), this.#rotated);
+        const target = rotatedName(this.#newestAt ?? this.#now(), this.#rotated, this.#name);
         // Rename first: if that fails nothing has changed; the old handle follows the renamed file.
         await rename(this.currentPath, join(this.#dir, target.name));
         this.#rotated.push(target);

@@ -9,6 +9,8 @@ export interface LogLine {
   /** `web.1`, `worker.2`, `build`, `berth`. */
   readonly source: string;
   readonly text: string;
+  /** An instance's stdout or stderr, when known (only as lines happen: not stored). */
+  readonly stream?: 'out' | 'err';
 }
 
 export interface LogQuery {

@@ -116,15 +116,16 @@ export function decideRotation(state: LogFilesState, limits: LogRotationLimits):
   return { rotate, remove };
 }
 
-const STAMPED = /^app\.log\.(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})-(\d{2})\.(\d{3})Z$/;
+const STAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2})-(\d{2})-(\d{2})\.(\d{3})Z$/;
 
-/** The time in a rotated file's name; null for any other name (which berth never deletes). */
-export function rotatedAt(name: string): number | null {
-  const m = STAMPED.exec(name);
+/** The time in a rotated file's name (`BASE.STAMP`, BASE `app.log` unless given); null for any other name (which berth never deletes). */
+export function rotatedAt(name: string, base: string = CURRENT_LOG): number | null {
+  if (!name.startsWith(`${base}.`)) return null;
+  const m = STAMP.exec(name.slice(base.length + 1));
   if (m === null) return null;
   const at = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), Number(m[7]));
   // Date.UTC rolls 2026-02-31 over into March: such a name is not one berth wrote.
-  return new Date(at).toISOString().replaceAll(':', '-') === name.slice(CURRENT_LOG.length + 1) ? at : null;
+  return new Date(at).toISOString().replaceAll(':', '-') === name.slice(base.length + 1) ? at : null;
 }
 
 /**
@@ -133,8 +134,8 @@ export function rotatedAt(name: string): number | null {
  * sorting in the order the files were written even when the clock went
  * back or two rotations fall in one millisecond.
  */
-export function rotatedName(newestLineAt: number, existing: readonly RotatedFile[]): RotatedFile {
+export function rotatedName(newestLineAt: number, existing: readonly RotatedFile[], base: string = CURRENT_LOG): RotatedFile {
   let at = Math.max(0, Math.min(Math.trunc(newestLineAt), 253_402_300_799_999)); // 9999-12-31: four-digit years keep the names sortable
   for (const file of existing) if (file.closedAt >= at) at = file.closedAt + 1;
-  return { name: `${CURRENT_LOG}.${new Date(at).toISOString().replaceAll(':', '-')}`, closedAt: at };
+  return { name: `${base}.${new Date(at).toISOString().replaceAll(':', '-')}`, closedAt: at };
 }

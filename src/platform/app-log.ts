@@ -4,6 +4,15 @@ import { appLogLimits, type AppLogLimits } from './app-log-rotation.ts';
 
 export type { LogLine, LogQuery } from './app-log-query.ts';
 
+/** How a log stores its lines: `encode` gives one line of the file with its newline, `decode` reads one back (null: not a line of this log). */
+export interface LineCodec {
+  encode(line: LogLine): string;
+  decode(text: string): LogLine | null;
+}
+
+/** App output as stored: `{"at","source","text"}` a line. */
+export const APP_LINE_CODEC: LineCodec = { encode: encodeLine, decode: decodeLine };
+
 export interface AppLogOptions {
   /** The app's log folder, `STATE/apps/NAME/logs`. */
   readonly dir: string;
@@ -11,6 +20,9 @@ export interface AppLogOptions {
   readonly limits?: Partial<AppLogLimits>;
   /** Told when the log cannot be written (once, until writing works again). */
   readonly onError?: (err: Error) => void;
+  /** How lines are stored (default APP_LINE_CODEC) and the current file's name (default `app.log`): the access log stores its own JSON records. */
+  readonly codec?: LineCodec;
+  readonly fileName?: string;
 }
 
 /** A line held in memory until it is written. */
@@ -42,6 +54,7 @@ export class AppLog {
   readonly #now: () => number;
   readonly #onError: (err: Error) => void;
   readonly #files: LogFiles;
+  readonly #codec: LineCodec;
   readonly #followers = new Set<Follower>();
   #seq = 0;
   #pending: Held[] = [];
@@ -60,15 +73,18 @@ export class AppLog {
     this.#limits = appLogLimits(options.limits);
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? (() => {});
-    this.#files = new LogFiles({ dir: options.dir, limits: this.#limits, now: this.#now });
+    this.#codec = options.codec ?? APP_LINE_CODEC;
+    this.#files = new LogFiles({ dir: options.dir, limits: this.#limits, now: this.#now, name: options.fileName, decode: this.#codec.decode });
   }
 
-  add(source: string, text: string, at: number = this.#now()): void {
+  /** `stream`: which of an instance's outputs the line came from, when known; followers see it, the files do not keep it. */
+  add(source: string, text: string, at: number = this.#now(), stream?: 'out' | 'err'): void {
     if (this.#closing !== null) return;
-    const line: LogLine = { at, source, text: text.length > this.#limits.maxLineChars ? `${text.slice(0, this.#limits.maxLineChars)}…` : text };
+    const cut = text.length > this.#limits.maxLineChars ? `${text.slice(0, this.#limits.maxLineChars)}…` : text;
+    const line: LogLine = stream === undefined ? { at, source, text: cut } : { at, source, text: cut, stream };
     const seq = ++this.#seq;
     for (const follower of this.#followers) follower(line, seq);
-    const data = Buffer.from(encodeLine(line));
+    const data = Buffer.from(this.#codec.encode(line));
     if (this.#pendingBytes + data.length > this.#limits.maxPendingBytes) {
       this.#dropped += 1;
       return;
@@ -83,7 +99,7 @@ export class AppLog {
     const dropped = this.#dropped;
     this.#dropped = 0;
     const line: LogLine = { at: this.#now(), source: 'berth', text: `${dropped} ${dropped === 1 ? 'line' : 'lines'} dropped: the log could not be written as fast as the app wrote` };
-    this.#hold({ line, seq: this.#seq, data: Buffer.from(encodeLine(line)), dropped });
+    this.#hold({ line, seq: this.#seq, data: Buffer.from(this.#codec.encode(line)), dropped });
   }
 
   #hold(held: Held): void {
@@ -210,7 +226,7 @@ export class AppLog {
     try {
       if (view.current !== null) {
         for await (const text of linesBackward(view.current.handle, view.current.end)) {
-          take(decodeLine(text));
+          take(this.#codec.decode(text));
           if (done) break;
         }
       }
@@ -220,7 +236,7 @@ export class AppLog {
         if (handle === null) break;
         try {
           for await (const text of linesBackward(handle, await sizeOf(handle))) {
-            take(decodeLine(text));
+            take(this.#codec.decode(text));
             if (done) break;
           }
         } finally {
