@@ -24,7 +24,7 @@ import {
 import type { Edge, SiteSettings, SiteSpec } from '../edge/index.ts';
 import type { DomainCertificate } from '../tls/index.ts';
 import { BerthError } from '../errors.ts';
-import { ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type ReleaseSpec, type RunAs } from '../runner/index.ts';
+import { ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type ReleaseSpec, type RunAs } from '../runner/index.ts';
 import { AppLog } from './app-log.ts';
 import { appUserName, chownTree, createAppUser, findUser, removeAppUser, requireTraversable } from './app-users.ts';
 import { CronScheduler, type CronJobView } from './cron-scheduler.ts';
@@ -57,6 +57,16 @@ export interface PlatformOptions {
   readonly buildLimits?: BuildLimits;
   /** The HTTPS edge's certificates: told every host the edge serves, asked for each domain's state. */
   readonly certificates?: DomainCertificates | null;
+  /** Told when a build or a deploy ends (for metrics); must not throw. */
+  readonly onEvent?: (event: PlatformEvent) => void;
+}
+
+/** A build or a deploy that ended, how, and how long it took. */
+export interface PlatformEvent {
+  readonly kind: 'build' | 'deploy';
+  readonly app: string;
+  readonly outcome: 'succeeded' | 'failed';
+  readonly seconds: number;
 }
 
 /** What the platform needs of the edge's certificates (EdgeCertificates). */
@@ -360,7 +370,8 @@ export class Platform {
       state.log.add('build', line);
       options.log(line);
     };
-    return this.#auditedAsync(options.actor, 'deploy', app, () =>
+    const started = Date.now();
+    const deployed = this.#auditedAsync(options.actor, 'deploy', app, () =>
       this.#serially(app, async () => {
         const user = await this.#userOf(app);
         await this.#ensureAppDirs(app, user);
@@ -406,6 +417,19 @@ export class Platform {
         return this.#rollOut(app, release, log);
       }),
     );
+    deployed.then(
+      () => this.#emit({ kind: 'deploy', app, outcome: 'succeeded', seconds: (Date.now() - started) / 1000 }),
+      () => this.#emit({ kind: 'deploy', app, outcome: 'failed', seconds: (Date.now() - started) / 1000 }),
+    );
+    return deployed;
+  }
+
+  #emit(event: PlatformEvent): void {
+    try {
+      this.#options.onEvent?.(event);
+    } catch (err) {
+      this.#options.log(`platform event listener failed: ${(err as Error).message}`);
+    }
   }
 
   /**
@@ -425,6 +449,7 @@ export class Platform {
       if (Date.now() - last >= HEARTBEAT_MS) logged(`… still building (${Math.round((Date.now() - started) / 1000)} s)`);
     }, HEARTBEAT_MS / 2);
     heartbeat.unref();
+    let outcome: PlatformEvent['outcome'] = 'failed';
     try {
       logged(`building ${sourceDigest.slice(0, 7)}`);
       const environment = await this.#buildEnvironment();
@@ -442,9 +467,11 @@ export class Platform {
           exec: runOnce,
         }, environment.sandbox);
       }
+      outcome = 'succeeded';
       return plan;
     } finally {
       clearInterval(heartbeat);
+      this.#emit({ kind: 'build', app, outcome, seconds: (Date.now() - started) / 1000 });
     }
   }
 
@@ -683,6 +710,16 @@ export class Platform {
     if (!formation) return [];
     const release = state!.runner.current?.name ?? null;
     return formation.instances().map((instance) => ({ ...instance, release }));
+  }
+
+  /** Every app's running instances, for metrics; `generation` is the same object while the same set of instances (one activation) runs. */
+  instanceVitals(): Array<{ app: string; generation: object; instances: InstanceVitals[] }> {
+    const running: Array<{ app: string; generation: object; instances: InstanceVitals[] }> = [];
+    for (const [app, state] of this.#apps) {
+      const formation = state.runner.formation;
+      if (formation) running.push({ app, generation: formation, instances: formation.vitals() });
+    }
+    return running;
   }
 
   // ---- domains ----------------------------------------------------------

@@ -14,6 +14,17 @@ export interface ReadyUpstream {
   readonly port: number;
 }
 
+/** One instance as `vitals()` reports it. */
+export interface InstanceVitals {
+  readonly name: string;
+  readonly type: string;
+  readonly state: InstanceState;
+  readonly pid: number | undefined;
+  /** When its process started (the formation's clock: epoch ms by default). */
+  readonly startedAt: number;
+  readonly restarts: number;
+}
+
 export interface Clock {
   now(): number;
 }
@@ -96,6 +107,16 @@ export class Formation {
       .map((slot) => {
         const instance = slot.instance!;
         return { name: instance.name, state: instance.state, pid: instance.pid, port: instance.spec.port };
+      });
+  }
+
+  /** Each instance's supervision facts, for metrics: when its process started, and its slot's unasked exits (each followed by a restart) since this formation started. */
+  vitals(): InstanceVitals[] {
+    return this.#slots
+      .filter((slot) => slot.instance !== null)
+      .map((slot) => {
+        const instance = slot.instance!;
+        return { name: instance.name, type: slot.type.name, state: instance.state, pid: instance.pid, startedAt: instance.startedAt, restarts: slot.exits };
       });
   }
 
