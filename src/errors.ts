@@ -66,6 +66,10 @@ export const ERROR_CODES = {
   BERTH_E_HTTPS_OFF: 'the server serves no HTTPS, so it has no certificates or local CA to show',
   BERTH_E_ACME_CONFIG: 'the ACME settings cannot be used: a directory URL that is not https, a CA bundle without certificates, a malformed email',
   BERTH_E_OCSP: 'an OCSP response for stapling could not be had: no answer, a responder error, a bad signature, or a status other than good',
+  // Log drains (src/platform/log-drains.ts).
+  BERTH_E_DRAIN_URL: 'a log drain URL is malformed or of a kind berth cannot send to (syslog://, syslog+tls://, https://)',
+  BERTH_E_DRAIN_EXISTS: 'the app already has a log drain with that URL',
+  BERTH_E_DRAIN_NOT_FOUND: 'the app has no log drain with that id',
   // The dashboard (src/dashboard/).
   BERTH_E_CSRF: 'a dashboard request that changes something lacked its session\'s CSRF token or came from another site',
 } as const;

@@ -21,10 +21,11 @@ import {
   type Sandbox,
   siteSettings,
 } from '../build/index.ts';
-import type { Edge, SiteSettings, SiteSpec } from '../edge/index.ts';
+import type { Edge, ExchangeRecord, SiteSettings, SiteSpec } from '../edge/index.ts';
 import type { DomainCertificate } from '../tls/index.ts';
 import { BerthError } from '../errors.ts';
 import { ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type ReleaseSpec, type RunAs } from '../runner/index.ts';
+import { accessLogLine, createAccessLog } from './access-log.ts';
 import { AppLog } from './app-log.ts';
 import { appUserName, chownTree, createAppUser, findUser, removeAppUser, requireTraversable } from './app-users.ts';
 import { CronScheduler, type CronJobView } from './cron-scheduler.ts';
@@ -59,6 +60,8 @@ export interface PlatformOptions {
   readonly certificates?: DomainCertificates | null;
   /** Told when a build or a deploy ends (for metrics); must not throw. */
   readonly onEvent?: (event: PlatformEvent) => void;
+  /** Told when an app's logs come to exist and when the app goes (the log drains follow them). */
+  readonly logWatcher?: AppLogWatcher | null;
 }
 
 /** A build or a deploy that ended, how, and how long it took. */
@@ -67,6 +70,18 @@ export interface PlatformEvent {
   readonly app: string;
   readonly outcome: 'succeeded' | 'failed';
   readonly seconds: number;
+}
+
+/** An app's two logs: its output (instances, builds, deploy events) and the edge's access log of its requests. */
+export interface AppLogs {
+  readonly output: AppLog;
+  readonly access: AppLog;
+}
+
+/** Whoever follows every app's logs (LogDrains). */
+export interface AppLogWatcher {
+  attach(app: string, logs: AppLogs): void;
+  detach(app: string): Promise<void>;
 }
 
 /** What the platform needs of the edge's certificates (EdgeCertificates). */
@@ -103,6 +118,8 @@ interface RunningRelease extends ReleaseSpec {
 interface AppState {
   readonly runner: ReleaseRunner<RunningRelease>;
   readonly log: AppLog;
+  /** STATE/logs/NAME/access: the edge's records of the app's requests. */
+  readonly access: AppLog;
   site: Omit<SiteSpec, 'key'> | null;
   /** The app's Unix user, looked up once; null when apps run as berth's user. */
   user: Promise<RunAs | null> | null;
@@ -173,8 +190,10 @@ export class Platform {
     if (state === undefined) {
       // Under STATE/logs, not the app's own folder: with app users that folder is the app's, and root must not write where an app can plant links.
       const log = new AppLog({ dir: join(this.#options.stateDir, 'logs', app), now: Date.now, onError: (err) => this.#options.log(`${app}: cannot write its log: ${err.message}`) });
+      const access = createAccessLog({ dir: join(this.#options.stateDir, 'logs', app, 'access'), onError: (err) => this.#options.log(`${app}: cannot write its access log: ${err.message}`) });
       const created: AppState = {
         log,
+        access,
         site: null,
         user: null,
         queue: Promise.resolve(),
@@ -184,13 +203,14 @@ export class Platform {
             return this.#publishRoutes();
           },
           drain: (upstream, deadline) => this.#options.edge.drain(upstream, deadline),
-          log: (source, line) => log.add(source === 'berth' ? 'berth' : source, line),
+          log: (source, line, stream) => log.add(source === 'berth' ? 'berth' : source, line, undefined, stream === 'event' ? undefined : stream),
           graceMs: this.#options.graceMs ?? 10_000,
           readyTimeoutMs: this.#options.readyTimeoutMs ?? 60_000,
         }),
       };
       state = created;
       this.#apps.set(app, state);
+      this.#options.logWatcher?.attach(app, { output: log, access });
     }
     return state;
   }
@@ -225,6 +245,21 @@ export class Platform {
   logOf(app: string): AppLog {
     this.#store.getApp(app);
     return this.#state(app).log;
+  }
+
+  accessLogOf(app: string): AppLog {
+    this.#store.getApp(app);
+    return this.#state(app).access;
+  }
+
+  /** The edge's records of finished requests, each into its app's access log (records of no app, or of one gone, are not kept). */
+  recordAccess(records: readonly ExchangeRecord[]): void {
+    for (const record of records) {
+      const state = record.site === '' ? undefined : this.#apps.get(record.site);
+      if (state === undefined) continue;
+      const line = accessLogLine(record);
+      state.access.add(line.source, line.text, line.at);
+    }
   }
 
   url(app: string): string {
@@ -306,11 +341,13 @@ export class Platform {
     await this.#serially(name, async () => {
       const state = this.#apps.get(name);
       await this.#cron.removeApp(name);
+      await this.#options.logWatcher?.detach(name);
       if (state) {
         state.site = null;
         await this.#publishRoutes();
         await state.runner.stop();
         await state.log.close();
+        await state.access.close();
       }
       const uid = this.#store.getApp(name).uid;
       this.#audited(actor, 'apps.destroy', name, () => this.#store.destroyApp(name));
@@ -784,6 +821,7 @@ export class Platform {
       await state.queue;
       await state.runner.stop();
       await state.log.close();
+      await state.access.close();
     }));
   }
 }

@@ -102,6 +102,14 @@ export interface SshKeyInfo {
   readonly revokedAt: string | null;
 }
 
+/** A log drain of an app. `url` may hold a secret (a token): show it only through redactDrainUrl(). */
+export interface LogDrainRecord {
+  readonly id: number;
+  readonly app: string;
+  readonly url: string;
+  readonly createdAt: string;
+}
+
 export type AuditValue = string | number | boolean | null | readonly string[];
 
 export interface AuditEntry {

@@ -45,6 +45,13 @@
 //                authorized_keys line, without its comment), created_at,
 //                last_used_at, revoked_at.
 //
+// Version 3:
+//
+//   log_drains   id, app_id → apps, url (where the app's log lines go:
+//                syslog://, syslog+tls://, https://; it may hold a token, so
+//                it is shown with its secret parts hidden, never logged),
+//                created_at. UNIQUE(app_id, url).
+//
 // Times are ISO-8601 UTC strings. Tables are STRICT, so a wrong type is an
 // error rather than a silently stored string. Two triggers keep the one
 // invariant a restart depends on — an app's current release is a succeeded
@@ -167,6 +174,15 @@ export const MIGRATIONS: readonly string[] = [
     revoked_at TEXT NULL
   ) STRICT;
   CREATE UNIQUE INDEX ssh_keys_active_fingerprint ON ssh_keys(fingerprint) WHERE revoked_at IS NULL;
+  `,
+  `
+  CREATE TABLE log_drains (
+    id INTEGER PRIMARY KEY,
+    app_id INTEGER NOT NULL REFERENCES apps(id),
+    url TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (app_id, url)
+  ) STRICT;
   `,
 ];
 

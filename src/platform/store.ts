@@ -5,7 +5,7 @@ import { BerthError } from '../errors.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import { appName, auditActor, branchName, configKey, cronJobName, hostname, keyName, processType, releaseRef, tokenName } from './names.ts';
 import { canTransition, nextVersion, releasesToPrune, rollbackTarget } from './release-policy.ts';
-import type { App, AuditEntry, AuditRow, Build, CronRun, SshKeyInfo, DestroyedApp, Domain, NewRelease, PruneResult, Release, ReleaseInfo, StoreOptions, TokenInfo } from './records.ts';
+import type { App, AuditEntry, AuditRow, Build, CronRun, SshKeyInfo, DestroyedApp, Domain, LogDrainRecord, NewRelease, PruneResult, Release, ReleaseInfo, StoreOptions, TokenInfo } from './records.ts';
 import {
   APP_SELECT,
   BUILD_SELECT,
@@ -242,7 +242,7 @@ export class Store {
       const configKeys = Object.keys(this.getConfig(name));
       // The app points at a release and releases point at the app: unhook first.
       this.#run('UPDATE apps SET current_release_id = NULL WHERE id = ?', id);
-      for (const table of ['config_vars', 'formation', 'domains', 'cron_runs']) this.#run(`DELETE FROM ${table} WHERE app_id = ?`, id);
+      for (const table of ['config_vars', 'formation', 'domains', 'cron_runs', 'log_drains']) this.#run(`DELETE FROM ${table} WHERE app_id = ?`, id);
       const releases = Number(this.#run('DELETE FROM releases WHERE app_id = ?', id).changes);
       this.#run('DELETE FROM builds WHERE app_id = ?', id);
       this.#run('DELETE FROM apps WHERE id = ?', id);
@@ -751,6 +751,47 @@ export class Store {
       if (row.revoked_at === null) this.#run('UPDATE ssh_keys SET revoked_at = ? WHERE id = ?', this.#time(), Number(row.id));
       return toSshKey(this.#get('SELECT * FROM ssh_keys WHERE name = ?', name)!);
     });
+  }
+
+  // ---- log drains ---------------------------------------------------------
+
+  /** Attach a drain (its URL checked by the caller, src/platform/drain-policy.ts); the same URL twice, or more than `max`, is refused. */
+  addDrain(app: string, url: string, max: number): LogDrainRecord {
+    requireText('drain URL', url);
+    return this.transaction(() => {
+      const id = this.#appId(app);
+      const existing = this.#get('SELECT id FROM log_drains WHERE app_id = ? AND url = ?', id, url);
+      if (existing !== undefined) {
+        throw new BerthError('BERTH_E_DRAIN_EXISTS', `the app "${app}" already has this drain (${String(existing.id)})`, { hint: `See berth drains list --app ${app}.`, status: 409 });
+      }
+      if (Number(this.#get('SELECT count(*) AS n FROM log_drains WHERE app_id = ?', id)?.n ?? 0) >= max) {
+        throw new BerthError('BERTH_E_USAGE', `the app "${app}" has ${max} drains, the most it can have`, { hint: `Remove one first: berth drains remove ID --app ${app}.`, status: 409 });
+      }
+      const result = this.#run('INSERT INTO log_drains (app_id, url, created_at) VALUES (?, ?, ?)', id, url, this.#time());
+      return this.#drain(Number(result.lastInsertRowid))!;
+    });
+  }
+
+  /** The app's drains, or every app's (what the daemon starts with) without an app; oldest first. */
+  listDrains(app?: string): LogDrainRecord[] {
+    const select = 'SELECT d.id, a.name AS app, d.url, d.created_at FROM log_drains d JOIN apps a ON a.id = d.app_id';
+    const rows = app === undefined ? this.#all(`${select} ORDER BY d.id`) : this.#all(`${select} WHERE d.app_id = ? ORDER BY d.id`, this.#appId(app));
+    return rows.map((row) => ({ id: Number(row.id), app: String(row.app), url: String(row.url), createdAt: String(row.created_at) }));
+  }
+
+  removeDrain(app: string, id: number): LogDrainRecord {
+    return this.transaction(() => {
+      const appId = this.#appId(app);
+      const drain = Number.isSafeInteger(id) ? this.#drain(id) : null;
+      if (drain === null || drain.app !== app) throw new BerthError('BERTH_E_DRAIN_NOT_FOUND', `the app "${app}" has no drain ${id}`, { hint: `See berth drains list --app ${app}.`, status: 404 });
+      this.#run('DELETE FROM log_drains WHERE id = ? AND app_id = ?', id, appId);
+      return drain;
+    });
+  }
+
+  #drain(id: number): LogDrainRecord | null {
+    const row = this.#get('SELECT d.id, a.name AS app, d.url, d.created_at FROM log_drains d JOIN apps a ON a.id = d.app_id WHERE d.id = ?', id);
+    return row === undefined ? null : { id: Number(row.id), app: String(row.app), url: String(row.url), createdAt: String(row.created_at) };
   }
 
   // ---- audit --------------------------------------------------------------
