@@ -136,6 +136,7 @@ async function program(argv: readonly string[]): Promise<Command> {
     .option('--no-acme', "get no certificates over ACME: berth's local CA (and --tls-cert) only")
     .option('--tls-cert <file>', 'your own certificate (PEM, with its chain) for names that have none of their own')
     .option('--tls-key <file>', "the --tls-cert certificate's private key (PEM)")
+    .option('--metrics <address>', 'also serve /metrics without a token here (HOST:PORT; keep it on localhost or a private interface); with a token it is always on the API address')
     .action(async (opts: ServerCommandOptions) => {
       const { server } = await import('./server.ts');
       const { parseBuildOptions } = await import('./build-options.ts');
@@ -156,6 +157,7 @@ async function program(argv: readonly string[]): Promise<Command> {
         workers: parseWorkers(opts.workers),
         limits: parseLimits(opts.limit),
         ssh: opts.ssh === undefined ? null : parseListenAddress(opts.ssh),
+        metrics: opts.metrics === undefined ? null : parseListenAddress(opts.metrics),
         log,
       });
     });
@@ -199,6 +201,7 @@ interface ServerCommandOptions {
   acme: boolean;
   tlsCert?: string;
   tlsKey?: string;
+  metrics?: string;
 }
 
 /** The ACME settings and the operator's certificate of `berth server --https`. */

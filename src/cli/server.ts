@@ -3,10 +3,11 @@ import { join, resolve } from 'node:path';
 import { ApiServer } from '../api/api-server.ts';
 import { registerGitRoutes } from '../api/git-routes.ts';
 import { registerKeyRoutes } from '../api/key-routes.ts';
+import { MetricsListener, registerMetricsRoutes } from '../api/metrics-routes.ts';
 import { registerPlatformRoutes } from '../api/platform-routes.ts';
 import { DEFAULT_BUILD_LIMITS, type BuildLimits } from '../build/index.ts';
 import { Edge, type EdgeLimits, type ObservationBatch } from '../edge/index.ts';
-import { HISTORY_STEP_MS, MetricsHistory } from '../metrics/index.ts';
+import { BerthMetrics, HISTORY_STEP_MS, MetricsHistory } from '../metrics/index.ts';
 import { startGit } from '../git/index.ts';
 import { Platform } from '../platform/platform.ts';
 import { Store, userPrefix } from '../platform/index.ts';
@@ -39,6 +40,8 @@ export interface ServerOptions {
   /** For tests: the renewal policy and ACME polling. */
   readonly renewalPolicy?: RenewalPolicy;
   readonly acmePolling?: Partial<AcmePolling>;
+  /** Where /metrics is also served without a token (--metrics); null: only on the API listener, with one. */
+  readonly metrics?: ListenAddress | null;
 }
 
 // Apps inherit only what they need from the daemon's environment: never its
@@ -84,6 +87,9 @@ export async function server(options: ServerOptions): Promise<void> {
   const observers: Array<(batch: ObservationBatch) => void> = [];
   const history = new MetricsHistory();
   observers.push((batch) => history.ingest(batch));
+  // Prometheus metrics; the platform's parts are read at scrape time (the platform exists by then).
+  const metrics = new BerthMetrics({ sources: { apps: () => store.listApps().map((app) => app.name), running: () => platform.instanceVitals() } });
+  observers.push((batch) => metrics.observe(batch));
   const historyTimer = setInterval(() => history.tick(), HISTORY_STEP_MS);
   historyTimer.unref();
   const edge = new Edge({
@@ -128,10 +134,13 @@ export async function server(options: ServerOptions): Promise<void> {
     buildConcurrency: options.buildConcurrency ?? 1,
     buildLimits: options.buildLimits ?? DEFAULT_BUILD_LIMITS,
     certificates,
+    onEvent: (event) => metrics.record(event),
   });
   const api = new ApiServer({ authenticate: (token) => store.verifyToken(token)?.name ?? null, log: options.log });
   registerPlatformRoutes(api, platform);
   registerKeyRoutes(api, store);
+  registerMetricsRoutes(api, metrics);
+  const metricsListener = options.metrics ? new MetricsListener(metrics, options.log) : null;
   const git = await startGit({ stateDir, platform, ssh: options.ssh ?? null, log: options.log });
   registerGitRoutes(api, git.service, options.log);
 
@@ -140,6 +149,10 @@ export async function server(options: ServerOptions): Promise<void> {
   options.log(`edge listening on ${urlOf(edgeAddress)} (apps at NAME.${options.baseDomain})`);
   if (edge.httpsAddress !== null) options.log(`edge serving HTTPS on ${urlOf(edge.httpsAddress, 'https')} (HTTP/2 and HTTP/1.1)`);
   options.log(`api listening on ${urlOf(apiAddress)}`);
+  if (metricsListener !== null && options.metrics) {
+    const metricsAddress = await metricsListener.listen(options.metrics.host, options.metrics.port);
+    options.log(`metrics listening on ${urlOf(metricsAddress)}/metrics (no token: keep it on localhost or a private interface)`);
+  }
   await platform.start();
   options.log('ready');
 
@@ -147,6 +160,7 @@ export async function server(options: ServerOptions): Promise<void> {
     options.log,
     async () => {
       await api.close();
+      await metricsListener?.close();
       await git.close();
       await edge.close(10_000);
       clearInterval(historyTimer);

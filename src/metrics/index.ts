@@ -2,3 +2,7 @@
 // metrics and as the last hour of history the dashboard draws. This door is
 // the only way in; nothing happens at import time.
 export { MetricsHistory, histogramQuantile, HISTORY_STEP_MS, HISTORY_SPAN_MS, type Sample } from './history.ts';
+export { BerthMetrics, type BerthMetricsOptions, type MetricsSources } from './registry.ts';
+export { UNROUTED_APP, type EngineBatch } from './edge-metrics.ts';
+export type { RunningApp, RunningInstance } from './instance-metrics.ts';
+export type { FinishedWork } from './platform-metrics.ts';
