@@ -157,8 +157,9 @@ export class Edge {
       cacheBytes,
       observe: this.#options.onObservations !== undefined,
       accessRecords: this.#options.accessRecords === true,
+      engineIndex: 0,
     };
-    this.#workers = Array.from({ length: this.#engineCount - 1 }, () => this.#startWorker(init));
+    this.#workers = Array.from({ length: this.#engineCount - 1 }, (_, i) => this.#startWorker({ ...init, engineIndex: i + 1 }));
     try {
       await Promise.all(
         this.#workers.map((worker) =>

@@ -18,7 +18,8 @@ export const UNROUTED_APP = '(none)';
 const STATUS_CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
 /** An observation batch, with the engine that sent it when the edge says so. */
-export type EngineBatch = ObservationBatch & { readonly engine?: number };
+/** A batch as the edge sends it: `engine` says which engine's connection gauge it carries. */
+export type EngineBatch = ObservationBatch;
 
 export class EdgeMetrics {
   readonly #requests: Counter<'app' | 'code'>;
@@ -63,7 +64,7 @@ export class EdgeMetrics {
 
   /** Adds one engine's batch. */
   ingest(batch: EngineBatch): void {
-    this.#connections.set(batch.engine ?? 0, batch.connections);
+    this.#connections.set(batch.engine, batch.connections);
     for (const [site, counters] of Object.entries(batch.sites)) this.#add(site === '' ? UNROUTED_APP : site, counters);
   }
 

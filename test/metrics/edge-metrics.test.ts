@@ -21,8 +21,8 @@ function counters(fields: Partial<Omit<SiteCounters, 'responses' | 'durations'>>
   };
 }
 
-function batch(sites: Record<string, SiteCounters>, connections = 0, engine?: number): EngineBatch {
-  return { sites, connections, records: [], dropped: 0, ...(engine === undefined ? {} : { engine }) };
+function batch(sites: Record<string, SiteCounters>, connections = 0, engine = 0): EngineBatch {
+  return { engine, sites, connections, records: [], dropped: 0 };
 }
 
 function newMetrics(apps: string[]) {

@@ -9,7 +9,7 @@ function counters(responses: number[], durations: number[], bytes = 0): SiteCoun
   return { responses, bytes, durations: full, durationSum: 0, cacheHits: 0, cacheMisses: 0, upstreamErrors: 0, upstreamRetries: 0, limited: 0 };
 }
 
-const batch = (sites: Record<string, SiteCounters>): ObservationBatch => ({ sites, connections: 0, records: [], dropped: 0 });
+const batch = (sites: Record<string, SiteCounters>): ObservationBatch => ({ engine: 0, sites, connections: 0, records: [], dropped: 0 });
 
 test('quantiles interpolate inside the bucket, as histogram_quantile does', () => {
   assert.equal(histogramQuantile(0.95, [0, 0, 0]), null);

@@ -30,6 +30,8 @@ export interface EngineOptions {
   readonly observe?: ((batch: ObservationBatch) => void) | null;
   /** Keep a record of every exchange for access logs. */
   readonly accessRecords?: boolean;
+  /** This engine's number in its edge (0: the main thread's), carried by its observation batches. */
+  readonly engineIndex?: number;
 }
 
 /** How often an engine hands over what it saw. */
@@ -91,7 +93,10 @@ export class Engine {
     };
     this.#ticketKeys = options.ticketKeys;
     this.#observe = options.observe ?? null;
+    this.#engineIndex = options.engineIndex ?? 0;
   }
+
+  readonly #engineIndex: number;
 
   readonly #observe: ((batch: ObservationBatch) => void) | null;
   #observeTimer: NodeJS.Timeout | null = null;
@@ -102,9 +107,9 @@ export class Engine {
     const observe = this.#observe;
     if (observe === null) return;
     const connections = this.#connections.size;
-    const batch = this.#context.observer.take(connections);
+    const batch = this.#context.observer.take(connections, this.#engineIndex);
     if (batch !== null) observe(batch);
-    else if (connections !== this.#lastConnections) observe({ sites: {}, connections, records: [], dropped: 0 });
+    else if (connections !== this.#lastConnections) observe({ engine: this.#engineIndex, sites: {}, connections, records: [], dropped: 0 });
     this.#lastConnections = connections;
   }
 

@@ -52,6 +52,8 @@ export interface SiteCounters {
 }
 
 export interface ObservationBatch {
+  /** Which engine of the edge sent it (0 is the main thread's): gauges are per engine. */
+  readonly engine: number;
   /** Per site key ('' for requests that matched no site). */
   readonly sites: Record<string, SiteCounters>;
   /** Open client connections right now (a gauge, not a delta). */
@@ -125,9 +127,9 @@ export class Observer {
   }
 
   /** Everything since the last call, or null when nothing happened (the connection gauge is sent anyway by the caller when it changed). */
-  take(connections: number): ObservationBatch | null {
+  take(connections: number, engine = 0): ObservationBatch | null {
     if (!this.#seen) return null;
-    const batch = { sites: this.#sites, connections, records: this.#records, dropped: this.#dropped };
+    const batch = { engine, sites: this.#sites, connections, records: this.#records, dropped: this.#dropped };
     this.#sites = {};
     this.#records = [];
     this.#dropped = 0;

@@ -28,6 +28,7 @@ const engine = new Engine({
   cacheBytes: init.cacheBytes,
   observe: init.observe ? (batch) => send({ type: 'observations', batch }) : null,
   accessRecords: init.accessRecords,
+  engineIndex: init.engineIndex,
 });
 
 async function prepare(version: number, spec: RouteSpec): Promise<void> {

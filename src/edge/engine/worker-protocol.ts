@@ -20,6 +20,8 @@ export interface WorkerInit {
   readonly limiter: SharedArrayBuffer;
   /** This engine's share of the cache memory. */
   readonly cacheBytes: number;
+  /** This engine's number in the edge (1 and up: 0 is the main thread's). */
+  readonly engineIndex: number;
   /** Post observation batches to the main thread. */
   readonly observe: boolean;
   readonly accessRecords: boolean;
