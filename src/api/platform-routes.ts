@@ -1,6 +1,7 @@
 import { BerthError } from '../errors.ts';
 import type { Platform } from '../platform/platform.ts';
-import { formatLogLine } from '../platform/app-log.ts';
+import { accessLineFormatter, parseAccessFormat } from '../platform/access-log.ts';
+import { formatLogLine, type LogLine } from '../platform/app-log.ts';
 import { logQueryFromParams } from '../platform/app-log-query.ts';
 import * as names from '../platform/names.ts';
 import type { ReleaseInfo } from '../platform/records.ts';
@@ -148,14 +149,21 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
     .add('GET', '/apps/:app/logs', async (req) => {
       const app = appOf(req);
       const { query, follow } = logQueryFromParams(req.query, Date.now());
-      const log = platform.logOf(app.name);
+      // access=1: the edge's access log of the app, as format=json (default), common or combined.
+      const access = req.query.get('access') === '1';
+      const log = access ? platform.accessLogOf(app.name) : platform.logOf(app.name);
+      const format: (line: LogLine) => string | null = access ? accessLineFormatter(parseAccessFormat(req.query.get('format'))) : formatLogLine;
+      const writeLine = (write: (line: string) => boolean) => (line: LogLine) => {
+        const text = format(line);
+        if (text !== null) write(text);
+      };
       if (!follow) {
         const lines = await log.recent(query);
-        return { stream: async (write) => void lines.forEach((line) => write(formatLogLine(line))) };
+        return { stream: async (write) => void lines.forEach(writeLine(write)) };
       }
       return {
         stream: async (write, closed) => {
-          const stop = await log.recentThenFollow(query, (line) => write(formatLogLine(line)));
+          const stop = await log.recentThenFollow(query, writeLine(write));
           if (closed.aborted) return stop();
           await new Promise<void>((resolve) =>
             closed.addEventListener('abort', () => {

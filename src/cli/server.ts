@@ -3,12 +3,14 @@ import { join, resolve } from 'node:path';
 import { ApiServer } from '../api/api-server.ts';
 import { registerGitRoutes } from '../api/git-routes.ts';
 import { registerKeyRoutes } from '../api/key-routes.ts';
+import { registerLogRoutes } from '../api/log-routes.ts';
 import { MetricsListener, registerMetricsRoutes } from '../api/metrics-routes.ts';
 import { registerPlatformRoutes } from '../api/platform-routes.ts';
 import { DEFAULT_BUILD_LIMITS, type BuildLimits } from '../build/index.ts';
 import { Edge, type EdgeLimits, type ObservationBatch } from '../edge/index.ts';
 import { BerthMetrics, HISTORY_STEP_MS, MetricsHistory } from '../metrics/index.ts';
 import { startGit } from '../git/index.ts';
+import { LogDrains } from '../platform/log-drains.ts';
 import { Platform } from '../platform/platform.ts';
 import { Store, userPrefix } from '../platform/index.ts';
 import type { ListenAddress } from './address.ts';
@@ -123,6 +125,8 @@ export async function server(options: ServerOptions): Promise<void> {
   for (const key of INHERITED_ENV) if (process.env[key] !== undefined) baseEnv[key] = process.env[key]!;
   const appUsers = process.getuid?.() === 0 ? { prefix: userPrefix(options.userPrefix ?? 'berth-') } : null;
   if (appUsers) options.log(`running as root: each app runs as its own Unix user, ${appUsers.prefix}NAME`);
+  // Every app's log drains, fed by its logs as the platform makes them.
+  const drains = new LogDrains({ store, log: options.log });
   const platform = new Platform({
     stateDir,
     store,
@@ -134,11 +138,14 @@ export async function server(options: ServerOptions): Promise<void> {
     buildConcurrency: options.buildConcurrency ?? 1,
     buildLimits: options.buildLimits ?? DEFAULT_BUILD_LIMITS,
     certificates,
+    logWatcher: drains,
     onEvent: (event) => metrics.record(event),
   });
+  observers.push((batch) => platform.recordAccess(batch.records));
   const api = new ApiServer({ authenticate: (token) => store.verifyToken(token)?.name ?? null, log: options.log });
   registerPlatformRoutes(api, platform);
   registerKeyRoutes(api, store);
+  registerLogRoutes(api, store, drains);
   registerMetricsRoutes(api, metrics);
   const metricsListener = options.metrics ? new MetricsListener(metrics, options.log) : null;
   const git = await startGit({ stateDir, platform, ssh: options.ssh ?? null, log: options.log });
@@ -166,6 +173,7 @@ export async function server(options: ServerOptions): Promise<void> {
       clearInterval(historyTimer);
       await certificates?.close();
       await platform.stop();
+      await drains.close();
       store.close();
     },
     () => process.exit(130),

@@ -107,9 +107,17 @@ export function parseLineCount(value: string | undefined): number | undefined {
   return Number(value);
 }
 
-/** `--process TYPE` of `berth logs`: a process type (`web`) as the Procfile names it. */
+/**
+ * `--process` of `berth logs`: a process type (`web`) as the Procfile names
+ * it, or one source of it: an instance (`web.1`) or a cron job (`cron.nightly`).
+ */
 export function parseProcessArg(value: string | undefined): string | undefined {
-  return value === undefined ? undefined : processType(value);
+  if (value === undefined) return undefined;
+  const dot = value.indexOf('.');
+  if (dot === -1) return processType(value);
+  processType(value.slice(0, dot));
+  processType(value.slice(dot + 1));
+  return value;
 }
 
 /**

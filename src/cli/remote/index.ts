@@ -9,6 +9,7 @@ import { remoteContext, type RemoteIo, type RemoteOptions } from './context.ts';
 import { registerDeploy } from './deploy.ts';
 import { registerCache } from './cache.ts';
 import { registerDomains } from './domains.ts';
+import { registerDrains } from './drains.ts';
 import { registerKeys } from './keys.ts';
 import { registerLogin } from './login.ts';
 import { registerLogs } from './logs.ts';
@@ -22,7 +23,7 @@ export { resolveCredentials, saveCredentials, credentialsPath, type Credentials 
 
 /**
  * Adds login, apps, deploy, releases, rollback, config, scale, ps, restart,
- * logs, domains, tokens and cron to the program. Failures are thrown as
+ * logs, drains, domains, tokens and cron to the program. Failures are thrown as
  * BerthErrors for the program's handler to print; `io` receives the normal
  * output, each piece of text ending with "\n" (write it as it is, e.g.
  * `(text) => process.stdout.write(text)`).
@@ -36,6 +37,7 @@ export function registerRemoteCommands(cli: Command, io: RemoteIo, options: Remo
   registerConfig(cli, ctx);
   registerProcesses(cli, ctx);
   registerLogs(cli, ctx);
+  registerDrains(cli, ctx);
   registerDomains(cli, ctx);
   registerCache(cli, ctx);
   registerTokens(cli, ctx);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { BerthError } from '../../errors.ts';
+import { parseAccessFormat, type AccessFormat } from '../../platform/access-log.ts';
 import { isDuration, parseGrep, parseSince } from '../../platform/app-log-query.ts';
 import { appName } from '../../platform/index.ts';
 import { parseLineCount, parseProcessArg } from './arguments.ts';
@@ -13,6 +14,8 @@ function logsPath(app: string, query: Omit<LogsRequest, 'app'>): string {
   if (query.since !== undefined) params.set('since', query.since);
   if (query.grep !== undefined) params.set('grep', query.grep);
   if (query.follow) params.set('follow', '1');
+  if (query.access) params.set('access', '1');
+  if (query.access && query.format !== undefined) params.set('format', query.format);
   const search = params.toString();
   return `${apiPath('apps', app, 'logs')}${search === '' ? '' : `?${search}`}`;
 }
@@ -27,6 +30,9 @@ export interface LogsRequest {
   /** A plain string the line must contain, case-sensitive. */
   readonly grep?: string | undefined;
   readonly follow: boolean;
+  /** The edge's access log instead of the app's output, as `format` (the server's default: json). */
+  readonly access?: boolean;
+  readonly format?: AccessFormat | undefined;
 }
 
 /**
@@ -77,7 +83,7 @@ export async function printLogs(client: Pick<ApiClient, 'lines' | 'server'>, req
   }
 }
 
-/** `berth logs [-f] [--process TYPE] [--lines N] [--since TIME] [--grep TEXT] --app NAME`. */
+/** `berth logs [-f] [--process TYPE] [--lines N] [--since TIME] [--grep TEXT] [--access [--format json|common|combined]] --app NAME`. */
 export function registerLogs(cli: Command, ctx: RemoteContext): void {
   cli
     .command('logs')
@@ -88,8 +94,11 @@ export function registerLogs(cli: Command, ctx: RemoteContext): void {
     .option('-n, --lines <n>', 'how many recent lines to print first (default: the server\'s, 100)')
     .option('--since <time>', 'only lines since a time: 10m, 2h, 7d back from now, or 2026-01-02T15:04:05Z (no zone: local time)')
     .option('--grep <text>', 'only lines containing this text (plain, case-sensitive)')
-    .action(async (opts: { app: string; follow?: boolean; process?: string; lines?: string; since?: string; grep?: string }) => {
+    .option('--access', "the edge's access log of the app instead: one line per request (--process: the instance that answered)")
+    .option('--format <format>', 'with --access: json (default), common or combined (Apache/nginx)')
+    .action(async (opts: { app: string; follow?: boolean; process?: string; lines?: string; since?: string; grep?: string; access?: boolean; format?: string }) => {
       const app = appName(opts.app);
+      if (opts.format !== undefined && !opts.access) throw new BerthError('BERTH_E_USAGE', '--format is for --access', { hint: `Use berth logs --access --format combined --app ${app}.` });
       const request: LogsRequest = {
         app,
         lines: parseLineCount(opts.lines),
@@ -97,6 +106,8 @@ export function registerLogs(cli: Command, ctx: RemoteContext): void {
         since: parseSinceArg(opts.since),
         grep: opts.grep === undefined ? undefined : parseGrep(opts.grep),
         follow: opts.follow === true,
+        access: opts.access === true,
+        format: opts.format === undefined ? undefined : parseAccessFormat(opts.format),
       };
       const client = ctx.client();
       const stopped = new AbortController();

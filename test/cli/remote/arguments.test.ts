@@ -75,6 +75,10 @@ test('logs: --lines is a positive whole number; --process a process type', () =>
   for (const bad of ['0', '-1', 'ten', '1e3', '1234567']) assert.throws(() => parseLineCount(bad), code('BERTH_E_USAGE'), bad);
   assert.equal(parseProcessArg('web'), 'web');
   assert.equal(parseProcessArg(undefined), undefined);
+  assert.equal(parseProcessArg('web.1'), 'web.1', 'one instance');
+  assert.equal(parseProcessArg('cron.nightly'), 'cron.nightly', 'one cron job');
+  assert.throws(() => parseProcessArg('web.'), code('BERTH_E_NAME'));
+  assert.throws(() => parseProcessArg('web.1.2'), code('BERTH_E_NAME'));
   assert.throws(() => parseProcessArg('web!'), code('BERTH_E_NAME'));
 });
 
