@@ -23,8 +23,6 @@ export interface AccessEntry {
   readonly durationMs: number;
   /** The instance that answered (`web.1`); null when none did (a cache hit, a 404, a 502 with no instance). */
   readonly instance: string | null;
-  /** Its address (`127.0.0.1:5001`), or null. */
-  readonly upstream: string | null;
   /** The X-Request-Id the app was given. */
   readonly requestId: string;
   readonly client: string;
@@ -68,13 +66,6 @@ function text(value: string, max: number): string {
   return decoded.length > max ? `${decoded.slice(0, max)}…` : decoded;
 }
 
-/** "web.1@127.0.0.1:5001" → the instance and its address. */
-function splitUpstream(upstream: string | null): { instance: string | null; upstream: string | null } {
-  if (upstream === null) return { instance: null, upstream: null };
-  const at = upstream.indexOf('@');
-  return at === -1 ? { instance: upstream, upstream: null } : { instance: upstream.slice(0, at), upstream: upstream.slice(at + 1) };
-}
-
 /** The edge's record of an exchange as an access log entry. */
 export function accessEntry(record: ExchangeRecord): AccessEntry {
   return {
@@ -85,7 +76,8 @@ export function accessEntry(record: ExchangeRecord): AccessEntry {
     status: record.status,
     bytes: record.bytes,
     durationMs: Math.round(record.durationMs * 1000) / 1000,
-    ...splitUpstream(record.upstream),
+    // The edge's upstream id is the instance's name.
+    instance: record.upstream,
     requestId: text(record.requestId, 128),
     client: record.client,
     protocol: record.protocol,
@@ -112,7 +104,7 @@ export function parseAccessEntry(line: string): AccessEntry | null {
   if (value === null || typeof value !== 'object') return null;
   const entry = value as Record<string, unknown>;
   const strings = ['time', 'method', 'path', 'host', 'requestId', 'client', 'protocol'] as const;
-  const nullable = ['instance', 'upstream', 'cache', 'referer', 'userAgent'] as const;
+  const nullable = ['instance', 'cache', 'referer', 'userAgent'] as const;
   const numbers = ['status', 'bytes', 'durationMs'] as const;
   if (!strings.every((key) => typeof entry[key] === 'string')) return null;
   if (!nullable.every((key) => entry[key] === null || typeof entry[key] === 'string')) return null;

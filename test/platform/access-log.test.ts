@@ -29,7 +29,7 @@ function record(overrides: Partial<ExchangeRecord> = {}): ExchangeRecord {
     status: 200,
     bytes: 2326,
     durationMs: 1.23456,
-    upstream: 'web.1@127.0.0.1:5001',
+    upstream: 'web.1',
     requestId: 'req-1',
     client: '127.0.0.1',
     protocol: 'HTTP/1.0',
@@ -74,15 +74,15 @@ test('quotes, backslashes, control characters and non-ASCII are escaped inside q
   assert.ok(formatAccessLine(spaced, 'common').startsWith('a\\x20b - - '));
 });
 
-test('the JSON line holds every field, the instance and its address apart, and reads back', () => {
+test('the JSON line holds every field, the instance that answered, and reads back', () => {
   const line = accessLogLine(record());
   assert.equal(line.at, T);
   assert.equal(line.source, 'web.1');
   const parsed = JSON.parse(line.text);
-  assert.deepEqual(Object.keys(parsed), ['time', 'method', 'path', 'host', 'status', 'bytes', 'durationMs', 'instance', 'upstream', 'requestId', 'client', 'protocol', 'cache', 'referer', 'userAgent']);
+  assert.deepEqual(Object.keys(parsed), ['time', 'method', 'path', 'host', 'status', 'bytes', 'durationMs', 'instance', 'requestId', 'client', 'protocol', 'cache', 'referer', 'userAgent']);
   assert.equal(parsed.time, '2000-10-10T13:55:36.123Z');
   assert.equal(parsed.instance, 'web.1');
-  assert.equal(parsed.upstream, '127.0.0.1:5001');
+  assert.equal(accessEntry(record({ upstream: 'web.2' })).instance, 'web.2');
   assert.equal(parsed.durationMs, 1.235);
   assert.deepEqual(parseAccessEntry(line.text), parsed);
   assert.equal(formatAccessLine(parsed, 'json'), line.text);
@@ -114,7 +114,7 @@ test('an access log stores one JSON object a line, rotates by size, and reads ba
   const log = createAccessLog({ dir, now: () => now, limits: { maxFileBytes: 2048 } });
   for (let i = 0; i < 20; i++) {
     now = T + i * 1000;
-    const line = accessLogLine(record({ time: now, target: `/page/${i}`, requestId: `req-${i}`, upstream: i % 2 === 0 ? 'web.1@127.0.0.1:5001' : 'web.2@127.0.0.1:5002' }));
+    const line = accessLogLine(record({ time: now, target: `/page/${i}`, requestId: `req-${i}`, upstream: i % 2 === 0 ? 'web.1' : 'web.2' }));
     log.add(line.source, line.text, line.at);
   }
   await log.flush();

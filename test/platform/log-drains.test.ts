@@ -44,7 +44,7 @@ test('syslog over TCP: octet-counted RFC 5424 messages, the app as APP-NAME, the
   drain.send(line('listening on 5000', { stream: 'out' }));
   drain.send(line('Error: boom', { stream: 'err' }));
   drain.send(line('multi word line with ünïcode', { source: 'build' }));
-  const access = accessLogLine({ site: 'shop', time: Date.now(), method: 'GET', target: '/', host: 'shop.localhost', status: 200, bytes: 10, durationMs: 1, upstream: 'web.1@127.0.0.1:1', requestId: 'r1', client: '127.0.0.1', protocol: 'HTTP/1.1', cache: null, referer: null, userAgent: null });
+  const access = accessLogLine({ site: 'shop', time: Date.now(), method: 'GET', target: '/', host: 'shop.localhost', status: 200, bytes: 10, durationMs: 1, upstream: 'web.1', requestId: 'r1', client: '127.0.0.1', protocol: 'HTTP/1.1', cache: null, referer: null, userAgent: null });
   drain.send({ app: 'shop', kind: 'access', at: access.at, source: access.source, text: access.text });
   await eventually('four messages', async () => receiver.messages.length === 4, 5000);
   const [out, err, build, request] = receiver.messages;
@@ -192,7 +192,7 @@ test('LogDrains: stored drains follow an app\'s output and access logs once they
   output.add('web.1', 'before attach: not followed');
   drains.attach('shop', { output, access });
   output.add('web.1', 'hello', undefined, 'err');
-  const record = accessLogLine({ site: 'shop', time: Date.now(), method: 'GET', target: '/p', host: 'h', status: 200, bytes: 1, durationMs: 1, upstream: 'web.1@127.0.0.1:1', requestId: 'rid', client: '::1', protocol: 'HTTP/1.1', cache: null, referer: null, userAgent: null });
+  const record = accessLogLine({ site: 'shop', time: Date.now(), method: 'GET', target: '/p', host: 'h', status: 200, bytes: 1, durationMs: 1, upstream: 'web.1', requestId: 'rid', client: '::1', protocol: 'HTTP/1.1', cache: null, referer: null, userAgent: null });
   access.add(record.source, record.text, record.at);
   await eventually('both lines arrive', async () => receiver.messages.length >= 2, 5000);
   assert.deepEqual(receiver.messages.map((m) => [m.procId, m.pri & 7]), [['web.1', 3], ['access', 6]]);

@@ -19,7 +19,7 @@ export interface ExchangeRecord {
   /** Bytes sent for the response, head included. */
   readonly bytes: number;
   readonly durationMs: number;
-  /** The instance that answered ("web.1@127.0.0.1:5001"), or null when none did. */
+  /** The instance that answered ("web.1"), or null when none did. */
   readonly upstream: string | null;
   readonly requestId: string;
   readonly client: string;
