@@ -73,7 +73,7 @@ export class DrainQueue<T extends { readonly bytes: number }> {
     return item;
   }
 
-  /** Takes items from the front while `fits(count so far, bytes so far, next)` says yes; at least one. */
+  /** Takes up to `maxCount` items from the front, within `maxBytes` (but always the first, however large). */
   take(maxCount: number, maxBytes: number): T[] {
     const taken: T[] = [];
     let bytes = 0;

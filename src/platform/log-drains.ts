@@ -1,7 +1,7 @@
 import { hostname as machineHostname } from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
 import type { LogLine } from './app-log.ts';
-import { MAX_DRAINS_PER_APP, parseDrainUrl, redactDrainUrl, type Drain, type DrainKind, type DrainLimits, type DrainLine, type DrainStatus } from './drain-policy.ts';
+import { DEFAULT_DRAIN_LIMITS, MAX_DRAINS_PER_APP, parseDrainUrl, redactDrainUrl, type Drain, type DrainKind, type DrainLimits, type DrainLine, type DrainStatus, type DrainTarget } from './drain-policy.ts';
 import { HttpsDrain } from './https-drain.ts';
 import type { AppLogs, AppLogWatcher } from './platform.ts';
 import type { LogDrainRecord } from './records.ts';
@@ -72,7 +72,7 @@ export class LogDrains implements AppLogWatcher {
     const target = parseDrainUrl(url);
     const record = this.#options.store.addDrain(app, url, MAX_DRAINS_PER_APP);
     const entry = this.#entry(app);
-    if (!entry.drains.has(record.id)) entry.drains.set(record.id, { record, drain: this.#start(record, target.kind) });
+    if (!entry.drains.has(record.id)) entry.drains.set(record.id, { record, drain: this.#start(record, target) });
     this.#follow(app, entry);
     return this.#view(record, entry.drains.get(record.id)!.drain, target.kind);
   }
@@ -109,7 +109,7 @@ export class LogDrains implements AppLogWatcher {
     const entries = [...this.#apps.values()];
     this.#apps.clear();
     for (const entry of entries) entry.unfollow?.();
-    await Promise.all(entries.flatMap((entry) => [...entry.drains.values()].map(({ drain }) => drain.close(this.#options.limits?.closeMs ?? 3000))));
+    await Promise.all(entries.flatMap((entry) => [...entry.drains.values()].map(({ drain }) => drain.close(this.#options.limits?.closeMs ?? DEFAULT_DRAIN_LIMITS.closeMs))));
   }
 
   /** The app's entry, its drains loaded from the store the first time. */
@@ -120,7 +120,7 @@ export class LogDrains implements AppLogWatcher {
       this.#apps.set(app, entry);
       for (const record of this.#options.store.listDrains(app)) {
         try {
-          entry.drains.set(record.id, { record, drain: this.#start(record, parseDrainUrl(record.url).kind) });
+          entry.drains.set(record.id, { record, drain: this.#start(record, parseDrainUrl(record.url)) });
         } catch (err) {
           this.#options.log(`${app}: log drain ${record.id} cannot be used: ${(err as Error).message}`);
         }
@@ -144,13 +144,12 @@ export class LogDrains implements AppLogWatcher {
     };
   }
 
-  #start(record: LogDrainRecord, kind: DrainKind): Drain {
-    const target = parseDrainUrl(record.url);
+  #start(record: LogDrainRecord, target: DrainTarget): Drain {
     const name = `${record.app}: log drain ${record.id} (${redactDrainUrl(record.url)})`;
     const report = (message: string) => this.#options.log(`${name}: ${message}`);
     const common = { app: record.app, target, report, ...(this.#options.limits ? { limits: this.#options.limits } : {}) };
     const ca = this.#options.ca;
-    if (kind === 'https') return new HttpsDrain({ ...common, ...(ca === undefined ? {} : { tls: { ca } }) });
+    if (target.kind === 'https') return new HttpsDrain({ ...common, ...(ca === undefined ? {} : { tls: { ca } }) });
     const tls: ConnectionOptions | undefined = ca === undefined ? undefined : { ca };
     return new SyslogDrain({ ...common, hostname: this.#hostname, ...(tls ? { tls } : {}) });
   }
