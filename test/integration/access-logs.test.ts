@@ -204,6 +204,23 @@ test('access logs per app, readable as JSON and combined, kept across a restart;
     await eventually('shop serves again', async () => (await get(d.edge, '/after')).status === 200, 30_000);
     await eventually('the drains get the new request', async () => tcp.messages.some((m) => m.procId === 'access' && JSON.parse(m.message).path === '/after'));
     await eventually('the https drain too', async () => https.lines.some((l) => l.source === 'access' && l.path === '/after'));
+    // Followed: new requests come as they are logged, in the format asked for.
+    const aborted = new AbortController();
+    const res = await fetch(`${d.api}/apps/shop/logs?access=1&format=common&follow=1&lines=1`, {
+      headers: { authorization: `Bearer ${d.token}` },
+      signal: AbortSignal.any([aborted.signal, AbortSignal.timeout(30_000)]),
+    });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    assert.equal((await get(d.edge, '/followed')).status, 200);
+    let text = '';
+    for (let i = 0; i < 100 && !text.includes('/followed'); i++) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      text += chunk.value;
+    }
+    aborted.abort();
+    await reader.cancel().catch(() => {});
+    assert.match(text, /"GET \/followed HTTP\/1\.1" 200 \d+\n/);
     const removed = await cli(['drains', 'remove', '1', '--app', 'shop'], d, root);
     assert.equal(removed.code, 0, removed.output);
     assert.match(removed.output, /^removed drain 1 /m);

@@ -90,7 +90,7 @@ export function registerLogs(cli: Command, ctx: RemoteContext): void {
     .description("print an app's recent log lines; -f keeps printing new ones until Ctrl-C")
     .requiredOption('--app <name>', 'the app')
     .option('-f, --follow', 'keep printing new lines as they come, until Ctrl-C')
-    .option('-p, --process <type>', 'only lines of one process type, e.g. web')
+    .option('-p, --process <type>', 'only lines of one process type (web) or one instance (web.1)')
     .option('-n, --lines <n>', 'how many recent lines to print first (default: the server\'s, 100)')
     .option('--since <time>', 'only lines since a time: 10m, 2h, 7d back from now, or 2026-01-02T15:04:05Z (no zone: local time)')
     .option('--grep <text>', 'only lines containing this text (plain, case-sensitive)')
