@@ -150,9 +150,9 @@ export interface DrainLine {
 }
 
 /**
- * idle: nothing to send and no connection; connecting; connected (syslog)
- * or sending (https); retrying: the last attempt failed, the next one waits;
- * closed.
+ * idle: nothing to send (syslog: and no connection); connecting; connected
+ * (syslog) or sending (https); retrying: the last attempt failed (the next
+ * one waits, or comes with the next line); closed.
  */
 export type DrainState = 'idle' | 'connecting' | 'connected' | 'sending' | 'retrying' | 'closed';
 
