@@ -156,6 +156,25 @@ test('concurrent misses for one key are collapsed into one upstream request', as
   assert.equal(answers.filter((a) => String(a.headers['cache-status']).includes('collapsed')).length, 9);
 });
 
+test('a URL that answered uncacheable is passed straight through: its requests run side by side, never queued behind one another', async (t) => {
+  let inFlight = 0;
+  let most = 0;
+  const edge = await setup(t, (_req, res, n) => {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    setTimeout(() => {
+      inFlight--;
+      res.end(`dynamic ${n}`);
+    }, 100);
+  });
+  await get(edge.port, '/dashboard');
+  most = 0;
+  const answers = await Promise.all(Array.from({ length: 5 }, () => get(edge.port, '/dashboard')));
+  assert.equal(edge.count(), 6);
+  assert.equal(most, 5, 'all five reached the app at once');
+  assert.deepEqual(new Set(answers.map((a) => a.body.toString())).size, 5);
+});
+
 test('purge drops a path (and what is under it) or a whole host; the next request goes to the app', async (t) => {
   const edge = await setup(t, cacheable(60));
   await get(edge.port, '/a');

@@ -26,8 +26,8 @@ export interface EngineContext {
   readonly tls: TlsState;
   /** The response cache and the per-client limits. */
   readonly services: EdgeServices;
-  /** Where finished exchanges are counted (and kept for the access log). */
-  readonly observer: Observer;
+  /** Where finished exchanges are counted (and kept for the access log); null when nobody asks. */
+  readonly observer: Observer | null;
   /** The engine's HTTPS port, when it has a secure listener: plain HTTP redirects there. */
   readonly httpsPort: number | null;
   /** Called when a connection ends, to forget it. */
@@ -721,10 +721,11 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   /** Counts the exchange just answered (and keeps it for the access log). */
   #record(status: number): void {
     const head = this.#head;
-    if (head === null || this.#startedAt === 0) return;
+    const observer = this.#ctx.observer;
+    if (head === null || this.#startedAt === 0 || observer === null) return;
     const trace = this.#trace;
     const fields = head.headers;
-    this.#ctx.observer.record(
+    observer.record(
       {
         site: this.#siteKey,
         time: this.#startedAt,

@@ -82,7 +82,7 @@ export class Engine {
       spillDir: options.spillDir ?? join(tmpdir(), `berth-edge-${process.pid}`),
       log: options.log ?? (() => {}),
       tls: options.tls ?? new TlsState(),
-      observer: new Observer({ keepRecords: options.accessRecords === true }),
+      observer: options.observe ? new Observer({ keepRecords: options.accessRecords === true }) : null,
       services: createEdgeServices({ cacheBytes: options.cacheBytes ?? limits.cacheMemoryBytes, cacheEntryBytes: limits.cacheEntryBytes, limiter: options.limiter ?? SharedLimiterTable.create(1024) }),
       httpsPort: null,
       forget(connection: EdgeConnection) {
@@ -107,7 +107,7 @@ export class Engine {
     const observe = this.#observe;
     if (observe === null) return;
     const connections = this.#connections.size;
-    const batch = this.#context.observer.take(connections, this.#engineIndex);
+    const batch = this.#context.observer?.take(connections, this.#engineIndex) ?? null;
     if (batch !== null) observe(batch);
     else if (connections !== this.#lastConnections) observe({ engine: this.#engineIndex, sites: {}, connections, records: [], dropped: 0 });
     this.#lastConnections = connections;

@@ -735,12 +735,13 @@ export class Http2Connection implements EdgeConnection {
   /** Counts a finished exchange (and keeps it for the access log). */
   #record(exchange: H2Stream): void {
     const request = exchange.request;
-    if (request === null || exchange.startedAt === 0) return;
+    const observer = this.#ctx.observer;
+    if (request === null || exchange.startedAt === 0 || observer === null) return;
     const sent = exchange.stream.sentHeaders as Record<string, unknown> | undefined;
     const status = Number(sent?.[':status'] ?? 0) || 499;
     const length = Number(sent?.['content-length'] ?? -1);
     const trace = exchange.trace;
-    this.#ctx.observer.record(
+    observer.record(
       {
         site: exchange.siteKey,
         time: exchange.startedAt,

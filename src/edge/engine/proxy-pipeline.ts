@@ -36,6 +36,33 @@ export interface EdgeServices {
   readonly cache: CacheStore | null;
   readonly collapser: Collapser<CacheEntry>;
   readonly limiter: SharedLimiterTable | null;
+  /**
+   * URLs whose last answer could not be stored, until when (epoch ms): their
+   * requests go straight to the app, neither collapsed nor recorded — what
+   * Varnish calls hit-for-miss. Without it, concurrent requests for an
+   * uncacheable page would queue behind one another's misses.
+   */
+  readonly uncacheable: Map<string, number>;
+}
+
+/** How long a URL that answered uncacheable is passed straight through (Varnish's hit-for-miss default). */
+const UNCACHEABLE_MS = 120_000;
+/** URLs remembered as uncacheable at most (oldest forgotten first). */
+const MAX_UNCACHEABLE = 20_000;
+
+function markUncacheable(services: EdgeServices, key: string, now: number): void {
+  const map = services.uncacheable;
+  map.delete(key);
+  map.set(key, now + UNCACHEABLE_MS);
+  if (map.size > MAX_UNCACHEABLE) map.delete(map.keys().next().value!);
+}
+
+function isUncacheable(services: EdgeServices, key: string, now: number): boolean {
+  const until = services.uncacheable.get(key);
+  if (until === undefined) return false;
+  if (until > now) return true;
+  services.uncacheable.delete(key);
+  return false;
 }
 
 /** How long followers of a collapsed miss wait for the leader before going upstream themselves. */
@@ -46,6 +73,7 @@ export function createEdgeServices(options: { cacheBytes: number; cacheEntryByte
     cache: options.cacheBytes > 0 ? new CacheStore({ maxBytes: options.cacheBytes, maxEntryBytes: Math.min(options.cacheEntryBytes, options.cacheBytes) }) : null,
     collapser: new Collapser<CacheEntry>({ lockTimeoutMs: COLLAPSE_WAIT_MS, maxKeys: 10_000 }),
     limiter: options.limiter === null ? null : new SharedLimiterTable(options.limiter),
+    uncacheable: new Map(),
   };
 }
 
@@ -181,6 +209,9 @@ export async function proxyRequest(request: ProxyRequest, site: SiteRoutes, upst
     if (state === 'stale-if-error') staleFallback = entry;
   }
   trace.cache = 'miss';
+  if (entry === null && isUncacheable(services, key, now)) {
+    return forward({ method, head: request.head(), body: null }, upstreams, limits, client, trace);
+  }
   // A HEAD never fills the cache: it has no body to store.
   if (method === 'HEAD') return forward({ method, head: request.head(), body: null }, upstreams, limits, withCacheStatus(client, statusForward(reason, {})), trace);
 
@@ -202,6 +233,7 @@ export async function proxyRequest(request: ProxyRequest, site: SiteRoutes, upst
   } finally {
     ticket.settle(recorder.stored);
   }
+  if (recorder.uncacheable) markUncacheable(services, key, Date.now());
   if (recorder.diverted) trace.cache = 'stale';
   if (outcome !== 'done' && outcome !== 'aborted' && staleFallback !== null && !recorder.started) {
     trace.cache = 'stale';
@@ -329,6 +361,8 @@ class CacheRecorder implements ResponseSink {
   #size = 0;
   #diverted = false;
   started = false;
+  /** The answer could not be stored (its headers said so): the URL is passed straight through for a while. */
+  uncacheable = false;
 
   /** The upstream failed and the stale entry answered instead. */
   get diverted(): boolean {
@@ -355,6 +389,7 @@ class CacheRecorder implements ResponseSink {
     );
     const fits = head.contentLength < 0 || head.contentLength <= options.cache.maxEntryBytes;
     if (decision.store && fits) this.#chunks = [];
+    else this.uncacheable = true;
     this.#inner.start({ ...head, headers: [...head.headers, 'cache-status', statusForward(options.reason, { stored: decision.store && fits })] }, flow);
   }
 
