@@ -20,6 +20,8 @@ if (!has('/usr/bin/python3', ['-c', 'import uvicorn'])) missing.push('python3-uv
 if (!has('/usr/bin/python3', ['-m', 'pip', '--version'])) missing.push('python3-pip');
 // The certificate tests run a real ACME server (and its DNS stand-in).
 if (!has('pebble', ['-h'])) missing.push('pebble');
+// The dashboard test drives Debian's Chromium (through playwright-core).
+if (!has('/usr/bin/chromium', ['--version'])) missing.push('chromium');
 
 if (missing.length > 0) {
   const canInstall = process.getuid?.() === 0 && has('apt-get', ['--version']);

@@ -137,6 +137,7 @@ async function program(argv: readonly string[]): Promise<Command> {
     .option('--tls-cert <file>', 'your own certificate (PEM, with its chain) for names that have none of their own')
     .option('--tls-key <file>', "the --tls-cert certificate's private key (PEM)")
     .option('--metrics <address>', 'also serve /metrics without a token here (HOST:PORT; keep it on localhost or a private interface); with a token it is always on the API address')
+    .option('--dashboard <address>', 'serve the web dashboard here (HOST:PORT, e.g. 127.0.0.1:7071); log in with an API token')
     .action(async (opts: ServerCommandOptions) => {
       const { server } = await import('./server.ts');
       const { parseBuildOptions } = await import('./build-options.ts');
@@ -157,6 +158,7 @@ async function program(argv: readonly string[]): Promise<Command> {
         workers: parseWorkers(opts.workers),
         limits: parseLimits(opts.limit),
         ssh: opts.ssh === undefined ? null : parseListenAddress(opts.ssh),
+        dashboard: opts.dashboard === undefined ? null : parseListenAddress(opts.dashboard),
         metrics: opts.metrics === undefined ? null : parseListenAddress(opts.metrics),
         log,
       });
@@ -202,6 +204,7 @@ interface ServerCommandOptions {
   tlsCert?: string;
   tlsKey?: string;
   metrics?: string;
+  dashboard?: string;
 }
 
 /** The ACME settings and the operator's certificate of `berth server --https`. */

@@ -6,6 +6,7 @@ import { registerKeyRoutes } from '../api/key-routes.ts';
 import { registerLogRoutes } from '../api/log-routes.ts';
 import { MetricsListener, registerMetricsRoutes } from '../api/metrics-routes.ts';
 import { registerPlatformRoutes } from '../api/platform-routes.ts';
+import type { DashboardServer } from '../dashboard/index.ts';
 import { DEFAULT_BUILD_LIMITS, type BuildLimits } from '../build/index.ts';
 import { Edge, type EdgeLimits, type ObservationBatch } from '../edge/index.ts';
 import { BerthMetrics, HISTORY_STEP_MS, MetricsHistory } from '../metrics/index.ts';
@@ -42,6 +43,8 @@ export interface ServerOptions {
   /** For tests: the renewal policy and ACME polling. */
   readonly renewalPolicy?: RenewalPolicy;
   readonly acmePolling?: Partial<AcmePolling>;
+  /** Where the dashboard is served (--dashboard); null: no dashboard. */
+  readonly dashboard?: ListenAddress | null;
   /** Where /metrics is also served without a token (--metrics); null: only on the API listener, with one. */
   readonly metrics?: ListenAddress | null;
 }
@@ -156,6 +159,19 @@ export async function server(options: ServerOptions): Promise<void> {
   options.log(`edge listening on ${urlOf(edgeAddress)} (apps at NAME.${options.baseDomain})`);
   if (edge.httpsAddress !== null) options.log(`edge serving HTTPS on ${urlOf(edge.httpsAddress, 'https')} (HTTP/2 and HTTP/1.1)`);
   options.log(`api listening on ${urlOf(apiAddress)}`);
+  let dashboard: DashboardServer | null = null;
+  if (options.dashboard) {
+    const { DashboardServer } = await import('../dashboard/index.ts');
+    dashboard = new DashboardServer({
+      platform,
+      history,
+      authenticate: (token) => store.verifyToken(token)?.name ?? null,
+      tokenActive: (name) => store.listTokens().some((token) => token.name === name && token.revokedAt === null),
+      log: options.log,
+    });
+    const dashboardAddress = await dashboard.listen(options.dashboard.host, options.dashboard.port);
+    options.log(`dashboard on ${urlOf(dashboardAddress)} (log in with an API token)`);
+  }
   if (metricsListener !== null && options.metrics) {
     const metricsAddress = await metricsListener.listen(options.metrics.host, options.metrics.port);
     options.log(`metrics listening on ${urlOf(metricsAddress)}/metrics (no token: keep it on localhost or a private interface)`);
@@ -167,6 +183,7 @@ export async function server(options: ServerOptions): Promise<void> {
     options.log,
     async () => {
       await api.close();
+      await dashboard?.close();
       await metricsListener?.close();
       await git.close();
       await edge.close(10_000);
