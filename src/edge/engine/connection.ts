@@ -104,7 +104,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   #entered = false;
   // What the exchange will be recorded as.
   #startedAt = 0;
-  #requestId = '';
+  #requestIdValue: string | null = null;
   #siteKey = '';
   #status = 0;
   #bytesAtStart = 0;
@@ -227,11 +227,12 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     this.#responseStarted = false;
     this.#keepAlive = head.keepAlive && !this.#ctx.closing;
     this.#extraFields = '';
-    this.#startedAt = Date.now();
-    this.#requestId = requestIdFor(head.headers, this.#clientAddress);
+    // Only what someone will read: a file server nobody observes makes no id per request.
+    this.#startedAt = this.#ctx.observer === null ? 0 : Date.now();
+    this.#requestIdValue = null;
     this.#siteKey = '';
     this.#status = 0;
-    this.#bytesAtStart = this.socket.bytesWritten;
+    if (this.#ctx.observer !== null) this.#bytesAtStart = this.socket.bytesWritten;
     this.#trace = null;
     this.#limited = false;
     this.#upstreamError = false;
@@ -716,6 +717,11 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     }
     this.#setDeadline(Date.now() + this.#ctx.limits.headerTimeoutMs, ON_DEADLINE_408);
     this.#pump();
+  }
+
+  /** The request's X-Request-Id: made when first needed (forwarding, or recording). */
+  get #requestId(): string {
+    return (this.#requestIdValue ??= requestIdFor(this.#head?.headers ?? [], this.#clientAddress));
   }
 
   /** Counts the exchange just answered (and keeps it for the access log). */
