@@ -4,24 +4,11 @@ import { accessLineFormatter, parseAccessFormat } from '../platform/access-log.t
 import { formatLogLine, type LogLine } from '../platform/app-log.ts';
 import { logQueryFromParams } from '../platform/app-log-query.ts';
 import * as names from '../platform/names.ts';
-import type { ReleaseInfo } from '../platform/records.ts';
+import { releaseView } from '../platform/release-policy.ts';
 import type { ApiRequest, ApiServer } from './api-server.ts';
 
 /** Uploads larger than this are refused before unpacking starts. */
 const MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
-
-function releaseJson(release: ReleaseInfo, currentVersion: number | null) {
-  return {
-    version: release.version,
-    name: `v${release.version}`,
-    kind: release.kind,
-    description: release.description,
-    status: release.status,
-    createdAt: release.createdAt,
-    current: release.version === currentVersion,
-    configKeys: release.configKeys,
-  };
-}
 
 function object(value: unknown, what: string): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -61,7 +48,7 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
       return {
         body: {
           app: appJson(app.name),
-          release: current === null ? null : releaseJson(current, app.currentVersion),
+          release: current === null ? null : releaseView(current, app.currentVersion),
           formation: platform.formation(app.name),
           domains: platform.domains(app.name),
           instances: platform.instances(app.name),
@@ -89,7 +76,7 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
               actor: req.actor,
               log: (line) => write(line),
             });
-            write(JSON.stringify({ result: 'ok', release: releaseJson(release, store.getApp(app.name).currentVersion) }));
+            write(JSON.stringify({ result: 'ok', release: releaseView(release, store.getApp(app.name).currentVersion) }));
           } catch (err) {
             const error = err instanceof BerthError ? { code: err.code, message: err.message, hint: err.hint } : { code: 'BERTH_E_INTERNAL', message: 'internal error' };
             write(JSON.stringify({ error }));
@@ -99,14 +86,14 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
     })
     .add('GET', '/apps/:app/releases', async (req) => {
       const app = appOf(req);
-      return { body: { releases: store.listReleases(app.name).map((r) => releaseJson(r, app.currentVersion)) } };
+      return { body: { releases: store.listReleases(app.name).map((r) => releaseView(r, app.currentVersion)) } };
     })
     .add('POST', '/apps/:app/rollback', async (req) => {
       const app = appOf(req);
       const body = object(await req.json(), 'the request body');
       const version = body.version === undefined ? undefined : names.releaseRef(String(body.version));
       const release = await platform.rollback(app.name, version, req.actor);
-      return { body: { release: releaseJson(release, store.getApp(app.name).currentVersion) } };
+      return { body: { release: releaseView(release, store.getApp(app.name).currentVersion) } };
     })
     .add('GET', '/apps/:app/config', async (req) => {
       const app = appOf(req);
@@ -121,7 +108,7 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
       const unset = Array.isArray(body.unset) ? body.unset.map(String) : [];
       if (Object.keys(set).length === 0 && unset.length === 0) throw new BerthError('BERTH_E_USAGE', 'nothing to change: give "set" and/or "unset"', { status: 400 });
       const release = await platform.changeConfig(app.name, { set, unset }, req.actor);
-      return { body: { release: release === null ? null : releaseJson(release, store.getApp(app.name).currentVersion) } };
+      return { body: { release: release === null ? null : releaseView(release, store.getApp(app.name).currentVersion) } };
     })
     .add('PUT', '/apps/:app/formation', async (req) => {
       const app = appOf(req);

@@ -10,7 +10,8 @@ import { loadAssets, type Asset } from './assets.ts';
 import { EventStream } from './event-stream.ts';
 import { CSRF_HEADER, foreignOrigin, refuseMutation } from './request-guard.ts';
 import { readCookie, SESSION_COOKIE, sessionCookie, SessionStore, type Session } from './sessions.ts';
-import { appDetail, appSummary, buildWindow, linesBefore, overview, releaseView } from './views.ts';
+import { releaseView } from '../platform/release-policy.ts';
+import { appDetail, appSummary, buildWindow, linesBefore, overview } from './views.ts';
 
 export interface DashboardOptions {
   readonly platform: Platform;

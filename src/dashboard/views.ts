@@ -2,6 +2,7 @@ import type { MetricsHistory, Sample } from '../metrics/index.ts';
 import type { LogLine } from '../platform/app-log.ts';
 import type { Platform } from '../platform/platform.ts';
 import type { Build, ReleaseInfo } from '../platform/records.ts';
+import { releaseView } from '../platform/release-policy.ts';
 
 // What the dashboard's pages show, as plain JSON made from the platform's
 // state and the metrics history. The decisions (an app's status, a series
@@ -56,19 +57,6 @@ export function appSummary(platform: Platform, name: string): AppSummary {
 
 export function overview(platform: Platform, history: MetricsHistory) {
   return { apps: platform.store.listApps().map((app) => ({ ...appSummary(platform, app.name), series: seriesColumns(history.series(app.name)) })) };
-}
-
-export function releaseView(release: ReleaseInfo, currentVersion: number | null) {
-  return {
-    version: release.version,
-    name: `v${release.version}`,
-    kind: release.kind,
-    description: release.description,
-    status: release.status,
-    createdAt: release.createdAt,
-    current: release.version === currentVersion,
-    configKeys: release.configKeys,
-  };
 }
 
 /** Builds, newest first, each with the deploy release it became (if it got that far). */

@@ -8,6 +8,7 @@ export {
   rollbackTarget,
   defaultRollbackTarget,
   describeRelease,
+  releaseView,
   canTransition,
   RELEASE_TRANSITIONS,
   type ReleaseStatus,

@@ -1,4 +1,5 @@
 import { BerthError } from '../errors.ts';
+import type { ReleaseInfo } from './records.ts';
 
 // The platform's release decisions as pure functions over plain data: what
 // the next version is, which releases may be pruned, where a rollback goes,
@@ -147,4 +148,18 @@ export function describeRelease(change: ReleaseChange): string {
     case 'rollback':
       return `Rollback to v${change.toVersion}`;
   }
+}
+
+/** A release as the API and the dashboard show it. Pure. */
+export function releaseView(release: ReleaseInfo, currentVersion: number | null) {
+  return {
+    version: release.version,
+    name: `v${release.version}`,
+    kind: release.kind,
+    description: release.description,
+    status: release.status,
+    createdAt: release.createdAt,
+    current: release.version === currentVersion,
+    configKeys: release.configKeys,
+  };
 }

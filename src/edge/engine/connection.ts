@@ -489,7 +489,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   // ---- proxying -------------------------------------------------------
 
   /** The request head as the app receives it: re-framed, with the edge's forwarding headers. */
-  #upstreamHead(head: RequestHead, body: SpillBuffer | null): string {
+  #upstreamHead(head: RequestHead, body: SpillBuffer | null, omit?: ReadonlySet<string>): string {
     return upstreamRequestHead({
       method: head.method,
       target: head.target,
@@ -500,6 +500,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
       proto: this.#proto,
       bodySize: body === null ? null : body.size,
       requestId: this.#requestId,
+      omit,
     });
   }
 
@@ -518,19 +519,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
         proto: this.#proto,
         fields: head.headers,
         trace,
-        head: (omit?: ReadonlySet<string>) =>
-          upstreamRequestHead({
-            method: head.method,
-            target: head.target,
-            fields: head.headers,
-            connectionTokens: head.connectionTokens,
-            host: head.host,
-            clientAddress: this.#clientAddress,
-            proto: this.#proto,
-            bodySize: body === null ? null : body.size,
-            requestId: this.#requestId,
-            omit,
-          }),
+        head: (omit?: ReadonlySet<string>) => this.#upstreamHead(head, body, omit),
         body,
       };
       outcome = await proxyRequest(request, this.#site!, upstreams, this.#ctx.services, this.#ctx.limits, this);
