@@ -62,7 +62,8 @@ test('a public, max-age response is served from the cache with Age and Cache-Sta
   const second = await get(edge.port, '/page');
   assert.equal(second.body.toString(), 'version 1');
   assert.equal(second.headers['cache-status'], 'berth; hit');
-  assert.equal(second.headers.age, '0');
+  // Seconds since the app answered: 0 unless this machine is slow right now.
+  assert.ok(Number(second.headers.age) >= 0 && Number(second.headers.age) <= 5, `age ${second.headers.age}`);
   assert.equal(edge.count(), 1);
   // Another target, another entry; the query is part of the key.
   assert.equal((await get(edge.port, '/page?x=1')).body.toString(), 'version 2');
