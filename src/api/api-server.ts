@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listenOn } from '../listen.ts';
 import { BerthError, isBerthError } from '../errors.ts';
 import { ApiRouter } from './router.ts';
 
@@ -210,15 +211,7 @@ export class ApiServer {
   }
 
   listen(host: string | undefined, port: number): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) =>
-        reject(new BerthError('BERTH_E_LISTEN', `cannot listen on ${host ?? '*'}:${port}: ${err.code ?? err.message}`));
-      this.#server.once('error', onError);
-      this.#server.listen({ host, port }, () => {
-        this.#server.off('error', onError);
-        resolve(this.#server.address() as AddressInfo);
-      });
-    });
+    return listenOn(this.#server, host, port);
   }
 
   close(): Promise<void> {

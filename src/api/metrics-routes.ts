@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BerthError } from '../errors.ts';
+import { listenOn } from '../listen.ts';
 import type { ApiServer } from './api-server.ts';
 
 /** What serves the metrics: the exposition text and its media type (`BerthMetrics`). */
@@ -60,14 +60,7 @@ export class MetricsListener {
   }
 
   listen(host: string | undefined, port: number): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => reject(new BerthError('BERTH_E_LISTEN', `cannot listen on ${host ?? '*'}:${port}: ${err.code ?? err.message}`));
-      this.#server.once('error', onError);
-      this.#server.listen({ host, port }, () => {
-        this.#server.off('error', onError);
-        resolve(this.#server.address() as AddressInfo);
-      });
-    });
+    return listenOn(this.#server, host, port);
   }
 
   /** Stops listening; idempotent. */

@@ -53,18 +53,15 @@ async function program(argv: readonly string[]): Promise<Command> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
-  cli
-    .command('up')
-    .description('run the app in DIR the way production will: the edge in front of supervised instances')
-    .argument('[dir]', 'the app folder', '.')
-    .option('--listen <address>', 'where the edge listens (HOST:PORT or :PORT)', ':8080')
-    .option('--scale <type=count>', 'instances per process type, e.g. web=2 (repeatable)', collect, [])
-    .option('--grace <duration>', 'how long instances get to finish in-flight work when stopping', '10s')
-    .option('--workers <n>', 'edge engines, one per thread (default: one per core; 1 uses the main thread only)')
-    .option('--limit <name=value>', LIMIT_HELP, collect, [])
-    .option('--https <address>', 'also serve HTTPS (HTTP/2 and HTTP/1.1) here, e.g. :8443')
-    .option('--tls-cert <file>', "the certificate for --https (PEM, with its chain); default: one for localhost from berth's local CA")
-    .option('--tls-key <file>', "the --tls-cert certificate's private key (PEM)")
+  edgeOptions(
+    cli
+      .command('up')
+      .description('run the app in DIR the way production will: the edge in front of supervised instances')
+      .argument('[dir]', 'the app folder', '.')
+      .option('--listen <address>', 'where the edge listens (HOST:PORT or :PORT)', ':8080')
+      .option('--scale <type=count>', 'instances per process type, e.g. web=2 (repeatable)', collect, [])
+      .option('--grace <duration>', 'how long instances get to finish in-flight work when stopping', '10s')
+  )
     .action(async (dir: string, opts: { listen: string; scale: string[]; grace: string; workers?: string; limit: string[] } & HttpsFlags) => {
       const { up } = await import('./up.ts');
       await up({
@@ -79,31 +76,25 @@ async function program(argv: readonly string[]): Promise<Command> {
       });
     });
 
-  cli
-    .command('file-server')
-    .description('serve the files in a folder with the edge')
-    .requiredOption('--root <dir>', 'the folder to serve')
-    .option('--listen <address>', 'where to listen (HOST:PORT or :PORT)', ':8080')
-    .option('--workers <n>', 'edge engines, one per thread (default: one per core; 1 uses the main thread only)')
-    .option('--limit <name=value>', LIMIT_HELP, collect, [])
-    .option('--https <address>', 'also serve HTTPS (HTTP/2 and HTTP/1.1) here, e.g. :8443')
-    .option('--tls-cert <file>', "the certificate for --https (PEM, with its chain); default: one for localhost from berth's local CA")
-    .option('--tls-key <file>', "the --tls-cert certificate's private key (PEM)")
+  edgeOptions(
+    cli
+      .command('file-server')
+      .description('serve the files in a folder with the edge')
+      .requiredOption('--root <dir>', 'the folder to serve')
+      .option('--listen <address>', 'where to listen (HOST:PORT or :PORT)', ':8080')
+  )
     .action(async (opts: { root: string; listen: string; workers?: string; limit: string[] } & HttpsFlags) => {
       const { fileServer } = await import('./quick.ts');
       await fileServer({ https: await singleSiteHttps(opts), root: opts.root, listen: parseListenAddress(opts.listen), workers: parseWorkers(opts.workers), limits: parseLimits(opts.limit), log });
     });
 
-  cli
-    .command('reverse-proxy')
-    .description('proxy and load-balance requests to one or more upstream servers')
-    .requiredOption('--from <address>', 'where to listen (HOST:PORT or :PORT)')
-    .addOption(new Option('--to <upstreams>', 'upstream HOST:PORT list, comma-separated').makeOptionMandatory())
-    .option('--workers <n>', 'edge engines, one per thread (default: one per core; 1 uses the main thread only)')
-    .option('--limit <name=value>', LIMIT_HELP, collect, [])
-    .option('--https <address>', 'also serve HTTPS (HTTP/2 and HTTP/1.1) here, e.g. :8443')
-    .option('--tls-cert <file>', "the certificate for --https (PEM, with its chain); default: one for localhost from berth's local CA")
-    .option('--tls-key <file>', "the --tls-cert certificate's private key (PEM)")
+  edgeOptions(
+    cli
+      .command('reverse-proxy')
+      .description('proxy and load-balance requests to one or more upstream servers')
+      .requiredOption('--from <address>', 'where to listen (HOST:PORT or :PORT)')
+      .addOption(new Option('--to <upstreams>', 'upstream HOST:PORT list, comma-separated').makeOptionMandatory())
+  )
     .action(async (opts: { from: string; to: string; workers?: string; limit: string[] } & HttpsFlags) => {
       const to = opts.to.split(',').map((part) => parseUpstreamAddress(part));
       const { reverseProxy } = await import('./quick.ts');
@@ -165,6 +156,16 @@ async function program(argv: readonly string[]): Promise<Command> {
     });
 
   return cli;
+}
+
+/** The edge options `up`, `file-server` and `reverse-proxy` share: engines, limits, HTTPS. */
+function edgeOptions(command: Command): Command {
+  return command
+    .option('--workers <n>', 'edge engines, one per thread (default: one per core; 1 uses the main thread only)')
+    .option('--limit <name=value>', LIMIT_HELP, collect, [])
+    .option('--https <address>', 'also serve HTTPS (HTTP/2 and HTTP/1.1) here, e.g. :8443')
+    .option('--tls-cert <file>', "the certificate for --https (PEM, with its chain); default: one for localhost from berth's local CA")
+    .option('--tls-key <file>', "the --tls-cert certificate's private key (PEM)");
 }
 
 interface HttpsFlags {

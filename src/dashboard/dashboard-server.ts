@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ApiRouter } from '../api/router.ts';
+import { listenOn } from '../listen.ts';
 import { BerthError, isBerthError } from '../errors.ts';
 import type { MetricsHistory } from '../metrics/index.ts';
 import * as names from '../platform/names.ts';
@@ -351,14 +352,7 @@ export class DashboardServer {
   /** Reads the dashboard's files, then listens. */
   async listen(host: string | undefined, port: number): Promise<AddressInfo> {
     this.#assets = await loadAssets();
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => reject(new BerthError('BERTH_E_LISTEN', `cannot listen on ${host ?? '*'}:${port}: ${err.code ?? err.message}`));
-      this.#server.once('error', onError);
-      this.#server.listen({ host, port }, () => {
-        this.#server.off('error', onError);
-        resolve(this.#server.address() as AddressInfo);
-      });
-    });
+    return listenOn(this.#server, host, port);
   }
 
   /** Ends the live streams and stops listening; idempotent. */

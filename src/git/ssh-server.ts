@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import type { AuthContext, Connection, ServerChannel, Session } from 'ssh2';
+import { listenOn } from '../listen.ts';
 import { BerthError, isBerthError } from '../errors.ts';
 import type { GitRunner } from './git-process.ts';
 import { parseSshCommand, type GitServiceName as ServiceName } from './repo-name.ts';
@@ -220,14 +221,7 @@ export class GitSshServer {
   }
 
   listen(host: string | undefined, port: number): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => reject(new BerthError('BERTH_E_LISTEN', `cannot listen for SSH on ${host ?? '*'}:${port}: ${err.code ?? err.message}`));
-      this.#tcp.once('error', onError);
-      this.#tcp.listen({ host, port }, () => {
-        this.#tcp.off('error', onError);
-        resolve(this.#tcp.address() as AddressInfo);
-      });
-    });
+    return listenOn(this.#tcp, host, port, 'for SSH');
   }
 
   /** Stops accepting; connections get `graceMs` to finish (a push in progress), then are cut. */

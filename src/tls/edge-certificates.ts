@@ -1,3 +1,4 @@
+import type { TlsCertificate, TlsConfig } from '../edge/index.ts';
 import { isBerthError } from '../errors.ts';
 import { AcmeIssuer, type AcmePolling, type AcmeSettings } from './acme.ts';
 import { CertificateManager } from './certificate-manager.ts';
@@ -17,20 +18,9 @@ import type { RenewalPolicy } from './renewal-policy.ts';
 // runs an OCSP responder carry a staple, kept fresh by an OcspStapler; each
 // new staple pushes the set again.
 
-/** One certificate as the edge takes it (structurally the edge's TlsCertificate). */
-export interface EdgeCertificate {
-  readonly hosts: readonly string[];
-  readonly certPem: string;
-  readonly keyPem: string;
-  readonly trusted: boolean;
-  /** A verified "good" OCSP response (DER) to staple; only where the CA offers OCSP. */
-  readonly ocsp?: Uint8Array | null;
-}
-
-export interface EdgeTls {
-  readonly certificates: readonly EdgeCertificate[];
-  readonly fallback: { readonly certPem: string; readonly keyPem: string } | null;
-}
+/** One certificate, and the whole set, as the edge takes them. */
+export type EdgeCertificate = TlsCertificate;
+export type EdgeTls = TlsConfig;
 
 /** A host's certificate as `berth domains list` shows it. */
 export type DomainCertificate =

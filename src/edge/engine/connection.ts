@@ -251,7 +251,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
       openTunnel(this.socket, head, leftover, decision.upstreams, this.#upstreamHead(head, null), this.#ctx.limits);
       return;
     }
-    if (decision.kind !== 'not-found') {
+    if (decision.kind !== 'not-found' && decision.owner.rateLimit) {
       const wait = admitRequest(this.#ctx.services, decision.owner, this.#clientAddress, Date.now());
       if (wait !== null) {
         this.#tooMany(wait, 'too many requests: slow down');

@@ -773,7 +773,7 @@ export class Http2Connection implements EdgeConnection {
     if (decision.kind !== 'not-found') {
       exchange.siteKey = decision.owner.key ?? '';
       exchange.hsts = decision.owner.hsts ?? null;
-      const wait = admitRequest(this.#ctx.services, decision.owner, this.#clientAddress, Date.now());
+      const wait = decision.owner.rateLimit ? admitRequest(this.#ctx.services, decision.owner, this.#clientAddress, Date.now()) : null;
       if (wait !== null) {
         exchange.limited = true;
         this.#discardBody(exchange);
