@@ -72,6 +72,19 @@ export const ERROR_CODES = {
   BERTH_E_DRAIN_NOT_FOUND: 'the app has no log drain with that id',
   // The dashboard (src/dashboard/).
   BERTH_E_CSRF: 'a dashboard request that changes something lacked its session\'s CSRF token or came from another site',
+  // Add-ons, storage and backups (src/addons/).
+  BERTH_E_ADDON_KIND: 'an add-on kind berth does not provide (postgres, redis, sqlite)',
+  BERTH_E_ADDON_EXISTS: 'the app already has an add-on of that kind, or already has storage',
+  BERTH_E_ADDON_NOT_FOUND: 'the app has no add-on of that kind, or no storage',
+  BERTH_E_ADDON_SERVER: 'the PostgreSQL or Redis server berth manages cannot be reached, started, or used with the rights berth needs',
+  BERTH_E_ADDON_INSECURE: 'the Redis server lets clients in without a password, so apps could read each other\'s keys',
+  BERTH_E_ADDON_TOOL: 'a program an add-on needs (pg_dump, redis-server, …) is missing or failed',
+  BERTH_E_CONFIRM: 'a destructive command was not confirmed with --confirm NAME',
+  BERTH_E_BACKUP_NOT_FOUND: 'no backup has that id',
+  BERTH_E_BACKUP_RUNNING: 'a backup or restore of that add-on is already running',
+  BERTH_E_BACKUP_FAILED: 'a backup could not be made; nothing was kept as good',
+  BERTH_E_BACKUP_CORRUPT: 'a backup file is missing, or its checksum does not match what was recorded',
+  BERTH_E_RESTORE_FAILED: 'a restore could not load the backup',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

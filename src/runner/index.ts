@@ -9,3 +9,4 @@ export { judgeRollout, type RolloutInstance, type RolloutVerdict } from './rollo
 export { reapOrphans, SUPERVISOR_ENV } from './orphans.ts';
 export { decideCronSlot, nextCronSlot, catchUpWindow, cronSlotIso, CRON_CATCH_UP_MAX_MS, type CronJobTiming, type CronDecision } from './cron-policy.ts';
 export { startCommand, type CommandRun, type CommandOptions, type CommandOutcome } from './command-run.ts';
+export { LineSplitter } from './line-splitter.ts';
