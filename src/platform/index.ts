@@ -19,6 +19,12 @@ export {
 export { Store, MAX_QUANTITY, TOKEN_TOUCH_INTERVAL_MS, ADMIN_TOKEN_NAME } from './store.ts';
 export type {
   StoreOptions,
+  AddonRecord,
+  AddonRecordKind,
+  BackupRecord,
+  BackupScheduleRecord,
+  BackupStatus,
+  BackupTrigger,
   App,
   Build,
   BuildStatus,

@@ -149,3 +149,45 @@ export interface StoreOptions {
   /** The clock, in ms since the epoch; tests pass a fake one. */
   readonly now?: () => number;
 }
+
+/** What an app's add-on row holds: `postgres`, `redis`, `sqlite`, or `storage` (a data folder alone). */
+export type AddonRecordKind = 'postgres' | 'redis' | 'sqlite' | 'storage';
+
+export interface AddonRecord {
+  readonly id: number;
+  readonly app: string;
+  readonly kind: AddonRecordKind;
+  /** Config vars the add-on gives the app's releases (secrets). */
+  readonly vars: Readonly<Record<string, string>>;
+  /** The provider's own handle on it (names, a password, a path): never shown. */
+  readonly resource: Readonly<Record<string, string>>;
+  readonly createdAt: string;
+}
+
+export type BackupTrigger = 'manual' | 'scheduled' | 'final';
+export type BackupStatus = 'running' | 'good' | 'failed' | 'interrupted';
+
+export interface BackupRecord {
+  readonly id: number;
+  readonly app: string;
+  readonly kind: string;
+  readonly trigger: BackupTrigger;
+  readonly status: BackupStatus;
+  readonly startedAt: string;
+  readonly finishedAt: string | null;
+  /** Absolute path of the stored file; null until it is complete. */
+  readonly file: string | null;
+  readonly bytes: number | null;
+  readonly sha256: string | null;
+  readonly copyFile: string | null;
+  readonly copyError: string | null;
+  readonly error: string | null;
+}
+
+export interface BackupScheduleRecord {
+  readonly app: string;
+  readonly kind: string;
+  readonly schedule: string;
+  readonly timezone: string;
+  readonly keep: number;
+}

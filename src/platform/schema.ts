@@ -52,6 +52,29 @@
 //                it is shown with its secret parts hidden, never logged),
 //                created_at. UNIQUE(app_id, url).
 //
+// Version 4:
+//
+//   addons       id, app_id → apps, kind postgres | redis | sqlite | storage
+//                (storage: a persistent data folder without a database),
+//                vars_json (the config vars it gives the app's releases, e.g.
+//                DATABASE_URL: secrets), resource_json (what its provider
+//                needs to find it again: names, a password, a path; never
+//                shown), created_at. UNIQUE(app_id, kind). An app with
+//                add-ons cannot be destroyed until they are.
+//   backups      id, app (the name, no foreign key: backups outlive their
+//                app, like the audit), kind, trigger manual | scheduled |
+//                final (made when the add-on was destroyed; never pruned),
+//                status running | good | failed | interrupted (the daemon
+//                died while it ran), started_at, finished_at, file (absolute
+//                path; set only once the file is complete, fsynced and
+//                renamed into place), bytes, sha256 (of the file as stored),
+//                copy_file and copy_error (the second backup folder), error.
+//                A row becomes good in the same step that records its file,
+//                so no half-written file is ever listed as good.
+//   backup_schedules  (app_id → apps, kind) PRIMARY KEY: schedule (a cron
+//                expression), timezone, keep (good scheduled and manual
+//                backups kept per app and kind, 1–365).
+//
 // Times are ISO-8601 UTC strings. Tables are STRICT, so a wrong type is an
 // error rather than a silently stored string. Two triggers keep the one
 // invariant a restart depends on — an app's current release is a succeeded
@@ -183,6 +206,44 @@ export const MIGRATIONS: readonly string[] = [
     created_at TEXT NOT NULL,
     UNIQUE (app_id, url)
   ) STRICT;
+  `,
+  `
+  CREATE TABLE addons (
+    id INTEGER PRIMARY KEY,
+    app_id INTEGER NOT NULL REFERENCES apps(id),
+    kind TEXT NOT NULL CHECK (kind IN ('postgres', 'redis', 'sqlite', 'storage')),
+    vars_json TEXT NOT NULL,
+    resource_json TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (app_id, kind)
+  ) STRICT;
+
+  CREATE TABLE backups (
+    id INTEGER PRIMARY KEY,
+    app TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    trigger TEXT NOT NULL CHECK (trigger IN ('manual', 'scheduled', 'final')),
+    status TEXT NOT NULL CHECK (status IN ('running', 'good', 'failed', 'interrupted')),
+    started_at TEXT NOT NULL,
+    finished_at TEXT NULL,
+    file TEXT NULL,
+    bytes INTEGER NULL,
+    sha256 TEXT NULL,
+    copy_file TEXT NULL,
+    copy_error TEXT NULL,
+    error TEXT NULL,
+    CHECK (status <> 'good' OR (file IS NOT NULL AND sha256 IS NOT NULL AND bytes IS NOT NULL))
+  ) STRICT;
+  CREATE INDEX backups_by_app ON backups(app, kind, id);
+
+  CREATE TABLE backup_schedules (
+    app_id INTEGER NOT NULL REFERENCES apps(id),
+    kind TEXT NOT NULL,
+    schedule TEXT NOT NULL,
+    timezone TEXT NOT NULL,
+    keep INTEGER NOT NULL CHECK (keep BETWEEN 1 AND 365),
+    PRIMARY KEY (app_id, kind)
+  ) STRICT, WITHOUT ROWID;
   `,
 ];
 

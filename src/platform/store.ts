@@ -5,7 +5,7 @@ import { BerthError } from '../errors.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import { appName, auditActor, branchName, configKey, cronJobName, hostname, keyName, processType, releaseRef, tokenName } from './names.ts';
 import { canTransition, nextVersion, releasesToPrune, rollbackTarget } from './release-policy.ts';
-import type { App, AuditEntry, AuditRow, Build, CronRun, SshKeyInfo, DestroyedApp, Domain, LogDrainRecord, NewRelease, PruneResult, Release, ReleaseInfo, StoreOptions, TokenInfo } from './records.ts';
+import type { AddonRecord, AddonRecordKind, BackupRecord, BackupScheduleRecord, BackupStatus, BackupTrigger, App, AuditEntry, AuditRow, Build, CronRun, SshKeyInfo, DestroyedApp, Domain, LogDrainRecord, NewRelease, PruneResult, Release, ReleaseInfo, StoreOptions, TokenInfo } from './records.ts';
 import {
   APP_SELECT,
   BUILD_SELECT,
@@ -64,6 +64,46 @@ export const MAX_QUANTITY = 64;
 export const TOKEN_TOUCH_INTERVAL_MS = 60_000;
 /** The name of the token ensureAdminToken creates. */
 export const ADMIN_TOKEN_NAME = 'admin';
+
+const ADDON_SELECT = 'SELECT d.id, a.name AS app, d.kind, d.vars_json, d.resource_json, d.created_at FROM addons d JOIN apps a ON a.id = d.app_id';
+const BACKUP_SELECT = 'SELECT id, app, kind, trigger, status, started_at, finished_at, file, bytes, sha256, copy_file, copy_error, error FROM backups';
+
+function toAddon(row: Row): AddonRecord {
+  return {
+    id: Number(row.id),
+    app: String(row.app),
+    kind: String(row.kind) as AddonRecordKind,
+    vars: JSON.parse(String(row.vars_json)) as Record<string, string>,
+    resource: JSON.parse(String(row.resource_json)) as Record<string, string>,
+    createdAt: String(row.created_at),
+  };
+}
+
+function toBackup(row: Row): BackupRecord {
+  const text = (value: unknown) => (value === null || value === undefined ? null : String(value));
+  return {
+    id: Number(row.id),
+    app: String(row.app),
+    kind: String(row.kind),
+    trigger: String(row.trigger) as BackupTrigger,
+    status: String(row.status) as BackupStatus,
+    startedAt: String(row.started_at),
+    finishedAt: text(row.finished_at),
+    file: text(row.file),
+    bytes: row.bytes === null || row.bytes === undefined ? null : Number(row.bytes),
+    sha256: text(row.sha256),
+    copyFile: text(row.copy_file),
+    copyError: text(row.copy_error),
+    error: text(row.error),
+  };
+}
+
+function addonExists(app: string, kind: AddonRecordKind): BerthError {
+  return new BerthError('BERTH_E_ADDON_EXISTS', kind === 'storage' ? `the app "${app}" already has storage` : `the app "${app}" already has a ${kind} add-on`, {
+    hint: kind === 'storage' ? `berth storage info --app ${app}` : `berth addons info ${kind} --app ${app}`,
+    status: 409,
+  });
+}
 
 export class Store {
   readonly path: string;
@@ -237,12 +277,13 @@ export class Store {
     return this.transaction(() => {
       const app = this.getApp(name);
       const id = this.#appId(name);
+      this.requireNoAddons(name);
       const builds = this.listBuilds(name);
       const domains = this.#all('SELECT hostname FROM domains WHERE app_id = ? ORDER BY hostname', id).map((r) => String(r.hostname));
       const configKeys = Object.keys(this.getConfig(name));
       // The app points at a release and releases point at the app: unhook first.
       this.#run('UPDATE apps SET current_release_id = NULL WHERE id = ?', id);
-      for (const table of ['config_vars', 'formation', 'domains', 'cron_runs', 'log_drains']) this.#run(`DELETE FROM ${table} WHERE app_id = ?`, id);
+      for (const table of ['config_vars', 'formation', 'domains', 'cron_runs', 'log_drains', 'backup_schedules']) this.#run(`DELETE FROM ${table} WHERE app_id = ?`, id);
       const releases = Number(this.#run('DELETE FROM releases WHERE app_id = ?', id).changes);
       this.#run('DELETE FROM builds WHERE app_id = ?', id);
       this.#run('DELETE FROM apps WHERE id = ?', id);
@@ -792,6 +833,141 @@ export class Store {
   #drain(id: number): LogDrainRecord | null {
     const row = this.#get('SELECT d.id, a.name AS app, d.url, d.created_at FROM log_drains d JOIN apps a ON a.id = d.app_id WHERE d.id = ?', id);
     return row === undefined ? null : { id: Number(row.id), app: String(row.app), url: String(row.url), createdAt: String(row.created_at) };
+  }
+
+  // ---- add-ons and backups -------------------------------------------------
+
+  /** Refuses while the app has add-ons or storage: their data would be orphaned on a server berth no longer tracks. */
+  requireNoAddons(app: string): void {
+    const kinds = this.listAddons(app).map((addon) => addon.kind);
+    if (kinds.length === 0) return;
+    throw new BerthError('BERTH_E_ADDON_EXISTS', `the app "${app}" still has ${kinds.join(', ')}; destroy ${kinds.length === 1 ? 'it' : 'them'} first`, {
+      hint: `berth addons destroy ${kinds.find((k) => k !== 'storage') ?? 'KIND'} --app ${app} keeps a final backup; berth storage destroy --app ${app} removes the data folder.`,
+      status: 409,
+    });
+  }
+
+  addAddon(app: string, kind: AddonRecordKind, vars: Readonly<Record<string, string>>, resource: Readonly<Record<string, string>>): AddonRecord {
+    return this.transaction(() => {
+      const id = this.#appId(app);
+      if (this.findAddon(app, kind) !== null) throw addonExists(app, kind);
+      const result = this.#run('INSERT INTO addons (app_id, kind, vars_json, resource_json, created_at) VALUES (?, ?, ?, ?, ?)', id, kind, JSON.stringify(vars), JSON.stringify(resource), this.#time());
+      return this.#addonById(Number(result.lastInsertRowid))!;
+    });
+  }
+
+  /** The app's add-ons (or every app's, for the daemon start), by app then kind. */
+  listAddons(app?: string): AddonRecord[] {
+    const rows = app === undefined ? this.#all(`${ADDON_SELECT} ORDER BY a.name, d.kind`) : this.#all(`${ADDON_SELECT} WHERE d.app_id = ? ORDER BY d.kind`, this.#appId(app));
+    return rows.map(toAddon);
+  }
+
+  findAddon(app: string, kind: AddonRecordKind): AddonRecord | null {
+    const row = this.#get(`${ADDON_SELECT} WHERE d.app_id = ? AND d.kind = ?`, this.#appId(app), kind);
+    return row === undefined ? null : toAddon(row);
+  }
+
+  getAddon(app: string, kind: AddonRecordKind): AddonRecord {
+    const addon = this.findAddon(app, kind);
+    if (addon === null) {
+      throw new BerthError('BERTH_E_ADDON_NOT_FOUND', kind === 'storage' ? `the app "${app}" has no storage` : `the app "${app}" has no ${kind} add-on`, {
+        hint: kind === 'storage' ? `berth storage create --app ${app}` : `berth addons list --app ${app}; create one with berth addons create ${kind} --app ${app}.`,
+        status: 404,
+      });
+    }
+    return addon;
+  }
+
+  removeAddon(app: string, kind: AddonRecordKind): void {
+    this.transaction(() => {
+      const id = this.#appId(app);
+      this.getAddon(app, kind);
+      this.#run('DELETE FROM addons WHERE app_id = ? AND kind = ?', id, kind);
+      this.#run('DELETE FROM backup_schedules WHERE app_id = ? AND kind = ?', id, kind);
+    });
+  }
+
+  /** The config vars every add-on of the app gives its releases, merged. */
+  addonVars(app: string): Record<string, string> {
+    const vars: Record<string, string> = {};
+    for (const addon of this.listAddons(app)) Object.assign(vars, addon.vars);
+    return vars;
+  }
+
+  #addonById(id: number): AddonRecord | null {
+    const row = this.#get(`${ADDON_SELECT} WHERE d.id = ?`, id);
+    return row === undefined ? null : toAddon(row);
+  }
+
+  /** A backup begins: its row says running until finishBackup. */
+  startBackup(backup: { app: string; kind: string; trigger: BackupTrigger }): BackupRecord {
+    const result = this.#run(`INSERT INTO backups (app, kind, trigger, status, started_at) VALUES (?, ?, ?, 'running', ?)`, backup.app, backup.kind, backup.trigger, this.#time());
+    return this.getBackup(Number(result.lastInsertRowid));
+  }
+
+  /** Good only with its complete file; failed with the reason. A row that is no longer running is left alone. */
+  finishBackup(id: number, outcome: { status: 'good'; file: string; bytes: number; sha256: string } | { status: 'failed'; error: string }): BackupRecord {
+    if (outcome.status === 'good') {
+      this.#run(`UPDATE backups SET status = 'good', finished_at = ?, file = ?, bytes = ?, sha256 = ? WHERE id = ? AND status = 'running'`, this.#time(), outcome.file, outcome.bytes, outcome.sha256, id);
+    } else {
+      this.#run(`UPDATE backups SET status = 'failed', finished_at = ?, error = ? WHERE id = ? AND status = 'running'`, this.#time(), outcome.error, id);
+    }
+    return this.getBackup(id);
+  }
+
+  setBackupCopy(id: number, copy: { file: string } | { error: string }): BackupRecord {
+    if ('file' in copy) this.#run('UPDATE backups SET copy_file = ?, copy_error = NULL WHERE id = ?', copy.file, id);
+    else this.#run('UPDATE backups SET copy_file = NULL, copy_error = ? WHERE id = ?', copy.error, id);
+    return this.getBackup(id);
+  }
+
+  getBackup(id: number): BackupRecord {
+    const row = Number.isSafeInteger(id) ? this.#get(`${BACKUP_SELECT} WHERE id = ?`, id) : undefined;
+    if (row === undefined) throw new BerthError('BERTH_E_BACKUP_NOT_FOUND', `there is no backup ${id}`, { hint: 'berth backups list --app NAME shows each backup\'s id.', status: 404 });
+    return toBackup(row);
+  }
+
+  /** Newest first; every app's without an app. */
+  listBackups(app?: string, kind?: string): BackupRecord[] {
+    if (app === undefined) return this.#all(`${BACKUP_SELECT} ORDER BY id DESC`).map(toBackup);
+    if (kind === undefined) return this.#all(`${BACKUP_SELECT} WHERE app = ? ORDER BY id DESC`, app).map(toBackup);
+    return this.#all(`${BACKUP_SELECT} WHERE app = ? AND kind = ? ORDER BY id DESC`, app, kind).map(toBackup);
+  }
+
+  deleteBackup(id: number): void {
+    this.#run('DELETE FROM backups WHERE id = ?', id);
+  }
+
+  /** At daemon start: backups a previous daemon left running died with it. */
+  interruptBackups(): BackupRecord[] {
+    return this.transaction(() => {
+      const rows = this.#all(`${BACKUP_SELECT} WHERE status = 'running' ORDER BY id`).map(toBackup);
+      this.#run(`UPDATE backups SET status = 'interrupted', finished_at = ?, error = 'the daemon stopped while it ran' WHERE status = 'running'`, this.#time());
+      return rows;
+    });
+  }
+
+  setBackupSchedule(app: string, kind: string, schedule: { schedule: string; timezone: string; keep: number }): BackupScheduleRecord {
+    const id = this.#appId(app);
+    this.#run(
+      'INSERT INTO backup_schedules (app_id, kind, schedule, timezone, keep) VALUES (?, ?, ?, ?, ?) ON CONFLICT (app_id, kind) DO UPDATE SET schedule = excluded.schedule, timezone = excluded.timezone, keep = excluded.keep',
+      id,
+      kind,
+      schedule.schedule,
+      schedule.timezone,
+      schedule.keep,
+    );
+    return { app, kind, ...schedule };
+  }
+
+  removeBackupSchedule(app: string, kind: string): boolean {
+    return Number(this.#run('DELETE FROM backup_schedules WHERE app_id = ? AND kind = ?', this.#appId(app), kind).changes) > 0;
+  }
+
+  listBackupSchedules(app?: string): BackupScheduleRecord[] {
+    const select = 'SELECT a.name AS app, s.kind, s.schedule, s.timezone, s.keep FROM backup_schedules s JOIN apps a ON a.id = s.app_id';
+    const rows = app === undefined ? this.#all(`${select} ORDER BY a.name, s.kind`) : this.#all(`${select} WHERE s.app_id = ? ORDER BY s.kind`, this.#appId(app));
+    return rows.map((row) => ({ app: String(row.app), kind: String(row.kind), schedule: String(row.schedule), timezone: String(row.timezone), keep: Number(row.keep) }));
   }
 
   // ---- audit --------------------------------------------------------------
