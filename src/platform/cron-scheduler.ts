@@ -14,6 +14,21 @@ export interface CronRelease {
   readonly jobs: readonly CronJobConfig[];
 }
 
+/**
+ * One of berth's own scheduled tasks (a scheduled backup): slots are claimed
+ * in the store like [cron] jobs' under its name ("berth.backup-postgres"), so
+ * one slot never runs twice, and a slot whose previous run still goes is
+ * skipped, never run alongside it.
+ */
+export interface ScheduledTask {
+  /** "berth." and a name: never a [cron] job's. */
+  readonly name: string;
+  readonly schedule: string;
+  readonly timezone: string;
+  /** Runs one slot; true when it succeeded. Reports its own failures; `signal` is raised when the daemon stops or the task is removed. */
+  run(slot: string, signal: AbortSignal): Promise<boolean>;
+}
+
 /** A job as the API shows it. */
 export interface CronJobView {
   readonly name: string;
@@ -46,6 +61,13 @@ interface Job {
   /** When this job began to be scheduled here. */
   readonly since: number;
   /** The newest slot passed over on purpose (missed, or skipped for overlap); kept in memory only. */
+  passed: number | null;
+}
+
+interface TaskJob {
+  readonly task: ScheduledTask;
+  readonly schedule: CronSchedule;
+  readonly since: number;
   passed: number | null;
 }
 
@@ -92,6 +114,8 @@ export class CronScheduler {
   readonly #apps = new Map<string, AppJobs>();
   /** At most one run per job, by `key(app, job)`; kept while it runs even if its job leaves the release. */
   readonly #runs = new Map<string, Run>();
+  /** berth's own tasks per app, apart from the app's release: they outlive deploys. */
+  readonly #tasks = new Map<string, Map<string, TaskJob>>();
   #timer: NodeJS.Timeout | null = null;
   #stopped = false;
 
@@ -135,9 +159,43 @@ export class CronScheduler {
     this.#arm(0);
   }
 
+  /**
+   * Replaces the app's scheduled tasks. An unchanged task keeps its state; a
+   * new or rescheduled one fires no slot from before now. A task's schedule
+   * is checked by the caller; one that cannot be parsed throws here.
+   */
+  setTasks(app: string, tasks: readonly ScheduledTask[]): void {
+    if (this.#stopped) return;
+    const now = this.#clock.now();
+    const before = this.#tasks.get(app);
+    const next = new Map<string, TaskJob>();
+    for (const task of tasks) {
+      const old = before?.get(task.name);
+      if (old !== undefined && old.task.schedule === task.schedule && old.task.timezone === task.timezone) {
+        next.set(task.name, { ...old, task });
+        continue;
+      }
+      const schedule = parseCronSchedule(task.schedule, task.timezone);
+      next.set(task.name, { task, schedule, since: now, passed: before === undefined ? null : schedule.latestAtOrBefore(now) });
+    }
+    if (next.size === 0) this.#tasks.delete(app);
+    else this.#tasks.set(app, next);
+    this.#arm(0);
+  }
+
+  /** The app's scheduled tasks with their next slot and the run going on now. */
+  tasks(app: string): Array<{ name: string; schedule: string; timezone: string; nextRun: string | null; running: string | null }> {
+    const now = this.#clock.now();
+    return [...(this.#tasks.get(app)?.values() ?? [])].map((job) => {
+      const next = nextCronSlot(job.schedule, now);
+      return { name: job.task.name, schedule: job.task.schedule, timezone: job.task.timezone, nextRun: next === null ? null : new Date(next).toISOString(), running: this.#runs.get(key(app, job.task.name))?.slot ?? null };
+    });
+  }
+
   /** The app is being destroyed: no more slots, its runs are stopped. */
   async removeApp(app: string): Promise<void> {
     this.#apps.delete(app);
+    this.#tasks.delete(app);
     await this.#end([...this.#runs.values()].filter((run) => run.app === app));
   }
 
@@ -189,6 +247,16 @@ export class CronScheduler {
         }
       }
     }
+    for (const [app, tasks] of this.#tasks) {
+      for (const job of tasks.values()) {
+        try {
+          const next = this.#considerTask(app, job, now);
+          if (next !== null) wake = Math.min(wake, next);
+        } catch (err) {
+          this.#options.log(`${app}: ${job.task.name}: ${(err as Error).message}`);
+        }
+      }
+    }
     this.#arm(wake - this.#clock.now());
   }
 
@@ -211,6 +279,52 @@ export class CronScheduler {
       this.#options.appLog(app, `cron.${name}`, `skipped the ${slot} slot: ${why}`);
     }
     return decision.next;
+  }
+
+  #considerTask(app: string, job: TaskJob, now: number): number | null {
+    const name = job.task.name;
+    const stored = this.#options.store.lastCronSlot(app, name);
+    const claimed = stored === null ? null : Date.parse(stored);
+    const lastSlot = claimed === null ? job.passed : job.passed === null ? claimed : Math.max(claimed, job.passed);
+    const decision = decideCronSlot({ schedule: job.schedule, lastSlot, since: job.since, running: this.#runs.has(key(app, name)) }, now);
+    if (decision.action === 'run') {
+      this.#startTask(app, job, decision.slot);
+    } else if (decision.action === 'skip') {
+      job.passed = decision.slot;
+      const why = decision.reason === 'overlap' ? `the run of ${this.#runs.get(key(app, name))?.slot ?? 'an earlier slot'} is still going` : 'it passed while berth was not running';
+      this.#options.appLog(app, name, `skipped the ${cronSlotIso(decision.slot)} slot: ${why}`);
+    }
+    return decision.next;
+  }
+
+  /** Claims the slot and runs the task; its outcome is recorded like a command's (exit code 0 or 1). */
+  #startTask(app: string, job: TaskJob, slotMs: number): void {
+    const name = job.task.name;
+    const slot = cronSlotIso(slotMs);
+    if (!this.#options.store.claimCronSlot(app, name, slot, 0)) {
+      job.passed = slotMs;
+      return;
+    }
+    const abort = new AbortController();
+    const done = job.task.run(slot, abort.signal).then(
+      (ok): CommandOutcome => ({ exitCode: ok ? 0 : 1, signal: null, timedOut: false, startError: null }),
+      (err: unknown): CommandOutcome => {
+        this.#options.appLog(app, name, `the ${slot} slot failed: ${(err as Error).message}`);
+        return { exitCode: 1, signal: null, timedOut: false, startError: null };
+      },
+    );
+    const process: CommandRun = { pid: undefined, done, terminate: () => abort.abort(), kill: () => abort.abort() };
+    const run: Run = { app, job: name, slot, process, stopping: false };
+    this.#runs.set(key(app, name), run);
+    void done.then((outcome) => {
+      if (this.#runs.get(key(app, name)) === run) this.#runs.delete(key(app, name));
+      if (run.stopping && outcome.exitCode !== 0) return; // left running in the store: interrupted on the next start
+      try {
+        this.#options.store.finishCronRun(app, name, slot, outcome.exitCode);
+      } catch (err) {
+        this.#options.log(`${app}: ${name}: cannot record the ${slot} slot: ${(err as Error).message}`);
+      }
+    });
   }
 
   /** Claims the slot, then starts its command; a slot that cannot be claimed has run (or is running) elsewhere. */

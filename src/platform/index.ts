@@ -47,3 +47,4 @@ export type {
 export { SCHEMA_VERSION } from './schema.ts';
 export { writeFileAtomic } from './atomic-file.ts';
 export { appUserName, userPrefix, MAX_USER_NAME } from './app-users.ts';
+export type { ScheduledTask } from './cron-scheduler.ts';

@@ -28,7 +28,7 @@ import { ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVital
 import { accessLogLine, createAccessLog } from './access-log.ts';
 import { AppLog } from './app-log.ts';
 import { appUserName, chownTree, createAppUser, findUser, removeAppUser, requireTraversable } from './app-users.ts';
-import { CronScheduler, type CronJobView } from './cron-scheduler.ts';
+import { CronScheduler, type CronJobView, type ScheduledTask } from './cron-scheduler.ts';
 import * as names from './names.ts';
 import type { App, Release, ReleaseInfo } from './records.ts';
 import { describeRelease } from './release-policy.ts';
@@ -338,6 +338,7 @@ export class Platform {
 
   async destroyApp(name: string, actor: string): Promise<void> {
     this.#store.getApp(name);
+    this.#store.requireNoAddons(name);
     await this.#serially(name, async () => {
       const state = this.#apps.get(name);
       await this.#cron.removeApp(name);
@@ -579,7 +580,9 @@ export class Platform {
       const plan = known ?? (await detectApp(dir, (await this.#buildEnvironment()).build));
       if (plan.kind === 'processes') base.PATH = planPath(plan, dir, base.PATH);
     }
-    return { ...base, ...this.#homeEnv(app, user), ...release.config, BERTH_APP: app, BERTH_RELEASE: `v${release.version}`, [SUPERVISOR_ENV]: this.#supervisorMarker() };
+    // Add-on vars come from the add-ons the app has now, not from the release's
+    // snapshot: a rollback keeps its database; the app's own config wins.
+    return { ...base, ...this.#homeEnv(app, user), ...this.#store.addonVars(app), ...release.config, BERTH_APP: app, BERTH_RELEASE: `v${release.version}`, [SUPERVISOR_ENV]: this.#supervisorMarker() };
   }
 
   /** Tags this daemon's instances, so that a later start can stop those a crash left behind. */
@@ -720,6 +723,43 @@ export class Platform {
         return formation;
       }),
     );
+  }
+
+  /**
+   * The app's add-ons changed (their vars are read at activation): a new
+   * release of the serving build picks them up. Null when nothing serves
+   * yet: the first deploy will.
+   */
+  releaseForAddons(app: string, description: string, actor: string): Promise<ReleaseInfo | null> {
+    return this.#auditedAsync(actor, 'addons.release', app, () =>
+      this.#serially(app, async () => {
+        const current = this.#store.currentRelease(app);
+        if (current === null) return null;
+        const release = this.#store.createRelease(app, { kind: 'config', description, buildId: current.buildId, processes: current.processes });
+        return this.#rollOut(app, release, (line) => this.#state(app).log.add('berth', line));
+      }),
+    );
+  }
+
+  /** The Unix user the app runs as (null: berth's own), for add-ons that own files. */
+  appUser(app: string): Promise<RunAs | null> {
+    this.#store.getApp(app);
+    return this.#userOf(app);
+  }
+
+  /** berth's own scheduled tasks for the app (scheduled backups), on the cron scheduler. */
+  scheduleTasks(app: string, tasks: readonly ScheduledTask[]): void {
+    this.#cron.setTasks(app, tasks);
+  }
+
+  /** The app's scheduled tasks, with their next slots. */
+  scheduledTasks(app: string): ReturnType<CronScheduler['tasks']> {
+    return this.#cron.tasks(app);
+  }
+
+  /** A line in the app's log, from berth (source "berth" or a task's name). */
+  appLog(app: string, source: string, line: string): void {
+    this.#apps.get(app)?.log.add(source, line);
   }
 
   restart(app: string, actor: string): Promise<void> {

@@ -52,6 +52,13 @@ import { generateToken, hashToken, looksLikeToken, tokensMatch } from './tokens.
 // Everything returned is a plain, JSON-ready object (records.ts).
 
 /** A cron slot as stored: a whole-second ISO-8601 UTC time, so one instant has one spelling. */
+/** berth's own scheduled tasks ("berth.backup-postgres"): a name no berth.toml [cron] job can have. */
+const SYSTEM_JOB = /^berth\.[a-z][a-z0-9-]{0,62}$/;
+
+function cronRunName(job: string): string {
+  return SYSTEM_JOB.test(job) ? job : cronJobName(job);
+}
+
 function cronSlot(value: string): string {
   const ms = Date.parse(value);
   if (typeof value !== 'string' || !Number.isFinite(ms) || ms % 1000 !== 0) throw new BerthError('BERTH_E_USAGE', `a cron slot must be a whole-second time, got ${JSON.stringify(value)}`);
@@ -697,9 +704,10 @@ export class Store {
    * starts, so a crash after it skips the slot rather than running it twice.
    */
   claimCronSlot(app: string, job: string, slot: string, releaseVersion: number): boolean {
-    cronJobName(job);
+    cronRunName(job);
     const at = cronSlot(slot);
-    checkVersion(releaseVersion);
+    // berth's own tasks (scheduled backups) run in no release: version 0.
+    if (!SYSTEM_JOB.test(job) || releaseVersion !== 0) checkVersion(releaseVersion);
     return this.transaction(() => {
       const id = this.#appId(app);
       const result = this.#run(
@@ -716,7 +724,7 @@ export class Store {
 
   /** Record how a claimed slot's command ended. */
   finishCronRun(app: string, job: string, slot: string, exitCode: number | null): CronRun {
-    cronJobName(job);
+    cronRunName(job);
     const at = cronSlot(slot);
     return this.transaction(() => {
       const id = this.#appId(app);
@@ -729,7 +737,7 @@ export class Store {
 
   /** The newest slot claimed for a job, or null when it never fired. */
   lastCronSlot(app: string, job: string): string | null {
-    cronJobName(job);
+    cronRunName(job);
     const row = this.#get('SELECT max(slot) AS slot FROM cron_runs WHERE app_id = ? AND job = ?', this.#appId(app), job);
     return row === undefined || row.slot === null ? null : String(row.slot);
   }
@@ -740,7 +748,7 @@ export class Store {
     if (!Number.isInteger(limit) || limit < 1) throw new BerthError('BERTH_E_USAGE', `limit must be a positive whole number, got ${limit}`);
     const id = this.#appId(app);
     if (options.job === undefined) return this.#all(`${CRON_RUN_SELECT} WHERE c.app_id = ? ORDER BY c.slot DESC, c.job LIMIT ?`, id, limit).map(toCronRun);
-    cronJobName(options.job);
+    cronRunName(options.job);
     return this.#all(`${CRON_RUN_SELECT} WHERE c.app_id = ? AND c.job = ? ORDER BY c.slot DESC LIMIT ?`, id, options.job, limit).map(toCronRun);
   }
 

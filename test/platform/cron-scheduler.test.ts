@@ -98,3 +98,59 @@ test('removing an app stops its runs and its schedule; a new release keeps an un
   assert.equal(runs().length, 1, 'one run at a time, and none after the app went');
   assert.equal(store.listCronRuns('shop').length, 1);
 });
+
+test("berth's own tasks share the scheduler: each slot claimed once under berth.NAME, never overlapping, aborted on stop", { timeout: 30_000 }, async (t) => {
+  const { store, lines, scheduler } = setup(t, '');
+  const slots: string[] = [];
+  let active = 0;
+  let overlapped = false;
+  let aborted = false;
+  scheduler.setTasks('shop', [
+    {
+      name: 'berth.backup-sqlite',
+      schedule: '* * * * * *',
+      timezone: 'UTC',
+      run: async (slot, signal) => {
+        active++;
+        if (active > 1) overlapped = true;
+        slots.push(slot);
+        // The second run outlasts its next slot (skipped), the third waits for the stop.
+        const stay = slots.length === 2 ? 1_500 : slots.length >= 3 ? 30_000 : 0;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, stay);
+          signal.addEventListener('abort', () => {
+            aborted = true;
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        active--;
+        return true;
+      },
+    },
+  ]);
+  await eventually('a third run started', () => slots.length >= 3, 15_000);
+  assert.deepEqual(scheduler.tasks('shop').map((task) => [task.name, task.running]), [['berth.backup-sqlite', slots[2]]]);
+  assert.equal(overlapped, false);
+  assert.equal(new Set(slots).size, slots.length, 'no slot twice');
+  assert.ok(lines.some(({ source, line }) => source === 'berth.backup-sqlite' && /^skipped the \S+ slot: the run of \S+ is still going$/.test(line)), 'the slot during the long run was skipped');
+  const runs = store.listCronRuns('shop', { job: 'berth.backup-sqlite' });
+  assert.ok(runs.filter((run) => run.status === 'succeeded').length >= 2);
+  assert.ok(runs.every((run) => run.releaseVersion === 0));
+  await scheduler.stop();
+  assert.equal(aborted, true, 'the running task was told to stop');
+  scheduler.setTasks('shop', []);
+});
+
+test('a task that rejects is recorded failed and logged; removing the tasks stops further slots', { timeout: 30_000 }, async (t) => {
+  const { store, lines, scheduler } = setup(t, '');
+  let calls = 0;
+  scheduler.setTasks('shop', [{ name: 'berth.backup-redis', schedule: '* * * * * *', timezone: 'UTC', run: async () => { calls++; throw new Error('the server went away'); } }]);
+  await eventually('a failed run recorded', () => store.listCronRuns('shop', { job: 'berth.backup-redis' }).some((run) => run.status === 'failed'), 10_000);
+  assert.ok(lines.some(({ line }) => /failed: the server went away$/.test(line)));
+  scheduler.setTasks('shop', []);
+  assert.deepEqual(scheduler.tasks('shop'), []);
+  const before = calls;
+  await new Promise((resolve) => setTimeout(resolve, 900));
+  assert.ok(calls <= before + 1);
+});
