@@ -1,0 +1,313 @@
+import { randomBytes } from 'node:crypto';
+import { access, chmod, chown, constants, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import pg from 'pg';
+import { BerthError } from '../errors.ts';
+import { writeFileAtomic } from '../platform/atomic-file.ts';
+import { findUser } from '../platform/app-users.ts';
+import { SUPERVISOR_ENV } from '../runner/index.ts';
+import { runTool, toolEnv } from './run-tool.ts';
+import { ServiceProcess } from './service-process.ts';
+import type { AddonUser } from './types.ts';
+
+// The PostgreSQL cluster berth runs itself when no --postgres-admin-url is
+// given: initialised once from the system's binaries, listening on
+// 127.0.0.1 only, supervised like an app instance. Its layout under the
+// folder it is given (STATE/addons/postgres):
+//
+//   data/            the cluster (owned by the user postgres runs as, 0700)
+//   run/             its Unix socket and lock files
+//   admin-password   the superuser "berth"'s password (0600, berth's)
+//   port             the TCP port, chosen once and kept
+
+export const LOCAL_ADMIN_ROLE = 'berth';
+const DEFAULT_READY_TIMEOUT_MS = 30_000;
+const READY_POLL_MS = 100;
+const INITDB_TIMEOUT_MS = 5 * 60_000;
+const RECENT_LOG_LINES = 12;
+
+export interface LocalPostgresOptions {
+  /** STATE/addons/postgres. */
+  readonly dir: string;
+  /** Carried as SUPERVISOR_ENV in the server's environment, so a later daemon can reap it. */
+  readonly supervisorMarker: string;
+  readonly log: (line: string) => void;
+  /** How long start() waits for the server to accept connections. */
+  readonly readyTimeoutMs?: number;
+}
+
+const BIN_ROOT = '/usr/lib/postgresql';
+
+/**
+ * Where one of PostgreSQL's programs is: in the newest /usr/lib/postgresql/N/bin
+ * that has it (or in N = `version`'s, when given and present), else on PATH.
+ * Debian puts only wrappers on PATH, and initdb and postgres not at all.
+ */
+export async function postgresBinary(name: string, version?: string): Promise<string> {
+  let versions: string[] = [];
+  try {
+    versions = (await readdir(BIN_ROOT)).filter((entry) => /^\d+(\.\d+)?$/.test(entry)).sort((a, b) => Number(b) - Number(a));
+  } catch {
+    // No Debian layout; PATH is all there is.
+  }
+  if (version !== undefined && versions.includes(version)) versions = [version, ...versions.filter((entry) => entry !== version)];
+  const candidates = [...versions.map((entry) => join(BIN_ROOT, entry, 'bin')), ...(process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').filter(Boolean)];
+  for (const dir of candidates) {
+    const file = join(dir, name);
+    try {
+      await access(file, constants.X_OK);
+      return file;
+    } catch {
+      // Not here.
+    }
+  }
+  throw new BerthError('BERTH_E_ADDON_TOOL', `${name} is not installed (not in ${BIN_ROOT}/*/bin nor on PATH)`, {
+    status: 500,
+    hint: "Install Debian's postgresql package (postgresql-client is enough with --postgres-admin-url).",
+  });
+}
+
+/** A free TCP port on 127.0.0.1 (free now; the caller keeps it by writing it down). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function serverError(message: string, hint?: string, cause?: unknown): BerthError {
+  return new BerthError('BERTH_E_ADDON_SERVER', message, { status: 503, hint, cause });
+}
+
+/** The local cluster: start() initialises it the first time, starts it and waits until it answers; close() stops it. */
+export class LocalPostgres {
+  readonly #options: LocalPostgresOptions;
+  readonly #recent: string[] = [];
+  #service: ServiceProcess | null = null;
+  #starting: Promise<string> | null = null;
+
+  constructor(options: LocalPostgresOptions) {
+    this.#options = options;
+  }
+
+  get #dataDir(): string {
+    return join(this.#options.dir, 'data');
+  }
+
+  get #passwordFile(): string {
+    return join(this.#options.dir, 'admin-password');
+  }
+
+  /** The postmaster's pid while it runs. */
+  get pid(): number | undefined {
+    return this.#service?.pid;
+  }
+
+  /** Starts the cluster (once) and resolves with its superuser's URL. */
+  start(): Promise<string> {
+    this.#starting ??= this.#start().catch(async (err: unknown) => {
+      this.#starting = null;
+      const service = this.#service;
+      this.#service = null;
+      await service?.stop();
+      throw err;
+    });
+    return this.#starting;
+  }
+
+  /** Stops the server (fast shutdown); idempotent, and safe after a failed start. */
+  async close(): Promise<void> {
+    try {
+      await this.#starting;
+    } catch {
+      // A failed start has cleaned up after itself.
+    }
+    this.#starting = null;
+    const service = this.#service;
+    this.#service = null;
+    await service?.stop();
+  }
+
+  #log(line: string): void {
+    this.#recent.push(line);
+    if (this.#recent.length > RECENT_LOG_LINES) this.#recent.shift();
+    this.#options.log(line);
+  }
+
+  async #start(): Promise<string> {
+    const { dir } = this.#options;
+    const user = await this.#runAs();
+    await mkdir(dir, { recursive: true, mode: 0o711 });
+    // The server runs as another user, who must get through to data/.
+    await chmod(dir, 0o711);
+    if (user !== null) await requireTraversable(dir);
+    if (!(await exists(join(this.#dataDir, 'PG_VERSION')))) await this.#initialise(user);
+    const version = (await readFile(join(this.#dataDir, 'PG_VERSION'), 'utf8')).trim();
+    const postgres = await postgresBinary('postgres', version);
+    const password = await this.#adminPassword();
+    const port = await this.#port();
+    const runDir = join(dir, 'run');
+    await mkdir(runDir, { recursive: true, mode: 0o700 });
+    if (user !== null) await chown(runDir, user.uid, user.gid);
+    await this.#removeForeignPidFile();
+
+    this.#recent.length = 0;
+    const service = new ServiceProcess({
+      name: 'postgres',
+      argv: [postgres, '-D', this.#dataDir, '-c', 'listen_addresses=127.0.0.1', '-c', `port=${port}`, '-c', `unix_socket_directories=${runDir}`],
+      env: toolEnv({ [SUPERVISOR_ENV]: this.#options.supervisorMarker }),
+      cwd: dir,
+      user,
+      stopSignal: 'SIGINT',
+      log: (line) => this.#log(line),
+    });
+    this.#service = service;
+    service.start();
+    const url = `postgres://${LOCAL_ADMIN_ROLE}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+    await this.#waitUntilReady(url, port);
+    return url;
+  }
+
+  /** PostgreSQL refuses to run as root: as root, it runs as Debian's postgres user; otherwise as berth's own. */
+  async #runAs(): Promise<AddonUser | null> {
+    if (process.getuid?.() !== 0) return null;
+    const user = await findUser('postgres');
+    if (user === null) {
+      throw serverError('berth runs as root and PostgreSQL will not, but there is no "postgres" user to run it as', "Install Debian's postgresql package (it creates the user), or give berth server --postgres-admin-url.");
+    }
+    return { uid: user.uid, gid: user.gid };
+  }
+
+  /**
+   * initdb into a staging folder renamed into place only when complete, so
+   * an interrupted first start leaves nothing that looks like a cluster.
+   */
+  async #initialise(user: AddonUser | null): Promise<void> {
+    const { dir } = this.#options;
+    const initdb = await postgresBinary('initdb');
+    const staging = join(dir, 'data.init');
+    this.#options.log(`postgres: initialising a new cluster in ${this.#dataDir}`);
+    await rm(staging, { recursive: true, force: true });
+    await mkdir(staging, { mode: 0o700 });
+    if (user !== null) await chown(staging, user.uid, user.gid);
+    const password = randomBytes(32).toString('base64url');
+    writeFileAtomic(this.#passwordFile, `${password}\n`, 0o600);
+    // initdb reads the password from a file only the server's user can read; never argv.
+    const pwfile = join(dir, `.initdb-password-${randomBytes(6).toString('hex')}`);
+    await writeFile(pwfile, password, { mode: 0o600, flag: 'wx' });
+    try {
+      if (user !== null) await chown(pwfile, user.uid, user.gid);
+      await runTool(
+        [initdb, '-D', staging, '-U', LOCAL_ADMIN_ROLE, `--pwfile=${pwfile}`, '--auth-local=scram-sha-256', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8'],
+        { user, cwd: dir, timeoutMs: INITDB_TIMEOUT_MS },
+      );
+    } catch (err) {
+      await rm(staging, { recursive: true, force: true });
+      throw serverError(`cannot initialise the local PostgreSQL cluster: ${(err as Error).message}`, undefined, err);
+    } finally {
+      await rm(pwfile, { force: true });
+    }
+    await rename(staging, this.#dataDir);
+  }
+
+  async #adminPassword(): Promise<string> {
+    try {
+      return (await readFile(this.#passwordFile, 'utf8')).trim();
+    } catch (err) {
+      throw serverError(`cannot read the local PostgreSQL superuser's password (${this.#passwordFile}): ${(err as Error).message}`, `The cluster in ${this.#dataDir} cannot be used without it: move that folder away to start a new, empty cluster.`, err);
+    }
+  }
+
+  /** The port chosen on the first start; apps' DATABASE_URLs name it, so it never changes. */
+  async #port(): Promise<number> {
+    const file = join(this.#options.dir, 'port');
+    try {
+      const port = Number((await readFile(file, 'utf8')).trim());
+      if (Number.isInteger(port) && port > 0 && port < 65536) return port;
+    } catch {
+      // First start.
+    }
+    const port = await freePort();
+    writeFileAtomic(file, `${port}\n`, 0o644);
+    return port;
+  }
+
+  /**
+   * postmaster.pid naming a dead process is handled by postgres itself; one
+   * naming a live process that is not postgres (the pid was reused after a
+   * reboot) would stop it for good, so that file goes.
+   */
+  async #removeForeignPidFile(): Promise<void> {
+    const file = join(this.#dataDir, 'postmaster.pid');
+    let pid: number;
+    try {
+      pid = Number((await readFile(file, 'utf8')).split('\n')[0]);
+    } catch {
+      return;
+    }
+    if (!Number.isInteger(pid) || pid <= 0) return;
+    let command: string;
+    try {
+      command = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')[0] ?? '';
+    } catch {
+      return; // dead: postgres copes
+    }
+    if (/(^|\/)(postgres|postmaster)$/.test(command) || command.startsWith('postgres:')) return;
+    this.#options.log(`postgres: removing ${file}: its pid ${pid} now belongs to ${command || 'another process'}`);
+    await rm(file, { force: true });
+  }
+
+  async #waitUntilReady(url: string, port: number): Promise<void> {
+    const timeoutMs = this.#options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+    const deadline = Date.now() + timeoutMs;
+    let last = 'no answer yet';
+    for (;;) {
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        await client.query('SELECT 1');
+        return;
+      } catch (err) {
+        last = (err as Error).message;
+        if ((err as { code?: string }).code === '28P01') {
+          throw serverError(`the local PostgreSQL server refused berth's superuser password: ${last}`, `${this.#passwordFile} does not belong to the cluster in ${this.#dataDir}.`, err);
+        }
+      } finally {
+        await client.end().catch(() => {});
+      }
+      if (Date.now() >= deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+    }
+    const said = this.#recent.length > 0 ? `; its last log lines: ${this.#recent.join(' | ')}` : '';
+    throw serverError(`the local PostgreSQL server did not accept connections on 127.0.0.1:${port} within ${Math.round(timeoutMs / 1000)} s (${last})${said}`, `Its files are in ${this.#options.dir}.`);
+  }
+}
+
+/** The server's user must pass through every folder above its data (a 0700 mkdtemp or home folder would stop it). */
+async function requireTraversable(dir: string): Promise<void> {
+  for (let path = dirname(dir); ; path = dirname(path)) {
+    const mode = (await stat(path)).mode;
+    if ((mode & 0o001) === 0) {
+      throw serverError(
+        `the postgres user cannot reach ${dir}: ${path} is mode ${(mode & 0o777).toString(8).padStart(4, '0')} (others may not enter it)`,
+        `Put --state somewhere every user can pass through (the default /var/lib/berth is), or run: chmod o+x ${path}`,
+      );
+    }
+    if (dirname(path) === path) return;
+  }
+}
