@@ -14,6 +14,7 @@ import { createPostgresProvider, postgresName, restoreDatabaseName } from '../..
 import { parseScramVerifier, scramSha256Verifier } from '../../src/addons/scram.ts';
 import type { AddonContext, AddonProvider, Provisioned } from '../../src/addons/types.ts';
 import { isBerthError } from '../../src/errors.ts';
+import { eventually } from '../helpers/berth-process.ts';
 import { dropSystemPostgresAdmin, failureCode, psqlAsPostgres, systemPostgresAdminUrl, uniquePrefix, withClient } from '../helpers/postgres.ts';
 
 function hmac(key: Buffer, text: string): Buffer {
@@ -73,6 +74,7 @@ function providerSuite(label: string, setup: (prefix: string) => Promise<{ provi
     const b: AddonContext = { app: 'shop-b', user: null };
     let madeA: Provisioned;
     let madeB: Provisioned;
+    const leftovers = new Map<AddonContext, Provisioned>();
 
     before(async () => {
       ({ provider, cleanup } = await setup(prefix));
@@ -81,9 +83,7 @@ function providerSuite(label: string, setup: (prefix: string) => Promise<{ provi
     });
     after(async () => {
       // Whatever a failed test left behind.
-      for (const [context, made] of [[a, madeA], [b, madeB]] as const) {
-        if (made) await provider.deprovision(context, made.resource).catch(() => {});
-      }
+      for (const [context, made] of leftovers) await provider.deprovision(context, made.resource).catch(() => {});
       await provider.close();
       await cleanup();
       await rm(dir, { recursive: true, force: true });
@@ -93,7 +93,9 @@ function providerSuite(label: string, setup: (prefix: string) => Promise<{ provi
 
     it('provisions a database and role of its own for each app; DATABASE_URL reads and writes', async () => {
       madeA = await provider.provision(a);
+      leftovers.set(a, madeA);
       madeB = await provider.provision(b);
+      leftovers.set(b, madeB);
       const url = new URL(appUrl());
       assert.equal(url.username, `${prefix}shop_a`);
       assert.equal(url.pathname, `/${prefix}shop_a`);
@@ -152,11 +154,27 @@ function providerSuite(label: string, setup: (prefix: string) => Promise<{ provi
       });
     });
 
-    it('a dump can be cancelled: the tool is killed and no file is left', async () => {
+    it('a dump can be cancelled: before it starts, or while it runs; the tool is killed and no file is left', async () => {
       const file = join(dir, 'cancelled.pgdump');
-      const controller = new AbortController();
-      controller.abort();
-      await assert.rejects(provider.dump(a, madeA.resource, file, controller.signal), rejectsWith('BERTH_E_ADDON_TOOL', /cancelled/));
+      const early = new AbortController();
+      early.abort();
+      await assert.rejects(provider.dump(a, madeA.resource, file, early.signal), rejectsWith('BERTH_E_ADDON_TOOL', /cancelled/));
+      await assert.rejects(stat(file), { code: 'ENOENT' });
+      // A session holding an exclusive lock keeps pg_dump waiting, so it is surely running when cancelled.
+      await withClient(appUrl(), async (locker) => {
+        await locker.query('BEGIN');
+        await locker.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
+        const controller = new AbortController();
+        const dumping = provider.dump(a, madeA.resource, file, controller.signal);
+        await eventually('pg_dump waits for the lock', async () => {
+          // Not through the locker: inside its transaction pg_stat_activity is a snapshot.
+          const { rows } = await withClient(appUrl(), (client) => client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"));
+          return rows[0].n > 0;
+        }, 10_000);
+        controller.abort();
+        await assert.rejects(dumping, rejectsWith('BERTH_E_ADDON_TOOL', /pg_dump was cancelled/));
+        await locker.query('ROLLBACK');
+      });
       await assert.rejects(stat(file), { code: 'ENOENT' });
     });
 
@@ -222,8 +240,7 @@ function providerSuite(label: string, setup: (prefix: string) => Promise<{ provi
       await provider.deprovision(a, madeA.resource);
       await provider.deprovision(b, madeB.resource);
       assert.deepEqual(await leftOf(madeB.resource), { roles: 0, databases: 0 });
-      madeA = undefined as unknown as Provisioned;
-      madeB = undefined as unknown as Provisioned;
+      leftovers.clear();
     });
 
     /** How many of an app's roles and databases the server still has, read from pg_catalog by a probe app. */
@@ -292,6 +309,27 @@ describe('admin URL checks', () => {
       assert.ok(!(err as Error).message.includes('secret'));
       return true;
     });
+  });
+
+  it('a provision that fails halfway (the admin lost CREATEDB after start) leaves no role behind', async () => {
+    const adminUrl = new URL(await systemPostgresAdminUrl());
+    const admin = `berth_undo_${process.pid}`;
+    const password = 'undo-password-for-a-test';
+    const prefix = uniquePrefix();
+    await psqlAsPostgres(`DROP ROLE IF EXISTS ${admin}; CREATE ROLE ${admin} LOGIN CREATEROLE CREATEDB PASSWORD ${pg.escapeLiteral(scramSha256Verifier(password))};`);
+    adminUrl.username = admin;
+    adminUrl.password = password;
+    const provider = createPostgresProvider({ adminUrl: adminUrl.href, localDir: '/nonexistent', namePrefix: prefix, supervisorMarker: 'unused', log: () => {} });
+    try {
+      await provider.start();
+      await psqlAsPostgres(`ALTER ROLE ${admin} NOCREATEDB;`);
+      await assert.rejects(provider.provision({ app: 'halfway', user: null }), rejectsWith('BERTH_E_ADDON_SERVER', /permission denied to create database/));
+      const left = await psqlAsPostgres(`\\pset tuples_only on\n\\pset format unaligned\nSELECT count(*) FROM pg_roles WHERE rolname = '${prefix}halfway';`);
+      assert.equal(left.trim(), '0', 'the role made before the failure was dropped');
+    } finally {
+      await provider.close();
+      await psqlAsPostgres(`DROP ROLE IF EXISTS ${prefix}halfway; DROP ROLE IF EXISTS ${admin};`);
+    }
   });
 
   it("a SCRAM verifier berth computes is the one the server computes for the same password and salt", async () => {
