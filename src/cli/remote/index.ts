@@ -2,7 +2,9 @@
 // `berth server` over its control API (docs/API.md). src/cli/index.ts wires
 // them into the program with registerRemoteCommands; nothing happens at import.
 import type { Command } from 'commander';
+import { registerAddons } from './addons.ts';
 import { registerApps } from './apps.ts';
+import { registerBackups } from './backups.ts';
 import { registerConfig } from './config.ts';
 import { registerCron } from './cron.ts';
 import { remoteContext, type RemoteIo, type RemoteOptions } from './context.ts';
@@ -15,6 +17,7 @@ import { registerLogin } from './login.ts';
 import { registerLogs } from './logs.ts';
 import { registerProcesses } from './processes.ts';
 import { registerReleases } from './releases.ts';
+import { registerStorage } from './storage.ts';
 import { registerTokens } from './tokens.ts';
 
 export type { RemoteIo, RemoteOptions } from './context.ts';
@@ -23,10 +26,10 @@ export { resolveCredentials, saveCredentials, credentialsPath, type Credentials 
 
 /**
  * Adds login, apps, deploy, releases, rollback, config, scale, ps, restart,
- * logs, drains, domains, tokens and cron to the program. Failures are thrown as
- * BerthErrors for the program's handler to print; `io` receives the normal
- * output, each piece of text ending with "\n" (write it as it is, e.g.
- * `(text) => process.stdout.write(text)`).
+ * logs, drains, domains, tokens, cron, addons, storage and backups to the
+ * program. Failures are thrown as BerthErrors for the program's handler to
+ * print; `io` receives the normal output, each piece of text ending with
+ * "\n" (write it as it is, e.g. `(text) => process.stdout.write(text)`).
  */
 export function registerRemoteCommands(cli: Command, io: RemoteIo, options: RemoteOptions = {}): void {
   const ctx = remoteContext(io, options);
@@ -43,4 +46,7 @@ export function registerRemoteCommands(cli: Command, io: RemoteIo, options: Remo
   registerTokens(cli, ctx);
   registerKeys(cli, ctx);
   registerCron(cli, ctx);
+  registerAddons(cli, ctx);
+  registerStorage(cli, ctx);
+  registerBackups(cli, ctx);
 }

@@ -81,6 +81,68 @@ export const TokensAnswer = z.object({ tokens: z.array(TokenSchema) });
 export const NewTokenAnswer = z.object({ token: z.string(), name: z.string() });
 export const RevokedAnswer = z.object({ revoked: z.string() });
 
+// Add-ons, storage and backups (src/api/addon-routes.ts). Config var values
+// come only in `values`, and only when revealed.
+export const AddonSchema = z.object({
+  app: z.string(),
+  kind: z.string(),
+  createdAt: time,
+  vars: z.array(z.string()),
+  details: z.record(z.string(), z.string()),
+});
+export type Addon = z.infer<typeof AddonSchema>;
+export const BackupSchema = z.object({
+  id: z.number(),
+  app: z.string(),
+  kind: z.string(),
+  trigger: z.string(),
+  status: z.string(),
+  startedAt: time,
+  finishedAt: time.nullable(),
+  file: z.string().nullable(),
+  bytes: z.number().nullable(),
+  sha256: z.string().nullable(),
+  copied: z.boolean(),
+  copyError: z.string().nullable(),
+  error: z.string().nullable(),
+  missing: z.boolean(),
+});
+export type Backup = z.infer<typeof BackupSchema>;
+export const BackupScheduleSchema = z.object({
+  app: z.string(),
+  kind: z.string(),
+  schedule: z.string(),
+  timezone: z.string(),
+  keep: z.number(),
+  nextRun: time.nullable(),
+});
+export type BackupSchedule = z.infer<typeof BackupScheduleSchema>;
+export const AddonInfoSchema = AddonSchema.extend({
+  values: z.record(z.string(), z.string()).nullable(),
+  schedule: BackupScheduleSchema.nullable(),
+  lastBackup: BackupSchema.nullable(),
+});
+export type AddonInfo = z.infer<typeof AddonInfoSchema>;
+export const AddonCreatedAnswer = z.object({ addon: AddonSchema, release: ReleaseSchema.nullable(), warnings: z.array(z.string()) });
+export const AddonsAnswer = z.object({ addons: z.array(AddonSchema) });
+export const AddonInfoAnswer = z.object({ addon: AddonInfoSchema });
+export const AddonDestroyedAnswer = z.object({ finalBackup: BackupSchema, release: ReleaseSchema.nullable(), warnings: z.array(z.string()) });
+export const StorageDestroyedAnswer = z.object({ release: ReleaseSchema.nullable() });
+export const BackupAnswer = z.object({ backup: BackupSchema });
+export const BackupsAnswer = z.object({ backups: z.array(BackupSchema) });
+export const RestoreAnswer = z.object({
+  restore: z.object({
+    backup: BackupSchema,
+    into: z.enum(['app', 'new']),
+    report: z.object({ summary: z.string(), location: z.string().nullable() }),
+    source: z.enum(['primary', 'copy']),
+    warnings: z.array(z.string()),
+  }),
+});
+export type Restore = z.infer<typeof RestoreAnswer>['restore'];
+export const BackupSchedulesAnswer = z.object({ schedules: z.array(BackupScheduleSchema) });
+export const BackupScheduleAnswer = z.object({ schedule: BackupScheduleSchema.nullable() });
+
 /** An error body: `{code, message, hint?}`. */
 export const ErrorBody = z.object({
   code: z.string().regex(/^BERTH_E_[A-Z_]+$/),
