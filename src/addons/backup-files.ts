@@ -1,8 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
-import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { BerthError } from '../errors.ts';
@@ -36,12 +36,30 @@ class Tally extends Transform {
 }
 
 /**
- * A write stream over a handle's descriptor that leaves the handle open for
- * the caller to fsync and close. (A FileHandle's own createWriteStream with
- * autoClose: false keeps a reference that makes handle.close() wait forever.)
+ * A write stream into an open file that leaves the file open for the caller
+ * to fsync and close, on success and on error alike. (fs write streams over
+ * a descriptor close it when destroyed, whatever autoClose says, and a
+ * FileHandle's own stream with autoClose: false makes close() wait forever.)
  */
-function borrowForWriting(handle: FileHandle): NodeJS.WritableStream {
-  return createWriteStream('', { fd: handle.fd, autoClose: false });
+export function writerTo(handle: FileHandle): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      (async () => {
+        for (let done = 0; done < chunk.length; ) done += (await handle.write(chunk, done, chunk.length - done)).bytesWritten;
+      })().then(() => callback(), callback);
+    },
+  });
+}
+
+/** The bytes of an open file from its start, as a stream source; the file stays open (see writerTo). */
+export async function* chunksOf(handle: FileHandle, chunkSize = 256 * 1024): AsyncGenerator<Buffer> {
+  for (let position = 0; ; ) {
+    const buffer = Buffer.allocUnsafe(chunkSize);
+    const { bytesRead } = await handle.read(buffer, 0, chunkSize, position);
+    if (bytesRead === 0) return;
+    position += bytesRead;
+    yield buffer.subarray(0, bytesRead);
+  }
 }
 
 async function fsyncDirectory(dir: string): Promise<void> {
@@ -73,7 +91,7 @@ async function writeAtomically(finalPath: string, produce: (out: NodeJS.Writable
   const handle = await open(partial, 'wx', FILE_MODE);
   try {
     try {
-      await produce(borrowForWriting(handle));
+      await produce(writerTo(handle));
       await handle.sync();
     } finally {
       await handle.close();
@@ -138,7 +156,7 @@ export async function openBackup(finalPath: string, sha256: string, rawOut: stri
   const out = await open(rawOut, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, FILE_MODE);
   try {
     try {
-      await pipeline(createReadStream(finalPath), tally, createGunzip(), borrowForWriting(out));
+      await pipeline(createReadStream(finalPath), tally, createGunzip(), writerTo(out));
     } finally {
       await out.close();
     }

@@ -51,6 +51,8 @@ export async function ensureDataDir(dataRoot: string, app: string, user: AddonUs
   } finally {
     await root.close();
   }
+  // Before anything is made for the app: a folder its user cannot reach is useless.
+  if (user !== null) await requireTraversable(dir);
 
   try {
     await mkdir(dir, { mode: DIR_MODE });
@@ -80,7 +82,6 @@ export async function ensureDataDir(dataRoot: string, app: string, user: AddonUs
   } finally {
     await handle.close();
   }
-  if (user !== null) await requireTraversable(dir);
   return dir;
 }
 

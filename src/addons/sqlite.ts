@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { lstat, open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { BerthError, isBerthError } from '../errors.ts';
+import { chunksOf, writerTo } from './backup-files.ts';
 import { dataDirOf, ensureDataDir } from './data-dirs.ts';
 import { runTool, toolEnv } from './run-tool.ts';
 import type { AddonContext, AddonProvider, AddonUser, Provisioned, RestoreReport, RestoreTarget } from './types.ts';
@@ -16,9 +17,9 @@ import type { AddonContext, AddonProvider, AddonUser, Provisioned, RestoreReport
 // berth's own state database. So berth never opens the app's database with
 // SQLite itself. Every SQLite operation runs in a short-lived helper process
 // (this Node, WORKER below) as the app's user, which can reach nothing the
-// app could not; berth only moves bytes between its own files and files it
-// creates in the data directory (O_EXCL, O_NOFOLLOW) or checks are the app's
-// own plain files before reading them.
+// app could not. berth itself only moves bytes between its own files and
+// files in the data directory that it creates there (O_EXCL, O_NOFOLLOW) or
+// has checked to be the app's own plain files before reading them.
 
 export const SQLITE_DB_FILE = 'db.sqlite3';
 /** Files SQLite keeps beside a database, which go with it. */
@@ -247,7 +248,7 @@ export function createSqliteProvider(options: SqliteProviderOptions): AddonProvi
         try {
           const out = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, FILE_MODE);
           try {
-            await pipeline(createReadStream('', { fd: source.fd, autoClose: false, start: 0 }), borrowForWriting(out));
+            await pipeline(chunksOf(source), writerTo(out));
           } finally {
             await out.close();
           }
@@ -281,13 +282,16 @@ export function createSqliteProvider(options: SqliteProviderOptions): AddonProvi
           throw new BerthError('BERTH_E_USAGE', `${JSON.stringify(target.tag)} cannot name a restored database`, { status: 500 });
         }
         const copy = join(dir, `restore-${target.tag}.sqlite3`);
-        await copyInto(file, copy, context.user, (err) => {
+        try {
+          await copyInto(file, copy, context.user);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
           throw new BerthError('BERTH_E_RESTORE_FAILED', `${copy} already exists`, {
             status: 409,
             hint: 'It is an earlier restore of the same backup. Move it away to restore again.',
             cause: err,
           });
-        });
+        }
         try {
           const { tables } = await work('check', [copy], context, dir, COPY_TIMEOUT_MS);
           log(`sqlite: restored a backup of ${context.app} into ${copy}`);
@@ -301,9 +305,7 @@ export function createSqliteProvider(options: SqliteProviderOptions): AddonProvi
       await requireDatabase(path, context, 'BERTH_E_RESTORE_FAILED');
       const temp = join(dir, `.berth-restore-${randomBytes(6).toString('hex')}.sqlite3`);
       try {
-        await copyInto(file, temp, context.user, (err) => {
-          throw err;
-        });
+        await copyInto(file, temp, context.user);
         const { tables } = await work('restore', [temp, path], context, dir, COPY_TIMEOUT_MS);
         log(`sqlite: restored a backup into ${path}`);
         return { summary: `restored ${tables} table${tables === 1 ? '' : 's'} into ${path}`, location: null };
@@ -318,11 +320,6 @@ export function createSqliteProvider(options: SqliteProviderOptions): AddonProvi
       return { path: resource.path ?? '' };
     },
   };
-}
-
-/** A write stream over the handle's descriptor; the handle stays open for the caller to fsync and close. */
-function borrowForWriting(handle: FileHandle): NodeJS.WritableStream {
-  return createWriteStream('', { fd: handle.fd, autoClose: false });
 }
 
 /**
@@ -341,18 +338,12 @@ async function createOwned(path: string, user: AddonUser | null): Promise<FileHa
   }
 }
 
-/** Copies berth's file `from` into a new app-owned file `to` (fsynced); `taken` decides what an existing `to` means. */
-async function copyInto(from: string, to: string, user: AddonUser | null, taken: (err: unknown) => never): Promise<void> {
-  let handle: FileHandle;
-  try {
-    handle = await createOwned(to, user);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') taken(err);
-    throw err;
-  }
+/** Copies berth's file `from` into a new app-owned file `to` (fsynced); EEXIST when `to` is taken. */
+async function copyInto(from: string, to: string, user: AddonUser | null): Promise<void> {
+  const handle = await createOwned(to, user);
   try {
     try {
-      await pipeline(createReadStream(from), borrowForWriting(handle));
+      await pipeline(createReadStream(from), writerTo(handle));
       await handle.sync();
     } finally {
       await handle.close();
@@ -393,7 +384,7 @@ async function requireDatabase(path: string, context: AddonContext, code: 'BERTH
   if (what !== null) {
     throw new BerthError(code, `the SQLite database of ${context.app}, ${path}, ${what}`, {
       status: 500,
-      hint: code === 'BERTH_E_RESTORE_FAILED' ? 'Restore into a new file instead (--new), or remove and create the add-on again.' : 'The app removed or replaced its database file.',
+      hint: code === 'BERTH_E_RESTORE_FAILED' ? 'Restore into a new file beside it instead, or remove the add-on and create it again.' : 'The app removed or replaced its database file.',
     });
   }
 }
