@@ -1,0 +1,591 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { access, chmod, constants, lchown, lstat, mkdir, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Redis, type RedisOptions } from 'ioredis';
+import { BerthError } from '../errors.ts';
+import { findUser } from '../platform/app-users.ts';
+import { writeFileAtomic } from '../platform/atomic-file.ts';
+import { LineSplitter, SUPERVISOR_ENV } from '../runner/index.ts';
+import { toolEnv } from './run-tool.ts';
+import { ServiceProcess } from './service-process.ts';
+import type { AddonUser } from './types.ts';
+
+// The redis-server processes berth runs from the system binary: the local
+// server it supervises when no --redis-admin-url is given, and throwaway
+// servers (Unix socket only, no persistence) that backups and restores load
+// an RDB snapshot into. Layout of the local server's folder
+// (STATE/addons/redis, root's, 0711):
+//
+//   redis.conf       written by berth at every start (no secrets in it)
+//   admin-password   the admin user "berth"'s password (0600, berth's)
+//   port             the TCP port on 127.0.0.1, chosen once and kept
+//   data/            the server's (0700): dump.rdb, appendonlydir/, users.acl
+//
+// users.acl lives in data/, not beside redis.conf: ACL SAVE writes a temp
+// file next to the ACL file and renames it, so its folder must be the
+// server's to write, and the top folder must stay root's (berth reads
+// admin-password from it as root; a folder the redis user could change
+// would let it swap that file for a link to any file root can read).
+
+export const LOCAL_ADMIN_USER = 'berth';
+const DEFAULT_READY_TIMEOUT_MS = 15_000;
+const READY_POLL_MS = 100;
+const RECENT_LOG_LINES = 12;
+/** sun_path is 108 bytes with its NUL; a longer socket path cannot be bound. */
+const MAX_SOCKET_PATH = 100;
+
+/** Where and as whom berth talks to a Redis server. */
+export interface RedisEndpoint {
+  readonly host: string;
+  readonly port: number;
+  /** null: the password authenticates the default user (a URL without a user name). */
+  readonly user: string | null;
+  readonly password: string | null;
+  readonly tls: boolean;
+}
+
+function serverError(message: string, hint?: string, cause?: unknown): BerthError {
+  return new BerthError('BERTH_E_ADDON_SERVER', message, { status: 503, hint, cause });
+}
+
+/** A program from Debian's redis-server / redis-tools packages, found on PATH. */
+export async function redisProgram(name: 'redis-server' | 'redis-cli'): Promise<string> {
+  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').filter(Boolean)) {
+    const file = join(dir, name);
+    try {
+      await access(file, constants.X_OK);
+      return file;
+    } catch {
+      // Not here.
+    }
+  }
+  throw new BerthError('BERTH_E_ADDON_TOOL', `${name} is not installed (not on PATH)`, {
+    status: 500,
+    hint: "Install Debian's redis-server and redis-tools packages.",
+  });
+}
+
+/**
+ * Who the redis-server processes berth starts run as: as root, Debian's
+ * `redis` user when there is one (a server bug then reaches the server's
+ * files only), else berth's own user.
+ */
+export async function redisRunAs(): Promise<AddonUser | null> {
+  if (process.getuid?.() !== 0) return null;
+  const user = await findUser('redis');
+  return user === null ? null : { uid: user.uid, gid: user.gid };
+}
+
+/** ioredis options for one short-lived admin connection: no reconnects, no queueing while down. */
+export function endpointOptions(endpoint: RedisEndpoint, connectTimeout = 5000): RedisOptions {
+  return {
+    host: endpoint.host,
+    port: endpoint.port,
+    ...(endpoint.user !== null ? { username: endpoint.user } : {}),
+    ...(endpoint.password !== null ? { password: endpoint.password } : {}),
+    ...(endpoint.tls ? { tls: { servername: endpoint.host } } : {}),
+    ...SHORT_LIVED,
+    connectTimeout,
+  };
+}
+
+const SHORT_LIVED: RedisOptions = {
+  db: 0,
+  lazyConnect: true,
+  retryStrategy: () => null,
+  maxRetriesPerRequest: 0,
+  enableOfflineQueue: false,
+  disableClientInfo: true,
+  // RESP2 everywhere: replies have the same shape from every server version.
+  protocol: 2,
+};
+
+/** Connects (or rejects); the caller quits the client. */
+export async function connectRedis(options: RedisOptions): Promise<Redis> {
+  const client = new Redis(options);
+  // Errors surface through the commands' promises; without a listener
+  // ioredis would also print them.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return client;
+  } catch (err) {
+    client.disconnect();
+    throw err;
+  }
+}
+
+/** A free TCP port on 127.0.0.1 (free now; the caller keeps it by writing it down). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** A value for redis.conf, quoted the way its parser (sdssplitargs) reads it back. */
+function confString(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+}
+
+/** The server's user must pass through every folder above its data (a 0700 mkdtemp or home folder would stop it). */
+async function requireTraversable(dir: string): Promise<void> {
+  for (let path = dirname(dir); ; path = dirname(path)) {
+    const mode = (await stat(path)).mode;
+    if ((mode & 0o001) === 0) {
+      throw serverError(
+        `the redis user cannot reach ${dir}: ${path} is mode ${(mode & 0o777).toString(8).padStart(4, '0')} (others may not enter it)`,
+        `Put --state somewhere every user can pass through (the default /var/lib/berth is), or run: chmod o+x ${path}`,
+      );
+    }
+    if (dirname(path) === path) return;
+  }
+}
+
+/** A folder berth made for the server: a real folder (never a link), the server's, 0700. */
+async function ownedFolder(path: string, user: AddonUser | null): Promise<void> {
+  await mkdir(path, { recursive: true, mode: 0o700 });
+  const handle = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    const facts = await handle.stat();
+    if (user !== null && (facts.uid !== user.uid || facts.gid !== user.gid)) await handle.chown(user.uid, user.gid);
+    if ((facts.mode & 0o7777) !== 0o700) await handle.chmod(0o700);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads a file that must not be a link (it sits in a folder the redis user may write); '' when missing. */
+async function readNoFollow(path: string): Promise<string> {
+  try {
+    const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      return await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw err;
+  }
+}
+
+/** Copies `from` to `to` (created 0600, replaced if there), refusing a `from` that is a link. */
+export async function copyNoFollow(from: string, to: string): Promise<void> {
+  const source = await open(from, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const target = await open(to, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+    try {
+      const buffer = Buffer.allocUnsafe(1 << 20);
+      for (;;) {
+        const { bytesRead } = await source.read(buffer, 0, buffer.length, null);
+        if (bytesRead === 0) break;
+        for (let done = 0; done < bytesRead; ) done += (await target.write(buffer, done, bytesRead - done, null)).bytesWritten;
+      }
+      await target.sync();
+    } finally {
+      await target.close();
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+/** Keeps the last lines a server said, for error messages. */
+class RecentLines {
+  readonly #lines: string[] = [];
+  push(line: string): void {
+    this.#lines.push(line);
+    if (this.#lines.length > RECENT_LOG_LINES) this.#lines.shift();
+  }
+  clear(): void {
+    this.#lines.length = 0;
+  }
+  said(): string {
+    return this.#lines.length > 0 ? `; its last log lines: ${this.#lines.join(' | ')}` : '';
+  }
+}
+
+export interface LocalRedisOptions {
+  /** STATE/addons/redis. */
+  readonly dir: string;
+  /** Carried as SUPERVISOR_ENV in the server's environment, so a later daemon can reap it. */
+  readonly supervisorMarker: string;
+  readonly log: (line: string) => void;
+  /** How long start() waits for the server to answer PING. */
+  readonly readyTimeoutMs?: number;
+}
+
+/** The local server: start() writes its config, starts it and waits until it answers; close() stops it (SIGTERM: it saves first). */
+export class LocalRedis {
+  readonly #options: LocalRedisOptions;
+  readonly #recent = new RecentLines();
+  #service: ServiceProcess | null = null;
+  #starting: Promise<RedisEndpoint> | null = null;
+
+  constructor(options: LocalRedisOptions) {
+    this.#options = options;
+  }
+
+  get #dataDir(): string {
+    return join(this.#options.dir, 'data');
+  }
+
+  /** The server's pid while it runs. */
+  get pid(): number | undefined {
+    return this.#service?.pid;
+  }
+
+  /**
+   * Starts the server (once) and resolves with its admin endpoint once it
+   * answers. Later calls wait (bounded) until it answers again, so an
+   * operation right after a crash finds the restarted server.
+   */
+  async start(): Promise<RedisEndpoint> {
+    this.#starting ??= this.#start().catch(async (err: unknown) => {
+      this.#starting = null;
+      const service = this.#service;
+      this.#service = null;
+      await service?.stop();
+      throw err;
+    });
+    return this.#starting;
+  }
+
+  /** Resolves once the running server answers PING as the admin (bounded wait). */
+  async ready(): Promise<RedisEndpoint> {
+    const endpoint = await this.start();
+    await this.#waitUntilReady(endpoint);
+    return endpoint;
+  }
+
+  /** Stops the server; idempotent, and safe after a failed start. */
+  async close(): Promise<void> {
+    try {
+      await this.#starting;
+    } catch {
+      // A failed start has cleaned up after itself.
+    }
+    this.#starting = null;
+    const service = this.#service;
+    this.#service = null;
+    await service?.stop();
+  }
+
+  #log(line: string): void {
+    this.#recent.push(line);
+    this.#options.log(line);
+  }
+
+  async #start(): Promise<RedisEndpoint> {
+    const { dir } = this.#options;
+    const user = await redisRunAs();
+    const server = await redisProgram('redis-server');
+    await mkdir(dir, { recursive: true, mode: 0o711 });
+    const top = await lstat(dir);
+    if (!top.isDirectory()) throw serverError(`${dir} is not a folder; berth will not run Redis in it`, 'Move it away (it was not made by berth), then try again.');
+    // The server runs as another user, who must get through to data/.
+    await chmod(dir, 0o711);
+    if (user !== null) await requireTraversable(dir);
+    await ownedFolder(this.#dataDir, user);
+    const password = await this.#adminPassword();
+    const port = await this.#port();
+    await this.#writeAclFile(password, user);
+    const config = join(dir, 'redis.conf');
+    writeFileAtomic(config, this.#config(port), 0o644);
+
+    this.#recent.clear();
+    const service = new ServiceProcess({
+      name: 'redis',
+      argv: [server, config],
+      env: toolEnv({ [SUPERVISOR_ENV]: this.#options.supervisorMarker }),
+      cwd: this.#dataDir,
+      user,
+      stopSignal: 'SIGTERM',
+      log: (line) => this.#log(line),
+    });
+    this.#service = service;
+    service.start();
+    const endpoint: RedisEndpoint = { host: '127.0.0.1', port, user: LOCAL_ADMIN_USER, password, tls: false };
+    await this.#waitUntilReady(endpoint);
+    return endpoint;
+  }
+
+  #config(port: number): string {
+    const data = this.#dataDir;
+    return [
+      '# Written by berth at every start of its local Redis server: changes here are lost.',
+      'bind 127.0.0.1',
+      `port ${port}`,
+      'protected-mode yes',
+      'daemonize no',
+      'supervised no',
+      // stdout, which ServiceProcess puts in berth's log.
+      'logfile ""',
+      'always-show-logo no',
+      // A process title written over argv and environ would erase the
+      // SUPERVISOR_ENV tag that lets a later daemon reap an orphaned server.
+      'set-proc-title no',
+      `dir ${confString(data)}`,
+      `aclfile ${confString(join(data, 'users.acl'))}`,
+      'dbfilename dump.rdb',
+      // The AOF keeps every acknowledged write across a crash; RDB saves
+      // give compact restart points (and BGSAVE is what backups use).
+      'appendonly yes',
+      'appendfsync everysec',
+      'save 3600 1 300 100 60 10000',
+      // Backups ask for the snapshot a new replica would get; there are no
+      // replicas to wait for, so no reason to wait the default 5 s.
+      'repl-diskless-sync-delay 0',
+      'enable-debug-command no',
+      'enable-module-command no',
+      'enable-protected-configs no',
+      '',
+    ].join('\n');
+  }
+
+  /**
+   * The ACL file keeps the users ACL SAVE wrote (the apps'), with the
+   * default user off and berth's admin user set from admin-password: the
+   * file and the password can never disagree, even after one was lost.
+   */
+  async #writeAclFile(password: string, user: AddonUser | null): Promise<void> {
+    const file = join(this.#dataDir, 'users.acl');
+    const kept = (await readNoFollow(file)).split('\n').filter((line) => line.trim() !== '' && !/^user (default|berth) /.test(line));
+    const hash = createHash('sha256').update(password).digest('hex');
+    const lines = ['user default off resetkeys resetchannels -@all', `user ${LOCAL_ADMIN_USER} on #${hash} ~* &* +@all`, ...kept, ''];
+    writeFileAtomic(file, lines.join('\n'), 0o600);
+    if (user !== null) await lchown(file, user.uid, user.gid);
+  }
+
+  async #adminPassword(): Promise<string> {
+    const file = join(this.#options.dir, 'admin-password');
+    try {
+      const password = (await readFile(file, 'utf8')).trim();
+      if (password !== '') return password;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw serverError(`cannot read the local Redis admin password (${file}): ${(err as Error).message}`, undefined, err);
+    }
+    const password = randomBytes(32).toString('base64url');
+    writeFileAtomic(file, `${password}\n`, 0o600);
+    return password;
+  }
+
+  /** The port chosen on the first start; apps' REDIS_URLs name it, so it never changes. */
+  async #port(): Promise<number> {
+    const file = join(this.#options.dir, 'port');
+    try {
+      const port = Number((await readFile(file, 'utf8')).trim());
+      if (Number.isInteger(port) && port > 0 && port < 65536) return port;
+    } catch {
+      // First start.
+    }
+    const port = await freePort();
+    writeFileAtomic(file, `${port}\n`, 0o644);
+    return port;
+  }
+
+  async #waitUntilReady(endpoint: RedisEndpoint): Promise<void> {
+    const timeoutMs = this.#options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+    const deadline = Date.now() + timeoutMs;
+    let last = 'no answer yet';
+    for (;;) {
+      try {
+        const client = await connectRedis(endpointOptions(endpoint, 1000));
+        try {
+          await client.ping();
+          return;
+        } finally {
+          client.disconnect();
+        }
+      } catch (err) {
+        last = (err as Error).message;
+        if (/WRONGPASS/.test(last)) {
+          throw serverError(`the local Redis server refused berth's admin password: ${last}`, `Another server may hold port ${endpoint.port}, or ${join(this.#dataDir, 'users.acl')} was changed by hand.`, err);
+        }
+      }
+      if (Date.now() >= deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+    }
+    throw serverError(
+      `the local Redis server did not answer on 127.0.0.1:${endpoint.port} within ${Math.round(timeoutMs / 1000)} s (${last})${this.#recent.said()}`,
+      `Its files are in ${this.#options.dir}.`,
+    );
+  }
+}
+
+export interface ScratchRedisOptions {
+  /** A folder to make the scratch folder in (it falls back to the system's temp folder when the socket path would be too long). */
+  readonly parent: string;
+  readonly user: AddonUser | null;
+  readonly supervisorMarker: string;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A throwaway redis-server that loads one RDB file: listening on a Unix
+ * socket only (0700, its user's), saving nothing unless told to. Made in a
+ * fresh folder the server's user owns; close() kills it and removes the
+ * folder. Used to look inside a snapshot without touching a live server.
+ */
+export class ScratchRedis {
+  readonly dir: string;
+  /** Where the server loads its data from at start and where SAVE writes it. */
+  readonly rdbFile: string;
+  readonly #options: ScratchRedisOptions;
+  readonly #recent = new RecentLines();
+  #child: ChildProcess | null = null;
+  #exited: Promise<void> = Promise.resolve();
+  #client: Redis | null = null;
+
+  private constructor(dir: string, options: ScratchRedisOptions) {
+    this.dir = dir;
+    this.rdbFile = join(dir, 'dump.rdb');
+    this.#options = options;
+  }
+
+  /** Makes the folder (the caller puts the RDB at `rdbFile`, then calls start()). */
+  static async prepare(options: ScratchRedisOptions): Promise<ScratchRedis> {
+    await mkdir(options.parent, { recursive: true, mode: 0o711 });
+    let dir = await mkdtemp(join(options.parent, 'scratch-'));
+    if (join(dir, 'redis.sock').length > MAX_SOCKET_PATH) {
+      await rm(dir, { recursive: true, force: true });
+      dir = await mkdtemp(join(tmpdir(), 'berth-redis-'));
+    }
+    if (options.user !== null) await lchown(dir, options.user.uid, options.user.gid);
+    await chmod(dir, 0o700);
+    return new ScratchRedis(dir, options);
+  }
+
+  get #socket(): string {
+    return join(this.dir, 'redis.sock');
+  }
+
+  /** A connection to the server (after start()). */
+  get client(): Redis {
+    if (this.#client === null) throw new Error('the scratch Redis server is not running');
+    return this.#client;
+  }
+
+  /**
+   * Starts the server on whatever is at `rdbFile` and resolves once it has
+   * loaded it. Rejects (BERTH_E_ADDON_TOOL, with the server's last words)
+   * when the server exits instead: the file is not an RDB it can load.
+   */
+  async start(): Promise<void> {
+    const { signal, user } = this.#options;
+    const server = await redisProgram('redis-server');
+    let size = 0;
+    try {
+      size = (await stat(this.rdbFile)).size;
+    } catch {
+      // Nothing to load: an empty server.
+    }
+    const argv = [
+      '--port', '0',
+      '--unixsocket', this.#socket,
+      '--unixsocketperm', '700',
+      '--dir', this.dir,
+      '--dbfilename', 'dump.rdb',
+      '--save', '',
+      '--appendonly', 'no',
+      '--daemonize', 'no',
+      '--logfile', '',
+      '--loglevel', 'warning',
+      '--always-show-logo', 'no',
+      '--set-proc-title', 'no',
+      '--enable-debug-command', 'no',
+      '--enable-module-command', 'no',
+    ];
+    const child = spawn(server, argv, {
+      cwd: this.dir,
+      env: toolEnv({ [SUPERVISOR_ENV]: this.#options.supervisorMarker }),
+      ...(user !== null ? { uid: user.uid, gid: user.gid } : {}),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.#child = child;
+    for (const stream of [child.stdout!, child.stderr!]) {
+      const lines = new LineSplitter((line) => this.#recent.push(line));
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => lines.push(chunk));
+      stream.on('end', () => lines.end());
+    }
+    let gone: string | null = null;
+    this.#exited = new Promise((resolve) => {
+      child.on('error', (err) => {
+        gone = `could not start: ${err.message}`;
+        this.#child = null;
+        resolve();
+      });
+      child.on('close', (code, how) => {
+        gone ??= how !== null ? `was killed by ${how}` : `exited with code ${code}`;
+        this.#child = null;
+        resolve();
+      });
+    });
+    const onAbort = () => this.#kill();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      // Loading runs at disk speed; allow for a big snapshot.
+      const deadline = Date.now() + 30_000 + Math.ceil(size / (20 * 1024 * 1024)) * 1000;
+      let last = 'no answer yet';
+      for (;;) {
+        if (signal?.aborted) throw new BerthError('BERTH_E_ADDON_TOOL', 'redis-server was cancelled', { status: 500 });
+        if (gone !== null) {
+          // Its last lines may still be in the pipes.
+          await this.#exited;
+          throw new BerthError('BERTH_E_ADDON_TOOL', `redis-server ${gone} while loading the snapshot${this.#recent.said()}`, { status: 500 });
+        }
+        try {
+          const client = await connectRedis({ path: this.#socket, ...SHORT_LIVED, connectTimeout: 1000 });
+          try {
+            await client.ping();
+            this.#client = client;
+            return;
+          } catch (err) {
+            client.disconnect();
+            throw err;
+          }
+        } catch (err) {
+          last = (err as Error).message;
+        }
+        if (Date.now() >= deadline) throw new BerthError('BERTH_E_ADDON_TOOL', `redis-server did not load the snapshot in time (${last})${this.#recent.said()}`, { status: 500 });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Writes the server's data to `rdbFile` (SAVE: synchronous, complete when it answers). */
+  async save(): Promise<void> {
+    await this.client.save();
+  }
+
+  #kill(): void {
+    const child = this.#child;
+    if (child?.pid === undefined) return;
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+
+  /** Kills the server (its data is throwaway) and removes the folder; idempotent. */
+  async close(): Promise<void> {
+    this.#client?.disconnect();
+    this.#client = null;
+    this.#kill();
+    await this.#exited;
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
