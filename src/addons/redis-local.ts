@@ -538,7 +538,7 @@ export class ScratchRedis {
       const deadline = Date.now() + 30_000 + Math.ceil(size / (20 * 1024 * 1024)) * 1000;
       let last = 'no answer yet';
       for (;;) {
-        if (signal?.aborted) throw new BerthError('BERTH_E_ADDON_TOOL', 'redis-server was cancelled', { status: 500 });
+        if (signal?.aborted) throw new BerthError('BERTH_E_ADDON_TOOL', 'redis-server was cancelled while loading the snapshot', { status: 500 });
         if (gone !== null) {
           // Its last lines may still be in the pipes.
           await this.#exited;

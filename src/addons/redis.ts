@@ -130,11 +130,19 @@ export function parseAdminUrl(url: string): RedisEndpoint {
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw serverError(`the Redis admin URL has the scheme ${parsed.protocol}, not redis: or rediss:`, hint);
   if (parsed.hostname === '') throw serverError('the Redis admin URL names no host', hint);
+  const decode = (part: string, what: string): string | null => {
+    if (part === '') return null;
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw serverError(`the ${what} in the Redis admin URL is not properly %-encoded`, hint);
+    }
+  };
   return {
     host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: parsed.port === '' ? 6379 : Number(parsed.port),
-    user: parsed.username === '' ? null : decodeURIComponent(parsed.username),
-    password: parsed.password === '' ? null : decodeURIComponent(parsed.password),
+    user: decode(parsed.username, 'user name'),
+    password: decode(parsed.password, 'password'),
     tls: parsed.protocol === 'rediss:',
   };
 }
@@ -380,7 +388,6 @@ class RedisProvider implements AddonProvider {
       await scratch.start();
       await keepOnlyPrefix(scratch.client, `${app}:`, signal);
       await scratch.save();
-      if (signal.aborted) throw cancelled('backup');
       await copyNoFollow(scratch.rdbFile, file);
     } catch (err) {
       if (signal.aborted && !(isBerthError(err) && err.code === 'BERTH_E_ADDON_TOOL')) throw cancelled('backup');
@@ -389,6 +396,8 @@ class RedisProvider implements AddonProvider {
       signal.removeEventListener('abort', onAbort);
       await scratch.close();
     }
+    // A caller that cancelled gets a rejection, even when the cancel came as the work ended.
+    if (signal.aborted) throw cancelled('backup');
   }
 
   async restore(context: AddonContext, _resource: Readonly<Record<string, string>>, file: string, target: RestoreTarget): Promise<RestoreReport> {

@@ -218,6 +218,7 @@ describe('the local Redis server', () => {
   let alphaAddon: Provisioned;
   let betaAddon: Provisioned;
   const logs: string[] = [];
+  let abortOn: { moment: RegExp; controller: AbortController } | null = null;
 
   const admin = async (): Promise<Redis> => {
     const password = (await readFile(join(localDir, 'admin-password'), 'utf8')).trim();
@@ -228,7 +229,16 @@ describe('the local Redis server', () => {
   before(async () => {
     root = await tempRoot();
     localDir = join(root, 'state', 'addons', 'redis');
-    provider = createRedisProvider({ adminUrl: null, localDir, userPrefix: 'berth-', supervisorMarker: marker, log: (line) => logs.push(line) });
+    provider = createRedisProvider({
+      adminUrl: null,
+      localDir,
+      userPrefix: 'berth-',
+      supervisorMarker: marker,
+      log: (line) => {
+        logs.push(line);
+        if (abortOn?.moment.test(line)) abortOn.controller.abort();
+      },
+    });
   });
 
   after(async () => {
@@ -421,28 +431,53 @@ describe('the local Redis server', () => {
     let serverPid: number;
     try {
       serverPid = Number(/^process_id:(\d+)/m.exec(await server.info('server'))![1]);
+      // Other apps' keys the throwaway server must delete one by one: time to cancel it at work.
+      for (let batch = 0; batch < 10; batch++) {
+        const write = server.pipeline();
+        for (let index = 0; index < 1000; index++) write.set(`filler:${batch}:${index}`, 'x');
+        await write.exec();
+      }
     } finally {
       server.disconnect();
     }
     const file = join(root, 'cancelled.rdb');
     await rejectsWith(provider.dump(alpha, alphaAddon.resource, file, AbortSignal.abort()), 'BERTH_E_ADDON_TOOL');
-    // Cancelled while the scratch server that filters the snapshot runs.
-    const controller = new AbortController();
+
+    // While redis-cli receives the snapshot: the server has logged that it was asked for it.
+    const duringTransfer = new AbortController();
+    abortOn = { moment: /asks for synchronization/, controller: duringTransfer };
+    await rejectsWith(provider.dump(alpha, alphaAddon.resource, file, duringTransfer.signal), 'BERTH_E_ADDON_TOOL');
+    assert.ok(duringTransfer.signal.aborted);
+    abortOn = null;
+
+    // While the throwaway server loads and filters it: its socket is there.
+    const duringFilter = new AbortController();
     let settled = false;
-    const dumping = provider.dump(alpha, alphaAddon.resource, file, controller.signal).finally(() => (settled = true));
-    dumping.catch(() => {});
+    const dumping = provider.dump(alpha, alphaAddon.resource, file, duringFilter.signal).finally(() => (settled = true));
     const scratch = join(localDir, 'scratch');
-    await waitFor('the scratch server', async () => {
-      assert.ok(!settled, 'the backup ended before it could be cancelled');
-      for (const entry of await readdir(scratch).catch(() => [])) {
-        if ((await readdir(join(scratch, entry)).catch(() => [])).includes('redis.sock')) return true;
+    const deadline = Date.now() + 15_000;
+    while (!settled && !duringFilter.signal.aborted && Date.now() < deadline) {
+      for (const entry of await readdir(scratch).catch((): string[] => [])) {
+        if ((await readdir(join(scratch, entry)).catch((): string[] => [])).includes('redis.sock')) duringFilter.abort();
       }
-      return null;
-    });
-    controller.abort();
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
     await rejectsWith(dumping, 'BERTH_E_ADDON_TOOL');
+    assert.ok(duringFilter.signal.aborted, 'cancelled while the throwaway server ran');
+
     assert.deepEqual(markedProcesses(marker), [serverPid]);
-    assert.deepEqual(await readdir(join(localDir, 'scratch')), []);
+    assert.deepEqual(await readdir(scratch), []);
+    const cleanup = await admin();
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await cleanup.scan(cursor, 'MATCH', 'filler:*', 'COUNT', 5000);
+        cursor = next;
+        if (keys.length > 0) await cleanup.unlink(...keys);
+      } while (cursor !== '0');
+    } finally {
+      cleanup.disconnect();
+    }
   });
 
   test('the server comes back after SIGKILL with its users and data', async () => {
