@@ -243,11 +243,7 @@ export class LocalRedis {
     return this.#service?.pid;
   }
 
-  /**
-   * Starts the server (once) and resolves with its admin endpoint once it
-   * answers. Later calls wait (bounded) until it answers again, so an
-   * operation right after a crash finds the restarted server.
-   */
+  /** Starts the server (once) and resolves with its admin endpoint once it answers; later calls share that start. */
   async start(): Promise<RedisEndpoint> {
     this.#starting ??= this.#start().catch(async (err: unknown) => {
       this.#starting = null;
@@ -259,7 +255,10 @@ export class LocalRedis {
     return this.#starting;
   }
 
-  /** Resolves once the running server answers PING as the admin (bounded wait). */
+  /**
+   * start(), then a PING as the admin, waiting (bounded) while the server
+   * restarts: an operation right after a crash finds the restarted server.
+   */
   async ready(): Promise<RedisEndpoint> {
     const endpoint = await this.start();
     await this.#waitUntilReady(endpoint);
