@@ -7,7 +7,12 @@ from flask import Flask, g, jsonify, render_template_string, request
 app = Flask(__name__, static_folder=None)
 
 DATA_DIR = os.environ.get("BERTH_DATA_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
-DATABASE = os.path.join(DATA_DIR, "notes.db")
+# `berth addons create postgres|sqlite` sets DATABASE_URL; without one the
+# notes live in a SQLite file in the data folder.
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+REDIS_URL = os.environ.get("REDIS_URL", "")
+# A Redis add-on's user may only touch keys that start with the app's name.
+REDIS_PREFIX = os.environ.get("BERTH_APP", "notes") + ":"
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -22,14 +27,49 @@ PAGE = """<!doctype html>
 """
 
 
+class Database:
+    """The notes table in PostgreSQL (psycopg2) or SQLite, behind one small interface."""
+
+    def __init__(self):
+        if DATABASE_URL.startswith(("postgres://", "postgresql://")):
+            import psycopg2
+
+            self.conn = psycopg2.connect(DATABASE_URL)
+            self.mark = "%s"
+            try:
+                self.run("CREATE TABLE IF NOT EXISTS notes (id SERIAL PRIMARY KEY, text TEXT NOT NULL)")
+            except psycopg2.Error:
+                # Another worker created it at the same moment.
+                self.conn.rollback()
+        else:
+            path = DATABASE_URL[len("sqlite:///"):] if DATABASE_URL.startswith("sqlite:///") else os.path.join(DATA_DIR, "notes.db")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            self.conn = sqlite3.connect(path, timeout=10)
+            self.mark = "?"
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.run("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)")
+
+    def run(self, sql, params=()):
+        cur = self.conn.cursor()
+        cur.execute(sql.replace("?", self.mark), params)
+        self.conn.commit()
+        return cur
+
+    def rows(self, sql, params=()):
+        cur = self.conn.cursor()
+        cur.execute(sql.replace("?", self.mark), params)
+        names = [column[0] for column in cur.description]
+        result = [dict(zip(names, row)) for row in cur.fetchall()]
+        self.conn.commit()
+        return result
+
+    def close(self):
+        self.conn.close()
+
+
 def db():
     if "db" not in g:
-        os.makedirs(DATA_DIR, exist_ok=True)
-        conn = sqlite3.connect(DATABASE, timeout=10)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)")
-        g.db = conn
+        g.db = Database()
     return g.db
 
 
@@ -42,20 +82,19 @@ def close_db(_exc):
 
 @app.get("/")
 def index():
-    notes = db().execute("SELECT text FROM notes ORDER BY id").fetchall()
+    notes = db().rows("SELECT text FROM notes ORDER BY id")
     return render_template_string(PAGE, notes=notes, instance=os.environ.get("BERTH_INSTANCE", "web"))
 
 
 @app.get("/health")
 def health():
-    db().execute("SELECT 1")
+    db().rows("SELECT 1 AS ok")
     return "ok\n"
 
 
 @app.get("/notes")
 def list_notes():
-    rows = db().execute("SELECT id, text FROM notes ORDER BY id").fetchall()
-    return jsonify([dict(row) for row in rows])
+    return jsonify(db().rows("SELECT id, text FROM notes ORDER BY id"))
 
 
 @app.post("/notes")
@@ -63,7 +102,26 @@ def add_note():
     text = (request.get_json(silent=True) or {}).get("text") if request.is_json else request.form.get("text")
     if not text:
         return jsonify(error="text is required"), 400
-    conn = db()
-    cur = conn.execute("INSERT INTO notes (text) VALUES (?)", (text,))
-    conn.commit()
-    return jsonify(id=cur.lastrowid, text=text), 201
+    row = db().rows("INSERT INTO notes (text) VALUES (?) RETURNING id", (text,))[0]
+    return jsonify(id=row["id"], text=text), 201
+
+
+def redis_client():
+    import redis
+
+    return redis.Redis.from_url(REDIS_URL)
+
+
+@app.post("/visits")
+def visit():
+    if not REDIS_URL:
+        return jsonify(error="no REDIS_URL: berth addons create redis --app NAME"), 503
+    return jsonify(visits=redis_client().incr(REDIS_PREFIX + "visits"))
+
+
+@app.get("/visits")
+def visits():
+    if not REDIS_URL:
+        return jsonify(error="no REDIS_URL: berth addons create redis --app NAME"), 503
+    value = redis_client().get(REDIS_PREFIX + "visits")
+    return jsonify(visits=int(value or 0))

@@ -88,7 +88,7 @@ export class ServiceProcess {
   }
 
   /** Stops for good: the clean-shutdown signal to the group, SIGKILL after `graceMs`. Idempotent. */
-  async stop(graceMs = 15_000): Promise<void> {
+  async stop(graceMs = 8_000): Promise<void> {
     this.#stopping = true;
     if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
     this.#restartTimer = null;

@@ -129,6 +129,10 @@ async function program(argv: readonly string[]): Promise<Command> {
     .option('--tls-key <file>', "the --tls-cert certificate's private key (PEM)")
     .option('--metrics <address>', 'also serve /metrics without a token here (HOST:PORT; keep it on localhost or a private interface); with a token it is always on the API address')
     .option('--dashboard <address>', 'serve the web dashboard here (HOST:PORT, e.g. 127.0.0.1:7071); log in with an API token')
+    .option('--postgres-admin-url <url>', 'provision postgres add-ons on this server (a role with CREATEROLE and CREATEDB); default: a local cluster berth runs itself. Prefer BERTH_POSTGRES_ADMIN_URL: argv is visible to every user')
+    .option('--redis-admin-url <url>', 'provision redis add-ons on this server (an ACL admin; its default user must be off); default: a local redis-server berth runs itself. Prefer BERTH_REDIS_ADMIN_URL')
+    .option('--backup-dir <dir>', 'where add-on backups are kept (default STATE/backups)')
+    .option('--backup-copy-dir <dir>', 'also copy every good backup here (another disk or a mounted share)')
     .action(async (opts: ServerCommandOptions) => {
       const { server } = await import('./server.ts');
       const { parseBuildOptions } = await import('./build-options.ts');
@@ -151,6 +155,7 @@ async function program(argv: readonly string[]): Promise<Command> {
         ssh: opts.ssh === undefined ? null : parseListenAddress(opts.ssh),
         dashboard: opts.dashboard === undefined ? null : parseListenAddress(opts.dashboard),
         metrics: opts.metrics === undefined ? null : parseListenAddress(opts.metrics),
+        addons: addonOptions(opts, log),
         log,
       });
     });
@@ -185,7 +190,35 @@ async function singleSiteHttps(opts: HttpsFlags) {
   return { listen, tls: await singleSiteTls({ certFile: opts.tlsCert, keyFile: opts.tlsKey, stateDir: defaultStateDir() }) };
 }
 
+/** Where add-ons live and backups go; admin URLs from the environment unless given as flags (with a warning: argv is public). */
+function addonOptions(opts: ServerCommandOptions, log: (line: string) => void) {
+  const url = (flag: string | undefined, env: string, name: string): string | null => {
+    const value = flag ?? process.env[env] ?? null;
+    if (value === null || value === '') return null;
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      throw new BerthError('BERTH_E_USAGE', `${name} is not a URL`, { hint: name === '--postgres-admin-url' ? 'postgres://ADMIN:PASSWORD@HOST:5432/postgres' : 'redis://ADMIN:PASSWORD@HOST:6379' });
+    }
+    const schemes = name === '--postgres-admin-url' ? ['postgres:', 'postgresql:'] : ['redis:', 'rediss:'];
+    if (!schemes.includes(parsed.protocol)) throw new BerthError('BERTH_E_USAGE', `${name} must be a ${schemes.join(' or ')} URL`);
+    if (flag !== undefined && parsed.password !== '') log(`warning: ${name} carries a password on the command line, where every user of this machine can read it; pass it in ${env} instead`);
+    return value;
+  };
+  return {
+    postgresAdminUrl: url(opts.postgresAdminUrl, 'BERTH_POSTGRES_ADMIN_URL', '--postgres-admin-url'),
+    redisAdminUrl: url(opts.redisAdminUrl, 'BERTH_REDIS_ADMIN_URL', '--redis-admin-url'),
+    backupDir: opts.backupDir ?? null,
+    backupCopyDir: opts.backupCopyDir ?? null,
+  };
+}
+
 interface ServerCommandOptions {
+  postgresAdminUrl?: string;
+  redisAdminUrl?: string;
+  backupDir?: string;
+  backupCopyDir?: string;
   state: string;
   http: string;
   api: string;

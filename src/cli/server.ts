@@ -4,6 +4,9 @@ import { ApiServer } from '../api/api-server.ts';
 import { registerGitRoutes } from '../api/git-routes.ts';
 import { registerKeyRoutes } from '../api/key-routes.ts';
 import { registerLogRoutes } from '../api/log-routes.ts';
+import { registerAddonRoutes } from '../api/addon-routes.ts';
+import { AddonService, createAddonProviders } from '../addons/index.ts';
+import { reapOrphans } from '../runner/index.ts';
 import { MetricsListener, registerMetricsRoutes } from '../api/metrics-routes.ts';
 import { registerPlatformRoutes } from '../api/platform-routes.ts';
 import type { DashboardServer } from '../dashboard/index.ts';
@@ -47,6 +50,13 @@ export interface ServerOptions {
   readonly dashboard?: ListenAddress | null;
   /** Where /metrics is also served without a token (--metrics); null: only on the API listener, with one. */
   readonly metrics?: ListenAddress | null;
+  /** Add-on servers and backup folders (--postgres-admin-url, --redis-admin-url, --backup-dir, --backup-copy-dir). */
+  readonly addons?: {
+    readonly postgresAdminUrl: string | null;
+    readonly redisAdminUrl: string | null;
+    readonly backupDir: string | null;
+    readonly backupCopyDir: string | null;
+  };
 }
 
 // Apps inherit only what they need from the daemon's environment: never its
@@ -93,7 +103,7 @@ export async function server(options: ServerOptions): Promise<void> {
   const history = new MetricsHistory();
   observers.push((batch) => history.ingest(batch));
   // Prometheus metrics; the platform's parts are read at scrape time (the platform exists by then).
-  const metrics = new BerthMetrics({ sources: { apps: () => store.listApps().map((app) => app.name), running: () => platform.instanceVitals() } });
+  const metrics = new BerthMetrics({ sources: { apps: () => store.listApps().map((app) => app.name), running: () => platform.instanceVitals(), backupTimes: () => addons.backupTimes() } });
   observers.push((batch) => metrics.observe(batch));
   const historyTimer = setInterval(() => history.tick(), HISTORY_STEP_MS);
   historyTimer.unref();
@@ -145,10 +155,33 @@ export async function server(options: ServerOptions): Promise<void> {
     onEvent: (event) => metrics.record(event),
   });
   observers.push((batch) => platform.recordAccess(batch.records));
+  // Add-ons: local PostgreSQL/Redis servers carry their own supervisor tag,
+  // so servers a killed daemon left behind are stopped before new ones start.
+  const addonMarker = `server:${stateDir}:addons`;
+  const reapedServers = reapOrphans(addonMarker);
+  if (reapedServers.length > 0) options.log(`stopped ${reapedServers.length} add-on server(s) left running by a previous daemon`);
+  const addonSettings = options.addons ?? { postgresAdminUrl: null, redisAdminUrl: null, backupDir: null, backupCopyDir: null };
+  const addons = new AddonService({
+    stateDir,
+    platform,
+    providers: createAddonProviders({
+      stateDir,
+      postgresAdminUrl: addonSettings.postgresAdminUrl,
+      redisAdminUrl: addonSettings.redisAdminUrl,
+      namePrefix: appUsers?.prefix ?? userPrefix(options.userPrefix ?? 'berth-'),
+      supervisorMarker: addonMarker,
+      log: options.log,
+    }),
+    backupDir: addonSettings.backupDir === null ? undefined : resolve(addonSettings.backupDir),
+    backupCopyDir: addonSettings.backupCopyDir === null ? null : resolve(addonSettings.backupCopyDir),
+    log: options.log,
+    onBackup: (event) => metrics.recordBackup(event),
+  });
   const api = new ApiServer({ authenticate: (token) => store.verifyToken(token)?.name ?? null, log: options.log });
   registerPlatformRoutes(api, platform);
   registerKeyRoutes(api, store);
   registerLogRoutes(api, store, drains);
+  registerAddonRoutes(api, addons);
   registerMetricsRoutes(api, metrics);
   const metricsListener = options.metrics ? new MetricsListener(metrics, options.log) : null;
   const git = await startGit({ stateDir, platform, ssh: options.ssh ?? null, log: options.log });
@@ -176,6 +209,9 @@ export async function server(options: ServerOptions): Promise<void> {
     const metricsAddress = await metricsListener.listen(options.metrics.host, options.metrics.port);
     options.log(`metrics listening on ${urlOf(metricsAddress)}/metrics (no token: keep it on localhost or a private interface)`);
   }
+  // The add-ons' servers first: apps that use them start right after.
+  await platform.prepare();
+  await addons.start();
   await platform.start();
   options.log('ready');
 
@@ -190,6 +226,7 @@ export async function server(options: ServerOptions): Promise<void> {
       clearInterval(historyTimer);
       await certificates?.close();
       await platform.stop();
+      await addons.close();
       await drains.close();
       store.close();
     },

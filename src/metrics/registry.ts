@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { EdgeMetrics, UNROUTED_APP, type EngineBatch } from './edge-metrics.ts';
 import { InstanceMetrics, type RunningApp } from './instance-metrics.ts';
-import { PlatformMetrics, type FinishedWork } from './platform-metrics.ts';
+import { PlatformMetrics, type BackupTimes, type FinishedBackup, type FinishedWork } from './platform-metrics.ts';
 import type { GroupUsage } from './proc-usage.ts';
 
 // berth's Prometheus metrics: one Registry of its own (never prom-client's
@@ -16,6 +16,8 @@ export interface MetricsSources {
   apps(): readonly string[];
   /** Every app's running instances. */
   running(): readonly RunningApp[];
+  /** The newest good and failed backup of every add-on (from the store). */
+  backupTimes?(): readonly BackupTimes[];
 }
 
 export interface BerthMetricsOptions {
@@ -39,7 +41,7 @@ export class BerthMetrics {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
     this.#edge = new EdgeMetrics(this.registry);
     this.#instances = new InstanceMetrics(this.registry, { running: () => options.sources.running(), usage: options.usage, now: options.now });
-    this.#platform = new PlatformMetrics(this.registry, { appCount: () => options.sources.apps().length });
+    this.#platform = new PlatformMetrics(this.registry, { appCount: () => options.sources.apps().length, backupTimes: () => options.sources.backupTimes?.() ?? [] });
   }
 
   /** The media type of `scrape()`'s text: Prometheus' text format 0.0.4. */
@@ -55,6 +57,11 @@ export class BerthMetrics {
   /** A build or deploy that ended. */
   record(work: FinishedWork): void {
     this.#platform.record(work);
+  }
+
+  /** An add-on backup that ended. */
+  recordBackup(backup: FinishedBackup): void {
+    this.#platform.recordBackup(backup);
   }
 
   /** The exposition text; destroyed apps' series are dropped first. */

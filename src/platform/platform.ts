@@ -154,17 +154,25 @@ export class Platform {
     return this.#store;
   }
 
+  /**
+   * Makes STATE passable for the users apps and add-on servers run as.
+   * Idempotent; `start()` calls it, and so does whatever must reach STATE
+   * before the apps start (the add-ons' local servers).
+   */
+  async prepare(): Promise<void> {
+    if (!this.#options.appUsers) return;
+    // App users must be able to reach their own folders, STATE/apps/NAME
+    // (0700, theirs), so STATE and STATE/apps are traversable by anyone
+    // but listable by no one; berth.db and the token stay 0600.
+    await mkdir(this.#appsDir(), { recursive: true, mode: 0o711 });
+    await chmod(this.#options.stateDir, 0o711);
+    await chmod(this.#appsDir(), 0o711);
+    await requireTraversable(this.#options.stateDir);
+  }
+
   /** Brings every app back at its current release (after a daemon start). */
   async start(): Promise<void> {
-    if (this.#options.appUsers) {
-      // App users must be able to reach their own folders, STATE/apps/NAME
-      // (0700, theirs), so STATE and STATE/apps are traversable by anyone
-      // but listable by no one; berth.db and the token stay 0600.
-      await mkdir(this.#appsDir(), { recursive: true, mode: 0o711 });
-      await chmod(this.#options.stateDir, 0o711);
-      await chmod(this.#appsDir(), 0o711);
-      await requireTraversable(this.#options.stateDir);
-    }
+    await this.prepare();
     const reaped = reapOrphans(this.#supervisorMarker());
     if (reaped.length > 0) this.#options.log(`stopped ${reaped.length} instance(s) left running by a previous daemon that did not stop cleanly`);
     const interrupted = this.#store.failInterrupted();

@@ -855,6 +855,11 @@ export class Store {
     });
   }
 
+  /** Refuses (BERTH_E_ADDON_EXISTS) when the app already has an add-on of that kind. */
+  requireNoAddon(app: string, kind: AddonRecordKind): void {
+    if (this.findAddon(app, kind) !== null) throw addonExists(app, kind);
+  }
+
   addAddon(app: string, kind: AddonRecordKind, vars: Readonly<Record<string, string>>, resource: Readonly<Record<string, string>>): AddonRecord {
     return this.transaction(() => {
       const id = this.#appId(app);
