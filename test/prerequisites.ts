@@ -22,6 +22,13 @@ if (!has('/usr/bin/python3', ['-m', 'pip', '--version'])) missing.push('python3-
 if (!has('pebble', ['-h'])) missing.push('pebble');
 // The dashboard test drives Debian's Chromium (through playwright-core).
 if (!has('/usr/bin/chromium', ['--version'])) missing.push('chromium');
+// The add-ons run real PostgreSQL and Redis servers from Debian's binaries;
+// the Flask example talks to them with psycopg2 and redis-py.
+if (!has('sh', ['-c', 'ls /usr/lib/postgresql/*/bin/initdb'])) missing.push('postgresql');
+if (!has('redis-server', ['--version'])) missing.push('redis-server');
+if (!has('redis-cli', ['--version'])) missing.push('redis-tools');
+if (!has('/usr/bin/python3', ['-c', 'import psycopg2'])) missing.push('python3-psycopg2');
+if (!has('/usr/bin/python3', ['-c', 'import redis'])) missing.push('python3-redis');
 
 if (missing.length > 0) {
   const canInstall = process.getuid?.() === 0 && has('apt-get', ['--version']);
