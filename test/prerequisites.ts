@@ -2,6 +2,7 @@
 // exactly what is missing (and install it when we can) instead of letting
 // a dozen tests fail obscurely.
 import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 
 const missing: string[] = [];
 const has = (file: string, args: string[]) => {
@@ -24,7 +25,8 @@ if (!has('pebble', ['-h'])) missing.push('pebble');
 if (!has('/usr/bin/chromium', ['--version'])) missing.push('chromium');
 // The add-ons run real PostgreSQL and Redis servers from Debian's binaries;
 // the Flask example talks to them with psycopg2 and redis-py.
-if (!has('sh', ['-c', 'ls /usr/lib/postgresql/*/bin/initdb'])) missing.push('postgresql');
+const postgresVersions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql') : [];
+if (!postgresVersions.some((version) => existsSync(`/usr/lib/postgresql/${version}/bin/initdb`))) missing.push('postgresql');
 if (!has('redis-server', ['--version'])) missing.push('redis-server');
 if (!has('redis-cli', ['--version'])) missing.push('redis-tools');
 if (!has('/usr/bin/python3', ['-c', 'import psycopg2'])) missing.push('python3-psycopg2');
