@@ -201,6 +201,7 @@ export async function server(options: ServerOptions): Promise<void> {
       authenticate: (token) => store.verifyToken(token)?.name ?? null,
       tokenActive: (name) => store.listTokens().some((token) => token.name === name && token.revokedAt === null),
       log: options.log,
+      addons,
     });
     const dashboardAddress = await dashboard.listen(options.dashboard.host, options.dashboard.port);
     options.log(`dashboard on ${urlOf(dashboardAddress)} (log in with an API token)`);

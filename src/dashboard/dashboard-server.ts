@@ -12,7 +12,7 @@ import { EventStream } from './event-stream.ts';
 import { CSRF_HEADER, foreignOrigin, refuseMutation } from './request-guard.ts';
 import { readCookie, SESSION_COOKIE, sessionCookie, SessionStore, type Session } from './sessions.ts';
 import { releaseView } from '../platform/release-policy.ts';
-import { appDetail, appSummary, buildWindow, linesBefore, overview } from './views.ts';
+import { appDetail, appSummary, buildWindow, linesBefore, overview, type DashboardAddons } from './views.ts';
 
 export interface DashboardOptions {
   readonly platform: Platform;
@@ -25,6 +25,8 @@ export interface DashboardOptions {
   readonly sessions?: SessionStore;
   /** Log lines a log tail starts with. */
   readonly tailLines?: number;
+  /** The apps' add-ons and backups; without it the pages show none and "Back up now" answers 404. */
+  readonly addons?: DashboardAddons;
 }
 
 /** Every answer: no script but the dashboard's own files, no framing, no sniffing, no referrer beyond this origin. */
@@ -123,7 +125,7 @@ export class DashboardServer {
   }
 
   #routes(): void {
-    const { platform, history } = this.#options;
+    const { platform, history, addons } = this.#options;
     const store = platform.store;
     const appOf = (ctx: Context) => store.getApp(names.appName(ctx.params.app ?? '')).name;
     const page = (handler: Handler): Route => ({ access: 'page', handler });
@@ -146,8 +148,8 @@ export class DashboardServer {
       .add('GET', '/', page(shell))
       .add('GET', '/apps/:app', page(shell))
       .add('GET', '/assets/:name', open(async (ctx) => this.#serveAsset(ctx.req, ctx.res, ctx.params.name ?? '')))
-      .add('GET', '/api/apps', api(async (ctx) => this.#json(ctx.res, 200, overview(platform, history))))
-      .add('GET', '/api/apps/:app', api(async (ctx) => this.#json(ctx.res, 200, appDetail(platform, history, appOf(ctx)))))
+      .add('GET', '/api/apps', api(async (ctx) => this.#json(ctx.res, 200, overview(platform, history, addons))))
+      .add('GET', '/api/apps/:app', api(async (ctx) => this.#json(ctx.res, 200, appDetail(platform, history, appOf(ctx), addons))))
       .add('GET', '/api/apps/:app/config/:key', api(async (ctx) => {
         const app = appOf(ctx);
         const key = names.configKey(ctx.params.key ?? '');
@@ -180,6 +182,14 @@ export class DashboardServer {
           quantities[type] = quantity;
         }
         this.#json(ctx.res, 200, { formation: await platform.scale(app, quantities, ctx.session.actor) });
+      }))
+      .add('POST', '/api/apps/:app/backups', api(async (ctx) => {
+        const app = appOf(ctx);
+        const body = await readJsonObject(ctx.req);
+        if (addons === undefined) throw new BerthError('BERTH_E_NOT_FOUND', 'this dashboard has no add-ons to back up', { status: 404 });
+        if (body.addon !== undefined && typeof body.addon !== 'string') throw new BerthError('BERTH_E_BAD_JSON', '"addon" must be the add-on\'s kind, e.g. "sqlite"', { status: 400 });
+        // Answered when the backup is sealed or has failed (then as an error, and recorded as failed): the page shows the outcome.
+        this.#json(ctx.res, 201, { backup: await addons.backup(app, body.addon, ctx.session.actor) });
       }))
       .add('POST', '/api/apps/:app/restart', api(async (ctx) => {
         await platform.restart(appOf(ctx), ctx.session.actor);

@@ -1,3 +1,4 @@
+import type { AddonService, AddonView, BackupScheduleView, BackupView } from '../addons/index.ts';
 import type { MetricsHistory, Sample } from '../metrics/index.ts';
 import type { LogLine } from '../platform/app-log.ts';
 import type { Platform } from '../platform/platform.ts';
@@ -55,8 +56,10 @@ export function appSummary(platform: Platform, name: string): AppSummary {
   };
 }
 
-export function overview(platform: Platform, history: MetricsHistory) {
-  return { apps: platform.store.listApps().map((app) => ({ ...appSummary(platform, app.name), series: seriesColumns(history.series(app.name)) })) };
+export function overview(platform: Platform, history: MetricsHistory, addons?: DashboardAddons) {
+  return {
+    apps: platform.store.listApps().map((app) => ({ ...appSummary(platform, app.name), series: seriesColumns(history.series(app.name)), backupAlerts: addons === undefined ? [] : appBackupAlerts(addons, app.name) })),
+  };
 }
 
 /** Builds, newest first, each with the deploy release it became (if it got that far). */
@@ -73,7 +76,7 @@ export function deployHistory(builds: readonly Build[], releases: readonly Relea
   });
 }
 
-export function appDetail(platform: Platform, history: MetricsHistory, name: string) {
+export function appDetail(platform: Platform, history: MetricsHistory, name: string, addons?: DashboardAddons) {
   const store = platform.store;
   const app = store.getApp(name);
   const releases = store.listReleases(name);
@@ -86,7 +89,98 @@ export function appDetail(platform: Platform, history: MetricsHistory, name: str
     domains: platform.domainDetails(name),
     config: Object.keys(store.getConfig(name)).sort(),
     deploys: deployHistory(store.listBuilds(name), releases),
+    backups: addons === undefined ? null : backupsPanel(addons.list(name), addons.schedules(name), addons.listBackups(name)),
   };
+}
+
+// ---- add-ons and backups -----------------------------------------------------
+
+/** What the dashboard needs of the add-ons (src/addons/addon-service.ts). */
+export type DashboardAddons = Pick<AddonService, 'list' | 'listBackups' | 'schedules' | 'backup'>;
+
+/** Backups the app page lists; older ones are counted, and `berth backups list` has them all. */
+export const RECENT_BACKUPS = 20;
+
+/** Why an add-on's backups need someone to look: its newest finished backup failed, was cut short, or its file has gone. */
+export interface BackupAlert {
+  readonly kind: string;
+  readonly id: number;
+  readonly problem: 'failed' | 'interrupted' | 'missing';
+  readonly error: string | null;
+  readonly startedAt: string;
+}
+
+/** Newest first; the id breaks ties (ids grow with time), as in `berth backups list`. */
+function newestFirst(a: BackupView, b: BackupView): number {
+  return Date.parse(b.startedAt) - Date.parse(a.startedAt) || b.id - a.id;
+}
+
+/**
+ * One alert per add-on (of `kinds`) whose newest finished backup is not a
+ * usable one. A backup still running does not clear an alert: until it
+ * turns out good, the last word is the failure before it. Backups of
+ * add-ons since destroyed (their final ones) raise nothing.
+ */
+export function backupAlerts(kinds: readonly string[], backups: readonly BackupView[]): BackupAlert[] {
+  const alerts: BackupAlert[] = [];
+  const sorted = [...backups].sort(newestFirst);
+  for (const kind of kinds) {
+    const newest = sorted.find((b) => b.kind === kind && b.status !== 'running');
+    if (newest === undefined) continue;
+    const problem = newest.status === 'failed' || newest.status === 'interrupted' ? newest.status : newest.missing ? 'missing' : null;
+    if (problem !== null) alerts.push({ kind, id: newest.id, problem, error: newest.error, startedAt: newest.startedAt });
+  }
+  return alerts;
+}
+
+/** An add-on as the app page shows it: names of its vars and where it lives, never the values. */
+export interface AddonPanel {
+  readonly kind: string;
+  readonly createdAt: string;
+  readonly vars: readonly string[];
+  readonly details: Readonly<Record<string, string>>;
+  /** Storage is a folder with no backups of its own. */
+  readonly backedUp: boolean;
+  readonly schedule: { readonly cron: string; readonly timezone: string; readonly keep: number; readonly nextRun: string | null } | null;
+  readonly lastBackup: { readonly id: number; readonly status: BackupView['status']; readonly startedAt: string; readonly finishedAt: string | null } | null;
+}
+
+export interface BackupsPanel {
+  readonly addons: readonly AddonPanel[];
+  /** The newest RECENT_BACKUPS, newest first. */
+  readonly backups: readonly BackupView[];
+  /** How many older ones are not listed. */
+  readonly older: number;
+  readonly alerts: readonly BackupAlert[];
+}
+
+export function backupsPanel(addons: readonly AddonView[], schedules: readonly BackupScheduleView[], backups: readonly BackupView[], limit = RECENT_BACKUPS): BackupsPanel {
+  const sorted = [...backups].sort(newestFirst);
+  const backedUp = addons.filter((addon) => addon.kind !== 'storage').map((addon) => addon.kind);
+  return {
+    addons: addons.map((addon) => {
+      const schedule = schedules.find((s) => s.kind === addon.kind);
+      const last = sorted.find((b) => b.kind === addon.kind);
+      return {
+        kind: addon.kind,
+        createdAt: addon.createdAt,
+        vars: addon.vars,
+        details: addon.details,
+        backedUp: addon.kind !== 'storage',
+        schedule: schedule === undefined ? null : { cron: schedule.schedule, timezone: schedule.timezone, keep: schedule.keep, nextRun: schedule.nextRun },
+        lastBackup: last === undefined ? null : { id: last.id, status: last.status, startedAt: last.startedAt, finishedAt: last.finishedAt },
+      };
+    }),
+    backups: sorted.slice(0, limit),
+    older: Math.max(0, sorted.length - limit),
+    alerts: backupAlerts(backedUp, sorted),
+  };
+}
+
+/** The overview's flag: an app whose add-on's newest backup failed. */
+function appBackupAlerts(addons: DashboardAddons, app: string): BackupAlert[] {
+  const kinds = addons.list(app).filter((addon) => addon.kind !== 'storage').map((addon) => addon.kind);
+  return backupAlerts(kinds, addons.listBackups(app));
 }
 
 /**

@@ -7,13 +7,15 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DashboardServer } from '../../src/dashboard/index.ts';
+import type { BackupView } from '../../src/addons/index.ts';
+import { DashboardServer, type DashboardAddons, type DashboardOptions } from '../../src/dashboard/index.ts';
+import { BerthError } from '../../src/errors.ts';
 import type { Edge, ObservationBatch, SiteCounters } from '../../src/edge/index.ts';
 import { HISTORY_STEP_MS, MetricsHistory } from '../../src/metrics/index.ts';
 import { Platform } from '../../src/platform/platform.ts';
 import { Store } from '../../src/platform/index.ts';
 
-async function setUp(t: { after(fn: () => unknown): void }) {
+async function setUp(t: { after(fn: () => unknown): void }, extra: Pick<DashboardOptions, 'addons'> = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'berth-dashboard-unit-'));
   const store = Store.open(dir);
   const platform = new Platform({ stateDir: dir, store, edge: {} as Edge, baseDomain: 'localhost', baseEnv: {}, log: () => {} });
@@ -30,6 +32,7 @@ async function setUp(t: { after(fn: () => unknown): void }) {
     authenticate: (token) => store.verifyToken(token)?.name ?? null,
     tokenActive: (name) => store.listTokens().some((token) => token.name === name && token.revokedAt === null),
     log: (line) => logged.push(line),
+    ...extra,
   });
   const address = await dashboard.listen('127.0.0.1', 0);
   const base = `http://127.0.0.1:${address.port}`;
@@ -210,4 +213,63 @@ test('logging out ends the session’s live streams at once', async (t) => {
   })();
   assert.equal((await fetch(`${base}/logout`, { method: 'POST', headers: { cookie: session, 'x-berth-csrf': csrf } })).status, 200);
   assert.equal(await ended, true);
+});
+
+/** An add-on service that keeps its backups in memory: the sqlite add-on backs up well until `failing` is set. */
+function fakeAddons() {
+  const backups: BackupView[] = [];
+  const calls: Array<{ app: string; kind: string | undefined; actor: string }> = [];
+  let failing = false;
+  const addons: DashboardAddons = {
+    list: (app) => (app === 'shop' ? [{ app: 'shop', kind: 'sqlite', createdAt: '2026-01-01T00:00:00.000Z', vars: ['DATABASE_URL', 'BERTH_DATA_DIR'], details: { path: '/state/data/shop/db.sqlite3' } }] : []),
+    schedules: () => [],
+    listBackups: (app) => backups.filter((b) => b.app === app),
+    backup: async (app, kind, actor) => {
+      calls.push({ app, kind, actor });
+      const id = backups.length + 1;
+      const at = new Date(Date.UTC(2026, 0, 1, 0, id)).toISOString();
+      const row: BackupView = { id, app, kind: kind ?? 'sqlite', trigger: 'manual', status: failing ? 'failed' : 'good', startedAt: at, finishedAt: at, file: null, bytes: failing ? null : 2048, sha256: null, copied: false, copyError: null, error: failing ? 'the database is missing' : null, missing: false };
+      backups.unshift(row);
+      if (failing) throw new BerthError('BERTH_E_BACKUP_FAILED', `backup ${id} of ${app}'s sqlite failed: the database is missing`, { status: 500 });
+      return row;
+    },
+  };
+  return { addons, calls, fail: () => (failing = true) };
+}
+
+test('backups: listed on the app and flagged on the overview when the newest failed; "Back up now" runs one as the session’s actor', async (t) => {
+  const fake = fakeAddons();
+  const { base, login, admin } = await setUp(t, { addons: fake.addons });
+  const { session, csrf } = await login(admin);
+  const get = async (path: string) => (await (await fetch(base + path, { headers: { cookie: session } })).json()) as any;
+  const post = (body: unknown, headers: Record<string, string> = { 'x-berth-csrf': csrf }) => fetch(`${base}/api/apps/shop/backups`, { method: 'POST', headers: { cookie: session, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+
+  assert.deepEqual((await get('/api/apps/shop')).backups, { addons: [{ kind: 'sqlite', createdAt: '2026-01-01T00:00:00.000Z', vars: ['DATABASE_URL', 'BERTH_DATA_DIR'], details: { path: '/state/data/shop/db.sqlite3' }, backedUp: true, schedule: null, lastBackup: null }], backups: [], older: 0, alerts: [] });
+  assert.equal((await post({ addon: 'sqlite' }, {})).status, 403, 'no CSRF header, no backup');
+  assert.equal((await post({ addon: 3 })).status, 400);
+  assert.equal(fake.calls.length, 0);
+
+  const good = await post({ addon: 'sqlite' });
+  assert.equal(good.status, 201);
+  assert.equal(((await good.json()) as { backup: BackupView }).backup.status, 'good');
+  assert.deepEqual(fake.calls, [{ app: 'shop', kind: 'sqlite', actor: 'admin' }]);
+  assert.deepEqual((await get('/api/apps')).apps[0].backupAlerts, []);
+
+  fake.fail();
+  const failed = await post({ addon: 'sqlite' });
+  assert.equal(failed.status, 500);
+  assert.equal(((await failed.json()) as { code: string }).code, 'BERTH_E_BACKUP_FAILED');
+  const panel = (await get('/api/apps/shop')).backups;
+  assert.deepEqual(panel.backups.map((b: BackupView) => [b.id, b.status, b.error]), [[2, 'failed', 'the database is missing'], [1, 'good', null]]);
+  assert.deepEqual(panel.alerts.map((a: { kind: string; problem: string }) => [a.kind, a.problem]), [['sqlite', 'failed']]);
+  assert.deepEqual((await get('/api/apps')).apps[0].backupAlerts.map((a: { id: number }) => a.id), [2]);
+});
+
+test('without an add-on service the pages show no backups and "Back up now" answers 404', async (t) => {
+  const { base, login, admin } = await setUp(t);
+  const { session, csrf } = await login(admin);
+  const detail = (await (await fetch(`${base}/api/apps/shop`, { headers: { cookie: session } })).json()) as { backups: unknown };
+  assert.equal(detail.backups, null);
+  const res = await fetch(`${base}/api/apps/shop/backups`, { method: 'POST', headers: { cookie: session, 'x-berth-csrf': csrf, 'content-type': 'application/json' }, body: '{"addon":"sqlite"}' });
+  assert.equal(res.status, 404);
 });
