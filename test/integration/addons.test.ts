@@ -5,7 +5,7 @@
 // killed daemon that is never listed as good.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -217,7 +217,8 @@ test('postgres and redis add-ons: the Flask example writes through DATABASE_URL 
 test('sqlite add-on and storage: the data folder is the app user\'s, survives deploys and rollbacks, and an SQLite backup restores', { timeout: 240_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-addons-sqlite-'));
   const state = join(root, 'state');
-  const daemon = await startDaemon(state, 1);
+  const copies = join(root, 'second-disk');
+  const daemon = await startDaemon(state, 1, ['--backup-copy-dir', copies]);
   t.after(async () => {
     await daemon.berth.kill();
     await rm(root, { recursive: true, force: true });
@@ -257,6 +258,24 @@ test('sqlite add-on and storage: the data folder is the app user\'s, survives de
   assert.match(restored.report.summary, /\S/);
   assert.deepEqual(await notes(daemon, 'jot'), ['alpha', 'beta']);
   assert.equal((await edge(daemon, 'jot', 'POST', '/notes', { text: 'gamma' })).status, 201, 'the app still writes after a restore');
+
+  // The second folder: a damaged primary file fails its checksum, and the verified copy is restored instead.
+  assert.equal(backup.copied, true);
+  const copy = join(copies, 'jot', backup.file);
+  assert.ok(existsSync(copy), copy);
+  const primary = join(state, 'backups', 'jot', backup.file);
+  const bytes = readFileSync(primary);
+  const middle = bytes.length >> 1;
+  bytes.writeUInt8(bytes.readUInt8(middle) ^ 0xff, middle);
+  writeFileSync(primary, bytes);
+  const fromCopy = (await ok(daemon, 'POST', `/backups/${backup.id}/restore`, { into: 'app', confirm: 'jot' })).restore;
+  assert.equal(fromCopy.source, 'copy');
+  assert.match(fromCopy.warnings.join('\n'), /checksum|size/i);
+  assert.deepEqual(await notes(daemon, 'jot'), ['alpha', 'beta']);
+  rmSync(copy);
+  const corrupt = await apiCall(daemon, 'POST', `/backups/${backup.id}/restore`, { into: 'app', confirm: 'jot' });
+  assert.equal(corrupt.json.code, 'BERTH_E_BACKUP_CORRUPT', 'nothing restores from a damaged file');
+  assert.deepEqual(await notes(daemon, 'jot'), ['alpha', 'beta']);
 
   // A scheduled backup from the cron scheduler.
   const scheduled = await ok(daemon, 'PUT', '/apps/jot/backups/schedule', { cron: '*/2 * * * * *', keep: 2 });
