@@ -7,9 +7,9 @@ import { BerthError } from '../errors.ts';
 import type { AddonRecord, AddonRecordKind, BackupRecord, BackupTrigger, ReleaseInfo, ScheduledTask, Store } from '../platform/index.ts';
 import { appName } from '../platform/index.ts';
 import { copyBackup, openBackup, removePartials, sealBackup, backupFileName } from './backup-files.ts';
-import { backupStatusForList, backupsToPrune } from './backup-policy.ts';
+import { backupStatusForList, backupsToPrune, chooseBackupKind, DEFAULT_KEEP, parseAddonKind, parseKeep } from './backup-policy.ts';
 import { dataDirOf, ensureDataDir, removeDataDir } from './data-dirs.ts';
-import { ADDON_KINDS, type AddonContext, type AddonKind, type AddonProvider, type AddonUser, type RestoreReport } from './types.ts';
+import { type AddonContext, type AddonKind, type AddonProvider, type AddonUser, type RestoreReport } from './types.ts';
 
 /** What the service needs of the platform (src/platform/platform.ts). */
 export interface AddonPlatform {
@@ -95,12 +95,6 @@ export interface RestoreResult {
   readonly warnings: readonly string[];
 }
 
-const DEFAULT_KEEP = 7;
-
-function addonKind(value: unknown): AddonKind {
-  if (typeof value === 'string' && (ADDON_KINDS as readonly string[]).includes(value)) return value as AddonKind;
-  throw new BerthError('BERTH_E_ADDON_KIND', `${JSON.stringify(value)} is not an add-on berth provides`, { hint: `One of: ${ADDON_KINDS.join(', ')}.`, status: 400 });
-}
 
 function confirmed(app: string, confirm: string | undefined, what: string, command: string): void {
   if (confirm === app) return;
@@ -231,7 +225,7 @@ export class AddonService {
   /** Provisions the add-on and rolls out a release that has its vars. */
   create(app: string, kindName: string, actor: string): Promise<CreateResult> {
     return this.#audited(actor, 'addons.create', app, { kind: String(kindName) }, async () => {
-      const kind = addonKind(kindName);
+      const kind = parseAddonKind(kindName);
       this.#store.getApp(appName(app));
       this.#store.requireNoAddon(app, kind);
       const record = await this.#exclusive(app, kind, 'being created', async () => {
@@ -290,7 +284,7 @@ export class AddonService {
   }
 
   info(app: string, kindName: string, reveal: boolean): AddonInfo {
-    const kind = kindName === 'storage' ? 'storage' : addonKind(kindName);
+    const kind = kindName === 'storage' ? 'storage' : parseAddonKind(kindName);
     const record = this.#store.getAddon(appName(app), kind);
     const last = this.#store.listBackups(app, kind)[0];
     return {
@@ -308,7 +302,7 @@ export class AddonService {
    */
   destroy(app: string, kindName: string, confirm: string | undefined, actor: string): Promise<{ finalBackup: BackupView; release: ReleaseInfo | null; warnings: readonly string[] }> {
     return this.#audited(actor, 'addons.destroy', app, { kind: String(kindName) }, async () => {
-      const kind = addonKind(kindName);
+      const kind = parseAddonKind(kindName);
       const record = this.#store.getAddon(appName(app), kind);
       confirmed(app, confirm, `destroying the ${kind} add-on of ${app}`, `berth addons destroy ${kind} --app ${app}`);
       const finalBackup = await this.#exclusive(app, kind, 'being destroyed', async (op) => {
@@ -350,14 +344,8 @@ export class AddonService {
   /** The add-on to back up: the one named, or the app's only one. */
   #backupTarget(app: string, kindName: string | undefined): AddonRecord {
     this.#store.getApp(appName(app));
-    if (kindName !== undefined) {
-      const kind = addonKind(kindName);
-      return this.#store.getAddon(app, kind);
-    }
-    const candidates = this.#store.listAddons(app).filter((addon) => addon.kind !== 'storage');
-    if (candidates.length === 1) return candidates[0]!;
-    if (candidates.length === 0) throw new BerthError('BERTH_E_ADDON_NOT_FOUND', `the app "${app}" has no add-on to back up`, { hint: `berth addons create postgres|redis|sqlite --app ${app}`, status: 404 });
-    throw new BerthError('BERTH_E_USAGE', `the app "${app}" has ${candidates.map((c) => c.kind).join(' and ')}; say which to back up`, { hint: `--addon ${candidates[0]!.kind}` });
+    const has = this.#store.listAddons(app).flatMap((addon) => (addon.kind === 'storage' ? [] : [addon.kind]));
+    return this.#store.getAddon(app, chooseBackupKind(app, has, kindName));
   }
 
   /** Makes one backup now and waits for it; a failure is recorded (failed) and thrown. */
@@ -485,7 +473,7 @@ export class AddonService {
       if (backup.status !== 'good' || backup.file === null || backup.sha256 === null) {
         throw new BerthError('BERTH_E_BACKUP_CORRUPT', `backup ${id} is ${backup.status}, not good: there is nothing to restore`, { hint: `Pick a good one: berth backups list --app ${backup.app}`, status: 409 });
       }
-      const kind = addonKind(backup.kind);
+      const kind = parseAddonKind(backup.kind);
       const record = this.#store.findAddon(backup.app, kind);
       if (record === null) {
         throw new BerthError('BERTH_E_ADDON_NOT_FOUND', `the app "${backup.app}" has no ${kind} add-on to restore into`, { hint: `Create it again (berth addons create ${kind} --app ${backup.app}), then restore.`, status: 404 });
@@ -532,8 +520,7 @@ export class AddonService {
         const timezone = schedule.timezone ?? 'UTC';
         if (!isTimeZone(timezone)) throw new BerthError('BERTH_E_CRON_SCHEDULE', `"${timezone}" is not a time zone`, { hint: 'An IANA name such as UTC or Europe/Berlin.' });
         parseCronSchedule(schedule.cron, timezone);
-        const keep = schedule.keep ?? this.#options.defaultKeep ?? DEFAULT_KEEP;
-        if (!Number.isInteger(keep) || keep < 1 || keep > 365) throw new BerthError('BERTH_E_USAGE', `--keep must be a whole number from 1 to 365, got ${keep}`);
+        const keep = parseKeep(schedule.keep ?? this.#options.defaultKeep ?? DEFAULT_KEEP);
         this.#store.setBackupSchedule(app, record.kind, { schedule: schedule.cron, timezone, keep });
       }
       this.#arm(app);

@@ -1,12 +1,12 @@
 import { BerthError } from '../errors.ts';
+import type { BackupStatus, BackupTrigger } from '../platform/index.ts';
 import { ADDON_KINDS, type AddonKind } from './types.ts';
 
 // The backup service's decisions, as pure functions: which backups to
 // prune, how a row is shown, which add-on a command means, what --keep may
 // be. No I/O and no clock: times come in as arguments.
 
-export type BackupTrigger = 'manual' | 'scheduled' | 'final';
-export type BackupStatus = 'running' | 'good' | 'failed' | 'interrupted';
+export type { BackupStatus, BackupTrigger };
 
 /** What retention needs to know about one backup. */
 export interface BackupFacts {
@@ -105,7 +105,7 @@ export function parseKeep(value: unknown): number {
   return keep;
 }
 
-/** An add-on kind as the user typed it (`--kind`, or an API field). */
+/** An add-on kind as the user typed it (`--addon`, `addons create KIND`, or an API field). */
 export function parseAddonKind(value: unknown): AddonKind {
   if (typeof value === 'string' && (ADDON_KINDS as readonly string[]).includes(value)) return value as AddonKind;
   throw new BerthError('BERTH_E_ADDON_KIND', `${JSON.stringify(value)} is not an add-on kind berth provides`, {
@@ -137,8 +137,8 @@ export function chooseBackupKind(app: string, has: readonly AddonKind[], request
       hint: `Create one first, e.g.: berth addons create postgres --app ${app}`,
     });
   }
-  throw new BerthError('BERTH_E_USAGE', `the app ${app} has several add-ons (${[...has].sort().join(', ')}); say which with --kind`, {
-    hint: `e.g. --kind ${[...has].sort()[0]}`,
+  throw new BerthError('BERTH_E_USAGE', `the app ${app} has several add-ons (${[...has].sort().join(', ')}); say which with --addon`, {
+    hint: `e.g. --addon ${[...has].sort()[0]}`,
   });
 }
 

@@ -1,6 +1,7 @@
+import { findFreePort } from '../runner/index.ts';
+import { requireTraversable, serverError } from './local-server.ts';
 import { randomBytes } from 'node:crypto';
 import { access, chmod, chown, constants, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { BerthError } from '../errors.ts';
@@ -68,17 +69,6 @@ export async function postgresBinary(name: string, version?: string): Promise<st
   });
 }
 
-/** A free TCP port on 127.0.0.1 (free now; the caller keeps it by writing it down). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -89,9 +79,6 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-function serverError(message: string, hint?: string, cause?: unknown): BerthError {
-  return new BerthError('BERTH_E_ADDON_SERVER', message, { status: 503, hint, cause });
-}
 
 /** The local cluster: start() initialises it the first time, starts it and waits until it answers; close() stops it. */
 export class LocalPostgres {
@@ -154,7 +141,7 @@ export class LocalPostgres {
     await mkdir(dir, { recursive: true, mode: 0o711 });
     // The server runs as another user, who must get through to data/.
     await chmod(dir, 0o711);
-    if (user !== null) await requireTraversable(dir);
+    if (user !== null) await requireTraversable(dir, 'postgres');
     if (!(await exists(join(this.#dataDir, 'PG_VERSION')))) await this.#initialise(user);
     const version = (await readFile(join(this.#dataDir, 'PG_VERSION'), 'utf8')).trim();
     const postgres = await postgresBinary('postgres', version);
@@ -241,7 +228,7 @@ export class LocalPostgres {
     } catch {
       // First start.
     }
-    const port = await freePort();
+    const port = await findFreePort();
     writeFileAtomic(file, `${port}\n`, 0o644);
     return port;
   }
@@ -298,16 +285,3 @@ export class LocalPostgres {
   }
 }
 
-/** The server's user must pass through every folder above its data (a 0700 mkdtemp or home folder would stop it). */
-async function requireTraversable(dir: string): Promise<void> {
-  for (let path = dirname(dir); ; path = dirname(path)) {
-    const mode = (await stat(path)).mode;
-    if ((mode & 0o001) === 0) {
-      throw serverError(
-        `the postgres user cannot reach ${dir}: ${path} is mode ${(mode & 0o777).toString(8).padStart(4, '0')} (others may not enter it)`,
-        `Put --state somewhere every user can pass through (the default /var/lib/berth is), or run: chmod o+x ${path}`,
-      );
-    }
-    if (dirname(path) === path) return;
-  }
-}

@@ -1,7 +1,8 @@
+import { findFreePort } from '../runner/index.ts';
+import { requireTraversable, serverError } from './local-server.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { access, chmod, constants, lchown, lstat, mkdir, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -47,9 +48,6 @@ export interface RedisEndpoint {
   readonly tls: boolean;
 }
 
-function serverError(message: string, hint?: string, cause?: unknown): BerthError {
-  return new BerthError('BERTH_E_ADDON_SERVER', message, { status: 503, hint, cause });
-}
 
 /** A program from Debian's redis-server / redis-tools packages, found on PATH. */
 export async function redisProgram(name: 'redis-server' | 'redis-cli'): Promise<string> {
@@ -118,36 +116,12 @@ export async function connectRedis(options: RedisOptions): Promise<Redis> {
   }
 }
 
-/** A free TCP port on 127.0.0.1 (free now; the caller keeps it by writing it down). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** A value for redis.conf, quoted the way its parser (sdssplitargs) reads it back. */
 function confString(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
 
-/** The server's user must pass through every folder above its data (a 0700 mkdtemp or home folder would stop it). */
-async function requireTraversable(dir: string): Promise<void> {
-  for (let path = dirname(dir); ; path = dirname(path)) {
-    const mode = (await stat(path)).mode;
-    if ((mode & 0o001) === 0) {
-      throw serverError(
-        `the redis user cannot reach ${dir}: ${path} is mode ${(mode & 0o777).toString(8).padStart(4, '0')} (others may not enter it)`,
-        `Put --state somewhere every user can pass through (the default /var/lib/berth is), or run: chmod o+x ${path}`,
-      );
-    }
-    if (dirname(path) === path) return;
-  }
-}
 
 /** A folder berth made for the server: a real folder (never a link), the server's, 0700. */
 async function ownedFolder(path: string, user: AddonUser | null): Promise<void> {
@@ -292,7 +266,7 @@ export class LocalRedis {
     if (!top.isDirectory()) throw serverError(`${dir} is not a folder; berth will not run Redis in it`, 'Move it away (it was not made by berth), then try again.');
     // The server runs as another user, who must get through to data/.
     await chmod(dir, 0o711);
-    if (user !== null) await requireTraversable(dir);
+    if (user !== null) await requireTraversable(dir, 'redis');
     await ownedFolder(this.#dataDir, user);
     const password = await this.#adminPassword();
     const port = await this.#port();
@@ -386,7 +360,7 @@ export class LocalRedis {
     } catch {
       // First start.
     }
-    const port = await freePort();
+    const port = await findFreePort();
     writeFileAtomic(file, `${port}\n`, 0o644);
     return port;
   }

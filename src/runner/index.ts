@@ -10,3 +10,4 @@ export { reapOrphans, SUPERVISOR_ENV } from './orphans.ts';
 export { decideCronSlot, nextCronSlot, catchUpWindow, cronSlotIso, CRON_CATCH_UP_MAX_MS, type CronJobTiming, type CronDecision } from './cron-policy.ts';
 export { startCommand, type CommandRun, type CommandOptions, type CommandOutcome } from './command-run.ts';
 export { LineSplitter } from './line-splitter.ts';
+export { findFreePort } from './ports.ts';

@@ -133,7 +133,7 @@ test('a backup that fails exits 1 with the reason, and the list shows it in capi
   await run('addons', 'create', 'sqlite', '--app', 'shop');
   const which = await run('backups', 'create', '--app', 'shop');
   assert.equal(which.code, 1);
-  assert.match(which.err, /say which to back up \[BERTH_E_USAGE\]\nhint: --addon redis\n/);
+  assert.match(which.err, /say which with --addon \[BERTH_E_USAGE\]\nhint: e\.g\. --addon redis\n/);
 });
 
 test('addons destroy and storage destroy with --confirm: a final backup for the add-on, a release without the vars', async (t) => {
