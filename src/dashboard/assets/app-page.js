@@ -1,10 +1,10 @@
 // One app: its traffic over the last hour (live), releases with rollback,
 // scale, instances with restart, config vars (hidden until revealed),
-// domains with their certificates, deploys with their build logs, and the
-// live log tail.
+// domains with their certificates, deploys with their build logs, add-ons
+// with their backups (a failed one never quiet), and the live log tail.
 import { call, follow } from './api.js';
 import { appendSample, latest, MEASURES, timeChart } from './charts.js';
-import { badge, busy, confirmAction, fill, h, say, time } from './dom.js';
+import { badge, busy, complain, confirmAction, fill, h, say, time } from './dom.js';
 
 const MAX_LOG_LINES = 500;
 
@@ -31,6 +31,29 @@ function certificateText(certificate) {
   if (certificate.nextAttempt) parts.push(`next attempt ${new Date(certificate.nextAttempt).toLocaleTimeString()}`);
   return parts.join(' · ');
 }
+
+function sizeText(bytes) {
+  if (bytes === null || bytes === undefined) return '–';
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+/** What went wrong with a backup, in words (never by colour alone); null when nothing did. */
+function backupProblem(backup) {
+  if (backup.status === 'failed') return backup.error ?? 'no reason was recorded';
+  if (backup.status === 'interrupted') return backup.error ?? 'the daemon stopped while it ran';
+  if (backup.missing) return 'its file is gone from the disk';
+  return null;
+}
+
+const ALERT_WORDS = { failed: 'failed', interrupted: 'was interrupted', missing: 'lost its file' };
 
 function logText(line) {
   const at = new Date(line.at).toLocaleTimeString([], { hour12: false });
@@ -64,6 +87,9 @@ export async function showApp(main, name) {
   const config = section('config', 'Config vars');
   const domains = section('domains', 'Domains');
   const deploys = section('deploys', 'Deploy history');
+  const backups = detail.backups === null ? null : section('backups', 'Add-ons and backups');
+  /** Add-ons being backed up from this page: their buttons stay busy through re-renders. */
+  const backingUp = new Set();
   const logBox = h('pre', { class: 'log', role: 'log', 'aria-live': 'off', 'aria-label': `Log of ${name}`, tabindex: '0' });
   let paused = false;
   const pause = h('button', {
@@ -84,6 +110,7 @@ export async function showApp(main, name) {
     head,
     traffic,
     h('div', { class: 'grid' }, releases, scale, instances, config, domains, deploys),
+    backups,
     logs,
   );
 
@@ -115,15 +142,17 @@ export async function showApp(main, name) {
 
   function renderHead() {
     const app = detail.app;
+    const alerts = detail.backups?.alerts ?? [];
     fill(
       head,
       h('h1', {}, app.name, ' ', badge(app.status)),
       h(
         'p',
         { class: 'muted' },
-        app.release === null ? 'Not deployed yet.' : [h('strong', {}, app.release), ` serving: ${app.releaseDescription} · `],
+        app.release === null ? 'Not deployed yet. ' : [h('strong', {}, app.release), ` serving: ${app.releaseDescription} · `],
         h('a', { href: app.url, rel: 'noreferrer' }, app.url),
       ),
+      alerts.length === 0 ? null : h('p', { class: 'head-alert' }, h('span', { 'aria-hidden': 'true' }, '⚠ '), h('a', { href: '#backups' }, `Backup trouble: ${alerts.map((a) => `${a.kind} ${ALERT_WORDS[a.problem]}`).join(', ')}`)),
     );
   }
 
@@ -259,8 +288,112 @@ export async function showApp(main, name) {
     fill(deploys, deploys.firstElementChild, items.length === 0 ? h('p', { class: 'muted' }, 'No deploys yet.') : h('ol', { class: 'deploys' }, items));
   }
 
+  /** Runs one backup now; the button says so meanwhile, the outcome goes to the status or alert region, and the list is refreshed either way. */
+  async function backUp(kind) {
+    if (backingUp.has(kind)) return;
+    backingUp.add(kind);
+    render();
+    say(`Backing up the ${kind} add-on of ${name}…`);
+    try {
+      const answer = await call('POST', `${base}/backups`, { addon: kind });
+      say(`Backup #${answer.backup.id} of ${kind} is good (${sizeText(answer.backup.bytes)}).`);
+    } catch (error) {
+      complain(error);
+    } finally {
+      backingUp.delete(kind);
+      await refresh().catch(() => render());
+    }
+  }
+
+  function addonItem(addon) {
+    const fact = (label, ...value) => [h('dt', {}, label), h('dd', {}, ...value)];
+    const running = backingUp.has(addon.kind);
+    // aria-disabled rather than disabled: the button keeps its focus while it is busy.
+    const button = addon.backedUp
+      ? h('button', { type: 'button', class: 'small', dataset: { kind: addon.kind }, 'aria-label': `Back up now (${addon.kind})`, 'aria-disabled': running ? 'true' : null, 'aria-busy': running ? 'true' : null, onclick: () => void backUp(addon.kind) }, running ? 'Backing up…' : 'Back up now')
+      : null;
+    const schedule = addon.schedule;
+    const last = addon.lastBackup;
+    return h(
+      'li',
+      { class: 'addon', dataset: { kind: addon.kind } },
+      h('div', { class: 'addon-head' }, h('h3', {}, addon.kind), button),
+      h(
+        'dl',
+        { class: 'facts' },
+        fact('Vars', addon.vars.flatMap((key, i) => [i === 0 ? '' : ', ', h('code', {}, key)])),
+        Object.entries(addon.details).map(([key, value]) => fact(key, h('code', {}, value))),
+        addon.backedUp
+          ? fact(
+              'Schedule',
+              schedule === null
+                ? [h('span', { class: 'muted' }, 'none: '), h('code', {}, `berth backups schedule --app ${name} --addon ${addon.kind} --cron "0 3 * * *"`)]
+                : [h('code', {}, schedule.cron), ` (${schedule.timezone}), keeps ${schedule.keep}`, schedule.nextRun === null ? '' : [', next ', h('time', { datetime: schedule.nextRun }, new Date(schedule.nextRun).toLocaleString())]],
+            )
+          : null,
+        addon.backedUp ? fact('Last backup', last === null ? h('span', { class: 'muted' }, 'none yet') : [`#${last.id} `, badge(last.status), ' ', time(last.startedAt)]) : null,
+      ),
+    );
+  }
+
+  function backupRows(backup) {
+    const problem = backupProblem(backup);
+    const bad = backup.status === 'failed' || backup.status === 'interrupted';
+    const row = h(
+      'tr',
+      { class: bad ? 'backup-bad' : problem !== null ? 'backup-warn' : null, dataset: { backup: String(backup.id) } },
+      h('th', { scope: 'row', 'data-label': 'Backup' }, `#${backup.id}`),
+      h('td', { 'data-label': 'Add-on' }, backup.kind),
+      h('td', { 'data-label': 'Trigger' }, backup.trigger),
+      h('td', { 'data-label': 'Status' }, badge(backup.status)),
+      h('td', { 'data-label': 'Started' }, time(backup.startedAt)),
+      h('td', { 'data-label': 'Size' }, sizeText(backup.bytes)),
+    );
+    const notes = [];
+    if (problem !== null) notes.push(h('span', { 'aria-hidden': 'true' }, '⚠ '), h('strong', {}, bad ? `Backup #${backup.id} ${backup.status}: ` : `Backup #${backup.id}: `), problem);
+    else if (backup.copyError) notes.push(h('strong', {}, `Backup #${backup.id} is good, but its copy failed: `), backup.copyError);
+    if (notes.length === 0) return row;
+    return [row, h('tr', { class: bad ? 'backup-reason backup-bad' : 'backup-reason backup-warn', dataset: { reasonOf: String(backup.id) } }, h('td', { colspan: '6' }, notes))];
+  }
+
+  /** On a phone its rows become cards (style.css), so that a failure's reason is read without scrolling sideways. */
+  function backupTable(list) {
+    const table = tableOf(`Backups of ${name}, newest first`, ['Backup', 'Add-on', 'Trigger', 'Status', 'Started', 'Size'], list.map(backupRows));
+    table.classList.add('backup-list');
+    return table;
+  }
+
+  function renderBackups() {
+    const panel = detail.backups;
+    if (backups === null || panel === null) return;
+    // A re-render replaces the buttons: the one that had focus gets it back.
+    const focused = backups.contains(document.activeElement) ? document.activeElement?.dataset?.kind : undefined;
+    const alertText = (a) => [`The newest ${a.kind} backup (#${a.id}, `, time(a.startedAt), `) ${ALERT_WORDS[a.problem]}`, a.error ? `: ${a.error}` : '.'];
+    fill(
+      backups,
+      backups.firstElementChild,
+      panel.alerts.length === 0
+        ? null
+        : h(
+            'div',
+            { class: 'banner', id: 'backup-alert' },
+            h('p', {}, h('span', { 'aria-hidden': 'true' }, '⚠ '), h('strong', {}, 'Warning: backups are failing.'), ' Until a backup succeeds, the latest data is not safe.'),
+            h('ul', {}, panel.alerts.map((a) => h('li', {}, alertText(a)))),
+          ),
+      panel.addons.length === 0
+        ? h('p', { class: 'muted' }, 'No add-ons. Add one with ', h('code', {}, `berth addons create postgres|redis|sqlite --app ${name}`), '.')
+        : h('ul', { class: 'addons', 'aria-label': `Add-ons of ${name}` }, panel.addons.map(addonItem)),
+      h('h3', { class: 'sub' }, 'Recent backups'),
+      panel.backups.length === 0
+        ? h('p', { class: 'muted' }, 'No backups yet.')
+        : backupTable(panel.backups),
+      panel.older === 0 ? null : h('p', { class: 'muted small' }, `${panel.older} older backup${panel.older === 1 ? '' : 's'}: `, h('code', {}, `berth backups list --app ${name}`)),
+    );
+    if (focused !== undefined) backups.querySelector(`button[data-kind="${CSS.escape(focused)}"]`)?.focus();
+  }
+
   function render() {
-    once('head', detail.app, renderHead);
+    once('head', [detail.app, detail.backups?.alerts ?? []], renderHead);
     once('releases', detail.releases, renderReleases);
     // The scale form is left alone while someone is editing it.
     if (!scale.contains(document.activeElement)) once('scale', detail.formation, renderScale);
@@ -268,6 +401,7 @@ export async function showApp(main, name) {
     once('config', detail.config, renderConfig);
     once('domains', detail.domains, renderDomains);
     once('deploys', detail.deploys, renderDeploys);
+    once('backups', [detail.backups, [...backingUp]], renderBackups);
   }
   render();
 

@@ -20,8 +20,15 @@ function cells(app) {
   ];
 }
 
+/** Beside the name, as of the page's load: the newest backup of one of the app's add-ons failed (its page says which and why). */
+function backupFlag(app) {
+  if (app.backupAlerts.length === 0) return null;
+  const kinds = app.backupAlerts.map((alert) => alert.kind).join(', ');
+  return h('span', { class: 'badge badge-failed', title: `The newest backup of ${kinds} did not succeed` }, 'backup failed');
+}
+
 function row(app) {
-  return h('tr', { dataset: { app: app.name } }, h('th', { scope: 'row', 'data-label': 'App' }, h('a', { href: `/apps/${encodeURIComponent(app.name)}` }, app.name)), cells(app));
+  return h('tr', { dataset: { app: app.name } }, h('th', { scope: 'row', 'data-label': 'App' }, h('a', { href: `/apps/${encodeURIComponent(app.name)}` }, app.name), ' ', backupFlag(app)), cells(app));
 }
 
 export async function showOverview(main) {
