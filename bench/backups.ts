@@ -296,7 +296,7 @@ async function benchPostgres(ctx: BenchContext): Promise<Step[]> {
       measure('berth backup', async () => {
         const raw = join(work, 'dump.pgdump');
         await provider.dump(context, resource, raw, timeout());
-        sealed = await sealBackup(raw, berthFile);
+        sealed = await sealBackup(raw, berthFile, { alreadyCompressed: true });
         await rm(raw);
         return sealed.bytes;
       });

@@ -378,7 +378,7 @@ export class AddonService {
       const folder = join(this.#backupDir, record.app);
       await mkdir(folder, { recursive: true, mode: 0o700 });
       final = join(folder, backupFileName({ id: row.id, app: record.app, kind, startedAt: row.startedAt, suffix: provider.dumpSuffix }));
-      const sealed = await sealBackup(raw, final);
+      const sealed = await sealBackup(raw, final, { alreadyCompressed: provider.dumpCompressed === true });
       const good = this.#store.finishBackup(row.id, { status: 'good', file: final, ...sealed });
       if (good.status !== 'good') throw new Error('the backup was marked interrupted while it ran');
       this.#options.onBackup?.({ app: record.app, kind, outcome: 'succeeded', seconds: (this.#now() - startedAt) / 1000, bytes: sealed.bytes, at: this.#now() });

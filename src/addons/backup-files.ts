@@ -107,10 +107,14 @@ async function writeAtomically(finalPath: string, produce: (out: NodeJS.Writable
 /**
  * Compresses the raw dump `rawFile` into the backup file `finalPath` and
  * returns its size and checksum, both of the compressed bytes as written.
+ * A dump its tool already compressed (pg_dump's custom format) is wrapped at
+ * gzip level 1: the format stays one, and a second full compression would
+ * cost CPU for nothing (bench/backups.ts).
  */
-export async function sealBackup(rawFile: string, finalPath: string): Promise<SealedBackup> {
+export async function sealBackup(rawFile: string, finalPath: string, options: { alreadyCompressed?: boolean } = {}): Promise<SealedBackup> {
   const tally = new Tally();
-  await writeAtomically(finalPath, (out) => pipeline(createReadStream(rawFile), createGzip(), tally, out));
+  const gzip = createGzip({ level: options.alreadyCompressed ? 1 : 6 });
+  await writeAtomically(finalPath, (out) => pipeline(createReadStream(rawFile), gzip, tally, out));
   return { bytes: tally.bytes, sha256: tally.hash.digest('hex') };
 }
 

@@ -120,6 +120,7 @@ export function createPostgresProvider(options: PostgresProviderOptions): AddonP
 class PostgresProvider implements AddonProvider {
   readonly kind = 'postgres' as const;
   readonly dumpSuffix = 'pgdump';
+  readonly dumpCompressed = true;
   readonly #options: PostgresProviderOptions;
   readonly #local: LocalPostgres | null;
   #server: Promise<Server> | null = null;

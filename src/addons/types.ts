@@ -47,6 +47,8 @@ export interface AddonProvider {
   readonly kind: AddonKind;
   /** The raw dump's file suffix: "pgdump", "rdb", "sqlite". */
   readonly dumpSuffix: string;
+  /** The raw dump is compressed by its own tool already (pg_dump's custom format): sealed with light gzip. */
+  readonly dumpCompressed?: boolean;
   /**
    * Makes sure the server is up and usable: starts the local server berth
    * supervises (waiting until it accepts connections), or checks the admin
