@@ -1,5 +1,5 @@
 import { findFreePort } from '../runner/index.ts';
-import { requireTraversable, serverError } from './local-server.ts';
+import { LocalServer, requireTraversable, serverError } from './local-server.ts';
 import { randomBytes } from 'node:crypto';
 import { access, chmod, chown, constants, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -9,7 +9,6 @@ import { writeFileAtomic } from '../platform/atomic-file.ts';
 import { findUser } from '../platform/app-users.ts';
 import { SUPERVISOR_ENV } from '../runner/index.ts';
 import { runTool, toolEnv } from './run-tool.ts';
-import { ServiceProcess } from './service-process.ts';
 import type { AddonUser } from './types.ts';
 
 // The PostgreSQL cluster berth runs itself when no --postgres-admin-url is
@@ -26,7 +25,6 @@ export const LOCAL_ADMIN_ROLE = 'berth';
 const DEFAULT_READY_TIMEOUT_MS = 30_000;
 const READY_POLL_MS = 100;
 const INITDB_TIMEOUT_MS = 5 * 60_000;
-const RECENT_LOG_LINES = 12;
 
 export interface LocalPostgresOptions {
   /** STATE/addons/postgres. */
@@ -83,12 +81,11 @@ async function exists(path: string): Promise<boolean> {
 /** The local cluster: start() initialises it the first time, starts it and waits until it answers; close() stops it. */
 export class LocalPostgres {
   readonly #options: LocalPostgresOptions;
-  readonly #recent: string[] = [];
-  #service: ServiceProcess | null = null;
-  #starting: Promise<string> | null = null;
+  readonly #server: LocalServer<string>;
 
   constructor(options: LocalPostgresOptions) {
     this.#options = options;
+    this.#server = new LocalServer(options.log);
   }
 
   get #dataDir(): string {
@@ -101,38 +98,17 @@ export class LocalPostgres {
 
   /** The postmaster's pid while it runs. */
   get pid(): number | undefined {
-    return this.#service?.pid;
+    return this.#server.pid;
   }
 
   /** Starts the cluster (once) and resolves with its superuser's URL. */
   start(): Promise<string> {
-    this.#starting ??= this.#start().catch(async (err: unknown) => {
-      this.#starting = null;
-      const service = this.#service;
-      this.#service = null;
-      await service?.stop();
-      throw err;
-    });
-    return this.#starting;
+    return this.#server.start(() => this.#start());
   }
 
   /** Stops the server (fast shutdown); idempotent, and safe after a failed start. */
-  async close(): Promise<void> {
-    try {
-      await this.#starting;
-    } catch {
-      // A failed start has cleaned up after itself.
-    }
-    this.#starting = null;
-    const service = this.#service;
-    this.#service = null;
-    await service?.stop();
-  }
-
-  #log(line: string): void {
-    this.#recent.push(line);
-    if (this.#recent.length > RECENT_LOG_LINES) this.#recent.shift();
-    this.#options.log(line);
+  close(): Promise<void> {
+    return this.#server.close();
   }
 
   async #start(): Promise<string> {
@@ -152,18 +128,14 @@ export class LocalPostgres {
     if (user !== null) await chown(runDir, user.uid, user.gid);
     await this.#removeForeignPidFile();
 
-    this.#recent.length = 0;
-    const service = new ServiceProcess({
+    this.#server.launch({
       name: 'postgres',
       argv: [postgres, '-D', this.#dataDir, '-c', 'listen_addresses=127.0.0.1', '-c', `port=${port}`, '-c', `unix_socket_directories=${runDir}`],
       env: toolEnv({ [SUPERVISOR_ENV]: this.#options.supervisorMarker }),
       cwd: dir,
       user,
       stopSignal: 'SIGINT',
-      log: (line) => this.#log(line),
     });
-    this.#service = service;
-    service.start();
     const url = `postgres://${LOCAL_ADMIN_ROLE}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
     await this.#waitUntilReady(url, port);
     return url;
@@ -280,8 +252,7 @@ export class LocalPostgres {
       if (Date.now() >= deadline) break;
       await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
     }
-    const said = this.#recent.length > 0 ? `; its last log lines: ${this.#recent.join(' | ')}` : '';
-    throw serverError(`the local PostgreSQL server did not accept connections on 127.0.0.1:${port} within ${Math.round(timeoutMs / 1000)} s (${last})${said}`, `Its files are in ${this.#options.dir}.`);
+    throw serverError(`the local PostgreSQL server did not accept connections on 127.0.0.1:${port} within ${Math.round(timeoutMs / 1000)} s (${last})${this.#server.recent.said()}`, `Its files are in ${this.#options.dir}.`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { findFreePort } from '../runner/index.ts';
-import { requireTraversable, serverError } from './local-server.ts';
+import { LocalServer, RecentLines, requireTraversable, serverError } from './local-server.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { access, chmod, constants, lchown, lstat, mkdir, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
@@ -11,7 +11,6 @@ import { findUser } from '../platform/app-users.ts';
 import { writeFileAtomic } from '../platform/atomic-file.ts';
 import { LineSplitter, SUPERVISOR_ENV } from '../runner/index.ts';
 import { toolEnv } from './run-tool.ts';
-import { ServiceProcess } from './service-process.ts';
 import type { AddonUser } from './types.ts';
 
 // The redis-server processes berth runs from the system binary: the local
@@ -34,7 +33,6 @@ import type { AddonUser } from './types.ts';
 export const LOCAL_ADMIN_USER = 'berth';
 const DEFAULT_READY_TIMEOUT_MS = 15_000;
 const READY_POLL_MS = 100;
-const RECENT_LOG_LINES = 12;
 /** sun_path is 108 bytes with its NUL; a longer socket path cannot be bound. */
 const MAX_SOCKET_PATH = 100;
 
@@ -172,21 +170,6 @@ export async function copyNoFollow(from: string, to: string): Promise<void> {
   }
 }
 
-/** Keeps the last lines a server said, for error messages. */
-class RecentLines {
-  readonly #lines: string[] = [];
-  push(line: string): void {
-    this.#lines.push(line);
-    if (this.#lines.length > RECENT_LOG_LINES) this.#lines.shift();
-  }
-  clear(): void {
-    this.#lines.length = 0;
-  }
-  said(): string {
-    return this.#lines.length > 0 ? `; its last log lines: ${this.#lines.join(' | ')}` : '';
-  }
-}
-
 export interface LocalRedisOptions {
   /** STATE/addons/redis. */
   readonly dir: string;
@@ -200,12 +183,11 @@ export interface LocalRedisOptions {
 /** The local server: start() writes its config, starts it and waits until it answers; close() stops it (SIGTERM: it saves first). */
 export class LocalRedis {
   readonly #options: LocalRedisOptions;
-  readonly #recent = new RecentLines();
-  #service: ServiceProcess | null = null;
-  #starting: Promise<RedisEndpoint> | null = null;
+  readonly #server: LocalServer<RedisEndpoint>;
 
   constructor(options: LocalRedisOptions) {
     this.#options = options;
+    this.#server = new LocalServer(options.log);
   }
 
   get #dataDir(): string {
@@ -214,19 +196,12 @@ export class LocalRedis {
 
   /** The server's pid while it runs. */
   get pid(): number | undefined {
-    return this.#service?.pid;
+    return this.#server.pid;
   }
 
   /** Starts the server (once) and resolves with its admin endpoint once it answers; later calls share that start. */
-  async start(): Promise<RedisEndpoint> {
-    this.#starting ??= this.#start().catch(async (err: unknown) => {
-      this.#starting = null;
-      const service = this.#service;
-      this.#service = null;
-      await service?.stop();
-      throw err;
-    });
-    return this.#starting;
+  start(): Promise<RedisEndpoint> {
+    return this.#server.start(() => this.#start());
   }
 
   /**
@@ -240,21 +215,8 @@ export class LocalRedis {
   }
 
   /** Stops the server; idempotent, and safe after a failed start. */
-  async close(): Promise<void> {
-    try {
-      await this.#starting;
-    } catch {
-      // A failed start has cleaned up after itself.
-    }
-    this.#starting = null;
-    const service = this.#service;
-    this.#service = null;
-    await service?.stop();
-  }
-
-  #log(line: string): void {
-    this.#recent.push(line);
-    this.#options.log(line);
+  close(): Promise<void> {
+    return this.#server.close();
   }
 
   async #start(): Promise<RedisEndpoint> {
@@ -274,18 +236,14 @@ export class LocalRedis {
     const config = join(dir, 'redis.conf');
     writeFileAtomic(config, this.#config(port), 0o644);
 
-    this.#recent.clear();
-    const service = new ServiceProcess({
+    this.#server.launch({
       name: 'redis',
       argv: [server, config],
       env: toolEnv({ [SUPERVISOR_ENV]: this.#options.supervisorMarker }),
       cwd: this.#dataDir,
       user,
       stopSignal: 'SIGTERM',
-      log: (line) => this.#log(line),
     });
-    this.#service = service;
-    service.start();
     const endpoint: RedisEndpoint = { host: '127.0.0.1', port, user: LOCAL_ADMIN_USER, password, tls: false };
     await this.#waitUntilReady(endpoint);
     return endpoint;
@@ -388,7 +346,7 @@ export class LocalRedis {
       await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
     }
     throw serverError(
-      `the local Redis server did not answer on 127.0.0.1:${endpoint.port} within ${Math.round(timeoutMs / 1000)} s (${last})${this.#recent.said()}`,
+      `the local Redis server did not answer on 127.0.0.1:${endpoint.port} within ${Math.round(timeoutMs / 1000)} s (${last})${this.#server.recent.said()}`,
       `Its files are in ${this.#options.dir}.`,
     );
   }
