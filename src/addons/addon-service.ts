@@ -118,7 +118,7 @@ export class AddonService {
   readonly #backupDir: string;
   readonly #now: () => number;
   /** One operation (create, destroy, backup, restore) at a time per app and kind. */
-  readonly #busy = new Map<string, { what: string; backupId: number | null; abort: AbortController }>();
+  readonly #busy = new Map<string, { what: string; backupId: number | null; abort: AbortController; done: Promise<unknown> }>();
   readonly #started = new Set<AddonKind>();
   readonly #retries = new Set<NodeJS.Timeout>();
   #closed = false;
@@ -169,8 +169,9 @@ export class AddonService {
     this.#closed = true;
     for (const timer of this.#retries) clearTimeout(timer);
     for (const op of this.#busy.values()) op.abort.abort();
-    const deadline = this.#now() + 15_000;
-    while (this.#busy.size > 0 && this.#now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.#busy.values()].map((op) => op.done)), new Promise((resolve) => (timer = setTimeout(resolve, 15_000)))]);
+    clearTimeout(timer);
     await Promise.all(Object.values(this.#options.providers).map((provider) => provider.close().catch(() => {})));
   }
 
@@ -196,10 +197,12 @@ export class AddonService {
     if (busy !== undefined) {
       throw new BerthError('BERTH_E_BACKUP_RUNNING', `the ${kind} add-on of ${app} is busy: ${busy.what}`, { hint: `Wait for it to end: berth backups list --app ${app}`, status: 409 });
     }
-    const op = { what, backupId: null as number | null, abort: new AbortController() };
+    const op = { what, backupId: null as number | null, abort: new AbortController(), done: Promise.resolve() as Promise<unknown> };
     this.#busy.set(key, op);
     try {
-      return await work({ abort: op.abort, setBackup: (id) => (op.backupId = id) });
+      const running = work({ abort: op.abort, setBackup: (id) => (op.backupId = id) });
+      op.done = running;
+      return await running;
     } finally {
       this.#busy.delete(key);
     }
