@@ -342,10 +342,11 @@ export class Platform {
     }
     await this.#prune(app);
     const live = new Set(this.#store.listBuilds(app).filter((b) => b.status !== 'pruned').map((b) => basename(b.dir)));
-    for (const name of await readdir(paths.builds)) {
-      if (live.has(name)) continue;
-      this.#options.log(`${app}: removing ${join(paths.builds, name)}, which no build uses`);
-      await removeTree(join(paths.builds, name));
+    for (const entry of await readdir(paths.builds, { withFileTypes: true })) {
+      // A link where a build folder was (planted under an older berth's layout) is no build: its release cannot run from it.
+      if (live.has(entry.name) && entry.isDirectory()) continue;
+      this.#options.log(`${app}: removing ${join(paths.builds, entry.name)}, which ${entry.isDirectory() ? 'no build uses' : 'is not a build folder'}`);
+      await removeTree(join(paths.builds, entry.name));
     }
   }
 
