@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   BERTH_E_APP_DIR: 'the app folder does not exist or is not a folder',
   BERTH_E_PROCFILE: 'the Procfile could not be parsed',
   BERTH_E_APP_CONFIG: 'berth.toml could not be parsed or failed validation',
+  BERTH_E_APP_FILE: 'a file berth reads from the app is a link leading outside it, not a regular file, a hard link, or too large',
   BERTH_E_INSTALL: 'installing the app dependencies failed',
   BERTH_E_LISTEN: 'a listener could not be opened',
   BERTH_E_ADDRESS: 'a host:port address is malformed',

@@ -1,9 +1,10 @@
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, realpath, rm, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, realpath, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError } from '../errors.ts';
 import { requireTraversable } from '../platform/app-users.ts';
 import { appName } from '../platform/names.ts';
+import { removeTree } from '../safe-fs/index.ts';
 import type { AddonUser } from './types.ts';
 
 // An app's persistent data directory (STATE/data/APP): outside the release
@@ -97,6 +98,8 @@ async function openDirectory(path: string, noFollow: boolean): Promise<FileHandl
 
 /** Deletes the app's data directory and everything in it; one already gone is fine. */
 export async function removeDataDir(dataRoot: string, app: string): Promise<void> {
-  // rm neither follows a link at the top nor any inside: it removes the links.
-  await rm(dataDirOf(dataRoot, app), { recursive: true, force: true });
+  // The app owns the tree and may still change it (a process that outlived
+  // its release): a walk by path could be sent through a swapped-in link,
+  // removeTree's descriptor walk cannot.
+  await removeTree(dataDirOf(dataRoot, app));
 }

@@ -8,6 +8,7 @@ import { BerthError } from '../errors.ts';
 import { writeFileAtomic } from '../platform/atomic-file.ts';
 import { findUser } from '../platform/app-users.ts';
 import { SUPERVISOR_ENV } from '../runner/index.ts';
+import { ensureDirectory, removeTree } from '../safe-fs/index.ts';
 import { runTool, toolEnv } from './run-tool.ts';
 import type { AddonUser } from './types.ts';
 
@@ -124,8 +125,8 @@ export class LocalPostgres {
     const password = await this.#adminPassword();
     const port = await this.#port();
     const runDir = join(dir, 'run');
-    await mkdir(runDir, { recursive: true, mode: 0o700 });
-    if (user !== null) await chown(runDir, user.uid, user.gid);
+    // Owner and mode through a descriptor, never through a link in its place.
+    await ensureDirectory(runDir, user ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }, 0o700);
     await this.#removeForeignPidFile();
 
     this.#server.launch({
@@ -160,7 +161,8 @@ export class LocalPostgres {
     const initdb = await postgresBinary('initdb');
     const staging = join(dir, 'data.init');
     this.#options.log(`postgres: initialising a new cluster in ${this.#dataDir}`);
-    await rm(staging, { recursive: true, force: true });
+    // A staging folder left by an interrupted initdb is the server user's tree: removed without a walk by path.
+    await removeTree(staging);
     await mkdir(staging, { mode: 0o700 });
     if (user !== null) await chown(staging, user.uid, user.gid);
     const password = randomBytes(32).toString('base64url');
@@ -175,7 +177,7 @@ export class LocalPostgres {
         { user, cwd: dir, timeoutMs: INITDB_TIMEOUT_MS },
       );
     } catch (err) {
-      await rm(staging, { recursive: true, force: true });
+      await removeTree(staging);
       throw serverError(`cannot initialise the local PostgreSQL cluster: ${(err as Error).message}`, undefined, err);
     } finally {
       await rm(pwfile, { force: true });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { listenOn } from '../listen.ts';
@@ -111,6 +112,18 @@ export class ApiServer {
    * answered with a Basic challenge, so git asks for credentials (or its
    * credential helper answers).
    */
+  /**
+   * An unexpected error (not a BerthError) as the client is told of it:
+   * logged here, once, with its stack, `where` it happened (the call, the
+   * app) and a short reference, which the answer carries so the operator
+   * can find the line.
+   */
+  internalError(err: unknown, where: string): { code: 'BERTH_E_INTERNAL'; message: string; reference: string } {
+    const reference = randomBytes(4).toString('hex');
+    this.#options.log(`${where} failed [ref ${reference}]: ${(err as Error)?.stack ?? String(err)}`);
+    return { code: 'BERTH_E_INTERNAL', message: `internal error (ref ${reference}); the daemon log has the details`, reference };
+  }
+
   allowBasicAuth(prefix: string): this {
     this.#basicAuthPrefixes.push(prefix);
     return this;
@@ -199,14 +212,16 @@ export class ApiServer {
         res.destroy();
         return;
       }
+      const where = `API ${method} ${url.pathname}`;
       if (res.headersSent) {
         // A streamed answer already started: its last line says what happened.
-        res.end(`${JSON.stringify({ error: isBerthError(err) ? { code: err.code, message: err.message } : { code: 'BERTH_E_INTERNAL', message: 'internal error' } })}\n`);
+        const { code, message } = isBerthError(err) ? err : this.internalError(err, where);
+        res.end(`${JSON.stringify({ error: { code, message } })}\n`);
         return;
       }
       if (isBerthError(err)) return sendError(res, err.status, err.code, err.message, err.hint);
-      this.#options.log(`API ${method} ${url.pathname} failed: ${(err as Error).stack ?? String(err)}`);
-      sendError(res, 500, 'BERTH_E_INTERNAL', 'internal error; the daemon log has the details');
+      const internal = this.internalError(err, where);
+      sendError(res, 500, internal.code, internal.message);
     }
   }
 

@@ -78,7 +78,13 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
             });
             write(JSON.stringify({ result: 'ok', release: releaseView(release, store.getApp(app.name).currentVersion) }));
           } catch (err) {
-            const error = err instanceof BerthError ? { code: err.code, message: err.message, hint: err.hint } : { code: 'BERTH_E_INTERNAL', message: 'internal error' };
+            // Handled here, so logged here (once): an unexpected error with the app and the reference the client is shown.
+            let error: { code: string; message: string; hint?: string };
+            if (err instanceof BerthError) error = { code: err.code, message: err.message, hint: err.hint };
+            else {
+              const { code, message } = api.internalError(err, `deploy of ${app.name}`);
+              error = { code, message };
+            }
             write(JSON.stringify({ error }));
           }
         },

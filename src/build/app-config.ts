@@ -1,9 +1,8 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import type { SiteSettings } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
+import { readConfinedText } from '../safe-fs/index.ts';
 import { parseSize } from '../units.ts';
 import { cronJobs, cronTableSchema, type CronJobConfig } from './cron-jobs.ts';
 
@@ -146,15 +145,10 @@ export function parseAppConfig(text: string, source = 'berth.toml'): AppConfig {
   };
 }
 
+/** The folder's berth.toml, read confined to the folder (a link out of it is refused, never read). */
 export async function readAppConfig(dir: string): Promise<AppConfig> {
-  let text: string;
-  try {
-    text = await readFile(join(dir, 'berth.toml'), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return DEFAULT_APP_CONFIG;
-    throw err;
-  }
-  return parseAppConfig(text);
+  const text = await readConfinedText(dir, 'berth.toml');
+  return text === null ? DEFAULT_APP_CONFIG : parseAppConfig(text);
 }
 
 /** What an app's berth.toml asks of the edge, as the edge's site settings. Pure. */

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { BerthError } from '../errors.ts';
@@ -70,10 +70,10 @@ export async function runBuild(plan: Extract<AppPlan, { kind: 'processes' }>, jo
     const argv = 'command' in step ? commandToArgv(step.command, env) : step.argv;
     const shown = 'command' in step ? `build: ${step.command}` : argv.join(' ');
     const cached = cacheDir !== null && isCached(step) ? step : null;
-    if (cached !== null && (await restoreCached(cached, cacheDir!, job))) continue;
+    if (cached !== null && (await restoreCached(cached, cacheDir!, job, env))) continue;
     job.log(`running ${shown}`);
     await runStep(argv, shown, env, job, sandbox, deadline);
-    if (cached !== null) await saveCached(cached, cacheDir!, job);
+    if (cached !== null) await saveCached(cached, cacheDir!, job, env);
   }
 }
 
@@ -116,6 +116,11 @@ function formatBytes(bytes: number): string {
 }
 
 // ---- the build cache ------------------------------------------------------
+//
+// The cache folder and the build folder are the app's: every copy, removal
+// and rename in them runs as the app's user (job.exec, like the build
+// steps), so nothing the app puts there (a link, a folder swapped midway)
+// can make berth act on anything the app could not touch itself.
 
 type CachedStep = Extract<BuildStep, { argv: readonly string[] }> & { readonly cache: { readonly key: string; readonly output: string } };
 
@@ -127,34 +132,28 @@ function cachePath(step: CachedStep, cacheDir: string): string {
   return join(cacheDir, `${step.cache.output}-${step.cache.key}`);
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
+/** Runs a file tool (cp, rm, mv, test, mkdir) as the app's user; true when it exits 0. Its output goes to the build log. */
+async function asApp(argv: readonly string[], job: BuildJob, env: Readonly<Record<string, string>>): Promise<boolean> {
+  const code = await job.exec(argv, { cwd: job.dir, env, user: job.user, signal: new AbortController().signal, onLine: job.log });
+  return code === 0;
 }
 
 /**
- * Copies with cp -a (ownership, modes, links kept; reflinks where the file
- * system has them). A copy, not hard links: a release may write into its
+ * Copies with cp -a (modes and links kept; reflinks where the file system
+ * has them). A copy, not hard links: a release may write into its
  * node_modules, and that must not reach the cache or other releases.
  */
-async function copyTree(from: string, to: string): Promise<void> {
-  await run('cp', ['-a', '--reflink=auto', from, to]);
+function copyTree(from: string, to: string): readonly string[] {
+  return ['cp', '-a', '--reflink=auto', '--', from, to];
 }
 
-async function restoreCached(step: CachedStep, cacheDir: string, job: BuildJob): Promise<boolean> {
+async function restoreCached(step: CachedStep, cacheDir: string, job: BuildJob, env: Readonly<Record<string, string>>): Promise<boolean> {
   const cached = cachePath(step, cacheDir);
-  if (!(await exists(cached))) return false;
+  if (!(await asApp(['test', '-d', cached], job, env))) return false;
   const target = join(job.dir, step.cache.output);
-  await rm(target, { recursive: true, force: true });
-  try {
-    await copyTree(cached, target);
-  } catch (err) {
-    job.log(`the build cache could not be used (${(err as Error).message.split('\n')[0]}); installing afresh`);
-    await rm(target, { recursive: true, force: true });
+  if (!(await asApp(['rm', '-rf', '--', target], job, env)) || !(await asApp(copyTree(cached, target), job, env))) {
+    job.log('the build cache could not be used; installing afresh');
+    await asApp(['rm', '-rf', '--', target], job, env);
     return false;
   }
   job.log(`${step.argv.join(' ')}: inputs unchanged, ${step.cache.output} restored from the build cache`);
@@ -162,25 +161,25 @@ async function restoreCached(step: CachedStep, cacheDir: string, job: BuildJob):
 }
 
 /** Keeps the newest output of each cached step: older keys are removed, the new one written beside and renamed in. */
-async function saveCached(step: CachedStep, cacheDir: string, job: BuildJob): Promise<void> {
+async function saveCached(step: CachedStep, cacheDir: string, job: BuildJob, env: Readonly<Record<string, string>>): Promise<void> {
   const output = join(job.dir, step.cache.output);
-  if (!(await exists(output))) return;
+  if (!(await asApp(['test', '-d', output], job, env))) return;
   const final = cachePath(step, cacheDir);
   const partial = `${final}.partial`;
-  try {
-    await mkdir(cacheDir, { recursive: true, mode: 0o700 });
-    await rm(partial, { recursive: true, force: true });
-    await copyTree(output, partial);
-    await rename(partial, final);
-    for (const name of await readdir(cacheDir)) {
-      const path = join(cacheDir, name);
-      if (name.startsWith(`${step.cache.output}-`) && path !== final) await rm(path, { recursive: true, force: true });
-    }
-  } catch (err) {
+  const saved =
+    (await asApp(['mkdir', '-p', '--', cacheDir], job, env)) &&
+    (await asApp(['rm', '-rf', '--', partial], job, env)) &&
+    (await asApp(copyTree(output, partial), job, env)) &&
+    (await asApp(['mv', '-T', '--', partial, final], job, env));
+  if (!saved) {
     // A cache that cannot be written costs the next build time, not this one its success.
-    job.log(`could not save ${step.cache.output} to the build cache: ${(err as Error).message.split('\n')[0]}`);
-    await rm(partial, { recursive: true, force: true });
+    job.log(`could not save ${step.cache.output} to the build cache`);
+    await asApp(['rm', '-rf', '--', partial], job, env);
+    return;
   }
+  // Listing the folder is all root does in it: the names decide what the app's user removes.
+  const older = (await readdir(cacheDir)).filter((name) => name.startsWith(`${step.cache.output}-`) && join(cacheDir, name) !== final).map((name) => join(cacheDir, name));
+  if (older.length > 0) await asApp(['rm', '-rf', '--', ...older], job, env);
 }
 
 // ---- the machine ----------------------------------------------------------

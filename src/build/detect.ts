@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import semver from 'semver';
 import { BerthError } from '../errors.ts';
+import { kindConfined, readConfinedText } from '../safe-fs/index.ts';
 import { readAppConfig, type AppConfig } from './app-config.ts';
 import { parseProcfile, type ProcessType } from './procfile.ts';
 
@@ -66,21 +67,19 @@ export interface BuildEnvironment {
 
 export const NO_EXTRA_TOOLS: BuildEnvironment = { nodes: [], pythons: [], tools: { pnpm: false, yarn: false } };
 
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
+// Every file of the app is read confined to its folder (src/safe-fs/): the
+// daemon detects as root, and a link in the app must not make it read (and
+// quote in an error) a file of the host.
+
+/** Lockfiles are hashed whole for the build cache's key; they can be large. */
+const LOCKFILE_MAX_BYTES = 64 * 1024 * 1024;
+
+async function isFile(dir: string, name: string): Promise<boolean> {
+  return (await kindConfined(dir, name)) === 'file';
 }
 
-async function readIfExists(path: string): Promise<string | null> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
+function readIfExists(dir: string, name: string, maxBytes?: number): Promise<string | null> {
+  return readConfinedText(dir, name, maxBytes);
 }
 
 function sha256(...parts: string[]): string {
@@ -127,10 +126,10 @@ async function nodeSteps(dir: string, pkg: PackageJson, env: BuildEnvironment, n
   const deps = Object.keys(pkg.dependencies ?? {}).length + Object.keys(pkg.devDependencies ?? {}).length;
   const steps: BuildStep[] = [];
   if (deps > 0) {
-    const pnpmLock = await readIfExists(join(dir, 'pnpm-lock.yaml'));
-    const yarnLock = await readIfExists(join(dir, 'yarn.lock'));
-    const npmLock = await readIfExists(join(dir, 'package-lock.json'));
-    const manifest = await readFile(join(dir, 'package.json'), 'utf8');
+    const pnpmLock = await readIfExists(dir, 'pnpm-lock.yaml', LOCKFILE_MAX_BYTES);
+    const yarnLock = await readIfExists(dir, 'yarn.lock', LOCKFILE_MAX_BYTES);
+    const npmLock = await readIfExists(dir, 'package-lock.json', LOCKFILE_MAX_BYTES);
+    const manifest = (await readIfExists(dir, 'package.json')) ?? '';
     if (pnpmLock !== null && env.tools.pnpm) {
       steps.push({ argv: ['pnpm', 'install', '--frozen-lockfile'], cache: { key: sha256('pnpm', nodeVersion, manifest, pnpmLock), output: 'node_modules' } });
     } else if (yarnLock !== null && env.tools.yarn) {
@@ -159,7 +158,7 @@ function parsePackageJson(text: string): PackageJson {
 async function nodeStart(dir: string, pkg: PackageJson): Promise<ProcessType[]> {
   let start = pkg.scripts?.start;
   // npm's own default when no start script is given.
-  if (!start && (await isFile(join(dir, 'server.js')))) start = 'node server.js';
+  if (!start && (await isFile(dir, 'server.js'))) start = 'node server.js';
   if (!start) {
     throw new BerthError('BERTH_E_APP_UNDETECTED', 'package.json has no "start" script and there is no server.js', {
       hint: 'Add "scripts": {"start": "node server.js"} to package.json, or a Procfile with a web: line.',
@@ -199,15 +198,15 @@ async function pythonSteps(dir: string, config: AppConfig, python: string): Prom
   // Python's own pip installs into it with --python.
   const steps: BuildStep[] = [{ argv: [python, '-m', 'venv', '--without-pip', ...(config.python.systemSitePackages ? ['--system-site-packages'] : []), VENV] }];
   const pip = [python, '-m', 'pip', '--python', join(VENV, 'bin', 'python'), 'install', '--no-input', '--disable-pip-version-check'];
-  if (await isFile(join(dir, 'requirements.txt'))) steps.push({ argv: [...pip, '-r', 'requirements.txt'] });
-  else if (await isFile(join(dir, 'pyproject.toml'))) steps.push({ argv: [...pip, '.'] });
+  if (await isFile(dir, 'requirements.txt')) steps.push({ argv: [...pip, '-r', 'requirements.txt'] });
+  else if (await isFile(dir, 'pyproject.toml')) steps.push({ argv: [...pip, '.'] });
   return steps;
 }
 
 /** The module that exposes the app, its object, and the server it needs. */
 async function findPythonApp(dir: string, config: AppConfig): Promise<{ target: string; server: 'gunicorn' | 'uvicorn' } | null> {
   for (const module of ['wsgi', 'asgi', 'main', 'app']) {
-    const source = await readIfExists(join(dir, `${module}.py`));
+    const source = await readIfExists(dir, `${module}.py`);
     if (source === null) continue;
     const match = PY_APP.exec(source) ?? ASGI_APP.exec(source);
     if (!match) continue;
@@ -241,9 +240,9 @@ export async function detectApp(dir: string, env: BuildEnvironment = NO_EXTRA_TO
   if (!info.isDirectory()) throw new BerthError('BERTH_E_APP_DIR', `${dir} is not a folder`);
 
   config ??= await readAppConfig(dir);
-  const procfileText = await readIfExists(join(dir, 'Procfile'));
-  const packageText = await readIfExists(join(dir, 'package.json'));
-  const isPython = (await isFile(join(dir, 'requirements.txt'))) || (await isFile(join(dir, 'pyproject.toml')));
+  const procfileText = await readIfExists(dir, 'Procfile');
+  const packageText = await readIfExists(dir, 'package.json');
+  const isPython = (await isFile(dir, 'requirements.txt')) || (await isFile(dir, 'pyproject.toml'));
 
   const procfile = procfileText === null ? null : parseProcfile(procfileText);
   if (procfile !== null && procfile.length === 0) {
@@ -294,8 +293,8 @@ export async function detectApp(dir: string, env: BuildEnvironment = NO_EXTRA_TO
   if (build !== undefined) install.push({ command: build.command });
 
   if (processes !== null) return { kind: 'processes', runtime, processes, install, path, notes };
-  for (const root of [dir, join(dir, 'public')]) {
-    if (await isFile(join(root, 'index.html'))) return { kind: 'static', root };
+  for (const folder of ['', 'public']) {
+    if (await isFile(dir, join(folder, 'index.html'))) return { kind: 'static', root: join(dir, folder) };
   }
   throw new BerthError('BERTH_E_APP_UNDETECTED', `cannot tell how to run the app in ${dir}`, {
     hint:

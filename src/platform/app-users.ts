@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lchown, readdir, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { BerthError } from '../errors.ts';
 import type { RunAs } from '../runner/index.ts';
@@ -95,14 +95,20 @@ async function withLockRetries(file: string, args: readonly string[]): Promise<v
 /**
  * Creates the app's system user (no login shell, its own group, `home` as
  * its home directory, not created here) and returns it. A user of that name
- * that already exists is taken over only if its home is this app's folder
- * (a crash between useradd and the database left it); any other is refused
- * rather than shared, since sharing would let two apps read each other.
+ * that already exists is taken over only if its home is this app's home
+ * (a crash between useradd and the database left it), or one of
+ * `formerHomes` (where an older berth put it; moved to `home`); any other
+ * is refused rather than shared, since sharing would let two apps read
+ * each other.
  */
-export async function createAppUser(name: string, home: string): Promise<UnixUser> {
+export async function createAppUser(name: string, home: string, formerHomes: readonly string[] = []): Promise<UnixUser> {
   const existing = await findUser(name);
   if (existing !== null) {
     if (existing.home === home) return existing;
+    if (formerHomes.includes(existing.home)) {
+      await setUserHome(existing.name, home);
+      return { ...existing, home };
+    }
     throw new BerthError('BERTH_E_APP_USER', `the Unix user "${name}" already exists and is not this app's`, {
       status: 409,
       hint: 'Another program (or another berth server on this machine) uses that name. Remove that user, or start berth server with another --user-prefix.',
@@ -122,6 +128,19 @@ export async function createAppUser(name: string, home: string): Promise<UnixUse
   return created;
 }
 
+/** Points the user's home directory (passwd) at `home`; the folder itself is the caller's. */
+export async function setUserHome(name: string, home: string): Promise<void> {
+  try {
+    await withLockRetries('usermod', ['--home', home, name]);
+  } catch (err) {
+    throw new BerthError('BERTH_E_APP_USER', `cannot set the home of the Unix user "${name}": ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`, {
+      status: 500,
+      hint: `Set it by hand: usermod --home ${home} ${name}`,
+      cause: err,
+    });
+  }
+}
+
 /** Removes the app's user and its group; a user already gone is fine. */
 export async function removeAppUser(name: string): Promise<void> {
   if ((await findUser(name)) === null) return;
@@ -134,13 +153,6 @@ export async function removeAppUser(name: string): Promise<void> {
       cause: err,
     });
   }
-}
-
-/** Gives a whole tree to a user, never following symbolic links (a link could point anywhere). */
-export async function chownTree(root: string, user: RunAs): Promise<void> {
-  await lchown(root, user.uid, user.gid);
-  const entries = await readdir(root, { recursive: true, withFileTypes: true });
-  for (const entry of entries) await lchown(join(entry.parentPath, entry.name), user.uid, user.gid);
 }
 
 /**

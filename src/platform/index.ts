@@ -5,6 +5,8 @@ export { generateToken, hashToken, tokensMatch, looksLikeToken, TOKEN_PREFIX, ty
 export {
   nextVersion,
   releasesToPrune,
+  buildsToPrune,
+  DEFAULT_BUILD_KEEP,
   rollbackTarget,
   defaultRollbackTarget,
   describeRelease,
@@ -15,6 +17,8 @@ export {
   type ReleaseKind,
   type ReleaseSummary,
   type ReleaseChange,
+  type BuildSummary,
+  type BuildKeep,
 } from './release-policy.ts';
 export { Store, MAX_QUANTITY, TOKEN_TOUCH_INTERVAL_MS, ADMIN_TOKEN_NAME } from './store.ts';
 export type {
@@ -27,6 +31,7 @@ export type {
   BackupTrigger,
   App,
   Build,
+  BuildManifest,
   BuildStatus,
   Release,
   ReleaseInfo,

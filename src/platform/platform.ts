@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, readdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -27,10 +27,12 @@ import { BerthError } from '../errors.ts';
 import { ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type ReleaseSpec, type RunAs } from '../runner/index.ts';
 import { accessLogLine, createAccessLog } from './access-log.ts';
 import { AppLog } from './app-log.ts';
-import { appUserName, chownTree, createAppUser, findUser, removeAppUser, requireTraversable } from './app-users.ts';
+import { giveTree, removeTree } from '../safe-fs/index.ts';
+import { appPaths, legacyHome, prepareAppDirs, type AppPaths } from './app-dirs.ts';
+import { appUserName, createAppUser, findUser, removeAppUser, requireTraversable, setUserHome } from './app-users.ts';
 import { CronScheduler, type CronJobView, type ScheduledTask } from './cron-scheduler.ts';
 import * as names from './names.ts';
-import type { App, Release, ReleaseInfo } from './records.ts';
+import type { App, Build, BuildManifest, Release, ReleaseInfo } from './records.ts';
 import { describeRelease } from './release-policy.ts';
 import { routeSpecFor } from './routing.ts';
 import type { Store } from './store.ts';
@@ -173,11 +175,23 @@ export class Platform {
   /** Brings every app back at its current release (after a daemon start). */
   async start(): Promise<void> {
     await this.prepare();
+    // Instances, builds, release commands and cron runs all carry the tag.
     const reaped = reapOrphans(this.#supervisorMarker());
-    if (reaped.length > 0) this.#options.log(`stopped ${reaped.length} instance(s) left running by a previous daemon that did not stop cleanly`);
+    if (reaped.length > 0) this.#options.log(`stopped ${reaped.length} process group(s) (instances, builds, cron runs) left running by a previous daemon that did not stop cleanly`);
     const interrupted = this.#store.failInterrupted();
     for (const release of interrupted.releases) this.#options.log(`${release.app}: v${release.version} was interrupted by a stop; marked failed`);
+    for (const build of interrupted.builds) {
+      this.#options.log(`${build.app}: build ${build.id} (source ${build.sourceDigest.slice(0, 7)}) was interrupted by a stop; marked interrupted`);
+      this.#store.audit({ actor: names.SYSTEM_ACTOR, action: 'builds.interrupted', target: build.app, result: 'error', detail: { build: build.id, source: build.sourceDigest.slice(0, 7) } });
+    }
     for (const run of interrupted.cronRuns) this.#options.log(`${run.app}: cron ${run.job} (slot ${run.slot}) was cut short by a stop; marked interrupted, not run again`);
+    // Every app's folders in the current layout (an older berth's migrated)
+    // before any of its processes runs, and what no release uses cleared.
+    await Promise.all(
+      this.#store.listApps().map((app) =>
+        this.#serially(app.name, () => this.#prepareApp(app.name)).catch((err: Error) => this.#options.log(`${app.name}: cannot prepare its folders: ${err.message}`)),
+      ),
+    );
     await this.#publishRoutes();
     await Promise.all(
       this.#store.listApps().map(async (app) => {
@@ -279,7 +293,7 @@ export class Platform {
   /**
    * Creates an app: its Unix user first (when apps get their own), then the
    * row. If the row cannot be written the user is removed again; a crash in
-   * between leaves a user whose home is this app's folder, which the next
+   * between leaves a user whose home is this app's home, which the next
    * create of the same name takes over.
    */
   createApp(name: string, actor: string): Promise<App> {
@@ -288,10 +302,10 @@ export class Platform {
       if (this.#store.listApps().some((app) => app.name === name)) return this.#store.createApp(name); // refused: the app exists
       const users = this.#options.appUsers;
       if (!users) return this.#store.createApp(name);
-      const user = await createAppUser(appUserName(users.prefix, name), this.#appDir(name));
+      const user = await createAppUser(appUserName(users.prefix, name), this.#paths(name).home, [legacyHome(this.#appsDir(), name)]);
       try {
         const app = this.#store.createApp(name, { uid: user.uid });
-        await this.#ensureAppDirs(name, user);
+        await prepareAppDirs(this.#appsDir(), name, user);
         return app;
       } catch (err) {
         await removeAppUser(user.name).catch(() => {});
@@ -308,17 +322,31 @@ export class Platform {
     return join(this.#appsDir(), app);
   }
 
-  /** STATE/apps/NAME and its builds folder, the app user's alone (0700) when there is one. */
-  async #ensureAppDirs(app: string, user: RunAs | null): Promise<void> {
-    const dir = this.#appDir(app);
-    const builds = join(dir, 'builds');
-    const cache = join(dir, 'cache');
-    await mkdir(builds, { recursive: true, mode: 0o700 });
-    await mkdir(cache, { recursive: true, mode: 0o700 });
-    if (user === null) return;
-    for (const path of [dir, builds, cache]) {
-      await chown(path, user.uid, user.gid);
-      await chmod(path, 0o700);
+  #paths(app: string): AppPaths {
+    return appPaths(this.#appsDir(), app);
+  }
+
+  /**
+   * At a daemon start, before the app's processes run: its folders in the
+   * current layout (app-dirs.ts), its user's home pointed at them, and its
+   * builds folder cleared of what no build row needs (builds never made into
+   * a release, folders a crash left).
+   */
+  async #prepareApp(app: string): Promise<void> {
+    const uid = this.#store.getApp(app).uid;
+    const user = await this.#userOf(app);
+    const paths = await prepareAppDirs(this.#appsDir(), app, user);
+    if (uid !== null) {
+      const unix = await findUser(uid);
+      if (unix !== null && unix.home !== paths.home) await setUserHome(unix.name, paths.home);
+    }
+    await this.#prune(app);
+    const live = new Set(this.#store.listBuilds(app).filter((b) => b.status !== 'pruned').map((b) => basename(b.dir)));
+    for (const entry of await readdir(paths.builds, { withFileTypes: true })) {
+      // A link where a build folder was (planted under an older berth's layout) is no build: its release cannot run from it.
+      if (live.has(entry.name) && entry.isDirectory()) continue;
+      this.#options.log(`${app}: removing ${join(paths.builds, entry.name)}, which ${entry.isDirectory() ? 'no build uses' : 'is not a build folder'}`);
+      await removeTree(join(paths.builds, entry.name));
     }
   }
 
@@ -334,7 +362,7 @@ export class Platform {
               if (user === null) {
                 throw new BerthError('BERTH_E_APP_USER', `${app}'s Unix user (uid ${uid}) no longer exists`, {
                   status: 500,
-                  hint: `Something removed it outside berth. Recreate the app, or add a user with uid ${uid} whose home is ${this.#appDir(app)}.`,
+                  hint: `Something removed it outside berth. Recreate the app, or add a user with uid ${uid} whose home is ${this.#paths(app).home}.`,
                 });
               }
               return { uid: user.uid, gid: user.gid };
@@ -362,13 +390,13 @@ export class Platform {
       this.#audited(actor, 'apps.destroy', name, () => this.#store.destroyApp(name));
       this.#apps.delete(name);
       await this.#publishRoutes();
-      await rm(this.#appDir(name), { recursive: true, force: true });
-      await rm(join(this.#options.stateDir, 'logs', name), { recursive: true, force: true });
-      await rm(join(this.#options.stateDir, 'git', `${name}.git`), { recursive: true, force: true }); // its git repository (src/git/)
+      await removeTree(this.#appDir(name));
+      await removeTree(join(this.#options.stateDir, 'logs', name));
+      await removeTree(join(this.#options.stateDir, 'git', `${name}.git`)); // its git repository (src/git/)
       if (uid !== null) {
         const user = await findUser(uid);
         // Only a user that is still this app's: the uid may have been reused.
-        if (user !== null && user.home === this.#appDir(name)) await removeAppUser(user.name);
+        if (user !== null && (user.home === this.#paths(name).home || user.home === legacyHome(this.#appsDir(), name))) await removeAppUser(user.name);
       }
     });
   }
@@ -420,9 +448,12 @@ export class Platform {
     const deployed = this.#auditedAsync(options.actor, 'deploy', app, () =>
       this.#serially(app, async () => {
         const user = await this.#userOf(app);
-        await this.#ensureAppDirs(app, user);
-        const dir = join(this.#appDir(app), 'builds', `${Date.now()}-${randomBytes(4).toString('hex')}`);
-        await mkdir(dir, { recursive: true, mode: 0o750 });
+        const paths = await prepareAppDirs(this.#appsDir(), app, user);
+        // Root's and closed (0700, in root's builds folder) until the build
+        // gives it to the app: nobody else can enter while it is unpacked
+        // and read.
+        const dir = join(paths.builds, `${Date.now()}-${randomBytes(4).toString('hex')}`);
+        await mkdir(dir, { mode: 0o700 });
         const digest = createHash('sha256');
         const hashing = new Transform({
           transform(chunk: Buffer, _encoding, callback) {
@@ -435,32 +466,38 @@ export class Platform {
           await unpackSource(hashing, dir);
         } catch (err) {
           upload.resume();
-          await rm(dir, { recursive: true, force: true });
+          await removeTree(dir);
           throw err;
         }
         await piped;
-        // Unpacked as root, built and run as the app's user.
-        if (user !== null) await chownTree(dir, user);
         const sourceDigest = digest.digest('hex');
-        const build = this.#store.createBuild(app, { sourceDigest, dir, logPath: join(dir, '.berth-build.log') });
-        let plan: AppPlan;
+        // The build's lines are in the app's log (source "build"), root's, outside the app's folders.
+        const build = this.#store.createBuild(app, { sourceDigest, dir, logPath: this.#logDir(app) });
         try {
-          plan = await this.#builds.run(
-            () => this.#build(app, dir, user, log, sourceDigest),
-            (ahead) => log(`waiting for ${ahead} other build${ahead === 1 ? '' : 's'} to finish (builds run one at a time)`),
-          );
-          this.#store.markBuild(build.id, 'succeeded');
+          let manifest: BuildManifest;
+          try {
+            manifest = await this.#builds.run(
+              () => this.#build(app, dir, paths, user, log, sourceDigest),
+              (ahead) => log(`waiting for ${ahead} other build${ahead === 1 ? '' : 's'} to finish (builds run one at a time)`),
+            );
+            this.#store.markBuild(build.id, 'succeeded', manifest);
+          } catch (err) {
+            this.#store.markBuild(build.id, 'failed');
+            throw err;
+          }
+          const { plan } = manifest;
+          const release = this.#store.createRelease(app, {
+            kind: 'deploy',
+            description: options.description ?? describeRelease({ kind: 'deploy', source: sourceDigest.slice(0, 7) }),
+            buildId: build.id,
+            processes: plan.kind === 'processes' ? plan.processes.map((p) => ({ name: p.name, command: p.command })) : [],
+          });
+          return await this.#rollOut(app, release, log);
         } catch (err) {
-          this.#store.markBuild(build.id, 'failed');
+          // A failed build or release: what went is pruned as a success would (its own build stays a while).
+          await this.#prune(app);
           throw err;
         }
-        const release = this.#store.createRelease(app, {
-          kind: 'deploy',
-          description: options.description ?? describeRelease({ kind: 'deploy', source: sourceDigest.slice(0, 7) }),
-          buildId: build.id,
-          processes: plan.kind === 'processes' ? plan.processes.map((p) => ({ name: p.name, command: p.command })) : [],
-        });
-        return this.#rollOut(app, release, log);
       }),
     );
     deployed.then(
@@ -480,11 +517,14 @@ export class Platform {
 
   /**
    * Detects and builds the unpacked source in `dir` (its own fresh folder,
-   * never a live release's), as the app's user, niced and limited. A build
+   * never a live release's). Detection and berth.toml are read while the
+   * folder is still root's and closed, and their result is what every
+   * release of the build runs (the manifest); only then is the tree given
+   * to the app's user, who runs the build steps, niced and limited. A build
    * that prints nothing for a while gets a heartbeat line, so the deploy's
    * stream (and whatever proxies it) does not look dead.
    */
-  async #build(app: string, dir: string, user: RunAs | null, log: (line: string) => void, sourceDigest: string): Promise<AppPlan> {
+  async #build(app: string, dir: string, paths: AppPaths, user: RunAs | null, log: (line: string) => void, sourceDigest: string): Promise<BuildManifest> {
     let last = Date.now();
     const started = last;
     const logged = (line: string) => {
@@ -499,13 +539,15 @@ export class Platform {
     try {
       logged(`building ${sourceDigest.slice(0, 7)}`);
       const environment = await this.#buildEnvironment();
-      const plan = await detectApp(dir, environment.build);
+      const config = await readAppConfig(dir);
+      const plan = await detectApp(dir, environment.build, config);
       logged(plan.kind === 'static' ? 'static site: the edge serves it, no process runs' : `${plan.runtime} app: ${plan.processes.filter((p) => p.name !== 'build').map((p) => p.name).join(', ')}`);
+      if (user !== null) await giveTree(dir, user, 0o750);
       if (plan.kind === 'processes') {
         for (const note of [...environment.sandbox.notes, ...plan.notes]) logged(note);
         await runBuild(plan, {
           dir,
-          cacheDir: join(this.#appDir(app), 'cache'),
+          cacheDir: paths.cache,
           env: this.#buildEnv(app, user),
           user,
           limits: this.#options.buildLimits ?? DEFAULT_BUILD_LIMITS,
@@ -514,7 +556,7 @@ export class Platform {
         }, environment.sandbox);
       }
       outcome = 'succeeded';
-      return plan;
+      return { plan, config };
     } finally {
       clearInterval(heartbeat);
       this.#emit({ kind: 'build', app, outcome, seconds: (Date.now() - started) / 1000 });
@@ -530,13 +572,19 @@ export class Platform {
     return this.#environment;
   }
 
+  /** The tag lets the next daemon stop a build this one could not (it was killed), as it does instances. */
   #buildEnv(app: string, user: RunAs | null): Record<string, string> {
-    return { ...this.#options.baseEnv, ...this.#homeEnv(app, user) };
+    return { ...this.#options.baseEnv, ...this.#homeEnv(app, user), [SUPERVISOR_ENV]: this.#supervisorMarker() };
   }
 
-  /** An app with its own user gets its folder as HOME (npm's cache and the like land there, not in root's). */
+  /** An app with its own user gets STATE/apps/NAME/home as HOME (npm's cache and the like land there, not in root's). */
   #homeEnv(app: string, user: RunAs | null): Record<string, string> {
-    return user === null ? {} : { HOME: this.#appDir(app) };
+    return user === null ? {} : { HOME: this.#paths(app).home };
+  }
+
+  /** STATE/logs/NAME: the app's log, builds' lines included; root's, outside the app's folders. */
+  #logDir(app: string): string {
+    return join(this.#options.stateDir, 'logs', app);
   }
 
   /** Starts a pending release; on success it becomes current, on failure it is marked failed and nothing else changes. */
@@ -559,9 +607,20 @@ export class Platform {
     return this.#store.listReleases(app).find((r) => r.id === release.id)!;
   }
 
+  /**
+   * Old releases (release-policy's rules) and builds that never became a
+   * release beyond the few kept: rows marked first, then folders removed
+   * (a crash in between leaves folders the next start's sweep removes).
+   * Never fails the change that called it: what cannot be removed is logged.
+   */
   async #prune(app: string): Promise<void> {
-    const pruned = this.#store.pruneReleases(app, this.#options.keepReleases ?? 10);
-    for (const build of pruned.builds) await rm(build.dir, { recursive: true, force: true });
+    try {
+      const pruned = this.#store.pruneReleases(app, this.#options.keepReleases ?? 10);
+      const unreleased = this.#store.pruneBuilds(app);
+      for (const build of [...pruned.builds, ...unreleased]) await removeTree(build.dir);
+    } catch (err) {
+      this.#options.log(`${app}: cannot prune old builds: ${(err as Error).message}`);
+    }
   }
 
   /** The Procfile's `release` entry (migrations), once, in the new release, before traffic moves. */
@@ -570,7 +629,7 @@ export class Platform {
     if (command === undefined || release.buildId === null) return;
     const build = this.#store.getBuild(release.buildId);
     const user = await this.#userOf(app);
-    const env = await this.#releaseEnv(app, release, user);
+    const env = this.#releaseEnv(app, release, user, build.dir, (await this.#manifestOf(build)).plan);
     log(`running the release command: ${command.command}`);
     const code = await runOnce(commandToArgv(command.command, env), { cwd: build.dir, env, onLine: log, user });
     if (code !== 0) throw new BerthError('BERTH_E_RELEASE_FAILED', `the release command failed with exit code ${code}`, { status: 422, hint: 'The Procfile "release:" entry must succeed before traffic moves.' });
@@ -581,16 +640,26 @@ export class Platform {
    * variables, PATH with the build's own folders first (its virtualenv, the
    * Node its engines asked for), the config snapshot, and berth's own.
    */
-  async #releaseEnv(app: string, release: Release, user: RunAs | null, known?: AppPlan): Promise<Record<string, string>> {
+  #releaseEnv(app: string, release: Release, user: RunAs | null, dir: string, plan: AppPlan): Record<string, string> {
     const base = { ...this.#options.baseEnv };
-    if (release.buildId !== null) {
-      const dir = this.#store.getBuild(release.buildId).dir;
-      const plan = known ?? (await detectApp(dir, (await this.#buildEnvironment()).build));
-      if (plan.kind === 'processes') base.PATH = planPath(plan, dir, base.PATH);
-    }
+    if (plan.kind === 'processes') base.PATH = planPath(plan, dir, base.PATH);
     // Add-on vars come from the add-ons the app has now, not from the release's
     // snapshot: a rollback keeps its database; the app's own config wins.
     return { ...base, ...this.#homeEnv(app, user), ...this.#store.addonVars(app), ...release.config, BERTH_APP: app, BERTH_RELEASE: `v${release.version}`, [SUPERVISOR_ENV]: this.#supervisorMarker() };
+  }
+
+  /**
+   * What the build was detected as and its berth.toml, as recorded when it
+   * was built: a release runs that, never what its folder holds now (the
+   * app can change its files). A build from before manifests were recorded
+   * is detected once, reading its folder confined (a link out of it is
+   * refused, never read), and the result recorded.
+   */
+  async #manifestOf(build: Build): Promise<BuildManifest> {
+    if (build.manifest !== null) return build.manifest;
+    const config = await readAppConfig(build.dir);
+    const plan = await detectApp(build.dir, (await this.#buildEnvironment()).build, config);
+    return this.#store.recordManifest(build.id, { plan, config }).manifest ?? { plan, config };
   }
 
   /** Tags this daemon's instances, so that a later start can stop those a crash left behind. */
@@ -602,23 +671,22 @@ export class Platform {
   async #activate(app: string, release: Release): Promise<void> {
     if (release.buildId === null) throw new BerthError('BERTH_E_STATE', `v${release.version} has no build`, { status: 500 });
     const build = this.#store.getBuild(release.buildId);
-    const config = await readAppConfig(build.dir);
+    const { plan, config } = await this.#manifestOf(build);
     const mounts = config.static.map((mount) => ({ prefix: mount.prefix, root: join(build.dir, mount.dir) }));
     const state = this.#state(app);
-    const plan = await detectApp(build.dir, (await this.#buildEnvironment()).build, config);
     if (plan.kind === 'static') {
       state.site = { ...siteSettings(config), mounts, upstreams: null, fallbackRoot: plan.root };
       await this.#publishRoutes();
       await state.runner.stop().catch(() => {});
       await this.#scheduleCron(app, release, build.dir, config.cron, async () => {
         const user = await this.#userOf(app);
-        return { user, env: await this.#releaseEnv(app, release, user, plan) };
+        return { user, env: this.#releaseEnv(app, release, user, build.dir, plan) };
       });
       return;
     }
     const formation = this.#store.getFormation(app);
     const user = await this.#userOf(app);
-    const env = await this.#releaseEnv(app, release, user, plan);
+    const env = this.#releaseEnv(app, release, user, build.dir, plan);
     await state.runner.activate({
       user,
       name: `v${release.version}`,

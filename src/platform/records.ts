@@ -1,10 +1,12 @@
+import type { AppConfig, AppPlan } from '../build/index.ts';
 import type { ReleaseKind, ReleaseStatus } from './release-policy.ts';
 
 // The plain, JSON-ready objects the store hands out. Apps are named by name;
 // releases carry their id (what a deploy holds) and their version (what a
 // user types).
 
-export type BuildStatus = 'building' | 'succeeded' | 'failed' | 'pruned';
+/** building → succeeded | failed | interrupted (the daemon died while it built) → pruned (its folder deleted or to be deleted). */
+export type BuildStatus = 'building' | 'succeeded' | 'failed' | 'interrupted' | 'pruned';
 export type AuditResult = 'ok' | 'error';
 
 export interface App {
@@ -24,6 +26,19 @@ export interface Build {
   readonly dir: string;
   readonly status: BuildStatus;
   readonly logPath: string;
+  /**
+   * What the build was detected as and its berth.toml, recorded from the
+   * upload before the app could change it; what every release of the build
+   * runs. Null for builds that failed before detection, and for builds
+   * made before schema version 5 until they are recorded.
+   */
+  readonly manifest: BuildManifest | null;
+}
+
+/** A build's plan and app config, as recorded with it. */
+export interface BuildManifest {
+  readonly plan: AppPlan;
+  readonly config: AppConfig;
 }
 
 /** A process type as the release's Procfile declares it. */

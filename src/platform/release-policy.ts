@@ -1,5 +1,5 @@
 import { BerthError } from '../errors.ts';
-import type { ReleaseInfo } from './records.ts';
+import type { BuildStatus, ReleaseInfo } from './records.ts';
 
 // The platform's release decisions as pure functions over plain data: what
 // the next version is, which releases may be pruned, where a rollback goes,
@@ -73,6 +73,49 @@ export function releasesToPrune<T extends ReleaseSummary>(releases: readonly T[]
     .slice(keep)
     .filter((r) => r.status !== 'pending' && r.version !== currentVersion && r !== previous)
     .sort((a, b) => a.version - b.version);
+}
+
+export interface BuildSummary {
+  readonly id: number;
+  readonly status: BuildStatus;
+  /** ISO-8601. */
+  readonly createdAt: string;
+}
+
+/** How many builds that never became a release are kept, and for how long at most. */
+export interface BuildKeep {
+  readonly count: number;
+  readonly maxAgeMs: number;
+}
+
+/** The last few failed builds stay a while, for their folders; the log has their lines anyway. */
+export const DEFAULT_BUILD_KEEP: BuildKeep = { count: 3, maxAgeMs: 7 * 24 * 60 * 60 * 1000 };
+
+/**
+ * The builds to prune that never became a release, oldest first: failed
+ * and interrupted ones, and succeeded ones no release ever used (a crash
+ * between the build and its release). Kept: the newest `keep.count` of
+ * them while younger than `keep.maxAgeMs`; a build still building; and any
+ * build a release uses that is not pruned (a pending release is on its
+ * way to using it). Builds of pruned releases are pruneReleases' business.
+ * Call it only while no deploy of the app runs (the deploy's own build is
+ * briefly succeeded without a release).
+ */
+export function buildsToPrune<T extends BuildSummary>(
+  builds: readonly T[],
+  releases: ReadonlyArray<{ readonly buildId: number | null; readonly status: ReleaseStatus }>,
+  now: number,
+  keep: BuildKeep = DEFAULT_BUILD_KEEP,
+): T[] {
+  if (!Number.isInteger(keep.count) || keep.count < 0) throw new RangeError(`keep.count must be a non-negative integer, got ${keep.count}`);
+  const everUsed = new Set(releases.map((r) => r.buildId));
+  const inUse = new Set(releases.filter((r) => r.status !== 'pruned').map((r) => r.buildId));
+  const unreleased = builds
+    .filter((b) => !inUse.has(b.id) && (b.status === 'failed' || b.status === 'interrupted' || (b.status === 'succeeded' && !everUsed.has(b.id))))
+    .sort((a, b) => b.id - a.id);
+  return unreleased
+    .filter((b, rank) => rank >= keep.count || now - Date.parse(b.createdAt) > keep.maxAgeMs)
+    .sort((a, b) => a.id - b.id);
 }
 
 /**

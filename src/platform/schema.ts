@@ -75,6 +75,21 @@
 //                expression), timezone, keep (good scheduled and manual
 //                backups kept per app and kind, 1–365).
 //
+// Version 5:
+//
+//   builds       rebuilt (SQLite changes a CHECK only by copying the table):
+//                status gains interrupted (the daemon died while it built;
+//                its processes are killed by the next daemon, nothing
+//                finishes it); plan_json (what detection found: the process
+//                types, PATH entries or the static root) and app_config_json
+//                (the parsed berth.toml), both recorded from the unpacked
+//                upload before the app's user could touch it, NULL for
+//                builds made before version 5 until their first activation
+//                records them. A release runs what its build recorded; the
+//                build folder's files are never read again for it.
+//                log_path is the app's log folder, where the build's lines
+//                are (source "build").
+//
 // Times are ISO-8601 UTC strings. Tables are STRICT, so a wrong type is an
 // error rather than a silently stored string. Two triggers keep the one
 // invariant a restart depends on — an app's current release is a succeeded
@@ -244,6 +259,24 @@ export const MIGRATIONS: readonly string[] = [
     keep INTEGER NOT NULL CHECK (keep BETWEEN 1 AND 365),
     PRIMARY KEY (app_id, kind)
   ) STRICT, WITHOUT ROWID;
+  `,
+  `
+  CREATE TABLE builds_v5 (
+    id INTEGER PRIMARY KEY,
+    app_id INTEGER NOT NULL REFERENCES apps(id),
+    created_at TEXT NOT NULL,
+    source_digest TEXT NOT NULL,
+    dir TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('building', 'succeeded', 'failed', 'interrupted', 'pruned')),
+    log_path TEXT NOT NULL,
+    plan_json TEXT NULL,
+    app_config_json TEXT NULL
+  ) STRICT;
+  INSERT INTO builds_v5 (id, app_id, created_at, source_digest, dir, status, log_path)
+    SELECT id, app_id, created_at, source_digest, dir, status, log_path FROM builds;
+  DROP TABLE builds;
+  ALTER TABLE builds_v5 RENAME TO builds;
+  CREATE INDEX builds_by_app ON builds(app_id);
   `,
 ];
 

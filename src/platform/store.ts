@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { BerthError } from '../errors.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import { appName, auditActor, branchName, configKey, cronJobName, hostname, keyName, processType, releaseRef, tokenName } from './names.ts';
-import { canTransition, nextVersion, releasesToPrune, rollbackTarget } from './release-policy.ts';
-import type { AddonRecord, AddonRecordKind, BackupRecord, BackupScheduleRecord, BackupStatus, BackupTrigger, App, AuditEntry, AuditRow, Build, CronRun, SshKeyInfo, DestroyedApp, Domain, LogDrainRecord, NewRelease, PruneResult, Release, ReleaseInfo, StoreOptions, TokenInfo } from './records.ts';
+import { buildsToPrune, canTransition, DEFAULT_BUILD_KEEP, nextVersion, releasesToPrune, rollbackTarget, type BuildKeep } from './release-policy.ts';
+import type { AddonRecord, AddonRecordKind, BackupRecord, BackupScheduleRecord, BackupStatus, BackupTrigger, App, AuditEntry, AuditRow, Build, BuildManifest, CronRun, SshKeyInfo, DestroyedApp, Domain, LogDrainRecord, NewRelease, PruneResult, Release, ReleaseInfo, StoreOptions, TokenInfo } from './records.ts';
 import {
   APP_SELECT,
   BUILD_SELECT,
@@ -178,19 +178,33 @@ export class Store {
   }
 
   #migrate(): void {
-    this.transaction(() => {
-      const version = Number(this.#get('PRAGMA user_version')?.user_version ?? 0);
-      if (version > SCHEMA_VERSION) {
-        throw new BerthError('BERTH_E_STATE', `the state database is at schema version ${version}, newer than this berth knows (${SCHEMA_VERSION})`, {
-          hint: 'Run the newer berth that wrote it, or restore a backup made by this version.',
-          status: 500,
-        });
-      }
-      for (let v = version; v < SCHEMA_VERSION; v++) this.#conn().exec(MIGRATIONS[v]!);
-      // user_version lives in the database header and is part of the same
-      // transaction: the schema and its number change together or not at all.
-      if (version !== SCHEMA_VERSION) this.#conn().exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-    });
+    const db = this.#conn();
+    const at = Number(this.#get('PRAGMA user_version')?.user_version ?? 0);
+    if (at === SCHEMA_VERSION) return;
+    // A migration may rebuild a table (the only way SQLite changes a
+    // constraint), which needs foreign keys off; that pragma is ignored
+    // inside a transaction, so it goes around it, and the transaction checks
+    // every reference before it commits.
+    db.exec('PRAGMA foreign_keys = OFF');
+    try {
+      this.transaction(() => {
+        const version = Number(this.#get('PRAGMA user_version')?.user_version ?? 0);
+        if (version > SCHEMA_VERSION) {
+          throw new BerthError('BERTH_E_STATE', `the state database is at schema version ${version}, newer than this berth knows (${SCHEMA_VERSION})`, {
+            hint: 'Run the newer berth that wrote it, or restore a backup made by this version.',
+            status: 500,
+          });
+        }
+        for (let v = version; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
+        const broken = this.#all('PRAGMA foreign_key_check');
+        if (broken.length > 0) throw new Error(`the migration to schema version ${SCHEMA_VERSION} would leave ${broken.length} broken reference(s), first in ${String(broken[0]!.table)}`);
+        // user_version lives in the database header and is part of the same
+        // transaction: the schema and its number change together or not at all.
+        if (version !== SCHEMA_VERSION) db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+      });
+    } finally {
+      db.exec('PRAGMA foreign_keys = ON');
+    }
   }
 
   /** The schema version the database is at. */
@@ -326,15 +340,50 @@ export class Store {
     return this.#all(`${BUILD_SELECT} WHERE b.app_id = ? ORDER BY b.id`, id).map(toBuild);
   }
 
-  /** Finish a build: building → succeeded or failed. */
-  markBuild(id: number, status: 'succeeded' | 'failed'): Build {
+  /**
+   * Finish a build: building → succeeded (with what it was detected as and
+   * its berth.toml, which its releases run) or failed.
+   */
+  markBuild(id: number, status: 'succeeded', manifest: BuildManifest): Build;
+  markBuild(id: number, status: 'failed'): Build;
+  markBuild(id: number, status: 'succeeded' | 'failed', manifest?: BuildManifest): Build {
     return this.transaction(() => {
       const build = this.getBuild(id);
       if (build.status !== 'building') {
         throw new BerthError('BERTH_E_RELEASE_STATE', `build ${id} is ${build.status}, not building`, { status: 409 });
       }
       this.#run('UPDATE builds SET status = ? WHERE id = ?', status, id);
+      if (manifest !== undefined) this.#writeManifest(id, manifest);
       return this.getBuild(id);
+    });
+  }
+
+  /** Record the manifest of a build made before manifests were (schema version 5); one already recorded is kept. */
+  recordManifest(id: number, manifest: BuildManifest): Build {
+    return this.transaction(() => {
+      const build = this.getBuild(id);
+      if (build.manifest === null) this.#writeManifest(id, manifest);
+      return this.getBuild(id);
+    });
+  }
+
+  #writeManifest(id: number, manifest: BuildManifest): void {
+    this.#run('UPDATE builds SET plan_json = ?, app_config_json = ? WHERE id = ?', JSON.stringify(manifest.plan), JSON.stringify(manifest.config), id);
+  }
+
+  /**
+   * Mark pruned the app's builds that never became a release and are past
+   * keeping (release-policy's buildsToPrune); the caller deletes their
+   * folders. Only while no deploy of the app runs.
+   */
+  pruneBuilds(app: string, keep: BuildKeep = DEFAULT_BUILD_KEEP): Build[] {
+    return this.transaction(() => {
+      const id = this.#appId(app);
+      const builds = this.#all(`${BUILD_SELECT} WHERE b.app_id = ? ORDER BY b.id`, id).map(toBuild);
+      const releases = this.#all('SELECT build_id, status FROM releases WHERE app_id = ?', id).map((r) => ({ buildId: r.build_id === null ? null : Number(r.build_id), status: String(r.status) as ReleaseInfo['status'] }));
+      const doomed = buildsToPrune(builds, releases, this.#now(), keep);
+      for (const build of doomed) this.#run(`UPDATE builds SET status = 'pruned' WHERE id = ?`, build.id);
+      return doomed.map((b) => ({ ...b, status: 'pruned' as const }));
     });
   }
 
@@ -508,7 +557,7 @@ export class Store {
   /**
    * At startup, before anything else: a release still pending or a build
    * still building was interrupted by a crash and nothing will finish it.
-   * Marks them failed and returns them.
+   * Marks the releases failed and the builds interrupted, and returns them.
    */
   failInterrupted(): { releases: ReleaseInfo[]; builds: Build[]; cronRuns: CronRun[] } {
     return this.transaction(() => {
@@ -516,11 +565,11 @@ export class Store {
       const builds = this.#all(`${BUILD_SELECT} WHERE b.status = 'building' ORDER BY b.id`).map(toBuild);
       const cronRuns = this.#all(`${CRON_RUN_SELECT} WHERE c.status = 'running' ORDER BY c.started_at`).map(toCronRun);
       this.#run(`UPDATE releases SET status = 'failed' WHERE status = 'pending'`);
-      this.#run(`UPDATE builds SET status = 'failed' WHERE status = 'building'`);
+      this.#run(`UPDATE builds SET status = 'interrupted' WHERE status = 'building'`);
       this.#run(`UPDATE cron_runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'`, this.#time());
       return {
         releases: releases.map((r) => ({ ...r, status: 'failed' as const })),
-        builds: builds.map((b) => ({ ...b, status: 'failed' as const })),
+        builds: builds.map((b) => ({ ...b, status: 'interrupted' as const })),
         cronRuns: cronRuns.map((c) => ({ ...c, status: 'interrupted' as const })),
       };
     });

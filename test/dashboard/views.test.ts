@@ -25,7 +25,7 @@ test('samples become columns', () => {
   );
 });
 
-const build = (id: number, at: string, status: Build['status'] = 'succeeded'): Build => ({ id, app: 'shop', createdAt: at, sourceDigest: `${id}abcdef0123`, dir: `/b/${id}`, status, logPath: '' });
+const build = (id: number, at: string, status: Build['status'] = 'succeeded'): Build => ({ id, app: 'shop', createdAt: at, sourceDigest: `${id}abcdef0123`, dir: `/b/${id}`, status, logPath: '', manifest: null });
 const release = (version: number, kind: ReleaseInfo['kind'], buildId: number): ReleaseInfo => ({ id: version, app: 'shop', version, createdAt: '', kind, description: `${kind} ${version}`, buildId, status: 'succeeded', configKeys: [], processes: [] });
 
 test('deploy history: builds newest first, each with the deploy release it made', () => {

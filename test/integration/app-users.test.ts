@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appUserName } from '../../src/platform/index.ts';
@@ -67,13 +67,22 @@ test('as root, each app runs as its own Unix user and cannot read another app', 
   assert.notEqual(alpha.uid, 0);
   assert.notEqual(alpha.uid, beta.uid, 'each app has its own user');
   assert.equal(alphaUser[6], '/usr/sbin/nologin', 'no login shell');
-  assert.equal(alpha.home, join(state, 'apps', 'alpha'), 'HOME is the app folder');
+  assert.equal(alpha.home, join(state, 'apps', 'alpha', 'home'), 'HOME is the home folder in the app folder');
+  assert.equal(alphaUser[5], join(state, 'apps', 'alpha', 'home'), "and the user's home");
   assert.equal(alpha.other, 'EACCES', "alpha cannot read beta's builds");
   assert.equal(beta.other, 'EACCES', "beta cannot read alpha's builds");
 
-  const dir = await stat(join(state, 'apps', 'alpha'));
-  assert.equal(dir.uid, alpha.uid, "the app folder is the app's");
-  assert.equal(dir.mode & 0o777, 0o700, 'and no one else may enter it');
+  // Root owns the skeleton (the app cannot replace a folder berth works in with a link); the app owns the leaves.
+  const owned = async (path: string) => {
+    const facts = await stat(join(state, 'apps', 'alpha', path));
+    return [facts.uid, facts.gid, facts.mode & 0o777];
+  };
+  assert.deepEqual(await owned(''), [0, alpha.gid, 0o750], "the app folder is root's, and only the app's group may enter it");
+  assert.deepEqual(await owned('builds'), [0, 0, 0o711], "the builds folder is root's");
+  assert.deepEqual(await owned('home'), [alpha.uid, alpha.gid, 0o700], "the home folder is the app's alone");
+  assert.deepEqual(await owned('cache'), [alpha.uid, alpha.gid, 0o700], "the build cache is the app's alone");
+  const [build] = await readdir(join(state, 'apps', 'alpha', 'builds'));
+  assert.deepEqual(await owned(join('builds', build!)), [alpha.uid, alpha.gid, 0o750], 'a build, once built, is the app\'s');
   assert.equal((await stat(state)).mode & 0o777, 0o711, 'the state folder lets app users through without listing it');
   assert.equal((await stat(join(state, 'berth.db'))).mode & 0o777, 0o600, 'the database stays private');
 

@@ -3,6 +3,7 @@
 // it can, until it is SIGKILLed. After each committed step it prints what it
 // committed, so the parent can check that nothing acknowledged was lost.
 import { Store } from '../../src/platform/index.ts';
+import { WEB_MANIFEST } from './store-helpers.ts';
 
 const dir = process.argv[2]!;
 const deadline = Date.now() + 15_000; // never outlive a parent that died
@@ -23,7 +24,7 @@ for (const app of apps) {
       builds.set(app, existing.id);
     } else {
       const build = store.createBuild(app, { sourceDigest: 'sha256:0123456789abcdef', dir: `/srv/${app}`, logPath: `/srv/${app}.log` });
-      builds.set(app, store.markBuild(build.id, 'succeeded').id);
+      builds.set(app, store.markBuild(build.id, 'succeeded', WEB_MANIFEST).id);
     }
   });
 }

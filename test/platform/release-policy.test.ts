@@ -7,6 +7,8 @@ import {
   describeRelease,
   nextVersion,
   releasesToPrune,
+  buildsToPrune,
+  DEFAULT_BUILD_KEEP,
   rollbackTarget,
   type ReleaseStatus,
   type ReleaseSummary,
@@ -202,4 +204,53 @@ test('describeRelease: table', () => {
     [{ kind: 'rollback', toVersion: 120 }, 'Rollback to v120'],
   ];
   for (const [change, expected] of table) assert.equal(describeRelease(change), expected, JSON.stringify(change));
+});
+
+// ---- builds that never became a release --------------------------------------
+
+const HOUR = 60 * 60 * 1000;
+const NOW = Date.UTC(2025, 5, 1);
+
+/** Builds from a compact spec, one hour apart, the last one newest: 'sfib' → succeeded, failed, interrupted, building. */
+function builds(spec: string) {
+  const byLetter = { s: 'succeeded', f: 'failed', i: 'interrupted', b: 'building', x: 'pruned' } as const;
+  return [...spec].map((letter, i) => ({ id: i + 1, status: byLetter[letter as keyof typeof byLetter], createdAt: new Date(NOW - (spec.length - i) * HOUR).toISOString() }));
+}
+
+test('buildsToPrune: failed and interrupted builds beyond the newest few go, oldest first', () => {
+  const table: Array<[string, number, number[]]> = [
+    ['', 3, []],
+    ['fff', 3, []],
+    ['ffff', 3, [1]],
+    ['fifif', 3, [1, 2]],
+    ['fifif', 0, [1, 2, 3, 4, 5]],
+    ['fffff', 10, []],
+  ];
+  for (const [spec, count, expected] of table) {
+    assert.deepEqual(buildsToPrune(builds(spec), [], NOW, { count, maxAgeMs: 1000 * HOUR }).map((b) => b.id), expected, `${spec} keep ${count}`);
+  }
+});
+
+test('buildsToPrune: past the age limit even the newest go', () => {
+  assert.deepEqual(buildsToPrune(builds('ffff'), [], NOW, { count: 3, maxAgeMs: 2.5 * HOUR }).map((b) => b.id), [1, 2]);
+  assert.deepEqual(buildsToPrune(builds('ffff'), [], NOW, { count: 3, maxAgeMs: 0 }).map((b) => b.id), [1, 2, 3, 4]);
+});
+
+test('buildsToPrune: never a build that builds, that a live release uses, or that was pruned already', () => {
+  const list = builds('sfsbxs');
+  const releases = [
+    { buildId: 1, status: 'succeeded' as const },
+    { buildId: 3, status: 'pending' as const },
+  ];
+  // 1 and 3 are used, 4 builds, 5 is pruned; 2 failed and 6 succeeded without any release go.
+  assert.deepEqual(buildsToPrune(list, releases, NOW, { count: 0, maxAgeMs: HOUR }).map((b) => b.id), [2, 6]);
+  // Any release row not pruned keeps its build (pruneReleases frees it with the release); a build
+  // whose releases were all pruned is pruneReleases' to decide, not this.
+  const otherUses = [{ buildId: 2, status: 'failed' as const }, { buildId: 6, status: 'pruned' as const }];
+  assert.deepEqual(buildsToPrune(builds('sfsbxs'), otherUses, NOW, { count: 0, maxAgeMs: HOUR }).map((b) => b.id), [1, 3]);
+});
+
+test('buildsToPrune: the default keeps three for a week', () => {
+  assert.deepEqual(DEFAULT_BUILD_KEEP, { count: 3, maxAgeMs: 7 * 24 * HOUR });
+  assert.throws(() => buildsToPrune(builds('f'), [], NOW, { count: -1, maxAgeMs: 0 }), RangeError);
 });

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { Store, type StoreOptions } from '../../src/platform/index.ts';
+import { DEFAULT_APP_CONFIG } from '../../src/build/index.ts';
+import { Store, type BuildManifest, type StoreOptions } from '../../src/platform/index.ts';
 
 /** A fresh state folder (not yet created: the store must create it) removed after the test. */
 export function tempStateDir(t: TestContext): string {
@@ -24,3 +25,9 @@ export function fakeClock(start = Date.UTC(2025, 0, 1)): { now: () => number; ad
   let time = start;
   return { now: () => time, advance: (ms) => void (time += ms) };
 }
+
+/** What a build of a one-process app records (its plan and a default berth.toml). */
+export const WEB_MANIFEST: BuildManifest = {
+  plan: { kind: 'processes', runtime: 'procfile', processes: [{ name: 'web', command: 'node server.js' }], install: [], path: [], notes: [] },
+  config: DEFAULT_APP_CONFIG,
+};

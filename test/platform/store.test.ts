@@ -5,7 +5,8 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, 
 import { join } from 'node:path';
 import { BerthError } from '../../src/errors.ts';
 import { describeRelease, SCHEMA_VERSION, Store, TOKEN_TOUCH_INTERVAL_MS, type Store as StoreType } from '../../src/platform/index.ts';
-import { fakeClock, openTempStore, tempStateDir } from './store-helpers.ts';
+import { MIGRATIONS } from '../../src/platform/schema.ts';
+import { fakeClock, openTempStore, tempStateDir, WEB_MANIFEST } from './store-helpers.ts';
 
 function refused(fn: () => unknown, code: string, status: number): BerthError {
   try {
@@ -26,7 +27,7 @@ const WEB = [{ name: 'web', command: 'node server.js' }];
 function appWithBuild(store: StoreType, name = 'shop') {
   store.createApp(name);
   const build = store.createBuild(name, { sourceDigest: 'sha256:3f2a9c1d', dir: `/srv/${name}/b1`, logPath: `/srv/${name}/b1.log` });
-  store.markBuild(build.id, 'succeeded');
+  store.markBuild(build.id, 'succeeded', WEB_MANIFEST);
   return store.getBuild(build.id);
 }
 
@@ -297,7 +298,7 @@ test('builds: building, then succeeded or failed, once', (t) => {
   assert.equal(build.status, 'building');
   assert.equal(build.app, 'shop');
   assert.equal(store.markBuild(build.id, 'failed').status, 'failed');
-  refused(() => store.markBuild(build.id, 'succeeded'), 'BERTH_E_RELEASE_STATE', 409);
+  refused(() => store.markBuild(build.id, 'succeeded', WEB_MANIFEST), 'BERTH_E_RELEASE_STATE', 409);
   refused(() => store.getBuild(999), 'BERTH_E_BUILD_NOT_FOUND', 404);
   refused(() => store.createBuild('shop', { sourceDigest: '', dir: '/d', logPath: '/l' }), 'BERTH_E_USAGE', 400);
   assert.deepEqual(store.listBuilds('shop').map((b) => b.id), [build.id]);
@@ -449,7 +450,7 @@ test('pruneReleases: marks releases pruned per policy and returns only the build
   store.createApp('shop');
   const builds = [1, 2, 3].map((n) => {
     const b = store.createBuild('shop', { sourceDigest: `sha256:${n}`, dir: `/b${n}`, logPath: `/l${n}` });
-    return store.markBuild(b.id, 'succeeded');
+    return store.markBuild(b.id, 'succeeded', WEB_MANIFEST);
   });
   // v1 b1, v2 b1 (config), v3 b2, v4 b2 (config), v5 b3, v6 b3 pending
   deploy(store, 'shop', builds[0]!.id);
@@ -469,7 +470,7 @@ test('pruneReleases: marks releases pruned per policy and returns only the build
   assert.deepEqual(store.listBuilds('shop').map((b) => b.status), ['pruned', 'succeeded', 'succeeded']);
 });
 
-test('failInterrupted: pending releases and running builds left by a crash become failed', (t) => {
+test('failInterrupted: pending releases left by a crash become failed, running builds interrupted', (t) => {
   const { store } = openTempStore(t);
   const build = appWithBuild(store);
   deploy(store, 'shop', build.id);
@@ -477,10 +478,77 @@ test('failInterrupted: pending releases and running builds left by a crash becom
   const building = store.createBuild('shop', { sourceDigest: 'sha256:ff', dir: '/b', logPath: '/l' });
   const recovered = store.failInterrupted();
   assert.deepEqual(recovered.releases.map((r) => [r.id, r.status]), [[pending.id, 'failed']]);
-  assert.deepEqual(recovered.builds.map((b) => [b.id, b.status]), [[building.id, 'failed']]);
+  assert.deepEqual(recovered.builds.map((b) => [b.id, b.status]), [[building.id, 'interrupted']]);
+  assert.equal(store.getBuild(building.id).status, 'interrupted');
   assert.equal(store.getRelease('shop', pending.version).status, 'failed');
   assert.equal(store.getApp('shop').currentVersion, 1, 'the current release is untouched');
   assert.deepEqual(store.failInterrupted(), { releases: [], builds: [], cronRuns: [] });
+});
+
+test('a succeeded build records its manifest; an older build gets one recorded once, never replaced', (t) => {
+  const { store } = openTempStore(t);
+  store.createApp('shop');
+  const build = store.createBuild('shop', { sourceDigest: 'sha256:ab', dir: '/b', logPath: '/l' });
+  assert.equal(build.manifest, null);
+  assert.deepEqual(store.markBuild(build.id, 'succeeded', WEB_MANIFEST).manifest, WEB_MANIFEST);
+  const other = { ...WEB_MANIFEST, config: { ...WEB_MANIFEST.config, scale: { web: 9 } } };
+  assert.deepEqual(store.recordManifest(build.id, other).manifest, WEB_MANIFEST, 'a recorded manifest is never replaced');
+  const failed = store.createBuild('shop', { sourceDigest: 'sha256:cd', dir: '/c', logPath: '/l' });
+  assert.equal(store.markBuild(failed.id, 'failed').manifest, null);
+  assert.deepEqual(store.recordManifest(failed.id, other).manifest, other);
+});
+
+test('pruneBuilds: builds that never became a release go beyond the newest few, never one a release uses', (t) => {
+  const clock = fakeClock();
+  const { store } = openTempStore(t, { now: clock.now });
+  store.createApp('shop');
+  const make = (status: 'succeeded' | 'failed' | 'building', n: number) => {
+    const b = store.createBuild('shop', { sourceDigest: `sha256:${n}`, dir: `/b${n}`, logPath: '/l' });
+    clock.advance(1000);
+    if (status === 'succeeded') return store.markBuild(b.id, 'succeeded', WEB_MANIFEST);
+    if (status === 'failed') return store.markBuild(b.id, 'failed');
+    return b;
+  };
+  const released = make('succeeded', 1);
+  deploy(store, 'shop', released.id);
+  const failed = [2, 3, 4, 5, 6].map((n) => make('failed', n));
+  const pendingBuild = make('succeeded', 7);
+  store.createRelease('shop', { kind: 'deploy', description: 'Deploy', buildId: pendingBuild.id, processes: WEB });
+  const building = make('building', 8);
+  const pruned = store.pruneBuilds('shop', { count: 3, maxAgeMs: 60_000 });
+  assert.deepEqual(pruned.map((b) => [b.dir, b.status]), [['/b2', 'pruned'], ['/b3', 'pruned']]);
+  assert.deepEqual(store.listBuilds('shop').map((b) => b.status), ['succeeded', 'pruned', 'pruned', 'failed', 'failed', 'failed', 'succeeded', 'building']);
+  clock.advance(120_000);
+  assert.deepEqual(store.pruneBuilds('shop', { count: 3, maxAgeMs: 60_000 }).map((b) => b.id), failed.slice(2).map((b) => b.id), 'old ones go whatever their rank');
+  assert.equal(store.getBuild(building.id).status, 'building');
+  assert.equal(store.getBuild(released.id).status, 'succeeded');
+});
+
+test('a version 4 database migrates its builds: rows and references kept, interrupted allowed, no manifest yet', (t) => {
+  const dir = tempStateDir(t);
+  mkdirSync(dir, { recursive: true });
+  const raw = new DatabaseSync(join(dir, 'berth.db'));
+  for (const sql of MIGRATIONS.slice(0, 4)) raw.exec(sql);
+  raw.exec(`PRAGMA user_version = 4`);
+  raw.exec(`INSERT INTO apps (id, name, created_at) VALUES (1, 'shop', '2025-01-01T00:00:00.000Z')`);
+  raw.exec(`INSERT INTO builds (id, app_id, created_at, source_digest, dir, status, log_path) VALUES (7, 1, '2025-01-01T00:00:00.000Z', 'sha256:ab', '/b7', 'succeeded', '/b7/.berth-build.log')`);
+  raw.exec(`INSERT INTO releases (id, app_id, version, created_at, kind, description, build_id, config_json, processes_json, status) VALUES (3, 1, 1, '2025-01-01T00:00:00.000Z', 'deploy', 'Deploy', 7, '{}', '[]', 'succeeded')`);
+  raw.exec(`UPDATE apps SET current_release_id = 3 WHERE id = 1`);
+  raw.close();
+  const store = Store.open(dir);
+  t.after(() => store.close());
+  assert.equal(store.schemaVersion, SCHEMA_VERSION);
+  const build = store.getBuild(7);
+  assert.deepEqual([build.dir, build.status, build.manifest], ['/b7', 'succeeded', null]);
+  assert.equal(store.currentRelease('shop')?.buildId, 7);
+  assert.deepEqual(store.checkIntegrity(), []);
+  const building = store.createBuild('shop', { sourceDigest: 'sha256:cd', dir: '/b8', logPath: '/l' });
+  assert.equal(store.failInterrupted().builds[0]?.id, building.id);
+  assert.equal(store.getBuild(building.id).status, 'interrupted');
+  const fk = new DatabaseSync(join(dir, 'berth.db'));
+  t.after(() => fk.close());
+  fk.exec('PRAGMA foreign_keys = ON');
+  assert.throws(() => fk.exec(`INSERT INTO builds (app_id, created_at, source_digest, dir, status, log_path) VALUES (99, 'x', 'x', 'x', 'failed', 'x')`), /FOREIGN KEY/, 'the rebuilt table keeps its reference to apps');
 });
 
 test('the database itself refuses a current release that is not a succeeded release of the app', (t) => {
