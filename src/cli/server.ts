@@ -155,6 +155,8 @@ export async function server(options: ServerOptions): Promise<void> {
     onEvent: (event) => metrics.record(event),
   });
   observers.push((batch) => platform.recordAccess(batch.records));
+  // Before anything listens: whatever still runs as an app's user now is a leftover.
+  await platform.endLeftoverProcesses();
   // Add-ons: local PostgreSQL/Redis servers carry their own supervisor tag,
   // so servers a killed daemon left behind are stopped before new ones start.
   const addonMarker = `server:${stateDir}:addons`;

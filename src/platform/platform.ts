@@ -24,10 +24,11 @@ import {
 import type { Edge, ExchangeRecord, SiteSettings, SiteSpec } from '../edge/index.ts';
 import type { DomainCertificate } from '../tls/index.ts';
 import { BerthError } from '../errors.ts';
-import { ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type ReleaseSpec, type RunAs } from '../runner/index.ts';
+import { endProcessesOf, listProcesses, ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type ReleaseSpec, type RunAs } from '../runner/index.ts';
 import { accessLogLine, createAccessLog } from './access-log.ts';
 import { AppLog } from './app-log.ts';
 import { appUserName, chownTree, createAppUser, findUser, removeAppUser, requireTraversable } from './app-users.ts';
+import { APP_UID_RANGE, chooseAppUid } from './uid-allocation.ts';
 import { CronScheduler, type CronJobView, type ScheduledTask } from './cron-scheduler.ts';
 import * as names from './names.ts';
 import type { App, Release, ReleaseInfo } from './records.ts';
@@ -170,6 +171,31 @@ export class Platform {
     await requireTraversable(this.#options.stateDir);
   }
 
+  /**
+   * Ends every process of the app users berth ever made, before anything of
+   * this daemon runs as them (call it before any listener opens): whatever
+   * is left is a previous daemon's, a killed build, or something an app
+   * started and hid — with a clean environment (no supervisor tag), in a
+   * session of its own, double-forked to init. Add-on servers run as their
+   * own system users (postgres, redis), never as app users, so they stay.
+   */
+  async endLeftoverProcesses(): Promise<void> {
+    if (!this.#options.appUsers) return;
+    const gids = new Map<number, number>();
+    for (const app of this.#store.listApps()) {
+      if (app.uid === null) continue;
+      const user = await findUser(app.uid).catch(() => null);
+      if (user !== null) gids.set(user.uid, user.gid);
+    }
+    // One look at /proc; only the uids that have processes are signalled.
+    const running = new Set((await listProcesses()).filter((p) => p.state !== 'Z').flatMap((p) => p.uids));
+    for (const { uid, app } of this.#store.allocatedUids()) {
+      if (uid === 0 || !running.has(uid)) continue;
+      const left = await endProcessesOf({ uid, gid: gids.get(uid) ?? uid });
+      if (left.length > 0) this.#options.log(`${app}: ${left.length} process(es) of uid ${uid} left by a previous run could not be ended: ${left.map((p) => p.pid).join(', ')}`);
+    }
+  }
+
   /** Brings every app back at its current release (after a daemon start). */
   async start(): Promise<void> {
     await this.prepare();
@@ -288,13 +314,20 @@ export class Platform {
       if (this.#store.listApps().some((app) => app.name === name)) return this.#store.createApp(name); // refused: the app exists
       const users = this.#options.appUsers;
       if (!users) return this.#store.createApp(name);
-      const user = await createAppUser(appUserName(users.prefix, name), this.#appDir(name));
+      const user = await createAppUser(appUserName(users.prefix, name), this.#appDir(name), (ids) =>
+        // Recorded before the user exists: whatever happens next, this uid is never given again.
+        this.#store.allocateUid(name, (everAllocated) => {
+          const uid = chooseAppUid({ range: APP_UID_RANGE, everAllocated, ...ids });
+          if (uid === null) throw new BerthError('BERTH_E_APP_USER', `no uid is left for app users in ${APP_UID_RANGE.first}–${APP_UID_RANGE.last}`, { status: 500, hint: 'Every uid of the range was given to an app once, or is used on this machine; berth never gives one to a second app.' });
+          return uid;
+        }),
+      );
       try {
         const app = this.#store.createApp(name, { uid: user.uid });
         await this.#ensureAppDirs(name, user);
         return app;
       } catch (err) {
-        await removeAppUser(user.name).catch(() => {});
+        await removeAppUser(user).catch(() => {});
         throw err;
       }
     });
@@ -358,18 +391,26 @@ export class Platform {
         await state.log.close();
         await state.access.close();
       }
+      // Every process of the app's user goes (whatever escaped its instance's
+      // group), then the user; only then the row: a destroy that cannot
+      // finish keeps the app, says what is left, and can be tried again.
       const uid = this.#store.getApp(name).uid;
+      if (uid !== null) {
+        try {
+          const user = await findUser(uid);
+          // Only a user that is still this app's (its home is the app's folder).
+          if (user !== null && user.home === this.#appDir(name)) await removeAppUser(user);
+        } catch (err) {
+          this.#audit(actor, 'apps.destroy', name, {}, err);
+          throw err;
+        }
+      }
       this.#audited(actor, 'apps.destroy', name, () => this.#store.destroyApp(name));
       this.#apps.delete(name);
       await this.#publishRoutes();
       await rm(this.#appDir(name), { recursive: true, force: true });
       await rm(join(this.#options.stateDir, 'logs', name), { recursive: true, force: true });
       await rm(join(this.#options.stateDir, 'git', `${name}.git`), { recursive: true, force: true }); // its git repository (src/git/)
-      if (uid !== null) {
-        const user = await findUser(uid);
-        // Only a user that is still this app's: the uid may have been reused.
-        if (user !== null && user.home === this.#appDir(name)) await removeAppUser(user.name);
-      }
     });
   }
 

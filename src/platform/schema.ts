@@ -75,6 +75,13 @@
 //                expression), timezone, keep (good scheduled and manual
 //                backups kept per app and kind, 1–365).
 //
+// Version 5:
+//
+//   app_uids     uid PRIMARY KEY: every uid berth has ever given an app's
+//                Unix user, with the app's name and when. Rows are never
+//                deleted (a destroyed app's uid stays here), so no uid is
+//                given to a second app. Seeded from the apps that had one.
+//
 // Times are ISO-8601 UTC strings. Tables are STRICT, so a wrong type is an
 // error rather than a silently stored string. Two triggers keep the one
 // invariant a restart depends on — an app's current release is a succeeded
@@ -244,6 +251,14 @@ export const MIGRATIONS: readonly string[] = [
     keep INTEGER NOT NULL CHECK (keep BETWEEN 1 AND 365),
     PRIMARY KEY (app_id, kind)
   ) STRICT, WITHOUT ROWID;
+  `,
+  `
+  CREATE TABLE app_uids (
+    uid INTEGER PRIMARY KEY,
+    app TEXT NOT NULL,
+    allocated_at TEXT NOT NULL
+  ) STRICT;
+  INSERT INTO app_uids (uid, app, allocated_at) SELECT uid, name, created_at FROM apps WHERE uid IS NOT NULL;
   `,
 ];
 

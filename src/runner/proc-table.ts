@@ -9,6 +9,8 @@ export interface ProcessEntry {
   readonly pid: number;
   readonly ppid: number;
   readonly pgid: number;
+  /** The state letter of /proc/PID/stat: R, S, D, Z (zombie), T, … */
+  readonly state: string;
   /** Real, effective, saved and filesystem uid (Uid: of /proc/PID/status). */
   readonly uids: readonly number[];
   /** Its command line (arguments joined by spaces), or `[comm]` for one without (a kernel thread, a zombie). */
@@ -16,7 +18,7 @@ export interface ProcessEntry {
 }
 
 /** pid, comm, ppid and pgid from the text of /proc/PID/stat (comm may hold spaces and parentheses). */
-export function parseStat(text: string): { pid: number; comm: string; ppid: number; pgid: number } | null {
+export function parseStat(text: string): { pid: number; comm: string; state: string; ppid: number; pgid: number } | null {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return null;
@@ -25,7 +27,7 @@ export function parseStat(text: string): { pid: number; comm: string; ppid: numb
   const ppid = Number(fields[1]);
   const pgid = Number(fields[2]);
   if (!Number.isInteger(pid) || !Number.isInteger(ppid) || !Number.isInteger(pgid)) return null;
-  return { pid, comm: text.slice(open + 1, close), ppid, pgid };
+  return { pid, comm: text.slice(open + 1, close), state: fields[0] ?? '', ppid, pgid };
 }
 
 /** The four uids of the `Uid:` line of /proc/PID/status. */
@@ -53,7 +55,7 @@ async function readProcess(pid: number): Promise<ProcessEntry | null> {
     const uids = parseStatusUids(status);
     if (parsed === null || uids === null) return null;
     const args = cmdline.toString('utf8').split('\0').filter((a) => a !== '');
-    return { pid, ppid: parsed.ppid, pgid: parsed.pgid, uids, command: args.length > 0 ? args.join(' ') : `[${parsed.comm}]` };
+    return { pid, ppid: parsed.ppid, pgid: parsed.pgid, state: parsed.state, uids, command: args.length > 0 ? args.join(' ') : `[${parsed.comm}]` };
   } catch {
     return null; // gone while being read
   }

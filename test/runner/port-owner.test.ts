@@ -77,7 +77,7 @@ test('the log line names the port, the holder’s uid and the instance', () => {
 });
 
 test('/proc/PID/stat: a comm with spaces and parentheses', () => {
-  assert.deepEqual(parseStat('4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 0 0'), { pid: 4242, comm: 'my (odd) name', ppid: 1, pgid: 4242 });
+  assert.deepEqual(parseStat('4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 0 0'), { pid: 4242, comm: 'my (odd) name', state: 'S', ppid: 1, pgid: 4242 });
   assert.equal(parseStat('nonsense'), null);
 });
 
