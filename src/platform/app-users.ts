@@ -220,7 +220,8 @@ export async function removeAppUser(user: UnixUser): Promise<void> {
 }
 
 function processesLeft(user: UnixUser, left: readonly ProcessEntry[]): BerthError {
-  const shown = left.slice(0, 10).map((p) => `${p.pid} (${p.command.slice(0, 80)})`).join(', ');
+  // A command line is the app's text: control characters are escaped, never passed to a terminal.
+  const shown = left.slice(0, 10).map((p) => `${p.pid} (${JSON.stringify(p.command.slice(0, 80)).slice(1, -1)})`).join(', ');
   return new BerthError('BERTH_E_APP_BUSY', `processes of the Unix user "${user.name}" (uid ${user.uid}) could not be ended: ${shown}${left.length > 10 ? `, and ${left.length - 10} more` : ''}`, {
     status: 409,
     hint: 'They did not die from SIGKILL (stuck in the kernel, e.g. on a hung file system). Nothing was removed; end them and destroy the app again.',

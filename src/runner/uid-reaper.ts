@@ -17,11 +17,12 @@ export function processesOf(processes: readonly ProcessEntry[], uid: number): Pr
   return processes.filter((p) => runsAs(p, uid));
 }
 
-/** kill -KILL -1, run as the user: every process of that user but this one gets SIGKILL. */
+/** kill(-1, SIGKILL), run as the user: every process of that user but this one gets SIGKILL. */
 function killAllAs(user: RunAs): Promise<void> {
   return new Promise((resolve) => {
-    // procps's kill: argv only, no shell, an empty environment.
-    const child = spawn('/usr/bin/kill', ['-s', 'KILL', '--', '-1'], { uid: user.uid, gid: user.gid, env: {}, stdio: 'ignore' });
+    // The Node that runs berth (the apps run it too, so every app user can),
+    // with an empty environment: no dependence on a kill(1) and its parsing.
+    const child = spawn(process.execPath, ['-e', "process.kill(-1, 'SIGKILL')"], { uid: user.uid, gid: user.gid, env: {}, stdio: 'ignore' });
     child.once('error', () => resolve());
     // Exit 1 means "no process to signal" (all gone): fine either way.
     child.once('exit', () => resolve());
