@@ -29,6 +29,7 @@ import { accessLogLine, createAccessLog } from './access-log.ts';
 import { AppLog } from './app-log.ts';
 import { appUserName, chownTree, createAppUser, findUser, removeAppUser, requireTraversable } from './app-users.ts';
 import { APP_UID_RANGE, chooseAppUid } from './uid-allocation.ts';
+import { decideStartRetry, DEFAULT_START_RETRY_POLICY, type StartRetryPolicy } from './start-retry-policy.ts';
 import { CronScheduler, type CronJobView, type ScheduledTask } from './cron-scheduler.ts';
 import * as names from './names.ts';
 import type { App, Release, ReleaseInfo } from './records.ts';
@@ -63,6 +64,10 @@ export interface PlatformOptions {
   readonly onEvent?: (event: PlatformEvent) => void;
   /** Told when an app's logs come to exist and when the app goes (the log drains follow them). */
   readonly logWatcher?: AppLogWatcher | null;
+  /** How apps that failed to start with the daemon are tried again (tests shorten it). */
+  readonly startRetryPolicy?: StartRetryPolicy;
+  /** The time, for start retries (epoch ms). */
+  readonly now?: () => number;
 }
 
 /** A build or a deploy that ended, how, and how long it took. */
@@ -126,6 +131,8 @@ interface AppState {
   user: Promise<RunAs | null> | null;
   /** Deploys, config changes, rollbacks, scaling and restarts of one app happen one at a time. */
   queue: Promise<unknown>;
+  /** The next try of a start that failed when the daemon started (null: none pending). */
+  retry: NodeJS.Timeout | null;
 }
 
 /**
@@ -142,6 +149,7 @@ export class Platform {
   readonly #builds: BuildQueue;
   #environment: Promise<{ build: BuildEnvironment; sandbox: Sandbox }> | null = null;
   readonly #cron: CronScheduler;
+  #stopping = false;
 
   constructor(options: PlatformOptions) {
     this.#options = options;
@@ -209,14 +217,42 @@ export class Platform {
       this.#store.listApps().map(async (app) => {
         const current = this.#store.currentRelease(app.name);
         if (current === null) return;
-        try {
-          await this.#activate(app.name, current);
-          this.#options.log(`${app.name}: serving v${current.version}`);
-        } catch (err) {
-          this.#options.log(`${app.name}: cannot start v${current.version}: ${(err as Error).message}`);
-        }
+        await this.#serially(app.name, () => this.#startAtBoot(app.name, current.id, 0));
       }),
     );
+  }
+
+  /**
+   * Starts an app's current release when the daemon starts. A failure (its
+   * build folder unreadable for a moment, an add-on server not up yet, its
+   * port taken) is logged once, with the next try's time, and tried again
+   * with backoff (`decideStartRetry`) for as long as that release is the
+   * app's current one and nothing else has made the app serve.
+   */
+  async #startAtBoot(app: string, releaseId: number, failures: number): Promise<void> {
+    const state = this.#state(app);
+    state.retry = null;
+    const current = this.#store.listApps().some((a) => a.name === app) ? this.#store.currentRelease(app) : null;
+    // Destroyed, rolled back or deployed meanwhile, or serving already: nothing to retry.
+    if (this.#stopping || current === null || current.id !== releaseId || (failures > 0 && (state.runner.current !== null || state.site !== null))) return;
+    try {
+      await this.#activate(app, current);
+      this.#options.log(`${app}: serving v${current.version}${failures > 0 ? ` (after ${failures} failed start${failures === 1 ? '' : 's'})` : ''}`);
+    } catch (err) {
+      if (this.#stopping) return;
+      const now = (this.#options.now ?? Date.now)();
+      const next = decideStartRetry(failures + 1, now, this.#options.startRetryPolicy ?? DEFAULT_START_RETRY_POLICY);
+      const line = `cannot start v${current.version}: ${(err as Error).message}; next try at ${new Date(next.at).toISOString()} (in ${Math.round(next.delayMs / 100) / 10} s)`;
+      this.#options.log(`${app}: ${line}`);
+      state.log.add('berth', line);
+      state.retry = setTimeout(() => void this.#serially(app, () => this.#startAtBoot(app, releaseId, next.failures)).catch(() => {}), next.delayMs);
+    }
+  }
+
+  #cancelRetry(app: string): void {
+    const state = this.#apps.get(app);
+    if (state?.retry) clearTimeout(state.retry);
+    if (state) state.retry = null;
   }
 
   #state(app: string): AppState {
@@ -231,6 +267,7 @@ export class Platform {
         site: null,
         user: null,
         queue: Promise.resolve(),
+        retry: null,
         runner: new ReleaseRunner<RunningRelease>({
           publish: (upstreams, release) => {
             created.site = { ...release.settings, mounts: release.mounts, upstreams, fallbackRoot: null };
@@ -382,6 +419,7 @@ export class Platform {
     this.#store.requireNoAddons(name);
     await this.#serially(name, async () => {
       const state = this.#apps.get(name);
+      this.#cancelRetry(name);
       await this.#cron.removeApp(name);
       await this.#options.logWatcher?.detach(name);
       if (state) {
@@ -905,6 +943,8 @@ export class Platform {
 
   /** Drains and stops every app; the store stays open for the caller to close. */
   async stop(): Promise<void> {
+    this.#stopping = true;
+    for (const app of this.#apps.keys()) this.#cancelRetry(app);
     await this.#cron.stop();
     await Promise.all([...this.#apps.values()].map(async (state) => {
       await state.queue;

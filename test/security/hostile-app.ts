@@ -40,6 +40,8 @@ const server = createServer((req, res) => {
       let stdout = '', stderr = '';
       child.stdout.setEncoding('utf8').on('data', (c) => (stdout += c));
       child.stderr.setEncoding('utf8').on('data', (c) => (stderr += c));
+      // A command that exits without reading its input must not take the app down with EPIPE.
+      child.stdin.on('error', () => {});
       child.stdin.end(job.input ?? '');
       child.once('error', (err) => res.end(JSON.stringify({ code: -1, stdout, stderr: err.message })));
       child.once('close', (code, signal) => res.end(JSON.stringify({ code, signal, stdout, stderr })));
