@@ -46,11 +46,11 @@ test('a second berth server on a live state folder is refused before it touches 
   const { code } = await second.exited;
   clearTimeout(timer);
   assert.equal(code, 1, second.output);
-  assert.match(second.output, new RegExp(`another berth server \\(pid ${first.berth.child.pid}\\) is running on ${state.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\[BERTH_E_STATE_LOCKED\\]`));
-  assert.doesNotMatch(second.output, /listening|ready/, 'it opened nothing');
   const after = modes(state);
   // (The first daemon may add files meanwhile, its access logs; none that existed changed.)
   assert.deepEqual(Object.fromEntries(Object.keys(before).map((path) => [path, after[path]])), before, 'every mode and owner in the state folder is as it was');
+  assert.match(second.output, new RegExp(`another berth server \\(pid ${first.berth.child.pid}\\) is running on ${state.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\[BERTH_E_STATE_LOCKED\\]`));
+  assert.doesNotMatch(second.output, /listening|ready/, 'it opened nothing');
 
   // The first daemon's app still works: it starts processes in its folder, and restarts.
   const id = await hostileRun(first, 'hostile.localhost', ['id', '-u']);
