@@ -221,11 +221,9 @@ export async function server(options: ServerOptions): Promise<void> {
   await onShutdown(
     options.log,
     async () => {
-      await api.close();
-      await dashboard?.close();
-      await metricsListener?.close();
-      await git.close();
-      await edge.close(10_000);
+      // Every listener stops taking work at once (each bounded by its grace
+      // period), then the apps stop: no listener may hold the apps' stop up.
+      await Promise.all([api.close(), dashboard?.close(), metricsListener?.close(), git.close(), edge.close(10_000)]);
       clearInterval(historyTimer);
       await certificates?.close();
       await platform.stop();
@@ -234,6 +232,10 @@ export async function server(options: ServerOptions): Promise<void> {
       store.close();
       lock.release();
     },
-    () => process.exit(130),
+    () => {
+      // Forced out (a second signal, or the stop failed): the apps' instances must not outlive the daemon.
+      platform.kill();
+      process.exit(130);
+    },
   );
 }

@@ -286,10 +286,13 @@ export class Platform {
     return state;
   }
 
-  /** Runs `work` after the app's previous change has finished. */
+  /** Runs `work` after the app's previous change has finished; nothing new starts once the daemon is stopping. */
   #serially<T>(app: string, work: () => Promise<T>): Promise<T> {
     const state = this.#state(app);
-    const run = state.queue.then(work);
+    const run = state.queue.then(() => {
+      if (this.#stopping) throw new BerthError('BERTH_E_STOPPING', 'the server is stopping', { status: 503, hint: 'Try again once it runs again.' });
+      return work();
+    });
     state.queue = run.catch(() => {});
     return run;
   }
@@ -622,6 +625,8 @@ export class Platform {
   async #rollOut(app: string, release: Release, log: (line: string) => void): Promise<ReleaseInfo> {
     log(`releasing v${release.version}: ${release.description}`);
     try {
+      // A build that ended after the stop began: no release command, no instances.
+      if (this.#stopping) throw new BerthError('BERTH_E_STOPPING', 'the server is stopping', { status: 503, hint: 'Deploy again once it runs again.' });
       await this.#runReleaseCommand(app, release, log);
       await this.#activate(app, release);
     } catch (err) {
@@ -941,16 +946,31 @@ export class Platform {
     return [detail(`${app}.${this.#options.baseDomain}`, true), ...this.domains(app).map((host) => detail(host, false))];
   }
 
-  /** Drains and stops every app; the store stays open for the caller to close. */
+  /**
+   * Drains and stops every app; the store stays open for the caller to close.
+   * From the first call no change starts and no release starts serving (a
+   * deploy in flight fails at its switch), so no instance is started after
+   * the apps were stopped. A change in flight (a build) gets the grace
+   * period to end before the logs close.
+   */
   async stop(): Promise<void> {
     this.#stopping = true;
     for (const app of this.#apps.keys()) this.#cancelRetry(app);
     await this.#cron.stop();
+    const graceMs = this.#options.graceMs ?? 10_000;
     await Promise.all([...this.#apps.values()].map(async (state) => {
-      await state.queue;
       await state.runner.stop();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([state.queue, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
       await state.log.close();
       await state.access.close();
     }));
+  }
+
+  /** Last resort (the daemon is forced out): SIGKILL every instance of every app now. */
+  kill(): void {
+    this.#stopping = true;
+    for (const state of this.#apps.values()) state.runner.kill();
   }
 }
