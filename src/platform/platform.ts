@@ -442,6 +442,8 @@ export class Platform {
           // Only a user that is still this app's (its home is the app's folder).
           if (user !== null && user.home === this.#appDir(name)) await removeAppUser(user);
         } catch (err) {
+          // The app stays, stopped; its logs were closed, so the next use of it opens them anew.
+          this.#apps.delete(name);
           this.#audit(actor, 'apps.destroy', name, {}, err);
           throw err;
         }
