@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appUserName } from '../../src/platform/index.ts';
 import { apiCall, startDaemon, testUserPrefix } from '../helpers/daemon.ts';
-import { BerthProcess, eventually } from '../helpers/berth-process.ts';
+import { eventually } from '../helpers/berth-process.ts';
 import { deployHostile, hostileRun, hostileSpawn, whoami } from './hostile-app.ts';
 
 /** True while the process runs (a zombie waiting to be reaped runs nothing). */
@@ -162,5 +162,4 @@ test('a daemon killed with SIGKILL: the next start ends what the app hid, tagged
   const now = await whoami(daemon, 'hostile.localhost');
   assert.equal(now.uid, uid, 'the app itself comes back as its user');
   assert.deepEqual(processesOf(uid), [now.pid], 'and only its new instance runs as it');
-  void BerthProcess;
 });
