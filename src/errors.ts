@@ -50,6 +50,9 @@ export const ERROR_CODES = {
   BERTH_E_SSH_KEY: 'a public key is malformed, of an unsupported type or too weak, or is a private key',
   BERTH_E_BUILD_LIMIT: 'a build ran out of its time or memory limit',
   BERTH_E_APP_USER: "an app's Unix user cannot be created, found or removed",
+  BERTH_E_APP_BUSY: "processes of an app's Unix user could not be ended, so the app was not destroyed",
+  BERTH_E_STATE_LOCKED: 'another berth server is running on the state folder',
+  BERTH_E_STOPPING: 'the server is stopping and starts no new change',
   BERTH_E_STATE: 'the state directory or database cannot be used',
   BERTH_E_SOURCE_CHANGED: 'a file in the app folder changed while it was being packed',
   // The remote commands of the CLI (src/cli/remote/): credentials and the connection to the daemon.

@@ -229,9 +229,19 @@ export class ApiServer {
     return listenOn(this.#server, host, port);
   }
 
-  close(): Promise<void> {
+  /**
+   * Stops accepting; requests in flight get `graceMs` to end, then every
+   * connection is cut (a `logs -f` follower or a streamed deploy would
+   * otherwise hold the daemon's stop, and the apps' with it, for ever).
+   */
+  close(graceMs = 10_000): Promise<void> {
     return new Promise((resolve) => {
-      this.#server.close(() => resolve());
+      const timer = setTimeout(() => this.#server.closeAllConnections(), graceMs);
+      timer.unref();
+      this.#server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
       this.#server.closeIdleConnections();
     });
   }

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ApiServer } from '../api/api-server.ts';
 import { registerGitRoutes } from '../api/git-routes.ts';
@@ -16,7 +15,7 @@ import { BerthMetrics, HISTORY_STEP_MS, MetricsHistory } from '../metrics/index.
 import { startGit } from '../git/index.ts';
 import { LogDrains } from '../platform/log-drains.ts';
 import { Platform } from '../platform/platform.ts';
-import { Store, userPrefix } from '../platform/index.ts';
+import { StateLock, Store, userPrefix } from '../platform/index.ts';
 import type { ListenAddress } from './address.ts';
 import type { AcmePolling, AcmeSettings, EdgeCertificates, RenewalPolicy } from '../tls/index.ts';
 import { onShutdown } from './shutdown.ts';
@@ -90,7 +89,8 @@ const INHERITED_ENV = [
  */
 export async function server(options: ServerOptions): Promise<void> {
   const stateDir = resolve(options.stateDir);
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  // The lock before anything else touches the folder: a second daemon is refused with the folder as it was.
+  const lock = StateLock.acquire(stateDir);
   const store = Store.open(stateDir);
   const tokenPath = join(stateDir, 'admin-token');
   if (store.ensureAdminToken(tokenPath)) options.log(`created the admin API token in ${tokenPath} (mode 0600)`);
@@ -155,6 +155,8 @@ export async function server(options: ServerOptions): Promise<void> {
     onEvent: (event) => metrics.record(event),
   });
   observers.push((batch) => platform.recordAccess(batch.records));
+  // Before anything listens: whatever still runs as an app's user now is a leftover.
+  await platform.endLeftoverProcesses();
   // Add-ons: local PostgreSQL/Redis servers carry their own supervisor tag,
   // so servers a killed daemon left behind are stopped before new ones start.
   const addonMarker = `server:${stateDir}:addons`;
@@ -219,18 +221,21 @@ export async function server(options: ServerOptions): Promise<void> {
   await onShutdown(
     options.log,
     async () => {
-      await api.close();
-      await dashboard?.close();
-      await metricsListener?.close();
-      await git.close();
-      await edge.close(10_000);
+      // Every listener stops taking work at once (each bounded by its grace
+      // period), then the apps stop: no listener may hold the apps' stop up.
+      await Promise.all([api.close(), dashboard?.close(), metricsListener?.close(), git.close(), edge.close(10_000)]);
       clearInterval(historyTimer);
       await certificates?.close();
       await platform.stop();
       await addons.close();
       await drains.close();
       store.close();
+      lock.release();
     },
-    () => process.exit(130),
+    () => {
+      // Forced out (a second signal, or the stop failed): the apps' instances must not outlive the daemon.
+      platform.kill();
+      process.exit(130);
+    },
   );
 }

@@ -58,6 +58,8 @@ export class GitSshServer {
   readonly #ssh: ssh2.Server;
   readonly #tcp: NetServer;
   readonly #sockets = new Set<Socket>();
+  /** git commands running for clients now (a push in progress). */
+  #running = 0;
 
   constructor(options: GitSshServerOptions) {
     this.#options = options;
@@ -182,9 +184,12 @@ export class GitSshServer {
         this.#options.log(`ssh: refused the command ${JSON.stringify(word.slice(0, 40))} for key ${keyName} from ${ip}`);
         return refuseWith(accept(), `berth serves git only (git-receive-pack and git-upload-pack); ${JSON.stringify(word.slice(0, 40))} is not available (no shell commands, scp or sftp)`);
       }
-      void this.#runGit(accept(), request.service, request.app, keyName, env).catch((err: unknown) => {
-        if (!isBerthError(err)) this.#options.log(`ssh: git ${request.service} for ${request.app} failed: ${(err as Error).stack ?? String(err)}`);
-      });
+      this.#running++;
+      void this.#runGit(accept(), request.service, request.app, keyName, env)
+        .catch((err: unknown) => {
+          if (!isBerthError(err)) this.#options.log(`ssh: git ${request.service} for ${request.app} failed: ${(err as Error).stack ?? String(err)}`);
+        })
+        .finally(() => this.#running--);
     });
   }
 
@@ -224,11 +229,16 @@ export class GitSshServer {
     return listenOn(this.#tcp, host, port, 'for SSH');
   }
 
-  /** Stops accepting; connections get `graceMs` to finish (a push in progress), then are cut. */
+  /**
+   * Stops accepting; a push in progress gets `graceMs` to finish, then every
+   * connection is cut. Idle connections (a client that keeps its connection
+   * open between commands) are cut at once: they must not hold up the
+   * daemon's stop, whose next step stops the apps.
+   */
   async close(graceMs = 10_000): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#tcp.close(() => resolve()));
     const deadline = Date.now() + graceMs;
-    while (this.#sockets.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    while (this.#running > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     for (const socket of this.#sockets) socket.destroy();
     await closed;
   }

@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { BerthError } from '../errors.ts';
-import type { RunAs } from '../runner/index.ts';
+import { endProcessesOf, type ProcessEntry, type RunAs } from '../runner/index.ts';
+import { idsOfDatabase, loginDefsRanges, subordinateRanges, type IdRange } from './uid-allocation.ts';
 
 // Per-app Unix users. When berth runs as root, every app gets a system user
 // of its own (created with the app, removed with it): its builds, release
@@ -92,41 +93,141 @@ async function withLockRetries(file: string, args: readonly string[]): Promise<v
   }
 }
 
+/** What the machine's user and group databases already use, for choosing an app's uid. */
+export interface MachineIds {
+  readonly usedUids: ReadonlySet<number>;
+  readonly usedGids: ReadonlySet<number>;
+  /** login.defs' ranges for useradd/groupadd, and /etc/subuid and /etc/subgid. */
+  readonly reserved: readonly IdRange[];
+}
+
+async function readOptional(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw err;
+  }
+}
+
+/** Reads passwd and group (through NSS), login.defs, /etc/subuid and /etc/subgid. */
+export async function readMachineIds(): Promise<MachineIds> {
+  try {
+    const [passwd, group, loginDefs, subuid, subgid] = await Promise.all([
+      run('getent', ['passwd'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).then((r) => r.stdout),
+      run('getent', ['group'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).then((r) => r.stdout),
+      readOptional('/etc/login.defs'),
+      readOptional('/etc/subuid'),
+      readOptional('/etc/subgid'),
+    ]);
+    return { usedUids: idsOfDatabase(passwd), usedGids: idsOfDatabase(group), reserved: [...loginDefsRanges(loginDefs), ...subordinateRanges(subuid), ...subordinateRanges(subgid)] };
+  } catch (err) {
+    throw new BerthError('BERTH_E_APP_USER', `cannot read the machine's users and groups: ${(err as Error).message}`, { status: 500, cause: err });
+  }
+}
+
+/** useradd/groupadd's exit code for "that id is already used". */
+const ID_TAKEN = 4;
+/** Ids tried before giving up when other programs keep taking the one chosen. */
+const CREATE_ATTEMPTS = 5;
+
+function commandError(err: unknown): string {
+  return (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
+}
+
 /**
- * Creates the app's system user (no login shell, its own group, `home` as
- * its home directory, not created here) and returns it. A user of that name
- * that already exists is taken over only if its home is this app's home
- * (a crash between useradd and the database left it), or one of
- * `formerHomes` (where an older berth put it; moved to `home`); any other
- * is refused rather than shared, since sharing would let two apps read
- * each other.
+ * Creates the app's system user and its group, both with the uid `choose`
+ * names (no login shell, `home` as its home, not created here), and returns
+ * it. berth chooses the id itself so that no id is ever given to a second
+ * app (see uid-allocation.ts); an id some other program took meanwhile is
+ * skipped. A user of that name whose home is this app's folder (or one of
+ * `formerHomes`, where an older berth put it) is a leftover (a crash between useradd and the database, an older berth's
+ * failed destroy): its processes are ended and it is removed first, never
+ * taken over. Any other user of that name is refused rather than shared.
  */
-export async function createAppUser(name: string, home: string, formerHomes: readonly string[] = []): Promise<UnixUser> {
+export async function createAppUser(name: string, home: string, choose: (ids: MachineIds) => number, formerHomes: readonly string[] = []): Promise<UnixUser> {
   const existing = await findUser(name);
   if (existing !== null) {
-    if (existing.home === home) return existing;
-    if (formerHomes.includes(existing.home)) {
-      await setUserHome(existing.name, home);
-      return { ...existing, home };
+    if (existing.home !== home && !formerHomes.includes(existing.home)) {
+      throw new BerthError('BERTH_E_APP_USER', `the Unix user "${name}" already exists and is not this app's`, {
+        status: 409,
+        hint: 'Another program (or another berth server on this machine) uses that name. Remove that user, or start berth server with another --user-prefix.',
+      });
     }
-    throw new BerthError('BERTH_E_APP_USER', `the Unix user "${name}" already exists and is not this app's`, {
-      status: 409,
-      hint: 'Another program (or another berth server on this machine) uses that name. Remove that user, or start berth server with another --user-prefix.',
-    });
+    await removeAppUser(existing);
   }
-  try {
-    await withLockRetries('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', home, '--shell', '/usr/sbin/nologin', '--comment', 'berth app', name]);
-  } catch (err) {
-    throw new BerthError('BERTH_E_APP_USER', `cannot create the Unix user "${name}": ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`, {
-      status: 500,
-      hint: 'berth needs useradd (Debian package passwd) to give each app its own user when running as root.',
-      cause: err,
-    });
+  for (let attempt = 1; ; attempt++) {
+    const uid = choose(await readMachineIds());
+    try {
+      await withLockRetries('groupadd', ['--system', '--gid', String(uid), name]);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === ID_TAKEN && attempt < CREATE_ATTEMPTS) continue;
+      throw new BerthError('BERTH_E_APP_USER', `cannot create the group "${name}" (gid ${uid}): ${commandError(err)}`, {
+        status: 500,
+        hint: 'berth needs groupadd and useradd (Debian package passwd) to give each app its own user when running as root.',
+        cause: err,
+      });
+    }
+    try {
+      // --system: no aging, and no subordinate uid range (which would let the app map other ids in a user namespace).
+      await withLockRetries('useradd', ['--system', '--uid', String(uid), '--gid', String(uid), '--no-create-home', '--home-dir', home, '--shell', '/usr/sbin/nologin', '--comment', 'berth app', name]);
+    } catch (err) {
+      await withLockRetries('groupdel', [name]).catch(() => {});
+      if ((err as { code?: unknown }).code === ID_TAKEN && attempt < CREATE_ATTEMPTS) continue;
+      throw new BerthError('BERTH_E_APP_USER', `cannot create the Unix user "${name}" (uid ${uid}): ${commandError(err)}`, {
+        status: 500,
+        hint: 'berth needs useradd (Debian package passwd) to give each app its own user when running as root.',
+        cause: err,
+      });
+    }
+    const created = await findUser(name);
+    if (created === null || created.uid !== uid) throw new BerthError('BERTH_E_APP_USER', `useradd succeeded but "${name}" with uid ${uid} cannot be found`, { status: 500 });
+    return created;
   }
-  const created = await findUser(name);
-  if (created === null) throw new BerthError('BERTH_E_APP_USER', `useradd succeeded but "${name}" cannot be found`, { status: 500 });
-  return created;
 }
+
+/** userdel's exit code while a process of the user still runs (a zombie waiting for init). */
+const USER_BUSY = 8;
+
+/**
+ * Ends every process of the user, then removes the user and its group. What
+ * cannot be ended is reported (BERTH_E_APP_BUSY) and the user stays, so the
+ * caller keeps the app and the destroy can be tried again.
+ */
+export async function removeAppUser(user: UnixUser): Promise<void> {
+  const left = await endProcessesOf(user);
+  if (left.length > 0) throw processesLeft(user, left);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await withLockRetries('userdel', [user.name]);
+      break;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === 6) break; // no such user: already gone
+      if (code === USER_BUSY && attempt < 20) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      throw new BerthError('BERTH_E_APP_USER', `cannot remove the Unix user "${user.name}": ${commandError(err)}`, {
+        status: 500,
+        hint: `Remove it by hand (userdel ${user.name}), then destroy the app again.`,
+        cause: err,
+      });
+    }
+  }
+  // userdel removes the user's own group when nobody else is in it; a group left behind goes too.
+  await withLockRetries('groupdel', [user.name]).catch(() => {});
+}
+
+function processesLeft(user: UnixUser, left: readonly ProcessEntry[]): BerthError {
+  // A command line is the app's text: control characters are escaped, never passed to a terminal.
+  const shown = left.slice(0, 10).map((p) => `${p.pid} (${JSON.stringify(p.command.slice(0, 80)).slice(1, -1)})`).join(', ');
+  return new BerthError('BERTH_E_APP_BUSY', `processes of the Unix user "${user.name}" (uid ${user.uid}) could not be ended: ${shown}${left.length > 10 ? `, and ${left.length - 10} more` : ''}`, {
+    status: 409,
+    hint: 'They did not die from SIGKILL (stuck in the kernel, e.g. on a hung file system). Nothing was removed; end them and destroy the app again.',
+  });
+}
+
 
 /** Points the user's home directory (passwd) at `home`; the folder itself is the caller's. */
 export async function setUserHome(name: string, home: string): Promise<void> {
@@ -136,20 +237,6 @@ export async function setUserHome(name: string, home: string): Promise<void> {
     throw new BerthError('BERTH_E_APP_USER', `cannot set the home of the Unix user "${name}": ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`, {
       status: 500,
       hint: `Set it by hand: usermod --home ${home} ${name}`,
-      cause: err,
-    });
-  }
-}
-
-/** Removes the app's user and its group; a user already gone is fine. */
-export async function removeAppUser(name: string): Promise<void> {
-  if ((await findUser(name)) === null) return;
-  try {
-    await withLockRetries('userdel', [name]);
-  } catch (err) {
-    throw new BerthError('BERTH_E_APP_USER', `cannot remove the Unix user "${name}": ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`, {
-      status: 500,
-      hint: `Remove it by hand: userdel ${name}`,
       cause: err,
     });
   }

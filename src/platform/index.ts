@@ -51,5 +51,6 @@ export type {
 } from './records.ts';
 export { SCHEMA_VERSION } from './schema.ts';
 export { writeFileAtomic } from './atomic-file.ts';
+export { StateLock, lockHolder, LOCK_FILE } from './state-lock.ts';
 export { appUserName, userPrefix, MAX_USER_NAME } from './app-users.ts';
 export type { ScheduledTask } from './cron-scheduler.ts';

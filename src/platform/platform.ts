@@ -24,12 +24,14 @@ import {
 import type { Edge, ExchangeRecord, SiteSettings, SiteSpec } from '../edge/index.ts';
 import type { DomainCertificate } from '../tls/index.ts';
 import { BerthError } from '../errors.ts';
-import { ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type ReleaseSpec, type RunAs } from '../runner/index.ts';
+import { endProcessesOf, listProcesses, ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type ReleaseSpec, type RunAs } from '../runner/index.ts';
 import { accessLogLine, createAccessLog } from './access-log.ts';
 import { AppLog } from './app-log.ts';
 import { giveTree, removeTree } from '../safe-fs/index.ts';
 import { appPaths, legacyHome, prepareAppDirs, type AppPaths } from './app-dirs.ts';
 import { appUserName, createAppUser, findUser, removeAppUser, requireTraversable, setUserHome } from './app-users.ts';
+import { APP_UID_RANGE, chooseAppUid } from './uid-allocation.ts';
+import { decideStartRetry, DEFAULT_START_RETRY_POLICY, type StartRetryPolicy } from './start-retry-policy.ts';
 import { CronScheduler, type CronJobView, type ScheduledTask } from './cron-scheduler.ts';
 import * as names from './names.ts';
 import type { App, Build, BuildManifest, Release, ReleaseInfo } from './records.ts';
@@ -64,6 +66,10 @@ export interface PlatformOptions {
   readonly onEvent?: (event: PlatformEvent) => void;
   /** Told when an app's logs come to exist and when the app goes (the log drains follow them). */
   readonly logWatcher?: AppLogWatcher | null;
+  /** How apps that failed to start with the daemon are tried again (tests shorten it). */
+  readonly startRetryPolicy?: StartRetryPolicy;
+  /** The time, for start retries (epoch ms). */
+  readonly now?: () => number;
 }
 
 /** A build or a deploy that ended, how, and how long it took. */
@@ -127,6 +133,8 @@ interface AppState {
   user: Promise<RunAs | null> | null;
   /** Deploys, config changes, rollbacks, scaling and restarts of one app happen one at a time. */
   queue: Promise<unknown>;
+  /** The next try of a start that failed when the daemon started (null: none pending). */
+  retry: NodeJS.Timeout | null;
 }
 
 /**
@@ -143,6 +151,7 @@ export class Platform {
   readonly #builds: BuildQueue;
   #environment: Promise<{ build: BuildEnvironment; sandbox: Sandbox }> | null = null;
   readonly #cron: CronScheduler;
+  #stopping = false;
 
   constructor(options: PlatformOptions) {
     this.#options = options;
@@ -172,6 +181,31 @@ export class Platform {
     await requireTraversable(this.#options.stateDir);
   }
 
+  /**
+   * Ends every process of the app users berth ever made, before anything of
+   * this daemon runs as them (call it before any listener opens): whatever
+   * is left is a previous daemon's, a killed build, or something an app
+   * started and hid — with a clean environment (no supervisor tag), in a
+   * session of its own, double-forked to init. Add-on servers run as their
+   * own system users (postgres, redis), never as app users, so they stay.
+   */
+  async endLeftoverProcesses(): Promise<void> {
+    if (!this.#options.appUsers) return;
+    const gids = new Map<number, number>();
+    for (const app of this.#store.listApps()) {
+      if (app.uid === null) continue;
+      const user = await findUser(app.uid).catch(() => null);
+      if (user !== null) gids.set(user.uid, user.gid);
+    }
+    // One look at /proc; only the uids that have processes are signalled.
+    const running = new Set((await listProcesses()).filter((p) => p.state !== 'Z').flatMap((p) => p.uids));
+    for (const { uid, app } of this.#store.allocatedUids()) {
+      if (uid === 0 || !running.has(uid)) continue;
+      const left = await endProcessesOf({ uid, gid: gids.get(uid) ?? uid });
+      if (left.length > 0) this.#options.log(`${app}: ${left.length} process(es) of uid ${uid} left by a previous run could not be ended: ${left.map((p) => p.pid).join(', ')}`);
+    }
+  }
+
   /** Brings every app back at its current release (after a daemon start). */
   async start(): Promise<void> {
     await this.prepare();
@@ -197,14 +231,42 @@ export class Platform {
       this.#store.listApps().map(async (app) => {
         const current = this.#store.currentRelease(app.name);
         if (current === null) return;
-        try {
-          await this.#activate(app.name, current);
-          this.#options.log(`${app.name}: serving v${current.version}`);
-        } catch (err) {
-          this.#options.log(`${app.name}: cannot start v${current.version}: ${(err as Error).message}`);
-        }
+        await this.#serially(app.name, () => this.#startAtBoot(app.name, current.id, 0));
       }),
     );
+  }
+
+  /**
+   * Starts an app's current release when the daemon starts. A failure (its
+   * build folder unreadable for a moment, an add-on server not up yet, its
+   * port taken) is logged once, with the next try's time, and tried again
+   * with backoff (`decideStartRetry`) for as long as that release is the
+   * app's current one and nothing else has made the app serve.
+   */
+  async #startAtBoot(app: string, releaseId: number, failures: number): Promise<void> {
+    const state = this.#state(app);
+    state.retry = null;
+    const current = this.#store.listApps().some((a) => a.name === app) ? this.#store.currentRelease(app) : null;
+    // Destroyed, rolled back or deployed meanwhile, or serving already: nothing to retry.
+    if (this.#stopping || current === null || current.id !== releaseId || (failures > 0 && (state.runner.current !== null || state.site !== null))) return;
+    try {
+      await this.#activate(app, current);
+      this.#options.log(`${app}: serving v${current.version}${failures > 0 ? ` (after ${failures} failed start${failures === 1 ? '' : 's'})` : ''}`);
+    } catch (err) {
+      if (this.#stopping) return;
+      const now = (this.#options.now ?? Date.now)();
+      const next = decideStartRetry(failures + 1, now, this.#options.startRetryPolicy ?? DEFAULT_START_RETRY_POLICY);
+      const line = `cannot start v${current.version}: ${(err as Error).message}; next try at ${new Date(next.at).toISOString()} (in ${Math.round(next.delayMs / 100) / 10} s)`;
+      this.#options.log(`${app}: ${line}`);
+      state.log.add('berth', line);
+      state.retry = setTimeout(() => void this.#serially(app, () => this.#startAtBoot(app, releaseId, next.failures)).catch(() => {}), next.delayMs);
+    }
+  }
+
+  #cancelRetry(app: string): void {
+    const state = this.#apps.get(app);
+    if (state?.retry) clearTimeout(state.retry);
+    if (state) state.retry = null;
   }
 
   #state(app: string): AppState {
@@ -219,6 +281,7 @@ export class Platform {
         site: null,
         user: null,
         queue: Promise.resolve(),
+        retry: null,
         runner: new ReleaseRunner<RunningRelease>({
           publish: (upstreams, release) => {
             created.site = { ...release.settings, mounts: release.mounts, upstreams, fallbackRoot: null };
@@ -237,10 +300,13 @@ export class Platform {
     return state;
   }
 
-  /** Runs `work` after the app's previous change has finished. */
+  /** Runs `work` after the app's previous change has finished; nothing new starts once the daemon is stopping. */
   #serially<T>(app: string, work: () => Promise<T>): Promise<T> {
     const state = this.#state(app);
-    const run = state.queue.then(work);
+    const run = state.queue.then(() => {
+      if (this.#stopping) throw new BerthError('BERTH_E_STOPPING', 'the server is stopping', { status: 503, hint: 'Try again once it runs again.' });
+      return work();
+    });
     state.queue = run.catch(() => {});
     return run;
   }
@@ -302,13 +368,24 @@ export class Platform {
       if (this.#store.listApps().some((app) => app.name === name)) return this.#store.createApp(name); // refused: the app exists
       const users = this.#options.appUsers;
       if (!users) return this.#store.createApp(name);
-      const user = await createAppUser(appUserName(users.prefix, name), this.#paths(name).home, [legacyHome(this.#appsDir(), name)]);
+      const user = await createAppUser(
+        appUserName(users.prefix, name),
+        this.#paths(name).home,
+        (ids) =>
+        // Recorded before the user exists: whatever happens next, this uid is never given again.
+        this.#store.allocateUid(name, (everAllocated) => {
+          const uid = chooseAppUid({ range: APP_UID_RANGE, everAllocated, ...ids });
+          if (uid === null) throw new BerthError('BERTH_E_APP_USER', `no uid is left for app users in ${APP_UID_RANGE.first}–${APP_UID_RANGE.last}`, { status: 500, hint: 'Every uid of the range was given to an app once, or is used on this machine; berth never gives one to a second app.' });
+          return uid;
+        }),
+        [legacyHome(this.#appsDir(), name)],
+      );
       try {
         const app = this.#store.createApp(name, { uid: user.uid });
         await prepareAppDirs(this.#appsDir(), name, user);
         return app;
       } catch (err) {
-        await removeAppUser(user.name).catch(() => {});
+        await removeAppUser(user).catch(() => {});
         throw err;
       }
     });
@@ -377,6 +454,7 @@ export class Platform {
     this.#store.requireNoAddons(name);
     await this.#serially(name, async () => {
       const state = this.#apps.get(name);
+      this.#cancelRetry(name);
       await this.#cron.removeApp(name);
       await this.#options.logWatcher?.detach(name);
       if (state) {
@@ -386,18 +464,28 @@ export class Platform {
         await state.log.close();
         await state.access.close();
       }
+      // Every process of the app's user goes (whatever escaped its instance's
+      // group), then the user; only then the row: a destroy that cannot
+      // finish keeps the app, says what is left, and can be tried again.
       const uid = this.#store.getApp(name).uid;
+      if (uid !== null) {
+        try {
+          const user = await findUser(uid);
+          // Only a user that is still this app's (its home is the app's folder).
+          if (user !== null && (user.home === this.#paths(name).home || user.home === legacyHome(this.#appsDir(), name))) await removeAppUser(user);
+        } catch (err) {
+          // The app stays, stopped; its logs were closed, so the next use of it opens them anew.
+          this.#apps.delete(name);
+          this.#audit(actor, 'apps.destroy', name, {}, err);
+          throw err;
+        }
+      }
       this.#audited(actor, 'apps.destroy', name, () => this.#store.destroyApp(name));
       this.#apps.delete(name);
       await this.#publishRoutes();
       await removeTree(this.#appDir(name));
       await removeTree(join(this.#options.stateDir, 'logs', name));
       await removeTree(join(this.#options.stateDir, 'git', `${name}.git`)); // its git repository (src/git/)
-      if (uid !== null) {
-        const user = await findUser(uid);
-        // Only a user that is still this app's: the uid may have been reused.
-        if (user !== null && (user.home === this.#paths(name).home || user.home === legacyHome(this.#appsDir(), name))) await removeAppUser(user.name);
-      }
     });
   }
 
@@ -591,6 +679,8 @@ export class Platform {
   async #rollOut(app: string, release: Release, log: (line: string) => void): Promise<ReleaseInfo> {
     log(`releasing v${release.version}: ${release.description}`);
     try {
+      // A build that ended after the stop began: no release command, no instances.
+      if (this.#stopping) throw new BerthError('BERTH_E_STOPPING', 'the server is stopping', { status: 503, hint: 'Deploy again once it runs again.' });
       await this.#runReleaseCommand(app, release, log);
       await this.#activate(app, release);
     } catch (err) {
@@ -930,14 +1020,31 @@ export class Platform {
     return [detail(`${app}.${this.#options.baseDomain}`, true), ...this.domains(app).map((host) => detail(host, false))];
   }
 
-  /** Drains and stops every app; the store stays open for the caller to close. */
+  /**
+   * Drains and stops every app; the store stays open for the caller to close.
+   * From the first call no change starts and no release starts serving (a
+   * deploy in flight fails at its switch), so no instance is started after
+   * the apps were stopped. A change in flight (a build) gets the grace
+   * period to end before the logs close.
+   */
   async stop(): Promise<void> {
+    this.#stopping = true;
+    for (const app of this.#apps.keys()) this.#cancelRetry(app);
     await this.#cron.stop();
+    const graceMs = this.#options.graceMs ?? 10_000;
     await Promise.all([...this.#apps.values()].map(async (state) => {
-      await state.queue;
       await state.runner.stop();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([state.queue, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
       await state.log.close();
       await state.access.close();
     }));
+  }
+
+  /** Last resort (the daemon is forced out): SIGKILL every instance of every app now. */
+  kill(): void {
+    this.#stopping = true;
+    for (const state of this.#apps.values()) state.runner.kill();
   }
 }

@@ -90,6 +90,13 @@
 //                log_path is the app's log folder, where the build's lines
 //                are (source "build").
 //
+// Version 6:
+//
+//   app_uids     uid PRIMARY KEY: every uid berth has ever given an app's
+//                Unix user, with the app's name and when. Rows are never
+//                deleted (a destroyed app's uid stays here), so no uid is
+//                given to a second app. Seeded from the apps that had one.
+//
 // Times are ISO-8601 UTC strings. Tables are STRICT, so a wrong type is an
 // error rather than a silently stored string. Two triggers keep the one
 // invariant a restart depends on — an app's current release is a succeeded
@@ -277,6 +284,14 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE builds;
   ALTER TABLE builds_v5 RENAME TO builds;
   CREATE INDEX builds_by_app ON builds(app_id);
+  `,
+  `
+  CREATE TABLE app_uids (
+    uid INTEGER PRIMARY KEY,
+    app TEXT NOT NULL,
+    allocated_at TEXT NOT NULL
+  ) STRICT;
+  INSERT INTO app_uids (uid, app, allocated_at) SELECT uid, name, created_at FROM apps WHERE uid IS NOT NULL;
   `,
 ];
 

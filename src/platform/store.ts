@@ -266,8 +266,32 @@ export class Store {
         throw new BerthError('BERTH_E_APP_EXISTS', `an app named "${name}" already exists`, { hint: 'Pick another name, or use the existing app.', status: 409 });
       }
       this.#run('INSERT INTO apps (name, created_at, uid, deploy_branch) VALUES (?, ?, ?, ?)', name, this.#time(), uid, branch);
+      // Whatever gave the uid, it is now given for good (see allocateUid).
+      if (uid !== null) this.#run('INSERT OR IGNORE INTO app_uids (uid, app, allocated_at) VALUES (?, ?, ?)', uid, name, this.#time());
       return this.getApp(name);
     });
+  }
+
+  /**
+   * Gives `app` a uid for its Unix user: `choose` gets every uid ever given
+   * (destroyed apps' too) and names one, which is recorded in the same
+   * transaction, before the user exists, so it is never chosen again, even
+   * if creating the user then fails.
+   */
+  allocateUid(app: string, choose: (everAllocated: ReadonlySet<number>) => number): number {
+    appName(app);
+    return this.transaction(() => {
+      const ever = new Set(this.#all('SELECT uid FROM app_uids').map((r) => Number(r.uid)));
+      const uid = checkUid(choose(ever))!;
+      if (ever.has(uid)) throw new BerthError('BERTH_E_APP_USER', `uid ${uid} was given to an app before`, { status: 500 });
+      this.#run('INSERT INTO app_uids (uid, app, allocated_at) VALUES (?, ?, ?)', uid, app, this.#time());
+      return uid;
+    });
+  }
+
+  /** Every uid berth has given an app's user, with the app it was given to. */
+  allocatedUids(): Array<{ uid: number; app: string }> {
+    return this.#all('SELECT uid, app FROM app_uids ORDER BY uid').map((r) => ({ uid: Number(r.uid), app: String(r.app) }));
   }
 
   getApp(name: string): App {

@@ -2,6 +2,7 @@ import { dirname } from 'node:path';
 import { commandToArgv, type ProcessType } from '../build/index.ts';
 import { Instance, type ExitInfo, type InstanceState, type RunAs } from './instance.ts';
 import { findFreePort } from './ports.ts';
+import { portTakenMessage, type PortOwner } from './port-owner.ts';
 import { probeInstance } from './probe.ts';
 import { judgeProbe, DEFAULT_READINESS_POLICY, type ReadinessPolicy } from './readiness.ts';
 import type { RolloutInstance } from './rollout-policy.ts';
@@ -55,6 +56,12 @@ export interface FormationOptions {
 /** Output lines kept for a failed rollout's report. */
 const RECENT_LINES = 40;
 
+/**
+ * Times in a row an instance whose port was taken starts again at once on a
+ * new port before that counts as a crash (restart policy, rollout failure).
+ */
+const PORT_RETRIES = 3;
+
 /** Process types that run once (release) or on a schedule, never as a service. */
 const NOT_SERVICES = new Set(['release', 'build']);
 
@@ -67,6 +74,8 @@ interface Slot {
   lastExit: string | null;
   history: CrashHistory;
   restartTimer: NodeJS.Timeout | null;
+  /** Instances started again in a row because their port was someone else's. */
+  portRetries: number;
 }
 
 /**
@@ -82,6 +91,8 @@ export class Formation {
   #closing: Promise<void> | null = null;
   #published = '';
   readonly #recent: string[] = [];
+  /** Instances killed because another process held their port. */
+  readonly #portTaken = new WeakSet<Instance>();
 
   constructor(options: FormationOptions) {
     this.#options = options;
@@ -90,7 +101,7 @@ export class Formation {
       if (NOT_SERVICES.has(type.name)) continue;
       const count = options.scale[type.name] ?? 1;
       for (let index = 1; index <= count; index++) {
-        this.#slots.push({ type, index, instance: null, exits: 0, lastExit: null, history: NO_CRASHES, restartTimer: null });
+        this.#slots.push({ type, index, instance: null, exits: 0, lastExit: null, history: NO_CRASHES, restartTimer: null, portRetries: 0 });
       }
     }
   }
@@ -183,18 +194,37 @@ export class Formation {
       (info) => this.#onExit(slot, instance, info),
     );
     log(instance.name, `started (pid ${instance.pid ?? '?'}${port !== null ? `, port ${port}` : ''})`, 'event');
-    if (isWeb) void this.#probeUntilReady(instance);
+    if (isWeb) void this.#probeUntilReady(slot, instance);
     else instance.state = 'ready';
   }
 
-  async #probeUntilReady(instance: Instance): Promise<void> {
+  /** Whose sockets count as the instance's: the app's uid, or (everything runs as one uid) the instance's process group. */
+  #ownerOf(instance: Instance): PortOwner | null {
+    const user = this.#options.user ?? null;
+    if (user !== null) return { kind: 'uid', uid: user.uid };
+    return instance.pid === undefined ? null : { kind: 'group', pgid: instance.pid };
+  }
+
+  async #probeUntilReady(slot: Slot, instance: Instance): Promise<void> {
     const policy = this.#options.readinessPolicy ?? DEFAULT_READINESS_POLICY;
+    const owner = this.#ownerOf(instance);
+    // No pid: the process never started, and its exit is on its way.
+    if (owner === null) return;
     let reported = false;
     while (instance.state === 'starting') {
-      const result = await probeInstance('127.0.0.1', instance.spec.port!, this.#options.healthPath);
+      const result = await probeInstance('127.0.0.1', instance.spec.port!, this.#options.healthPath, owner);
       if (instance.state !== 'starting') return;
       const verdict = judgeProbe(result, this.#options.healthPath, instance.startedAt, this.#clock.now(), policy);
+      if (verdict.kind === 'port-taken') {
+        // Never traffic to a listener that is not the instance's: the
+        // instance starts again on a new port (see #onExit).
+        this.#options.log(instance.name, portTakenMessage(instance.spec.port!, verdict.uid, instance.name), 'event');
+        this.#portTaken.add(instance);
+        instance.kill('SIGKILL');
+        return;
+      }
       if (verdict.kind === 'ready') {
+        slot.portRetries = 0;
         instance.state = 'ready';
         // "ready" is said once the instance takes traffic, not before.
         await this.#publish();
@@ -215,6 +245,14 @@ export class Formation {
       instance.state = 'stopped';
       this.#options.log(instance.name, `stopped (${how})`, 'event');
       this.#publish();
+      return;
+    }
+    if (this.#portTaken.has(instance) && slot.portRetries < PORT_RETRIES) {
+      // Not the app's fault: a new port at once, not counted as a crash.
+      slot.portRetries++;
+      instance.state = 'stopped';
+      this.#options.log(instance.name, 'starting again on a new port', 'event');
+      void this.#launch(slot);
       return;
     }
     instance.state = 'crashed';

@@ -11,3 +11,5 @@ export { decideCronSlot, nextCronSlot, catchUpWindow, cronSlotIso, CRON_CATCH_UP
 export { startCommand, type CommandRun, type CommandOptions, type CommandOutcome } from './command-run.ts';
 export { LineSplitter } from './line-splitter.ts';
 export { findFreePort } from './ports.ts';
+export { endProcessesOf, processesOf } from './uid-reaper.ts';
+export { listProcesses, type ProcessEntry } from './proc-table.ts';

@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { portAccepts } from '../net/port-accepts.ts';
+import { checkPortOwner, type PortOwner } from './port-owner.ts';
 import type { ProbeResult } from './readiness.ts';
 
 const PROBE_TIMEOUT_MS = 2_000;
@@ -17,9 +18,17 @@ function healthStatus(host: string, port: number, path: string): Promise<number 
   });
 }
 
-/** One readiness probe of an instance: its port, then its health path if it has one. */
-export async function probeInstance(host: string, port: number, healthPath: string | null): Promise<ProbeResult> {
+/**
+ * One readiness probe of an instance: its port accepts, every listener on it
+ * is the instance's own (`owner`), then its health path if it has one. The
+ * ownership check comes before any request, so a request (the health check
+ * included) never goes to a listener that is not the instance's.
+ */
+export async function probeInstance(host: string, port: number, healthPath: string | null, owner: PortOwner): Promise<ProbeResult> {
   if (!(await portAccepts(host, port, PROBE_TIMEOUT_MS))) return { kind: 'refused' };
+  const check = await checkPortOwner(port, owner);
+  if (check.kind === 'none') return { kind: 'refused' };
+  if (check.kind === 'foreign') return { kind: 'port-taken', uid: check.uid };
   if (healthPath === null) return { kind: 'listening' };
   const status = await healthStatus(host, port, healthPath);
   return status === null ? { kind: 'health-error' } : { kind: 'health', status };

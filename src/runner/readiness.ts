@@ -1,7 +1,9 @@
 /**
  * Whether a starting instance may take traffic. An instance is ready once its
- * port accepts connections and, when the app declares a health path, that
- * path answers 2xx. Probes repeat at a fixed interval until a deadline; what
+ * port accepts connections, every listener that would take a connection to
+ * 127.0.0.1 on that port is the instance's own, and, when the app declares
+ * a health path, that path answers 2xx. A port held by anyone else is never
+ * ready: the instance must start again on another port. Probes repeat at a fixed interval until a deadline; what
  * to do at each step is decided here, the probing itself is I/O elsewhere.
  */
 export interface ReadinessPolicy {
@@ -18,10 +20,14 @@ export type ProbeResult =
   | { readonly kind: 'refused' }
   | { readonly kind: 'listening' }
   | { readonly kind: 'health'; readonly status: number }
-  | { readonly kind: 'health-error' };
+  | { readonly kind: 'health-error' }
+  /** Something that is not the instance listens on its port; `uid` owns that socket. */
+  | { readonly kind: 'port-taken'; readonly uid: number };
 
 export type ReadinessVerdict =
   | { readonly kind: 'ready' }
+  /** The port is someone else's: never ready there; start the instance again on a new port. */
+  | { readonly kind: 'port-taken'; readonly uid: number }
   | { readonly kind: 'probe-again'; readonly afterMs: number; readonly overdue: boolean; readonly reason: string };
 
 export function judgeProbe(
@@ -47,6 +53,8 @@ export function judgeProbe(
     case 'health-error':
       reason = `health check ${healthPath ?? ''} failed to answer`;
       break;
+    case 'port-taken':
+      return { kind: 'port-taken', uid: result.uid };
   }
   const overdue = now - startedAt >= policy.deadlineMs;
   return { kind: 'probe-again', afterMs: overdue ? policy.slowIntervalMs : policy.intervalMs, overdue, reason };

@@ -46,6 +46,8 @@ export class ReleaseRunner<S extends ReleaseSpec = ReleaseSpec> {
   readonly #options: ReleaseRunnerOptions<S>;
   readonly #clock: Clock;
   #current: { spec: S; formation: Formation } | null = null;
+  /** A release being rolled out (started, not yet serving). */
+  #starting: Formation | null = null;
   #queue: Promise<unknown> = Promise.resolve();
   #stopped = false;
 
@@ -92,8 +94,29 @@ export class ReleaseRunner<S extends ReleaseSpec = ReleaseSpec> {
       drain: (upstream, deadline) => this.#options.drain(upstream, deadline),
     });
     const startedAt = this.#clock.now();
+    this.#starting = formation;
+    try {
+      await this.#rollOut(spec, formation, startedAt);
+    } finally {
+      this.#starting = null;
+    }
+    const previous = this.#current;
+    this.#current = { spec, formation };
+    // The switch: from this moment every engine sends requests to the new instances only.
+    await this.#options.publish(formation.readyUpstreams(), spec);
+    // The old instances are out of the routes: let their requests finish, then stop them.
+    if (previous !== null) await previous.formation.stop();
+  }
+
+  /** Waits until the new formation may take traffic; stops it and throws when it cannot, or when the app stops meanwhile. */
+  async #rollOut(spec: S, formation: Formation, startedAt: number): Promise<void> {
     await formation.start();
     for (;;) {
+      if (this.#stopped) {
+        // Stopping: a release that does not serve yet never will.
+        await formation.stop();
+        throw new BerthError('BERTH_E_RELEASE_FAILED', `${spec.name} did not start: the app is stopping`, { status: 503 });
+      }
       const verdict = judgeRollout(formation.rolloutView(), startedAt, this.#clock.now(), this.#options.readyTimeoutMs);
       if (verdict.kind === 'ready') break;
       if (verdict.kind === 'failed') {
@@ -106,18 +129,23 @@ export class ReleaseRunner<S extends ReleaseSpec = ReleaseSpec> {
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
-    const previous = this.#current;
-    this.#current = { spec, formation };
-    // The switch: from this moment every engine sends requests to the new instances only.
-    await this.#options.publish(formation.readyUpstreams(), spec);
-    // The old instances are out of the routes: let their requests finish, then stop them.
-    if (previous !== null) await previous.formation.stop();
   }
 
-  /** Drains and stops the serving release; idempotent. */
+  /**
+   * Drains and stops the serving release; idempotent. From the first call no
+   * release starts any more, and one being rolled out is stopped, so nothing
+   * of this app runs once it resolves.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     await this.#queue;
     await this.#current?.formation.stop();
+  }
+
+  /** Last resort (the daemon is forced out): SIGKILL every instance, serving or starting, now. */
+  kill(): void {
+    this.#stopped = true;
+    this.#starting?.kill();
+    this.#current?.formation.kill();
   }
 }

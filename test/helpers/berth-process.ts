@@ -77,11 +77,15 @@ export class BerthProcess {
     return result;
   }
 
-  /** For t.after(): never leaves a process behind, whatever the test did. */
+  /**
+   * For t.after(): SIGTERM, and SIGKILL if berth has not stopped in 30 s. A
+   * daemon's stop may take its listeners' and its apps' grace periods (10 s
+   * each); one SIGKILLed earlier would leave its apps' instances running.
+   */
   async kill(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 30_000);
     await this.exited;
     clearTimeout(timer);
   }

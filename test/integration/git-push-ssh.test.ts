@@ -42,9 +42,16 @@ function refusedBy(what: (cb: (err: Error | null | undefined) => void) => void):
 
 test('git push over SSH to a real daemon: keys added with the CLI, a Node app with an npm dependency deploys and changes with the next push, a failing build is rejected, SSH refusals', { timeout: 300_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-push-ssh-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
-  const daemon = await startDaemon(join(root, 'state'), 1, ['--ssh', '127.0.0.1:0']);
-  t.after(() => daemon.berth.kill());
+  // One hook, in order (t.after hooks run in the order they were added): the
+  // SSH client goes, then the daemon stops its apps, then its folder goes.
+  let client: ssh2.Client | undefined;
+  let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined;
+  t.after(async () => {
+    client?.end();
+    await daemon?.berth.kill();
+    await rm(root, { recursive: true, force: true });
+  });
+  daemon = await startDaemon(join(root, 'state'), 1, ['--ssh', '127.0.0.1:0']);
   const sshPort = Number((await daemon.berth.waitFor(/ssh listening on 127\.0\.0\.1:(\d+)/))[1]);
   assert.match(daemon.berth.output, /SSH host key .*host_ed25519_key: SHA256:[A-Za-z0-9+/]{43} \(ED25519\)/);
   const cliEnv = { BERTH_SERVER: daemon.api, BERTH_TOKEN: daemon.token, XDG_CONFIG_HOME: join(root, 'config') };
@@ -94,13 +101,12 @@ test('git push over SSH to a real daemon: keys added with the CLI, a Node app wi
   const unknownRepo = await run(ssh[0]!, [...ssh.slice(1), "git-receive-pack 'nope.git'"]);
   assert.equal(unknownRepo.code, 1);
   assert.match(unknownRepo.stderr, /no app is named "nope"/);
-  const client = await new Promise<ssh2.Client>((resolve, reject) => {
+  client = await new Promise<ssh2.Client>((resolve, reject) => {
     const c = new ssh2.Client();
     c.once('ready', () => resolve(c));
     c.once('error', reject);
     void readFile(key, 'utf8').then((privateKey) => c.connect({ host: '127.0.0.1', port: sshPort, username: 'git', privateKey }));
   });
-  t.after(() => client.end());
   assert.ok(await refusedBy((cb) => client.forwardIn('127.0.0.1', 0, (err) => cb(err))), 'tcpip-forward is refused');
   assert.ok(await refusedBy((cb) => client.forwardOut('127.0.0.1', 1, '127.0.0.1', Number(new URL(daemon.api).port), (err) => cb(err))), 'direct-tcpip to the API is refused');
   const stranger = await sshKeygen(join(root, 'keys', 'stranger'), 'stranger');

@@ -73,7 +73,7 @@ test('the database is in WAL mode with the schema at the current version', (t) =
   assert.equal(raw.prepare('PRAGMA journal_mode').get()?.journal_mode, 'wal');
   assert.equal(raw.prepare('PRAGMA user_version').get()?.user_version, SCHEMA_VERSION);
   const tables = raw.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`).all().map((r) => r.name);
-  assert.deepEqual(tables, ['addons', 'apps', 'audit', 'backup_schedules', 'backups', 'builds', 'config_vars', 'cron_runs', 'domains', 'formation', 'log_drains', 'releases', 'ssh_keys', 'tokens']);
+  assert.deepEqual(tables, ['addons', 'app_uids', 'apps', 'audit', 'backup_schedules', 'backups', 'builds', 'config_vars', 'cron_runs', 'domains', 'formation', 'log_drains', 'releases', 'ssh_keys', 'tokens']);
 });
 
 test('reopening the same folder keeps everything, and migrations run once', (t) => {
@@ -740,4 +740,18 @@ test('audit: config values and tokens never reach an audit row, even when a call
   t.after(() => raw.close());
   const everything = JSON.stringify(raw.prepare('SELECT * FROM audit').all());
   assert.ok(!everything.includes('s3cr3t') && !everything.includes(token));
+});
+
+test('a uid given to an app is recorded for good: allocateUid never sees it free again, destroyed or not', (t) => {
+  const { store } = openTempStore(t);
+  const first = store.allocateUid('shop', (ever) => (assert.deepEqual([...ever], []), 70000));
+  assert.equal(first, 70000);
+  store.createApp('shop', { uid: first });
+  store.destroyApp('shop');
+  assert.deepEqual(store.allocatedUids(), [{ uid: 70000, app: 'shop' }]);
+  assert.equal(store.allocateUid('shop', (ever) => (assert.deepEqual([...ever], [70000]), 70001)), 70001);
+  assert.throws(() => store.allocateUid('other', () => 70000), { code: 'BERTH_E_APP_USER' });
+  // An app row made with a uid from elsewhere records it too.
+  store.createApp('legacy', { uid: 999 });
+  assert.deepEqual(store.allocatedUids().map((r) => r.uid), [999, 70000, 70001]);
 });

@@ -38,3 +38,9 @@ test('past the deadline the instance is overdue and probed more slowly', () => {
   const verdict = judgeProbe({ kind: 'refused' }, null, 0, 1_000, policy);
   assert.deepEqual(verdict.kind === 'probe-again' && [verdict.afterMs, verdict.overdue], [500, true]);
 });
+
+test('a port held by another process is never ready, health path or not, early or overdue', () => {
+  for (const healthPath of [null, '/health']) {
+    for (const now of [10, 5_000]) assert.deepEqual(judgeProbe({ kind: 'port-taken', uid: 998 }, healthPath, 0, now, policy), { kind: 'port-taken', uid: 998 });
+  }
+});
