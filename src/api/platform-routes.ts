@@ -196,7 +196,16 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
       return { status: 201, body: { token: created.token, name: created.info.name } };
     })
     .add('DELETE', '/tokens/:name', async (req) => {
-      const revoked = store.revokeToken(req.params.name ?? '');
+      let revoked;
+      try {
+        revoked = store.revokeToken(req.params.name ?? '');
+      } catch (err) {
+        // A try at locking everyone out is worth a row of its own.
+        if (err instanceof BerthError && err.code === 'BERTH_E_LAST_ADMIN_TOKEN') {
+          store.audit({ actor: req.actor, action: 'tokens.revoke', target: req.params.name ?? '', result: 'error', detail: { code: err.code } });
+        }
+        throw err;
+      }
       store.audit({ actor: req.actor, action: 'tokens.revoke', target: revoked.name, result: 'ok', detail: {} });
       return { body: { revoked: revoked.name } };
     });

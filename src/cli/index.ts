@@ -51,6 +51,9 @@ async function program(argv: readonly string[]): Promise<Command> {
     .description('A complete production environment for web apps on one Linux server.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
+    // Options belong to the command they follow: `server reset-admin-token
+    // --state DIR` is the subcommand's --state, not the daemon's.
+    .enablePositionalOptions()
     .exitOverride();
 
   edgeOptions(
@@ -106,7 +109,7 @@ async function program(argv: readonly string[]): Promise<Command> {
     registerRemoteCommands(cli, { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) });
   }
 
-  cli
+  const serverCommand = cli
     .command('server')
     .description('run the platform: the edge for every app, the control API, and the apps')
     .option('--state <dir>', 'where berth keeps its database, builds and releases', defaultStateDir())
@@ -158,6 +161,16 @@ async function program(argv: readonly string[]): Promise<Command> {
         addons: addonOptions(opts, log),
         log,
       });
+    });
+
+  serverCommand
+    .command('reset-admin-token')
+    .description('issue a new admin API token into STATE/admin-token (0600), as root on the server, whether the daemon runs or not: the way back in when every admin token is lost or revoked')
+    .option('--state <dir>', "the daemon's state folder", defaultStateDir())
+    .option('--print-token', 'also print the token alone on stdout, for a script that hands it straight on (ssh root@host berth server reset-admin-token --print-token | berth login --server URL --token-stdin)')
+    .action(async (opts: { state: string; printToken?: boolean }) => {
+      const { resetAdminToken } = await import('./reset-admin-token.ts');
+      resetAdminToken({ stateDir: opts.state, printToken: opts.printToken === true, out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) });
     });
 
   return cli;
