@@ -17,6 +17,7 @@ export {
   type ReleaseChange,
 } from './release-policy.ts';
 export { Store, MAX_QUANTITY, TOKEN_TOUCH_INTERVAL_MS, ADMIN_TOKEN_NAME } from './store.ts';
+export { cronRunsPruneBefore, DEFAULT_CRON_RUN_RETENTION, type CronRunRetention } from './cron-run-policy.ts';
 export type {
   StoreOptions,
   AddonRecord,

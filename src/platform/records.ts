@@ -1,3 +1,4 @@
+import type { CronRunRetention } from './cron-run-policy.ts';
 import type { ReleaseKind, ReleaseStatus } from './release-policy.ts';
 
 // The plain, JSON-ready objects the store hands out. Apps are named by name;
@@ -148,6 +149,8 @@ export interface PruneResult {
 export interface StoreOptions {
   /** The clock, in ms since the epoch; tests pass a fake one. */
   readonly now?: () => number;
+  /** How many finished cron runs a job keeps (DEFAULT_CRON_RUN_RETENTION). */
+  readonly cronRunRetention?: CronRunRetention;
 }
 
 /** What an app's add-on row holds: `postgres`, `redis`, `sqlite`, or `storage` (a data folder alone). */

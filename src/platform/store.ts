@@ -35,6 +35,7 @@ import {
   type Row,
 } from './rows.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
+import { DEFAULT_CRON_RUN_RETENTION, cronRunsPruneBefore, type CronRunRetention } from './cron-run-policy.ts';
 import { generateToken, hashToken, looksLikeToken, nextAdminTokenName, revocationLocksOut, tokensMatch } from './tokens.ts';
 
 // The platform's persistent state: one SQLite database, DIR/berth.db, in WAL
@@ -119,10 +120,13 @@ export class Store {
   readonly #statements = new Map<string, StatementSync>();
   #savepoints = 0;
 
-  private constructor(path: string, db: DatabaseSync, now: () => number) {
+  readonly #cronRunRetention: CronRunRetention;
+
+  private constructor(path: string, db: DatabaseSync, options: StoreOptions) {
     this.path = path;
     this.#db = db;
-    this.#now = now;
+    this.#now = options.now ?? Date.now;
+    this.#cronRunRetention = options.cronRunRetention ?? DEFAULT_CRON_RUN_RETENTION;
   }
 
   /**
@@ -172,7 +176,7 @@ export class Store {
   }
 
   static #ready(path: string, db: DatabaseSync, options: StoreOptions): Store {
-    const store = new Store(path, db, options.now ?? Date.now);
+    const store = new Store(path, db, options);
     try {
       store.#configure();
       store.#migrate();
@@ -780,7 +784,11 @@ export class Store {
     });
   }
 
-  /** Record how a claimed slot's command ended. */
+  /**
+   * Record how a claimed slot's command ended, and prune the job's old
+   * finished runs in the same transaction (cronRunsPruneBefore: the newest
+   * `keep` and the last hour's stay).
+   */
   finishCronRun(app: string, job: string, slot: string, exitCode: number | null): CronRun {
     cronRunName(job);
     const at = cronSlot(slot);
@@ -789,7 +797,12 @@ export class Store {
       const status = exitCode === 0 ? 'succeeded' : 'failed';
       const result = this.#run(`UPDATE cron_runs SET finished_at = ?, exit_code = ?, status = ? WHERE app_id = ? AND job = ? AND slot = ? AND status = 'running'`, this.#time(), exitCode, status, id, job, at);
       if (Number(result.changes) !== 1) throw new BerthError('BERTH_E_STATE', `cron ${app}/${job} has no running slot ${at}`, { status: 500 });
-      return toCronRun(this.#get(`${CRON_RUN_SELECT} WHERE c.app_id = ? AND c.job = ? AND c.slot = ?`, id, job, at)!);
+      const finished = toCronRun(this.#get(`${CRON_RUN_SELECT} WHERE c.app_id = ? AND c.job = ? AND c.slot = ?`, id, job, at)!);
+      const retention = this.#cronRunRetention;
+      const keepth = this.#get('SELECT slot FROM cron_runs WHERE app_id = ? AND job = ? ORDER BY slot DESC LIMIT 1 OFFSET ?', id, job, retention.keep - 1);
+      const cutoff = cronRunsPruneBefore(keepth === undefined ? null : String(keepth.slot), this.#now(), retention);
+      if (cutoff !== null) this.#run(`DELETE FROM cron_runs WHERE app_id = ? AND job = ? AND slot < ? AND status <> 'running'`, id, job, cutoff);
+      return finished;
     });
   }
 
