@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { listenOn } from '../listen.ts';
 import { BerthError, isBerthError } from '../errors.ts';
+import { parseAuthorization } from './authorization.ts';
 import { ApiRouter } from './router.ts';
 
 /** A streamed answer silent this long gets an empty keep-alive line. */
@@ -25,10 +26,19 @@ export interface ApiRequest {
  * What a handler answers: JSON, a stream of text lines (build logs, followed
  * logs), or a raw answer whose head and body the handler writes itself (git's
  * smart HTTP); `closed` aborts when the client goes away.
+ *
+ * A stream's head (200) goes out at once, unless `deferHead`: then it goes
+ * out with the first line, so an error thrown before any line (a deploy's
+ * upload refused while it is unpacked) is answered with its own status like
+ * any other error. A deferred stream still keeps the connection alive: once
+ * the request body has arrived whole and nothing was written for the
+ * keep-alive interval, the 200 head and an empty line go out. An error
+ * thrown after the head is the stream's last line, `{"error": {code,
+ * message, hint}}`.
  */
 export type ApiResponse =
   | { readonly status?: number; readonly body: unknown }
-  | { readonly stream: (write: (line: string) => boolean, closed: AbortSignal) => Promise<void> }
+  | { readonly stream: (write: (line: string) => boolean, closed: AbortSignal) => Promise<void>; readonly deferHead?: boolean }
   | { readonly raw: (res: ServerResponse, closed: AbortSignal) => Promise<void> };
 
 export type ApiHandler = (request: ApiRequest) => Promise<ApiResponse>;
@@ -82,13 +92,6 @@ function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   });
 }
 
-/** The password of an HTTP basic credential (base64 "user:password"), or "" when malformed. */
-function basicPassword(encoded: string): string {
-  const decoded = Buffer.from(encoded.trim(), 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  return colon === -1 ? '' : decoded.slice(colon + 1);
-}
-
 /**
  * The control API: HTTP+JSON, bearer tokens on every route, real status
  * codes with `{code, message, hint}` bodies. Handlers throw BerthErrors; the
@@ -119,9 +122,9 @@ export class ApiServer {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://api');
     const method = req.method ?? 'GET';
-    const auth = req.headers.authorization ?? '';
     const basic = this.#basicAuthPrefixes.some((prefix) => url.pathname.startsWith(prefix));
-    const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : basic && auth.startsWith('Basic ') ? basicPassword(auth.slice(6)) : '';
+    const presented = parseAuthorization(req.headers.authorization);
+    const token = presented.kind === 'bearer' ? presented.token : basic && presented.kind === 'basic' ? presented.password : '';
     const actor = token === '' ? null : this.#options.authenticate(token);
     if (actor === null) {
       req.resume();
@@ -163,30 +166,43 @@ export class ApiServer {
         return;
       }
       if ('stream' in response) {
-        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
-        // The head goes out now, not with the first line: a followed log
-        // with nothing to say yet must not look like a server that never answered.
-        res.flushHeaders();
+        const start = () => {
+          if (res.headersSent) return;
+          res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+          res.flushHeaders();
+        };
+        // Unless deferred, the head goes out now, not with the first line: a
+        // followed log with nothing to say yet must not look like a server
+        // that never answered.
+        if (response.deferHead !== true) start();
         const closed = new AbortController();
         res.once('close', () => closed.abort());
         // An empty line after a quiet spell keeps clients' and proxies' idle
-        // timeouts from cutting a long build or a quiet `logs -f`; clients skip it.
+        // timeouts from cutting a long build or a quiet `logs -f`; clients
+        // skip it. A deferred head waits while the body is still arriving:
+        // the client is busy sending, and its wait for an answer starts when
+        // it is done.
         const quiet = this.#options.streamKeepAliveMs ?? STREAM_KEEPALIVE_MS;
         let wrote = Date.now();
         const keepAlive = setInterval(() => {
-          if (Date.now() - wrote >= quiet) {
+          // (req.complete: the whole body has been received, read or not.)
+          if (!res.headersSent && !req.complete) wrote = Date.now();
+          else if (Date.now() - wrote >= quiet) {
             wrote = Date.now();
+            start();
             res.write('\n');
           }
         }, quiet / 2);
         try {
           await response.stream((line) => {
             wrote = Date.now();
+            start();
             return res.write(`${line}\n`);
           }, closed.signal);
         } finally {
           clearInterval(keepAlive);
         }
+        start();
         res.end();
         return;
       }
@@ -201,7 +217,9 @@ export class ApiServer {
       }
       if (res.headersSent) {
         // A streamed answer already started: its last line says what happened.
-        res.end(`${JSON.stringify({ error: isBerthError(err) ? { code: err.code, message: err.message } : { code: 'BERTH_E_INTERNAL', message: 'internal error' } })}\n`);
+        if (!isBerthError(err)) this.#options.log(`API ${method} ${url.pathname} failed: ${(err as Error).stack ?? String(err)}`);
+        const error = isBerthError(err) ? { code: err.code, message: err.message, ...(err.hint === undefined ? {} : { hint: err.hint }) } : { code: 'BERTH_E_INTERNAL', message: 'internal error; the daemon log has the details' };
+        res.end(`${JSON.stringify({ error })}\n`);
         return;
       }
       if (isBerthError(err)) return sendError(res, err.status, err.code, err.message, err.hint);

@@ -69,18 +69,18 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
       if (declared > MAX_UPLOAD_BYTES) throw new BerthError('BERTH_E_TOO_LARGE', `the upload is larger than ${MAX_UPLOAD_BYTES} bytes`, { status: 413 });
       const description = req.raw.headers['x-berth-description'];
       return {
+        // The status waits for the first line, which comes once the upload
+        // is unpacked: a refused upload (BERTH_E_ARCHIVE 400, …_TOO_LARGE
+        // 413, NOTHING_TO_DEPLOY 400) is an error answer with its status.
+        // Later failures (the build, the rollout) are the stream's last line.
+        deferHead: true,
         stream: async (write) => {
-          try {
-            const release = await platform.deploy(app.name, req.raw, {
-              description: typeof description === 'string' && description.trim() !== '' ? description.trim().slice(0, 200) : undefined,
-              actor: req.actor,
-              log: (line) => write(line),
-            });
-            write(JSON.stringify({ result: 'ok', release: releaseView(release, store.getApp(app.name).currentVersion) }));
-          } catch (err) {
-            const error = err instanceof BerthError ? { code: err.code, message: err.message, hint: err.hint } : { code: 'BERTH_E_INTERNAL', message: 'internal error' };
-            write(JSON.stringify({ error }));
-          }
+          const release = await platform.deploy(app.name, req.raw, {
+            description: typeof description === 'string' && description.trim() !== '' ? description.trim().slice(0, 200) : undefined,
+            actor: req.actor,
+            log: (line) => write(line),
+          });
+          write(JSON.stringify({ result: 'ok', release: releaseView(release, store.getApp(app.name).currentVersion) }));
         },
       };
     })

@@ -130,7 +130,8 @@ async function program(argv: readonly string[]): Promise<Command> {
     .option('--no-acme', "get no certificates over ACME: berth's local CA (and --tls-cert) only")
     .option('--tls-cert <file>', 'your own certificate (PEM, with its chain) for names that have none of their own')
     .option('--tls-key <file>', "the --tls-cert certificate's private key (PEM)")
-    .option('--metrics <address>', 'also serve /metrics without a token here (HOST:PORT; keep it on localhost or a private interface); with a token it is always on the API address')
+    .option('--metrics <address>', 'also serve /metrics on a listener of its own here (HOST:PORT), with an API token as on the API address')
+    .option('--metrics-without-token', 'let the --metrics listener answer without a token: only on a private interface, since whoever reaches it (the apps on this machine too) reads every app\'s names and traffic')
     .option('--dashboard <address>', 'serve the web dashboard here (HOST:PORT, e.g. 127.0.0.1:7071); log in with an API token')
     .option('--postgres-admin-url <url>', 'provision postgres add-ons on this server (a role with CREATEROLE and CREATEDB); default: a local cluster berth runs itself. Prefer BERTH_POSTGRES_ADMIN_URL: argv is visible to every user')
     .option('--redis-admin-url <url>', 'provision redis add-ons on this server (an ACL admin; its default user must be off); default: a local redis-server berth runs itself. Prefer BERTH_REDIS_ADMIN_URL')
@@ -158,6 +159,7 @@ async function program(argv: readonly string[]): Promise<Command> {
         ssh: opts.ssh === undefined ? null : parseListenAddress(opts.ssh),
         dashboard: opts.dashboard === undefined ? null : parseListenAddress(opts.dashboard),
         metrics: opts.metrics === undefined ? null : parseListenAddress(opts.metrics),
+        metricsWithoutToken: metricsWithoutToken(opts),
         addons: addonOptions(opts, log),
         log,
       });
@@ -251,7 +253,14 @@ interface ServerCommandOptions {
   tlsCert?: string;
   tlsKey?: string;
   metrics?: string;
+  metricsWithoutToken?: boolean;
   dashboard?: string;
+}
+
+function metricsWithoutToken(opts: ServerCommandOptions): boolean {
+  if (opts.metricsWithoutToken !== true) return false;
+  if (opts.metrics === undefined) throw new BerthError('BERTH_E_USAGE', '--metrics-without-token needs --metrics', { hint: 'e.g. --metrics 10.0.0.5:9100 --metrics-without-token (a private interface)' });
+  return true;
 }
 
 /** The ACME settings and the operator's certificate of `berth server --https`. */
