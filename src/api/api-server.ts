@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { listenOn } from '../listen.ts';
 import { BerthError, isBerthError } from '../errors.ts';
+import { escapeControls } from '../terminal-text.ts';
 import { parseAuthorization } from './authorization.ts';
 import { ApiRouter } from './router.ts';
 
@@ -54,8 +55,14 @@ export interface ApiServerOptions {
 
 const DEFAULT_MAX_JSON_BYTES = 1024 * 1024;
 
+// Every answer's text passes through escapeControls: JSON keeps exactly its
+// value (C1 controls and bidi overrides, which JSON.stringify leaves raw,
+// become \u escapes), and the plain-text lines of a stream (an app's log, a
+// build's output) show control characters as escapes, so neither `curl` nor
+// the CLI hands an app's escape sequences to an operator's terminal.
+
 function send(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
-  const text = `${JSON.stringify(body)}\n`;
+  const text = `${escapeControls(JSON.stringify(body))}\n`;
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...extra });
   res.end(text);
 }
@@ -197,7 +204,7 @@ export class ApiServer {
           await response.stream((line) => {
             wrote = Date.now();
             start();
-            return res.write(`${line}\n`);
+            return res.write(`${escapeControls(line)}\n`);
           }, closed.signal);
         } finally {
           clearInterval(keepAlive);
@@ -219,7 +226,7 @@ export class ApiServer {
         // A streamed answer already started: its last line says what happened.
         if (!isBerthError(err)) this.#options.log(`API ${method} ${url.pathname} failed: ${(err as Error).stack ?? String(err)}`);
         const error = isBerthError(err) ? { code: err.code, message: err.message, ...(err.hint === undefined ? {} : { hint: err.hint }) } : { code: 'BERTH_E_INTERNAL', message: 'internal error; the daemon log has the details' };
-        res.end(`${JSON.stringify({ error })}\n`);
+        res.end(`${escapeControls(JSON.stringify({ error }))}\n`);
         return;
       }
       if (isBerthError(err)) return sendError(res, err.status, err.code, err.message, err.hint);

@@ -12,6 +12,7 @@ import { parseDuration } from '../units.ts';
 import { parseBaseDomain, parseListenAddress, parseScale, parseUpstreamAddress, parseWorkers } from './address.ts';
 import { LIMIT_NAMES, parseLimits } from './limits.ts';
 import { LogPrinter } from './log-printer.ts';
+import { escapeControls } from '../terminal-text.ts';
 
 const LIMIT_HELP = `an edge limit, repeatable: ${LIMIT_NAMES.join(', ')} (sizes like 16k or 10m, timeouts like 500ms or 30s)`;
 
@@ -299,11 +300,12 @@ export async function run(argv: readonly string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : 2;
     }
     if (isBerthError(err)) {
-      process.stderr.write(`berth: ${err.message} [${err.code}]\n`);
-      if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+      // Messages may quote what berth did not write (a file name in the app folder, a server's words).
+      process.stderr.write(`berth: ${escapeControls(err.message)} [${err.code}]\n`);
+      if (err.hint) process.stderr.write(`hint: ${escapeControls(err.hint, { keepNewlines: true })}\n`);
       return 1;
     }
-    process.stderr.write(`berth: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    process.stderr.write(`berth: unexpected error: ${escapeControls((err as Error).stack ?? String(err), { keepNewlines: true })}\n`);
     return 70;
   }
 }

@@ -147,3 +147,18 @@ test('a deferred stream: an error before its first line is an error answer with 
   assert.equal(quiet.status, 200);
   assert.match(await quiet.text(), /^\n+done\n$/);
 });
+
+test('answers carry no raw control characters: JSON keeps its exact value, text lines show escapes', async (t) => {
+  const hostile = 'x\u001b]0;t\u0007\u009b2J\u202e\u2028\ry';
+  const api = new ApiServer({ authenticate: () => 'admin', log: () => {} });
+  api.router
+    .add('GET', '/json', async () => ({ body: { line: hostile } }))
+    .add('GET', '/text', async () => ({ stream: async (write) => void write(hostile) }));
+  const address = await api.listen('127.0.0.1', 0);
+  t.after(() => api.close());
+  const get = (path: string) => fetch(`http://127.0.0.1:${address.port}${path}`, { headers: { authorization: 'Bearer x' } }).then((res) => res.text());
+  const json = await get('/json');
+  assert.doesNotMatch(json, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u202e]/u);
+  assert.deepEqual(JSON.parse(json), { line: hostile }, 'the value is exact');
+  assert.equal(await get('/text'), 'x\\x1b]0;t\\x07\\u009b2J\\u202e\\u2028\\ry\n');
+});
