@@ -93,7 +93,9 @@ test('a postmaster still exiting when the next daemon starts: postmaster.pid sta
   await withClient(url, (client) => client.query('CREATE TABLE IF NOT EXISTS kept AS SELECT 1 AS one'));
 
   // It hangs (so it reaps nothing), and its postmaster dies while its children stay (stopped, like slow ones).
-  const children = await childrenOf(postmaster);
+  // Its live children (a backend that just ended may be a zombie, gone in a moment).
+  const children: number[] = [];
+  for (const pid of await childrenOf(postmaster)) if ((await stateOf(pid)) !== 'Z') children.push(pid);
   assert.ok(children.length > 0, 'the postmaster has its auxiliary processes');
   for (const pid of children) signal(pid, 'SIGSTOP');
   leftovers.push(...children);
@@ -101,7 +103,7 @@ test('a postmaster still exiting when the next daemon starts: postmaster.pid sta
   signal(postmaster, 'SIGKILL');
   await eventually('the old postmaster is a zombie', async () => (await stateOf(postmaster)) === 'Z', 10_000);
   const before = await processesIn(data);
-  assert.deepEqual(before, [...children].sort((a, b) => a - b), 'only the old children work in the data folder');
+  assert.ok(before.length > 0 && before.every((pid) => children.includes(pid)), `only the old children work in the data folder: ${before} of ${children}`);
 
   // The next daemon's start: refused after its wait, the file untouched, no second postmaster.
   const logs: string[] = [];
@@ -112,7 +114,8 @@ test('a postmaster still exiting when the next daemon starts: postmaster.pid sta
   assert.equal(pidFile.split('\n')[0], String(postmaster), 'postmaster.pid still names the old postmaster');
   assert.ok(!logs.some((line) => /removing .*postmaster\.pid/.test(line)), logs.join('\n'));
   assert.ok(!logs.some((line) => /\[\d+\] (LOG|FATAL): /.test(line)), `no second postmaster was launched:\n${logs.join('\n')}`);
-  assert.deepEqual(await processesIn(data), before, 'no second postmaster runs on the data folder');
+  const after = await processesIn(data);
+  assert.ok(after.length > 0 && after.every((pid) => before.includes(pid)), `no second postmaster runs on the data folder: ${after}, before ${before}`);
   assert.ok(isBerthError(refused), String(refused));
   assert.equal(refused.code, 'BERTH_E_ADDON_SERVER');
   assert.match(refused.message, /will not start a second PostgreSQL server/);
