@@ -67,6 +67,7 @@ test('control sequences an app prints never reach the operator raw: logs, logs -
 
   // `berth logs` (and what -f printed).
   const once = new BerthProcess(['logs', '--app', 'evil', '--lines', '200'], { env: cliEnv });
+  t.after(() => once.kill());
   const ended = await once.exited;
   assert.equal(ended.code, 0, once.output);
   for (const [what, output] of [['berth logs', once.output], ['berth logs -f', follow.output]] as const) {
@@ -83,6 +84,7 @@ test('control sequences an app prints never reach the operator raw: logs, logs -
   await writeFile(join(buildApp, 'Procfile'), 'build: node print.js\nweb: node server.js\n');
   assert.equal((await apiCall(d, 'POST', '/apps', { name: 'loud' })).status, 201);
   const deploy = new BerthProcess(['deploy', buildApp, '--app', 'loud'], { env: cliEnv });
+  t.after(() => deploy.kill());
   const deployed = await deploy.exited;
   assert.equal(deployed.code, 0, deploy.output);
   assert.match(deploy.output, /MARK-misc/);
