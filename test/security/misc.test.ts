@@ -31,10 +31,15 @@ async function upload(d: Daemon, app: string, body: Buffer): Promise<{ status: n
 
 test('hostile clients and a hostile app against the deploy status, the Bearer scheme and the metrics listener', { timeout: 240_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-misc-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
+  let started: Daemon | null = null;
+  // The daemon first: stopping, it still writes its logs under root.
+  t.after(async () => {
+    await started?.berth.kill();
+    await rm(root, { recursive: true, force: true });
+  });
   const state = join(root, 'state');
   const d = await startDaemon(state, 1, ['--metrics', '127.0.0.1:0']);
-  t.after(() => d.berth.kill());
+  started = d;
   const metricsUrl = `${(await d.berth.waitFor(/metrics listening on (http:\/\/127\.0\.0\.1:\d+)\/metrics/))[1]!}/metrics`;
   await deployHostile(d, 'evil', join(root, 'evil'));
   const releasesBefore = (await apiCall(d, 'GET', '/apps/evil/releases')).json.releases.length;

@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BerthProcess } from '../helpers/berth-process.ts';
-import { apiCall, startDaemon } from '../helpers/daemon.ts';
+import { apiCall, startDaemon, type Daemon } from '../helpers/daemon.ts';
 import { commitFiles, git, gitClient, run } from '../git/git-helpers.ts';
 import { deployHostile } from './hostile-app.ts';
 
@@ -40,9 +40,14 @@ const BOOT = `process.stdout.write(${JSON.stringify(SEQUENCES.map((line) => `${l
 
 test('control sequences an app prints never reach the operator raw: logs, logs -f, the text API, deploy, git push', { timeout: 300_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-escapes-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
+  let started: Daemon | null = null;
+  // The daemon first: stopping, it still writes its logs under root.
+  t.after(async () => {
+    await started?.berth.kill();
+    await rm(root, { recursive: true, force: true });
+  });
   const d = await startDaemon(join(root, 'state'));
-  t.after(() => d.berth.kill());
+  started = d;
   const cliEnv = { BERTH_SERVER: d.api, BERTH_TOKEN: d.token, XDG_CONFIG_HOME: join(root, 'config') };
   await deployHostile(d, 'evil', join(root, 'evil'), { Procfile: 'web: node boot.mjs\n', 'boot.mjs': BOOT });
 
