@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   BERTH_E_DOMAIN_NOT_FOUND: 'the app has no such domain',
   BERTH_E_TOKEN_EXISTS: 'a token with that name exists (or existed: names are not reused)',
   BERTH_E_TOKEN_NOT_FOUND: 'no token has that name',
+  BERTH_E_LAST_ADMIN_TOKEN: 'revoking this token would leave no admin token, locking everyone out',
   BERTH_E_KEY_EXISTS: 'an SSH key with that name exists (or existed), or the key is registered under another name',
   BERTH_E_KEY_NOT_FOUND: 'no SSH key has that name',
   // Git push (src/git/): repositories, pushes, SSH keys.

@@ -9,6 +9,8 @@ import { writeFileAtomic } from '../platform/atomic-file.ts';
 import { findUser } from '../platform/app-users.ts';
 import { SUPERVISOR_ENV } from '../runner/index.ts';
 import { ensureDirectory, removeTree } from '../safe-fs/index.ts';
+import { readPidFileFacts } from './postmaster-facts.ts';
+import { judgePidFile } from './postmaster-pid.ts';
 import { runTool, toolEnv } from './run-tool.ts';
 import type { AddonUser } from './types.ts';
 
@@ -26,6 +28,9 @@ export const LOCAL_ADMIN_ROLE = 'berth';
 const DEFAULT_READY_TIMEOUT_MS = 30_000;
 const READY_POLL_MS = 100;
 const INITDB_TIMEOUT_MS = 5 * 60_000;
+/** How long a start waits for the previous server's processes of the data folder to be gone. */
+const DEFAULT_PID_FILE_WAIT_MS = 30_000;
+const PID_FILE_POLL_MS = 100;
 
 export interface LocalPostgresOptions {
   /** STATE/addons/postgres. */
@@ -35,6 +40,8 @@ export interface LocalPostgresOptions {
   readonly log: (line: string) => void;
   /** How long start() waits for the server to accept connections. */
   readonly readyTimeoutMs?: number;
+  /** How long start() waits for a previous server's processes of the data folder to be gone (default 30 s). */
+  readonly pidFileWaitMs?: number;
 }
 
 const BIN_ROOT = '/usr/lib/postgresql';
@@ -127,7 +134,7 @@ export class LocalPostgres {
     const runDir = join(dir, 'run');
     // Owner and mode through a descriptor, never through a link in its place.
     await ensureDirectory(runDir, user ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }, 0o700);
-    await this.#removeForeignPidFile();
+    await this.#settlePidFile();
 
     this.#server.launch({
       name: 'postgres',
@@ -208,28 +215,36 @@ export class LocalPostgres {
   }
 
   /**
-   * postmaster.pid naming a dead process is handled by postgres itself; one
-   * naming a live process that is not postgres (the pid was reused after a
-   * reboot) would stop it for good, so that file goes.
+   * Before a postmaster starts on the data folder: wait (up to
+   * pidFileWaitMs) while anything of the folder may still be alive — the
+   * previous postmaster, its children, its shared memory — and refuse the
+   * start if it outlasts the wait; remove postmaster.pid only where
+   * judgePidFile says PostgreSQL would wrongly refuse. A removal never
+   * happens while a process of the folder runs (postmaster-pid.ts).
    */
-  async #removeForeignPidFile(): Promise<void> {
+  async #settlePidFile(): Promise<void> {
+    const waitMs = this.#options.pidFileWaitMs ?? DEFAULT_PID_FILE_WAIT_MS;
+    const deadline = Date.now() + waitMs;
     const file = join(this.#dataDir, 'postmaster.pid');
-    let pid: number;
-    try {
-      pid = Number((await readFile(file, 'utf8')).split('\n')[0]);
-    } catch {
-      return;
+    let said = false;
+    for (;;) {
+      const decision = judgePidFile(await readPidFileFacts(this.#dataDir));
+      if (decision.action === 'start') return;
+      if (decision.action === 'remove') {
+        this.#options.log(`postgres: removing ${file}: ${decision.reason}`);
+        await rm(file, { force: true });
+        return;
+      }
+      if (Date.now() >= deadline) {
+        throw serverError(
+          `will not start a second PostgreSQL server on ${this.#dataDir}: ${decision.reason} after ${Math.round(waitMs / 1000)} s of waiting; ${file} is left as it is`,
+          `They are the previous server's processes${decision.pids.length > 0 ? ` (pid ${decision.pids.join(', ')})` : ''}, still exiting. berth tries again; if they never end, stop them (ps -fp PID; kill PID), never remove ${file} by hand while they run.`,
+        );
+      }
+      if (!said) this.#options.log(`postgres: waiting before starting on ${this.#dataDir}: ${decision.reason}`);
+      said = true;
+      await new Promise((resolve) => setTimeout(resolve, PID_FILE_POLL_MS));
     }
-    if (!Number.isInteger(pid) || pid <= 0) return;
-    let command: string;
-    try {
-      command = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')[0] ?? '';
-    } catch {
-      return; // dead: postgres copes
-    }
-    if (/(^|\/)(postgres|postmaster)$/.test(command) || command.startsWith('postgres:')) return;
-    this.#options.log(`postgres: removing ${file}: its pid ${pid} now belongs to ${command || 'another process'}`);
-    await rm(file, { force: true });
   }
 
   async #waitUntilReady(url: string, port: number): Promise<void> {

@@ -3,6 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { listenOn } from '../listen.ts';
 import { BerthError, isBerthError } from '../errors.ts';
+import { escapeControls } from '../terminal-text.ts';
+import { parseAuthorization } from './authorization.ts';
 import { ApiRouter } from './router.ts';
 
 /** A streamed answer silent this long gets an empty keep-alive line. */
@@ -26,10 +28,19 @@ export interface ApiRequest {
  * What a handler answers: JSON, a stream of text lines (build logs, followed
  * logs), or a raw answer whose head and body the handler writes itself (git's
  * smart HTTP); `closed` aborts when the client goes away.
+ *
+ * A stream's head (200) goes out at once, unless `deferHead`: then it goes
+ * out with the first line, so an error thrown before any line (a deploy's
+ * upload refused while it is unpacked) is answered with its own status like
+ * any other error. A deferred stream still keeps the connection alive: once
+ * the request body has arrived whole and nothing was written for the
+ * keep-alive interval, the 200 head and an empty line go out. An error
+ * thrown after the head is the stream's last line, `{"error": {code,
+ * message, hint}}`.
  */
 export type ApiResponse =
   | { readonly status?: number; readonly body: unknown }
-  | { readonly stream: (write: (line: string) => boolean, closed: AbortSignal) => Promise<void> }
+  | { readonly stream: (write: (line: string) => boolean, closed: AbortSignal) => Promise<void>; readonly deferHead?: boolean }
   | { readonly raw: (res: ServerResponse, closed: AbortSignal) => Promise<void> };
 
 export type ApiHandler = (request: ApiRequest) => Promise<ApiResponse>;
@@ -45,8 +56,14 @@ export interface ApiServerOptions {
 
 const DEFAULT_MAX_JSON_BYTES = 1024 * 1024;
 
+// Every answer's text passes through escapeControls: JSON keeps exactly its
+// value (C1 controls and bidi overrides, which JSON.stringify leaves raw,
+// become \u escapes), and the plain-text lines of a stream (an app's log, a
+// build's output) show control characters as escapes, so neither `curl` nor
+// the CLI hands an app's escape sequences to an operator's terminal.
+
 function send(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
-  const text = `${JSON.stringify(body)}\n`;
+  const text = `${escapeControls(JSON.stringify(body))}\n`;
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...extra });
   res.end(text);
 }
@@ -81,13 +98,6 @@ function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
     });
     req.once('error', reject);
   });
-}
-
-/** The password of an HTTP basic credential (base64 "user:password"), or "" when malformed. */
-function basicPassword(encoded: string): string {
-  const decoded = Buffer.from(encoded.trim(), 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  return colon === -1 ? '' : decoded.slice(colon + 1);
 }
 
 /**
@@ -132,9 +142,9 @@ export class ApiServer {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://api');
     const method = req.method ?? 'GET';
-    const auth = req.headers.authorization ?? '';
     const basic = this.#basicAuthPrefixes.some((prefix) => url.pathname.startsWith(prefix));
-    const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : basic && auth.startsWith('Basic ') ? basicPassword(auth.slice(6)) : '';
+    const presented = parseAuthorization(req.headers.authorization);
+    const token = presented.kind === 'bearer' ? presented.token : basic && presented.kind === 'basic' ? presented.password : '';
     const actor = token === '' ? null : this.#options.authenticate(token);
     if (actor === null) {
       req.resume();
@@ -176,30 +186,43 @@ export class ApiServer {
         return;
       }
       if ('stream' in response) {
-        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
-        // The head goes out now, not with the first line: a followed log
-        // with nothing to say yet must not look like a server that never answered.
-        res.flushHeaders();
+        const start = () => {
+          if (res.headersSent) return;
+          res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+          res.flushHeaders();
+        };
+        // Unless deferred, the head goes out now, not with the first line: a
+        // followed log with nothing to say yet must not look like a server
+        // that never answered.
+        if (response.deferHead !== true) start();
         const closed = new AbortController();
         res.once('close', () => closed.abort());
         // An empty line after a quiet spell keeps clients' and proxies' idle
-        // timeouts from cutting a long build or a quiet `logs -f`; clients skip it.
+        // timeouts from cutting a long build or a quiet `logs -f`; clients
+        // skip it. A deferred head waits while the body is still arriving:
+        // the client is busy sending, and its wait for an answer starts when
+        // it is done.
         const quiet = this.#options.streamKeepAliveMs ?? STREAM_KEEPALIVE_MS;
         let wrote = Date.now();
         const keepAlive = setInterval(() => {
-          if (Date.now() - wrote >= quiet) {
+          // (req.complete: the whole body has been received, read or not.)
+          if (!res.headersSent && !req.complete) wrote = Date.now();
+          else if (Date.now() - wrote >= quiet) {
             wrote = Date.now();
+            start();
             res.write('\n');
           }
         }, quiet / 2);
         try {
           await response.stream((line) => {
             wrote = Date.now();
-            return res.write(`${line}\n`);
+            start();
+            return res.write(`${escapeControls(line)}\n`);
           }, closed.signal);
         } finally {
           clearInterval(keepAlive);
         }
+        start();
         res.end();
         return;
       }
@@ -215,8 +238,9 @@ export class ApiServer {
       const where = `API ${method} ${url.pathname}`;
       if (res.headersSent) {
         // A streamed answer already started: its last line says what happened.
-        const { code, message } = isBerthError(err) ? err : this.internalError(err, where);
-        res.end(`${JSON.stringify({ error: { code, message } })}\n`);
+        const error = isBerthError(err) ? { code: err.code, message: err.message, ...(err.hint === undefined ? {} : { hint: err.hint }) } : (({ code, message }) => ({ code, message }))(this.internalError(err, where));
+        res.end(`${escapeControls(JSON.stringify({ error }))}
+`);
         return;
       }
       if (isBerthError(err)) return sendError(res, err.status, err.code, err.message, err.hint);

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { listenOn } from '../listen.ts';
 import type { ApiServer } from './api-server.ts';
+import { parseAuthorization } from './authorization.ts';
 
 /** What serves the metrics: the exposition text and its media type (`BerthMetrics`). */
 export interface MetricsExposition {
@@ -24,16 +25,24 @@ export function registerMetricsRoutes(api: ApiServer, metrics: MetricsExposition
 }
 
 /**
- * `berth server --metrics HOST:PORT`: `/metrics` without a token on a
- * listener of its own, for a Prometheus that cannot send one. It tells
- * anyone who reaches it the apps' names and traffic, so it belongs on
- * localhost or a private interface. Nothing else is served there.
+ * Who may read the `--metrics` listener: the holders of an API token (as on
+ * the API; Prometheus sends one with `authorization: {credentials_file}`),
+ * or, with `--metrics-without-token`, whoever reaches it.
+ */
+export type MetricsAccess = { readonly authenticate: (token: string) => string | null } | 'without-token';
+
+/**
+ * `berth server --metrics HOST:PORT`: `/metrics` (and nothing else) on a
+ * listener of its own, e.g. on a private interface a Prometheus scrapes.
+ * It tells whoever reads it every app's name and traffic, and every app on
+ * the machine can reach every local address, so it needs an API token
+ * unless the operator said otherwise.
  */
 export class MetricsListener {
   readonly #server: Server;
   readonly #log: (line: string) => void;
 
-  constructor(metrics: MetricsExposition, log: (line: string) => void) {
+  constructor(metrics: MetricsExposition, access: MetricsAccess, log: (line: string) => void) {
     this.#log = log;
     this.#server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
       req.resume();
@@ -45,6 +54,13 @@ export class MetricsListener {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('GET /metrics\n');
         return;
+      }
+      if (access !== 'without-token') {
+        const presented = parseAuthorization(req.headers.authorization);
+        if (presented.kind !== 'bearer' || access.authenticate(presented.token) === null) {
+          res.writeHead(401, { 'www-authenticate': 'Bearer realm="berth"', 'content-type': 'text/plain; charset=utf-8' }).end('an API token is required (authorization: Bearer TOKEN)\n');
+          return;
+        }
       }
       metrics.scrape().then(
         (text) => {
@@ -71,4 +87,20 @@ export class MetricsListener {
       this.#server.closeAllConnections();
     });
   }
+}
+
+/**
+ * What `berth server` says at start about a `--metrics-without-token`
+ * listener on `host`: the loopback and any-address bindings are the ones
+ * every app is sure to reach (apps share the machine's network), so they
+ * get a warning; a private interface keeps other machines out but not the
+ * apps, which the note says.
+ */
+export function metricsWithoutTokenWarning(host: string | undefined): string {
+  const h = (host ?? '').replace(/^\[|\]$/g, '').toLowerCase();
+  const any = h === '' || h === '0.0.0.0' || h === '::';
+  const loopback = h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || h.startsWith('::ffff:127.');
+  if (any) return 'warning: --metrics-without-token on every address: every app on this machine, and every host that can reach it, can read all apps\' names and traffic; bind --metrics to a private interface, or leave out --metrics-without-token and give Prometheus a token';
+  if (loopback) return 'warning: --metrics-without-token on a loopback address: every app on this machine can read all apps\' names and traffic; leave out --metrics-without-token and give Prometheus a token';
+  return `note: /metrics on ${h} needs no token (--metrics-without-token): whoever reaches that interface can read all apps' names and traffic, including the apps on this machine`;
 }

@@ -69,6 +69,11 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
       if (declared > MAX_UPLOAD_BYTES) throw new BerthError('BERTH_E_TOO_LARGE', `the upload is larger than ${MAX_UPLOAD_BYTES} bytes`, { status: 413 });
       const description = req.raw.headers['x-berth-description'];
       return {
+        // The status waits for the first line, which comes once the upload
+        // is unpacked: a refused upload (BERTH_E_ARCHIVE 400, …_TOO_LARGE
+        // 413, NOTHING_TO_DEPLOY 400) is an error answer with its status.
+        // Later failures (the build, the rollout) are the stream's last line.
+        deferHead: true,
         stream: async (write) => {
           try {
             const release = await platform.deploy(app.name, req.raw, {
@@ -78,14 +83,10 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
             });
             write(JSON.stringify({ result: 'ok', release: releaseView(release, store.getApp(app.name).currentVersion) }));
           } catch (err) {
-            // Handled here, so logged here (once): an unexpected error with the app and the reference the client is shown.
-            let error: { code: string; message: string; hint?: string };
-            if (err instanceof BerthError) error = { code: err.code, message: err.message, hint: err.hint };
-            else {
-              const { code, message } = api.internalError(err, `deploy of ${app.name}`);
-              error = { code, message };
-            }
-            write(JSON.stringify({ error }));
+            // A BerthError goes as it is: before the first line an answer with its status, after it the stream's last line.
+            if (err instanceof BerthError) throw err;
+            // Unexpected: logged here, once, with the app and the reference the client is shown.
+            throw new BerthError('BERTH_E_INTERNAL', api.internalError(err, `deploy of ${app.name}`).message, { status: 500 });
           }
         },
       };
@@ -202,7 +203,16 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
       return { status: 201, body: { token: created.token, name: created.info.name } };
     })
     .add('DELETE', '/tokens/:name', async (req) => {
-      const revoked = store.revokeToken(req.params.name ?? '');
+      let revoked;
+      try {
+        revoked = store.revokeToken(req.params.name ?? '');
+      } catch (err) {
+        // A try at locking everyone out is worth a row of its own.
+        if (err instanceof BerthError && err.code === 'BERTH_E_LAST_ADMIN_TOKEN') {
+          store.audit({ actor: req.actor, action: 'tokens.revoke', target: req.params.name ?? '', result: 'error', detail: { code: err.code } });
+        }
+        throw err;
+      }
       store.audit({ actor: req.actor, action: 'tokens.revoke', target: revoked.name, result: 'ok', detail: {} });
       return { body: { revoked: revoked.name } };
     });

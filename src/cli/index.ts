@@ -12,6 +12,7 @@ import { parseDuration } from '../units.ts';
 import { parseBaseDomain, parseListenAddress, parseScale, parseUpstreamAddress, parseWorkers } from './address.ts';
 import { LIMIT_NAMES, parseLimits } from './limits.ts';
 import { LogPrinter } from './log-printer.ts';
+import { escapeControls } from '../terminal-text.ts';
 
 const LIMIT_HELP = `an edge limit, repeatable: ${LIMIT_NAMES.join(', ')} (sizes like 16k or 10m, timeouts like 500ms or 30s)`;
 
@@ -51,6 +52,9 @@ async function program(argv: readonly string[]): Promise<Command> {
     .description('A complete production environment for web apps on one Linux server.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
+    // Options belong to the command they follow: `server reset-admin-token
+    // --state DIR` is the subcommand's --state, not the daemon's.
+    .enablePositionalOptions()
     .exitOverride();
 
   edgeOptions(
@@ -106,7 +110,7 @@ async function program(argv: readonly string[]): Promise<Command> {
     registerRemoteCommands(cli, { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) });
   }
 
-  cli
+  const serverCommand = cli
     .command('server')
     .description('run the platform: the edge for every app, the control API, and the apps')
     .option('--state <dir>', 'where berth keeps its database, builds and releases', defaultStateDir())
@@ -127,7 +131,8 @@ async function program(argv: readonly string[]): Promise<Command> {
     .option('--no-acme', "get no certificates over ACME: berth's local CA (and --tls-cert) only")
     .option('--tls-cert <file>', 'your own certificate (PEM, with its chain) for names that have none of their own')
     .option('--tls-key <file>', "the --tls-cert certificate's private key (PEM)")
-    .option('--metrics <address>', 'also serve /metrics without a token here (HOST:PORT; keep it on localhost or a private interface); with a token it is always on the API address')
+    .option('--metrics <address>', 'also serve /metrics on a listener of its own here (HOST:PORT), with an API token as on the API address')
+    .option('--metrics-without-token', 'let the --metrics listener answer without a token: only on a private interface, since whoever reaches it (the apps on this machine too) reads every app\'s names and traffic')
     .option('--dashboard <address>', 'serve the web dashboard here (HOST:PORT, e.g. 127.0.0.1:7071); log in with an API token')
     .option('--postgres-admin-url <url>', 'provision postgres add-ons on this server (a role with CREATEROLE and CREATEDB); default: a local cluster berth runs itself. Prefer BERTH_POSTGRES_ADMIN_URL: argv is visible to every user')
     .option('--redis-admin-url <url>', 'provision redis add-ons on this server (an ACL admin; its default user must be off); default: a local redis-server berth runs itself. Prefer BERTH_REDIS_ADMIN_URL')
@@ -155,9 +160,20 @@ async function program(argv: readonly string[]): Promise<Command> {
         ssh: opts.ssh === undefined ? null : parseListenAddress(opts.ssh),
         dashboard: opts.dashboard === undefined ? null : parseListenAddress(opts.dashboard),
         metrics: opts.metrics === undefined ? null : parseListenAddress(opts.metrics),
+        metricsWithoutToken: metricsWithoutToken(opts),
         addons: addonOptions(opts, log),
         log,
       });
+    });
+
+  serverCommand
+    .command('reset-admin-token')
+    .description('issue a new admin API token into STATE/admin-token (0600), as root on the server, whether the daemon runs or not: the way back in when every admin token is lost or revoked')
+    .option('--state <dir>', "the daemon's state folder", defaultStateDir())
+    .option('--print-token', 'also print the token alone on stdout, for a script that hands it straight on (ssh root@host berth server reset-admin-token --print-token | berth login --server URL --token-stdin)')
+    .action(async (opts: { state: string; printToken?: boolean }) => {
+      const { resetAdminToken } = await import('./reset-admin-token.ts');
+      resetAdminToken({ stateDir: opts.state, printToken: opts.printToken === true, out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) });
     });
 
   return cli;
@@ -238,7 +254,14 @@ interface ServerCommandOptions {
   tlsCert?: string;
   tlsKey?: string;
   metrics?: string;
+  metricsWithoutToken?: boolean;
   dashboard?: string;
+}
+
+function metricsWithoutToken(opts: ServerCommandOptions): boolean {
+  if (opts.metricsWithoutToken !== true) return false;
+  if (opts.metrics === undefined) throw new BerthError('BERTH_E_USAGE', '--metrics-without-token needs --metrics', { hint: 'e.g. --metrics 10.0.0.5:9100 --metrics-without-token (a private interface)' });
+  return true;
 }
 
 /** The ACME settings and the operator's certificate of `berth server --https`. */
@@ -277,11 +300,12 @@ export async function run(argv: readonly string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : 2;
     }
     if (isBerthError(err)) {
-      process.stderr.write(`berth: ${err.message} [${err.code}]\n`);
-      if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+      // Messages may quote what berth did not write (a file name in the app folder, a server's words).
+      process.stderr.write(`berth: ${escapeControls(err.message)} [${err.code}]\n`);
+      if (err.hint) process.stderr.write(`hint: ${escapeControls(err.hint, { keepNewlines: true })}\n`);
       return 1;
     }
-    process.stderr.write(`berth: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    process.stderr.write(`berth: unexpected error: ${escapeControls((err as Error).stack ?? String(err), { keepNewlines: true })}\n`);
     return 70;
   }
 }

@@ -1,3 +1,5 @@
+import { escapeControls } from '../terminal-text.ts';
+
 /**
  * Foreman-style output: every line prefixed with the time and its source
  * (`web.1`, `worker.1`, `berth`), sources padded to one width and coloured
@@ -33,6 +35,7 @@ export class LogPrinter {
       }
       label = `\x1b[${colour}m${label}\x1b[0m`;
     }
-    this.#out.write(`${label} ${text}\n`);
+    // The text is an app's output (or names what an app did): shown, never obeyed by the terminal.
+    this.#out.write(`${label} ${escapeControls(text)}\n`);
   }
 }

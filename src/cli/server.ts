@@ -6,7 +6,7 @@ import { registerLogRoutes } from '../api/log-routes.ts';
 import { registerAddonRoutes } from '../api/addon-routes.ts';
 import { AddonService, createAddonProviders } from '../addons/index.ts';
 import { reapOrphans } from '../runner/index.ts';
-import { MetricsListener, registerMetricsRoutes } from '../api/metrics-routes.ts';
+import { MetricsListener, metricsWithoutTokenWarning, registerMetricsRoutes } from '../api/metrics-routes.ts';
 import { registerPlatformRoutes } from '../api/platform-routes.ts';
 import type { DashboardServer } from '../dashboard/index.ts';
 import { DEFAULT_BUILD_LIMITS, type BuildLimits } from '../build/index.ts';
@@ -47,8 +47,10 @@ export interface ServerOptions {
   readonly acmePolling?: Partial<AcmePolling>;
   /** Where the dashboard is served (--dashboard); null: no dashboard. */
   readonly dashboard?: ListenAddress | null;
-  /** Where /metrics is also served without a token (--metrics); null: only on the API listener, with one. */
+  /** Where /metrics is also served on a listener of its own (--metrics); null: only on the API listener. */
   readonly metrics?: ListenAddress | null;
+  /** That listener answers without a token (--metrics-without-token); by default it needs an API token. */
+  readonly metricsWithoutToken?: boolean;
   /** Add-on servers and backup folders (--postgres-admin-url, --redis-admin-url, --backup-dir, --backup-copy-dir). */
   readonly addons?: {
     readonly postgresAdminUrl: string | null;
@@ -185,7 +187,8 @@ export async function server(options: ServerOptions): Promise<void> {
   registerLogRoutes(api, store, drains);
   registerAddonRoutes(api, addons);
   registerMetricsRoutes(api, metrics);
-  const metricsListener = options.metrics ? new MetricsListener(metrics, options.log) : null;
+  const metricsAccess = options.metricsWithoutToken === true ? 'without-token' : { authenticate: (token: string) => store.verifyToken(token)?.name ?? null };
+  const metricsListener = options.metrics ? new MetricsListener(metrics, metricsAccess, options.log) : null;
   const git = await startGit({ stateDir, platform, ssh: options.ssh ?? null, log: options.log });
   registerGitRoutes(api, git.service, options.log);
 
@@ -210,7 +213,10 @@ export async function server(options: ServerOptions): Promise<void> {
   }
   if (metricsListener !== null && options.metrics) {
     const metricsAddress = await metricsListener.listen(options.metrics.host, options.metrics.port);
-    options.log(`metrics listening on ${urlOf(metricsAddress)}/metrics (no token: keep it on localhost or a private interface)`);
+    if (metricsAccess === 'without-token') {
+      options.log(`metrics listening on ${urlOf(metricsAddress)}/metrics without a token`);
+      options.log(metricsWithoutTokenWarning(options.metrics.host));
+    } else options.log(`metrics listening on ${urlOf(metricsAddress)}/metrics (with an API token, as on the API)`);
   }
   // The add-ons' servers first: apps that use them start right after.
   await platform.prepare();

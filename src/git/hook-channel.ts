@@ -4,6 +4,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { BerthError } from '../errors.ts';
+import { escapeControls } from '../terminal-text.ts';
 import { HOOK_PUSH_ENV, HOOK_SOCKET_ENV } from './hook-script.ts';
 import { parseRefUpdates, type RefUpdate } from './ref-policy.ts';
 
@@ -119,7 +120,7 @@ export class HookChannel {
     };
     let archived = false;
     const finish = (ok: boolean, message: string) => {
-      send({ done: true, ok, message });
+      send({ done: true, ok, message: escapeControls(message, { keepNewlines: true }) });
       socket.end();
       // Unread input (a hook that was not asked for an archive sends none) must not keep the socket open.
       if (!archived) socket.resume();
@@ -149,7 +150,8 @@ export class HookChannel {
       const updates = typeof message.updates === 'string' ? parseRefUpdates(message.updates) : null;
       if (updates === null) return finish(false, 'berth: the hook sent malformed ref updates; the push is refused');
       const conversation: HookConversation = {
-        line: (text) => send({ line: text }),
+        // git prints these as `remote: …` on the pusher's terminal: a build's escape sequences are shown, not obeyed.
+        line: (text) => send({ line: escapeControls(text) }),
         archive: (rev) => {
           if (archived) throw new Error('archive() may be called once per push');
           archived = true;

@@ -1,7 +1,7 @@
 // The platform's door: names, tokens, release decisions and the state store
 // that `berth server` is built on.
 export { appName, configKey, configValue, processType, tokenName, keyName, cronJobName, sshActor, auditActor, releaseRef, hostname, domainName, domainDisplayName, urlPath, branchName, SYSTEM_ACTOR, ANONYMOUS_ACTOR, MAX_CONFIG_VALUE_BYTES } from './names.ts';
-export { generateToken, hashToken, tokensMatch, looksLikeToken, TOKEN_PREFIX, type GeneratedToken } from './tokens.ts';
+export { generateToken, hashToken, tokensMatch, looksLikeToken, isAdminToken, revocationLocksOut, nextAdminTokenName, TOKEN_PREFIX, type GeneratedToken, type TokenState } from './tokens.ts';
 export {
   nextVersion,
   releasesToPrune,
@@ -21,6 +21,7 @@ export {
   type BuildKeep,
 } from './release-policy.ts';
 export { Store, MAX_QUANTITY, TOKEN_TOUCH_INTERVAL_MS, ADMIN_TOKEN_NAME } from './store.ts';
+export { cronRunsPruneBefore, DEFAULT_CRON_RUN_RETENTION, type CronRunRetention } from './cron-run-policy.ts';
 export type {
   StoreOptions,
   AddonRecord,

@@ -1,4 +1,5 @@
 import type { AppConfig, AppPlan } from '../build/index.ts';
+import type { CronRunRetention } from './cron-run-policy.ts';
 import type { ReleaseKind, ReleaseStatus } from './release-policy.ts';
 
 // The plain, JSON-ready objects the store hands out. Apps are named by name;
@@ -163,6 +164,8 @@ export interface PruneResult {
 export interface StoreOptions {
   /** The clock, in ms since the epoch; tests pass a fake one. */
   readonly now?: () => number;
+  /** How many finished cron runs a job keeps (DEFAULT_CRON_RUN_RETENTION). */
+  readonly cronRunRetention?: CronRunRetention;
 }
 
 /** What an app's add-on row holds: `postgres`, `redis`, `sqlite`, or `storage` (a data folder alone). */

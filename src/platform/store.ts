@@ -1,9 +1,9 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../errors.ts';
 import { writeFileAtomic } from './atomic-file.ts';
-import { appName, auditActor, branchName, configKey, cronJobName, hostname, keyName, processType, releaseRef, tokenName } from './names.ts';
+import { SYSTEM_ACTOR, appName, auditActor, branchName, configKey, cronJobName, hostname, keyName, processType, releaseRef, tokenName } from './names.ts';
 import { buildsToPrune, canTransition, DEFAULT_BUILD_KEEP, nextVersion, releasesToPrune, rollbackTarget, type BuildKeep } from './release-policy.ts';
 import type { AddonRecord, AddonRecordKind, BackupRecord, BackupScheduleRecord, BackupStatus, BackupTrigger, App, AuditEntry, AuditRow, Build, BuildManifest, CronRun, SshKeyInfo, DestroyedApp, Domain, LogDrainRecord, NewRelease, PruneResult, Release, ReleaseInfo, StoreOptions, TokenInfo } from './records.ts';
 import {
@@ -35,7 +35,8 @@ import {
   type Row,
 } from './rows.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
-import { generateToken, hashToken, looksLikeToken, tokensMatch } from './tokens.ts';
+import { DEFAULT_CRON_RUN_RETENTION, cronRunsPruneBefore, type CronRunRetention } from './cron-run-policy.ts';
+import { generateToken, hashToken, looksLikeToken, nextAdminTokenName, revocationLocksOut, tokensMatch } from './tokens.ts';
 
 // The platform's persistent state: one SQLite database, DIR/berth.db, in WAL
 // mode with synchronous=FULL (a committed change survives a power cut). The
@@ -119,10 +120,13 @@ export class Store {
   readonly #statements = new Map<string, StatementSync>();
   #savepoints = 0;
 
-  private constructor(path: string, db: DatabaseSync, now: () => number) {
+  readonly #cronRunRetention: CronRunRetention;
+
+  private constructor(path: string, db: DatabaseSync, options: StoreOptions) {
     this.path = path;
     this.#db = db;
-    this.#now = now;
+    this.#now = options.now ?? Date.now;
+    this.#cronRunRetention = options.cronRunRetention ?? DEFAULT_CRON_RUN_RETENTION;
   }
 
   /**
@@ -146,7 +150,33 @@ export class Store {
         cause: err,
       });
     }
-    const store = new Store(path, db, options.now ?? Date.now);
+    return Store.#ready(path, db, options);
+  }
+
+  /**
+   * Open the database of a state folder berth already made, changing
+   * nothing else: no folder is created and no mode touched, so a command
+   * run beside a running daemon (reset-admin-token) leaves its folders as
+   * the daemon set them. WAL lets both use the database at once.
+   */
+  static openExisting(dir: string, options: StoreOptions = {}): Store {
+    const path = join(dir, 'berth.db');
+    let db: DatabaseSync;
+    try {
+      if (!lstatSync(path).isFile()) throw new Error('not a regular file');
+      db = new DatabaseSync(path, { enableForeignKeyConstraints: true, timeout: 5_000 });
+    } catch (err) {
+      throw new BerthError('BERTH_E_STATE', `${dir} holds no berth state database (${path}: ${(err as Error).message})`, {
+        hint: 'Give the --state folder `berth server` runs with (default /var/lib/berth as root), and run as its owner.',
+        status: 500,
+        cause: err,
+      });
+    }
+    return Store.#ready(path, db, options);
+  }
+
+  static #ready(path: string, db: DatabaseSync, options: StoreOptions): Store {
+    const store = new Store(path, db, options);
     try {
       store.#configure();
       store.#migrate();
@@ -726,12 +756,23 @@ export class Store {
     return this.#all('SELECT id, name, created_at, last_used_at, revoked_at FROM tokens ORDER BY name').map(toToken);
   }
 
-  /** Revoke a token for good (revoking it again is a no-op). Its name stays taken. */
+  /**
+   * Revoke a token for good (revoking it again is a no-op). Its name stays
+   * taken. The last admin token is never revoked: the check and the change
+   * are one IMMEDIATE transaction, so two revocations at once (from this
+   * daemon or another process on the database) cannot both pass it.
+   */
   revokeToken(name: string): TokenInfo {
     tokenName(name);
     return this.transaction(() => {
       const token = this.#tokenByName(name);
       if (token === null) throw new BerthError('BERTH_E_TOKEN_NOT_FOUND', `no token is named "${name}"`, { hint: 'See berth tokens list.', status: 404 });
+      if (revocationLocksOut(this.listTokens(), name)) {
+        throw new BerthError('BERTH_E_LAST_ADMIN_TOKEN', `"${name}" is the last admin token; revoking it would lock everyone out of berth`, {
+          hint: 'Create another token first (berth tokens create NAME) and revoke this one with it. If every token is lost, run `berth server reset-admin-token` as root on the server.',
+          status: 409,
+        });
+      }
       if (token.revokedAt === null) this.#run('UPDATE tokens SET revoked_at = ? WHERE id = ?', this.#time(), token.id);
       return this.#tokenByName(name)!;
     });
@@ -751,6 +792,27 @@ export class Store {
     writeFileAtomic(path, `${token}\n`, 0o600);
     this.transaction(() => this.#insertToken(ADMIN_TOKEN_NAME, hash));
     return true;
+  }
+
+  /**
+   * `berth server reset-admin-token`: a new admin token (named by
+   * nextAdminTokenName), its plaintext written to `path` (0600, atomically),
+   * audited. Other tokens are left as they are. The row and the file change
+   * together: the file is replaced inside the transaction, so a failure to
+   * write it leaves no token nobody can read and the old file intact.
+   * Works beside a running daemon: it reads tokens from the database at
+   * every request, so the new one is accepted as soon as this commits.
+   */
+  resetAdminToken(path: string, detail: Record<string, string | number> = {}): { token: string; info: TokenInfo } {
+    const { token, hash } = generateToken();
+    const info = this.transaction(() => {
+      const name = nextAdminTokenName(this.listTokens().map((t) => t.name));
+      this.#insertToken(name, hash);
+      this.audit({ actor: SYSTEM_ACTOR, action: 'tokens.reset-admin', target: name, result: 'ok', detail });
+      writeFileAtomic(path, `${token}\n`, 0o600);
+      return this.#tokenByName(name)!;
+    });
+    return { token, info };
   }
 
   #insertToken(name: string, hash: string): void {
@@ -795,7 +857,11 @@ export class Store {
     });
   }
 
-  /** Record how a claimed slot's command ended. */
+  /**
+   * Record how a claimed slot's command ended, and prune the job's old
+   * finished runs in the same transaction (cronRunsPruneBefore: the newest
+   * `keep` and the last hour's stay).
+   */
   finishCronRun(app: string, job: string, slot: string, exitCode: number | null): CronRun {
     cronRunName(job);
     const at = cronSlot(slot);
@@ -804,7 +870,12 @@ export class Store {
       const status = exitCode === 0 ? 'succeeded' : 'failed';
       const result = this.#run(`UPDATE cron_runs SET finished_at = ?, exit_code = ?, status = ? WHERE app_id = ? AND job = ? AND slot = ? AND status = 'running'`, this.#time(), exitCode, status, id, job, at);
       if (Number(result.changes) !== 1) throw new BerthError('BERTH_E_STATE', `cron ${app}/${job} has no running slot ${at}`, { status: 500 });
-      return toCronRun(this.#get(`${CRON_RUN_SELECT} WHERE c.app_id = ? AND c.job = ? AND c.slot = ?`, id, job, at)!);
+      const finished = toCronRun(this.#get(`${CRON_RUN_SELECT} WHERE c.app_id = ? AND c.job = ? AND c.slot = ?`, id, job, at)!);
+      const retention = this.#cronRunRetention;
+      const keepth = this.#get('SELECT slot FROM cron_runs WHERE app_id = ? AND job = ? ORDER BY slot DESC LIMIT 1 OFFSET ?', id, job, retention.keep - 1);
+      const cutoff = cronRunsPruneBefore(keepth === undefined ? null : String(keepth.slot), this.#now(), retention);
+      if (cutoff !== null) this.#run(`DELETE FROM cron_runs WHERE app_id = ? AND job = ? AND slot < ? AND status <> 'running'`, id, job, cutoff);
+      return finished;
     });
   }
 

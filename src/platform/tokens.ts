@@ -42,3 +42,41 @@ export function tokensMatch(hashA: string, hashB: string): boolean {
   if (a.length !== b.length) return false;
   return timingSafeEqual(a, b);
 }
+
+/** What the revocation policy needs of a token. */
+export interface TokenState {
+  readonly name: string;
+  readonly revokedAt: string | null;
+}
+
+/**
+ * Whether a token can administer berth. Every active token can until
+ * tokens get roles (issue 21): then this is the one place that narrows it.
+ */
+export function isAdminToken(token: TokenState): boolean {
+  return token.revokedAt === null;
+}
+
+/**
+ * Whether revoking `name` would leave berth with no admin token: nobody
+ * could then call the API again, not even to make a token, and only
+ * `berth server reset-admin-token` on the host would get back in. Revoking
+ * a token that is already revoked, or one that is not an admin, changes
+ * nothing and is never refused.
+ */
+export function revocationLocksOut(tokens: readonly TokenState[], name: string): boolean {
+  const target = tokens.find((token) => token.name === name);
+  if (target === undefined || !isAdminToken(target)) return false;
+  return !tokens.some((token) => token.name !== name && isAdminToken(token));
+}
+
+/**
+ * The name of the token reset-admin-token issues: "admin" while no token
+ * has had it, then "admin-2", "admin-3", … — the first free one, since
+ * names are never reused.
+ */
+export function nextAdminTokenName(taken: readonly string[]): string {
+  const names = new Set(taken);
+  if (!names.has('admin')) return 'admin';
+  for (let n = 2; ; n++) if (!names.has(`admin-${n}`)) return `admin-${n}`;
+}

@@ -98,3 +98,67 @@ test('a streamed answer sends its head at once, and empty keep-alive lines while
   for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += decoder.decode(chunk.value);
   assert.match(text, /\nlast\n$/);
 });
+
+test('any spelling of the Bearer scheme is accepted (RFC 9110: schemes are case-insensitive)', async (t) => {
+  const { call } = await server(t);
+  for (const scheme of ['Bearer', 'bearer', 'BEARER', 'BeArEr']) {
+    const res = await call('/whoami', { headers: { authorization: `${scheme} good` } }, '');
+    assert.equal(res.status, 200, scheme);
+  }
+  assert.equal((await call('/whoami', { headers: { authorization: 'Basic Z2l0Omdvb2Q=' } }, '')).status, 401, 'basic auth only where allowed');
+});
+
+test('a deferred stream: an error before its first line is an error answer with its status; after it, the last line', async (t) => {
+  const api = new ApiServer({ authenticate: () => 'admin', log: () => {}, streamKeepAliveMs: 40 });
+  api.router
+    .add('POST', '/early', async (req) => ({
+      deferHead: true,
+      stream: async () => {
+        for await (const _ of req.raw) break;
+        throw new BerthError('BERTH_E_ARCHIVE', 'the upload is not gzip data', { status: 400, hint: 'use berth deploy' });
+      },
+    }))
+    .add('POST', '/late', async () => ({
+      deferHead: true,
+      stream: async (write) => {
+        write('building');
+        throw new BerthError('BERTH_E_INSTALL', 'npm ci failed', { status: 422, hint: 'read the output' });
+      },
+    }))
+    .add('POST', '/quiet', async (req) => ({
+      deferHead: true,
+      stream: async (write) => {
+        for await (const _ of req.raw);
+        // Waiting (behind another deploy, say) after the whole body came: the head goes out with keep-alive lines.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        write('done');
+      },
+    }));
+  const address = await api.listen('127.0.0.1', 0);
+  t.after(() => api.close());
+  const post = (path: string) => fetch(`http://127.0.0.1:${address.port}${path}`, { method: 'POST', headers: { authorization: 'Bearer x' }, body: 'not gzip' });
+  const early = await post('/early');
+  assert.equal(early.status, 400);
+  assert.deepEqual(await early.json(), { code: 'BERTH_E_ARCHIVE', message: 'the upload is not gzip data', hint: 'use berth deploy' });
+  const late = await post('/late');
+  assert.equal(late.status, 200);
+  assert.equal(await late.text(), `building\n${JSON.stringify({ error: { code: 'BERTH_E_INSTALL', message: 'npm ci failed', hint: 'read the output' } })}\n`);
+  const quiet = await post('/quiet');
+  assert.equal(quiet.status, 200);
+  assert.match(await quiet.text(), /^\n+done\n$/);
+});
+
+test('answers carry no raw control characters: JSON keeps its exact value, text lines show escapes', async (t) => {
+  const hostile = 'x\u001b]0;t\u0007\u009b2J\u202e\u2028\ry';
+  const api = new ApiServer({ authenticate: () => 'admin', log: () => {} });
+  api.router
+    .add('GET', '/json', async () => ({ body: { line: hostile } }))
+    .add('GET', '/text', async () => ({ stream: async (write) => void write(hostile) }));
+  const address = await api.listen('127.0.0.1', 0);
+  t.after(() => api.close());
+  const get = (path: string) => fetch(`http://127.0.0.1:${address.port}${path}`, { headers: { authorization: 'Bearer x' } }).then((res) => res.text());
+  const json = await get('/json');
+  assert.doesNotMatch(json, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u202e]/u);
+  assert.deepEqual(JSON.parse(json), { line: hostile }, 'the value is exact');
+  assert.equal(await get('/text'), 'x\\x1b]0;t\\x07\\u009b2J\\u202e\\u2028\\ry\n');
+});

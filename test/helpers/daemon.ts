@@ -54,11 +54,17 @@ export async function startDaemon(stateDir: string, workers = 1, extraArgs: read
   // (the tests run as root) must be able to pass through it.
   chmodSync(dirname(stateDir), 0o711);
   const berth = new BerthProcess(['server', '--state', stateDir, '--http', '127.0.0.1:0', '--api', '127.0.0.1:0', '--workers', String(workers), '--user-prefix', prefix, ...extraArgs], { env });
-  const edge = (await berth.waitFor(/edge listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
-  const api = (await berth.waitFor(/api listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
-  await berth.waitFor(/\| ready$/m);
-  const token = (await readFile(join(stateDir, 'admin-token'), 'utf8')).trim();
-  return { berth, api, edge, token };
+  try {
+    const edge = (await berth.waitFor(/edge listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+    const api = (await berth.waitFor(/api listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+    await berth.waitFor(/\| ready$/m);
+    const token = (await readFile(join(stateDir, 'admin-token'), 'utf8')).trim();
+    return { berth, api, edge, token };
+  } catch (err) {
+    // The caller never gets the process to stop: a daemon left running keeps the test file from ever ending.
+    await berth.kill();
+    throw err;
+  }
 }
 
 /** A GET to the edge for an app's host name (fetch cannot set Host). */

@@ -1,6 +1,6 @@
 // berth's Prometheus metrics on a real daemon with two edge engines: traffic
-// to a deployed app, then /metrics scraped with the API token (and on the
-// --metrics listener without one) and read with a real text-format parser.
+// to a deployed app, then /metrics scraped with the API token (on the API and
+// on the --metrics listener) and read with a real text-format parser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -105,8 +105,9 @@ test('a daemon exposes Prometheus metrics of its apps, instances, builds, deploy
   assert.ok(metrics.families.has('nodejs_eventloop_lag_seconds'));
   assert.ok(metrics.families.has('nodejs_heap_size_used_bytes'));
 
-  // --metrics: the same text without a token.
-  const plain = await scrape(`${open}/metrics`);
+  // --metrics: the same text, with the API token there too (none: 401).
+  assert.equal((await scrape(`${open}/metrics`)).status, 401);
+  const plain = await scrape(`${open}/metrics`, daemon.token);
   assert.equal(plain.status, 200);
   assert.equal(plain.contentType, 'text/plain; version=0.0.4; charset=utf-8');
   assert.equal(new Exposition(plain.text).value('berth_http_requests_total', { app: 'shop', code: '2xx' }), 6);

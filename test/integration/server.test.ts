@@ -81,9 +81,10 @@ test('berth server: deploys, config releases and rollbacks of real apps, survivi
     new Header({ path: '../escape.txt', type: 'File', mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: new Date('2024-01-01T00:00:00Z') }).encode(block);
     const archive = gzipSync(Buffer.concat([block, body, Buffer.alloc(512 - body.length), Buffer.alloc(1024)]));
     const res = await fetch(`${d.api}/apps/shop/deploy`, { method: 'POST', headers: { authorization: `Bearer ${d.token}` }, body: archive });
-    const last = JSON.parse((await res.text()).trim().split('\n').at(-1)!);
-    assert.equal(last.error.code, 'BERTH_E_ARCHIVE');
-    assert.match(last.error.message, /escape\.txt/);
+    assert.equal(res.status, 400, 'refused before the stream starts: an error answer with its status');
+    const answer = (await res.json()) as { code: string; message: string };
+    assert.equal(answer.code, 'BERTH_E_ARCHIVE');
+    assert.match(answer.message, /escape\.txt/);
     assert.equal(existsSync(join(state, 'apps', 'shop', 'escape.txt')), false);
     assert.equal(existsSync(join(state, 'apps', 'shop', 'builds', 'escape.txt')), false);
     assert.equal((await call(d, 'GET', '/apps/shop/releases')).json.releases.length, 1);

@@ -106,3 +106,40 @@ test('a version 1 database (before cron and keys) is migrated in place, its apps
   assert.equal(store.claimCronSlot('old', 'nightly', '2025-01-01T00:00:00Z', 1), true);
   assert.deepEqual(store.checkIntegrity(), []);
 });
+
+test("a per-second job's runs are pruned as they finish: the newest keep and the recent window stay, running ones too", (t) => {
+  const clock = fakeClock(Date.parse('2026-01-02T00:00:00.000Z'));
+  const { store } = openTempStore(t, { now: clock.now, cronRunRetention: { keep: 5, recentMs: 10_000 } });
+  store.createApp('shop');
+  // A run claimed long ago that never finished (the daemon died): never pruned here.
+  store.claimCronSlot('shop', 'tick', '2026-01-01T23:00:00Z', 1);
+  store.claimCronSlot('shop', 'other', '2026-01-01T00:00:00Z', 1);
+  store.finishCronRun('shop', 'other', '2026-01-01T00:00:00Z', 0);
+  for (let i = 0; i < 60; i++) {
+    const slot = new Date(clock.now()).toISOString();
+    assert.equal(store.claimCronSlot('shop', 'tick', slot, 1), true);
+    store.finishCronRun('shop', 'tick', slot, i % 7 === 0 ? 1 : 0);
+    clock.advance(1000);
+  }
+  const runs = store.listCronRuns('shop', { job: 'tick', limit: 1000 });
+  // The last prune ran as 00:00:59 finished: the window then began at 00:00:49, so 00:00:49 … 00:00:59 stay (11 > keep 5), and the old running claim.
+  assert.deepEqual(runs.map((r) => r.slot.slice(11, 19)), ['00:00:59', '00:00:58', '00:00:57', '00:00:56', '00:00:55', '00:00:54', '00:00:53', '00:00:52', '00:00:51', '00:00:50', '00:00:49', '23:00:00']);
+  assert.equal(runs.at(-1)!.status, 'running');
+  assert.equal(store.lastCronSlot('shop', 'tick'), '2026-01-02T00:00:59.000Z', 'the newest claim stays, so no older slot can run again');
+  assert.equal(store.claimCronSlot('shop', 'tick', '2026-01-02T00:00:59Z', 1), false);
+  assert.equal(store.listCronRuns('shop', { job: 'other' }).length, 1, "another job's runs are its own business");
+});
+
+test('an hourly job keeps its newest runs up to keep once they are older than the recent window', (t) => {
+  const clock = fakeClock(Date.parse('2026-01-02T00:00:00.000Z'));
+  const { store } = openTempStore(t, { now: clock.now, cronRunRetention: { keep: 3, recentMs: 0 } });
+  store.createApp('shop');
+  for (let i = 0; i < 8; i++) {
+    const slot = new Date(clock.now()).toISOString();
+    store.claimCronSlot('shop', 'hourly', slot, 1);
+    clock.advance(60_000);
+    store.finishCronRun('shop', 'hourly', slot, 0);
+    clock.advance(59 * 60_000);
+  }
+  assert.deepEqual(store.listCronRuns('shop', { job: 'hourly' }).map((r) => r.slot.slice(11, 16)), ['07:00', '06:00', '05:00']);
+});

@@ -646,12 +646,13 @@ test('tokens: wrong, malformed, truncated and revoked tokens do not verify', (t)
 
 test('tokens: names are unique forever, even after revocation; reserved names are refused', (t) => {
   const { store } = openTempStore(t);
+  store.createToken('admin');
   store.createToken('ci');
   refused(() => store.createToken('ci'), 'BERTH_E_TOKEN_EXISTS', 409);
   store.revokeToken('ci');
   refused(() => store.createToken('ci'), 'BERTH_E_TOKEN_EXISTS', 409);
   for (const bad of ['system', 'anonymous', 'CI', 'bad;name']) refused(() => store.createToken(bad), 'BERTH_E_NAME', 400);
-  assert.equal(store.listTokens().length, 1);
+  assert.equal(store.listTokens().length, 2);
 });
 
 test('tokens: last_used_at is written at most once a minute per token', (t) => {
@@ -677,7 +678,8 @@ test('ensureAdminToken: on first start only, the plaintext in a 0600 file that v
   assert.equal(store.ensureAdminToken(path), false);
   assert.equal(readFileSync(path, 'utf8').trim(), token, 'not rewritten');
   assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temp file left behind');
-  // A revoked admin token stays revoked across restarts.
+  // A revoked admin token stays revoked across restarts (another admin token must remain).
+  store.createToken('ci');
   store.revokeToken('admin');
   assert.equal(store.ensureAdminToken(path), false);
   assert.equal(store.verifyToken(token), null);
@@ -690,6 +692,75 @@ test('ensureAdminToken: a file left by a crash before the row was written is rep
   assert.equal(store.ensureAdminToken(path), true);
   assert.equal(mode(path), 0o600);
   assert.equal(store.verifyToken(readFileSync(path, 'utf8').trim())?.name, 'admin');
+});
+
+test('tokens: the last admin token cannot be revoked, in any order; the others can, and the refusal changes nothing', (t) => {
+  const { store } = openTempStore(t);
+  store.createToken('admin');
+  const ci = store.createToken('ci').token;
+  store.createToken('laptop');
+  store.revokeToken('admin');
+  store.revokeToken('laptop');
+  refused(() => store.revokeToken('ci'), 'BERTH_E_LAST_ADMIN_TOKEN', 409);
+  assert.equal(store.verifyToken(ci)?.name, 'ci', 'the refused revocation left the token working');
+  assert.equal(store.revokeToken('admin').name, 'admin', 'revoking a revoked token again is still a no-op');
+  refused(() => store.revokeToken('nobody'), 'BERTH_E_TOKEN_NOT_FOUND', 404);
+  store.createToken('next');
+  store.revokeToken('ci');
+  assert.deepEqual(store.listTokens().filter((x) => x.revokedAt === null).map((x) => x.name), ['next']);
+});
+
+test('tokens: two stores on one database cannot both revoke one of the last two admin tokens', (t) => {
+  const { dir, store } = openTempStore(t);
+  store.createToken('a');
+  store.createToken('b');
+  const other = Store.open(dir);
+  t.after(() => other.close());
+  // The second store's revocation starts after the first committed and sees it (one IMMEDIATE transaction each).
+  store.revokeToken('a');
+  refused(() => other.revokeToken('b'), 'BERTH_E_LAST_ADMIN_TOKEN', 409);
+  assert.equal(store.listTokens().filter((x) => x.revokedAt === null).length, 1);
+});
+
+test('resetAdminToken: a new admin token, the first free admin-N, in a 0600 file, audited; the others are untouched', (t) => {
+  const { dir, store } = openTempStore(t);
+  const path = join(dir, 'admin-token');
+  assert.equal(store.ensureAdminToken(path), true);
+  const first = readFileSync(path, 'utf8').trim();
+  const ci = store.createToken('ci').token;
+  const reset = store.resetAdminToken(path, { uid: 0 });
+  assert.equal(reset.info.name, 'admin-2');
+  assert.equal(mode(path), 0o600);
+  assert.equal(readFileSync(path, 'utf8'), `${reset.token}\n`);
+  assert.equal(store.verifyToken(reset.token)?.name, 'admin-2');
+  assert.equal(store.verifyToken(first)?.name, 'admin', 'the old admin token still works');
+  assert.equal(store.verifyToken(ci)?.name, 'ci');
+  assert.equal(store.resetAdminToken(path).info.name, 'admin-3');
+  const audit = store.listAudit().filter((row) => row.action === 'tokens.reset-admin');
+  assert.deepEqual(audit.map((row) => [row.actor, row.target]), [['system', 'admin-3'], ['system', 'admin-2']]);
+  assert.ok(!JSON.stringify(store.listAudit()).includes(reset.token), 'the token is in no audit row');
+  assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temp file left behind');
+});
+
+test('resetAdminToken: a file that cannot be written leaves no token and no audit row', (t) => {
+  const { dir, store } = openTempStore(t);
+  const before = store.listTokens().length;
+  assert.throws(() => store.resetAdminToken(join(dir, 'no-such-folder', 'admin-token')));
+  assert.equal(store.listTokens().length, before);
+  assert.equal(store.listAudit().filter((row) => row.action === 'tokens.reset-admin').length, 0);
+});
+
+test('openExisting: opens a state folder berth made, never creates one, and leaves the folder mode alone', (t) => {
+  const { dir, store } = openTempStore(t);
+  store.createToken('ci');
+  chmodSync(dir, 0o711);
+  const again = Store.openExisting(dir);
+  assert.deepEqual(again.listTokens().map((x) => x.name), ['ci']);
+  again.close();
+  assert.equal(mode(dir), 0o711, 'the folder mode is as the daemon set it');
+  const empty = join(tempStateDir(t), '..');
+  refused(() => Store.openExisting(empty), 'BERTH_E_STATE', 500);
+  assert.deepEqual(readdirSync(empty), [], 'nothing was created');
 });
 
 // ---- audit ------------------------------------------------------------------

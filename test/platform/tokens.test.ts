@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { generateToken, hashToken, looksLikeToken, tokensMatch } from '../../src/platform/index.ts';
+import { generateToken, hashToken, isAdminToken, looksLikeToken, nextAdminTokenName, revocationLocksOut, tokensMatch } from '../../src/platform/index.ts';
 
 test('a token is "berth_" and 43 base64url characters of 32 random bytes, with its sha256', () => {
   const { token, hash } = generateToken();
@@ -49,4 +49,36 @@ test('looksLikeToken refuses anything else before a lookup', () => {
   for (const value of ['', 'berth_', token.slice(0, -1), `${token}x`, token.replace('berth_', 'Berth_'), `Bearer ${token}`, token.replace(/.$/, '=')]) {
     assert.equal(looksLikeToken(value), false, value);
   }
+});
+
+test('isAdminToken: every active token is an admin until tokens get roles; a revoked one is not', () => {
+  assert.equal(isAdminToken({ name: 'ci', revokedAt: null }), true);
+  assert.equal(isAdminToken({ name: 'ci', revokedAt: '2025-01-01T00:00:00.000Z' }), false);
+});
+
+test('revocationLocksOut: refused only for the last active admin token, whatever came before', () => {
+  const at = '2025-01-01T00:00:00.000Z';
+  const t = (name: string, revoked = false) => ({ name, revokedAt: revoked ? at : null });
+  const cases: Array<[string, ReturnType<typeof t>[], string, boolean]> = [
+    ['the only token', [t('admin')], 'admin', true],
+    ['one of two', [t('admin'), t('ci')], 'admin', false],
+    ['one of two, itself', [t('admin'), t('ci')], 'ci', false],
+    ['the last active after the admin was revoked', [t('admin', true), t('ci')], 'ci', true],
+    ['the admin while only revoked ones remain', [t('admin'), t('ci', true), t('old', true)], 'admin', true],
+    ['an already revoked token (a no-op)', [t('admin'), t('ci', true)], 'ci', false],
+    ['an already revoked token with nothing active', [t('admin', true)], 'admin', false],
+    ['an unknown name (not found is decided elsewhere)', [t('admin')], 'nobody', false],
+    ['no tokens at all', [], 'admin', false],
+    ['one of three', [t('a'), t('b'), t('c')], 'b', false],
+  ];
+  for (const [what, tokens, name, expected] of cases) assert.equal(revocationLocksOut(tokens, name), expected, what);
+});
+
+test('nextAdminTokenName: "admin" while free, then the first free admin-N', () => {
+  assert.equal(nextAdminTokenName([]), 'admin');
+  assert.equal(nextAdminTokenName(['ci']), 'admin');
+  assert.equal(nextAdminTokenName(['admin']), 'admin-2');
+  assert.equal(nextAdminTokenName(['admin', 'admin-2', 'admin-3']), 'admin-4');
+  assert.equal(nextAdminTokenName(['admin', 'admin-3']), 'admin-2');
+  assert.equal(nextAdminTokenName(['admin', 'admin-2', 'admin-x']), 'admin-3');
 });

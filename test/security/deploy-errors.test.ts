@@ -49,7 +49,9 @@ test('a deploy error berth foresaw is the client\'s to read and is not logged as
     upload.resume();
     throw new BerthError('BERTH_E_INSTALL', 'npm ci failed with exit code 1', { status: 422, hint: 'Fix it.' });
   });
-  const { lines } = await call('/apps/shop/deploy');
-  assert.deepEqual(JSON.parse(lines.at(-1)!), { error: { code: 'BERTH_E_INSTALL', message: 'npm ci failed with exit code 1', hint: 'Fix it.' } });
+  const { status, lines } = await call('/apps/shop/deploy');
+  // Refused before its first line: an ordinary error answer with the error's own status.
+  assert.equal(status, 422);
+  assert.deepEqual(JSON.parse(lines.at(-1)!), { code: 'BERTH_E_INSTALL', message: 'npm ci failed with exit code 1', hint: 'Fix it.' });
   assert.deepEqual(logged, []);
 });

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { BerthError, isBerthError, type ErrorCode } from '../../errors.ts';
+import { escapeControls } from '../../terminal-text.ts';
 import type { Credentials } from './credentials.ts';
 import { ErrorBody } from './schemas.ts';
 
@@ -59,24 +60,14 @@ function isTlsFailure(code: string): boolean {
 }
 
 /**
- * Text from the server, made safe to print: escape sequences and control
- * characters are dropped (newlines too, unless asked to keep them).
- */
-export function printable(text: string, keepNewlines = false): string {
-  const noEscapes = text.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, '');
-  if (keepNewlines) return noEscapes.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '');
-  return noEscapes.replace(/\r?\n/g, ' ').replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g, '');
-}
-
-/**
  * An error the server reported (an answer's body, or a deploy's last line),
  * as a BerthError with the server's code. A newer daemon may send a code this
  * CLI does not list in ERROR_CODES; it is passed on as it is, because the
  * code is what scripts match on.
  */
 export function remoteError(body: ErrorBody, status: number): BerthError {
-  const hint = body.hint === null || body.hint === undefined || body.hint === '' ? undefined : printable(body.hint, true);
-  return new BerthError(body.code as ErrorCode, printable(body.message), hint === undefined ? { status } : { status, hint });
+  const hint = body.hint === null || body.hint === undefined || body.hint === '' ? undefined : escapeControls(body.hint, { keepNewlines: true });
+  return new BerthError(body.code as ErrorCode, escapeControls(body.message), hint === undefined ? { status } : { status, hint });
 }
 
 export class ApiClient {
@@ -221,7 +212,7 @@ export class ApiClient {
       }
       return error;
     }
-    return this.#badResponse(`the server at ${this.server} answered ${response.status} ${printable(response.statusText)}`.trimEnd() + ', which is not a berth API answer');
+    return this.#badResponse(`the server at ${this.server} answered ${response.status} ${escapeControls(response.statusText)}`.trimEnd() + ', which is not a berth API answer');
   }
 
   #badResponse(message: string): BerthError {

@@ -1,8 +1,9 @@
 import { BerthError } from '../../errors.ts';
+import { escapeControls } from '../../terminal-text.ts';
 import { ApiClient } from './client.ts';
 import { resolveCredentials, type Env } from './credentials.ts';
 
-/** Where the remote commands write: text exactly as given (every call ends with "\n"). */
+/** Where the remote commands write (every call ends with "\n"). */
 export interface RemoteIo {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
@@ -51,10 +52,23 @@ async function readProcessStdin(): Promise<string> {
 
 const STDIN_LIMIT = 1024 * 1024;
 
+/**
+ * Everything a remote command prints passes through escapeControls (lines
+ * kept): whatever a command forgot to escape — an app's log line, a build's
+ * output, a description, an error from the server — cannot drive the
+ * operator's terminal. Values shown on one line are escaped by `cell` too.
+ */
+function safeIo(io: RemoteIo): RemoteIo {
+  return {
+    out: (text) => io.out(escapeControls(text, { keepNewlines: true })),
+    err: (text) => io.err(escapeControls(text, { keepNewlines: true })),
+  };
+}
+
 export function remoteContext(io: RemoteIo, options: RemoteOptions): RemoteContext {
   const env = options.env ?? process.env;
   return {
-    io,
+    io: safeIo(io),
     env,
     onInterrupt: options.onInterrupt ?? onSigint,
     readStdin: options.readStdin ?? readProcessStdin,

@@ -6,6 +6,7 @@ import { appName } from '../../platform/index.ts';
 import { parseDeployMessage } from './arguments.ts';
 import { apiPath, remoteError } from './client.ts';
 import type { RemoteContext } from './context.ts';
+import { escapeControls } from '../../terminal-text.ts';
 import { DeployOutcome, type Release } from './schemas.ts';
 import { formatBytes } from './table.ts';
 
@@ -71,7 +72,7 @@ export function registerDeploy(cli: Command, ctx: RemoteContext): void {
           body: Readable.toWeb(packed.stream) as ReadableStream<Uint8Array>,
           headers,
         });
-        const outcome = await followDeploy(lines, (line) => ctx.io.out(`${line}\n`));
+        const outcome = await followDeploy(lines, (line) => ctx.io.out(`${escapeControls(line)}\n`));
         if (outcome === null) {
           throw new BerthError('BERTH_E_CONNECTION_LOST', `the deploy of ${app} ended without saying whether it succeeded`, {
             hint: `Check \`berth releases --app ${app}\` to see whether it released.`,

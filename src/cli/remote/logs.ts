@@ -6,6 +6,7 @@ import { appName } from '../../platform/index.ts';
 import { parseLineCount, parseProcessArg } from './arguments.ts';
 import { apiPath, causeCode, type ApiClient } from './client.ts';
 import type { RemoteContext } from './context.ts';
+import { escapeControls } from '../../terminal-text.ts';
 
 function logsPath(app: string, query: Omit<LogsRequest, 'app'>): string {
   const params = new URLSearchParams();
@@ -113,7 +114,7 @@ export function registerLogs(cli: Command, ctx: RemoteContext): void {
       const stopped = new AbortController();
       const unsubscribe = ctx.onInterrupt(() => stopped.abort());
       try {
-        await printLogs(client, request, (line) => ctx.io.out(`${line}\n`), stopped.signal);
+        await printLogs(client, request, (line) => ctx.io.out(`${escapeControls(line)}\n`), stopped.signal);
       } finally {
         unsubscribe();
       }

@@ -4,7 +4,7 @@ import { parseReleaseArg } from './arguments.ts';
 import { apiPath } from './client.ts';
 import type { RemoteContext } from './context.ts';
 import { ReleaseAnswer, ReleasesAnswer, type Release } from './schemas.ts';
-import { formatJson, formatTable, formatTime } from './table.ts';
+import { cell, formatJson, formatTable, formatTime } from './table.ts';
 
 /** Newest first, as the API answers; the release serving traffic shows as "current". */
 export function releasesTable(releases: readonly Release[]): string {
@@ -39,6 +39,6 @@ export function registerReleases(cli: Command, ctx: RemoteContext): void {
       const version = parseReleaseArg(release);
       const { value } = await ctx.client().call('POST', apiPath('apps', app, 'rollback'), ReleaseAnswer, version === undefined ? {} : { version });
       const made = value.release;
-      ctx.io.out(`rolled back ${app}: ${made.name}${made.description === '' ? '' : ` (${made.description})`} is ${made.current ? 'live' : made.status}\n`);
+      ctx.io.out(`rolled back ${app}: ${made.name}${made.description === '' ? '' : ` (${cell(made.description)})`} is ${made.current ? 'live' : made.status}\n`);
     });
 }

@@ -1,20 +1,16 @@
 // Pure formatting for what the remote commands print: tables with a header
 // row and aligned columns (as `heroku apps` or `kubectl get`), key/value
 // blocks, times and sizes. Nothing here writes; callers pass the text to io.
+import { escapeControls } from '../../terminal-text.ts';
 
 /**
  * Anything that came from the server is shown on one line with its control
- * characters visible: a value holding a newline or an escape sequence must not
- * break the columns or drive the terminal.
+ * characters visible (escapeControls): a value holding a newline, a tab or an
+ * escape sequence must not break the columns or drive the terminal.
  */
 export function cell(value: string | number | boolean | null | undefined): string {
   if (value === null || value === undefined || value === '') return '-';
-  return String(value).replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
-    if (c === '\n') return '\\n';
-    if (c === '\r') return '\\r';
-    if (c === '\t') return '\\t';
-    return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
-  });
+  return escapeControls(String(value), { keepTabs: false });
 }
 
 /** Characters as a terminal counts them, near enough: code points, not UTF-16 units. */
@@ -82,7 +78,11 @@ export function formatList(items: readonly string[]): string {
   return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
 }
 
-/** What `--json` prints: the API's answer, indented, one trailing newline. */
+/**
+ * What `--json` prints: the API's answer, indented, one trailing newline.
+ * Characters JSON.stringify leaves raw (C1 controls, bidi overrides) are
+ * written as \u escapes: the same JSON value, nothing for a terminal to obey.
+ */
 export function formatJson(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
+  return `${escapeControls(JSON.stringify(value, null, 2), { keepNewlines: true })}\n`;
 }

@@ -179,3 +179,22 @@ test('a large upload streams while the answer has already started', async (t) =>
   assert.equal(daemon.lastUpload?.files, 4);
   assert.equal(daemon.lastUpload?.bytes, 8 * 1024 * 1024 + 20 + 18_000 + 11);
 });
+
+test('a refused upload reads the same whether it came as an error answer (400) or as the stream\'s last line', async (t) => {
+  const { daemon, dir, env } = await setup(t);
+  const error = { code: 'BERTH_E_ARCHIVE', message: 'the upload holds an unsafe entry "../x"', hint: 'upload with `berth deploy`, which never builds such an archive' };
+  daemon.deploy = async ({ res }) => {
+    res.writeHead(400, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(error));
+  };
+  const asStatus = await berth(['deploy', dir, '--app', 'shop'], { env });
+  daemon.deploy = async ({ res }) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end(`${JSON.stringify({ error })}\n`);
+  };
+  const asLine = await berth(['deploy', dir, '--app', 'shop'], { env });
+  assert.equal(asStatus.code, 1);
+  assert.equal(asLine.code, 1);
+  assert.equal(asStatus.err, 'berth: the upload holds an unsafe entry "../x" [BERTH_E_ARCHIVE]\nhint: upload with `berth deploy`, which never builds such an archive\n');
+  assert.equal(asLine.err, asStatus.err);
+});

@@ -25,7 +25,7 @@ test('columns count characters, not UTF-16 units', () => {
 });
 
 test('control characters from the server are shown, never sent to the terminal', () => {
-  assert.equal(cell('a\nb\tc\u001b[31m'), 'a\\nb\\tc\\u001b[31m');
+  assert.equal(cell('a\nb\tc\u001b[31m'), 'a\\nb\\tc\\x1b[31m');
   assert.equal(cell(null), '-');
   assert.equal(cell(undefined), '-');
   assert.equal(cell(0), '0');
