@@ -65,7 +65,7 @@ export class Edge {
   readonly #engineCount: number;
   #spec: RouteSpec;
   readonly #version = new SharedArrayBuffer(4);
-  readonly #routes = new RouteSwitch(this.#version);
+  readonly #routes: RouteSwitch;
   #engine: Engine | null = null;
   #workers: WorkerHandle[] = [];
   readonly #tls = new TlsState();
@@ -82,6 +82,8 @@ export class Edge {
 
   constructor(options: EdgeOptions) {
     this.#options = options;
+    // Only this thread's builder logs, so a root that cannot be served is reported once, not once per engine.
+    this.#routes = new RouteSwitch(this.#version, options.log);
     this.#spec = options.routes;
     this.#engineCount = Math.max(1, options.workers ?? availableParallelism());
     this.#tlsConfig = options.tls ?? { certificates: [], fallback: null };

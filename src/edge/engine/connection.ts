@@ -385,7 +385,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
       this.#responseStarted = true;
       const text = `${serializeHead(plan)}${this.#extraFields}date: ${httpDate()}\r\n${this.#connectionHeader()}\r\n`;
       const generation = this.#generation;
-      writeFileBody(this.socket, text, body.path, body.start, body.end).then(
+      writeFileBody(this.socket, text, body.file, body.start, body.end).then(
         () => {
           if (generation === this.#generation) this.#finish();
         },
