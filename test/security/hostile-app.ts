@@ -40,6 +40,7 @@ const server = createServer((req, res) => {
       let stdout = '', stderr = '';
       child.stdout.setEncoding('utf8').on('data', (c) => (stdout += c));
       child.stderr.setEncoding('utf8').on('data', (c) => (stderr += c));
+      child.stdin.on('error', () => {}); // a command that does not read its input: EPIPE, not a crash
       child.stdin.end(job.input ?? '');
       child.once('error', (err) => res.end(JSON.stringify({ code: -1, stdout, stderr: err.message })));
       child.once('close', (code, signal) => res.end(JSON.stringify({ code, signal, stdout, stderr })));
