@@ -32,9 +32,12 @@ export type StaticSiteOptions = {
   /** Memory for bodies of files up to 256 KiB served from memory; 0 turns it off. */
   smallFileCacheBytes?: number;
   /**
-   * How long what a path names (its realpath and stat) is trusted before it
-   * is looked up again, as nginx's open_file_cache_valid; 0 looks up on
-   * every request. A changed file is served fresh after at most this long.
+   * How long what a path names (its canonical path and stats) is trusted
+   * before it is looked up again, as nginx's open_file_cache_valid; 0 looks
+   * up on every request. A changed file is served fresh after at most this
+   * long. The trust only ever picks what to open: every open is checked
+   * again on the descriptor (openFile), so it can make an answer stale,
+   * never take it outside the root.
    */
   fileInfoValidMs?: number;
 };
