@@ -89,10 +89,15 @@ async function hammer(d: Daemon, secrets: Secrets, host: string, path: string, h
 test('static files: whatever an app does to its folders, the edge serves nothing outside them and other apps keep their routes', { timeout: 900_000 }, async (t) => {
   assert.equal(process.getuid?.(), 0, 'these attacks need apps with their own Unix users: run the tests as root');
   const root = await mkdtemp(join(tmpdir(), 'berth-sec-static-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const state = join(root, 'state');
-  let d = await startDaemon(state, 2);
-  t.after(() => d.berth.kill());
+  let running: Daemon | undefined;
+  const start = async () => (running = await startDaemon(state, 2));
+  // The daemon first: until it is gone it writes its logs into the state folder.
+  t.after(async () => {
+    await running?.berth.kill();
+    await rm(root, { recursive: true, force: true });
+  });
+  let d = await start();
   const secrets: Secrets = {
     token: (await readFile(join(state, 'admin-token'), 'utf8')).trim(),
     shadowLine: (await readFile('/etc/shadow', 'utf8')).split('\n')[0]!,
@@ -206,7 +211,7 @@ test('static files: whatever an app does to its folders, the edge serves nothing
     await run(['mv', join(build, 'rootdir'), join(build, 'rootdir.away')]);
     await run(['ln', '-s', '/', join(build, 'rootdir')]);
     await d.berth.stop('SIGTERM');
-    d = await startDaemon(state, 2);
+    d = await start();
     await eventually('evil serves again', async () => (await viaEdge(d.edge, 'evil.localhost', '/whoami')).status === 200, 60_000);
     for (const path of ['/static/admin-token', '/static/berth.db', '/root/etc/shadow', '/root' + state + '/admin-token']) {
       const { status, bytes } = await rawGet(d.edge, 'evil.localhost', path);
@@ -227,7 +232,7 @@ test('static files: whatever an app does to its folders, the edge serves nothing
     };
     await deployGood('v2');
     await d.berth.stop('SIGTERM');
-    d = await startDaemon(state, 2);
+    d = await start();
     await eventually('good serves again', async () => (await viaEdge(d.edge, 'good.localhost', '/static/hello.txt')).body === 'good v2\n', 60_000);
     await eventually('evil serves again', async () => (await viaEdge(d.edge, 'evil.localhost', '/whoami')).status === 200, 60_000);
     assert.equal((await viaEdge(d.edge, 'evil.localhost', '/gone/hello.txt')).status, 404);

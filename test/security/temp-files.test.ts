@@ -33,10 +33,15 @@ async function footprint(dir: string): Promise<string> {
 test('temp files: names an app plants in /tmp never break large uploads or receive berth\'s files; the spill folder is root\'s and private', { timeout: 600_000 }, async (t) => {
   assert.equal(process.getuid?.(), 0, 'the hostile app needs a Unix user of its own: run the tests as root');
   const root = await mkdtemp(join(tmpdir(), 'berth-sec-temp-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const state = join(root, 'state');
-  let d = await startDaemon(state, 2);
-  t.after(() => d.berth.kill());
+  let running: Daemon | undefined;
+  const start = async () => (running = await startDaemon(state, 2));
+  // The daemon first: until it is gone it writes its logs into the state folder.
+  t.after(async () => {
+    await running?.berth.kill();
+    await rm(root, { recursive: true, force: true });
+  });
+  let d = await start();
   await deployHostile(d, 'evil', join(root, 'evil'));
   const pid = d.berth.child.pid!;
   const planted = join(tmpdir(), `berth-edge-${pid}`);
@@ -86,7 +91,7 @@ test('temp files: names an app plants in /tmp never break large uploads or recei
     await d.berth.stop('SIGKILL');
     await mkdir(join(tmp, spill!, 'left'), { recursive: true });
     await writeFile(join(tmp, spill!, 'left', 'over'), 'x');
-    d = await startDaemon(state, 2);
+    d = await start();
     const after = await readdir(tmp);
     assert.equal(after.length, 1);
     assert.notEqual(after[0], spill);
