@@ -13,7 +13,7 @@ export const ERROR_CODES = {
   BERTH_E_INSTALL: 'installing the app dependencies failed',
   BERTH_E_LISTEN: 'a listener could not be opened',
   BERTH_E_ADDRESS: 'a host:port address is malformed',
-  BERTH_E_STATIC_ROOT: 'a static root does not exist or is not a folder',
+  BERTH_E_STATIC_ROOT: 'a static root does not exist, is not a folder, or leads out of its release',
   BERTH_E_NOT_READY: 'no instance became ready in time',
   BERTH_E_NOTHING_TO_DEPLOY: 'the app folder or upload holds no files once ignored ones are left out',
   BERTH_E_SOURCE_FILE: 'the app folder holds a link leading outside it, or a socket, FIFO or device',

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Edge, type EdgeLimits, type TlsConfig } from '../edge/index.ts';
+import { Edge, resolveStaticRoot, type EdgeLimits, type TlsConfig } from '../edge/index.ts';
 import type { ListenAddress } from './address.ts';
 import { onShutdown } from './shutdown.ts';
 import { urlOf } from './listen-url.ts';
@@ -25,6 +25,9 @@ function logHttps(edge: Edge, log: (line: string) => void): void {
 /** `berth file-server`: the edge serving one folder, nothing else. */
 export async function fileServer(options: QuickOptions & { root: string; listen: ListenAddress }): Promise<void> {
   const root = resolve(options.root);
+  // The edge serves 404 for a root it cannot use (so one app's folder never
+  // stops the others); here the folder is the whole point, so say so.
+  await resolveStaticRoot({ root });
   const edge = new Edge({
     routes: { hosts: {}, fallback: { key: 'files', mounts: [], upstreams: null, fallbackRoot: root } },
     log: options.log,

@@ -14,6 +14,7 @@ import { Edge, type EdgeLimits, type ObservationBatch } from '../edge/index.ts';
 import { BerthMetrics, HISTORY_STEP_MS, MetricsHistory } from '../metrics/index.ts';
 import { startGit } from '../git/index.ts';
 import { LogDrains } from '../platform/log-drains.ts';
+import { resetPrivateDir } from '../safe-fs/index.ts';
 import { Platform } from '../platform/platform.ts';
 import { StateLock, Store, userPrefix } from '../platform/index.ts';
 import type { ListenAddress } from './address.ts';
@@ -109,7 +110,11 @@ export async function server(options: ServerOptions): Promise<void> {
   observers.push((batch) => metrics.observe(batch));
   const historyTimer = setInterval(() => history.tick(), HISTORY_STEP_MS);
   historyTimer.unref();
+  // STATE/tmp: berth's temporary files (the edge's spill folder), root's
+  // alone and emptied at start (below), never in a shared /tmp.
+  const tempDir = join(stateDir, 'tmp');
   const edge = new Edge({
+    tempDir,
     routes: { hosts: {}, fallback: null },
     workers: options.workers,
     limits: options.limits,
@@ -192,6 +197,9 @@ export async function server(options: ServerOptions): Promise<void> {
   const git = await startGit({ stateDir, platform, ssh: options.ssh ?? null, log: options.log });
   registerGitRoutes(api, git.service, options.log);
 
+  // What a killed daemon left in STATE/tmp goes. Only once no other daemon
+  // can be using this state folder (startGit refuses a second one).
+  await resetPrivateDir(tempDir);
   const edgeAddress = await edge.listen(options.http.host, options.http.port);
   const apiAddress = await api.listen(options.api.host, options.api.port);
   options.log(`edge listening on ${urlOf(edgeAddress)} (apps at NAME.${options.baseDomain})`);

@@ -1,6 +1,6 @@
 import { resolve, join } from 'node:path';
 import { detectApp, readAppConfig, commandToArgv, runBuild, planPath, discoverBuildEnvironment, siteSettings, DEFAULT_BUILD_LIMITS, NO_SANDBOX, type AppPlan } from '../build/index.ts';
-import { Edge, type EdgeLimits, type SiteSpec, type TlsConfig } from '../edge/index.ts';
+import { Edge, resolveStaticRoot, type EdgeLimits, type SiteSpec, type TlsConfig } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
 import { Formation, runOnce } from '../runner/index.ts';
 import type { ListenAddress } from './address.ts';
@@ -66,6 +66,8 @@ export async function up(options: UpOptions): Promise<void> {
   const plan = await detectApp(dir, await discoverBuildEnvironment(process.env.PATH));
   const config = await readAppConfig(dir);
   const mounts = config.static.map((mount) => ({ prefix: mount.prefix, root: join(dir, mount.dir) }));
+  // The edge would answer 404 for a [static] folder it cannot use; on a laptop, a clear error is kinder.
+  for (const mount of mounts) await resolveStaticRoot({ root: mount.root });
   const log = (line: string) => printer.line('berth', line);
   const https = options.https ?? null;
   const edgeOptions = { limits: options.limits, log, workers: options.workers, ...(https === null ? {} : { https: https.listen, tls: https.tls }) };

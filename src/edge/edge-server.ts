@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BerthError } from '../errors.ts';
+import { makePrivateDir } from '../safe-fs/index.ts';
 import { Engine } from './engine/engine.ts';
 import type { EdgeLimits } from './engine/limits.ts';
 import type { MainMessage, WorkerInit, WorkerMessage } from './engine/worker-protocol.ts';
@@ -39,6 +41,12 @@ export interface EdgeOptions {
   readonly accessRecords?: boolean;
   /** Reports faults the edge handled (never request contents). */
   readonly log?: (line: string) => void;
+  /**
+   * Where the edge makes its private folder (0700, an unpredictable name,
+   * removed by close()) for bodies too large for memory; default the
+   * system's temp folder. `berth server` gives STATE/tmp.
+   */
+  readonly tempDir?: string;
 }
 
 interface Waiter {
@@ -65,7 +73,9 @@ export class Edge {
   readonly #engineCount: number;
   #spec: RouteSpec;
   readonly #version = new SharedArrayBuffer(4);
-  readonly #routes = new RouteSwitch(this.#version);
+  readonly #routes: RouteSwitch;
+  #spillDir: string | null = null;
+  #listening = false;
   #engine: Engine | null = null;
   #workers: WorkerHandle[] = [];
   readonly #tls = new TlsState();
@@ -82,6 +92,8 @@ export class Edge {
 
   constructor(options: EdgeOptions) {
     this.#options = options;
+    // Only this thread's builder logs, so a root that cannot be served is reported once, not once per engine.
+    this.#routes = new RouteSwitch(this.#version, options.log);
     this.#spec = options.routes;
     this.#engineCount = Math.max(1, options.workers ?? availableParallelism());
     this.#tlsConfig = options.tls ?? { certificates: [], fallback: null };
@@ -113,6 +125,22 @@ export class Edge {
   }
 
   async listen(host: string | undefined, port: number): Promise<AddressInfo> {
+    this.#spillDir ??= await makePrivateDir(this.#options.tempDir ?? tmpdir(), 'berth-edge-');
+    try {
+      const address = await this.#listen(host, port, this.#spillDir);
+      this.#listening = true;
+      return address;
+    } catch (err) {
+      // A failed start leaves nothing behind.
+      if (!this.#listening) {
+        await rm(this.#spillDir, { recursive: true, force: true });
+        this.#spillDir = null;
+      }
+      throw err;
+    }
+  }
+
+  async #listen(host: string | undefined, port: number, spillDir: string): Promise<AddressInfo> {
     const bindHost = host === '' ? undefined : host;
     const version = this.#nextVersion++;
     await this.#routes.prepare(version, this.#spec);
@@ -126,6 +154,7 @@ export class Edge {
       ticketKeys: this.#ticketKeys,
       limiter: this.#limiter,
       cacheBytes,
+      spillDir,
       observe: this.#options.onObservations ?? null,
       accessRecords: this.#options.accessRecords === true,
     });
@@ -155,6 +184,7 @@ export class Edge {
       ticketKeys: this.#ticketKeys,
       limiter: this.#limiter,
       cacheBytes,
+      spillDir,
       observe: this.#options.onObservations !== undefined,
       accessRecords: this.#options.accessRecords === true,
       engineIndex: 0,
@@ -305,6 +335,8 @@ export class Edge {
       await Promise.all([...closed, this.#engine?.close(graceMs)]);
       for (const group of this.#routes.builder.groups()) group.close();
       await Promise.all(this.#workers.map((worker) => worker.thread.terminate()));
+      // Spill files are unlinked as they are made: the folder is empty.
+      if (this.#spillDir !== null) await rm(this.#spillDir, { recursive: true, force: true });
     })();
     return this.#closing;
   }

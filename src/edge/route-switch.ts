@@ -9,14 +9,16 @@ import type { RouteTable } from './router.ts';
  * and a request sees one table or the other, never a mixture.
  */
 export class RouteSwitch {
-  readonly builder = new RouteBuilder();
+  readonly builder: RouteBuilder;
   readonly #version: Int32Array;
   #table: RouteTable = { hosts: new Map(), fallbackSite: null };
   #tableVersion = -1;
   #pending: { version: number; prepared: PreparedRoutes } | null = null;
 
-  constructor(version: SharedArrayBuffer) {
+  /** `log` hears about static roots that cannot be served: give it to one engine's switch only. */
+  constructor(version: SharedArrayBuffer, log?: (line: string) => void) {
     this.#version = new Int32Array(version);
+    this.builder = new RouteBuilder({ log });
   }
 
   /** Builds the table for `version`; it comes into force when the shared version reaches it. */

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readdir } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { chmod, mkdir, readdir, realpath } from 'node:fs/promises';
+import { basename, isAbsolute, join, relative } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -21,7 +21,7 @@ import {
   type Sandbox,
   siteSettings,
 } from '../build/index.ts';
-import type { Edge, ExchangeRecord, SiteSettings, SiteSpec } from '../edge/index.ts';
+import type { Edge, ExchangeRecord, SiteSettings, SiteSpec, StaticAccess } from '../edge/index.ts';
 import type { DomainCertificate } from '../tls/index.ts';
 import { BerthError } from '../errors.ts';
 import { endProcessesOf, listProcesses, ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type ReleaseSpec, type RunAs } from '../runner/index.ts';
@@ -763,9 +763,10 @@ export class Platform {
     const build = this.#store.getBuild(release.buildId);
     const { plan, config } = await this.#manifestOf(build);
     const mounts = config.static.map((mount) => ({ prefix: mount.prefix, root: join(build.dir, mount.dir) }));
+    const settings = { ...siteSettings(config), staticAccess: await this.#staticAccess(app, build.dir) };
     const state = this.#state(app);
     if (plan.kind === 'static') {
-      state.site = { ...siteSettings(config), mounts, upstreams: null, fallbackRoot: plan.root };
+      state.site = { ...settings, mounts, upstreams: null, fallbackRoot: plan.root };
       await this.#publishRoutes();
       await state.runner.stop().catch(() => {});
       await this.#scheduleCron(app, release, build.dir, config.cron, async () => {
@@ -787,9 +788,24 @@ export class Platform {
       env,
       healthPath: config.health.path,
       mounts,
-      settings: siteSettings(config),
+      settings,
     });
     await this.#scheduleCron(app, release, build.dir, config.cron, async () => ({ user, env }));
+  }
+
+  /**
+   * What the edge may serve of a release's static folders: files inside its
+   * build folder only (a folder the app turned into a link elsewhere is not
+   * served), owned by the app's user or readable by anyone.
+   */
+  async #staticAccess(app: string, buildDir: string): Promise<StaticAccess> {
+    // The edge compares `confine` as given, so it must be canonical. STATE/apps/NAME
+    // lies in root's folders (the app cannot replace it), so resolving it is safe;
+    // below it the folders are the app's, and are never resolved here.
+    const appDir = this.#appDir(app);
+    const below = relative(appDir, buildDir);
+    const confine = below.startsWith('..') || isAbsolute(below) ? buildDir : join(await realpath(appDir).catch(() => appDir), below);
+    return { confine, owner: this.#store.getApp(app).uid };
   }
 
   /** From now on the release's [cron] jobs run, in its build, with its environment, as the app's user. Never fails the release: it already serves. */

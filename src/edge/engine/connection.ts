@@ -7,7 +7,7 @@ import { cannedHeadResponse, cannedResponse, CONTINUE, httpDate } from './canned
 import type { ResponseSink, UpstreamFlow } from './exchange.ts';
 import { admitRequest, enterRequest, fieldValue, leaveRequest, newTrace, proxyRequest, type EdgeServices, type ProxyTrace } from './proxy-pipeline.ts';
 import type { EdgeLimits } from './limits.ts';
-import { SpillBuffer } from './spill-buffer.ts';
+import { SpillBuffer, type SpillDir } from './spill-buffer.ts';
 import { writeFileBody } from './static-writer.ts';
 import { readyKey, readyResponse, rememberResponse, serializeHead, wireResponse } from './static-responses.ts';
 import type { Observer } from './observations.ts';
@@ -20,7 +20,8 @@ export interface EngineContext {
   /** The route table in force when a request's head is complete. */
   routes(): RouteTable;
   readonly limits: EdgeLimits;
-  readonly spillDir: string;
+  /** The private folder for spill files (made on first need). */
+  readonly spillDir: SpillDir;
   readonly log: (line: string) => void;
   /** Certificates (for redirect decisions) and the ACME answers served on plain HTTP. */
   readonly tls: TlsState;
@@ -385,7 +386,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
       this.#responseStarted = true;
       const text = `${serializeHead(plan)}${this.#extraFields}date: ${httpDate()}\r\n${this.#connectionHeader()}\r\n`;
       const generation = this.#generation;
-      writeFileBody(this.socket, text, body.path, body.start, body.end).then(
+      writeFileBody(this.socket, text, body.file, body.start, body.end).then(
         () => {
           if (generation === this.#generation) this.#finish();
         },

@@ -1,8 +1,9 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { BerthError } from '../../errors.ts';
+import { makePrivateDir } from '../../safe-fs/index.ts';
 import type { RouteTable } from '../router.ts';
 import { ClientConnection, type EdgeConnection, type EngineContext } from './connection.ts';
 import type { Http2Connection } from './http2.ts';
@@ -17,6 +18,11 @@ export interface EngineOptions {
   readonly routes: RouteTable | (() => RouteTable);
   readonly limits?: Partial<EdgeLimits>;
   readonly log?: (line: string) => void;
+  /**
+   * The private folder (see makePrivateDir) where bodies too large for
+   * memory go; default a folder of the engine's own in the system's temp
+   * folder, made on first need and removed by close().
+   */
   readonly spillDir?: string;
   /** Certificates and ACME answers; each thread holds its own, fed by the control plane. */
   readonly tls?: TlsState;
@@ -69,6 +75,8 @@ export class Engine {
   #sweep: NodeJS.Timeout | null = null;
   #closing: Promise<void> | null = null;
   #idleWaiters: Array<() => void> = [];
+  /** A spill folder this engine made itself, to remove when it closes. */
+  #ownSpillDir: Promise<string> | null = null;
 
   constructor(options: EngineOptions) {
     this.#routes = typeof options.routes === 'function' ? null : options.routes;
@@ -79,7 +87,7 @@ export class Engine {
     this.#context = {
       routes: this.#source ?? (() => engine.#routes!),
       limits,
-      spillDir: options.spillDir ?? join(tmpdir(), `berth-edge-${process.pid}`),
+      spillDir: options.spillDir !== undefined ? () => Promise.resolve(options.spillDir!) : () => (engine.#ownSpillDir ??= makePrivateDir(tmpdir(), 'berth-edge-')),
       log: options.log ?? (() => {}),
       tls: options.tls ?? new TlsState(),
       observer: options.observe ? new Observer({ keepRecords: options.accessRecords === true }) : null,
@@ -250,6 +258,8 @@ export class Engine {
       this.#observeTimer = null;
       this.flushObservations();
       await stopped;
+      const own = await this.#ownSpillDir?.catch(() => null);
+      if (own) await rm(own, { recursive: true, force: true });
     })();
     return this.#closing;
   }

@@ -1,4 +1,4 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import type { Http2Server, OutgoingHttpHeaders, ServerHttp2Session, ServerHttp2Stream, ServerOptions } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { ResponseHead } from '../http1/index.ts';
@@ -6,7 +6,7 @@ import { isFieldValue, isToken, TARGET_CHAR } from '../http1/chars.ts';
 import { isValidHost, parseContentLength } from '../http1/field-values.ts';
 import { STATUS_CODES } from '../http1/status-codes.ts';
 import { hostName, route, type SiteRoutes } from '../router.ts';
-import { planStaticResponse, type StaticResponse, type StaticSite } from '../static/index.ts';
+import { planStaticResponse, type StaticFile, type StaticResponse, type StaticSite } from '../static/index.ts';
 import type { UpstreamGroup } from '../upstream-group.ts';
 import type { EdgeConnection, EngineContext } from './connection.ts';
 import type { ForwardOutcome, ResponseSink, UpstreamFlow } from './exchange.ts';
@@ -443,7 +443,7 @@ class H2Stream implements ResponseSink {
     if (!this.#canRespond) return;
     const body = plan.body;
     if (body.kind === 'file' && this.method !== 'HEAD') {
-      void this.#sendFile(plan, body.path, body.start, body.end);
+      void this.#sendFile(plan, body.file, body.start, body.end);
       return;
     }
     const headers = [':status', String(plan.status)];
@@ -454,14 +454,18 @@ class H2Stream implements ResponseSink {
 
   /**
    * A byte range of a file, sent by node:http2 from the descriptor with
-   * flow control. The file is opened before the head is sent, so a file
-   * removed since planning gets an honest 404.
+   * flow control. The file is opened (through its site's checks) before
+   * the head is sent, so a file removed since planning, or a path that no
+   * longer names it, gets an honest 404.
    */
-  async #sendFile(plan: StaticResponse, path: string, start: number, end: number): Promise<void> {
-    let file: FileHandle;
+  async #sendFile(plan: StaticResponse, source: StaticFile, start: number, end: number): Promise<void> {
+    let file: FileHandle | null;
     try {
-      file = await open(path, 'r');
+      file = await source.open();
     } catch {
+      file = null;
+    }
+    if (file === null) {
       this.respondText(404);
       return;
     }

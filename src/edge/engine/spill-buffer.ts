@@ -1,7 +1,14 @@
-import { mkdirSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+
+/**
+ * The folder spill files go to: private to berth (0700, made exclusively
+ * with an unpredictable name, see makePrivateDir), so nobody else can
+ * create, watch or replace anything in it. Made on first need.
+ */
+export type SpillDir = () => Promise<string>;
 
 /** Bytes queued for the disk beyond which a producer is asked to pause. */
 const MAX_UNFLUSHED = 4 * 1024 * 1024;
@@ -25,7 +32,7 @@ export interface SpillCursor {
  */
 export class SpillBuffer {
   readonly #memoryLimit: number;
-  readonly #dir: string;
+  readonly #dir: SpillDir;
   #chunks: Buffer[] = [];
   #memoryBytes = 0;
   #spilling = false;
@@ -37,7 +44,7 @@ export class SpillBuffer {
   #size = 0;
   readonly #fifo: SpillCursor = { memoryIndex: 0, filePosition: 0 };
 
-  constructor(memoryLimit: number, dir: string) {
+  constructor(memoryLimit: number, dir: SpillDir) {
     this.#memoryLimit = memoryLimit;
     this.#dir = dir;
   }
@@ -98,8 +105,8 @@ export class SpillBuffer {
 
   #openFile(): Promise<FileHandle> {
     this.#file ??= (async () => {
-      mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
-      const path = join(this.#dir, `spill-${process.pid}-${randomBytes(8).toString('hex')}`);
+      const path = join(await this.#dir(), `spill-${randomBytes(8).toString('hex')}`);
+      // 'wx+': created here, never an existing file or a link.
       const file = await open(path, 'wx+', 0o600);
       unlinkSync(path);
       return file;

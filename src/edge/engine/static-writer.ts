@@ -1,20 +1,25 @@
-import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import type { Socket } from 'node:net';
+import type { StaticFile } from '../static/index.ts';
 import { cannedResponse } from './canned.ts';
 
 /**
  * Writes a response head and a byte range of a file to the socket, with
- * backpressure. The file is opened before the head is written, so a file
- * removed since planning gets an honest 404 rather than a broken 200.
+ * backpressure. The file is opened (through its site's checks) before the
+ * head is written, so a file removed since planning, or a path that no
+ * longer names it, gets an honest 404 rather than a broken 200.
  * Rejects when the file could not be read in full after the head was sent:
  * the caller must then cut the connection, since the client was promised
  * Content-Length bytes.
  */
-export async function writeFileBody(socket: Socket, head: string, path: string, start: number, end: number): Promise<void> {
-  let file;
+export async function writeFileBody(socket: Socket, head: string, source: StaticFile, start: number, end: number): Promise<void> {
+  let file: FileHandle | null;
   try {
-    file = await open(path, 'r');
+    file = await source.open();
   } catch {
+    file = null;
+  }
+  if (file === null) {
     socket.write(cannedResponse(404, false));
     return;
   }

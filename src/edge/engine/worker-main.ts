@@ -26,6 +26,7 @@ const engine = new Engine({
   ticketKeys: Buffer.from(init.ticketKeys),
   limiter: init.limiter,
   cacheBytes: init.cacheBytes,
+  spillDir: init.spillDir,
   observe: init.observe ? (batch) => send({ type: 'observations', batch }) : null,
   accessRecords: init.accessRecords,
   engineIndex: init.engineIndex,

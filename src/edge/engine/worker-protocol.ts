@@ -20,6 +20,8 @@ export interface WorkerInit {
   readonly limiter: SharedArrayBuffer;
   /** This engine's share of the cache memory. */
   readonly cacheBytes: number;
+  /** The edge's private folder for spill files. */
+  readonly spillDir: string;
   /** This engine's number in the edge (1 and up: 0 is the main thread's). */
   readonly engineIndex: number;
   /** Post observation batches to the main thread. */

@@ -1,10 +1,15 @@
 // Bodies kept in memory: small files as they are, and compressed forms of
 // compressible files. An entry is valid only for the (size, mtime) it was
 // made from, so a file changed on disk is never answered from memory: the
-// caller stats the file on every request and passes what it saw.
+// caller stats the file on every request and passes what it saw. Every
+// byte kept here was read through the site's checked open (openVerified):
+// the cache never holds what a path led to outside the root.
 
-import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import type { ByteLru } from './lru.ts';
+
+/** Opens a file for reading through the site's checks; null when it may not be read. */
+export type FileOpener = (path: string) => Promise<FileHandle | null>;
 
 export type CachedBody = {
   size: number;
@@ -20,16 +25,19 @@ export class BodyCache {
   readonly #lru: ByteLru<string, CachedBody>;
   readonly #tag: string;
   readonly #transform: ((raw: Buffer) => Promise<Buffer>) | null;
+  readonly #open: FileOpener;
   readonly #inflight = new Map<string, Promise<Buffer | null>>();
 
   /**
    * Several caches may share one LRU (br and gzip share one budget); `tag`
    * keeps their keys apart. Without a transform the body is the file itself.
+   * Files are read only through `open`.
    */
-  constructor(lru: ByteLru<string, CachedBody>, tag: string, transform: ((raw: Buffer) => Promise<Buffer>) | null) {
+  constructor(lru: ByteLru<string, CachedBody>, tag: string, transform: ((raw: Buffer) => Promise<Buffer>) | null, open: FileOpener) {
     this.#lru = lru;
     this.#tag = tag;
     this.#transform = transform;
+    this.#open = open;
   }
 
   /**
@@ -55,7 +63,13 @@ export class BodyCache {
   async #produce(key: string, path: string, size: number, mtimeMs: number): Promise<Buffer | null> {
     let raw: Buffer | null;
     try {
-      raw = await readIfUnchanged(path, size, mtimeMs);
+      const handle = await this.#open(path);
+      if (handle === null) return null;
+      try {
+        raw = await readIfUnchanged(handle, size, mtimeMs);
+      } finally {
+        await handle.close();
+      }
     } catch (err) {
       // The file went away or became unreadable between stat and read; the
       // streaming path will report that properly.
@@ -74,28 +88,23 @@ export class BodyCache {
 }
 
 /**
- * Reads a whole file, but only if it is still the version the caller stat'ed:
- * otherwise we would cache new bytes under the old validators (ETag,
- * Content-Length) for as long as the entry lives.
+ * Reads a whole open file, but only if it is still the version the caller
+ * stat'ed: otherwise we would cache new bytes under the old validators
+ * (ETag, Content-Length) for as long as the entry lives. The caller closes it.
  */
-export async function readIfUnchanged(path: string, size: number, mtimeMs: number): Promise<Buffer | null> {
-  const fh = await open(path, 'r');
-  try {
-    const st = await fh.stat();
-    if (!st.isFile() || st.size !== size || st.mtimeMs !== mtimeMs) return null;
-    // allocUnsafeSlow: a pooled slice would pin a shared 8 KiB slab in the cache.
-    const buf = Buffer.allocUnsafeSlow(size);
-    let filled = 0;
-    while (filled < size) {
-      const { bytesRead } = await fh.read(buf, filled, size - filled, filled);
-      if (bytesRead === 0) return null; // truncated under us
-      filled += bytesRead;
-    }
-    // A write that raced the read changes mtime: check again after reading.
-    const after = await fh.stat();
-    if (after.size !== size || after.mtimeMs !== mtimeMs) return null;
-    return buf;
-  } finally {
-    await fh.close();
+export async function readIfUnchanged(fh: FileHandle, size: number, mtimeMs: number): Promise<Buffer | null> {
+  const st = await fh.stat();
+  if (!st.isFile() || st.size !== size || st.mtimeMs !== mtimeMs) return null;
+  // allocUnsafeSlow: a pooled slice would pin a shared 8 KiB slab in the cache.
+  const buf = Buffer.allocUnsafeSlow(size);
+  let filled = 0;
+  while (filled < size) {
+    const { bytesRead } = await fh.read(buf, filled, size - filled, filled);
+    if (bytesRead === 0) return null; // truncated under us
+    filled += bytesRead;
   }
+  // A write that raced the read changes mtime: check again after reading.
+  const after = await fh.stat();
+  if (after.size !== size || after.mtimeMs !== mtimeMs) return null;
+  return buf;
 }

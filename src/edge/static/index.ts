@@ -7,8 +7,8 @@
 // planStaticResponse decides everything (status, headers, body source) and
 // does not depend on node:http, so any engine can carry out its plan.
 
-export { createStaticSite, STATIC_DEFAULTS, type StaticSite, type StaticSiteOptions } from './site.ts';
+export { createStaticSite, resolveStaticRoot, unavailableSite, STATIC_DEFAULTS, type StaticSite, type StaticSiteOptions } from './site.ts';
 export { planStaticResponse, type StaticRequest } from './plan.ts';
-export type { StaticResponse, StaticBody } from './response.ts';
+export type { StaticResponse, StaticBody, StaticFile } from './response.ts';
 export { writeStaticResponse } from './write-node-http.ts';
 export { stripMount } from './mount.ts';

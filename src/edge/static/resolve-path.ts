@@ -5,11 +5,14 @@
 //    never normalise ('a/./b', 'a//b', 'a/../b'): a path that needs fixing is
 //    either a mistake or a probe, and a silently fixed path is one that a
 //    proxy in front of us may have read differently.
-// 2. resolveInRoot (I/O): realpath the candidate and check that the result is
-//    still inside the root's realpath, so a symlink cannot lead out of it.
+// 2. resolveInRoot (I/O): find what the candidate leads to (lookupPath: the
+//    canonical path and the stats of the one file found) and check that it is
+//    still inside the root, so a symlink cannot lead out of it. That says what
+//    the path named a moment ago; whoever reads the file opens it again with
+//    openVerified, which checks the descriptor, not the path.
 
-import { realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
+import { lookupPath, ownerAllows } from '../../safe-fs/index.ts';
 
 export type ParsedTarget =
   | {
@@ -156,30 +159,31 @@ const FORBIDDEN: Resolved = Object.freeze({ kind: 'absent', status: 403 });
 
 /**
  * Finds what a decoded, validated path names under `root` (itself a
- * realpath). Everything that is not a regular file or directory inside the
- * root, after following symlinks, is absent: we never open a FIFO or device.
+ * canonical path). Everything that is not a regular file or directory inside
+ * the root, after following symlinks, is absent, and so is a file the owner
+ * rule refuses (`owner`: see ownerAllows). Nothing is opened for reading
+ * here: a FIFO or a device is looked at, never opened.
  */
-export function resolveInRoot(root: string, path: string): Promise<Resolved> {
-  return resolveCandidate(root, root.endsWith('/') ? root + path.slice(1) : root + path);
+export function resolveInRoot(root: string, path: string, owner: number | null = null): Promise<Resolved> {
+  return resolveCandidate(root, root.endsWith('/') ? root + path.slice(1) : root + path, owner);
 }
 
 /** Same checks for an absolute path, e.g. an index file in a resolved directory. */
-export async function resolveCandidate(root: string, candidate: string): Promise<Resolved> {
-  let real: string;
-  let stats: Stats;
+export async function resolveCandidate(root: string, candidate: string, owner: number | null = null): Promise<Resolved> {
+  let found;
   try {
-    real = await realpath(candidate);
-    if (!isInsideRoot(root, real) || hasHiddenSegment(root, real)) return ABSENT;
-    stats = await stat(real);
+    found = await lookupPath(candidate);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    // ENOTDIR is 'file.css/'; ELOOP a symlink cycle. All mean "not here".
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'ENAMETOOLONG') return ABSENT;
     if (code === 'EACCES' || code === 'EPERM') return FORBIDDEN;
     // EMFILE, EIO…: a server fault, not an answer about this path.
     throw err;
   }
-  if (stats.isFile()) return { kind: 'file', realPath: real, stats };
+  if (found === null) return ABSENT;
+  const real = found.path;
+  if (!isInsideRoot(root, real) || hasHiddenSegment(root, real)) return ABSENT;
+  const stats = found.stats;
+  if (stats.isFile()) return ownerAllows(stats, owner) ? { kind: 'file', realPath: real, stats } : ABSENT;
   if (stats.isDirectory()) return { kind: 'directory', realPath: real };
   return ABSENT;
 }

@@ -2,10 +2,23 @@
 // from. Nothing here knows about node:http, so a hand-written engine can
 // write the same plan to a raw socket.
 
+import type { FileHandle } from 'node:fs/promises';
+
+/**
+ * A file the plan chose. Engines never open `path` themselves: open()
+ * opens it through its site's checks (see openVerified), or answers null
+ * when the path no longer names that file inside the root, which the
+ * engine answers as a missing file (404).
+ */
+export interface StaticFile {
+  readonly path: string;
+  open(): Promise<FileHandle | null>;
+}
+
 export type StaticBody =
   | { kind: 'none' }
   | { kind: 'buffer'; data: Buffer }
-  | { kind: 'file'; path: string; start: number; end: number /* inclusive */ };
+  | { kind: 'file'; file: StaticFile; start: number; end: number /* inclusive */ };
 
 export type StaticResponse = {
   status: number;

@@ -1,18 +1,28 @@
 // A static site: a root folder resolved once, its options with defaults
 // defined in one place, and the in-memory caches that belong to it.
 
-import { realpath, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { brotliCompress, constants as zlib, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { BerthError } from '../../errors.ts';
+import { lookupPath, openVerified } from '../../safe-fs/index.ts';
 import { ByteLru } from './lru.ts';
 import { BodyCache, type CachedBody } from './body-cache.ts';
 import type { Encoding } from './negotiate-encoding.ts';
-import { resolveCandidate, type Resolved } from './resolve-path.ts';
+import { isInsideRoot, resolveCandidate, type Resolved } from './resolve-path.ts';
+import type { StaticFile } from './response.ts';
 
 export type StaticSiteOptions = {
-  /** The folder to serve. Resolved with realpath once, at creation. */
+  /** The folder to serve. Resolved to its canonical path once, at creation. */
   root: string;
+  /**
+   * A folder the root must lie in, once resolved (an app's release folder):
+   * a root that is, or became, a link to anywhere else is refused. Compared
+   * as given, never resolved, so it must be canonical itself.
+   */
+  confine?: string | null;
+  /** Serve only files owned by this uid, or readable by others (mode o+r); absent or null: any file. */
+  owner?: number | null;
   /** File names tried, in order, for a directory request. */
   index?: string[];
   /** Paths that name fingerprinted assets, cached for a year as immutable. */
@@ -22,9 +32,12 @@ export type StaticSiteOptions = {
   /** Memory for bodies of files up to 256 KiB served from memory; 0 turns it off. */
   smallFileCacheBytes?: number;
   /**
-   * How long what a path names (its realpath and stat) is trusted before it
-   * is looked up again, as nginx's open_file_cache_valid; 0 looks up on
-   * every request. A changed file is served fresh after at most this long.
+   * How long what a path names (its canonical path and stats) is trusted
+   * before it is looked up again, as nginx's open_file_cache_valid; 0 looks
+   * up on every request. A changed file is served fresh after at most this
+   * long. The trust only ever picks what to open: every open is checked
+   * again on the descriptor (openFile), so it can make an answer stale,
+   * never take it outside the root.
    */
   fileInfoValidMs?: number;
 };
@@ -78,8 +91,12 @@ export type FileFacts = {
 };
 
 export class StaticSite {
-  /** The root's realpath. */
+  /** The root's canonical path (as given, for a site that is not available). */
   readonly root: string;
+  /** See StaticSiteOptions.owner. */
+  readonly owner: number | null;
+  /** Why the site serves nothing (every path 404); null for a site that serves its root. */
+  readonly unavailable: string | null;
   readonly index: readonly string[];
   readonly immutable: RegExp;
   readonly compressCacheBytes: number;
@@ -95,11 +112,11 @@ export class StaticSite {
 
   /** What an absolute path under the root names, looked up at most once per `fileInfoValidMs`. */
   lookup(candidate: string, now = Date.now()): Promise<Resolved> {
-    if (this.fileInfoValidMs === 0) return resolveCandidate(this.root, candidate);
+    if (this.fileInfoValidMs === 0) return resolveCandidate(this.root, candidate, this.owner);
     const lookups = this.#lookups;
     const hit = lookups.get(candidate);
     if (hit !== undefined && now - hit.at < this.fileInfoValidMs) return hit.result;
-    const result = resolveCandidate(this.root, candidate);
+    const result = resolveCandidate(this.root, candidate, this.owner);
     lookups.delete(candidate);
     if (lookups.size >= MAX_REMEMBERED_PATHS) lookups.delete(lookups.keys().next().value!);
     lookups.set(candidate, { at: now, result });
@@ -108,46 +125,100 @@ export class StaticSite {
     return result;
   }
 
+  /**
+   * Opens a file a lookup found (`path` is its canonical path, inside the
+   * root) for reading, through openVerified: null when the path no longer
+   * names that file, or it breaks the owner rule. Lookups are then forgotten,
+   * so the next request looks again rather than trusting what changed.
+   */
+  async openFile(path: string): Promise<FileHandle | null> {
+    const opened = await openVerified(path, { owner: this.owner });
+    if (opened === null) {
+      this.#lookups.clear();
+      return null;
+    }
+    return opened.handle;
+  }
+
+  /** A file body's source, opened only through openFile. */
+  file(path: string): StaticFile {
+    return { path, open: () => this.openFile(path) };
+  }
+
   /** Use createStaticSite: the root must be resolved (async) first. */
-  constructor(root: string, options: Omit<StaticSiteOptions, 'root'>) {
+  constructor(root: string, options: Omit<StaticSiteOptions, 'root'>, unavailable: string | null = null) {
     this.root = root;
+    this.owner = options.owner ?? null;
+    this.unavailable = unavailable;
     this.index = options.index ?? STATIC_DEFAULTS.index;
     this.immutable = options.immutable ?? STATIC_DEFAULTS.immutable;
     this.compressCacheBytes = options.compressCacheBytes ?? STATIC_DEFAULTS.compressCacheBytes;
     this.smallFileCacheBytes = options.smallFileCacheBytes ?? STATIC_DEFAULTS.smallFileCacheBytes;
     this.fileInfoValidMs = options.fileInfoValidMs ?? STATIC_DEFAULTS.fileInfoValidMs;
 
-    this.smallFiles = new BodyCache(new ByteLru<string, CachedBody>(this.smallFileCacheBytes), '', null);
+    const open = (path: string) => this.openFile(path);
+    this.smallFiles = new BodyCache(new ByteLru<string, CachedBody>(this.smallFileCacheBytes), '', null, open);
     const compressedLru = new ByteLru<string, CachedBody>(this.compressCacheBytes);
     this.compressed = {
-      br: new BodyCache(compressedLru, 'br\0', (raw) =>
-        brotliAsync(raw, {
-          params: { [zlib.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [zlib.BROTLI_PARAM_SIZE_HINT]: raw.length },
-        }),
+      br: new BodyCache(
+        compressedLru,
+        'br\0',
+        (raw) =>
+          brotliAsync(raw, {
+            params: { [zlib.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [zlib.BROTLI_PARAM_SIZE_HINT]: raw.length },
+          }),
+        open,
       ),
-      gzip: new BodyCache(compressedLru, 'gzip\0', (raw) => gzipAsync(raw, { level: GZIP_LEVEL })),
+      gzip: new BodyCache(compressedLru, 'gzip\0', (raw) => gzipAsync(raw, { level: GZIP_LEVEL }), open),
     };
   }
 }
 
 export async function createStaticSite(options: StaticSiteOptions): Promise<StaticSite> {
   validateOptions(options);
-  let root: string;
+  return new StaticSite(await resolveStaticRoot(options), options);
+}
+
+/**
+ * A site that serves nothing, every path 404: for a root that cannot be
+ * served (missing, not a folder, outside its confinement), so that one
+ * app's folder never stops the routes of the others.
+ */
+export function unavailableSite(root: string, reason: string): StaticSite {
+  return new StaticSite(root, { compressCacheBytes: 0, smallFileCacheBytes: 0 }, reason);
+}
+
+/**
+ * The root's canonical path, once it is known to be a folder inside its
+ * confinement; BERTH_E_STATIC_ROOT otherwise.
+ */
+export async function resolveStaticRoot(options: Pick<StaticSiteOptions, 'root' | 'confine'>): Promise<string> {
+  let found;
   try {
-    root = await realpath(options.root);
+    found = await lookupPath(options.root);
   } catch (err) {
-    throw new BerthError('BERTH_E_STATIC_ROOT', `static root ${options.root} does not exist`, {
-      hint: 'create the folder or pass the path of an existing one',
+    throw new BerthError('BERTH_E_STATIC_ROOT', `static root ${options.root} cannot be read: ${(err as Error).message}`, {
+      hint: 'make the folder readable by berth',
       cause: err,
     });
   }
-  const st = await stat(root);
-  if (!st.isDirectory()) {
+  if (found === null) {
+    throw new BerthError('BERTH_E_STATIC_ROOT', `static root ${options.root} does not exist`, {
+      hint: 'create the folder or pass the path of an existing one',
+    });
+  }
+  if (!found.stats.isDirectory()) {
     throw new BerthError('BERTH_E_STATIC_ROOT', `static root ${options.root} is not a folder`, {
       hint: 'pass the folder that contains the files, not a file',
     });
   }
-  return new StaticSite(root, options);
+  const confine = options.confine ?? null;
+  if (confine !== null && !isInsideRoot(confine, found.path)) {
+    throw new BerthError('BERTH_E_STATIC_ROOT', `static root ${options.root} leads out of ${confine} (to ${found.path})`, {
+      hint: "a static folder must be a folder of the app's release, not a link to anywhere else",
+    });
+  }
+  return found.path;
 }
 
 function validateOptions(options: StaticSiteOptions): void {

@@ -1,7 +1,7 @@
 // Writes a StaticResponse to a node:http ServerResponse. The only file here
 // that knows about node:http; the hand-written engine will have its own.
 
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { textResponse, type StaticResponse } from './response.ts';
 
@@ -20,12 +20,16 @@ export async function writeStaticResponse(plan: StaticResponse, res: ServerRespo
     return;
   }
 
-  // Open before committing to a status: a file deleted since planning still
-  // gets an honest 404 instead of a truncated 200.
-  let fh: FileHandle;
+  // Open before committing to a status: a file deleted since planning (or a
+  // path that no longer names it) still gets an honest 404 instead of a
+  // truncated 200.
+  let fh: FileHandle | null;
   try {
-    fh = await open(body.path, 'r');
+    fh = await body.file.open();
   } catch {
+    fh = null;
+  }
+  if (fh === null) {
     const gone = textResponse(404, res.req?.method ?? 'GET');
     res.writeHead(gone.status, flatten(gone.headers));
     res.end(gone.body.kind === 'buffer' ? gone.body.data : undefined);
@@ -38,7 +42,7 @@ export async function writeStaticResponse(plan: StaticResponse, res: ServerRespo
     return;
   }
   res.writeHead(plan.status, flatten(plan.headers));
-  return streamFile(fh, res, body.path, body.start, body.end);
+  return streamFile(fh, res, body.file.path, body.start, body.end);
 }
 
 function streamFile(fh: FileHandle, res: ServerResponse, path: string, start: number, end: number): Promise<void> {

@@ -1,10 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { stat, utimes, writeFile } from 'node:fs/promises';
+import { open as openPath, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BodyCache, readIfUnchanged, type CachedBody } from '../../../src/edge/static/body-cache.ts';
 import { ByteLru } from '../../../src/edge/static/lru.ts';
+import { openVerified } from '../../../src/safe-fs/index.ts';
 import { tempDir } from './helpers.ts';
+
+/** The checked open a site gives its caches. */
+const open = async (path: string) => (await openVerified(path))?.handle ?? null;
 
 function counting(transform: (raw: Buffer) => Buffer) {
   const calls = { count: 0 };
@@ -24,7 +28,7 @@ test('loads once, then answers from memory', async (t) => {
   await writeFile(file, 'hello world');
   const st = await stat(file);
   const { calls, fn } = counting(halve);
-  const cache = new BodyCache(new ByteLru<string, CachedBody>(1 << 20), 'x\0', fn);
+  const cache = new BodyCache(new ByteLru<string, CachedBody>(1 << 20), 'x\0', fn, open);
   const first = await cache.load(file, st.size, st.mtimeMs);
   const second = await cache.load(file, st.size, st.mtimeMs);
   assert.equal(first?.toString(), 'hello');
@@ -38,7 +42,7 @@ test('concurrent loads of one version share one transform', async (t) => {
   await writeFile(file, 'x'.repeat(10_000));
   const st = await stat(file);
   const { calls, fn } = counting(halve);
-  const cache = new BodyCache(new ByteLru<string, CachedBody>(1 << 20), 'x\0', fn);
+  const cache = new BodyCache(new ByteLru<string, CachedBody>(1 << 20), 'x\0', fn, open);
   const results = await Promise.all(Array.from({ length: 20 }, () => cache.load(file, st.size, st.mtimeMs)));
   assert.equal(calls.count, 1);
   for (const r of results) assert.equal(r, results[0]);
@@ -49,7 +53,7 @@ test('a changed file is read again, never served from the old entry', async (t) 
   const file = join(dir, 'a.txt');
   await writeFile(file, 'version one');
   const st1 = await stat(file);
-  const cache = new BodyCache(new ByteLru<string, CachedBody>(1 << 20), '', null);
+  const cache = new BodyCache(new ByteLru<string, CachedBody>(1 << 20), '', null, open);
   assert.equal((await cache.load(file, st1.size, st1.mtimeMs))?.toString(), 'version one');
   await writeFile(file, 'version two!');
   const st2 = await stat(file);
@@ -62,7 +66,7 @@ test('same size, new mtime: read again', async (t) => {
   await writeFile(file, 'aaaa');
   await utimes(file, 1000, 1000);
   const st1 = await stat(file);
-  const cache = new BodyCache(new ByteLru<string, CachedBody>(1 << 20), '', null);
+  const cache = new BodyCache(new ByteLru<string, CachedBody>(1 << 20), '', null, open);
   assert.equal((await cache.load(file, st1.size, st1.mtimeMs))?.toString(), 'aaaa');
   await writeFile(file, 'bbbb');
   await utimes(file, 2000, 2000);
@@ -76,7 +80,7 @@ test('a caller with stale stats gets null and nothing is cached', async (t) => {
   await writeFile(file, 'current');
   const st = await stat(file);
   const lru = new ByteLru<string, CachedBody>(1 << 20);
-  const cache = new BodyCache(lru, '', null);
+  const cache = new BodyCache(lru, '', null, open);
   assert.equal(await cache.load(file, st.size + 1, st.mtimeMs), null);
   assert.equal(await cache.load(file, st.size, st.mtimeMs - 1000), null);
   assert.equal(lru.size, 0);
@@ -84,7 +88,7 @@ test('a caller with stale stats gets null and nothing is cached', async (t) => {
 
 test('a missing file gives null', async (t) => {
   const dir = await tempDir(t);
-  const cache = new BodyCache(new ByteLru<string, CachedBody>(1 << 20), '', null);
+  const cache = new BodyCache(new ByteLru<string, CachedBody>(1 << 20), '', null, open);
   assert.equal(await cache.load(join(dir, 'nope'), 3, 0), null);
 });
 
@@ -94,7 +98,7 @@ test('a transform that does not shrink is remembered as "not worth it"', async (
   await writeFile(file, 'abc');
   const st = await stat(file);
   const { calls, fn } = counting((raw) => Buffer.concat([raw, raw]));
-  const cache = new BodyCache(new ByteLru<string, CachedBody>(1 << 20), 'x\0', fn);
+  const cache = new BodyCache(new ByteLru<string, CachedBody>(1 << 20), 'x\0', fn, open);
   assert.equal(await cache.load(file, st.size, st.mtimeMs), null);
   assert.equal(await cache.load(file, st.size, st.mtimeMs), null);
   assert.equal(calls.count, 1);
@@ -106,8 +110,8 @@ test('two caches on one LRU keep their keys apart and share its budget', async (
   await writeFile(file, 'y'.repeat(1000));
   const st = await stat(file);
   const lru = new ByteLru<string, CachedBody>(1000);
-  const a = new BodyCache(lru, 'a\0', async (raw) => raw.subarray(0, 500));
-  const b = new BodyCache(lru, 'b\0', async (raw) => raw.subarray(0, 400));
+  const a = new BodyCache(lru, 'a\0', async (raw) => raw.subarray(0, 500), open);
+  const b = new BodyCache(lru, 'b\0', async (raw) => raw.subarray(0, 400), open);
   assert.equal((await a.load(file, st.size, st.mtimeMs))?.length, 500);
   assert.equal((await b.load(file, st.size, st.mtimeMs))?.length, 400);
   assert.ok(lru.bytes <= 1000);
@@ -120,7 +124,7 @@ test('a body larger than the budget is served but not kept', async (t) => {
   await writeFile(file, 'z'.repeat(5000));
   const st = await stat(file);
   const lru = new ByteLru<string, CachedBody>(1000);
-  const cache = new BodyCache(lru, '', null);
+  const cache = new BodyCache(lru, '', null, open);
   assert.equal((await cache.load(file, st.size, st.mtimeMs))?.length, 5000);
   assert.equal(lru.size, 0);
 });
@@ -130,9 +134,27 @@ test('readIfUnchanged refuses a file whose stats moved', async (t) => {
   const file = join(dir, 'a.txt');
   await writeFile(file, 'abc');
   const st = await stat(file);
-  assert.equal((await readIfUnchanged(file, st.size, st.mtimeMs))?.toString(), 'abc');
-  assert.equal(await readIfUnchanged(file, 2, st.mtimeMs), null);
-  assert.equal(await readIfUnchanged(file, st.size, st.mtimeMs + 1), null);
+  const fh = await openPath(file, 'r');
+  t.after(() => fh.close());
+  assert.equal((await readIfUnchanged(fh, st.size, st.mtimeMs))?.toString(), 'abc');
+  assert.equal(await readIfUnchanged(fh, 2, st.mtimeMs), null);
+  assert.equal(await readIfUnchanged(fh, st.size, st.mtimeMs + 1), null);
+});
+
+test('a file its opener refuses is neither read nor kept: only checked reads reach the cache', async (t) => {
+  const dir = await tempDir(t);
+  const real = join(dir, 'real.txt');
+  await writeFile(real, 'the real file');
+  // Not canonical: a path through a link never verifies, whatever it leads to.
+  await symlink('real.txt', join(dir, 'link.txt'));
+  const st = await stat(real);
+  const lru = new ByteLru<string, CachedBody>(1 << 20);
+  const cache = new BodyCache(lru, '', null, open);
+  assert.equal(await cache.load(join(dir, 'link.txt'), st.size, st.mtimeMs), null);
+  assert.equal(lru.size, 0);
+  const refusing = new BodyCache(lru, 'r\0', null, async () => null);
+  assert.equal(await refusing.load(real, st.size, st.mtimeMs), null);
+  assert.equal(lru.size, 0);
 });
 
 test('errors that are not file-system errors are not swallowed', async (t) => {
@@ -140,9 +162,14 @@ test('errors that are not file-system errors are not swallowed', async (t) => {
   const file = join(dir, 'a.txt');
   await writeFile(file, 'abc');
   const st = await stat(file);
-  const cache = new BodyCache(new ByteLru<string, CachedBody>(1 << 20), 'x\0', async () => {
-    throw new TypeError('bug');
-  });
+  const cache = new BodyCache(
+    new ByteLru<string, CachedBody>(1 << 20),
+    'x\0',
+    async () => {
+      throw new TypeError('bug');
+    },
+    open,
+  );
   await assert.rejects(cache.load(file, st.size, st.mtimeMs), TypeError);
   // and a failed attempt does not poison later ones
   await assert.rejects(cache.load(file, st.size, st.mtimeMs), TypeError);

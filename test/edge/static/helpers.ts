@@ -1,11 +1,11 @@
 // Shared by the static tests: temp folders, a plan runner, raw HTTP.
 
-import { mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import type { StaticResponse } from '../../../src/edge/static/index.ts';
+import type { StaticBody, StaticResponse } from '../../../src/edge/static/index.ts';
 
 /** A fresh temp folder (as a realpath), removed when the test ends. */
 export async function tempDir(t: TestContext, prefix = 'berth-static-'): Promise<string> {
@@ -21,13 +21,24 @@ export function header(response: StaticResponse, name: string): string | undefin
   return found[0]?.[1];
 }
 
+/** A body as plain data (a file body named by its path), for deepEqual. */
+export function plainBody(body: StaticBody): unknown {
+  return body.kind === 'file' ? { kind: 'file', path: body.file.path, start: body.start, end: body.end } : body;
+}
+
 /** The bytes an engine would send for this plan. */
 export async function bodyBytes(response: StaticResponse): Promise<Buffer> {
   const body = response.body;
   if (body.kind === 'none') return Buffer.alloc(0);
   if (body.kind === 'buffer') return body.data;
-  const whole = await readFile(body.path);
-  return whole.subarray(body.start, body.end + 1);
+  const fh = await body.file.open();
+  if (fh === null) throw new Error(`${body.file.path} may not be opened`);
+  try {
+    const whole = await fh.readFile();
+    return whole.subarray(body.start, body.end + 1);
+  } finally {
+    await fh.close();
+  }
 }
 
 export type RawResponse = { status: number; headers: Map<string, string>; body: Buffer; raw: Buffer };

@@ -1,0 +1,101 @@
+// Issue 14, finding 7: the edge spilled large bodies to
+// /tmp/berth-edge-<pid>, a name any app on the machine can create first —
+// as a file (every large upload fails), or as a folder or a link of its own
+// (root's spill files land where the app can see them, or wherever the link
+// points). The hostile app plants all three; large uploads through the edge
+// still work, nothing is written through its plants, and the folder the edge
+// really uses is root's, 0700, inside the state folder.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { lstat, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually } from '../helpers/berth-process.ts';
+import { startDaemon, viaEdge, type Daemon } from '../helpers/daemon.ts';
+import { deployHostile, edgeRequest, hostileRun } from './hostile-app.ts';
+
+const UPLOAD_BYTES = 2 * 1024 * 1024; // far above the 64 KiB kept in memory: spilled to disk
+
+/** A large upload through the edge: the app counts the bytes it received (wc -c of its input). */
+async function upload(d: Daemon): Promise<void> {
+  const res = await edgeRequest(d.edge, 'evil.localhost', 'POST', '/run', JSON.stringify({ argv: ['wc', '-c'], input: 'x'.repeat(UPLOAD_BYTES) }));
+  assert.equal(res.status, 200, `the upload failed: ${res.status} ${res.body}`);
+  assert.equal(Number(JSON.parse(res.body).stdout.trim()), UPLOAD_BYTES);
+}
+
+/** What a folder holds and when it last changed: a file created and unlinked in it still moves its mtime. */
+async function footprint(dir: string): Promise<string> {
+  const st = await stat(dir);
+  return `${st.mtimeMs} ${st.ctimeMs} ${(await readdir(dir)).join(',')}`;
+}
+
+test('temp files: names an app plants in /tmp never break large uploads or receive berth\'s files; the spill folder is root\'s and private', { timeout: 600_000 }, async (t) => {
+  assert.equal(process.getuid?.(), 0, 'the hostile app needs a Unix user of its own: run the tests as root');
+  const root = await mkdtemp(join(tmpdir(), 'berth-sec-temp-'));
+  const state = join(root, 'state');
+  let running: Daemon | undefined;
+  const start = async () => (running = await startDaemon(state, 2));
+  // The daemon first: until it is gone it writes its logs into the state folder.
+  t.after(async () => {
+    await running?.berth.kill();
+    await rm(root, { recursive: true, force: true });
+  });
+  let d = await start();
+  await deployHostile(d, 'evil', join(root, 'evil'));
+  const pid = d.berth.child.pid!;
+  const planted = join(tmpdir(), `berth-edge-${pid}`);
+  t.after(() => rm(planted, { recursive: true, force: true }));
+  const evilDir = join(tmpdir(), `berth-evil-${pid}`);
+  t.after(() => rm(evilDir, { recursive: true, force: true }));
+  const asEvil = async (script: string) => {
+    const result = await hostileRun(d, 'evil.localhost', ['sh', '-c', script]);
+    assert.equal(result.code, 0, `${script}: ${result.stderr}`);
+  };
+
+  await t.test('the old predictable name planted as a file: large uploads still work', async () => {
+    await asEvil(`rm -rf ${planted} && echo mine > ${planted}`);
+    await upload(d);
+    assert.equal((await lstat(planted)).isFile(), true);
+  });
+
+  await t.test('planted as a link to a folder of the app\'s: nothing is written through it', async () => {
+    await asEvil(`rm -rf ${planted} ${evilDir} && mkdir -m 0777 ${evilDir} && ln -s ${evilDir} ${planted}`);
+    const before = await footprint(evilDir);
+    await upload(d);
+    assert.equal(await footprint(evilDir), before, 'a file was created in the folder the link points at');
+  });
+
+  await t.test('planted as a folder of the app\'s: nothing is written in it', async () => {
+    await asEvil(`rm -rf ${planted} && mkdir -m 0777 ${planted}`);
+    const before = await footprint(planted);
+    await upload(d);
+    assert.equal(await footprint(planted), before, 'a file was created in the app\'s folder');
+  });
+
+  await t.test('the spill folder the edge uses is root\'s alone, in STATE/tmp, made afresh at each start', async () => {
+    const tmp = join(state, 'tmp');
+    const tmpStat = await lstat(tmp);
+    assert.ok(tmpStat.isDirectory());
+    assert.equal(tmpStat.uid, 0);
+    assert.equal(tmpStat.mode & 0o777, 0o700);
+    const [spill, ...others] = await readdir(tmp);
+    assert.equal(others.length, 0);
+    const spillStat = await lstat(join(tmp, spill!));
+    assert.ok(spillStat.isDirectory());
+    assert.equal(spillStat.uid, 0);
+    assert.equal(spillStat.mode & 0o777, 0o700);
+    assert.deepEqual(await readdir(join(tmp, spill!)), [], 'spill files are unlinked as soon as they are made');
+
+    // A daemon killed outright leaves its folder; the next start clears it.
+    await d.berth.stop('SIGKILL');
+    await mkdir(join(tmp, spill!, 'left'), { recursive: true });
+    await writeFile(join(tmp, spill!, 'left', 'over'), 'x');
+    d = await start();
+    const after = await readdir(tmp);
+    assert.equal(after.length, 1);
+    assert.notEqual(after[0], spill);
+    await eventually('evil serves again', async () => (await viaEdge(d.edge, 'evil.localhost', '/whoami')).status === 200, 60_000);
+    await upload(d);
+  });
+});
