@@ -58,6 +58,14 @@ const ON_DEADLINE_CLOSE = 0;
 const ON_DEADLINE_408 = 1;
 
 const CHUNKED_END = Buffer.from('0\r\n\r\n', 'latin1');
+/**
+ * After the edge's last bytes have left (its FIN sent), how long the client
+ * has to close its side before the socket is cut: what arrives meanwhile is
+ * read and dropped (a lingering close, so a late pipelined request does not
+ * turn the close into a reset that could destroy the answer), and a client
+ * that never closes does not keep a descriptor.
+ */
+const LINGER_MS = 2_000;
 /** Body pieces up to this size are copied behind the response head to leave in one write. */
 const MERGE_BODY_BYTES = 16 * 1024;
 const CRLF = Buffer.from('\r\n', 'latin1');
@@ -85,6 +93,8 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   // The request being answered.
   #head: RequestHead | null = null;
   #keepAlive = false;
+  /** The client half-closed (FIN): it sends nothing more, but still gets the answers to what it sent. */
+  #clientEnded = false;
   #generation = 0;
   // Request body being read.
   #body: SpillBuffer | null = null;
@@ -122,11 +132,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.#closed());
-    socket.on('end', () => {
-      // A half-closed client gets the answer it is waiting for, nothing more.
-      if (this.#phase === HEAD) this.destroy();
-      else this.#keepAlive = false;
-    });
+    socket.on('end', () => this.#onClientEnd());
     this.#setDeadline(now + ctx.limits.headerTimeoutMs, ON_DEADLINE_CLOSE);
   }
 
@@ -142,14 +148,50 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
 
   /** Called by the engine's sweep when `deadline` has passed. */
   expire(): void {
-    if (this.#onDeadline === ON_DEADLINE_408 && !this.#responseStarted) {
-      this.socket.end(cannedResponse(408, true));
-      this.#phase = CLOSED;
-      this.deadline = 0;
-      setTimeout(() => this.destroy(), 1_000).unref();
+    if (this.#onDeadline === ON_DEADLINE_408 && !this.#responseStarted && this.#phase !== CLOSED) {
+      this.#endWith(cannedResponse(408, true));
       return;
     }
     this.destroy();
+  }
+
+  /**
+   * Sends `last` (if any) and a FIN, then lingers: the client has the send
+   * timeout to take what is still queued and LINGER_MS more to close.
+   */
+  #endWith(last?: Buffer | string): void {
+    this.#phase = CLOSED;
+    if (last === undefined) this.socket.end();
+    else this.socket.end(last);
+    this.#setDeadline(Date.now() + this.#ctx.limits.sendTimeoutMs, ON_DEADLINE_CLOSE);
+    this.socket.once('finish', () => {
+      if (!this.socket.destroyed) this.#setDeadline(Date.now() + LINGER_MS, ON_DEADLINE_CLOSE);
+    });
+  }
+
+  /**
+   * The client half-closed (shutdown(SHUT_WR), `printf … | nc`). Every
+   * complete request it sent is still answered, pipelined ones in order,
+   * and the connection closes after the last answer (#finish). A request
+   * cut short by the FIN (part of a head or of a body) is never forwarded
+   * nor answered: the connection closes at once.
+   */
+  #onClientEnd(): void {
+    this.#clientEnded = true;
+    switch (this.#phase) {
+      case HEAD:
+        // Nothing being answered: whatever is buffered is an unfinished head.
+        this.destroy();
+        return;
+      case BODY:
+        this.destroy();
+        return;
+      case RESPOND:
+        if (this.#buf === null) this.#keepAlive = false;
+        return;
+      default:
+        return;
+    }
   }
 
   destroy(): void {
@@ -215,9 +257,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
 
   /** Answers a request we will not serve, and closes: its framing cannot be trusted. */
   #refuse(status: number, reason?: string): void {
-    this.#phase = CLOSED;
-    this.deadline = 0;
-    this.socket.end(cannedResponse(status, true, reason));
+    this.#endWith(cannedResponse(status, true, reason));
   }
 
   #begin(head: RequestHead): void {
@@ -692,10 +732,8 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
       void this.#spool.dispose();
       this.#spool = null;
     }
-    if (!this.#keepAlive) {
-      this.#phase = CLOSED;
-      this.deadline = 0;
-      this.socket.end();
+    if (!this.#keepAlive || (this.#clientEnded && this.#buf === null)) {
+      this.#endWith();
       return;
     }
     this.#phase = HEAD;
@@ -706,6 +744,8 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     }
     this.#setDeadline(Date.now() + this.#ctx.limits.headerTimeoutMs, ON_DEADLINE_408);
     this.#pump();
+    // A half-closed client's last request was cut short: it will never be whole.
+    if (this.#clientEnded && (this.#phase === HEAD || this.#phase === BODY)) this.destroy();
   }
 
   /** The request's X-Request-Id: made when first needed (forwarding, or recording). */

@@ -131,12 +131,15 @@ export class Engine {
   }
 
   #createServer(secure: boolean): Server | TlsServer {
-    if (!secure) return createServer({ noDelay: true, pauseOnConnect: false }, (socket: Socket) => this.#accept(socket));
+    // allowHalfOpen: a client's FIN ends only its side; the connection
+    // decides when to close ours (after answering what it received).
+    if (!secure) return createServer({ noDelay: true, pauseOnConnect: false, allowHalfOpen: true }, (socket: Socket) => this.#accept(socket));
     const tls = this.#context.tls;
     const server = process.getBuiltinModule('node:tls').createServer(
       {
         ...SECURE_OPTIONS,
         noDelay: true,
+        allowHalfOpen: true,
         handshakeTimeout: this.#context.limits.headerTimeoutMs,
         SNICallback: (name, done) => done(null, tls.contextFor(name)),
         ...(this.#ticketKeys !== undefined ? { ticketKeys: this.#ticketKeys } : {}),

@@ -595,6 +595,10 @@ export class Http2Connection implements EdgeConnection {
     this.#host = { ctx, schedule: (at) => this.#schedule(at) };
     socket.on('error', () => {});
     socket.once('close', () => this.#socketClosed());
+    // The listener keeps half-open sockets (for HTTP/1.1's half-closed
+    // clients): a client that ended its side sends no more requests, so the
+    // session says GOAWAY and closes once its streams are answered.
+    socket.once('end', () => this.#goAway());
     const session = sessionFor(socket, ctx.limits);
     this.#session = session;
     // A client has the header timeout to send its first request, as over HTTP/1.1.
