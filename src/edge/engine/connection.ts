@@ -4,7 +4,7 @@ import { hostName, route, type RouteTable, type SiteRoutes } from '../router.ts'
 import { planStaticResponse, type StaticResponse, type StaticSite } from '../static/index.ts';
 import type { UpstreamGroup } from '../upstream-group.ts';
 import { cannedHeadResponse, cannedResponse, CONTINUE, httpDate } from './canned.ts';
-import type { ResponseSink, UpstreamFlow } from './exchange.ts';
+import { forward, type ResponseSink, type UpstreamFlow, type UpstreamTunnel } from './exchange.ts';
 import { admitRequest, enterRequest, fieldValue, leaveRequest, newTrace, proxyRequest, type EdgeServices, type ProxyTrace } from './proxy-pipeline.ts';
 import type { EdgeLimits } from './limits.ts';
 import { SpillBuffer } from './spill-buffer.ts';
@@ -12,7 +12,8 @@ import { writeFileBody } from './static-writer.ts';
 import { readyKey, readyResponse, rememberResponse, serializeHead, wireResponse } from './static-responses.ts';
 import type { Observer } from './observations.ts';
 import type { TlsState } from './tls-state.ts';
-import { openTunnel } from './tunnel.ts';
+import { switchingHead, Tunnel, withUpgrade } from './tunnel.ts';
+import { upgradeToOffer } from './upgrade-policy.ts';
 import { requestIdFor, upstreamRequestHead } from './upstream-head.ts';
 
 /** What every connection of one engine shares. */
@@ -109,6 +110,8 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   #responseStarted = false;
   #upstreamFlow: UpstreamFlow | null = null;
   #heldHead: string | null = null;
+  /** After a 101: the client joined to the app. */
+  #tunnel: Tunnel | null = null;
   /** The site of the request being answered, and whether it counts against the site's per-client in-flight limit. */
   #site: SiteRoutes | null = null;
   #entered = false;
@@ -189,6 +192,9 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
       case RESPOND:
         if (this.#buf === null) this.#keepAlive = false;
         return;
+      case TUNNEL:
+        this.#tunnel!.clientEnded();
+        return;
       default:
         return;
     }
@@ -201,6 +207,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   }
 
   #closed(): void {
+    this.#tunnel?.clientClosed();
     this.#leaveSite();
     // A request cut before its answer was complete: 499, as nginx logs a client that went away.
     if (this.#head !== null && this.#phase !== TUNNEL) this.#record(this.#responseStarted && this.#status !== 0 ? this.#status : 499);
@@ -226,9 +233,13 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
         this.#feedBody(chunk);
         return;
       case RESPOND:
-        // A pipelined request: keep it for later, but do not read without bound.
+        // A pipelined request (or, after an upgrade request, the new
+        // protocol's first bytes): kept for later, read with a bound.
         this.#buf = this.#buf === null ? chunk : Buffer.concat([this.#buf, chunk]);
         if (this.#buf.length > this.#ctx.limits.maxHeaderBytes) this.socket.pause();
+        return;
+      case TUNNEL:
+        this.#tunnel!.fromClient(chunk);
         return;
       default:
         return;
@@ -283,14 +294,6 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
       const hsts = decision.owner.hsts;
       if (hsts) this.#extraFields = `strict-transport-security: ${hsts}\r\n`;
     }
-    if (head.upgrade !== null && decision.kind === 'proxy') {
-      this.#phase = TUNNEL;
-      const leftover = this.#buf;
-      this.#buf = null;
-      this.socket.removeAllListeners('data');
-      openTunnel(this.socket, head, leftover, decision.upstreams, this.#upstreamHead(head, null), this.#ctx.limits);
-      return;
-    }
     if (decision.kind !== 'not-found' && decision.owner.rateLimit) {
       const wait = admitRequest(this.#ctx.services, decision.owner, this.#clientAddress, Date.now());
       if (wait !== null) {
@@ -313,7 +316,13 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
         this.#site = decision.owner;
         this.#entered = true;
         if (head.bodyKind === 'none') {
-          void this.#forward(head, decision.upstreams, null);
+          // Only a request complete at its head may switch protocols; with a
+          // body, or offering only HTTP itself (h2c), it is plain HTTP/1.1.
+          const upgrade = head.upgrade === null ? null : upgradeToOffer(head.upgrade);
+          // An upgrade the app refuses closes after its answer: the client
+          // may already be speaking the protocol it asked for.
+          if (upgrade !== null) this.#keepAlive = false;
+          void this.#forward(head, decision.upstreams, null, upgrade);
           return;
         }
         this.#readBody(head, decision.upstreams, decision.maxBodyBytes);
@@ -512,7 +521,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     if (rest !== null && rest.length > this.#ctx.limits.maxHeaderBytes) this.socket.pause();
     const upstreams = this.#bodyTarget!;
     this.#bodyTarget = null;
-    void this.#forward(this.#head!, upstreams, body);
+    void this.#forward(this.#head!, upstreams, body, null);
   }
 
   /** The upload outruns the disk: stop reading the client until the spill file catches up. */
@@ -544,7 +553,8 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     });
   }
 
-  async #forward(head: RequestHead, upstreams: UpstreamGroup, body: SpillBuffer | null): Promise<void> {
+  /** Proxies the request; `upgrade` (the protocols offered) sends it straight to the app, past the cache, for a 101 to join the two. */
+  async #forward(head: RequestHead, upstreams: UpstreamGroup, body: SpillBuffer | null, upgrade: string | null): Promise<void> {
     const generation = this.#generation;
     this.#upstreamDone = false;
     this.#chunkedOut = false;
@@ -562,7 +572,10 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
         head: (omit?: ReadonlySet<string>) => this.#upstreamHead(head, body, omit),
         body,
       };
-      outcome = await proxyRequest(request, this.#site!, upstreams, this.#ctx.services, this.#ctx.limits, this);
+      outcome =
+        upgrade === null
+          ? await proxyRequest(request, this.#site!, upstreams, this.#ctx.services, this.#ctx.limits, this)
+          : await forward({ method: head.method, head: withUpgrade(request.head(), upgrade), body: null, upgrade }, upstreams, this.#ctx.limits, this, trace);
     } catch (err) {
       this.#ctx.log(`proxy error: ${(err as Error).message}`);
       outcome = 'bad-gateway' as const;
@@ -572,7 +585,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
         if (this.#body === body) this.#body = null;
       }
     }
-    if (generation !== this.#generation || outcome === 'done' || outcome === 'aborted') return;
+    if (generation !== this.#generation || outcome === 'done' || outcome === 'aborted' || outcome === 'upgraded') return;
     if (this.#responseStarted) {
       this.destroy();
       return;
@@ -669,6 +682,23 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
 
   abort(): void {
     this.destroy();
+  }
+
+  upgraded(head: ResponseHead, upstream: UpstreamTunnel, rest: Buffer | null): void {
+    if (this.#phase !== RESPOND) {
+      // The client went away while the app was answering.
+      upstream.socket.destroy();
+      return;
+    }
+    this.#phase = TUNNEL;
+    this.deadline = 0;
+    this.#responseStarted = true;
+    this.#status = 101;
+    const early = this.#buf;
+    this.#buf = null;
+    if (this.socket.isPaused()) this.socket.resume();
+    this.#tunnel = new Tunnel(this.socket, upstream, switchingHead(head, this.#extraFields), rest, early);
+    if (this.#clientEnded) this.#tunnel.clientEnded();
   }
 
 
