@@ -12,6 +12,7 @@ import { writeFileBody } from './static-writer.ts';
 import { readyKey, readyResponse, rememberResponse, serializeHead, wireResponse } from './static-responses.ts';
 import type { Observer } from './observations.ts';
 import type { TlsState } from './tls-state.ts';
+import { BodyClock, transferDeadline } from './transfer-rate.ts';
 import { switchingHead, Tunnel, withUpgrade } from './tunnel.ts';
 import { upgradeToOffer } from './upgrade-policy.ts';
 import { requestIdFor, upstreamRequestHead } from './upstream-head.ts';
@@ -57,6 +58,8 @@ const CLOSED = 4;
 // What happens when a connection's deadline passes.
 const ON_DEADLINE_CLOSE = 0;
 const ON_DEADLINE_408 = 1;
+/** A response is being written: judge how the client takes it (#judgeSend). */
+const ON_DEADLINE_SEND = 2;
 
 const CHUNKED_END = Buffer.from('0\r\n\r\n', 'latin1');
 /**
@@ -102,6 +105,14 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   #bodyRemaining = 0;
   #decoder: ChunkedDecoder | null = null;
   #bodyTarget: UpstreamGroup | null = null;
+  /** How fast the body arrives (transfer-rate.ts). */
+  #bodyClock: BodyClock | null = null;
+  // How the client takes the response being written: since when it has
+  // been behind, the bytes the kernel had taken then, and its progress.
+  #sendFrom = 0;
+  #sendBase = 0;
+  #sendSeen = 0;
+  #sendSeenAt = 0;
   // Proxied response being written.
   #chunkedOut = false;
   #spool: SpillBuffer | null = null;
@@ -151,6 +162,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
 
   /** Called by the engine's sweep when `deadline` has passed. */
   expire(): void {
+    if (this.#onDeadline === ON_DEADLINE_SEND && this.#phase === RESPOND && this.#judgeSend(Date.now())) return;
     if (this.#onDeadline === ON_DEADLINE_408 && !this.#responseStarted && this.#phase !== CLOSED) {
       this.#endWith(cannedResponse(408, true));
       return;
@@ -228,10 +240,13 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
         if (this.#onDeadline !== ON_DEADLINE_408) this.#setDeadline(Date.now() + this.#ctx.limits.headerTimeoutMs, ON_DEADLINE_408);
         this.#pump();
         return;
-      case BODY:
-        this.#setDeadline(Date.now() + this.#ctx.limits.bodyIdleTimeoutMs, ON_DEADLINE_408);
+      case BODY: {
+        const clock = this.#bodyClock!;
+        const due = clock.received(chunk.length, Date.now());
+        if (!clock.stopped) this.#setDeadline(due, ON_DEADLINE_408);
         this.#feedBody(chunk);
         return;
+      }
       case RESPOND:
         // A pipelined request (or, after an upgrade request, the new
         // protocol's first bytes): kept for later, read with a bound.
@@ -432,6 +447,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     this.#status = plan.status;
     if (body.kind === 'file') {
       this.#responseStarted = true;
+      this.#watchSend(Date.now());
       const text = `${serializeHead(plan)}${this.#extraFields}date: ${httpDate()}\r\n${this.#connectionHeader()}\r\n`;
       const generation = this.#generation;
       writeFileBody(this.socket, text, body.path, body.start, body.end).then(
@@ -485,7 +501,9 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     this.#body = new SpillBuffer(limits.requestBufferBytes, this.#ctx.spillDir);
     this.#bodyTarget = upstreams;
     this.#phase = BODY;
-    this.#setDeadline(Date.now() + limits.bodyIdleTimeoutMs, ON_DEADLINE_408);
+    const now = Date.now();
+    const clock = (this.#bodyClock = new BodyClock(now, { idleMs: this.#ctx.limits.bodyIdleTimeoutMs, minBytesPerSecond: this.#ctx.limits.minBodyRateBytes }));
+    this.#setDeadline(clock.received(this.#buf === null ? 0 : this.#buf.length, now), ON_DEADLINE_408);
     if (head.bodyKind === 'length') this.#bodyRemaining = head.contentLength;
     else this.#decoder = new ChunkedDecoder(limits);
     const pending = this.#buf;
@@ -524,12 +542,20 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     void this.#forward(this.#head!, upstreams, body, null);
   }
 
-  /** The upload outruns the disk: stop reading the client until the spill file catches up. */
+  /**
+   * The upload outruns the disk: stop reading the client until the spill
+   * file catches up. The client's clock stops meanwhile: the wait is ours.
+   */
   #waitForDisk(body: SpillBuffer): void {
     this.socket.pause();
+    const clock = this.#bodyClock!;
+    clock.stop(Date.now());
+    if (this.#phase === BODY) this.deadline = 0;
     body.flushed().then(
       () => {
-        if (this.#phase === BODY) this.socket.resume();
+        if (this.#phase !== BODY || this.#bodyClock !== clock || !clock.stopped) return;
+        this.#setDeadline(clock.resume(Date.now()), ON_DEADLINE_408);
+        this.socket.resume();
       },
       () => this.#refuse(500, 'cannot buffer the request body'),
     );
@@ -601,6 +627,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   start(upstream: ResponseHead, flow: UpstreamFlow): void {
     const head = this.#head!;
     this.#responseStarted = true;
+    this.#watchSend(Date.now());
     this.#status = upstream.status;
     this.#upstreamFlow = flow;
     let framing = '';
@@ -712,7 +739,6 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     if (!this.#waitingForDrain) {
       if (typeof chunk === 'string' ? this.socket.write(chunk, 'latin1') : this.socket.write(chunk)) return;
       this.#waitingForDrain = true;
-      this.#setDeadline(Date.now() + this.#ctx.limits.sendTimeoutMs, ON_DEADLINE_CLOSE);
       this.socket.once('drain', () => void this.#drainSpool());
       return;
     }
@@ -730,7 +756,6 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     const spool = this.#spool;
     for (;;) {
       if (generation !== this.#generation || this.#phase === CLOSED) return;
-      this.#setDeadline(Date.now() + this.#ctx.limits.sendTimeoutMs, ON_DEADLINE_CLOSE);
       const piece = spool === null ? null : await spool.take().catch(() => null);
       if (generation !== this.#generation) return;
       if (piece === null) break;
@@ -740,8 +765,45 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
       }
     }
     this.#waitingForDrain = false;
-    this.deadline = 0;
     if (this.#upstreamDone) this.#finish();
+  }
+
+  /** Starts judging how the client takes the response being written; the engine's sweep checks it (#judgeSend). */
+  #watchSend(now: number): void {
+    this.#sendFrom = now;
+    this.#sendBase = this.#taken();
+    this.#sendSeen = 0;
+    this.#sendSeenAt = now;
+    this.#setDeadline(now + this.#ctx.limits.sendTimeoutMs, ON_DEADLINE_SEND);
+  }
+
+  /** Response bytes the kernel has taken from us (and so the client from it, its receive window permitting). */
+  #taken(): number {
+    return this.socket.bytesWritten - this.socket.writableLength;
+  }
+
+  /**
+   * At a check: false when the client takes the response too slowly — no
+   * progress for the send timeout, or less than the minimum rate since it
+   * fell behind (a reader taking a byte now and then never goes idle). A
+   * client with nothing pending keeps up: its window starts again.
+   * Progress is seen at checks, so the idle bound holds within a factor 2.
+   */
+  #judgeSend(now: number): boolean {
+    if (this.socket.writableLength === 0 && !this.#waitingForDrain) {
+      this.#watchSend(now);
+      return true;
+    }
+    const progress = this.#taken() - this.#sendBase;
+    if (progress > this.#sendSeen) {
+      this.#sendSeen = progress;
+      this.#sendSeenAt = now;
+    }
+    const limits = this.#ctx.limits;
+    const due = transferDeadline({ startedAt: this.#sendFrom, bytes: progress, lastProgressAt: this.#sendSeenAt }, { idleMs: limits.sendTimeoutMs, minBytesPerSecond: limits.minSendRateBytes });
+    if (due <= now) return false;
+    this.#setDeadline(due, ON_DEADLINE_SEND);
+    return true;
   }
 
   // ---- end of a response ----------------------------------------------
