@@ -760,9 +760,14 @@ export class Http2Connection implements EdgeConnection {
     if (session === null || session.destroyed || this.#closing) return;
     this.#ctx.log(`http2: closing a session from ${this.#clientAddress} that ${why}`);
     this.#draining = true;
+    // GOAWAY now, and the socket cut at the close grace, not at once:
+    // closing a socket with the flood still unread sends a reset, which can
+    // make the client's kernel drop the GOAWAY before it is read. Meanwhile
+    // nghttp2 ignores the client's new streams, and those already open are
+    // cancelled.
+    session.goaway(ENHANCE_YOUR_CALM);
+    for (const exchange of this.#streams) exchange.reset(CANCEL);
     this.#closeSoon();
-    // destroy() sends GOAWAY with the code, then closes; the error only names it.
-    session.destroy(new Error(`http2 client ${why}`), ENHANCE_YOUR_CALM);
   }
 
   /** Counts a finished exchange (and keeps it for the access log). */
