@@ -449,6 +449,22 @@ test('a request body that stops arriving is answered 408', async (t) => {
   assert.equal(status, 408);
 });
 
+test('a request body that sends a byte now and then is answered 408 once it falls behind the minimum rate, though never idle', async (t) => {
+  const upstream = await echoUpstream(t);
+  const edge = await proxyEdge(t, upstream, { bodyIdleTimeoutMs: 600, minBodyRateBytes: 100 });
+  const session = open(t, edge);
+  let trickle: NodeJS.Timeout | undefined;
+  t.after(() => clearInterval(trickle));
+  const status = await new Promise<number>((resolve, reject) => {
+    const stream = session.request({ ':method': 'POST', ':path': '/', ':authority': 'localhost' });
+    stream.on('response', (headers) => resolve(Number(headers[':status'])));
+    stream.on('error', reject);
+    // A byte every 100 ms: never silent for 600 ms, a tenth of the minimum rate. Bounded by the test's timeout.
+    trickle = setInterval(() => stream.writable && stream.write('x'), 100);
+  });
+  assert.equal(status, 408);
+});
+
 test('a client that resets a stream mid-response leaves the upstream connection usable', async (t) => {
   let connections = 0;
   let closedConnections = 0;
