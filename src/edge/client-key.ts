@@ -1,25 +1,46 @@
 /**
  * The key a client is limited by: its address, IPv6 by /64 (one host
  * commonly holds a whole /64, and must not escape its limit by rotating).
- * IPv4-mapped IPv6 addresses are keyed by their IPv4 address.
+ * IPv4-mapped IPv6 addresses are keyed by their IPv4 address. Runs once per
+ * connection (and per request of a rate-limited site), so it only splits.
  */
 export function clientKey(address: string): string {
   if (!address.includes(':')) return address;
   if (address.startsWith('::ffff:') && address.includes('.')) return address.slice(7);
-  const groups = expandIpv6(address);
-  return groups === null ? address : `${groups.slice(0, 4).join(':')}::/64`;
+  const prefix = ipv6Prefix(address);
+  return prefix === null ? address : `${prefix}::/64`;
 }
 
-function expandIpv6(address: string): string[] | null {
-  const [head, tail] = address.toLowerCase().split('::', 2) as [string, string | undefined];
-  const left = head === '' ? [] : head.split(':');
-  if (tail === undefined) return left.length === 8 ? left.map(trimZeros) : null;
-  const right = tail === '' ? [] : tail.split(':');
+/** The first four groups of an IPv6 address, lower-case, without leading zeros; null when it is not one. */
+function ipv6Prefix(address: string): string | null {
+  const gap = address.indexOf('::');
+  const left = gap === 0 ? NONE : (gap === -1 ? address : address.slice(0, gap)).split(':');
+  const right = gap === -1 || gap + 2 === address.length ? NONE : address.slice(gap + 2).split(':');
   const missing = 8 - left.length - right.length;
-  return missing < 0 ? null : [...left, ...Array<string>(missing).fill('0'), ...right].map(trimZeros);
+  if (gap === -1 ? missing !== 0 : missing < 1) return null;
+  for (const group of left) if (canonicalGroup(group) === null) return null;
+  for (const group of right) if (canonicalGroup(group) === null) return null;
+  let out = '';
+  for (let i = 0; i < 4; i++) {
+    const group = i < left.length ? left[i]! : i < left.length + missing ? '0' : right[i - left.length - missing]!;
+    const canonical = canonicalGroup(group);
+    if (canonical === null) return null;
+    out = i === 0 ? canonical : `${out}:${canonical}`;
+  }
+  return out;
 }
 
-/** "0db8" and "db8" are one group. */
-function trimZeros(group: string): string {
-  return group.replace(/^0+(?=.)/, '');
+const NONE: readonly string[] = Object.freeze([]);
+
+/** "0DB8" → "db8"; null when not 1-4 hex digits. */
+function canonicalGroup(group: string): string | null {
+  if (group.length === 0 || group.length > 4) return null;
+  let start = 0;
+  while (start < group.length - 1 && group.charCodeAt(start) === 0x30) start++;
+  for (let i = start; i < group.length; i++) {
+    const c = group.charCodeAt(i) | 0x20;
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return null;
+  }
+  const trimmed = start === 0 ? group : group.slice(start);
+  return trimmed.toLowerCase();
 }

@@ -9,7 +9,6 @@
  * `parseOpenFileLimit`); `SharedConnectionCounts` only keeps the counts.
  */
 import { readFileSync } from 'node:fs';
-import { clientKey } from './client-key.ts';
 import { DEFAULT_LIMITER_SLOTS, SharedLimiterTable } from './rate-limit.ts';
 
 export type ConnectionVerdict = 'admit' | 'client-full' | 'edge-full';
@@ -113,12 +112,15 @@ export class SharedConnectionCounts {
     return Atomics.load(this.#total, 0);
   }
 
-  /** Counts a new connection from `address` unless a cap refuses it. Pair every 'admit' with one `release(address)`. */
-  admit(address: string): ConnectionVerdict {
+  /**
+   * Counts a new connection from the client `key` (`clientKey()` of its
+   * address) unless a cap refuses it. Pair every 'admit' with one `release(key)`.
+   */
+  admit(key: string): ConnectionVerdict {
     let verdict: ConnectionVerdict = 'admit';
     const total = this.#total;
     const caps = this.#caps;
-    const admitted = this.#clients.enterIf('', clientKey(address), (client) => {
+    const admitted = this.#clients.enterIf('', key, (client) => {
       // Under the client's slot lock; the global count is taken by compare-and-swap, so it never overshoots.
       for (;;) {
         const open = Atomics.load(total, 0);
@@ -130,8 +132,8 @@ export class SharedConnectionCounts {
     return admitted ? 'admit' : verdict;
   }
 
-  release(address: string): void {
-    this.#clients.leave('', clientKey(address));
+  release(key: string): void {
+    this.#clients.leave('', key);
     Atomics.sub(this.#total, 0, 1);
   }
 }

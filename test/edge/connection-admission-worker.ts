@@ -21,6 +21,7 @@ const counts = new SharedConnectionCounts(job.buffers, job.caps);
 Atomics.wait(new Int32Array(job.start), 0, 0);
 let held = 0;
 for (let i = 0; i < job.calls; i++) {
+  // Addresses are their own client keys (clientKey() of an IPv4 address).
   const address = job.prefix === null ? '192.0.2.1' : `${job.prefix}.${i % 250}`;
   if (counts.admit(address) !== 'admit') continue;
   if (job.churn && i % 2 === 0) counts.release(address);

@@ -76,28 +76,35 @@ test('clients are counted by address, IPv6 by /64, IPv4-mapped addresses as IPv4
   assert.equal(clientKey('2001:db8::1'), '2001:db8:0:0::/64');
   assert.equal(clientKey('::1'), '0:0:0:0::/64');
   assert.notEqual(clientKey('2001:db8:1:3::1'), clientKey('2001:db8:1:2::1'));
+  assert.equal(clientKey('2001:db8::'), '2001:db8:0:0::/64');
+  assert.equal(clientKey('2001:db8::1:2:3:4:5'), '2001:db8:0:1::/64', 'the gap is as wide as the groups after it leave');
+  assert.equal(clientKey('1:2:3:4:5:6:7:8'), '1:2:3:4::/64');
+  // Not an address: keyed as it is, never merged with another.
+  for (const odd of ['1:2:3', '1:2:3:4:5:6:7:8:9', '1::2::3', 'fe80::1%eth0', 'g::1', '12345::1']) assert.equal(clientKey(odd), odd, odd);
 });
 
 test('shared counts: each client up to its cap, the edge up to its own, and a release makes room again', () => {
   const counts = new SharedConnectionCounts(SharedConnectionCounts.create(64), { maxConnections: 5, maxConnectionsPerClient: 2 });
-  assert.equal(counts.admit('198.51.100.1'), 'admit');
-  assert.equal(counts.admit('198.51.100.1'), 'admit');
-  assert.equal(counts.admit('198.51.100.1'), 'client-full');
-  assert.equal(counts.admit('2001:db8:1:2::1'), 'admit');
-  assert.equal(counts.admit('2001:db8:1:2::ffff'), 'admit');
-  assert.equal(counts.admit('2001:db8:1:2::3'), 'client-full', 'the same /64');
-  assert.equal(counts.admit('198.51.100.2'), 'admit');
+  const admit = (address: string) => counts.admit(clientKey(address));
+  const release = (address: string) => counts.release(clientKey(address));
+  assert.equal(admit('198.51.100.1'), 'admit');
+  assert.equal(admit('198.51.100.1'), 'admit');
+  assert.equal(admit('198.51.100.1'), 'client-full');
+  assert.equal(admit('2001:db8:1:2::1'), 'admit');
+  assert.equal(admit('2001:db8:1:2::ffff'), 'admit');
+  assert.equal(admit('2001:db8:1:2::3'), 'client-full', 'the same /64');
+  assert.equal(admit('198.51.100.2'), 'admit');
   assert.equal(counts.total, 5);
-  assert.equal(counts.admit('198.51.100.3'), 'edge-full');
-  counts.release('198.51.100.1');
+  assert.equal(admit('198.51.100.3'), 'edge-full');
+  release('198.51.100.1');
   assert.equal(counts.total, 4);
-  assert.equal(counts.admit('198.51.100.3'), 'admit');
-  assert.equal(counts.admit('198.51.100.1'), 'edge-full');
-  counts.release('198.51.100.3');
-  counts.release('198.51.100.2');
-  assert.equal(counts.admit('198.51.100.1'), 'admit');
+  assert.equal(admit('198.51.100.3'), 'admit');
+  assert.equal(admit('198.51.100.1'), 'edge-full');
+  release('198.51.100.3');
+  release('198.51.100.2');
+  assert.equal(admit('198.51.100.1'), 'admit');
   assert.equal(counts.total, 4);
-  assert.equal(counts.admit('198.51.100.1'), 'client-full', 'below the edge cap, at the client cap');
+  assert.equal(admit('198.51.100.1'), 'client-full', 'below the edge cap, at the client cap');
 });
 
 async function hammer(caps: ConnectionCaps, prefix: (i: number) => string | null, churn: boolean, threads = 4, calls = 5_000): Promise<{ held: number; total: number }> {

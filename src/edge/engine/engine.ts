@@ -8,6 +8,7 @@ import { ClientConnection, type EdgeConnection, type EngineContext } from './con
 import type { Http2Connection } from './http2.ts';
 import { resolveEdgeLimits, type EdgeLimits } from './limits.ts';
 import { SharedLimiterTable } from '../rate-limit.ts';
+import { clientKey } from '../client-key.ts';
 import { connectionBudget, openFileLimit, SharedConnectionCounts, type ConnectionCountBuffers, type ConnectionVerdict } from '../connection-admission.ts';
 import { Observer, type ObservationBatch } from './observations.ts';
 import { createEdgeServices, type EdgeServices } from './proxy-pipeline.ts';
@@ -142,14 +143,14 @@ export class Engine {
       socket.destroy();
       return false;
     }
-    const address = clientAddress(socket);
-    const verdict = this.#admission.admit(address);
+    const key = clientKey(clientAddress(socket));
+    const verdict = this.#admission.admit(key);
     if (verdict !== 'admit') {
       socket.destroy();
-      this.#noteRefusal(verdict, address);
+      this.#noteRefusal(verdict, key);
       return false;
     }
-    socket.once('close', () => this.#admission.release(address));
+    socket.once('close', () => this.#admission.release(key));
     return true;
   }
 
@@ -161,12 +162,12 @@ export class Engine {
     tls.emit('connection', socket);
   }
 
-  #noteRefusal(verdict: ConnectionVerdict, address: string): void {
+  #noteRefusal(verdict: ConnectionVerdict, client: string): void {
     const refused = this.#refused;
     if (refused.client + refused.edge === 0) refused.since = Date.now();
     if (verdict === 'client-full') {
       refused.client++;
-      refused.lastClient = address;
+      refused.lastClient = client;
     } else {
       refused.edge++;
     }
