@@ -133,11 +133,21 @@ async function openDescriptors(pid: number): Promise<number> {
   return (await readdir(`/proc/${pid}/fd`)).length;
 }
 
-async function setUp(t: TestContext, extraArgs: string[], wrapper: string[] = []): Promise<Daemon> {
+/**
+ * A daemon with the app deployed. Cleanup runs in order (node:test runs
+ * `after` hooks first registered, first): the flood stops, so the daemon's
+ * graceful stop is not held by uploads in flight, then the daemon (and its
+ * app), then its folder.
+ */
+async function setUp(t: TestContext, flood: SlowUploadFlood, extraArgs: string[], wrapper: string[] = []): Promise<Daemon> {
   const root = await mkdtemp(join(tmpdir(), 'berth-flood-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
-  const d = await startDaemon(join(root, 'state'), 2, extraArgs, {}, wrapper);
-  t.after(() => d.berth.kill());
+  let d: Daemon | null = null;
+  t.after(async () => {
+    flood.stop();
+    await d?.berth.kill();
+    await rm(root, { recursive: true, force: true });
+  });
+  d = await startDaemon(join(root, 'state'), 2, extraArgs, {}, wrapper);
   await deployApp(t, d, root);
   assert.ok(await appAnswers(d));
   assert.ok(await apiAnswers(d));
@@ -147,15 +157,14 @@ async function setUp(t: TestContext, extraArgs: string[], wrapper: string[] = []
 
 test('with the default limits, a flood of slow uploads from one address cannot exhaust the descriptors of a daemon with RLIMIT_NOFILE 1024', { timeout: 300_000 }, async (t) => {
   const nofile = 1024;
-  const d = await setUp(t, [], ['prlimit', `--nofile=${nofile}:${nofile}`, '--']);
+  const flood = new SlowUploadFlood(1_000);
+  const d = await setUp(t, flood, [], ['prlimit', `--nofile=${nofile}:${nofile}`, '--']);
   // The derived global cap, said once at start.
   const said = await d.berth.waitFor(/edge: at most (\d+) client connections at once \(open-file limit (\d+)[^)]*\), (\d+) per client address/);
   assert.equal(Number(said[2]), nofile);
   assert.ok(Number(said[1]) < nofile / 2, `the global cap leaves descriptors for the rest of the daemon: ${said[0]}`);
   const perClient = Number(said[3]);
 
-  const flood = new SlowUploadFlood(1_000);
-  t.after(() => flood.stop());
   // Half again the daemon's whole descriptor budget, from one address.
   await flood.start(Number(new URL(d.edge).port), 'shop.localhost', 1_500);
   t.diagnostic(`flood: ${flood.attempted} attempted, ${flood.connected} connected, ${flood.open} still open`);
@@ -171,10 +180,9 @@ test('with the default limits, a flood of slow uploads from one address cannot e
 });
 
 test('a body that keeps sending a byte now and then is cut at its minimum rate, and one address gets at most its share', { timeout: 300_000 }, async (t) => {
-  const d = await setUp(t, ['--limit', 'max-connections-per-client=40', '--limit', 'body-idle-timeout=2s', '--limit', 'min-body-rate-bytes=200']);
   // A byte every 300 ms: never idle for 2 s, far below 200 bytes a second.
   const flood = new SlowUploadFlood(300);
-  t.after(() => flood.stop());
+  const d = await setUp(t, flood, ['--limit', 'max-connections-per-client=40', '--limit', 'body-idle-timeout=2s', '--limit', 'min-body-rate-bytes=200']);
   await flood.start(Number(new URL(d.edge).port), 'shop.localhost', 120, 16);
   await eventually('at most 40 of the flood are held', () => flood.open <= 40, 30_000);
   assert.ok(await appAnswers(d));
@@ -185,9 +193,8 @@ test('a body that keeps sending a byte now and then is cut at its minimum rate, 
 });
 
 test('when the edge is full the API still answers, and the edge serves again once the flood is gone', { timeout: 300_000 }, async (t) => {
-  const d = await setUp(t, ['--limit', 'max-connections=60', '--limit', 'max-connections-per-client=1000']);
   const flood = new SlowUploadFlood(1_000);
-  t.after(() => flood.stop());
+  const d = await setUp(t, flood, ['--limit', 'max-connections=60', '--limit', 'max-connections-per-client=1000']);
   await flood.start(Number(new URL(d.edge).port), 'shop.localhost', 200, 16);
   await eventually('at most 60 of the flood are held', () => flood.open <= 60, 30_000);
   assert.ok(flood.open > 0);
@@ -199,11 +206,10 @@ test('when the edge is full the API still answers, and the edge serves again onc
 
 test('with the default limits, a flood from several addresses fills the edge, never the daemon: the API keeps answering', { timeout: 300_000 }, async (t) => {
   const nofile = 1024;
-  const d = await setUp(t, [], ['prlimit', `--nofile=${nofile}:${nofile}`, '--']);
+  const flood = new SlowUploadFlood(1_000);
+  const d = await setUp(t, flood, [], ['prlimit', `--nofile=${nofile}:${nofile}`, '--']);
   const said = await d.berth.waitFor(/edge: at most (\d+) client connections at once/);
   const cap = Number(said[1]);
-  const flood = new SlowUploadFlood(1_000);
-  t.after(() => flood.stop());
   const port = Number(new URL(d.edge).port);
   // Each address under its own share, together well over the daemon's descriptors.
   await Promise.all(['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'].map((from) => flood.start(port, 'shop.localhost', 250, 16, from)));

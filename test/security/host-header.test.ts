@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect as http2Connect, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apiCall, deployDir, startDaemon } from '../helpers/daemon.ts';
+import { apiCall, deployDir, startDaemon, type Daemon } from '../helpers/daemon.ts';
 import { parseResponses, rawExchange } from './raw-client.ts';
 
 /** An app that answers with its own name and the host fields and target it received. */
@@ -49,9 +49,13 @@ function h2Ask(session: ClientHttp2Session, headers: OutgoingHttpHeaders): Promi
 
 test('an absolute-form request reaches the app it names with that authority as Host and X-Forwarded-Host, never the Host it carried', { timeout: 240_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-host-header-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
-  const d = await startDaemon(join(root, 'state'), 1, ['--https', '127.0.0.1:0', '--no-acme']);
-  t.after(() => d.berth.kill());
+  let d: Daemon | null = null;
+  // In order: the daemon (and its apps), then its folder.
+  t.after(async () => {
+    await d?.berth.kill();
+    await rm(root, { recursive: true, force: true });
+  });
+  d = await startDaemon(join(root, 'state'), 1, ['--https', '127.0.0.1:0', '--no-acme']);
   const httpsPort = Number((await d.berth.waitFor(/edge serving HTTPS on https:\/\/127\.0\.0\.1:(\d+)/))[1]);
   for (const name of ['bank', 'evil']) {
     assert.equal((await apiCall(d, 'POST', '/apps', { name })).status, 201);
