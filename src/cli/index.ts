@@ -14,7 +14,7 @@ import { LIMIT_NAMES, parseLimits } from './limits.ts';
 import { LogPrinter } from './log-printer.ts';
 import { escapeControls } from '../terminal-text.ts';
 
-const LIMIT_HELP = `an edge limit, repeatable: ${LIMIT_NAMES.join(', ')} (sizes like 16k or 10m, timeouts like 500ms or 30s)`;
+const LIMIT_HELP = `an edge limit, repeatable: ${LIMIT_NAMES.join(', ')} (sizes like 16k or 10m, timeouts like 500ms or 30s, rates in bytes a second, counts as numbers; max-connections defaults to a share of the open-file limit)`;
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

@@ -13,6 +13,7 @@ import type { ObservationBatch } from './engine/observations.ts';
 import { purgeCache } from './engine/proxy-pipeline.ts';
 import { resolveEdgeLimits } from './engine/limits.ts';
 import { SharedLimiterTable } from './rate-limit.ts';
+import { connectionBudget, openFileLimit, SharedConnectionCounts } from './connection-admission.ts';
 import type { RouteSpec } from './route-spec.ts';
 import { RouteSwitch } from './route-switch.ts';
 import type { UpstreamAddress } from './upstream-group.ts';
@@ -83,6 +84,7 @@ export class Edge {
   #challenges: ReadonlyMap<string, string> = new Map();
   readonly #ticketKeys = randomBytes(48);
   readonly #limiter = SharedLimiterTable.create();
+  readonly #connectionCounts = SharedConnectionCounts.create();
   #nextPurge = 1;
   #httpsAddress: AddressInfo | null = null;
   #nextVersion = 1;
@@ -145,10 +147,12 @@ export class Edge {
     const version = this.#nextVersion++;
     await this.#routes.prepare(version, this.#spec);
     Atomics.store(new Int32Array(this.#version), 0, version);
-    const cacheBytes = Math.floor(resolveEdgeLimits(this.#options.limits).cacheMemoryBytes / this.#engineCount);
+    const limits = this.#connectionLimits();
+    const cacheBytes = Math.floor(resolveEdgeLimits(limits).cacheMemoryBytes / this.#engineCount);
     const engine = new Engine({
       routes: () => this.#routes.current(),
-      limits: this.#options.limits,
+      limits,
+      connections: this.#connectionCounts,
       log: this.#options.log,
       tls: this.#tls,
       ticketKeys: this.#ticketKeys,
@@ -177,7 +181,8 @@ export class Edge {
       spec: this.#spec,
       initialVersion: version,
       version: this.#version,
-      limits: this.#options.limits ?? {},
+      limits,
+      connections: this.#connectionCounts,
       https: httpsAddress === null ? null : { host: httpsHost, port: httpsAddress.port },
       tls: this.#tlsConfig,
       challenges: this.#challenges,
@@ -212,6 +217,24 @@ export class Edge {
     }
     this.#engine = engine;
     return address;
+  }
+
+  /**
+   * The edge's limits with `maxConnections` settled once for every engine
+   * (derived from the open-file limit unless set), said in the log.
+   */
+  #connectionLimits(): Partial<EdgeLimits> {
+    const given = resolveEdgeLimits(this.#options.limits);
+    const fileLimit = openFileLimit();
+    const budget = connectionBudget(fileLimit);
+    const derived = given.maxConnections === 0;
+    const maxConnections = derived ? budget.maxConnections : given.maxConnections;
+    const why = derived ? `open-file limit ${fileLimit}, ${budget.reserve} descriptors kept for the rest of berth` : `max-connections; open-file limit ${fileLimit}`;
+    this.#options.log?.(`edge: at most ${maxConnections} client connections at once (${why}), ${given.maxConnectionsPerClient} per client address`);
+    if (!derived && maxConnections > budget.maxConnections) {
+      this.#options.log?.(`edge: warning: max-connections=${maxConnections} can use more descriptors than the open-file limit leaves (${budget.maxConnections} would keep ${budget.reserve} for the rest of berth)`);
+    }
+    return { ...this.#options.limits, maxConnections };
   }
 
   #startWorker(init: WorkerInit): WorkerHandle {

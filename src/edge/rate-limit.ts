@@ -203,6 +203,25 @@ export class SharedLimiterTable {
     }
   }
 
+  /**
+   * Counts one more in flight when `admit(inFlight)` agrees; `admit` runs
+   * under the slot's lock, so the check and the count are one step. Pair
+   * every true with one `leave`.
+   */
+  enterIf(siteKey: string, client: string, admit: (inFlight: number) => boolean): boolean {
+    const slot = this.#find(siteKey, client, true);
+    const ints = this.#ints;
+    const at = lockIndex(slot);
+    try {
+      const count = ints[at + I_IN_FLIGHT]!;
+      if (!admit(count)) return false;
+      ints[at + I_IN_FLIGHT] = count + 1;
+      return true;
+    } finally {
+      unlock(ints, at);
+    }
+  }
+
   leave(siteKey: string, client: string): void {
     const slot = this.#find(siteKey, client, false);
     if (slot === -1) return; // never entered, or evicted since: nothing to give back

@@ -7,6 +7,7 @@ import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { connect as http2Connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
@@ -448,6 +449,22 @@ test('a request body that stops arriving is answered 408', async (t) => {
   assert.equal(status, 408);
 });
 
+test('a request body that sends a byte now and then is answered 408 once it falls behind the minimum rate, though never idle', async (t) => {
+  const upstream = await echoUpstream(t);
+  const edge = await proxyEdge(t, upstream, { bodyIdleTimeoutMs: 600, minBodyRateBytes: 100 });
+  const session = open(t, edge);
+  let trickle: NodeJS.Timeout | undefined;
+  t.after(() => clearInterval(trickle));
+  const status = await new Promise<number>((resolve, reject) => {
+    const stream = session.request({ ':method': 'POST', ':path': '/', ':authority': 'localhost' });
+    stream.on('response', (headers) => resolve(Number(headers[':status'])));
+    stream.on('error', reject);
+    // A byte every 100 ms: never silent for 600 ms, a tenth of the minimum rate. Bounded by the test's timeout.
+    trickle = setInterval(() => stream.writable && stream.write('x'), 100);
+  });
+  assert.equal(status, 408);
+});
+
 test('a client that resets a stream mid-response leaves the upstream connection usable', async (t) => {
   let connections = 0;
   let closedConnections = 0;
@@ -727,6 +744,38 @@ test('closing the engine sends GOAWAY and lets a slow response in flight finish'
   await closing;
   assert.equal(goaway, true);
   assert.equal(edge.engine.connectionCount, 0);
+});
+
+test('HTTPS connections count against the per-client cap like any other, HTTP/2 sessions and HTTP/1.1 alike; a refused one gets no handshake', async (t) => {
+  const edge = await staticEdge(t, { maxConnectionsPerClient: 2 });
+  const first = open(t, edge);
+  assert.equal((await ask(first, { ':path': '/hello.txt' })).status, 200);
+  const second = tlsConnect({ host: '127.0.0.1', port: edge.port, servername: 'localhost', ca: edge.ca, ALPNProtocols: ['http/1.1'] });
+  t.after(() => second.destroy());
+  await new Promise<void>((resolve, reject) => second.once('secureConnect', () => resolve()).once('error', reject));
+  // The third is closed before any handshake.
+  const third = tlsConnect({ host: '127.0.0.1', port: edge.port, servername: 'localhost', ca: edge.ca, ALPNProtocols: ['h2'] });
+  t.after(() => third.destroy());
+  const outcome = await new Promise<string>((resolve) => {
+    third.once('secureConnect', () => resolve('handshake'));
+    third.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    third.once('close', () => resolve('closed'));
+  });
+  assert.notEqual(outcome, 'handshake');
+  // Room again once one goes.
+  second.destroy();
+  await waitFor(() => edge.engine.connectionCount === 1);
+  const fourth = open(t, edge);
+  assert.equal((await ask(fourth, { ':path': '/hello.txt' })).status, 200);
+});
+
+test('a TCP connection to the HTTPS port that never starts its handshake is closed after the header timeout', async (t) => {
+  const edge = await staticEdge(t, { headerTimeoutMs: 300 });
+  const socket = connect({ host: '127.0.0.1', port: edge.port });
+  t.after(() => socket.destroy());
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('a silent connection was kept')), 5_000))]);
 });
 
 // ---- request validation (pure) ------------------------------------------------

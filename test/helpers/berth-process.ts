@@ -13,8 +13,11 @@ export class BerthProcess {
   #waiters: Array<{ pattern: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
-    this.child = spawn(process.execPath, [MAIN, ...args], {
+  /** `wrapper` goes in front of node (e.g. `prlimit --nofile=1024 --`, which execs it: the pid stays berth's). */
+  constructor(args: readonly string[], options: { cwd?: string; env?: Record<string, string>; wrapper?: readonly string[] } = {}) {
+    const wrapper = options.wrapper ?? [];
+    const argv = [...wrapper, process.execPath, MAIN, ...args];
+    this.child = spawn(argv[0]!, argv.slice(1), {
       cwd: options.cwd ?? REPO,
       env: { ...process.env, NO_COLOR: '1', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

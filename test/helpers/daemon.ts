@@ -47,13 +47,13 @@ process.once('exit', () => {
   }
 });
 
-export async function startDaemon(stateDir: string, workers = 1, extraArgs: readonly string[] = [], env: Record<string, string> = {}): Promise<Daemon> {
+export async function startDaemon(stateDir: string, workers = 1, extraArgs: readonly string[] = [], env: Record<string, string> = {}, wrapper: readonly string[] = []): Promise<Daemon> {
   const prefix = testUserPrefix(stateDir);
   prefixes.add(prefix);
   // The test's mkdtemp folder is 0700; apps running as their own users
   // (the tests run as root) must be able to pass through it.
   chmodSync(dirname(stateDir), 0o711);
-  const berth = new BerthProcess(['server', '--state', stateDir, '--http', '127.0.0.1:0', '--api', '127.0.0.1:0', '--workers', String(workers), '--user-prefix', prefix, ...extraArgs], { env });
+  const berth = new BerthProcess(['server', '--state', stateDir, '--http', '127.0.0.1:0', '--api', '127.0.0.1:0', '--workers', String(workers), '--user-prefix', prefix, ...extraArgs], { env, wrapper });
   try {
     const edge = (await berth.waitFor(/edge listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
     const api = (await berth.waitFor(/api listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;

@@ -39,6 +39,10 @@ export const berth: Contender = {
       contentOf(mode) === 'static'
         ? ['file-server', '--root', context.workspace.staticDir, '--listen', listen]
         : ['reverse-proxy', '--from', listen, '--to', `${upstreamOf(context).host}:${upstreamOf(context).port}`];
+    // Every client of the bench is on one address, and idle-memory opens
+    // thousands of connections: the per-client cap (256 by default) goes up
+    // to what the server's open-file limit allows.
+    command.push('--limit', `max-connections-per-client=${context.nofile}`);
     const httpsPort = usesTls(mode) ? await freePort() : null;
     if (httpsPort !== null) command.push('--https', `${HOST}:${httpsPort}`, '--tls-cert', tlsOf(context).certFile, '--tls-key', tlsOf(context).keyFile);
     const child = context.children.start({

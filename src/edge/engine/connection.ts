@@ -4,7 +4,7 @@ import { hostName, route, type RouteTable, type SiteRoutes } from '../router.ts'
 import { planStaticResponse, type StaticResponse, type StaticSite } from '../static/index.ts';
 import type { UpstreamGroup } from '../upstream-group.ts';
 import { cannedHeadResponse, cannedResponse, CONTINUE, httpDate } from './canned.ts';
-import type { ResponseSink, UpstreamFlow } from './exchange.ts';
+import { forward, type ResponseSink, type UpstreamFlow, type UpstreamTunnel } from './exchange.ts';
 import { admitRequest, enterRequest, fieldValue, leaveRequest, newTrace, proxyRequest, type EdgeServices, type ProxyTrace } from './proxy-pipeline.ts';
 import type { EdgeLimits } from './limits.ts';
 import { SpillBuffer, type SpillDir } from './spill-buffer.ts';
@@ -12,7 +12,9 @@ import { writeFileBody } from './static-writer.ts';
 import { readyKey, readyResponse, rememberResponse, serializeHead, wireResponse } from './static-responses.ts';
 import type { Observer } from './observations.ts';
 import type { TlsState } from './tls-state.ts';
-import { openTunnel } from './tunnel.ts';
+import { BodyClock, transferDeadline } from './transfer-rate.ts';
+import { switchingHead, Tunnel, withUpgrade } from './tunnel.ts';
+import { upgradeToOffer } from './upgrade-policy.ts';
 import { requestIdFor, upstreamRequestHead } from './upstream-head.ts';
 
 /** What every connection of one engine shares. */
@@ -57,8 +59,18 @@ const CLOSED = 4;
 // What happens when a connection's deadline passes.
 const ON_DEADLINE_CLOSE = 0;
 const ON_DEADLINE_408 = 1;
+/** A response is being written: judge how the client takes it (#judgeSend). */
+const ON_DEADLINE_SEND = 2;
 
 const CHUNKED_END = Buffer.from('0\r\n\r\n', 'latin1');
+/**
+ * After the edge's last bytes have left (its FIN sent), how long the client
+ * has to close its side before the socket is cut: what arrives meanwhile is
+ * read and dropped (a lingering close, so a late pipelined request does not
+ * turn the close into a reset that could destroy the answer), and a client
+ * that never closes does not keep a descriptor.
+ */
+const LINGER_MS = 2_000;
 /** Body pieces up to this size are copied behind the response head to leave in one write. */
 const MERGE_BODY_BYTES = 16 * 1024;
 const CRLF = Buffer.from('\r\n', 'latin1');
@@ -86,12 +98,22 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   // The request being answered.
   #head: RequestHead | null = null;
   #keepAlive = false;
+  /** The client half-closed (FIN): it sends nothing more, but still gets the answers to what it sent. */
+  #clientEnded = false;
   #generation = 0;
   // Request body being read.
   #body: SpillBuffer | null = null;
   #bodyRemaining = 0;
   #decoder: ChunkedDecoder | null = null;
   #bodyTarget: UpstreamGroup | null = null;
+  /** How fast the body arrives (transfer-rate.ts). */
+  #bodyClock: BodyClock | null = null;
+  // How the client takes the response being written: since when it has
+  // been behind, the bytes the kernel had taken then, and its progress.
+  #sendFrom = 0;
+  #sendBase = 0;
+  #sendSeen = 0;
+  #sendSeenAt = 0;
   // Proxied response being written.
   #chunkedOut = false;
   #spool: SpillBuffer | null = null;
@@ -100,6 +122,8 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   #responseStarted = false;
   #upstreamFlow: UpstreamFlow | null = null;
   #heldHead: string | null = null;
+  /** After a 101: the client joined to the app. */
+  #tunnel: Tunnel | null = null;
   /** The site of the request being answered, and whether it counts against the site's per-client in-flight limit. */
   #site: SiteRoutes | null = null;
   #entered = false;
@@ -123,11 +147,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.#closed());
-    socket.on('end', () => {
-      // A half-closed client gets the answer it is waiting for, nothing more.
-      if (this.#phase === HEAD) this.destroy();
-      else this.#keepAlive = false;
-    });
+    socket.on('end', () => this.#onClientEnd());
     this.#setDeadline(now + ctx.limits.headerTimeoutMs, ON_DEADLINE_CLOSE);
   }
 
@@ -143,14 +163,54 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
 
   /** Called by the engine's sweep when `deadline` has passed. */
   expire(): void {
-    if (this.#onDeadline === ON_DEADLINE_408 && !this.#responseStarted) {
-      this.socket.end(cannedResponse(408, true));
-      this.#phase = CLOSED;
-      this.deadline = 0;
-      setTimeout(() => this.destroy(), 1_000).unref();
+    if (this.#onDeadline === ON_DEADLINE_SEND && this.#phase === RESPOND && this.#judgeSend(Date.now())) return;
+    if (this.#onDeadline === ON_DEADLINE_408 && !this.#responseStarted && this.#phase !== CLOSED) {
+      this.#endWith(cannedResponse(408, true));
       return;
     }
     this.destroy();
+  }
+
+  /**
+   * Sends `last` (if any) and a FIN, then lingers: the client has the send
+   * timeout to take what is still queued and LINGER_MS more to close.
+   */
+  #endWith(last?: Buffer | string): void {
+    this.#phase = CLOSED;
+    if (last === undefined) this.socket.end();
+    else this.socket.end(last);
+    this.#setDeadline(Date.now() + this.#ctx.limits.sendTimeoutMs, ON_DEADLINE_CLOSE);
+    this.socket.once('finish', () => {
+      if (!this.socket.destroyed) this.#setDeadline(Date.now() + LINGER_MS, ON_DEADLINE_CLOSE);
+    });
+  }
+
+  /**
+   * The client half-closed (shutdown(SHUT_WR), `printf … | nc`). Every
+   * complete request it sent is still answered, pipelined ones in order,
+   * and the connection closes after the last answer (#finish). A request
+   * cut short by the FIN (part of a head or of a body) is never forwarded
+   * nor answered: the connection closes at once.
+   */
+  #onClientEnd(): void {
+    this.#clientEnded = true;
+    switch (this.#phase) {
+      case HEAD:
+        // Nothing being answered: whatever is buffered is an unfinished head.
+        this.destroy();
+        return;
+      case BODY:
+        this.destroy();
+        return;
+      case RESPOND:
+        if (this.#buf === null) this.#keepAlive = false;
+        return;
+      case TUNNEL:
+        this.#tunnel!.clientEnded();
+        return;
+      default:
+        return;
+    }
   }
 
   destroy(): void {
@@ -160,6 +220,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   }
 
   #closed(): void {
+    this.#tunnel?.clientClosed();
     this.#leaveSite();
     // A request cut before its answer was complete: 499, as nginx logs a client that went away.
     if (this.#head !== null && this.#phase !== TUNNEL) this.#record(this.#responseStarted && this.#status !== 0 ? this.#status : 499);
@@ -180,14 +241,21 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
         if (this.#onDeadline !== ON_DEADLINE_408) this.#setDeadline(Date.now() + this.#ctx.limits.headerTimeoutMs, ON_DEADLINE_408);
         this.#pump();
         return;
-      case BODY:
-        this.#setDeadline(Date.now() + this.#ctx.limits.bodyIdleTimeoutMs, ON_DEADLINE_408);
+      case BODY: {
+        const clock = this.#bodyClock!;
+        const due = clock.received(chunk.length, Date.now());
+        if (!clock.stopped) this.#setDeadline(due, ON_DEADLINE_408);
         this.#feedBody(chunk);
         return;
+      }
       case RESPOND:
-        // A pipelined request: keep it for later, but do not read without bound.
+        // A pipelined request (or, after an upgrade request, the new
+        // protocol's first bytes): kept for later, read with a bound.
         this.#buf = this.#buf === null ? chunk : Buffer.concat([this.#buf, chunk]);
         if (this.#buf.length > this.#ctx.limits.maxHeaderBytes) this.socket.pause();
+        return;
+      case TUNNEL:
+        this.#tunnel!.fromClient(chunk);
         return;
       default:
         return;
@@ -216,9 +284,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
 
   /** Answers a request we will not serve, and closes: its framing cannot be trusted. */
   #refuse(status: number, reason?: string): void {
-    this.#phase = CLOSED;
-    this.deadline = 0;
-    this.socket.end(cannedResponse(status, true, reason));
+    this.#endWith(cannedResponse(status, true, reason));
   }
 
   #begin(head: RequestHead): void {
@@ -244,14 +310,6 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
       const hsts = decision.owner.hsts;
       if (hsts) this.#extraFields = `strict-transport-security: ${hsts}\r\n`;
     }
-    if (head.upgrade !== null && decision.kind === 'proxy') {
-      this.#phase = TUNNEL;
-      const leftover = this.#buf;
-      this.#buf = null;
-      this.socket.removeAllListeners('data');
-      openTunnel(this.socket, head, leftover, decision.upstreams, this.#upstreamHead(head, null), this.#ctx.limits);
-      return;
-    }
     if (decision.kind !== 'not-found' && decision.owner.rateLimit) {
       const wait = admitRequest(this.#ctx.services, decision.owner, this.#clientAddress, Date.now());
       if (wait !== null) {
@@ -274,7 +332,13 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
         this.#site = decision.owner;
         this.#entered = true;
         if (head.bodyKind === 'none') {
-          void this.#forward(head, decision.upstreams, null);
+          // Only a request complete at its head may switch protocols; with a
+          // body, or offering only HTTP itself (h2c), it is plain HTTP/1.1.
+          const upgrade = head.upgrade === null ? null : upgradeToOffer(head.upgrade);
+          // An upgrade the app refuses closes after its answer: the client
+          // may already be speaking the protocol it asked for.
+          if (upgrade !== null) this.#keepAlive = false;
+          void this.#forward(head, decision.upstreams, null, upgrade);
           return;
         }
         this.#readBody(head, decision.upstreams, decision.maxBodyBytes);
@@ -384,6 +448,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     this.#status = plan.status;
     if (body.kind === 'file') {
       this.#responseStarted = true;
+      this.#watchSend(Date.now());
       const text = `${serializeHead(plan)}${this.#extraFields}date: ${httpDate()}\r\n${this.#connectionHeader()}\r\n`;
       const generation = this.#generation;
       writeFileBody(this.socket, text, body.file, body.start, body.end).then(
@@ -437,7 +502,9 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     this.#body = new SpillBuffer(limits.requestBufferBytes, this.#ctx.spillDir);
     this.#bodyTarget = upstreams;
     this.#phase = BODY;
-    this.#setDeadline(Date.now() + limits.bodyIdleTimeoutMs, ON_DEADLINE_408);
+    const now = Date.now();
+    const clock = (this.#bodyClock = new BodyClock(now, { idleMs: this.#ctx.limits.bodyIdleTimeoutMs, minBytesPerSecond: this.#ctx.limits.minBodyRateBytes }));
+    this.#setDeadline(clock.received(this.#buf === null ? 0 : this.#buf.length, now), ON_DEADLINE_408);
     if (head.bodyKind === 'length') this.#bodyRemaining = head.contentLength;
     else this.#decoder = new ChunkedDecoder(limits);
     const pending = this.#buf;
@@ -473,15 +540,23 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     if (rest !== null && rest.length > this.#ctx.limits.maxHeaderBytes) this.socket.pause();
     const upstreams = this.#bodyTarget!;
     this.#bodyTarget = null;
-    void this.#forward(this.#head!, upstreams, body);
+    void this.#forward(this.#head!, upstreams, body, null);
   }
 
-  /** The upload outruns the disk: stop reading the client until the spill file catches up. */
+  /**
+   * The upload outruns the disk: stop reading the client until the spill
+   * file catches up. The client's clock stops meanwhile: the wait is ours.
+   */
   #waitForDisk(body: SpillBuffer): void {
     this.socket.pause();
+    const clock = this.#bodyClock!;
+    clock.stop(Date.now());
+    if (this.#phase === BODY) this.deadline = 0;
     body.flushed().then(
       () => {
-        if (this.#phase === BODY) this.socket.resume();
+        if (this.#phase !== BODY || this.#bodyClock !== clock || !clock.stopped) return;
+        this.#setDeadline(clock.resume(Date.now()), ON_DEADLINE_408);
+        this.socket.resume();
       },
       () => this.#refuse(500, 'cannot buffer the request body'),
     );
@@ -505,7 +580,8 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     });
   }
 
-  async #forward(head: RequestHead, upstreams: UpstreamGroup, body: SpillBuffer | null): Promise<void> {
+  /** Proxies the request; `upgrade` (the protocols offered) sends it straight to the app, past the cache, for a 101 to join the two. */
+  async #forward(head: RequestHead, upstreams: UpstreamGroup, body: SpillBuffer | null, upgrade: string | null): Promise<void> {
     const generation = this.#generation;
     this.#upstreamDone = false;
     this.#chunkedOut = false;
@@ -523,7 +599,10 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
         head: (omit?: ReadonlySet<string>) => this.#upstreamHead(head, body, omit),
         body,
       };
-      outcome = await proxyRequest(request, this.#site!, upstreams, this.#ctx.services, this.#ctx.limits, this);
+      outcome =
+        upgrade === null
+          ? await proxyRequest(request, this.#site!, upstreams, this.#ctx.services, this.#ctx.limits, this)
+          : await forward({ method: head.method, head: withUpgrade(request.head(), upgrade), body: null, upgrade }, upstreams, this.#ctx.limits, this, trace);
     } catch (err) {
       this.#ctx.log(`proxy error: ${(err as Error).message}`);
       outcome = 'bad-gateway' as const;
@@ -533,7 +612,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
         if (this.#body === body) this.#body = null;
       }
     }
-    if (generation !== this.#generation || outcome === 'done' || outcome === 'aborted') return;
+    if (generation !== this.#generation || outcome === 'done' || outcome === 'aborted' || outcome === 'upgraded') return;
     if (this.#responseStarted) {
       this.destroy();
       return;
@@ -549,6 +628,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   start(upstream: ResponseHead, flow: UpstreamFlow): void {
     const head = this.#head!;
     this.#responseStarted = true;
+    this.#watchSend(Date.now());
     this.#status = upstream.status;
     this.#upstreamFlow = flow;
     let framing = '';
@@ -632,6 +712,23 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     this.destroy();
   }
 
+  upgraded(head: ResponseHead, upstream: UpstreamTunnel, rest: Buffer | null): void {
+    if (this.#phase !== RESPOND) {
+      // The client went away while the app was answering.
+      upstream.socket.destroy();
+      return;
+    }
+    this.#phase = TUNNEL;
+    this.deadline = 0;
+    this.#responseStarted = true;
+    this.#status = 101;
+    const early = this.#buf;
+    this.#buf = null;
+    if (this.socket.isPaused()) this.socket.resume();
+    this.#tunnel = new Tunnel(this.socket, upstream, switchingHead(head, this.#extraFields), rest, early);
+    if (this.#clientEnded) this.#tunnel.clientEnded();
+  }
+
 
   /**
    * Writes response bytes in order. While the client is slower than the
@@ -643,7 +740,6 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     if (!this.#waitingForDrain) {
       if (typeof chunk === 'string' ? this.socket.write(chunk, 'latin1') : this.socket.write(chunk)) return;
       this.#waitingForDrain = true;
-      this.#setDeadline(Date.now() + this.#ctx.limits.sendTimeoutMs, ON_DEADLINE_CLOSE);
       this.socket.once('drain', () => void this.#drainSpool());
       return;
     }
@@ -661,7 +757,6 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     const spool = this.#spool;
     for (;;) {
       if (generation !== this.#generation || this.#phase === CLOSED) return;
-      this.#setDeadline(Date.now() + this.#ctx.limits.sendTimeoutMs, ON_DEADLINE_CLOSE);
       const piece = spool === null ? null : await spool.take().catch(() => null);
       if (generation !== this.#generation) return;
       if (piece === null) break;
@@ -671,8 +766,45 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
       }
     }
     this.#waitingForDrain = false;
-    this.deadline = 0;
     if (this.#upstreamDone) this.#finish();
+  }
+
+  /** Starts judging how the client takes the response being written; the engine's sweep checks it (#judgeSend). */
+  #watchSend(now: number): void {
+    this.#sendFrom = now;
+    this.#sendBase = this.#taken();
+    this.#sendSeen = 0;
+    this.#sendSeenAt = now;
+    this.#setDeadline(now + this.#ctx.limits.sendTimeoutMs, ON_DEADLINE_SEND);
+  }
+
+  /** Response bytes the kernel has taken from us (and so the client from it, its receive window permitting). */
+  #taken(): number {
+    return this.socket.bytesWritten - this.socket.writableLength;
+  }
+
+  /**
+   * At a check: false when the client takes the response too slowly — no
+   * progress for the send timeout, or less than the minimum rate since it
+   * fell behind (a reader taking a byte now and then never goes idle). A
+   * client with nothing pending keeps up: its window starts again.
+   * Progress is seen at checks, so the idle bound holds within a factor 2.
+   */
+  #judgeSend(now: number): boolean {
+    if (this.socket.writableLength === 0 && !this.#waitingForDrain) {
+      this.#watchSend(now);
+      return true;
+    }
+    const progress = this.#taken() - this.#sendBase;
+    if (progress > this.#sendSeen) {
+      this.#sendSeen = progress;
+      this.#sendSeenAt = now;
+    }
+    const limits = this.#ctx.limits;
+    const due = transferDeadline({ startedAt: this.#sendFrom, bytes: progress, lastProgressAt: this.#sendSeenAt }, { idleMs: limits.sendTimeoutMs, minBytesPerSecond: limits.minSendRateBytes });
+    if (due <= now) return false;
+    this.#setDeadline(due, ON_DEADLINE_SEND);
+    return true;
   }
 
   // ---- end of a response ----------------------------------------------
@@ -693,10 +825,8 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
       void this.#spool.dispose();
       this.#spool = null;
     }
-    if (!this.#keepAlive) {
-      this.#phase = CLOSED;
-      this.deadline = 0;
-      this.socket.end();
+    if (!this.#keepAlive || (this.#clientEnded && this.#buf === null)) {
+      this.#endWith();
       return;
     }
     this.#phase = HEAD;
@@ -707,6 +837,8 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     }
     this.#setDeadline(Date.now() + this.#ctx.limits.headerTimeoutMs, ON_DEADLINE_408);
     this.#pump();
+    // A half-closed client's last request was cut short: it will never be whole.
+    if (this.#clientEnded && (this.#phase === HEAD || this.#phase === BODY)) this.destroy();
   }
 
   /** The request's X-Request-Id: made when first needed (forwarding, or recording). */

@@ -9,6 +9,8 @@ import { ClientConnection, type EdgeConnection, type EngineContext } from './con
 import type { Http2Connection } from './http2.ts';
 import { resolveEdgeLimits, type EdgeLimits } from './limits.ts';
 import { SharedLimiterTable } from '../rate-limit.ts';
+import { clientKey } from '../client-key.ts';
+import { connectionBudget, openFileLimit, SharedConnectionCounts, type ConnectionCountBuffers, type ConnectionVerdict } from '../connection-admission.ts';
 import { Observer, type ObservationBatch } from './observations.ts';
 import { createEdgeServices, type EdgeServices } from './proxy-pipeline.ts';
 import { SECURE_OPTIONS, TlsState } from './tls-state.ts';
@@ -30,6 +32,8 @@ export interface EngineOptions {
   readonly ticketKeys?: Buffer;
   /** The per-client limit table every engine shares (SharedLimiterTable.create()); default a small one of its own. */
   readonly limiter?: SharedArrayBuffer | null;
+  /** Open client connections, counted across every engine (SharedConnectionCounts.create()); default counts of its own. */
+  readonly connections?: ConnectionCountBuffers;
   /** This engine's share of the edge's cache memory; default all of `cacheMemoryBytes`. */
   readonly cacheBytes?: number;
   /** Gets what the engine saw (counters, and records when `accessRecords`), about once a second. */
@@ -53,6 +57,8 @@ export interface ListenOptions {
 }
 
 const SWEEP_INTERVAL_MS = 250;
+/** Refused connections are reported in one line at most this often. */
+const REFUSAL_REPORT_MS = 10_000;
 
 /**
  * One engine: its listeners (plain HTTP/1.1 on node:net; TLS with HTTP/2 or
@@ -63,7 +69,7 @@ const SWEEP_INTERVAL_MS = 250;
  * close() (graceful, idempotent).
  */
 export class Engine {
-  readonly #servers: Array<Server | TlsServer> = [];
+  readonly #servers: Server[] = [];
   readonly #connections = new Set<EdgeConnection>();
   readonly #context: EngineContext & { closing: boolean; httpsPort: number | null };
   readonly #ticketKeys: Buffer | undefined;
@@ -77,6 +83,10 @@ export class Engine {
   #idleWaiters: Array<() => void> = [];
   /** A spill folder this engine made itself, to remove when it closes. */
   #ownSpillDir: Promise<string> | null = null;
+  readonly #admission: SharedConnectionCounts;
+  /** TCP connections to the HTTPS listener, from accept to close (those still in their handshake have no connection object yet). */
+  readonly #secureSockets = new Set<Socket>();
+  #refused = { client: 0, edge: 0, lastClient: '', since: 0 };
 
   constructor(options: EngineOptions) {
     this.#routes = typeof options.routes === 'function' ? null : options.routes;
@@ -100,6 +110,10 @@ export class Engine {
       closing: false,
     };
     this.#ticketKeys = options.ticketKeys;
+    this.#admission = new SharedConnectionCounts(options.connections ?? SharedConnectionCounts.create(1024), {
+      maxConnections: limits.maxConnections === 0 ? connectionBudget(openFileLimit()).maxConnections : limits.maxConnections,
+      maxConnectionsPerClient: limits.maxConnectionsPerClient,
+    });
     this.#observe = options.observe ?? null;
     this.#engineIndex = options.engineIndex ?? 0;
   }
@@ -122,11 +136,61 @@ export class Engine {
   }
 
   #accept(socket: Socket): void {
+    if (!this.#admit(socket)) return;
+    this.#connections.add(new ClientConnection(socket, this.#context, Date.now(), 'http'));
+  }
+
+  /**
+   * Counts a new TCP connection against the caps (per client address and
+   * for the whole edge, shared by every engine), before anything else is
+   * spent on it. A refused one is closed at once: no answer, no TLS
+   * handshake, no buffer; the client sees the connection reset or closed.
+   */
+  #admit(socket: Socket): boolean {
     if (this.#context.closing) {
       socket.destroy();
-      return;
+      return false;
     }
-    this.#connections.add(new ClientConnection(socket, this.#context, Date.now(), 'http'));
+    const key = clientKey(clientAddress(socket));
+    const verdict = this.#admission.admit(key);
+    if (verdict !== 'admit') {
+      socket.destroy();
+      this.#noteRefusal(verdict, key);
+      return false;
+    }
+    socket.once('close', () => this.#admission.release(key));
+    return true;
+  }
+
+  /** A TCP connection to the HTTPS listener, admitted, goes to the TLS server for its handshake. */
+  #acceptTcpForTls(socket: Socket, tls: TlsServer): void {
+    if (!this.#admit(socket)) return;
+    this.#secureSockets.add(socket);
+    socket.once('close', () => this.#secureSockets.delete(socket));
+    tls.emit('connection', socket);
+  }
+
+  #noteRefusal(verdict: ConnectionVerdict, client: string): void {
+    const refused = this.#refused;
+    if (refused.client + refused.edge === 0) refused.since = Date.now();
+    if (verdict === 'client-full') {
+      refused.client++;
+      refused.lastClient = client;
+    } else {
+      refused.edge++;
+    }
+  }
+
+  /** One line for the connections refused since the last one, at most every REFUSAL_REPORT_MS. */
+  #reportRefusals(now: number): void {
+    const refused = this.#refused;
+    if (refused.client + refused.edge === 0 || now - refused.since < REFUSAL_REPORT_MS) return;
+    const limits = this.#context.limits;
+    const parts: string[] = [];
+    if (refused.client > 0) parts.push(`${refused.client} over max-connections-per-client=${limits.maxConnectionsPerClient} (the last from ${refused.lastClient})`);
+    if (refused.edge > 0) parts.push(`${refused.edge} over max-connections`);
+    this.#context.log(`edge: refused ${parts.join(' and ')} in the last ${Math.round((now - refused.since) / 1000)} s`);
+    this.#refused = { client: 0, edge: 0, lastClient: '', since: 0 };
   }
 
   #acceptSecure(socket: TLSSocket): void {
@@ -138,13 +202,26 @@ export class Engine {
     this.#connections.add(socket.alpnProtocol === 'h2' ? new this.#http2!(socket, this.#context, now) : new ClientConnection(socket, this.#context, now, 'https'));
   }
 
-  #createServer(secure: boolean): Server | TlsServer {
-    if (!secure) return createServer({ noDelay: true, pauseOnConnect: false }, (socket: Socket) => this.#accept(socket));
+  /**
+   * The listening server: plain HTTP, or for HTTPS a plain TCP server
+   * that admits each connection before handing it to a TLS server that
+   * never listens itself (so refused connections cost no handshake).
+   */
+  #createServer(secure: boolean): Server {
+    // allowHalfOpen: a client's FIN ends only its side; the connection
+    // decides when to close ours (after answering what it received).
+    if (!secure) return createServer({ noDelay: true, pauseOnConnect: false, allowHalfOpen: true }, (socket: Socket) => this.#accept(socket));
+    const tls = this.#createTlsServer();
+    return createServer({ noDelay: true, pauseOnConnect: false, allowHalfOpen: true }, (socket: Socket) => this.#acceptTcpForTls(socket, tls));
+  }
+
+  #createTlsServer(): TlsServer {
     const tls = this.#context.tls;
     const server = process.getBuiltinModule('node:tls').createServer(
       {
         ...SECURE_OPTIONS,
         noDelay: true,
+        allowHalfOpen: true,
         handshakeTimeout: this.#context.limits.headerTimeoutMs,
         SNICallback: (name, done) => done(null, tls.contextFor(name)),
         ...(this.#ticketKeys !== undefined ? { ticketKeys: this.#ticketKeys } : {}),
@@ -152,8 +229,10 @@ export class Engine {
       (socket: TLSSocket) => this.#acceptSecure(socket),
     );
     // A failed handshake (a scanner, a client refusing the certificate) is
-    // the client's business: nothing to log per connection.
-    server.on('tlsClientError', () => {});
+    // the client's business: nothing to log per connection. node:tls does
+    // not close the socket itself (not even after handshakeTimeout): a
+    // client that connects and says nothing would keep it for ever.
+    server.on('tlsClientError', (_err, socket) => socket.destroy());
     // OCSP stapling: emitted only when the client sent status_request, with
     // the leaf of the context SNI chose. callback(null, null) staples
     // nothing; an error would kill the handshake, so none is ever passed.
@@ -232,6 +311,7 @@ export class Engine {
     for (const connection of this.#connections) {
       if (connection.deadline !== 0 && connection.deadline <= now) connection.expire();
     }
+    this.#reportRefusals(now);
   }
 
   /**
@@ -252,6 +332,8 @@ export class Engine {
         clearTimeout(timer);
       }
       for (const connection of this.#connections) connection.destroy();
+      // Still in their TLS handshake: no connection object to close them.
+      for (const socket of this.#secureSockets) socket.destroy();
       if (this.#sweep) clearInterval(this.#sweep);
       this.#sweep = null;
       if (this.#observeTimer) clearInterval(this.#observeTimer);
@@ -263,4 +345,10 @@ export class Engine {
     })();
     return this.#closing;
   }
+}
+
+/** The client's address, IPv4-mapped IPv6 written as IPv4. */
+export function clientAddress(socket: Socket): string {
+  const address = socket.remoteAddress ?? '';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }

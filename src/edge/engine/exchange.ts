@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { ChunkedDecoder, parseResponseHead, type Http1Limits, type ResponseHead } from '../http1/index.ts';
 import type { Upstream, UpstreamGroup } from '../upstream-group.ts';
 import { SpillBuffer } from './spill-buffer.ts';
+import { acceptsUpgrade } from './upgrade-policy.ts';
 
 /** Where a forwarded response goes: the client connection, which frames it for its client. */
 export interface ResponseSink {
@@ -20,6 +21,34 @@ export interface ResponseSink {
   end(): void;
   /** The upstream broke mid-response: the client connection must be cut. */
   abort(): void;
+  /**
+   * The app switched protocols (101) as the request offered: the sink
+   * writes its own 101 and joins the client to `upstream`. `rest` holds the
+   * app's bytes that came after the 101 head (already the new protocol's).
+   * Sinks without it never forward upgrade requests.
+   */
+  upgraded?(head: ResponseHead, upstream: UpstreamTunnel, rest: Buffer | null): void;
+}
+
+/** What uses an upstream connection at a time: a request's attempt, or a tunnel once the app switched protocols. */
+export interface ConnectionUser {
+  onConnect(): void;
+  /** The buffer is only valid during the call (the thread's shared read buffer). */
+  onData(chunk: Buffer): void;
+  onEnd(): void;
+  onClose(): void;
+  onTimeout(): void;
+}
+
+/** The app's side of an upgraded connection. */
+export interface UpstreamTunnel extends UpstreamFlow {
+  readonly socket: Socket;
+  /**
+   * From now on the connection's events go to `user`. It never returns to
+   * the pool, has no deadline, and counts as in flight on its upstream
+   * (for balancing and drains) until it closes.
+   */
+  tunnel(user: ConnectionUser): void;
 }
 
 export interface UpstreamFlow {
@@ -45,6 +74,12 @@ export interface ForwardRequest {
   /** The request head for the upstream, CRLFCRLF included. */
   readonly head: string;
   readonly body: SpillBuffer | null;
+  /**
+   * The protocols the head offers in Upgrade, for a request that asks to
+   * switch: a 101 naming one of them goes to the sink's `upgraded`, any
+   * other 101 is a bad answer (502). Such requests use fresh connections.
+   */
+  readonly upgrade?: string;
 }
 
 export type ForwardOutcome =
@@ -56,9 +91,11 @@ export type ForwardOutcome =
   /** The upstream answered with something that is not HTTP, or closed without answering: 502. */
   | 'bad-gateway'
   /** The response had started and broke; the client connection was cut. */
-  | 'aborted';
+  | 'aborted'
+  /** The app switched protocols: the sink holds the connection now. */
+  | 'upgraded';
 
-type AttemptResult = 'done' | 'connect-failed' | 'no-response' | 'timeout' | 'bad-response' | 'aborted';
+type AttemptResult = 'done' | 'connect-failed' | 'no-response' | 'timeout' | 'bad-response' | 'aborted' | 'upgraded';
 
 // RFC 9110 §9.2.2: repeating these has the same effect as sending them once.
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -103,10 +140,10 @@ function expireUpstreams(): void {
  * kept-alive connection costs no listener churn. Bytes that arrive while it
  * idles in the pool answer nothing we asked, and close it.
  */
-class UpstreamConnection implements UpstreamFlow {
+class UpstreamConnection implements UpstreamTunnel {
   readonly socket: Socket;
   readonly upstream: Upstream;
-  attempt: Attempt | null = null;
+  attempt: ConnectionUser | null = null;
   connected = false;
   /** Time (ms) at which it is given up; 0 for none. */
   deadline = 0;
@@ -168,6 +205,14 @@ class UpstreamConnection implements UpstreamFlow {
     this.socket.destroy();
   }
 
+  tunnel(user: ConnectionUser): void {
+    this.attempt = user;
+    this.deadline = 0;
+    const upstream = this.upstream;
+    upstream.acquire();
+    this.socket.once('close', () => upstream.release());
+  }
+
   expire(): void {
     this.deadline = 0;
     if (this.attempt !== null) this.attempt.onTimeout();
@@ -207,7 +252,7 @@ export async function forward(request: ForwardRequest, group: UpstreamGroup, tim
     upstream.acquire();
     let result: AttemptResult;
     try {
-      const pooled = upstream.takeIdle<UpstreamConnection>();
+      const pooled = request.upgrade === undefined ? upstream.takeIdle<UpstreamConnection>() : null;
       result = await new Attempt(request, pooled ?? new UpstreamConnection(upstream), timeouts, sink).run();
       // A kept-alive connection the app closed just as we reused it fails
       // this way; one fresh connection to the same instance settles it.
@@ -217,8 +262,7 @@ export async function forward(request: ForwardRequest, group: UpstreamGroup, tim
     } finally {
       upstream.release();
     }
-    if (result === 'done') return 'done';
-    if (result === 'aborted') return 'aborted';
+    if (result === 'done' || result === 'aborted' || result === 'upgraded') return result;
     if (result === 'connect-failed') group.reportFailure(upstream);
     lastFailure = result;
     const retry = result === 'connect-failed' || (result === 'no-response' && IDEMPOTENT.has(request.method));
@@ -227,7 +271,7 @@ export async function forward(request: ForwardRequest, group: UpstreamGroup, tim
 }
 
 /** One request on one upstream connection: send it, parse the answer, relay the body. */
-class Attempt {
+class Attempt implements ConnectionUser {
   readonly #request: ForwardRequest;
   readonly #connection: UpstreamConnection;
   readonly #timeouts: UpstreamTimeouts;
@@ -370,9 +414,10 @@ class Attempt {
       }
       at += parsed.consumed;
       const head = parsed.head;
+      if (head.status === 101) return this.#switched(head, buf, at);
       // Interim answers (103 Early Hints, a stray 100) are not passed on;
       // the final response follows on the same connection.
-      if (head.status < 200 && head.status !== 101) {
+      if (head.status < 200) {
         if (at >= buf.length) {
           this.#pending = null;
           return;
@@ -383,11 +428,6 @@ class Attempt {
       this.#pending = null;
       this.#started = true;
       this.#connection.deadline = Date.now() + this.#timeouts.idleTimeoutMs;
-      if (head.status === 101) {
-        // Upgrades go through the tunnel, never here: an unasked-for 101 is a broken answer.
-        this.#sink.abort();
-        return this.#finish('aborted', false);
-      }
       if (head.bodyKind === 'length') this.#remaining = head.contentLength;
       else if (head.bodyKind === 'chunked') this.#decoder = new ChunkedDecoder(RESPONSE_LIMITS);
       this.#sink.start(head, this.#connection);
@@ -397,6 +437,26 @@ class Attempt {
       }
       return this.#body(buf, at);
     }
+  }
+
+  /**
+   * A 101: the tunnel opens only when the request offered an upgrade and
+   * the app chose one of the protocols offered. Any other 101 (unasked for,
+   * or to another protocol) is a bad answer: 502, and nothing of the app's
+   * bytes reaches the client. (A 101 with framing fields never parses.)
+   */
+  #switched(head: ResponseHead, buf: Buffer, at: number): void {
+    const offered = this.#request.upgrade;
+    const sink = this.#sink;
+    if (offered === undefined || sink.upgraded === undefined || !acceptsUpgrade(offered, head.upgrade)) {
+      this.#pending = EMPTY;
+      return this.#finish('bad-response', false);
+    }
+    this.#settled = true;
+    this.#started = true;
+    // Kept past this read: copied out of the shared read buffer.
+    sink.upgraded(head, this.#connection, at < buf.length ? Buffer.from(buf.subarray(at)) : null);
+    this.#resolve('upgraded');
   }
 
   #body(buf: Buffer, at: number): void {

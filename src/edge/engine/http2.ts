@@ -14,6 +14,7 @@ import { admitRequest, enterRequest, fieldValue, leaveRequest, newTrace, proxyRe
 import { judgeResets, NO_RESETS, RAPID_RESET, type ResetCount } from './h2-flood.ts';
 import type { EdgeLimits } from './limits.ts';
 import { SpillBuffer } from './spill-buffer.ts';
+import { BodyClock, transferDeadline, type TransferPolicy } from './transfer-rate.ts';
 import { requestIdFor, upstreamRequestHead } from './upstream-head.ts';
 
 // HTTP/2 on the edge: TLS is done by the engine's listener; node:http2
@@ -266,6 +267,11 @@ export function readRequest(raw: readonly string[], limits: Pick<EdgeLimits, 'ma
 
 const NO_FIELDS: Record<string, string | undefined> = Object.freeze({});
 
+/** A request body's pace: the idle timeout, then the minimum rate (transfer-rate.ts). */
+function bodyPolicy(limits: EdgeLimits): TransferPolicy {
+  return { idleMs: limits.bodyIdleTimeoutMs, minBytesPerSecond: limits.minBodyRateBytes };
+}
+
 /** The request fields the static planner reads; repeated ones combine as a list (RFC 9110 §5.3). */
 function staticFields(fields: readonly string[]): Record<string, string | undefined> {
   let out: Record<string, string | undefined> | null = null;
@@ -355,6 +361,12 @@ class H2Stream implements ResponseSink {
   #file: FileHandle | null = null;
   #flow: UpstreamFlow | null = null;
   #waitingForDrain = false;
+  // How the client takes a relayed response: since when it has been behind
+  // (0: keeping up), the bytes relayed then, and its progress at its last drain.
+  #behindSince = 0;
+  #behindBase = 0;
+  #drained = 0;
+  #drainedAt = 0;
   // What the exchange will be recorded as (metrics, access log).
   request: H2Request | null = null;
   startedAt = 0;
@@ -516,17 +528,34 @@ class H2Stream implements ResponseSink {
     if (!this.open || this.settled || this.stream.writableEnded) return;
     this.relayedBytes += chunk.length;
     // `chunk` lives in the upstream read buffer: copied.
-    if (this.stream.write(Buffer.from(chunk)) || this.#waitingForDrain) return;
+    if (this.stream.write(Buffer.from(chunk))) {
+      // Taken as fast as the app sends: the client is not behind.
+      if (!this.#waitingForDrain) this.#behindSince = 0;
+      return;
+    }
+    if (this.#waitingForDrain) return;
     this.#waitingForDrain = true;
     this.#flow?.pause();
-    this.arm(Date.now() + this.#host.ctx.limits.sendTimeoutMs, ON_DEADLINE_RESET);
-    this.stream.once('drain', () => this.#drained());
+    const now = Date.now();
+    if (this.#behindSince === 0) {
+      this.#behindSince = now;
+      this.#behindBase = this.relayedBytes;
+      this.#drained = 0;
+      this.#drainedAt = now;
+    }
+    // The idle timeout since its last drain, or the minimum rate since it fell behind (transfer-rate.ts).
+    const limits = this.#host.ctx.limits;
+    const policy: TransferPolicy = { idleMs: limits.sendTimeoutMs, minBytesPerSecond: limits.minSendRateBytes };
+    this.arm(transferDeadline({ startedAt: this.#behindSince, bytes: this.#drained, lastProgressAt: this.#drainedAt }, policy), ON_DEADLINE_RESET);
+    this.stream.once('drain', () => this.#onDrain());
   }
 
-  #drained(): void {
+  #onDrain(): void {
     if (!this.#waitingForDrain) return;
     this.#waitingForDrain = false;
     this.deadline = 0;
+    this.#drained = this.relayedBytes - this.#behindBase;
+    this.#drainedAt = Date.now();
     this.#flow?.resume();
   }
 
@@ -556,7 +585,7 @@ class H2Stream implements ResponseSink {
   closed(): void {
     this.deadline = 0;
     // An upstream paused for this client reads on, into nothing.
-    if (this.#waitingForDrain) this.#drained();
+    if (this.#waitingForDrain) this.#onDrain();
     void this.body?.dispose();
     this.body = null;
     const file = this.#file;
@@ -599,6 +628,10 @@ export class Http2Connection implements EdgeConnection {
     this.#host = { ctx, schedule: (at) => this.#schedule(at) };
     socket.on('error', () => {});
     socket.once('close', () => this.#socketClosed());
+    // The listener keeps half-open sockets (for HTTP/1.1's half-closed
+    // clients): a client that ended its side sends no more requests, so the
+    // session says GOAWAY and closes once its streams are answered.
+    socket.once('end', () => this.#goAway());
     const session = sessionFor(socket, ctx.limits);
     this.#session = session;
     // A client has the header timeout to send its first request, as over HTTP/1.1.
@@ -731,9 +764,14 @@ export class Http2Connection implements EdgeConnection {
     if (session === null || session.destroyed || this.#closing) return;
     this.#ctx.log(`http2: closing a session from ${this.#clientAddress} that ${why}`);
     this.#draining = true;
+    // GOAWAY now, and the socket cut at the close grace, not at once:
+    // closing a socket with the flood still unread sends a reset, which can
+    // make the client's kernel drop the GOAWAY before it is read. Meanwhile
+    // nghttp2 ignores the client's new streams, and those already open are
+    // cancelled.
+    session.goaway(ENHANCE_YOUR_CALM);
+    for (const exchange of this.#streams) exchange.reset(CANCEL);
     this.#closeSoon();
-    // destroy() sends GOAWAY with the code, then closes; the error only names it.
-    session.destroy(new Error(`http2 client ${why}`), ENHANCE_YOUR_CALM);
   }
 
   /** Counts a finished exchange (and keeps it for the access log). */
@@ -819,11 +857,13 @@ export class Http2Connection implements EdgeConnection {
     if (stream.endAfterHeaders) return;
     const limits = this.#ctx.limits;
     let size = 0;
-    exchange.arm(Date.now() + limits.bodyIdleTimeoutMs, ON_DEADLINE_408);
+    const now = Date.now();
+    const clock = new BodyClock(now, bodyPolicy(limits));
+    exchange.arm(clock.deadline(now), ON_DEADLINE_408);
     stream.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limits.maxBodyBytes) exchange.reset(CANCEL);
-      else exchange.arm(Date.now() + limits.bodyIdleTimeoutMs, ON_DEADLINE_408);
+      else exchange.arm(clock.received(chunk.length, Date.now()), ON_DEADLINE_408);
     });
     stream.once('end', () => (exchange.deadline = 0));
   }
@@ -855,20 +895,28 @@ export class Http2Connection implements EdgeConnection {
     if (request.expectContinue) stream.additionalHeaders({ ':status': 100 });
     const body = new SpillBuffer(limits.requestBufferBytes, this.#ctx.spillDir);
     exchange.body = body;
-    exchange.arm(Date.now() + limits.bodyIdleTimeoutMs, ON_DEADLINE_408);
+    const now = Date.now();
+    const clock = new BodyClock(now, bodyPolicy(limits));
+    exchange.arm(clock.deadline(now), ON_DEADLINE_408);
     stream.on('data', (chunk: Buffer) => {
       if (exchange.body !== body) return;
       if (body.size + chunk.length > maxBody) {
         exchange.refuse(413);
         return;
       }
-      exchange.arm(Date.now() + limits.bodyIdleTimeoutMs, ON_DEADLINE_408);
-      // The upload outruns the disk: stop reading (and granting flow-control window) until it catches up.
-      if (!body.append(chunk)) {
+      const due = clock.received(chunk.length, Date.now());
+      if (!clock.stopped) exchange.arm(due, ON_DEADLINE_408);
+      // The upload outruns the disk: stop reading (and granting flow-control
+      // window) until it catches up; the wait is the edge's, not the client's.
+      if (!body.append(chunk) && !clock.stopped) {
         stream.pause();
+        clock.stop(Date.now());
+        exchange.deadline = 0;
         body.flushed().then(
           () => {
-            if (exchange.body === body) stream.resume();
+            if (exchange.body !== body) return;
+            exchange.arm(clock.resume(Date.now()), ON_DEADLINE_408);
+            stream.resume();
           },
           () => exchange.refuse(500, 'cannot buffer the request body'),
         );

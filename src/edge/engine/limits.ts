@@ -21,6 +21,24 @@ export interface EdgeLimits extends Http1Limits, UpstreamTimeouts {
   readonly cacheMemoryBytes: number;
   /** A response larger than this is never cached. */
   readonly cacheEntryBytes: number;
+  /**
+   * Client connections open at once in the whole edge (every engine and
+   * protocol); over it a new connection is closed at once. 0 (the default
+   * only): derived from the open-file limit, keeping a reserve for the
+   * rest of the daemon (see connection-admission.ts).
+   */
+  readonly maxConnections: number;
+  /** Client connections open at once from one address (IPv6: one /64); over it a new one is closed at once. */
+  readonly maxConnectionsPerClient: number;
+  /**
+   * Bytes per second a request body must average once `bodyIdleTimeoutMs`
+   * has passed: each byte received earns the client 1/rate s more (as
+   * Apache's mod_reqtimeout minrate), so a byte now and then never holds
+   * a connection for ever. Slower → 408.
+   */
+  readonly minBodyRateBytes: number;
+  /** The same for a client taking a response, once `sendTimeoutMs` has passed while it was behind. Slower → cut. */
+  readonly minSendRateBytes: number;
 }
 
 export const DEFAULT_EDGE_LIMITS: EdgeLimits = Object.freeze({
@@ -38,6 +56,10 @@ export const DEFAULT_EDGE_LIMITS: EdgeLimits = Object.freeze({
   connectTimeoutMs: 5_000,
   firstByteTimeoutMs: 60_000,
   idleTimeoutMs: 60_000,
+  maxConnections: 0,
+  maxConnectionsPerClient: 256,
+  minBodyRateBytes: 500,
+  minSendRateBytes: 500,
 });
 
 /** Defaults overlaid with the user's values; unknown keys and non-positive values are refused. */

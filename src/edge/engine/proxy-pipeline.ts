@@ -17,6 +17,7 @@ import {
 import { chooseCompression, compressedHeaders, compressWhole, createCompressor, type Compression } from '../compression.ts';
 import type { ResponseHead } from '../http1/index.ts';
 import { STATUS_CODES } from '../http1/status-codes.ts';
+import { clientKey } from '../client-key.ts';
 import { SharedLimiterTable } from '../rate-limit.ts';
 import type { SiteRoutes } from '../router.ts';
 import type { UpstreamGroup } from '../upstream-group.ts';
@@ -90,25 +91,6 @@ export function purgeCache(services: EdgeServices, hosts: readonly string[], pat
     for (const proto of ['http', 'https']) count += path === null ? cache.purge(`${proto}://${host}`) : cache.purge(`${proto}://${host}`, path);
   }
   return count;
-}
-
-/**
- * The key a client is limited by: its address, IPv6 by /64 (one host
- * commonly holds a whole /64, and must not escape its limit by rotating).
- */
-export function clientKey(address: string): string {
-  if (!address.includes(':')) return address;
-  const groups = expandIpv6(address);
-  return groups === null ? address : `${groups.slice(0, 4).join(':')}::/64`;
-}
-
-function expandIpv6(address: string): string[] | null {
-  const [head, tail] = address.split('::', 2) as [string, string | undefined];
-  const left = head === '' ? [] : head.split(':');
-  if (tail === undefined) return left.length === 8 ? left : null;
-  const right = tail === '' ? [] : tail.split(':');
-  const missing = 8 - left.length - right.length;
-  return missing < 0 ? null : [...left, ...Array<string>(missing).fill('0'), ...right];
 }
 
 /**

@@ -25,6 +25,7 @@ const engine = new Engine({
   tls,
   ticketKeys: Buffer.from(init.ticketKeys),
   limiter: init.limiter,
+  connections: init.connections,
   cacheBytes: init.cacheBytes,
   spillDir: init.spillDir,
   observe: init.observe ? (batch) => send({ type: 'observations', batch }) : null,

@@ -1,3 +1,4 @@
+import type { ConnectionCountBuffers } from '../connection-admission.ts';
 import type { RouteSpec } from '../route-spec.ts';
 import type { EdgeLimits } from './limits.ts';
 import type { ObservationBatch } from './observations.ts';
@@ -18,6 +19,8 @@ export interface WorkerInit {
   readonly challenges: ReadonlyMap<string, string>;
   readonly ticketKeys: Buffer;
   readonly limiter: SharedArrayBuffer;
+  /** Open client connections, counted across every engine. */
+  readonly connections: ConnectionCountBuffers;
   /** This engine's share of the cache memory. */
   readonly cacheBytes: number;
   /** The edge's private folder for spill files. */

@@ -19,6 +19,10 @@ export type BodyKind = 'none' | 'length' | 'chunked';
 
 export interface RequestHead {
   readonly method: string;
+  /**
+   * origin-form (path and query) or "*": an absolute-form target is
+   * reduced to its path and query, its authority going to `host`.
+   */
   readonly target: string;
   readonly version: 10 | 11;
   /** Flat [name, value, name, value, ...] in arrival order; names lower-cased, values trimmed. */
@@ -292,6 +296,11 @@ function readRequestLine(s: string, p: number, end: number, limits: Http1Limits,
     while (ae < te && (c = s.charCodeAt(ae)) !== 0x2f && c !== 0x3f) ae++;
     if (!isValidHost(s, as, ae)) return fail(rl, 'HTTP_BAD_TARGET');
     rl.absoluteHost = s.slice(as, ae).toLowerCase();
+    // RFC 9112 §3.2.2: the authority replaces Host, and what is left is
+    // the origin-form every later step (routing, the app) sees; an empty
+    // path is "/" ("*" for OPTIONS, §3.2.4).
+    rl.target = ae === te ? (method === 'OPTIONS' ? '*' : '/') : s.charCodeAt(ae) === 0x3f ? `/${s.slice(ae, te)}` : s.slice(ae, te);
+    return q + 2;
   }
   rl.target = s.slice(ts, te);
   return q + 2;

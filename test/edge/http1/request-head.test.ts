@@ -66,14 +66,24 @@ const VALID: readonly ValidCase[] = [
     expect: { version: 10, keepAlive: true, connectionTokens: ['keep-alive'] },
   },
   {
-    name: 'absolute-form takes its host from the target',
+    name: 'absolute-form takes its host from the target, and leaves an origin-form target',
     raw: 'GET HTTP://App.Example:8080/x?y HTTP/1.1\r\nHost: other.example\r\n\r\n',
-    expect: { target: 'HTTP://App.Example:8080/x?y', host: 'app.example:8080' },
+    expect: { target: '/x?y', host: 'app.example:8080' },
   },
   {
     name: 'absolute-form https without a path',
     raw: 'GET https://app.example HTTP/1.1\r\nHost: app.example\r\n\r\n',
-    expect: { target: 'https://app.example', host: 'app.example' },
+    expect: { target: '/', host: 'app.example' },
+  },
+  {
+    name: 'absolute-form with a query and no path',
+    raw: 'GET http://app.example?q=1 HTTP/1.1\r\nHost: app.example\r\n\r\n',
+    expect: { target: '/?q=1', host: 'app.example' },
+  },
+  {
+    name: 'absolute-form OPTIONS without a path asks about the server: *',
+    raw: 'OPTIONS http://[::1]:8080 HTTP/1.1\r\nHost: x\r\n\r\n',
+    expect: { target: '*', host: '[::1]:8080' },
   },
   { name: 'OPTIONS *', raw: 'OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n', expect: { method: 'OPTIONS', target: '*' } },
   {
