@@ -1,14 +1,17 @@
-import { constants } from 'node:fs';
-import { lstat, open, readlink, realpath } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import { isAbsolute, join, sep } from 'node:path';
 import { BerthError } from '../errors.ts';
+import { lookupPath, openVerified } from './open-verified.ts';
 
 // Reading a file from a folder someone else controls (an app's build), as
 // root: whatever the owner does to the folder meanwhile, what is read is a
-// regular file inside it, or nothing is read. The path is resolved first
-// (links inside the folder are fine), the result must be inside the
-// folder; the resolved path is opened without following a link, and the
-// descriptor is checked for what it is (/proc/self/fd) — a rename of a
+// regular file inside it, or nothing is read. The path is looked up first
+// with an O_PATH descriptor (links inside the folder are fine; no device's
+// open runs, a FIFO cannot block), whose canonical path must be inside the
+// folder; that path is then opened through openVerified (the edge's
+// primitive: O_PATH|O_NOFOLLOW, the descriptor's /proc name must be exactly
+// it, and only then the same file is opened for reading) — a rename of a
 // folder on the way between the two steps shows there.
 
 /** What berth reads of an app's small files (berth.toml, Procfile, package.json, sources it scans) by default. */
@@ -18,7 +21,6 @@ export type ConfinedKind = 'file' | 'directory' | 'other';
 
 const READ_CHUNK = 64 * 1024;
 
-const MISSING = new Set(['ENOENT', 'ENOTDIR']);
 
 function refused(name: string, why: string): BerthError {
   return new BerthError('BERTH_E_APP_FILE', `${name} ${why}; berth did not read it`, {
@@ -33,19 +35,18 @@ function checkedName(name: string): string {
   return name;
 }
 
-/** The real path `name` leads to inside `root` (already real), null when there is nothing; throws when it leads outside. */
-async function locate(root: string, name: string): Promise<string | null> {
-  let real: string;
+/** The file `name` leads to inside `root` (already real): its canonical path and stats; null when there is nothing; throws when it leads outside. */
+async function locate(root: string, name: string): Promise<{ path: string; stats: Stats } | null> {
+  let found;
   try {
-    real = await realpath(join(root, checkedName(name)));
+    found = await lookupPath(join(root, checkedName(name)), { loopIsAbsence: false });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (MISSING.has(code)) return null;
-    if (code === 'ELOOP') throw refused(name, 'is a loop of links');
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw refused(name, 'is a loop of links');
     throw err;
   }
-  if (real !== root && !real.startsWith(root + sep)) throw refused(name, 'is a link leading outside the app folder');
-  return real;
+  if (found === null) return null;
+  if (found.path !== root && !found.path.startsWith(root + sep)) throw refused(name, 'is a link leading outside the app folder');
+  return found;
 }
 
 async function realRoot(root: string): Promise<string> {
@@ -63,22 +64,13 @@ async function realRoot(root: string): Promise<string> {
  * was moved while it was being opened.
  */
 export async function readConfined(root: string, name: string, maxBytes = CONFINED_READ_MAX_BYTES): Promise<Buffer | null> {
-  const real = await locate(await realRoot(root), name);
-  if (real === null) return null;
-  let handle;
+  const located = await locate(await realRoot(root), name);
+  if (located === null) return null;
+  if (!located.stats.isFile()) throw refused(name, 'is not a regular file');
+  const opened = await openVerified(located.path);
+  if (opened === null) throw refused(name, 'was moved or replaced while berth read it');
+  const { handle, stats: facts } = opened;
   try {
-    // O_NONBLOCK: a FIFO put in the file's place must not hang the daemon.
-    handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (MISSING.has(code)) return null;
-    if (code === 'ELOOP') throw refused(name, 'was replaced by a link while berth read it');
-    throw err;
-  }
-  try {
-    if ((await readlink(`/proc/self/fd/${handle.fd}`)) !== real) throw refused(name, 'was moved while berth read it');
-    const facts = await handle.stat();
-    if (!facts.isFile()) throw refused(name, 'is not a regular file');
     // A second name is a hard link, maybe to a file the app could never read itself.
     if (facts.nlink !== 1) throw refused(name, 'has other names (a hard link)');
     if (facts.size > maxBytes) throw refused(name, `is larger than ${maxBytes} bytes`);
@@ -111,13 +103,7 @@ export async function readConfinedText(root: string, name: string, maxBytes = CO
  * learned: a file's content is read with readConfined.
  */
 export async function kindConfined(root: string, name: string): Promise<ConfinedKind | null> {
-  const real = await locate(await realRoot(root), name);
-  if (real === null) return null;
-  try {
-    const facts = await lstat(real);
-    return facts.isFile() ? 'file' : facts.isDirectory() ? 'directory' : 'other';
-  } catch (err) {
-    if (MISSING.has((err as NodeJS.ErrnoException).code ?? '')) return null;
-    throw err;
-  }
+  const found = await locate(await realRoot(root), name);
+  if (found === null) return null;
+  return found.stats.isFile() ? 'file' : found.stats.isDirectory() ? 'directory' : 'other';
 }

@@ -57,14 +57,17 @@ async function describe(handle: FileHandle): Promise<Found> {
 /**
  * What `path` leads to now, following links: the canonical path of the file
  * found and its stats, both of that one file (no race between a realpath and
- * a stat). null when nothing is there, or it was deleted as we looked.
- * Other errors (EACCES, EMFILE…) are thrown.
+ * a stat). null when nothing is there (a loop of links too, unless
+ * `loopIsAbsence` is false), or it was deleted as we looked. Other errors
+ * (EACCES, EMFILE…) are thrown.
  */
-export async function lookupPath(path: string): Promise<Found | null> {
+export async function lookupPath(path: string, options: { readonly loopIsAbsence?: boolean } = {}): Promise<Found | null> {
   let handle: FileHandle;
   try {
     handle = await open(path, O_PATH);
   } catch (err) {
+    // A loop of links is "nothing here" to the edge; a caller that reports it asks for the error.
+    if (options.loopIsAbsence === false && (err as NodeJS.ErrnoException).code === 'ELOOP') throw err;
     if (isAbsence(err)) return null;
     throw err;
   }
