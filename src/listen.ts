@@ -2,6 +2,15 @@ import type { AddressInfo, Server } from 'node:net';
 import { BerthError } from './errors.ts';
 
 /**
+ * Connections each control listener holds at most (more are closed at
+ * once). They come out of the descriptors the edge leaves to the rest of
+ * the daemon (an eighth of the open-file limit, at least 256), so no flood
+ * of these listeners — apps reach loopback too — can exhaust the daemon's
+ * descriptors, whatever the edge is doing. SSH has its own cap (32).
+ */
+export const CONTROL_MAX_CONNECTIONS = Object.freeze({ api: 128, dashboard: 64, metrics: 16 });
+
+/**
  * Binds a server (node:net, node:http, …) and resolves with its address; a
  * port it cannot take rejects with BERTH_E_LISTEN naming the address and
  * the reason (`what` says which listener, e.g. "for SSH").

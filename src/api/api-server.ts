@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { listenOn } from '../listen.ts';
+import { CONTROL_MAX_CONNECTIONS, listenOn } from '../listen.ts';
 import { BerthError, isBerthError } from '../errors.ts';
 import { escapeControls } from '../terminal-text.ts';
 import { parseAuthorization } from './authorization.ts';
@@ -114,6 +114,7 @@ export class ApiServer {
   constructor(options: ApiServerOptions) {
     this.#options = options;
     this.#server = createServer({ requestTimeout: 0, headersTimeout: 10_000 }, (req, res) => void this.#handle(req, res));
+    this.#server.maxConnections = CONTROL_MAX_CONNECTIONS.api;
   }
 
   /**

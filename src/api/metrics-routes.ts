@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { listenOn } from '../listen.ts';
+import { CONTROL_MAX_CONNECTIONS, listenOn } from '../listen.ts';
 import type { ApiServer } from './api-server.ts';
 import { parseAuthorization } from './authorization.ts';
 
@@ -73,6 +73,7 @@ export class MetricsListener {
         },
       );
     });
+    this.#server.maxConnections = CONTROL_MAX_CONNECTIONS.metrics;
   }
 
   listen(host: string | undefined, port: number): Promise<AddressInfo> {

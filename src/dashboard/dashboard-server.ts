@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ApiRouter } from '../api/router.ts';
-import { listenOn } from '../listen.ts';
+import { CONTROL_MAX_CONNECTIONS, listenOn } from '../listen.ts';
 import { BerthError, isBerthError } from '../errors.ts';
 import type { MetricsHistory } from '../metrics/index.ts';
 import * as names from '../platform/names.ts';
@@ -117,6 +117,7 @@ export class DashboardServer {
     this.#options = options;
     this.#sessions = options.sessions ?? new SessionStore();
     this.#server = createServer({ requestTimeout: 0, headersTimeout: 10_000 }, (req, res) => void this.#handle(req, res));
+    this.#server.maxConnections = CONTROL_MAX_CONNECTIONS.dashboard;
     this.#routes();
   }
 
