@@ -29,7 +29,7 @@ import { accessLogLine, createAccessLog } from './access-log.ts';
 import { AppLog } from './app-log.ts';
 import { giveTree, removeTree } from '../safe-fs/index.ts';
 import { appPaths, legacyHome, prepareAppDirs, type AppPaths } from './app-dirs.ts';
-import { appUserName, createAppUser, findUser, removeAppUser, requireTraversable, setUserHome } from './app-users.ts';
+import { appUserName, createAppUser, findUser, removeAppUser, requireTraversable, setUserHome, type MachineIds } from './app-users.ts';
 import { APP_UID_RANGE, chooseAppUid } from './uid-allocation.ts';
 import { decideStartRetry, DEFAULT_START_RETRY_POLICY, type StartRetryPolicy } from './start-retry-policy.ts';
 import { CronScheduler, type CronJobView, type ScheduledTask } from './cron-scheduler.ts';
@@ -368,23 +368,31 @@ export class Platform {
       if (this.#store.listApps().some((app) => app.name === name)) return this.#store.createApp(name); // refused: the app exists
       const users = this.#options.appUsers;
       if (!users) return this.#store.createApp(name);
-      const user = await createAppUser(
-        appUserName(users.prefix, name),
-        this.#paths(name).home,
-        (ids) =>
-        // Recorded before the user exists: whatever happens next, this uid is never given again.
+      // The uid is recorded before the user exists: whatever happens next, it is never given again.
+      const chooseUid = (ids: MachineIds) =>
         this.#store.allocateUid(name, (everAllocated) => {
           const uid = chooseAppUid({ range: APP_UID_RANGE, everAllocated, ...ids });
           if (uid === null) throw new BerthError('BERTH_E_APP_USER', `no uid is left for app users in ${APP_UID_RANGE.first}–${APP_UID_RANGE.last}`, { status: 500, hint: 'Every uid of the range was given to an app once, or is used on this machine; berth never gives one to a second app.' });
           return uid;
-        }),
-        [legacyHome(this.#appsDir(), name)],
-      );
+        });
+      const user = await createAppUser(appUserName(users.prefix, name), this.#paths(name).home, chooseUid, [legacyHome(this.#appsDir(), name)]);
+      let created = false;
       try {
         const app = this.#store.createApp(name, { uid: user.uid });
+        created = true;
         await prepareAppDirs(this.#appsDir(), name, user);
         return app;
       } catch (err) {
+        // Nothing half-made stays: the row goes, then the user. Folders are
+        // left as they are (what was in the way may not be berth's); the next
+        // create of the name takes them over or refuses them again.
+        if (created) {
+          try {
+            this.#store.destroyApp(name);
+          } catch {
+            // The row stays only if the store itself fails; the next create of the name says so.
+          }
+        }
         await removeAppUser(user).catch(() => {});
         throw err;
       }
