@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { appUserName } from '../../src/platform/index.ts';
 import { apiCall, startDaemon, testUserPrefix } from '../helpers/daemon.ts';
 import { eventually } from '../helpers/berth-process.ts';
-import { deployHostile, hostileRun, hostileSpawn, whoami } from './hostile-app.ts';
+import { attackScene, deployHostile, hostileRun, hostileSpawn, whoami } from './hostile-app.ts';
 
 /** True while the process runs (a zombie waiting to be reaped runs nothing). */
 function running(pid: number): boolean {
@@ -62,21 +62,7 @@ async function hide(d: Parameters<typeof hostileSpawn>[0], host: string): Promis
 }
 
 test('destroying an app ends every process its user hid, removes the user, and the next app of that name gets another uid', { timeout: 300_000 }, async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'berth-app-destroy-'));
-  const state = join(root, 'state');
-  const daemon = await startDaemon(state);
-  const stray: number[] = [];
-  t.after(async () => {
-    for (const pid of stray) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    await daemon.berth.kill();
-    await rm(root, { recursive: true, force: true });
-  });
+  const { root, state, daemon, strays: stray } = await attackScene(t, 'app-destroy');
   await deployHostile(daemon, 'hostile', join(root, 'hostile'));
   const before = await whoami(daemon, 'hostile.localhost');
   const userName = appUserName(testUserPrefix(state), 'hostile');

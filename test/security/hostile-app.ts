@@ -3,10 +3,12 @@
 // own Unix user (what a compromised app, or a tenant who means harm, can do
 // on the machine). Tests drive it through the edge, like the attack review.
 
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apiCall, deployDir, type Daemon } from '../helpers/daemon.ts';
+import type { TestContext } from 'node:test';
+import { apiCall, deployDir, startDaemon, type Daemon } from '../helpers/daemon.ts';
 
 /**
  * POST /run {argv, cwd?, input?, detached?} runs argv (no shell unless the
@@ -117,4 +119,38 @@ export async function hostileSpawn(d: Daemon, host: string, argv: readonly strin
 /** Who the app at `host` runs as, where, and on which port. */
 export async function whoami(d: Daemon, host: string): Promise<{ uid: number; gid: number; pid: number; cwd: string; home: string; port: number }> {
   return JSON.parse((await edgeRequest(d.edge, host, 'GET', '/whoami')).body);
+}
+
+/** One attack's stage: a temp folder, a real daemon on its state, and pids the test must end whatever happens. */
+export interface AttackScene {
+  readonly root: string;
+  readonly state: string;
+  readonly daemon: Daemon;
+  /** Processes the attack started outside the daemon's reach (or to check it): SIGKILLed at the end. */
+  readonly strays: number[];
+}
+
+/**
+ * Sets up an attack and its cleanup, in the order that leaves nothing: the
+ * strays, then the daemon (until it is gone it writes into its state
+ * folder), then the folder.
+ */
+export async function attackScene(t: TestContext, name: string): Promise<AttackScene> {
+  const root = await mkdtemp(join(tmpdir(), `berth-${name}-`));
+  const state = join(root, 'state');
+  const strays: number[] = [];
+  let daemon: Daemon | undefined;
+  t.after(async () => {
+    for (const pid of strays) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await daemon?.berth.kill();
+    await rm(root, { recursive: true, force: true });
+  });
+  daemon = await startDaemon(state);
+  return { root, state, daemon, strays };
 }

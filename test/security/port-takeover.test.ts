@@ -7,13 +7,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apiCall, deployDir, startDaemon, viaEdge, type Daemon } from '../helpers/daemon.ts';
+import { apiCall, deployDir, viaEdge, type Daemon } from '../helpers/daemon.ts';
 import { eventually } from '../helpers/berth-process.ts';
-import { deployHostile, hostileSpawn, whoami } from './hostile-app.ts';
+import { attackScene, deployHostile, hostileSpawn, whoami } from './hostile-app.ts';
 
 // The victim waits a few seconds before it binds $PORT: the race the attacker wins, made certain.
 const VICTIM = `
@@ -59,20 +58,7 @@ async function raceFor(d: Daemon, address: string, start: () => Promise<unknown>
 }
 
 test('a hostile app that binds the port another app’s instance was given never gets that app’s traffic (0.0.0.0 during a deploy, :: during a restart)', { timeout: 300_000 }, async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'berth-port-takeover-'));
-  const daemon = await startDaemon(join(root, 'state'));
-  const hostilePids: number[] = [];
-  t.after(async () => {
-    for (const pid of hostilePids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    await daemon.berth.kill();
-    await rm(root, { recursive: true, force: true });
-  });
+  const { root, daemon, strays: hostilePids } = await attackScene(t, 'port-takeover');
 
   await deployHostile(daemon, 'hostile', join(root, 'hostile'));
   const hostileUid = (await whoami(daemon, 'hostile.localhost')).uid;
