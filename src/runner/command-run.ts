@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import type { RunAs } from './instance.ts';
+import { plainLauncher, type LaunchedProcess, type Launcher, type RunAs } from './launcher.ts';
 import { LineSplitter } from './line-splitter.ts';
 
 /** How a command ended. */
@@ -26,72 +25,84 @@ export interface CommandOptions {
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
   readonly onLine: (line: string) => void;
-  /** Kill the process group after this long; null: no limit. */
+  /** Kill everything the command started after this long; null: no limit. */
   readonly timeoutMs: number | null;
   /** Run as this Unix user (berth runs as root); null or absent: as berth. */
   readonly user?: RunAs | null;
+  /** How it is started (plainly, or in the app's sandbox); plain when absent. */
+  readonly launcher?: Launcher;
+  /** What it is, for its sandbox: "build", "release", "cron.nightly", "run.2". */
+  readonly label?: string;
 }
 
 /** After the command exits, how long its output pipes get to drain before the run counts as over. */
 const DRAIN_MS = 1_000;
 
 /**
- * Starts one command (argv, no shell) in its own process group, streaming
- * its output line by line: cron runs, and through `runOnce` build steps and
- * release commands. The caller can SIGTERM it (a stopping daemon) and learns
- * the signal that ended it; a timeout kills the whole group. When the
- * command exits, anything it left in its group is killed too, so nothing
- * outlives the run.
+ * Starts one command (argv, no shell) in its own process group (or its
+ * sandbox), streaming its output line by line: cron runs, and through
+ * `runOnce` build steps and release commands. The caller can SIGTERM it (a
+ * stopping daemon) and learns the signal that ended it; a timeout kills
+ * everything it started. When the command exits, anything it left behind is
+ * killed too, so nothing outlives the run.
  */
 export function startCommand(argv: readonly string[], options: CommandOptions): CommandRun {
-  const [file, ...args] = argv;
-  const child = spawn(file!, args, {
-    cwd: options.cwd,
-    env: options.env,
-    ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const signalGroup = (signal: NodeJS.Signals) => {
-    if (child.pid === undefined) return;
-    try {
-      process.kill(-child.pid, signal);
-    } catch {
-      // The group is gone.
-    }
+  const launch = options.launcher ?? plainLauncher;
+  let started: LaunchedProcess | null = null;
+  // Signals asked for before the process exists are sent the moment it does.
+  let pending: NodeJS.Signals | null = null;
+  const signal = (sig: NodeJS.Signals) => {
+    if (started !== null) started.signal(sig);
+    else if (pending !== 'SIGKILL') pending = sig;
   };
   const lines = new LineSplitter(options.onLine);
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => lines.push(chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => lines.push(chunk));
   let timedOut = false;
   const timer =
     options.timeoutMs === null
       ? null
       : setTimeout(() => {
           timedOut = true;
-          signalGroup('SIGKILL');
+          signal('SIGKILL');
         }, options.timeoutMs);
-  const done = new Promise<CommandOutcome>((resolve) => {
-    let settled = false;
-    const settle = (outcome: CommandOutcome) => {
-      if (settled) return;
-      settled = true;
+  const done = (async (): Promise<CommandOutcome> => {
+    let process: LaunchedProcess;
+    try {
+      process = await launch({ argv, cwd: options.cwd, env: options.env, user: options.user ?? null, label: options.label ?? 'run' });
+    } catch (err) {
       if (timer !== null) clearTimeout(timer);
-      lines.end();
-      resolve(outcome);
-    };
-    child.once('error', (error) => settle({ exitCode: null, signal: null, timedOut: false, startError: error.message }));
-    child.once('exit', (code, signal) => {
-      signalGroup('SIGKILL');
-      const outcome: CommandOutcome = { exitCode: timedOut ? null : code, signal, timedOut, startError: null };
-      // 'close' follows once the pipes are drained; a grandchild that left
-      // the group may hold them open, so the wait is bounded.
-      const drained = setTimeout(() => settle(outcome), DRAIN_MS);
-      child.once('close', () => {
-        clearTimeout(drained);
-        settle(outcome);
-      });
-    });
+      return { exitCode: null, signal: null, timedOut: false, startError: (err as Error).message };
+    }
+    started = process;
+    if (pending !== null) process.signal(pending);
+    process.stdout.setEncoding('utf8').on('data', (chunk: string) => lines.push(chunk));
+    process.stderr.setEncoding('utf8').on('data', (chunk: string) => lines.push(chunk));
+    const info = await process.exited;
+    await process.release().catch(() => {});
+    // Output still in the pipes (a grandchild that left the group may hold them open): bounded.
+    await Promise.race([
+      Promise.all([ended(process.stdout), ended(process.stderr)]),
+      new Promise((resolve) => setTimeout(resolve, DRAIN_MS)),
+    ]);
+    if (timer !== null) clearTimeout(timer);
+    lines.end();
+    const startError = process.startError();
+    if (startError !== null) return { exitCode: null, signal: null, timedOut: false, startError };
+    return { exitCode: timedOut ? null : info.code, signal: info.signal, timedOut, startError: null };
+  })();
+  return {
+    get pid() {
+      return started?.pid;
+    },
+    done,
+    terminate: () => signal('SIGTERM'),
+    kill: () => signal('SIGKILL'),
+  };
+}
+
+function ended(stream: NodeJS.ReadableStream & { readableEnded?: boolean; destroyed?: boolean }): Promise<void> {
+  if (stream.readableEnded || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
   });
-  return { pid: child.pid, done, terminate: () => signalGroup('SIGTERM'), kill: () => signalGroup('SIGKILL') };
 }

@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import { commandToArgv, type ProcessType } from '../build/index.ts';
 import { Instance, type ExitInfo, type InstanceState, type RunAs } from './instance.ts';
+import type { Launcher } from './launcher.ts';
 import { findFreePort } from './ports.ts';
 import { portTakenMessage, type PortOwner } from './port-owner.ts';
 import { probeInstance } from './probe.ts';
@@ -51,6 +52,10 @@ export interface FormationOptions {
   readonly clock?: Clock;
   readonly restartPolicy?: RestartPolicy;
   readonly readinessPolicy?: ReadinessPolicy;
+  /** How instances are started (plainly, or in the app's sandbox); plain when absent. */
+  readonly launcher?: Launcher;
+  /** A port for a new web instance; a free port of the machine when absent (a sandbox has ports of its own). */
+  readonly choosePort?: () => Promise<number>;
 }
 
 /** Output lines kept for a failed rollout's report. */
@@ -165,7 +170,7 @@ export class Formation {
   async #launch(slot: Slot): Promise<void> {
     if (this.#closing) return;
     const isWeb = slot.type.name === 'web';
-    const port = isWeb ? await findFreePort() : null;
+    const port = isWeb ? await (this.#options.choosePort ?? findFreePort)() : null;
     const env: Record<string, string> = {
       ...this.#options.env,
       // The Node that runs berth runs the apps too, so `node` in a Procfile
@@ -182,10 +187,10 @@ export class Formation {
       this.#options.log(`${slot.type.name}.${slot.index}`, (err as Error).message, 'event');
       return;
     }
-    const instance = new Instance({ type: slot.type.name, index: slot.index, argv, cwd: this.#options.cwd, env, port, user: this.#options.user ?? null });
+    const instance = new Instance({ type: slot.type.name, index: slot.index, argv, cwd: this.#options.cwd, env, port, user: this.#options.user ?? null, ...(this.#options.launcher ? { launcher: this.#options.launcher } : {}) });
     slot.instance = instance;
     const log = this.#options.log;
-    instance.start(
+    await instance.start(
       this.#clock.now(),
       (stream, line) => {
         this.#remember(`${instance.name}: ${line}`);
@@ -198,8 +203,9 @@ export class Formation {
     else instance.state = 'ready';
   }
 
-  /** Whose sockets count as the instance's: the app's uid, or (everything runs as one uid) the instance's process group. */
+  /** Whose sockets count as the instance's: its own network (a sandbox), the app's uid, or (everything runs as one uid) the instance's process group. */
   #ownerOf(instance: Instance): PortOwner | null {
+    if (instance.process?.ownNetwork) return { kind: 'own-network' };
     const user = this.#options.user ?? null;
     if (user !== null) return { kind: 'uid', uid: user.uid };
     return instance.pid === undefined ? null : { kind: 'group', pgid: instance.pid };
@@ -212,7 +218,7 @@ export class Formation {
     if (owner === null) return;
     let reported = false;
     while (instance.state === 'starting') {
-      const result = await probeInstance('127.0.0.1', instance.spec.port!, this.#options.healthPath, owner);
+      const result = await probeInstance(instance.process?.host ?? '127.0.0.1', instance.spec.port!, this.#options.healthPath, owner);
       if (instance.state !== 'starting') return;
       const verdict = judgeProbe(result, this.#options.healthPath, instance.startedAt, this.#clock.now(), policy);
       if (verdict.kind === 'port-taken') {
@@ -286,7 +292,7 @@ export class Formation {
     for (const slot of this.#slots) {
       const instance = slot.instance;
       if (instance && instance.state === 'ready' && instance.spec.port !== null) {
-        ready.push({ id: instance.name, host: '127.0.0.1', port: instance.spec.port });
+        ready.push({ id: instance.name, host: instance.process?.host ?? '127.0.0.1', port: instance.spec.port });
       }
     }
     return ready;
@@ -323,7 +329,7 @@ export class Formation {
     instance.state = 'draining';
     this.#publish();
     if (wasReady && instance.spec.port !== null && this.#options.drain) {
-      await this.#options.drain({ id: instance.name, host: '127.0.0.1', port: instance.spec.port }, deadline);
+      await this.#options.drain({ id: instance.name, host: instance.process?.host ?? '127.0.0.1', port: instance.spec.port }, deadline);
     }
     // However long the drain took, the process still gets a moment to exit on its own.
     await instance.stop(Math.max(500, deadline - this.#clock.now()));

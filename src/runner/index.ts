@@ -1,6 +1,7 @@
 // The runner's door: supervised instances of an app's process types.
 export { Formation, systemClock, type Clock, type FormationOptions, type InstanceVitals, type ReadyUpstream } from './formation.ts';
 export type { InstanceState, RunAs } from './instance.ts';
+export { plainLauncher, type ExitInfo, type LaunchedProcess, type Launcher, type LaunchSpec } from './launcher.ts';
 export { decideRestart, DEFAULT_RESTART_POLICY, NO_CRASHES, type RestartPolicy, type CrashHistory, type RestartDecision } from './restart-policy.ts';
 export { judgeProbe, DEFAULT_READINESS_POLICY, type ReadinessPolicy, type ProbeResult, type ReadinessVerdict } from './readiness.ts';
 export { runOnce } from './run-once.ts';

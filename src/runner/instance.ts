@@ -1,13 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { LineSplitter } from './line-splitter.ts';
+import { plainLauncher, type ExitInfo, type LaunchedProcess, type Launcher, type RunAs } from './launcher.ts';
+
+export type { ExitInfo, RunAs } from './launcher.ts';
 
 export type InstanceState = 'starting' | 'ready' | 'draining' | 'stopped' | 'crashed';
-
-/** A Unix identity a process is started as. */
-export interface RunAs {
-  readonly uid: number;
-  readonly gid: number;
-}
 
 export interface InstanceSpec {
   readonly type: string;
@@ -19,26 +15,24 @@ export interface InstanceSpec {
   readonly user?: RunAs | null;
   /** Set for instances that serve HTTP (the `web` type). */
   readonly port: number | null;
-}
-
-export interface ExitInfo {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
+  /** How its process is started (plainly, or in a sandbox); plain when absent. */
+  readonly launcher?: Launcher;
 }
 
 /**
  * One running process of a process type: `web.1`, `worker.2`. It owns its
- * process group, so stopping it also stops whatever it forked (npm's child,
- * gunicorn's workers), and a process that ignores SIGTERM is killed after
- * the grace period.
+ * process group (or its sandbox), so stopping it also stops whatever it
+ * forked (npm's child, gunicorn's workers), and a process that ignores
+ * SIGTERM is killed after the grace period.
  */
 export class Instance {
   readonly spec: InstanceSpec;
   readonly name: string;
   state: InstanceState = 'starting';
   startedAt = 0;
-  #child: ChildProcess | null = null;
+  #process: LaunchedProcess | null = null;
   #exited: Promise<ExitInfo> | null = null;
+  #launching: Promise<void> | null = null;
   #stopRequested = false;
 
   constructor(spec: InstanceSpec) {
@@ -52,83 +46,79 @@ export class Instance {
   }
 
   get pid(): number | undefined {
-    return this.#child?.pid;
+    return this.#process?.pid;
+  }
+
+  /** The started process (its usage, limits and address), once `start` resolved. */
+  get process(): LaunchedProcess | null {
+    return this.#process;
   }
 
   /**
    * Starts the process. `onLine` receives each output line; `onExit` fires
-   * once when the process group leader exits (for any reason).
+   * once when it has ended (for any reason), after whatever it left behind
+   * was killed. Resolves once it was started (or failed to start).
    */
-  start(now: number, onLine: (stream: 'out' | 'err', line: string) => void, onExit: (info: ExitInfo) => void): void {
-    const [file, ...args] = this.spec.argv;
+  start(now: number, onLine: (stream: 'out' | 'err', line: string) => void, onExit: (info: ExitInfo) => void): Promise<void> {
+    this.#launching = this.#start(now, onLine, onExit);
+    return this.#launching;
+  }
+
+  async #start(now: number, onLine: (stream: 'out' | 'err', line: string) => void, onExit: (info: ExitInfo) => void): Promise<void> {
     this.startedAt = now;
     this.state = 'starting';
-    const child = spawn(file!, args, {
-      cwd: this.spec.cwd,
-      env: this.spec.env,
-      ...(this.spec.user ? { uid: this.spec.user.uid, gid: this.spec.user.gid } : {}),
-      // Its own process group: Ctrl-C in berth's terminal reaches berth
-      // alone, which then stops every instance in order.
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.#child = child;
+    const launch = this.spec.launcher ?? plainLauncher;
+    let started: LaunchedProcess;
+    try {
+      started = await launch({ argv: this.spec.argv, cwd: this.spec.cwd, env: this.spec.env, user: this.spec.user ?? null, label: this.name });
+    } catch (err) {
+      onLine('err', `cannot start ${this.spec.argv[0]}: ${(err as Error).message}`);
+      const info = { code: 127, signal: null };
+      this.#exited = Promise.resolve(info);
+      onExit(info);
+      return;
+    }
+    this.#process = started;
     const out = new LineSplitter((line) => onLine('out', line));
     const err = new LineSplitter((line) => onLine('err', line));
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => out.push(chunk));
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => err.push(chunk));
-    this.#exited = new Promise((resolve) => {
-      let settled = false;
-      const finish = (info: ExitInfo) => {
-        if (settled) return;
-        settled = true;
-        out.end();
-        err.end();
-        // The leader is gone; anything it left in its group goes too, so a
-        // crashed gunicorn master cannot leave workers holding the port.
-        this.#signalGroup('SIGKILL');
-        resolve(info);
-        onExit(info);
-      };
-      child.once('error', (error) => {
-        onLine('err', `cannot start ${file}: ${error.message}`);
-        finish({ code: 127, signal: null });
-      });
-      child.once('exit', (code, signal) => finish({ code, signal }));
+    started.stdout.setEncoding('utf8').on('data', (chunk: string) => out.push(chunk));
+    started.stderr.setEncoding('utf8').on('data', (chunk: string) => err.push(chunk));
+    this.#exited = started.exited.then(async (info) => {
+      out.end();
+      err.end();
+      const why = started.startError();
+      if (why !== null) onLine('err', `cannot start ${this.spec.argv[0]}: ${why}`);
+      // Before onExit, so a restart never finds the old one's leftovers holding its port or its limits.
+      await started.release().catch((error: Error) => onLine('err', `could not clean up after ${this.name}: ${error.message}`));
+      onExit(info);
+      return info;
     });
   }
 
-  #signalGroup(signal: NodeJS.Signals): boolean {
-    const pid = this.#child?.pid;
-    if (pid === undefined) return false;
-    try {
-      process.kill(-pid, signal);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Sends a signal to the whole process group (used by tests and `restart`). */
+  /** Sends a signal to everything the instance started (used by tests, `restart` and port checks). */
   kill(signal: NodeJS.Signals): boolean {
-    return this.#signalGroup(signal);
+    if (this.#process?.pid === undefined) return false;
+    this.#process.signal(signal);
+    return true;
   }
 
   /**
-   * SIGTERM, then SIGKILL for the whole group once `graceMs` has passed.
-   * Idempotent: a second call waits for the same exit.
+   * SIGTERM, then SIGKILL for everything it started once `graceMs` has
+   * passed. Idempotent: a second call waits for the same exit.
    */
   async stop(graceMs: number): Promise<ExitInfo | null> {
     this.#stopRequested = true;
+    // A start under way finishes first: stopping must never race a process into life.
+    await this.#launching;
     if (!this.#exited) return null;
     if (this.state !== 'stopped' && this.state !== 'crashed') {
       this.state = 'draining';
-      this.#signalGroup('SIGTERM');
+      this.kill('SIGTERM');
     }
     let timer: NodeJS.Timeout | undefined;
     const killed = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        this.#signalGroup('SIGKILL');
+        this.kill('SIGKILL');
         resolve();
       }, graceMs);
     });

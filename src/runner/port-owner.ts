@@ -13,7 +13,9 @@ export type PortOwner =
   /** Apps run as their own users: the socket's owner uid is the app's. */
   | { readonly kind: 'uid'; readonly uid: number }
   /** Every instance runs as one uid (berth up, a non-root daemon): the socket is held by a process of this group. */
-  | { readonly kind: 'group'; readonly pgid: number };
+  | { readonly kind: 'group'; readonly pgid: number }
+  /** The instance listens in a network namespace of its app's own (a sandbox), where nothing else can listen: nothing to check. */
+  | { readonly kind: 'own-network' };
 
 export type PortCheck =
   | { readonly kind: 'none' }
@@ -29,7 +31,7 @@ export type PortCheck =
 export function judgePortOwner(listeners: readonly TcpListener[], owner: PortOwner, groupInodes: ReadonlySet<number>): PortCheck {
   if (listeners.length === 0) return { kind: 'none' };
   for (const listener of listeners) {
-    const own = owner.kind === 'uid' ? listener.uid === owner.uid : groupInodes.has(listener.inode);
+    const own = owner.kind === 'own-network' || (owner.kind === 'uid' ? listener.uid === owner.uid : groupInodes.has(listener.inode));
     if (!own) return { kind: 'foreign', uid: listener.uid, address: listener.address };
   }
   return { kind: 'own' };

@@ -26,7 +26,8 @@ function healthStatus(host: string, port: number, path: string): Promise<number 
  */
 export async function probeInstance(host: string, port: number, healthPath: string | null, owner: PortOwner): Promise<ProbeResult> {
   if (!(await portAccepts(host, port, PROBE_TIMEOUT_MS))) return { kind: 'refused' };
-  const check = await checkPortOwner(port, owner);
+  // In the app's own network namespace only its processes can listen: the host's tables do not even show them.
+  const check = owner.kind === 'own-network' ? { kind: 'own' as const } : await checkPortOwner(port, owner);
   if (check.kind === 'none') return { kind: 'refused' };
   if (check.kind === 'foreign') return { kind: 'port-taken', uid: check.uid };
   if (healthPath === null) return { kind: 'listening' };

@@ -1,5 +1,5 @@
 import { startCommand } from './command-run.ts';
-import type { RunAs } from './instance.ts';
+import type { Launcher, RunAs } from './launcher.ts';
 
 /**
  * Runs a command to completion in its own process group (build steps, the
@@ -9,9 +9,17 @@ import type { RunAs } from './instance.ts';
  */
 export async function runOnce(
   argv: readonly string[],
-  options: { cwd: string; env: Readonly<Record<string, string>>; onLine: (line: string) => void; signal?: AbortSignal; user?: RunAs | null },
+  options: { cwd: string; env: Readonly<Record<string, string>>; onLine: (line: string) => void; signal?: AbortSignal; user?: RunAs | null; launcher?: Launcher; label?: string },
 ): Promise<number> {
-  const run = startCommand(argv, { cwd: options.cwd, env: options.env, onLine: options.onLine, timeoutMs: null, user: options.user ?? null });
+  const run = startCommand(argv, {
+    cwd: options.cwd,
+    env: options.env,
+    onLine: options.onLine,
+    timeoutMs: null,
+    user: options.user ?? null,
+    ...(options.launcher ? { launcher: options.launcher } : {}),
+    ...(options.label ? { label: options.label } : {}),
+  });
   const abort = () => run.kill();
   options.signal?.addEventListener('abort', abort, { once: true });
   if (options.signal?.aborted) run.kill();

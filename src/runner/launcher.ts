@@ -1,0 +1,111 @@
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import type { ResourceLimits, ResourceUsage } from '../sandbox/types.ts';
+
+// How an app's process is started: plainly (its own process group, as the
+// app's user when berth runs as root) or in a sandbox (src/sandbox/). The
+// runner supervises what it gets the same way either way: output lines, an
+// exit, signals to everything the process started, what it uses.
+
+/** A Unix identity a process is started as. */
+export interface RunAs {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export interface ExitInfo {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export interface LaunchSpec {
+  readonly argv: readonly string[];
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string>>;
+  /** Run as this Unix user (berth runs as root); null: as berth. */
+  readonly user: RunAs | null;
+  /** What the process is, in the app's words: "web.1", "build", "release", "cron.nightly", "run.3". */
+  readonly label: string;
+}
+
+/** A started process, and everything it starts in turn. */
+export interface LaunchedProcess {
+  /** The pid berth started (the app itself, or its sandbox's launcher); undefined when it could not start. */
+  readonly pid: number | undefined;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Resolves once, when it has ended (a start that failed ends at once, code 127, after `startError`). */
+  readonly exited: Promise<ExitInfo>;
+  /** Why it could not start, once `exited` resolved with code 127 for that reason; null otherwise. */
+  startError(): string | null;
+  /** A signal to every process it started (its process group, or every process of its sandbox). */
+  signal(signal: NodeJS.Signals): void;
+  /** Once it has exited: kills whatever it left behind and frees what was made for it. Idempotent. */
+  release(): Promise<void>;
+  /** What it uses now (null where nothing measures it: no sandbox). */
+  usage(): Promise<ResourceUsage | null>;
+  /** The limits it runs under (null: none). */
+  readonly limits: ResourceLimits | null;
+  /** Where its listeners are reached from the host: 127.0.0.1, or its sandbox's address. */
+  readonly host: string;
+  /** Its listeners live in a network namespace of the app's own, where nothing else can listen. */
+  readonly ownNetwork: boolean;
+}
+
+/** Starts processes; `berth up` and a daemon without root use `plainLauncher`. */
+export type Launcher = (spec: LaunchSpec) => Promise<LaunchedProcess>;
+
+/**
+ * Starts the process in its own process group (detached), so stopping it
+ * also stops whatever it forked (npm's child, gunicorn's workers), as the
+ * app's user when one is given.
+ */
+export const plainLauncher: Launcher = async (spec) => {
+  const [file, ...args] = spec.argv;
+  const child = spawn(file!, args, {
+    cwd: spec.cwd,
+    env: spec.env,
+    ...(spec.user ? { uid: spec.user.uid, gid: spec.user.gid } : {}),
+    // Its own process group: Ctrl-C in berth's terminal reaches berth
+    // alone, which then stops every instance in order.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let startError: string | null = null;
+  const signalGroup = (signal: NodeJS.Signals) => {
+    if (child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // The group is gone.
+    }
+  };
+  const exited = new Promise<ExitInfo>((resolve) => {
+    let settled = false;
+    const finish = (info: ExitInfo) => {
+      if (settled) return;
+      settled = true;
+      resolve(info);
+    };
+    child.once('error', (error) => {
+      startError = error.message;
+      finish({ code: 127, signal: null });
+    });
+    child.once('exit', (code, signal) => finish({ code, signal }));
+  });
+  return {
+    pid: child.pid,
+    stdout: child.stdout!,
+    stderr: child.stderr!,
+    exited,
+    startError: () => startError,
+    signal: signalGroup,
+    // The leader is gone; anything it left in its group goes too, so a
+    // crashed gunicorn master cannot leave workers holding the port.
+    release: async () => signalGroup('SIGKILL'),
+    usage: async () => null,
+    limits: null,
+    host: '127.0.0.1',
+    ownNetwork: false,
+  };
+};
