@@ -90,6 +90,8 @@ export const ERROR_CODES = {
   BERTH_E_BACKUP_FAILED: 'a backup could not be made; nothing was kept as good',
   BERTH_E_BACKUP_CORRUPT: 'a backup file is missing, or its checksum does not match what was recorded',
   BERTH_E_RESTORE_FAILED: 'a restore could not load the backup',
+  // Sandboxes (src/sandbox/).
+  BERTH_E_SANDBOX: "an app's process could not be started in its sandbox, or the machine cannot make sandboxes",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -16,6 +16,8 @@ export interface RunAs {
 export interface ExitInfo {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
+  /** Set when the kernel killed it for going over its memory limit (a sandbox knows; a plain process cannot tell). */
+  readonly outOfMemory?: { readonly peakBytes: number | null; readonly limitBytes: number };
 }
 
 export interface LaunchSpec {

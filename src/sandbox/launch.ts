@@ -1,0 +1,223 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { constants as osConstants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { BerthError } from '../errors.ts';
+import type { ExitInfo, LaunchedProcess, LaunchSpec, RunAs } from '../runner/launcher.ts';
+import { launchArgv, type SandboxMount, type SandboxTools } from './spec.ts';
+import type { CgroupDriver, CgroupHandle, ResourceLimits, ResourceUsage } from './types.ts';
+
+// Starting one program in a sandbox. Root runs bwrap (through nsenter into
+// the app's network namespace); bwrap makes the namespaces and mounts, then
+// waits on a descriptor; meanwhile the launcher puts bwrap's processes into
+// a cgroup made for this sandbox, so everything the program ever starts is
+// counted and limited from its first instruction; then it lets bwrap go on.
+
+/** What a sandbox needs besides the program: the app's part (the same for all its processes) and this process's limits. */
+export interface SandboxLaunch {
+  readonly app: string;
+  readonly hostname: string;
+  readonly user: RunAs;
+  readonly mounts: readonly SandboxMount[];
+  readonly netnsPath: string | null;
+  /** Where its listeners are reached from the host (the app's address; 127.0.0.1 when it has no network: nothing can reach it). */
+  readonly host: string;
+  readonly limits: ResourceLimits;
+}
+
+export interface LaunchDeps {
+  readonly tools: SandboxTools;
+  readonly cgroups: CgroupDriver;
+  /** The seccomp program for bwrap, or null for none. */
+  readonly seccomp: Buffer | null;
+  /** How long bwrap may take to report its pids before the start counts as failed. */
+  readonly setupTimeoutMs?: number;
+}
+
+const INFO_FD = 3;
+const BLOCK_FD = 4;
+const SECCOMP_FD = 5;
+const SETUP_TIMEOUT_MS = 10_000;
+const INFO_MAX_BYTES = 64 * 1024;
+
+/** A cgroup name segment for a label ("web.1", "cron.nightly") plus a nonce: two starts never share a group. */
+export function groupName(app: string, label: string, nonce: string): string {
+  const safe = label.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64);
+  return `${app}/${safe}-${nonce}`;
+}
+
+/** bwrap exits with 128+N when its program died of signal N: said as the signal. */
+export function exitOf(code: number | null, signal: NodeJS.Signals | null): ExitInfo {
+  if (signal !== null || code === null || code <= 128 || code > 128 + 64) return { code, signal };
+  const name = Object.entries(osConstants.signals).find(([, number]) => number === code - 128)?.[0];
+  return name === undefined ? { code, signal } : { code: null, signal: name as NodeJS.Signals };
+}
+
+function readInfo(stream: Readable, timeoutMs: number): Promise<{ childPid: number }> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => done(new Error(`the sandbox did not start within ${timeoutMs} ms`)), timeoutMs);
+    const done = (err: Error | null, value?: { childPid: number }) => {
+      clearTimeout(timer);
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onEnd);
+      if (err) reject(err);
+      else resolve(value!);
+    };
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      if (text.length > INFO_MAX_BYTES) return done(new Error('the sandbox wrote too much on its info descriptor'));
+      const end = text.indexOf('}');
+      if (end === -1) return;
+      try {
+        const info = JSON.parse(text.slice(0, end + 1)) as { 'child-pid'?: unknown };
+        const childPid = info['child-pid'];
+        if (typeof childPid !== 'number' || !Number.isInteger(childPid) || childPid <= 1) throw new Error('no child pid');
+        done(null, { childPid });
+      } catch (err) {
+        done(new Error(`the sandbox reported its pids unreadably: ${(err as Error).message}`));
+      }
+    };
+    const onEnd = () => done(new Error('the sandbox ended before it started its program'));
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.once('error', onEnd);
+  });
+}
+
+/** Starts `spec`'s program in a sandbox made from `sandbox`, with a cgroup of its own. */
+export async function launchSandboxed(spec: LaunchSpec, sandbox: SandboxLaunch, deps: LaunchDeps): Promise<LaunchedProcess> {
+  if (spec.user === null) throw new BerthError('BERTH_E_SANDBOX', 'a sandboxed process needs a Unix user of its own', { status: 500 });
+  const group = await deps.cgroups.create(groupName(sandbox.app, spec.label, randomBytes(4).toString('hex')), sandbox.limits);
+  let argv: string[];
+  try {
+    argv = launchArgv(
+      { hostname: sandbox.hostname, user: spec.user, cwd: spec.cwd, argv: spec.argv, mounts: sandbox.mounts, netnsPath: sandbox.netnsPath },
+      deps.tools,
+      { info: INFO_FD, block: BLOCK_FD, seccomp: deps.seccomp === null ? null : SECCOMP_FD },
+    );
+  } catch (err) {
+    await group.remove().catch(() => {});
+    throw err;
+  }
+  const [file, ...args] = argv;
+  const child = spawn(file!, args, {
+    cwd: '/',
+    env: spec.env,
+    // Its own process group: a terminal's Ctrl-C reaches berth alone.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', deps.seccomp === null ? 'ignore' : 'pipe'],
+  });
+  let startError: string | null = null;
+  const exitedRaw = new Promise<ExitInfo>((resolve) => {
+    child.once('error', (error) => {
+      startError = error.message;
+      resolve({ code: 127, signal: null });
+    });
+    child.once('exit', (code, signal) => resolve(exitOf(code, signal)));
+  });
+  const stdio = child.stdio as unknown as Array<Readable | Writable | null>;
+  const info = stdio[INFO_FD] as Readable;
+  const block = stdio[BLOCK_FD] as Writable;
+  // bwrap closes these once read or written; a reset on our side of the socket pair is expected, never an error.
+  for (const extra of stdio.slice(INFO_FD)) extra?.on('error', () => {});
+  if (deps.seccomp !== null) (stdio[SECCOMP_FD] as Writable).end(deps.seccomp);
+  const own = new Set<number>();
+  try {
+    const reported = await Promise.race([
+      readInfo(info, deps.setupTimeoutMs ?? SETUP_TIMEOUT_MS),
+      exitedRaw.then(() => {
+        throw new Error(startError ?? 'the sandbox ended before it started its program');
+      }),
+    ]);
+    // bwrap itself (here, the process berth started) and the sandbox's
+    // init: root's processes, never signalled as the app's.
+    own.add(child.pid!);
+    own.add(reported.childPid);
+    await group.add(child.pid!);
+    await group.add(reported.childPid);
+    block.end('go');
+  } catch (err) {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+    await exitedRaw;
+    await group.killAll().catch(() => []);
+    await group.remove().catch(() => {});
+    if (startError !== null) throw new BerthError('BERTH_E_SANDBOX', `cannot start the sandbox: ${startError}`, { status: 500, hint: 'Is bubblewrap installed (apt install bubblewrap)?' });
+    throw new BerthError('BERTH_E_SANDBOX', `cannot start ${spec.label} in its sandbox: ${(err as Error).message}`, { status: 500 });
+  } finally {
+    info.destroy();
+  }
+  return sandboxedProcess(child.pid!, child.stdout!, child.stderr!, exitedRaw, () => startError, group, own, sandbox);
+}
+
+function sandboxedProcess(
+  pid: number,
+  stdout: Readable,
+  stderr: Readable,
+  exitedRaw: Promise<ExitInfo>,
+  startError: () => string | null,
+  group: CgroupHandle,
+  own: ReadonlySet<number>,
+  sandbox: SandboxLaunch,
+): LaunchedProcess {
+  let released: Promise<void> | null = null;
+  let last: ResourceUsage | null = null;
+  const exited = exitedRaw.then(async (info) => {
+    // What it used, read before its group goes: an out-of-memory kill is told from a crash here.
+    last = await group.usage().catch(() => last);
+    if (last !== null && last.oomKills > 0 && sandbox.limits.memoryBytes !== null) {
+      return { ...info, outOfMemory: { peakBytes: last.memoryPeakBytes, limitBytes: sandbox.limits.memoryBytes } };
+    }
+    return info;
+  });
+  return {
+    pid,
+    stdout,
+    stderr,
+    exited,
+    startError,
+    signal(signal) {
+      if (signal === 'SIGKILL') {
+        void group.killAll().catch(() => {});
+        return;
+      }
+      // Every process of the sandbox but bwrap's own: as a process group
+      // would be signalled (gunicorn's master and workers alike), whatever
+      // sessions the app made inside.
+      void group.pids().then(
+        (pids) => {
+          for (const target of pids) {
+            if (own.has(target)) continue;
+            try {
+              process.kill(target, signal);
+            } catch {
+              // ended meanwhile
+            }
+          }
+        },
+        () => {},
+      );
+    },
+    release() {
+      released ??= (async () => {
+        const left = await group.killAll();
+        if (left.length > 0) throw new BerthError('BERTH_E_SANDBOX', `processes ${left.join(', ')} of a sandbox could not be ended`, { status: 500 });
+        last = (await group.usage().catch(() => last)) ?? last;
+        await group.remove();
+      })();
+      return released;
+    },
+    async usage() {
+      if (released !== null) return last;
+      return group.usage().catch(() => last);
+    },
+    limits: sandbox.limits,
+    host: sandbox.host,
+    ownNetwork: sandbox.netnsPath !== null,
+  };
+}
