@@ -1,8 +1,13 @@
 import { BerthError } from './errors.ts';
 
-const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
+const SIZE_UNITS: Readonly<Record<string, number>> = Object.fromEntries(
+  // 512m, 512mb, 512mi, 512mib (Kubernetes' spelling) all mean 512 × 1024².
+  (['', 'k', 'm', 'g', 't'] as const).flatMap((prefix, power) =>
+    (prefix === '' ? ['', 'b'] : [prefix, `${prefix}b`, `${prefix}i`, `${prefix}ib`]).map((unit) => [unit, 1024 ** power]),
+  ),
+);
 
-/** `512`, `16k`, `10m`, `1g` (binary units, as nginx reads them) → bytes. */
+/** `512`, `16k`, `10m`, `1g`, `1Gi` (binary units, as nginx reads them) → bytes. */
 export function parseSize(input: string | number): number {
   if (typeof input === 'number') {
     if (Number.isSafeInteger(input) && input >= 0) return input;

@@ -32,6 +32,8 @@ export interface AppConfig {
   readonly cache: { readonly enabled: boolean };
   /** Scheduled commands ([cron]), sorted by name. */
   readonly cron: readonly CronJobConfig[];
+  /** What each instance may use ([resources]; [resources.TYPE] for one process type), over the server's defaults. */
+  readonly resources: AppResources;
   /** How a Python app is built and served ([python]). */
   readonly python: {
     /** The release's virtualenv also sees the system's packages (Debian's python3-* packages). */
@@ -39,6 +41,20 @@ export interface AppConfig {
     /** The server for a detected app; null picks by the app (ASGI → uvicorn, WSGI → gunicorn). */
     readonly server: 'gunicorn' | 'uvicorn' | null;
   };
+}
+
+/** Limits berth.toml sets; an absent one keeps the server's default. */
+export interface ResourceRequest {
+  readonly memoryBytes?: number;
+  readonly cpu?: number;
+  readonly processes?: number;
+}
+
+export interface AppResources {
+  /** For every process type. */
+  readonly all: ResourceRequest;
+  /** Per process type, over `all`. */
+  readonly byType: Readonly<Record<string, ResourceRequest>>;
 }
 
 export const DEFAULT_APP_CONFIG: AppConfig = {
@@ -49,6 +65,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
   https: { hsts: null, redirect: true },
   cache: { enabled: true },
   cron: [],
+  resources: { all: {}, byType: {} },
   python: { systemSitePackages: false, server: null },
 };
 
@@ -82,7 +99,59 @@ const schema = z.strictObject({
   cache: z.strictObject({ enabled: z.boolean().optional() }).optional(),
   cron: cronTableSchema.optional(),
   python: z.strictObject({ system_site_packages: z.boolean().optional(), server: z.enum(['gunicorn', 'uvicorn']).optional() }).optional(),
+  resources: z.record(z.string(), z.unknown()).optional(),
 });
+
+const SIZE = z.union([z.int().min(1), z.string().regex(/^\d+(\.\d+)?\s*[kKmMgGtT]?[iI]?[bB]?$/, 'a size such as "512m"')]);
+/** The smallest memory limit berth accepts: less cannot run a language runtime. */
+export const MIN_MEMORY_BYTES = 16 * 1024 * 1024;
+const resourceSchema = z.strictObject({
+  memory: SIZE.optional(),
+  cpu: z.number().positive().max(1024).optional(),
+  processes: z.int().min(1).max(4_194_304).optional(),
+});
+
+function resourceRequest(raw: z.infer<typeof resourceSchema>, where: string, source: string): ResourceRequest {
+  const request: { memoryBytes?: number; cpu?: number; processes?: number } = {};
+  if (raw.memory !== undefined) {
+    const bytes = parseSize(raw.memory);
+    if (bytes < MIN_MEMORY_BYTES) throw new BerthError('BERTH_E_APP_CONFIG', `${source}: ${where}.memory: at least 16m`, { hint: 'Give the app enough memory to start its runtime, e.g. memory = "256m".' });
+    request.memoryBytes = bytes;
+  }
+  if (raw.cpu !== undefined) {
+    if (raw.cpu < 0.01) throw new BerthError('BERTH_E_APP_CONFIG', `${source}: ${where}.cpu: at least 0.01 (a hundredth of a core)`);
+    request.cpu = raw.cpu;
+  }
+  if (raw.processes !== undefined) request.processes = raw.processes;
+  return request;
+}
+
+/** [resources] (keys for every type) and [resources.TYPE] sub-tables, strictly. */
+function resources(raw: Record<string, unknown> | undefined, source: string): AppResources {
+  if (raw === undefined) return { all: {}, byType: {} };
+  const own: Record<string, unknown> = {};
+  const byType: Record<string, ResourceRequest> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (key === 'memory' || key === 'cpu' || key === 'processes') {
+      own[key] = value;
+      continue;
+    }
+    if (!PROCESS_NAME.test(key) || typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new BerthError('BERTH_E_APP_CONFIG', `${source}: resources: unknown key "${key}"`, { hint: 'Known keys are memory, cpu and processes, and [resources.TYPE] tables for one process type (e.g. [resources.worker]).' });
+    }
+    byType[key] = resourceRequest(parseResource(value, `resources.${key}`, source), `resources.${key}`, source);
+  }
+  return { all: resourceRequest(parseResource(own, 'resources', source), 'resources', source), byType };
+}
+
+function parseResource(value: unknown, where: string, source: string): z.infer<typeof resourceSchema> {
+  const result = resourceSchema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues.find((i) => i.code === 'unrecognized_keys') ?? result.error.issues[0]!;
+  const path = [where, ...issue.path].join('.');
+  const message = issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
+  throw new BerthError('BERTH_E_APP_CONFIG', `${source}: ${path}: ${message}`, { hint: 'memory = "512m", cpu = 0.5 (a share of one core), processes = 256; see the README.' });
+}
 
 export function parseAppConfig(text: string, source = 'berth.toml'): AppConfig {
   let raw: unknown;
@@ -101,7 +170,7 @@ export function parseAppConfig(text: string, source = 'berth.toml'): AppConfig {
     const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
     const message = issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
     throw new BerthError('BERTH_E_APP_CONFIG', `${source}: ${where}: ${message}`, {
-      hint: 'Known sections are [static], [health], [scale], [limits], [https], [cache], [cron] and [python]; see the README.',
+      hint: 'Known sections are [static], [health], [scale], [limits], [https], [cache], [cron], [resources] and [python]; see the README.',
     });
   }
   const data = result.data;
@@ -141,6 +210,7 @@ export function parseAppConfig(text: string, source = 'berth.toml'): AppConfig {
     https: { hsts, redirect: https?.redirect ?? true },
     cache: { enabled: data.cache?.enabled ?? true },
     cron: cronJobs(data.cron, source),
+    resources: resources(data.resources, source),
     python: { systemSitePackages: data.python?.system_site_packages ?? false, server: data.python?.server ?? null },
   };
 }
