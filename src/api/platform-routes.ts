@@ -1,3 +1,4 @@
+import { parseSize } from '../units.ts';
 import { BerthError } from '../errors.ts';
 import type { Platform } from '../platform/platform.ts';
 import { accessLineFormatter, parseAccessFormat } from '../platform/access-log.ts';
@@ -121,11 +122,21 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
       const app = appOf(req);
       const body = object(await req.json(), 'the request body');
       const quantities: Record<string, number> = {};
-      for (const [type, quantity] of Object.entries(body)) {
-        if (typeof quantity !== 'number' || !Number.isInteger(quantity)) throw new BerthError('BERTH_E_SCALE', `${type} must be a whole number`, { status: 400 });
-        quantities[type] = quantity;
+      const memory: Record<string, number | null> = {};
+      for (const [type, value] of Object.entries(body)) {
+        // {"web": 2}, or {"web": {"count": 2, "memory": "1g"}} (memory null: back to the defaults).
+        const entry = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : { count: value };
+        for (const key of Object.keys(entry)) if (key !== 'count' && key !== 'memory') throw new BerthError('BERTH_E_SCALE', `${type}: unknown field "${key}"`, { status: 400, hint: 'Give {"count": N} and optionally "memory": "512m" (or null).' });
+        if (typeof entry.count !== 'number' || !Number.isInteger(entry.count)) throw new BerthError('BERTH_E_SCALE', `${type} must be a whole number`, { status: 400 });
+        quantities[type] = entry.count;
+        if (entry.memory === null) memory[type] = null;
+        else if (entry.memory !== undefined) {
+          if (typeof entry.memory !== 'string' && typeof entry.memory !== 'number') throw new BerthError('BERTH_E_SCALE', `${type}: memory is a size such as "512m"`, { status: 400 });
+          memory[type] = parseSize(entry.memory);
+        }
       }
-      return { body: { formation: await platform.scale(app.name, quantities, req.actor) } };
+      const formation = await platform.scale(app.name, quantities, req.actor, memory);
+      return { body: { formation, memory: platform.formationMemory(app.name) } };
     })
     .add('GET', '/apps/:app/ps', async (req) => ({ body: { instances: platform.instances(appOf(req).name) } }))
     .add('GET', '/apps/:app/cron', async (req) => {

@@ -896,23 +896,29 @@ export class Platform {
   }
 
   /** New instance counts, rolled out as a fresh set of instances of the same release. */
-  scale(app: string, quantities: Readonly<Record<string, number>>, actor: string): Promise<Record<string, number>> {
+  scale(app: string, quantities: Readonly<Record<string, number>>, actor: string, memory: Readonly<Record<string, number | null>> = {}): Promise<Record<string, number>> {
     return this.#auditedAsync(actor, 'scale', app, () =>
       this.#serially(app, async () => {
         const before = this.#store.getFormation(app);
-        const formation = this.#store.setFormation(app, quantities);
+        const beforeMemory = this.#store.getFormationMemory(app);
+        const formation = this.#store.setFormation(app, quantities, memory);
         const current = this.#store.currentRelease(app);
         if (current !== null) {
           try {
             await this.#activate(app, current);
           } catch (err) {
-            this.#store.setFormation(app, before);
+            this.#store.setFormation(app, before, Object.fromEntries(Object.keys(memory).filter((type) => Object.hasOwn(before, type)).map((type) => [type, beforeMemory[type] ?? null])));
             throw err;
           }
         }
         return formation;
       }),
     );
+  }
+
+  /** Memory limits per process type set by `berth scale TYPE=N:SIZE`. */
+  formationMemory(app: string): Record<string, number> {
+    return this.#store.getFormationMemory(app);
   }
 
   /**

@@ -97,6 +97,12 @@
 //                deleted (a destroyed app's uid stays here), so no uid is
 //                given to a second app. Seeded from the apps that had one.
 //
+// Version 7:
+//
+//   formation    gains memory_bytes: the memory limit `berth scale
+//                web=2:1g` set for the process type (NULL: the app's
+//                berth.toml [resources], else the server's default).
+//
 // Times are ISO-8601 UTC strings. Tables are STRICT, so a wrong type is an
 // error rather than a silently stored string. Two triggers keep the one
 // invariant a restart depends on — an app's current release is a succeeded
@@ -292,6 +298,9 @@ export const MIGRATIONS: readonly string[] = [
     allocated_at TEXT NOT NULL
   ) STRICT;
   INSERT INTO app_uids (uid, app, allocated_at) SELECT uid, name, created_at FROM apps WHERE uid IS NOT NULL;
+  `,
+  `
+  ALTER TABLE formation ADD COLUMN memory_bytes INTEGER NULL CHECK (memory_bytes IS NULL OR memory_bytes >= 16777216);
   `,
 ];
 

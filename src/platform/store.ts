@@ -66,6 +66,8 @@ function cronSlot(value: string): string {
   return new Date(ms).toISOString();
 }
 
+/** The smallest memory limit `berth scale` accepts, as berth.toml's [resources]. */
+const MIN_SCALE_MEMORY = 16 * 1024 * 1024;
 /** The most instances of one process type; the same limit as berth.toml's [scale]. */
 export const MAX_QUANTITY = 64;
 /** last_used_at is written at most this often per token, so authenticating is not an fsync per request. */
@@ -637,7 +639,7 @@ export class Store {
    * process types can be scaled; before that, any well-formed name (the
    * count applies when a release declares the type).
    */
-  setFormation(app: string, quantities: Readonly<Record<string, number>>): Record<string, number> {
+  setFormation(app: string, quantities: Readonly<Record<string, number>>, memory: Readonly<Record<string, number | null>> = {}): Record<string, number> {
     const entries = Object.entries(quantities).map(([type, quantity]): [string, number] => {
       processType(type);
       if (!Number.isInteger(quantity) || quantity < 0 || quantity > MAX_QUANTITY) {
@@ -648,6 +650,13 @@ export class Store {
       }
       return [type, quantity];
     });
+    for (const [type, bytes] of Object.entries(memory)) {
+      processType(type);
+      if (bytes !== null && !(Number.isSafeInteger(bytes) && bytes >= MIN_SCALE_MEMORY)) {
+        throw new BerthError('BERTH_E_SCALE', `${type}: a memory limit is at least 16m`, { hint: 'e.g. berth scale web=2:512m', status: 400 });
+      }
+      if (!Object.hasOwn(quantities, type)) throw new BerthError('BERTH_E_SCALE', `${type}: a memory limit goes with a count`, { hint: 'e.g. berth scale web=2:512m', status: 400 });
+    }
     return this.transaction(() => {
       const id = this.#appId(app);
       const current = this.currentRelease(app);
@@ -669,9 +678,21 @@ export class Store {
           type,
           quantity,
         );
+        // A count alone keeps the type's memory limit; one given (or null: back to the defaults) replaces it.
+        if (Object.hasOwn(memory, type)) this.#run('UPDATE formation SET memory_bytes = ? WHERE app_id = ? AND process_type = ?', memory[type] ?? null, id, type);
       }
       return this.getFormation(app);
     });
+  }
+
+  /** The memory limits `berth scale TYPE=N:SIZE` set, by process type (types without one are absent). */
+  getFormationMemory(app: string): Record<string, number> {
+    const id = this.#appId(app);
+    const memory: Record<string, number> = {};
+    for (const row of this.#all('SELECT process_type, memory_bytes FROM formation WHERE app_id = ? AND memory_bytes IS NOT NULL ORDER BY process_type', id)) {
+      memory[String(row.process_type)] = Number(row.memory_bytes);
+    }
+    return memory;
   }
 
   getFormation(app: string): Record<string, number> {

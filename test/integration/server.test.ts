@@ -158,7 +158,7 @@ test('berth server: deploys, config releases and rollbacks of real apps, survivi
   });
 
   await t.test('scale starts more instances; config values stay hidden unless revealed', async () => {
-    assert.deepEqual((await call(d, 'PUT', '/apps/shop/formation', { web: 2 })).json, { formation: { web: 2 } });
+    assert.deepEqual((await call(d, 'PUT', '/apps/shop/formation', { web: 2 })).json, { formation: { web: 2 }, memory: {} });
     const ps = (await call(d, 'GET', '/apps/shop/ps')).json.instances;
     assert.equal(ps.filter((i: { state: string }) => i.state === 'ready').length, 2);
     await call(d, 'PATCH', '/apps/shop/config', { set: { SECRET_KEY: 's3cr3t-value' } });

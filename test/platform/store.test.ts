@@ -588,6 +588,23 @@ test('formation: merges per process type; only the current release\'s types once
   assert.deepEqual(store.setFormation('shop', { web: 64 }).web, 64);
 });
 
+test('formation: a memory limit per process type, kept by a count alone, cleared by null, refused below 16m or without a count', (t) => {
+  const { store } = openTempStore(t);
+  appWithBuild(store);
+  const MIB = 1024 * 1024;
+  store.setFormation('shop', { web: 2, worker: 1 }, { web: 1024 * MIB });
+  assert.deepEqual(store.getFormationMemory('shop'), { web: 1024 * MIB });
+  store.setFormation('shop', { web: 3 });
+  assert.deepEqual(store.getFormationMemory('shop'), { web: 1024 * MIB }, 'a count alone keeps the size');
+  store.setFormation('shop', { worker: 2 }, { worker: 256 * MIB });
+  assert.deepEqual(store.getFormationMemory('shop'), { web: 1024 * MIB, worker: 256 * MIB });
+  store.setFormation('shop', { web: 3 }, { web: null });
+  assert.deepEqual(store.getFormationMemory('shop'), { worker: 256 * MIB }, 'null goes back to the defaults');
+  refused(() => store.setFormation('shop', { web: 1 }, { web: 1024 }), 'BERTH_E_SCALE', 400);
+  refused(() => store.setFormation('shop', { web: 1 }, { worker: 64 * MIB }), 'BERTH_E_SCALE', 400);
+  assert.deepEqual(store.getFormation('shop'), { web: 3, worker: 2 }, 'refusals changed nothing');
+});
+
 // ---- domains ----------------------------------------------------------------
 
 test('domains: a hostname belongs to one app; adding it again is a no-op; names are lowercased', (t) => {

@@ -1,3 +1,4 @@
+import { parseSize } from '../../units.ts';
 import { BerthError } from '../../errors.ts';
 import { configKey, configValue, MAX_QUANTITY, processType, releaseRef } from '../../platform/index.ts';
 
@@ -73,24 +74,50 @@ export function parseConfigKeys(args: readonly string[]): string[] {
   return [...new Set(args.map((arg) => checkedKey(arg)))];
 }
 
-/** `web=3 worker=1` (or `web=3,worker=1`) for `berth scale`: process types as a Procfile names them, counts 0 to 64. */
-export function parseFormation(args: readonly string[]): Record<string, number> {
-  const formation: Record<string, number> = {};
-  const hint = `Use TYPE=COUNT with a count from 0 to ${MAX_QUANTITY}, e.g. berth scale web=3 worker=1 --app NAME.`;
+/** What `berth scale` asks: counts per process type, and memory limits for some (null: back to the defaults). */
+export interface ScaleRequest {
+  readonly counts: Record<string, number>;
+  readonly memory: Record<string, number | null>;
+}
+
+/**
+ * `web=3 worker=1` (or `web=3,worker=1`) for `berth scale`: process types as
+ * a Procfile names them, counts 0 to 64, each optionally with a memory
+ * limit (`web=2:1g`; `web=2:default` goes back to berth.toml's or the
+ * server's). `--memory SIZE` gives one to every type named without one.
+ */
+export function parseFormation(args: readonly string[], memoryFlag?: string): ScaleRequest {
+  const counts: Record<string, number> = {};
+  const memory: Record<string, number | null> = {};
+  const hint = `Use TYPE=COUNT (or TYPE=COUNT:SIZE) with a count from 0 to ${MAX_QUANTITY}, e.g. berth scale web=3 worker=1:1g --app NAME.`;
   for (const arg of args) {
     for (const part of arg.split(',')) {
-      const match = /^([^=]*)=(.*)$/.exec(part.trim());
+      const match = /^([^=]*)=([^:]*)(?::(.*))?$/.exec(part.trim());
       if (match === null) throw new BerthError('BERTH_E_USAGE', `"${part}" is not TYPE=COUNT`, { hint });
       const type = processType(match[1]);
       if (!/^\d{1,3}$/.test(match[2]!) || Number(match[2]) > MAX_QUANTITY) {
         throw new BerthError('BERTH_E_SCALE', `"${match[2]}" is not a number of ${type} instances`, { hint });
       }
-      if (Object.hasOwn(formation, type)) throw new BerthError('BERTH_E_USAGE', `${type} is given twice`, { hint });
-      formation[type] = Number(match[2]);
+      if (Object.hasOwn(counts, type)) throw new BerthError('BERTH_E_USAGE', `${type} is given twice`, { hint });
+      counts[type] = Number(match[2]);
+      const size = match[3];
+      if (size !== undefined) memory[type] = size === 'default' ? null : scaleSize(size, type, hint);
     }
   }
-  if (Object.keys(formation).length === 0) throw new BerthError('BERTH_E_USAGE', 'nothing to scale', { hint });
-  return formation;
+  if (Object.keys(counts).length === 0) throw new BerthError('BERTH_E_USAGE', 'nothing to scale', { hint });
+  if (memoryFlag !== undefined) {
+    const bytes = memoryFlag === 'default' ? null : scaleSize(memoryFlag, '--memory', hint);
+    for (const type of Object.keys(counts)) if (!Object.hasOwn(memory, type)) memory[type] = bytes;
+  }
+  return { counts, memory };
+}
+
+function scaleSize(size: string, what: string, hint: string): number {
+  try {
+    return parseSize(size);
+  } catch {
+    throw new BerthError('BERTH_E_SCALE', `${what}: "${size}" is not a memory size`, { hint });
+  }
 }
 
 /** `berth rollback v3` or `3`: the version number; undefined (no argument) lets the server pick the previous good release. */

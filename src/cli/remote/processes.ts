@@ -11,14 +11,16 @@ import { formatFormation, formatJson } from './table.ts';
 export function registerProcesses(cli: Command, ctx: RemoteContext): void {
   cli
     .command('scale')
-    .description('set how many instances of each process type run, e.g. berth scale web=3 worker=1 --app shop')
-    .argument('<type=count...>', 'process types and counts (0 to 64)')
+    .description('set how many instances of each process type run, and their memory, e.g. berth scale web=3 worker=1:1g --app shop')
+    .argument('<type=count[:size]...>', 'process types and counts (0 to 64), each optionally with a memory limit (web=2:1g; web=2:default for the defaults)')
     .requiredOption('--app <name>', 'the app')
-    .action(async (args: string[], opts: { app: string }) => {
+    .option('--memory <size>', 'the memory limit of every type named without one (512m, 1g; default: berth.toml or the server\'s)')
+    .action(async (args: string[], opts: { app: string; memory?: string }) => {
       const app = appName(opts.app);
-      const formation = parseFormation(args);
-      const { value } = await ctx.client().call('PUT', apiPath('apps', app, 'formation'), FormationAnswer, formation);
-      const now = formatFormation(value.formation);
+      const request = parseFormation(args, opts.memory);
+      const body = Object.fromEntries(Object.entries(request.counts).map(([type, count]) => [type, Object.hasOwn(request.memory, type) ? { count, memory: request.memory[type] } : count]));
+      const { value } = await ctx.client().call('PUT', apiPath('apps', app, 'formation'), FormationAnswer, body);
+      const now = formatFormation(value.formation, value.memory ?? {});
       ctx.io.out(`scaled ${app}: ${now === '' ? 'nothing runs' : now}\n`);
     });
 

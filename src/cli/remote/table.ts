@@ -67,9 +67,15 @@ export function formatBytes(bytes: number): string {
 }
 
 /** `{web: 2, worker: 1}` → "web=2 worker=1", types sorted, so the output is stable. */
-export function formatFormation(formation: Readonly<Record<string, number>>): string {
+export function formatFormation(formation: Readonly<Record<string, number>>, memory: Readonly<Record<string, number>> = {}): string {
   const entries = Object.entries(formation).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return entries.map(([type, count]) => `${type}=${count}`).join(' ');
+  return entries.map(([type, count]) => (memory[type] === undefined ? `${type}=${count}` : `${type}=${count}:${shortSize(memory[type])}`)).join(' ');
+}
+
+/** 1073741824 → "1g", 536870912 → "512m": sizes as `berth scale` takes them. */
+function shortSize(bytes: number): string {
+  for (const [unit, size] of [['t', 1024 ** 4], ['g', 1024 ** 3], ['m', 1024 ** 2], ['k', 1024]] as const) if (bytes % size === 0) return `${bytes / size}${unit}`;
+  return String(bytes);
 }
 
 /** `["A", "B", "C"]` → "A, B and C". */

@@ -52,14 +52,23 @@ test('config unset takes keys, drops repeats, refuses KEY=VALUE', () => {
 });
 
 test('scale: TYPE=COUNT arguments (or comma-separated), counts 0 to 64', () => {
-  assert.deepEqual(parseFormation(['web=3', 'worker=1']), { web: 3, worker: 1 });
-  assert.deepEqual(parseFormation(['web=0,clock-2=64']), { web: 0, 'clock-2': 64 });
+  assert.deepEqual(parseFormation(['web=3', 'worker=1']), { counts: { web: 3, worker: 1 }, memory: {} });
+  assert.deepEqual(parseFormation(['web=0,clock-2=64']), { counts: { web: 0, 'clock-2': 64 }, memory: {} });
   for (const bad of ['web', 'web=', 'web=-1', 'web=65', 'web=1.5', 'web=two', 'web=0x1']) assert.throws(() => parseFormation([bad]), /TYPE=COUNT|not a number of/, bad);
   assert.throws(() => parseFormation(['web=65']), code('BERTH_E_SCALE'));
   assert.throws(() => parseFormation(['we b=1']), code('BERTH_E_NAME'));
   assert.throws(() => parseFormation(['=1']), code('BERTH_E_NAME'));
   assert.throws(() => parseFormation(['web=1', 'web=2']), /web is given twice/);
   assert.throws(() => parseFormation([]), /nothing to scale/);
+});
+
+test('scale: TYPE=COUNT:SIZE sets a memory limit, :default clears it, --memory gives one to the types named without one', () => {
+  const MIB = 1024 * 1024;
+  assert.deepEqual(parseFormation(['web=2:1g', 'worker=1:default']), { counts: { web: 2, worker: 1 }, memory: { web: 1024 * MIB, worker: null } });
+  assert.deepEqual(parseFormation(['web=2', 'worker=1:256Mi'], '512m'), { counts: { web: 2, worker: 1 }, memory: { web: 512 * MIB, worker: 256 * MIB } });
+  assert.deepEqual(parseFormation(['web=2'], 'default'), { counts: { web: 2 }, memory: { web: null } });
+  for (const bad of ['web=2:', 'web=2:lots', 'web=2:1g:2g']) assert.throws(() => parseFormation([bad]), code('BERTH_E_SCALE'), bad);
+  assert.throws(() => parseFormation(['web=2'], 'huge'), /--memory: "huge" is not a memory size/);
 });
 
 test('rollback targets: v3 or 3, or none for the previous release', () => {
