@@ -2,6 +2,8 @@ import { dirname } from 'node:path';
 import { commandToArgv, type ProcessType } from '../build/index.ts';
 import { Instance, type ExitInfo, type InstanceState, type RunAs } from './instance.ts';
 import type { Launcher } from './launcher.ts';
+import { outOfMemoryMessage } from '../sandbox/limits-policy.ts';
+import type { ResourceLimits, ResourceUsage } from '../sandbox/types.ts';
 import { findFreePort } from './ports.ts';
 import { portTakenMessage, type PortOwner } from './port-owner.ts';
 import { probeInstance } from './probe.ts';
@@ -116,14 +118,27 @@ export class Formation {
     await Promise.all(this.#slots.map((slot) => this.#launch(slot)));
   }
 
-  /** The current instances with their states, for `ps` and tests. */
-  instances(): Array<{ name: string; state: InstanceState; pid: number | undefined; port: number | null }> {
+  /** The current instances with their states, for `ps` and tests; `lastExit` says how the slot's last unasked exit went ("out of memory: …", "code 1"). */
+  instances(): Array<{ name: string; state: InstanceState; pid: number | undefined; port: number | null; startedAt: number; lastExit: string | null }> {
     return this.#slots
       .filter((slot) => slot.instance !== null)
       .map((slot) => {
         const instance = slot.instance!;
-        return { name: instance.name, state: instance.state, pid: instance.pid, port: instance.spec.port };
+        return { name: instance.name, state: instance.state, pid: instance.pid, port: instance.spec.port, startedAt: instance.startedAt, lastExit: slot.lastExit };
       });
+  }
+
+  /** What each current instance uses and may use (null where nothing measures it: no sandbox). */
+  async usage(): Promise<Map<string, { usage: ResourceUsage | null; limits: ResourceLimits | null }>> {
+    const result = new Map<string, { usage: ResourceUsage | null; limits: ResourceLimits | null }>();
+    await Promise.all(
+      this.#slots.map(async (slot) => {
+        const process = slot.instance?.process;
+        if (!slot.instance || !process) return;
+        result.set(slot.instance.name, { usage: await process.usage().catch(() => null), limits: process.limits });
+      }),
+    );
+    return result;
   }
 
   /** Each instance's supervision facts, for metrics: when its process started, and its slot's unasked exits (each followed by a restart) since this formation started. */
@@ -246,7 +261,8 @@ export class Formation {
   }
 
   #onExit(slot: Slot, instance: Instance, info: ExitInfo): void {
-    const how = info.signal ? `signal ${info.signal}` : `code ${info.code}`;
+    // Killed for memory: said in words, never as "signal SIGKILL" or "code 137".
+    const how = info.outOfMemory ? outOfMemoryMessage(instance.name, info.outOfMemory.peakBytes, info.outOfMemory.limitBytes) : info.signal ? `signal ${info.signal}` : `code ${info.code}`;
     if (instance.stopRequested || this.#closing) {
       instance.state = 'stopped';
       this.#options.log(instance.name, `stopped (${how})`, 'event');
@@ -268,11 +284,14 @@ export class Formation {
     const decision = decideRestart(slot.history, instance.startedAt, this.#clock.now(), this.#options.restartPolicy ?? DEFAULT_RESTART_POLICY);
     slot.history = decision.history;
     const delay = decision.delayMs >= 1000 ? `${(decision.delayMs / 1000).toFixed(1)}s` : `${decision.delayMs}ms`;
+    if (info.outOfMemory) this.#options.log(instance.name, how, 'event');
     this.#options.log(
       instance.name,
       decision.crashLoop
         ? `crash loop: exited with ${how}, ${decision.history.quickCrashes} times in a row within seconds of starting; next attempt in ${delay}`
-        : `crashed (${how}); restarting in ${delay}`,
+        : info.outOfMemory
+          ? `restarting in ${delay}`
+          : `crashed (${how}); restarting in ${delay}`,
       'event',
     );
     slot.restartTimer = setTimeout(() => {
