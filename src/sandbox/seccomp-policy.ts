@@ -35,18 +35,18 @@
 // | settimeofday clock_settime clock_adjtime adjtimex | EPERM | the clock is the machine's. Docker allows clock_adjtime and adjtimex for their read-only use (ntp_gettime), which apps do not need; refusing both keeps one rule: no call that can set the time |
 // | acct swapon swapoff syslog sethostname setdomainname vhangup quotactl quotactl_fd lookup_dcookie fanotify_init | EPERM | machine-wide administration (process accounting, swap, the kernel log, host names, terminals, quotas, profiling, watching every file) |
 // | iopl ioperm | EPERM | direct hardware I/O ports (x86 only) |
-// | move_pages migrate_pages | EPERM | move another process's memory between NUMA nodes (Docker: CAP_SYS_NICE only) |
+// | move_pages migrate_pages | EPERM | move a process's pages between NUMA nodes, another's too (Docker refuses them as well) |
 // | nfsservctl uselib ustat sysfs _sysctl | EPERM | obsolete or removed; nothing current calls them |
 //
 // Allowed on purpose (Docker refuses some of them):
 // - ptrace, process_vm_readv, process_vm_writev: debuggers and profilers
 //   (gdb, strace, py-spy, rbspy) need them. The kernel lets a process trace
-//   only processes of its own uid that are dumpable, no capabilities make that
-//   wider, and the sandbox's pid namespace leaves only the app's own processes
-//   in sight. Since Linux 4.8 the filter runs again after a tracer changes a
-//   system call, so tracing cannot smuggle a refused call past it (Docker
-//   allows these from 4.8 on for the same reason; berth needs a newer kernel
-//   anyway).
+//   only dumpable processes of its own uid, an app has no capability that
+//   would widen that, and its pid namespace leaves only its own processes in
+//   sight. Since Linux 4.8 the filter runs after a tracer's stop and sees
+//   what the tracer changed, so tracing cannot smuggle a refused call past
+//   it (Docker allows these from 4.8 on for that reason; Node 24 itself
+//   needs Linux 4.18).
 // - get_mempolicy, set_mempolicy, mbind (Docker: CAP_SYS_NICE only): they
 //   place the caller's own memory on NUMA nodes, within its cgroup's limits;
 //   NUMA-aware runtimes (the JVM's UseNUMA, libnuma users) fail without them.
