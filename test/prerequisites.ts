@@ -31,6 +31,10 @@ if (!has('redis-server', ['--version'])) missing.push('redis-server');
 if (!has('redis-cli', ['--version'])) missing.push('redis-tools');
 if (!has('/usr/bin/python3', ['-c', 'import psycopg2'])) missing.push('python3-psycopg2');
 if (!has('/usr/bin/python3', ['-c', 'import redis'])) missing.push('python3-redis');
+// Sandboxes: bwrap runs the seccomp attack tests; the kernel's uapi headers
+// are what the seccomp filter's system call table is checked against.
+if (!has('bwrap', ['--version'])) missing.push('bubblewrap');
+if (!existsSync('/usr/include/asm-generic/unistd.h')) missing.push('linux-libc-dev');
 
 if (missing.length > 0) {
   const canInstall = process.getuid?.() === 0 && has('apt-get', ['--version']);
