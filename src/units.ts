@@ -30,3 +30,16 @@ export function parseDuration(input: string): number {
   const unit = match[2] ?? 's';
   return Math.round(unit === 'ms' ? value : unit === 's' ? value * 1000 : value * 60_000);
 }
+
+/** 512 → "512 bytes", 536870912 → "512 MiB", 1610612736 → "1.5 GiB": sizes as berth shows them. */
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  if (unit === 0) return bytes === 1 ? '1 byte' : `${bytes} bytes`;
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}

@@ -52,7 +52,7 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
           release: current === null ? null : releaseView(current, app.currentVersion),
           formation: platform.formation(app.name),
           domains: platform.domains(app.name),
-          instances: platform.instances(app.name),
+          instances: await platform.instances(app.name),
         },
       };
     })
@@ -138,7 +138,7 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
       const formation = await platform.scale(app.name, quantities, req.actor, memory);
       return { body: { formation, memory: platform.formationMemory(app.name) } };
     })
-    .add('GET', '/apps/:app/ps', async (req) => ({ body: { instances: platform.instances(appOf(req).name) } }))
+    .add('GET', '/apps/:app/ps', async (req) => ({ body: { instances: await platform.instances(appOf(req).name) } }))
     .add('GET', '/apps/:app/cron', async (req) => {
       const app = appOf(req);
       const jobs = platform.cronJobs(app.name).map((job) => ({

@@ -3,6 +3,7 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { BerthError } from '../errors.ts';
+import { formatBytes } from '../units.ts';
 import type { RunAs } from '../runner/index.ts';
 import { commandToArgv } from './command-line.ts';
 import type { AppPlan, BuildEnvironment, BuildStep, NodeRuntime, PythonRuntime } from './detect.ts';
@@ -111,9 +112,6 @@ function buildTimeout(shown: string, timeoutMs: number): BerthError {
   });
 }
 
-function formatBytes(bytes: number): string {
-  return bytes >= 1024 ** 3 ? `${+(bytes / 1024 ** 3).toFixed(1)} GiB` : `${Math.round(bytes / 1024 ** 2)} MiB`;
-}
 
 // ---- the build cache ------------------------------------------------------
 //

@@ -150,7 +150,7 @@ export class DashboardServer {
       .add('GET', '/apps/:app', page(shell))
       .add('GET', '/assets/:name', open(async (ctx) => this.#serveAsset(ctx.req, ctx.res, ctx.params.name ?? '')))
       .add('GET', '/api/apps', api(async (ctx) => this.#json(ctx.res, 200, overview(platform, history, addons))))
-      .add('GET', '/api/apps/:app', api(async (ctx) => this.#json(ctx.res, 200, appDetail(platform, history, appOf(ctx), addons))))
+      .add('GET', '/api/apps/:app', api(async (ctx) => this.#json(ctx.res, 200, await appDetail(platform, history, appOf(ctx), addons))))
       .add('GET', '/api/apps/:app/config/:key', api(async (ctx) => {
         const app = appOf(ctx);
         const key = names.configKey(ctx.params.key ?? '');

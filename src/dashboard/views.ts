@@ -44,7 +44,7 @@ export interface AppSummary {
 
 export function appSummary(platform: Platform, name: string): AppSummary {
   const current = platform.store.currentRelease(name);
-  const instances = platform.instances(name);
+  const instances = platform.instanceStates(name);
   const expected = Object.values(platform.formation(name)).reduce((sum, n) => sum + n, 0);
   return {
     name,
@@ -76,7 +76,7 @@ export function deployHistory(builds: readonly Build[], releases: readonly Relea
   });
 }
 
-export function appDetail(platform: Platform, history: MetricsHistory, name: string, addons?: DashboardAddons) {
+export async function appDetail(platform: Platform, history: MetricsHistory, name: string, addons?: DashboardAddons) {
   const store = platform.store;
   const app = store.getApp(name);
   const releases = store.listReleases(name);
@@ -85,7 +85,7 @@ export function appDetail(platform: Platform, history: MetricsHistory, name: str
     series: seriesColumns(history.series(name)),
     releases: [...releases].reverse().map((r) => releaseView(r, app.currentVersion)),
     formation: platform.formation(name),
-    instances: platform.instances(name),
+    instances: await platform.instances(name),
     domains: platform.domainDetails(name),
     config: Object.keys(store.getConfig(name)).sort(),
     deploys: deployHistory(store.listBuilds(name), releases),

@@ -144,6 +144,20 @@ interface AppState {
  * takes traffic only once ready; if it fails, the store and the traffic are
  * left as they were (the failed release is recorded as failed).
  */
+/** One instance as `berth ps`, the API and the dashboard show it. */
+export interface InstanceView {
+  readonly name: string;
+  readonly state: string;
+  readonly pid: number | undefined;
+  readonly port: number | null;
+  readonly release: string | null;
+  /** How the slot's last unasked exit went ("out of memory: web.1 used 512 MiB, its limit"), or null. */
+  readonly lastExit: string | null;
+  readonly memory: { readonly usedBytes: number; readonly limitBytes: number | null } | null;
+  readonly cpu: { readonly seconds: number; readonly limit: number | null; readonly since: string } | null;
+  readonly processes: { readonly count: number; readonly limit: number | null } | null;
+}
+
 export class Platform {
   readonly #options: PlatformOptions;
   readonly #store: Store;
@@ -976,13 +990,34 @@ export class Platform {
     return { ...effective, ...this.#store.getFormation(app) };
   }
 
-  instances(app: string): Array<{ name: string; state: string; pid: number | undefined; port: number | null; release: string | null }> {
+  /** Each instance's name and state, without measuring anything (the dashboard's summaries). */
+  instanceStates(app: string): Array<{ name: string; state: string }> {
+    this.#store.getApp(app);
+    return this.#apps.get(app)?.runner.formation?.instances().map((instance) => ({ name: instance.name, state: instance.state })) ?? [];
+  }
+
+  /** The app's instances: state, release, pid, port, how the last one of each slot ended, and what each uses against its limits (null outside a sandbox). */
+  async instances(app: string): Promise<InstanceView[]> {
     this.#store.getApp(app);
     const state = this.#apps.get(app);
     const formation = state?.runner.formation;
     if (!formation) return [];
     const release = state!.runner.current?.name ?? null;
-    return formation.instances().map((instance) => ({ ...instance, release }));
+    const usage = await formation.usage();
+    return formation.instances().map((instance) => {
+      const measured = usage.get(instance.name);
+      return {
+        name: instance.name,
+        state: instance.state,
+        pid: instance.pid,
+        port: instance.port,
+        release,
+        lastExit: instance.lastExit,
+        memory: measured?.usage ? { usedBytes: measured.usage.memoryBytes, limitBytes: measured.limits?.memoryBytes ?? null } : null,
+        cpu: measured?.usage ? { seconds: measured.usage.cpuSeconds, limit: measured.limits?.cpu ?? null, since: new Date(instance.startedAt).toISOString() } : null,
+        processes: measured?.usage ? { count: measured.usage.processes, limit: measured.limits?.processes ?? null } : null,
+      };
+    });
   }
 
   /** Every app's running instances, for metrics; `generation` is the same object while the same set of instances (one activation) runs. */

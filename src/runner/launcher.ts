@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import type { ResourceLimits, ResourceUsage } from '../sandbox/types.ts';
+import type { ResourceLimits, ResourceUsage } from '../sandbox/index.ts';
 
 // How an app's process is started: plainly (its own process group, as the
 // app's user when berth runs as root) or in a sandbox (src/sandbox/). The

@@ -1,4 +1,5 @@
 import type { AppResources, ResourceRequest } from '../build/index.ts';
+import { formatBytes } from '../units.ts';
 import type { ResourceLimits } from './types.ts';
 
 // How much an instance may use: the server's defaults, then the app's
@@ -28,12 +29,6 @@ export function instanceLimits(defaults: ResourceLimits, resources: AppResources
   return over(over(over(defaults, resources.all), resources.byType[type]), scaled);
 }
 
-/** "512 MiB", "1.5 GiB": how limits and usage are shown. */
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1024 ** 3) return `${+(bytes / 1024 ** 3).toFixed(1)} GiB`;
-  if (bytes >= MIB) return `${Math.round(bytes / MIB)} MiB`;
-  return `${Math.max(1, Math.round(bytes / 1024))} KiB`;
-}
 
 /** The line an instance killed for memory gets, in its log, `berth ps`, the dashboard: never just "exited (137)". */
 export function outOfMemoryMessage(instance: string, peakBytes: number | null, limitBytes: number): string {

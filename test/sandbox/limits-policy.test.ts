@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAppConfig } from '../../src/build/index.ts';
-import { DEFAULT_INSTANCE_LIMITS, formatBytes, instanceLimits, outOfMemoryMessage } from '../../src/sandbox/limits-policy.ts';
+import { DEFAULT_INSTANCE_LIMITS, instanceLimits, outOfMemoryMessage } from '../../src/sandbox/limits-policy.ts';
+import { formatBytes } from '../../src/units.ts';
 
 const MIB = 1024 * 1024;
 
@@ -34,7 +35,7 @@ test('[resources] refuses what it cannot honour, naming the key', () => {
 
 test('an instance killed for memory is said in words', () => {
   assert.equal(outOfMemoryMessage('web.1', 512 * MIB, 512 * MIB), 'out of memory: web.1 used 512 MiB, its limit');
-  assert.equal(outOfMemoryMessage('worker.2', null, 1024 * MIB), 'out of memory: worker.2 used 1 GiB, its limit');
+  assert.equal(outOfMemoryMessage('worker.2', null, 1024 * MIB), 'out of memory: worker.2 used 1.0 GiB, its limit');
   assert.equal(formatBytes(1536 * MIB), '1.5 GiB');
-  assert.equal(formatBytes(512), '1 KiB');
+  assert.equal(formatBytes(512), '512 bytes');
 });

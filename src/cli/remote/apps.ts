@@ -4,13 +4,34 @@ import { appName } from '../../platform/index.ts';
 import { apiPath } from './client.ts';
 import type { RemoteContext } from './context.ts';
 import { AppAnswer, AppInfoAnswer, AppsAnswer, DestroyedAnswer, type AppInfo, type Instance } from './schemas.ts';
-import { cell, formatFields, formatFormation, formatJson, formatTable, formatTime } from './table.ts';
+import { cell, formatBytes, formatFields, formatFormation, formatJson, formatTable, formatTime } from './table.ts';
 
-export function instancesTable(instances: readonly Instance[]): string {
-  return formatTable(
-    ['INSTANCE', 'STATE', 'RELEASE', 'PID', 'PORT'],
-    instances.map((instance) => [instance.name, instance.state, instance.release, instance.pid, instance.port]),
+export function instancesTable(instances: readonly Instance[], now = Date.now()): string {
+  const measured = instances.some((instance) => instance.memory || instance.cpu);
+  const table = formatTable(
+    measured ? ['INSTANCE', 'STATE', 'RELEASE', 'PID', 'PORT', 'MEMORY', 'CPU'] : ['INSTANCE', 'STATE', 'RELEASE', 'PID', 'PORT'],
+    instances.map((instance) => {
+      const row = [instance.name, instance.state, instance.release, instance.pid, instance.port];
+      return measured ? [...row, memoryCell(instance.memory), cpuCell(instance.cpu, now)] : row;
+    }),
   );
+  // How an instance last ended, when it did on its own (an out-of-memory kill is said in words).
+  const exits = instances.filter((instance) => instance.lastExit).map((instance) => `${instance.name} last exited: ${cell(instance.lastExit)}\n`);
+  return table + exits.join('');
+}
+
+/** "120 MiB / 512 MiB": what it uses beside its limit. */
+function memoryCell(memory: Instance['memory']): string | null {
+  if (!memory) return null;
+  return memory.limitBytes === null ? formatBytes(memory.usedBytes) : `${formatBytes(memory.usedBytes)} / ${formatBytes(memory.limitBytes)}`;
+}
+
+/** "0.12 / 1 core": cores used on average since it started, beside its quota. */
+function cpuCell(cpu: Instance['cpu'], now: number): string | null {
+  if (!cpu) return null;
+  const seconds = Math.max(1, (now - Date.parse(cpu.since)) / 1000);
+  const average = (cpu.seconds / seconds).toFixed(2);
+  return cpu.limit === null ? `${average} cores` : `${average} / ${+cpu.limit.toFixed(2)} core${cpu.limit === 1 ? '' : 's'}`;
 }
 
 /** `berth apps info`: the app, what serves it, and its instances. */

@@ -34,6 +34,10 @@ export const InstanceSchema = z.object({
   pid: z.number().nullish(),
   port: z.number().nullish(),
   release: z.string().nullish(),
+  lastExit: z.string().nullish(),
+  memory: z.object({ usedBytes: z.number(), limitBytes: z.number().nullable() }).nullish(),
+  cpu: z.object({ seconds: z.number(), limit: z.number().nullable(), since: z.string() }).nullish(),
+  processes: z.object({ count: z.number(), limit: z.number().nullable() }).nullish(),
 });
 export type Instance = z.infer<typeof InstanceSchema>;
 

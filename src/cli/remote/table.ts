@@ -54,17 +54,7 @@ export function formatTime(iso: string | null | undefined): string {
 }
 
 /** 1536 → "1.5 KiB". */
-export function formatBytes(bytes: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  if (unit === 0) return bytes === 1 ? '1 byte' : `${bytes} bytes`;
-  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
-}
+export { formatBytes } from '../../units.ts';
 
 /** `{web: 2, worker: 1}` → "web=2 worker=1", types sorted, so the output is stable. */
 export function formatFormation(formation: Readonly<Record<string, number>>, memory: Readonly<Record<string, number>> = {}): string {
