@@ -1,3 +1,15 @@
 // The sandbox's door: containment of an app's processes when berth runs as
 // root (limits, its own view of files and processes, its own network).
 export { NO_LIMITS, type AppNetwork, type CgroupDriver, type CgroupHandle, type ResourceLimits, type ResourceUsage, type SandboxNetworks, type SeccompArch } from './types.ts';
+export {
+  openSandboxNetworks,
+  removeHostNetworking,
+  DEFAULT_LINK_PREFIX,
+  DEFAULT_RULES_TABLE,
+  DEFAULT_SERVICE_ADDRESS,
+  type OpenedSandboxNetworks,
+  type SandboxNetworksOptions,
+} from './app-networks.ts';
+export { FIRST_LINK_SLOT, LAST_LINK_SLOT, LINK_RANGE, LINK_SLOTS, linkAddresses, linkName, type LinkAddresses } from './link-addresses.ts';
+export { EGRESS_NAMESERVER } from './egress.ts';
+export { findNetTools, NET_TOOL_PACKAGES } from './net-tools.ts';
