@@ -38,9 +38,9 @@ async function findProgram(name: string, dirs: readonly string[]): Promise<strin
   return null;
 }
 
-/** The full path of each program; BERTH_E_SANDBOX_TOOL naming the missing ones and their packages. */
-export async function findNetTools(path = process.env.PATH ?? ''): Promise<Record<NetToolName, string>> {
-  const dirs = [...path.split(delimiter).filter((d) => d.startsWith('/')), ...SYSTEM_DIRS];
+/** The full path of each program (PATH's folders, then the system's); BERTH_E_SANDBOX_TOOL naming the missing ones and their packages. */
+export async function findNetTools(path = process.env.PATH ?? '', systemDirs: readonly string[] = SYSTEM_DIRS): Promise<Record<NetToolName, string>> {
+  const dirs = [...path.split(delimiter).filter((d) => d.startsWith('/')), ...systemDirs];
   const names = Object.keys(NET_TOOL_PACKAGES) as NetToolName[];
   const found = await Promise.all(names.map((name) => findProgram(name, dirs)));
   const missing = names.filter((_, i) => found[i] === null);

@@ -54,6 +54,15 @@ function prohibit(match: string): string {
   return `${match} reject with icmpx type admin-prohibited`;
 }
 
+/**
+ * What `match` selects may only answer: segments of TCP connections that
+ * were let open and ICMP errors pass; a new connection is refused with a
+ * reset, anything else as prohibited. (Stateless: see above.)
+ */
+function onlyAnswers(match: string): string[] {
+  return [refuseNew(match), `${match} meta l4proto tcp accept`, `${match} ${ICMP_ERRORS} accept`, prohibit(match)];
+}
+
 /** A script that replaces the table atomically (create it if missing, delete it, define it: one transaction). */
 function replaceTable(table: string, chains: Record<string, readonly string[]>): string {
   const body = Object.entries(chains).map(([name, rules]) => {
@@ -78,14 +87,12 @@ export function hostRuleset(rules: HostRules): string {
       // A sandbox opens no connection to the host through its link (the host
       // end is an address of the host: every service bound to 0.0.0.0
       // answers there); the edge's connections' answers pass.
-      refuseNew(`iifname ${links}`),
-      `iifname ${links} meta l4proto tcp accept`,
-      `iifname ${links} ${ICMP_ERRORS} accept`,
-      prohibit(`iifname ${links}`),
-      // Nothing else ever has business with the links' addresses: they are
-      // only the edge's sources (this is what slirp would relay a sandbox's
-      // connection to another app's host end through).
-      ...refuse(`ip daddr ${range}`),
+      ...onlyAnswers(`iifname ${links}`),
+      // Nor does anything else open a connection to a link's host end: they
+      // are only the edge's sources (slirp would relay a sandbox's connection
+      // to another app's host end this way; the outside could try too). The
+      // kernel's own resets for refused connections pass.
+      ...onlyAnswers(`ip daddr ${range}`),
       // The add-ons' address: from this machine only.
       `ip daddr ${service} iifname != "lo" drop`,
     ],
@@ -121,10 +128,7 @@ export function namespaceRuleset(rules: NamespaceRules, table = 'berth'): string
     output: [
       `oifname "lo" accept`,
       // The host end of its link: answers to the edge only, never a new connection.
-      refuseNew(`ip daddr ${rules.hostAddress}`),
-      `ip daddr ${rules.hostAddress} meta l4proto tcp accept`,
-      `ip daddr ${rules.hostAddress} ${ICMP_ERRORS} accept`,
-      prohibit(`ip daddr ${rules.hostAddress}`),
+      ...onlyAnswers(`ip daddr ${rules.hostAddress}`),
       `ip daddr ${rules.serviceAddress} accept`,
       // Other apps, the cloud's metadata service (169.254.169.254 hands out
       // the machine's credentials) and every other link-local address.

@@ -30,13 +30,15 @@ test('no rule tracks connections: nothing on the edge\'s path, and no conntrack 
   assert.doesNotMatch(namespaceRuleset(inside), /\bct\b/);
 });
 
-test('host input: from a link, no new connection and nothing but TCP and ICMP errors; the links\' addresses from nowhere else; the service address from lo only', () => {
+test('host input: from a link, and to a link\'s address from anywhere, only answers (no new connection, nothing but TCP and ICMP errors); the service address from lo only', () => {
   assert.deepEqual(chain(hostRuleset(host), 'input'), [
     'iifname "bh-*" tcp flags & (syn | ack) == syn reject with tcp reset',
     'iifname "bh-*" meta l4proto tcp accept',
     'iifname "bh-*" icmp type { destination-unreachable, time-exceeded, parameter-problem } accept',
     'iifname "bh-*" reject with icmpx type admin-prohibited',
-    'ip daddr 169.254.0.0/17 meta l4proto tcp reject with tcp reset',
+    'ip daddr 169.254.0.0/17 tcp flags & (syn | ack) == syn reject with tcp reset',
+    'ip daddr 169.254.0.0/17 meta l4proto tcp accept',
+    'ip daddr 169.254.0.0/17 icmp type { destination-unreachable, time-exceeded, parameter-problem } accept',
     'ip daddr 169.254.0.0/17 reject with icmpx type admin-prohibited',
     'ip daddr 169.254.200.1 iifname != "lo" drop',
   ]);
