@@ -7,7 +7,8 @@
 // in /proc by the namespace file it names.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { open, readdir, readFile } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { BerthError } from '../errors.ts';
 import type { NetTools } from './net-tools.ts';
@@ -120,37 +121,47 @@ export interface StartedEgress {
  * the daemon, so it outlives the daemon.
  */
 export async function startEgress(tools: NetTools, netnsPath: string, outboundAddress: string, logPath: string): Promise<StartedEgress> {
-  const log = await open(logPath, 'w', 0o600);
+  // Synchronous from open to the listeners below: nothing the child emits can come first.
+  const log = openSync(logPath, 'w', 0o600);
   let child: ChildProcess;
   try {
     const [file, ...args] = tools.argv('slirp4netns', egressArgs(netnsPath, outboundAddress, 3));
-    child = spawn(file!, args, { detached: true, stdio: ['ignore', log.fd, log.fd, 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' } });
+    child = spawn(file!, args, { detached: true, stdio: ['ignore', log, log, 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' } });
   } finally {
-    await log.close();
+    closeSync(log);
   }
   const ready = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
+  ready.on('error', () => {});
+  const onError = (err: Error) => fail(`could not be started: ${err.message}`);
+  const onExit = (code: number | null, signal: NodeJS.Signals | null) => fail(signal !== null ? `was killed (${signal})` : `exited with ${String(code)}`);
+  let fail: (why: string) => void = () => {};
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => fail(`did not say it was ready within ${READY_TIMEOUT_MS / 1000} s`), READY_TIMEOUT_MS);
-      function fail(why: string): void {
+      fail = (why) => {
         clearTimeout(timer);
         reject(new Error(why));
-      }
+      };
       ready.on('data', (chunk: Buffer) => {
         if (!chunk.includes('1')) return;
         clearTimeout(timer);
         resolve();
       });
-      ready.on('error', () => {});
-      child.once('error', (err) => fail(`could not be started: ${err.message}`));
-      child.once('exit', (code, signal) => fail(signal !== null ? `was killed (${signal})` : `exited with ${String(code)}`));
+      child.once('error', onError);
+      child.once('exit', onExit);
     });
   } catch (err) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     ready.destroy();
     const words = await readFile(logPath, 'utf8').catch(() => '');
-    const last = words.trim().split('\n').filter((l) => !l.startsWith('WARNING:')).slice(-3).join(' | ');
+    // Its own words, without its warnings and without the usage text it prints after a bad argument.
+    const lines = words.trim().split('\n');
+    const usage = lines.findIndex((l) => l.startsWith('Usage:'));
+    const last = (usage < 0 ? lines : lines.slice(0, usage)).filter((l) => l !== '' && !l.startsWith('WARNING:')).slice(-3).join(' | ');
     throw new BerthError('BERTH_E_SANDBOX_NETWORK', `slirp4netns for ${netnsPath} ${(err as Error).message}${last === '' ? '' : `: ${last}`}`, { status: 500 });
+  } finally {
+    child.off('error', onError);
+    child.off('exit', onExit);
   }
   ready.destroy();
   child.unref();

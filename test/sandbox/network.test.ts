@@ -12,7 +12,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findNetTools, openSandboxNetworks, removeHostNetworking, type OpenedSandboxNetworks, type SandboxNetworksOptions } from '../../src/sandbox/index.ts';
-import { findEgress } from '../../src/sandbox/egress.ts';
+import { findEgress, startEgress } from '../../src/sandbox/egress.ts';
+import { NetTools } from '../../src/sandbox/net-tools.ts';
 import { parseInterfaces, type Interface } from '../../src/sandbox/ip-json.ts';
 import { isMounted, mountsUnder, NetnsFolder, probe, sh, inNetns } from '../helpers/netns.ts';
 import { eventually } from '../helpers/berth-process.ts';
@@ -302,6 +303,17 @@ test('the host\'s rules are one table, replaced whole at each start', async (t) 
   assert.equal(tables.length, 1);
   const rules = await sh(['nft', 'list', 'table', 'inet', opts.table!]);
   assert.equal(rules.match(/reject with tcp reset/g)?.length, 4);
+});
+
+test('slirp that cannot start says why, in BERTH_E_SANDBOX_NETWORK with its own last words', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-net-egress-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const tools = new NetTools(await findNetTools(), null);
+  await assert.rejects(startEgress(tools, join(dir, 'no-such-namespace'), '127.0.0.1', join(dir, 'log')), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'BERTH_E_SANDBOX_NETWORK');
+    assert.match(err.message, /^slirp4netns for .*no-such-namespace exited with 1: .*existing path expected/);
+    return true;
+  });
 });
 
 test('missing programs: BERTH_E_SANDBOX_TOOL names them and their Debian packages', async () => {
