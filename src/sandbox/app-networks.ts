@@ -46,6 +46,8 @@ export interface SandboxNetworksOptions {
 const MAX_ALIAS = 255;
 /** statfs(2)'s type of a network namespace file (NSFS_MAGIC). */
 const NSFS_MAGIC = 0x6e736673;
+/** How long one look at /proc for slirp processes serves ensure()s (ms). */
+const SCAN_REUSE_MS = 1_000;
 const APP = /^[a-z][a-z0-9-]{0,62}$/;
 
 interface Settings {
@@ -108,6 +110,7 @@ class HostNetworks implements SandboxNetworks {
   /** The ruleset loaded into each app's namespace by this daemon. */
   readonly #applied = new Map<string, string>();
   #noRouteSaid = false;
+  #scan: { at: number; found: Promise<EgressProcess[]> } | null = null;
 
   constructor(settings: Settings, tools: NetTools, options: SandboxNetworksOptions) {
     this.serviceAddress = settings.serviceAddress;
@@ -149,7 +152,7 @@ class HostNetworks implements SandboxNetworks {
       const desired: DesiredNetwork = { app, netnsPath, linkName: linkName(app, this.#settings.linkPrefix), alias: linkAlias(netnsPath), ...addresses, rules };
       const namespaceMounted = await isNamespaceFile(netnsPath);
       const [host, inside, egress, outbound] = await Promise.all([
-        this.#hostInterfaces(),
+        this.#linkInterfaces(desired.linkName, `${addresses.hostAddress}/${addresses.prefixLength}`),
         namespaceMounted ? this.#insideInterfaces(netnsPath) : Promise.resolve([]),
         this.#egressOf(app, netnsPath),
         this.#outboundAddress(),
@@ -167,9 +170,9 @@ class HostNetworks implements SandboxNetworks {
       const netnsPath = this.#netnsPath(app);
       this.#keeper.unwatch(app);
       this.#applied.delete(app);
-      for (const p of await this.#scanEgress(netnsPath)) await stopEgress(p);
+      for (const p of await this.#scanEgress(netnsPath, true)) await stopEgress(p);
       const name = linkName(app, this.#settings.linkPrefix);
-      const link = (await this.#hostInterfaces()).find((i) => i.ifname === name);
+      const link = await this.#interfaceNamed(name);
       // The namespace's end goes with it. A link of that name that is not this app's stays.
       if (link && link.alias === linkAlias(netnsPath)) await this.#tools.run('ip', ['link', 'del', 'dev', name]);
       if (await isNamespaceFile(netnsPath)) await this.#tools.run('umount', [netnsPath]);
@@ -215,6 +218,25 @@ class HostNetworks implements SandboxNetworks {
     return parseInterfaces(await this.#tools.run('ip', ['-j', '-d', 'address', 'show']));
   }
 
+  /** The host's interface of that name, or null. */
+  async #interfaceNamed(name: string): Promise<Interface | null> {
+    const result = await this.#tools.status('ip', ['-j', '-d', 'address', 'show', 'dev', name]);
+    if (result.code === 0) return parseInterfaces(result.stdout)[0] ?? null;
+    if (/does not exist/.test(result.lastWords)) return null;
+    throw new BerthError('BERTH_E_SANDBOX_NETWORK', `ip address show dev ${name} ${result.why}: ${result.lastWords}`, { status: 500 });
+  }
+
+  /**
+   * What of the host matters to an app's link: the interface of its name
+   * and those holding an address of its /31 (not every interface: with
+   * thousands of apps, ensure() must not read them all).
+   */
+  async #linkInterfaces(name: string, cidr: string): Promise<Interface[]> {
+    const [named, holders] = await Promise.all([this.#interfaceNamed(name), this.#tools.run('ip', ['-j', '-d', 'address', 'show', 'to', cidr])]);
+    const others = parseInterfaces(holders).filter((i) => i.ifname !== name);
+    return named === null ? others : [named, ...others];
+  }
+
   async #insideInterfaces(netnsPath: string): Promise<Interface[]> {
     return parseInterfaces(await this.#tools.run('ip', ['-j', '-d', 'address', 'show'], { netns: netnsPath }));
   }
@@ -227,11 +249,19 @@ class HostNetworks implements SandboxNetworks {
   async #egressOf(app: string, netnsPath: string): Promise<EgressProcess[]> {
     const watched = this.#keeper.watched(app);
     if (watched !== null && watched.netnsPath === netnsPath && (await isRunning(watched))) return [watched];
-    return this.#scanEgress(netnsPath);
+    return this.#scanEgress(netnsPath, watched !== null);
   }
 
-  async #scanEgress(netnsPath: string): Promise<EgressProcess[]> {
-    return (await findEgress(this.#settings.dir)).filter((p) => p.netnsPath === netnsPath);
+  /**
+   * slirp processes naming the file, from a look at /proc that ensure()s in
+   * a row share for a moment (a daemon starting with many apps would read
+   * /proc once per app); `fresh` for remove() and restarts, which must not
+   * miss one or see a dead one.
+   */
+  async #scanEgress(netnsPath: string, fresh = false): Promise<EgressProcess[]> {
+    const now = Date.now();
+    if (fresh || this.#scan === null || now - this.#scan.at > SCAN_REUSE_MS) this.#scan = { at: now, found: findEgress(this.#settings.dir) };
+    return (await this.#scan.found).filter((p) => p.netnsPath === netnsPath);
   }
 
   /** The host's default-route source; without a default route, the service address (apps then reach only this machine). */
@@ -254,7 +284,7 @@ class HostNetworks implements SandboxNetworks {
   async #restartEgress(app: string): Promise<WatchedEgress | null> {
     const netnsPath = this.#netnsPath(app);
     if (!(await isNamespaceFile(netnsPath))) return null;
-    const [running] = await this.#scanEgress(netnsPath);
+    const [running] = await this.#scanEgress(netnsPath, true);
     if (running !== undefined) return { process: running, child: null }; // one came back meanwhile (ensure() made it)
     return startEgress(this.#tools, netnsPath, await this.#outboundAddress(), this.#egressLog(app));
   }

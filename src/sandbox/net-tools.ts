@@ -87,9 +87,15 @@ export class NetTools {
   }
 
   /** Runs the program to its end; its stdout. BERTH_E_SANDBOX_NETWORK when it fails. */
-  run(tool: NetToolName, args: readonly string[], options: RunOptions = {}): Promise<string> {
+  async run(tool: NetToolName, args: readonly string[], options: RunOptions = {}): Promise<string> {
+    const result = await this.status(tool, args, options);
+    if (result.code === 0) return result.stdout;
+    throw new BerthError('BERTH_E_SANDBOX_NETWORK', `${this.#describe(tool, args)} ${result.why}${result.lastWords === '' ? '' : `: ${result.lastWords}`}`, { status: 500 });
+  }
+
+  /** Runs the program to its end, whatever its exit: its code (null when killed), output and last error lines. BERTH_E_SANDBOX_NETWORK only when it cannot be started. */
+  status(tool: NetToolName, args: readonly string[], options: RunOptions = {}): Promise<{ code: number | null; stdout: string; why: string; lastWords: string }> {
     const [file, ...rest] = this.argv(tool, args, options.netns);
-    const what = `${tool} ${args.filter((a) => !a.includes('\n')).slice(0, 6).join(' ')}`;
     return new Promise((resolve, reject) => {
       const child = spawn(file!, rest, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';
@@ -101,18 +107,17 @@ export class NetTools {
       child.stdin.end(options.input ?? '');
       child.on('error', (err) => {
         clearTimeout(timer);
-        reject(new BerthError('BERTH_E_SANDBOX_NETWORK', `${what} could not be started: ${err.message}`, { status: 500, cause: err }));
+        reject(new BerthError('BERTH_E_SANDBOX_NETWORK', `${this.#describe(tool, args)} could not be started: ${err.message}`, { status: 500, cause: err }));
       });
       child.on('close', (code, signal) => {
         clearTimeout(timer);
-        if (code === 0) {
-          resolve(stdout);
-          return;
-        }
         const why = signal !== null ? `was killed (${signal})` : `exited with ${String(code)}`;
-        const last = stderr.trim().split('\n').slice(-4).join(' | ');
-        reject(new BerthError('BERTH_E_SANDBOX_NETWORK', `${what} ${why}${last === '' ? '' : `: ${last}`}`, { status: 500 }));
+        resolve({ code: signal !== null ? null : code, stdout, why, lastWords: stderr.trim().split('\n').slice(-4).join(' | ') });
       });
     });
+  }
+
+  #describe(tool: NetToolName, args: readonly string[]): string {
+    return `${tool} ${args.filter((a) => !a.includes('\n')).slice(0, 6).join(' ')}`;
   }
 }
