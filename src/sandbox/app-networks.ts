@@ -69,7 +69,7 @@ function settingsOf(options: SandboxNetworksOptions): Settings {
   };
   if (!settings.dir.startsWith('/')) bad(`the namespace folder ${JSON.stringify(options.dir)} is not an absolute path`, 'Give STATE/run/netns as an absolute path.');
   if (linkAlias(`${settings.dir}/${'a'.repeat(63)}`).length > MAX_ALIAS) bad('the state folder\'s path is too long for a link alias', 'Use a --state folder with a path under 180 characters.');
-  if (!/^[a-z][a-z0-9_-]{0,30}$/.test(settings.table)) bad(`${JSON.stringify(settings.table)} is not a valid table name`, 'Letters, digits, "_" and "-".');
+  if (!/^[a-z][a-z0-9_]{0,30}$/.test(settings.table)) bad(`${JSON.stringify(settings.table)} is not a valid table name`, 'Up to 31 lowercase letters, digits and "_", starting with a letter.');
   ipv4ToNumber(settings.serviceAddress);
   if (inCidr(settings.serviceAddress, LINK_RANGE)) bad(`the service address ${settings.serviceAddress} is inside the links' range ${LINK_RANGE}`, 'Pick an address outside it, e.g. 169.254.200.1.');
   return settings;

@@ -340,4 +340,5 @@ test('bad input: an app name, a slot, options', async (t) => {
   await assert.rejects(openSandboxNetworks({ ...opts, dir: 'relative' }), { code: 'BERTH_E_USAGE' });
   await assert.rejects(openSandboxNetworks({ ...opts, serviceAddress: '169.254.3.1' }), { code: 'BERTH_E_USAGE' });
   await assert.rejects(openSandboxNetworks({ ...opts, linkPrefix: 'x*-' }), { code: 'BERTH_E_USAGE' });
+  await assert.rejects(openSandboxNetworks({ ...opts, table: 'berth; flush ruleset' }), { code: 'BERTH_E_USAGE' });
 });
