@@ -175,7 +175,7 @@ export class Programs {
 }
 
 /** What happened to each connection attempt: "connected hello from NAME", "refused", "reset", "unreachable", "timeout", … */
-export async function probe(netns: string | null, uid: number | null, targets: readonly string[], timeoutMs = 2_000): Promise<Record<string, string>> {
+export async function probe(netns: string | null, uid: number | null, targets: readonly string[], timeoutMs = 5_000): Promise<Record<string, string>> {
   return JSON.parse(await sh(inNetns(netns, uid, [NODE, '-e', PROBE, String(timeoutMs), ...targets])));
 }
 
