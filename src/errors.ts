@@ -90,8 +90,10 @@ export const ERROR_CODES = {
   BERTH_E_BACKUP_FAILED: 'a backup could not be made; nothing was kept as good',
   BERTH_E_BACKUP_CORRUPT: 'a backup file is missing, or its checksum does not match what was recorded',
   BERTH_E_RESTORE_FAILED: 'a restore could not load the backup',
-  // Sandboxes (src/sandbox/).
+  // The sandbox (src/sandbox/): what contains an app when berth runs as root.
   BERTH_E_SANDBOX: "an app's process could not be started in its sandbox, or the machine cannot make sandboxes",
+  BERTH_E_SANDBOX_TOOL: 'a program the sandbox needs (bwrap, slirp4netns, nft, ip, nsenter, unshare) is not installed',
+  BERTH_E_SANDBOX_NETWORK: "an app's network could not be made, found or taken down",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -7,3 +7,15 @@ export { bindSame, DEFAULT_TMP_BYTES, etcFileMounts, launchArgv, systemMounts, t
 export { etcFiles, type EtcIdentity } from './etc-files.ts';
 export { readHostLayout } from './host-layout.ts';
 export { launchSandboxed, type LaunchDeps, type SandboxLaunch } from './launch.ts';
+export {
+  openSandboxNetworks,
+  removeHostNetworking,
+  DEFAULT_LINK_PREFIX,
+  DEFAULT_RULES_TABLE,
+  DEFAULT_SERVICE_ADDRESS,
+  type OpenedSandboxNetworks,
+  type SandboxNetworksOptions,
+} from './app-networks.ts';
+export { FIRST_LINK_SLOT, LAST_LINK_SLOT, LINK_RANGE, LINK_SLOTS, linkAddresses, linkName, type LinkAddresses } from './link-addresses.ts';
+export { EGRESS_NAMESERVER } from './egress.ts';
+export { findNetTools, NET_TOOL_PACKAGES } from './net-tools.ts';
