@@ -90,6 +90,8 @@ export const ERROR_CODES = {
   BERTH_E_BACKUP_FAILED: 'a backup could not be made; nothing was kept as good',
   BERTH_E_BACKUP_CORRUPT: 'a backup file is missing, or its checksum does not match what was recorded',
   BERTH_E_RESTORE_FAILED: 'a restore could not load the backup',
+  // The sandbox (src/sandbox/).
+  BERTH_E_CGROUP: 'a control group of a sandbox could not be made, limited, joined, emptied or removed',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
