@@ -203,6 +203,7 @@ class CgroupTree implements CgroupDriver {
         return existed;
       } catch (err) {
         for (const dir of made.reverse()) await this.#fs.rmdir(dir).catch(() => {});
+        await prune(this.#fs, this.#ancestors(segments));
         // A remove() of a neighbour pruned a parent between two steps: start over.
         if (errno(err) === 'ENOENT' && attempt < CREATE_ATTEMPTS) continue;
         throw err instanceof BerthError ? err : cgroupError(`cannot make the group ${name}`, err);
@@ -338,13 +339,17 @@ class Group implements CgroupHandle {
         }
       }
     }
-    // Parents left empty go too (an app's group once its last instance is gone); one still holding groups stays (EBUSY).
-    for (const dir of this.#ancestors) {
-      try {
-        await this.#fs.rmdir(dir);
-      } catch {
-        // busy (another group below it), gone, or being made: left as it is
-      }
+    await prune(this.#fs, this.#ancestors);
+  }
+}
+
+/** Removes the parents a group leaves empty (an app's group once its last instance is gone), deepest first; one still holding groups stays (EBUSY). */
+async function prune(fs: CgroupFs, ancestors: readonly string[]): Promise<void> {
+  for (const dir of ancestors) {
+    try {
+      await fs.rmdir(dir);
+    } catch {
+      // busy (another group below it), gone, or being made: left as it is
     }
   }
 }
