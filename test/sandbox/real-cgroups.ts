@@ -99,6 +99,19 @@ export function gated(t: TestContext, argv: readonly string[], options: { uid?: 
   return { child, pid, go: () => child.stdin.write('\n'), output, firstLine, ended };
 }
 
+/** `promise`, or a failure naming `what` after `ms` (a child stuck for good must fail its test, not hang it). */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Whether `pid` still runs (a zombie left for a parent that never reaps runs nothing). */
 export async function running(pid: number): Promise<boolean> {
   try {
