@@ -157,14 +157,16 @@ class CgroupTree implements CgroupDriver {
     if (segments === null) throw cgroupError(`not a cgroup name: ${JSON.stringify(name)}`);
     const problem = limitsProblem(limits);
     if (problem !== null) throw cgroupError(`cannot limit ${name}: ${problem}`);
-    const existed = await this.#makeDirs(name, segments);
     const group = this.#handle(name, segments);
+    if (await this.#makeDirs(name, segments)) {
+      // Left by a crash: whatever still runs there is killed, and the group is made anew, so
+      // its counters (OOM kills, CPU time, peak) are this sandbox's alone.
+      const left = await group.killAll();
+      if (left.length > 0) throw cgroupError(`the group ${name} left by an earlier run still holds processes ${left.join(', ')}`);
+      await group.remove();
+      if (await this.#makeDirs(name, segments)) throw cgroupError(`the group ${name} was made again by someone else while berth replaced it`);
+    }
     try {
-      if (existed) {
-        // Left by a crash: whatever still runs there goes before the group is reused.
-        const left = await group.killAll();
-        if (left.length > 0) throw cgroupError(`the group ${name} left by an earlier run still holds processes ${left.join(', ')}`);
-      }
       for (const write of await this.#flavor.limitWrites(group.dirs, limits)) {
         try {
           await this.#fs.write(write.path, write.value);

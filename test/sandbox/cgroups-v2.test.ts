@@ -168,7 +168,7 @@ test('v2 without cgroup.kill (before 5.14): frozen, SIGKILLed, thawed', async (t
   assert.deepEqual(freezes, ['1', '0']);
 });
 
-test('v2: list and open find what a crash left; create reuses such a group emptied', async (t) => {
+test('v2: list and open find what a crash left; create kills what runs there and makes the group anew (its counters at 0)', async (t) => {
   const { driver, own } = await scene(t);
   await driver.create('shop/web.1', NO_LIMITS);
   await driver.create('shop/web.2', NO_LIMITS);
@@ -184,9 +184,12 @@ test('v2: list and open find what a crash left; create reuses such a group empti
   const reopened = await again.open('shop/web.1');
   assert.deepEqual(await reopened?.pids(), [stray.pid!]);
 
+  // The crashed run's sandbox was OOM-killed once: the new sandbox's count starts at 0.
+  await writeFile(`${own}/berth/3f2a9c/shop/web.1/memory.events`, 'low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\noom_group_kill 0\n');
   const reused = await again.create('shop/web.1', { memoryBytes: 1 << 20, cpu: null, processes: null });
   assert.equal(await exited(stray), 'SIGKILL', 'what ran in it was killed before reuse');
   assert.deepEqual(await reused.pids(), []);
+  assert.equal((await reused.usage()).oomKills, 0);
   assert.equal(await read(`${own}/berth/3f2a9c/shop/web.1/memory.max`), '1048576');
 });
 

@@ -67,6 +67,10 @@ test('a memory hog over its limit is OOM-killed, and oomKills counts it', async 
   assert.equal(usage.oomKills, 1);
   assert.ok(usage.memoryPeakBytes !== null && usage.memoryPeakBytes <= LIMITS.memoryBytes, `peak ${usage.memoryPeakBytes}`);
   assert.ok(usage.memoryPeakBytes > LIMITS.memoryBytes / 2, 'it did reach its limit');
+
+  // The same name made again (a daemon restart) is a new group: the next sandbox's count starts at 0.
+  const next = await cgroups.driver.create('hog/web.1', LIMITS);
+  assert.deepEqual({ oomKills: (await next.usage()).oomKills, peak: (await next.usage()).memoryPeakBytes }, { oomKills: 0, peak: 0 });
 });
 
 test('a fork loop stops at the process limit: fork fails with EAGAIN', async (t) => {
@@ -132,7 +136,7 @@ test('killAll ends a process tree, a double-forked process (re-parented, its own
   assert.equal((await tree.ended).signal, 'SIGKILL');
 });
 
-test('remove leaves nothing; list and open find what a crash left; create reuses such a group, emptied', async (t) => {
+test('remove leaves nothing; list and open find what a crash left; create kills what runs in such a group and makes it anew', async (t) => {
   const cgroups = await realCgroups(t);
   const { driver } = cgroups;
   await driver.create('shop/web.1', NO_LIMITS);
