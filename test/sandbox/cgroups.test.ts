@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { detectCgroups, NO_LIMITS } from '../../src/sandbox/index.ts';
 import { isBerthError } from '../../src/errors.ts';
+import { parseMountinfo, parseProcCgroup, planV2 } from '../../src/sandbox/cgroup-files.ts';
 import { groupDirs, realCgroups, running, startIn, type RealCgroups } from './real-cgroups.ts';
 
 const PYTHON = '/usr/bin/python3';
@@ -20,10 +21,13 @@ async function controlFile(cgroups: RealCgroups, name: string, file: string): Pr
   throw new Error(`no ${file} in ${name}`);
 }
 
-test('this machine offers cgroups to root: v1 (controllers on v1, an empty cgroup2 beside them)', async () => {
+test('detection on this machine: v2 when berth\'s unified group has memory, cpu and pids, else v1 (here: hybrid, so v1)', async () => {
   const detection = await detectCgroups({ rootName: 'berth-test/detect' });
   assert.equal(detection.reason, null);
-  assert.equal(detection.driver?.version, 1, 'the test machine is hybrid; if it is v2 now, the v2 path runs for real here too');
+  const v2 = planV2(parseMountinfo(await readFile('/proc/self/mountinfo', 'utf8')), parseProcCgroup(await readFile('/proc/self/cgroup', 'utf8')));
+  const unified = v2.ok ? (await readFile(`${v2.value.ownDir}/cgroup.controllers`, 'utf8')).split(/\s+/) : [];
+  const expected = ['memory', 'cpu', 'pids'].every((c) => unified.includes(c)) ? 2 : 1;
+  assert.equal(detection.driver?.version, expected);
 });
 
 test('a group gets its limits in the kernel\'s files; its folders and files are root\'s, and nobody else may write them', async (t) => {
