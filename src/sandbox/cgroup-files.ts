@@ -179,9 +179,13 @@ export function subtreeControlWrite(enabled: readonly string[]): string | null {
 // ---------------------------------------------------------------------------
 // Names
 
-const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-/** A control file's shape (`memory.max`, `tasks`, …): a group by that name would clash with its parent's files. */
-const CONTROL_FILE = /^(cgroup|memory|cpu|cpuacct|cpuset|pids|freezer|io|blkio|devices|hugetlb|net_cls|net_prio|perf_event|rdma|misc|notify_on_release|release_agent|tasks)(\.|$)/;
+const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/**
+ * A control file's name, or one a kernel may give a control file (`cgroup.*`, `tasks`, `CONTROLLER.word`
+ * as `memory.max` or `hugetlb.2MB.max`; none holds a hyphen): a group by that name would clash with
+ * its parent's files. An app called `memory` or an instance `cpu.1-3f2a` is fine.
+ */
+const CONTROL_FILE = /^(cgroup\.|(tasks|notify_on_release|release_agent|cgroup)$|(memory|cpu|cpuacct|cpuset|pids|freezer|io|blkio|devices|hugetlb|net_cls|net_prio|perf_event|rdma|misc|dmem)\.[^-]*$)/;
 /** Deeper names than this are a caller's mistake (berth uses app/instance). */
 export const MAX_DEPTH = 8;
 

@@ -209,10 +209,14 @@ test('controller lists and what subtree_control needs', () => {
 test('names: app/instance segments, nothing that is a path, a control file or berth\'s daemon leaf', () => {
   assert.deepEqual(nameSegments('shop/web.1-3f2a'), ['shop', 'web.1-3f2a']);
   assert.deepEqual(nameSegments('berth/3f2a9c'), ['berth', '3f2a9c']);
-  for (const bad of ['', '/shop', 'shop/', 'shop//web', '.', '..', 'shop/..', '.hidden', 'a b', 'shop/web\n1', 'memory.max', 'shop/cgroup.procs', 'tasks', 'cpu', 'pids.max', 'berth-daemon', 'x'.repeat(129), 'a/b/c/d/e/f/g/h/i']) {
+  for (const bad of ['', '/shop', 'shop/', 'shop//web', '.', '..', 'shop/..', '.hidden', 'a b', 'shop/web\n1', 'memory.max', 'shop/cgroup.procs', 'cgroup.anything-new', 'tasks', 'notify_on_release', 'pids.max', 'hugetlb.2MB.limit_in_bytes', 'cpu.1', 'berth-daemon', 'x'.repeat(129), 'a/b/c/d/e/f/g/h/i']) {
     assert.equal(nameSegments(bad), null, JSON.stringify(bad));
   }
+  // Apps and process types named like controllers are fine: the launcher's segments end in "-NONCE", and no control file holds a hyphen.
+  assert.deepEqual(nameSegments('memory/cpu.1-3f2a'), ['memory', 'cpu.1-3f2a']);
+  assert.deepEqual(nameSegments('io/pids.2-9c1d'), ['io', 'pids.2-9c1d']);
   assert.deepEqual(nameSegments('cpus-app/memoryhog'), ['cpus-app', 'memoryhog'], 'a prefix is not a control file');
+  assert.deepEqual(nameSegments('shop/cron.nightly-0a1b'), ['shop', 'cron.nightly-0a1b']);
 });
 
 test('limits: what is refused, and the CPU quota (rounded, at least the kernel\'s 1 ms)', () => {
