@@ -94,6 +94,7 @@ export const ERROR_CODES = {
   BERTH_E_SANDBOX: "an app's process could not be started in its sandbox, or the machine cannot make sandboxes",
   BERTH_E_SANDBOX_TOOL: 'a program the sandbox needs (bwrap, slirp4netns, nft, ip, nsenter, unshare) is not installed',
   BERTH_E_SANDBOX_NETWORK: "an app's network could not be made, found or taken down",
+  BERTH_E_CGROUP: 'a control group of a sandbox could not be made, limited, joined, emptied or removed',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

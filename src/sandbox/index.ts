@@ -19,3 +19,5 @@ export {
 export { FIRST_LINK_SLOT, LAST_LINK_SLOT, LINK_RANGE, LINK_SLOTS, linkAddresses, linkName, type LinkAddresses } from './link-addresses.ts';
 export { EGRESS_NAMESERVER } from './egress.ts';
 export { findNetTools, NET_TOOL_PACKAGES } from './net-tools.ts';
+export { detectCgroups, type CgroupDetection, type CgroupOptions } from './cgroups.ts';
+export type { CgroupFs } from './cgroup-fs.ts';
