@@ -21,3 +21,5 @@ export { EGRESS_NAMESERVER } from './egress.ts';
 export { findNetTools, NET_TOOL_PACKAGES } from './net-tools.ts';
 export { detectCgroups, type CgroupDetection, type CgroupOptions } from './cgroups.ts';
 export type { CgroupFs } from './cgroup-fs.ts';
+export { appMounts, runtimeRoots, type AppFolders } from './app-mounts.ts';
+export { AppSandbox, linkSlotOf, Sandboxes, stateId, type AppIdentity, type SandboxesOpened, type SandboxesOptions, type SandboxMode } from './sandboxes.ts';

@@ -1,0 +1,231 @@
+import { createHash, randomInt } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BerthError } from '../errors.ts';
+import { writeFileAtomic } from '../platform/atomic-file.ts';
+import type { Launcher, RunAs } from '../runner/launcher.ts';
+import { openSandboxNetworks, type OpenedSandboxNetworks } from './app-networks.ts';
+import { detectCgroups } from './cgroups.ts';
+import { etcFiles } from './etc-files.ts';
+import { readHostLayout } from './host-layout.ts';
+import { launchSandboxed } from './launch.ts';
+import { FIRST_LINK_SLOT, LINK_SLOTS } from './link-addresses.ts';
+import { defaultSeccompProgram, seccompArch } from './seccomp.ts';
+import type { HostLayout, SandboxMount, SandboxTools } from './spec.ts';
+import type { AppNetwork, CgroupDriver, ResourceLimits } from './types.ts';
+
+// The sandboxes of one daemon: what it found on the machine (bwrap, the
+// cgroup hierarchies, the seccomp program, the network tools), the apps'
+// networks, and a launcher per app and release. `berth server` opens it
+// once when it runs as root; without root, or when the machine lacks what
+// sandboxes need, apps run uncontained and berth says why.
+
+export type SandboxMode = 'auto' | 'required' | 'off';
+
+export interface SandboxesOptions {
+  readonly stateDir: string;
+  readonly log: (line: string) => void;
+  /** auto (the default): contain apps when the machine can, else say why and run them uncontained; required: refuse to start without; off: never. */
+  readonly mode?: SandboxMode;
+  /** The size of each sandbox's /tmp (memory, within its limit). */
+  readonly tmpBytes?: number;
+}
+
+export type SandboxesOpened = { readonly sandboxes: Sandboxes; readonly reason: null } | { readonly sandboxes: null; readonly reason: string };
+
+/** The app's part of a sandbox: who it runs as and where its folders are. */
+export interface AppIdentity {
+  readonly name: string;
+  readonly user: RunAs & { readonly name: string };
+  /** Its HOME (the folder), as inside. */
+  readonly home: string;
+}
+
+const SEARCH = ['/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+async function findTool(name: string): Promise<string | null> {
+  const { access, constants } = await import('node:fs/promises');
+  for (const dir of SEARCH) {
+    try {
+      await access(join(dir, name), constants.X_OK);
+      return join(dir, name);
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/** A short id of the state folder: names on the machine (cgroups, links, the rules table) are per daemon. */
+export function stateId(stateDir: string): string {
+  return createHash('sha256').update(stateDir).digest('hex').slice(0, 8);
+}
+
+/**
+ * The link slot of an app: from its uid, which berth never gives to a
+ * second app on the machine (so two daemons never pick the same link
+ * addresses), folded into the range. Pure.
+ */
+export function linkSlotOf(uid: number): number {
+  const base = uid >= 70_000 ? uid - 70_000 : uid;
+  return FIRST_LINK_SLOT + (base % LINK_SLOTS);
+}
+
+export class Sandboxes {
+  readonly #options: SandboxesOptions;
+  readonly #tools: SandboxTools;
+  readonly #cgroups: CgroupDriver;
+  readonly #seccomp: Buffer | null;
+  readonly #networks: OpenedSandboxNetworks;
+  readonly #layout: HostLayout;
+  readonly #rootName: string;
+
+  private constructor(options: SandboxesOptions, tools: SandboxTools, cgroups: CgroupDriver, seccomp: Buffer | null, networks: OpenedSandboxNetworks, layout: HostLayout, rootName: string) {
+    this.#options = options;
+    this.#tools = tools;
+    this.#cgroups = cgroups;
+    this.#seccomp = seccomp;
+    this.#networks = networks;
+    this.#layout = layout;
+    this.#rootName = rootName;
+  }
+
+  /** What the machine offers; null with the reason when apps cannot be contained (and `required` was not asked for). */
+  static async open(options: SandboxesOptions): Promise<SandboxesOpened> {
+    const mode = options.mode ?? 'auto';
+    const unavailable = (reason: string): SandboxesOpened => {
+      if (mode === 'required') throw new BerthError('BERTH_E_SANDBOX', `apps cannot be contained: ${reason}`, { status: 500, hint: 'Fix what is named, or start berth server with --sandbox auto to run apps uncontained.' });
+      return { sandboxes: null, reason };
+    };
+    if (mode === 'off') return { sandboxes: null, reason: 'sandboxes are turned off (--sandbox off)' };
+    if (process.getuid?.() !== 0) return unavailable('berth is not running as root');
+    const [bwrap, setpriv, nsenter] = await Promise.all([findTool('bwrap'), findTool('setpriv'), findTool('nsenter')]);
+    const missing = [bwrap === null ? 'bwrap (Debian package bubblewrap)' : null, setpriv === null ? 'setpriv (util-linux)' : null, nsenter === null ? 'nsenter (util-linux)' : null].filter((m) => m !== null);
+    if (missing.length > 0) return unavailable(`${missing.join(', ')} is not installed`);
+    if (!setpriv!.startsWith('/usr/')) return unavailable(`setpriv must be under /usr (found ${setpriv})`);
+    const id = stateId(options.stateDir);
+    const rootName = `berth/${id}`;
+    const cgroups = await detectCgroups({ rootName });
+    if (cgroups.driver === null) return unavailable(cgroups.reason);
+    const arch = seccompArch();
+    if (arch === null) options.log(`sandboxes: no seccomp filter on ${process.arch} (only x64 and arm64 have one)`);
+    let networks: OpenedSandboxNetworks;
+    try {
+      networks = await openSandboxNetworks({
+        dir: join(options.stateDir, 'run', 'netns'),
+        linkPrefix: `b${id.slice(0, 4)}-`,
+        table: `berth_${id}`,
+        log: options.log,
+      });
+    } catch (err) {
+      return unavailable((err as Error).message);
+    }
+    const sandboxes = new Sandboxes(options, { bwrap: bwrap!, setpriv: setpriv!, nsenter: nsenter! }, cgroups.driver, arch === null ? null : defaultSeccompProgram(arch), networks, await readHostLayout(), rootName);
+    options.log(`sandboxes: every app runs contained (bubblewrap, cgroup v${cgroups.driver.version}${arch === null ? '' : ', seccomp'}, a network of its own)`);
+    return { sandboxes, reason: null };
+  }
+
+  /** The address add-on servers also listen on, which every sandbox reaches. */
+  get serviceAddress(): string {
+    return this.#networks.serviceAddress;
+  }
+
+  /** The app's sandbox: its network made (or found after a restart) and its /etc files written. */
+  async app(identity: AppIdentity): Promise<AppSandbox> {
+    const network = await this.#networks.ensure(identity.name, linkSlotOf(identity.user.uid));
+    const etcDir = join(this.#options.stateDir, 'run', 'sandbox', identity.name, 'etc');
+    await mkdir(etcDir, { recursive: true, mode: 0o755 });
+    for (const [name, content] of Object.entries(etcFiles({ userName: identity.user.name, uid: identity.user.uid, gid: identity.user.gid, home: identity.home, hostname: identity.name, nameserver: network.nameserver }))) {
+      writeFileAtomic(join(etcDir, name), content, 0o644);
+    }
+    return new AppSandbox(this, identity, network, etcDir);
+  }
+
+  /** Takes the app's network down (after its processes are gone). */
+  async removeApp(app: string): Promise<void> {
+    await this.#networks.remove(app);
+    const { rm } = await import('node:fs/promises');
+    await rm(join(this.#options.stateDir, 'run', 'sandbox', app), { recursive: true, force: true });
+  }
+
+  /** Ends whatever a killed daemon's sandboxes left in their cgroups and removes the groups; returns how many. */
+  async sweep(): Promise<number> {
+    const names = await this.#cgroups.list('');
+    let swept = 0;
+    for (const name of names.reverse()) {
+      const group = await this.#cgroups.open(name);
+      if (group === null) continue;
+      if ((await group.pids()).length > 0) swept++;
+      await group.killAll();
+      await group.remove().catch((err: Error) => this.#options.log(`sandboxes: cannot remove a leftover cgroup ${name}: ${err.message}`));
+    }
+    return swept;
+  }
+
+  close(): Promise<void> {
+    return this.#networks.close();
+  }
+
+  /** @internal the launcher of one app's sandboxes */
+  launch(identity: AppIdentity, network: AppNetwork, mounts: readonly SandboxMount[], limitsFor: (label: string) => ResourceLimits): Launcher {
+    return (spec) =>
+      launchSandboxed(spec, { app: identity.name, hostname: identity.name, user: identity.user, mounts, netnsPath: network.netnsPath, host: network.address, limits: limitsFor(spec.label) }, { tools: this.#tools, cgroups: this.#cgroups, seccomp: this.#seccomp });
+  }
+
+  get hostLayout(): HostLayout {
+    return this.#layout;
+  }
+
+  get tmpBytes(): number | undefined {
+    return this.#options.tmpBytes;
+  }
+
+  get rootName(): string {
+    return this.#rootName;
+  }
+}
+
+/** One app's sandboxes: launchers for its processes, ports in its own network. */
+export class AppSandbox {
+  readonly #sandboxes: Sandboxes;
+  readonly #identity: AppIdentity;
+  readonly network: AppNetwork;
+  readonly etcDir: string;
+  readonly #ports = new Set<number>();
+
+  constructor(sandboxes: Sandboxes, identity: AppIdentity, network: AppNetwork, etcDir: string) {
+    this.#sandboxes = sandboxes;
+    this.#identity = identity;
+    this.network = network;
+    this.etcDir = etcDir;
+  }
+
+  /** Starts processes in this app's sandbox with these folders and limits. */
+  launcher(mounts: readonly SandboxMount[], limitsFor: (label: string) => ResourceLimits): Launcher {
+    return this.#sandboxes.launch(this.#identity, this.network, mounts, limitsFor);
+  }
+
+  get hostLayout(): HostLayout {
+    return this.#sandboxes.hostLayout;
+  }
+
+  get tmpBytes(): number | undefined {
+    return this.#sandboxes.tmpBytes;
+  }
+
+  /**
+   * A port for a new web instance in the app's own network: any port will
+   * do (nothing else listens there), so one at random that none of the
+   * app's instances took lately.
+   */
+  async choosePort(): Promise<number> {
+    for (;;) {
+      const port = randomInt(20_000, 60_000);
+      if (this.#ports.has(port)) continue;
+      this.#ports.add(port);
+      // Remembered for a while, so a rolling restart never hands out a port an old instance still holds.
+      if (this.#ports.size > 1024) this.#ports.delete(this.#ports.values().next().value!);
+      return port;
+    }
+  }
+}
