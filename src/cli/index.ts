@@ -124,6 +124,10 @@ async function program(argv: readonly string[]): Promise<Command> {
     .option('--build-concurrency <n>', 'builds that may run at once; the others wait their turn', '1')
     .option('--build-memory <size>', 'the memory each build process may use (e.g. 2g), or none', '2g')
     .option('--build-timeout <duration>', 'how long a whole build may take (e.g. 15m)', '15m')
+    .option('--sandbox <mode>', 'as root, run every app contained (its own files, processes and network, with limits): auto (when the machine can; says why not), required, or off', 'auto')
+    .option('--default-memory <size>', "each instance's memory limit unless berth.toml [resources] or berth scale say otherwise, or none", '512m')
+    .option('--default-cpu <cores>', "each instance's CPU quota, as a share of one core (0.5, 2), or none", '1')
+    .option('--default-processes <n>', "each instance's process limit, or none", '512')
     .option('--https <address>', 'also serve HTTPS (HTTP/2 and HTTP/1.1) here, e.g. :443; every app host gets a certificate')
     .option('--acme-directory <url>', 'the ACME CA for public names', 'https://acme-v02.api.letsencrypt.org/directory')
     .option('--acme-ca-bundle <file>', "PEM roots to trust for a private ACME CA's own HTTPS")
@@ -142,6 +146,8 @@ async function program(argv: readonly string[]): Promise<Command> {
       const { server } = await import('./server.ts');
       const { parseBuildOptions } = await import('./build-options.ts');
       const builds = parseBuildOptions({ concurrency: opts.buildConcurrency, memory: opts.buildMemory, timeout: opts.buildTimeout });
+      const { parseSandboxOptions } = await import('./sandbox-options.ts');
+      const sandbox = parseSandboxOptions({ sandbox: opts.sandbox, defaultMemory: opts.defaultMemory, defaultCpu: opts.defaultCpu, defaultProcesses: opts.defaultProcesses });
       const https = opts.https === undefined ? null : parseListenAddress(opts.https);
       const tls = https === null ? null : await httpsOptions(opts);
       await server({
@@ -150,6 +156,8 @@ async function program(argv: readonly string[]): Promise<Command> {
         ownCertificate: tls?.own ?? null,
         buildConcurrency: builds.concurrency,
         buildLimits: builds.limits,
+        sandbox: sandbox.mode,
+        instanceLimits: sandbox.limits,
         userPrefix: opts.userPrefix,
         stateDir: opts.state,
         http: parseListenAddress(opts.http),
@@ -246,6 +254,10 @@ interface ServerCommandOptions {
   buildConcurrency: string;
   buildMemory: string;
   buildTimeout: string;
+  sandbox: string;
+  defaultMemory: string;
+  defaultCpu: string;
+  defaultProcesses: string;
   https?: string;
   acmeDirectory: string;
   acmeCaBundle?: string;

@@ -16,7 +16,8 @@ import { startGit } from '../git/index.ts';
 import { LogDrains } from '../platform/log-drains.ts';
 import { resetPrivateDir } from '../safe-fs/index.ts';
 import { Platform } from '../platform/platform.ts';
-import { StateLock, Store, userPrefix } from '../platform/index.ts';
+import { Containment, StateLock, Store, userPrefix } from '../platform/index.ts';
+import { DEFAULT_INSTANCE_LIMITS, Sandboxes, type ResourceLimits, type SandboxMode } from '../sandbox/index.ts';
 import type { ListenAddress } from './address.ts';
 import type { AcmePolling, AcmeSettings, EdgeCertificates, RenewalPolicy } from '../tls/index.ts';
 import { onShutdown } from './shutdown.ts';
@@ -52,6 +53,10 @@ export interface ServerOptions {
   readonly metrics?: ListenAddress | null;
   /** That listener answers without a token (--metrics-without-token); by default it needs an API token. */
   readonly metricsWithoutToken?: boolean;
+  /** Whether apps run contained when berth runs as root (--sandbox auto|required|off; default auto). */
+  readonly sandbox?: SandboxMode;
+  /** Each instance's limits unless berth.toml or `berth scale` say otherwise (--default-memory, --default-cpu, --default-processes). */
+  readonly instanceLimits?: ResourceLimits;
   /** Add-on servers and backup folders (--postgres-admin-url, --redis-admin-url, --backup-dir, --backup-copy-dir). */
   readonly addons?: {
     readonly postgresAdminUrl: string | null;
@@ -145,9 +150,21 @@ export async function server(options: ServerOptions): Promise<void> {
   for (const key of INHERITED_ENV) if (process.env[key] !== undefined) baseEnv[key] = process.env[key]!;
   const appUsers = process.getuid?.() === 0 ? { prefix: userPrefix(options.userPrefix ?? 'berth-') } : null;
   if (appUsers) options.log(`running as root: each app runs as its own Unix user, ${appUsers.prefix}NAME`);
+  // Sandboxes: as root, every app's processes run contained (their own view
+  // of the files, processes and network, with limits) when the machine can.
+  const opened = appUsers ? await Sandboxes.open({ stateDir, log: options.log, mode: options.sandbox ?? 'auto' }) : { sandboxes: null, reason: 'berth is not running as root' };
+  if (opened.sandboxes === null) options.log(`apps run uncontained: ${opened.reason}`);
+  const containment = new Containment({
+    sandboxes: opened.sandboxes,
+    uncontainedReason: opened.reason,
+    stateDir,
+    instanceDefaults: options.instanceLimits ?? DEFAULT_INSTANCE_LIMITS,
+    buildMemoryBytes: (options.buildLimits ?? DEFAULT_BUILD_LIMITS).memoryBytes,
+  });
   // Every app's log drains, fed by its logs as the platform makes them.
   const drains = new LogDrains({ store, log: options.log });
   const platform = new Platform({
+    containment,
     stateDir,
     store,
     edge,
@@ -242,6 +259,7 @@ export async function server(options: ServerOptions): Promise<void> {
       await certificates?.close();
       await platform.stop();
       await addons.close();
+      await opened.sandboxes?.close();
       await drains.close();
       store.close();
       lock.release();

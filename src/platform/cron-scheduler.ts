@@ -1,5 +1,5 @@
 import { commandToArgv, parseCronSchedule, type CronJobConfig, type CronSchedule } from '../build/index.ts';
-import { cronSlotIso, decideCronSlot, nextCronSlot, startCommand, systemClock, type Clock, type CommandOutcome, type CommandRun, type RunAs } from '../runner/index.ts';
+import { cronSlotIso, decideCronSlot, nextCronSlot, startCommand, systemClock, type Clock, type CommandOutcome, type CommandRun, type Launcher, type RunAs } from '../runner/index.ts';
 import type { Store } from './store.ts';
 
 /** What the scheduler needs of an app's serving release. */
@@ -12,6 +12,8 @@ export interface CronRelease {
   /** The app's Unix user, or null when apps run as berth's user. */
   readonly user: RunAs | null;
   readonly jobs: readonly CronJobConfig[];
+  /** How its runs are started (the app's sandbox); plainly when absent. */
+  readonly launcher?: Launcher;
 }
 
 /**
@@ -342,7 +344,7 @@ export class CronScheduler {
     try {
       const argv = commandToArgv(job.config.command, env);
       log(`running the ${slot} slot in v${release.version}: ${job.config.command}`);
-      child = startCommand(argv, { cwd: release.dir, env, onLine: log, timeoutMs: job.config.timeoutMs, user: release.user });
+      child = startCommand(argv, { cwd: release.dir, env, onLine: log, timeoutMs: job.config.timeoutMs, user: release.user, label: `cron.${name}`, ...(release.launcher ? { launcher: release.launcher } : {}) });
     } catch (err) {
       log(`cannot run the ${slot} slot: ${(err as Error).message}`);
       this.#options.store.finishCronRun(app, name, slot, null);

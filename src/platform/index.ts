@@ -55,3 +55,4 @@ export { writeFileAtomic } from './atomic-file.ts';
 export { StateLock, lockHolder, LOCK_FILE } from './state-lock.ts';
 export { appUserName, userPrefix, MAX_USER_NAME } from './app-users.ts';
 export type { ScheduledTask } from './cron-scheduler.ts';
+export { Containment, sandboxView, type ContainmentOptions, type ProcessContext } from './containment.ts';

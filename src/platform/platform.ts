@@ -24,7 +24,7 @@ import {
 import type { Edge, ExchangeRecord, SiteSettings, SiteSpec, StaticAccess } from '../edge/index.ts';
 import type { DomainCertificate } from '../tls/index.ts';
 import { BerthError } from '../errors.ts';
-import { endProcessesOf, listProcesses, ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type ReleaseSpec, type RunAs } from '../runner/index.ts';
+import { endProcessesOf, listProcesses, ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type Launcher, type ReleaseSpec, type RunAs } from '../runner/index.ts';
 import { accessLogLine, createAccessLog } from './access-log.ts';
 import { AppLog } from './app-log.ts';
 import { giveTree, removeTree } from '../safe-fs/index.ts';
@@ -33,6 +33,7 @@ import { appUserName, createAppUser, findUser, removeAppUser, requireTraversable
 import { APP_UID_RANGE, chooseAppUid } from './uid-allocation.ts';
 import { decideStartRetry, DEFAULT_START_RETRY_POLICY, type StartRetryPolicy } from './start-retry-policy.ts';
 import { CronScheduler, type CronJobView, type ScheduledTask } from './cron-scheduler.ts';
+import { Containment, type ProcessContext } from './containment.ts';
 import * as names from './names.ts';
 import type { App, Build, BuildManifest, Release, ReleaseInfo } from './records.ts';
 import { describeRelease } from './release-policy.ts';
@@ -70,6 +71,8 @@ export interface PlatformOptions {
   readonly startRetryPolicy?: StartRetryPolicy;
   /** The time, for start retries (epoch ms). */
   readonly now?: () => number;
+  /** How apps' processes are contained (sandboxes when berth runs as root); uncontained when absent. */
+  readonly containment?: Containment;
 }
 
 /** A build or a deploy that ended, how, and how long it took. */
@@ -158,6 +161,9 @@ export interface InstanceView {
   readonly processes: { readonly count: number; readonly limit: number | null } | null;
 }
 
+/** Apps run as their users, uncontained (no sandboxes given). */
+const UNCONTAINED = new Containment({ sandboxes: null, uncontainedReason: null, stateDir: '/', instanceDefaults: { memoryBytes: null, cpu: null, processes: null }, buildMemoryBytes: null });
+
 export class Platform {
   readonly #options: PlatformOptions;
   readonly #store: Store;
@@ -233,6 +239,9 @@ export class Platform {
       this.#store.audit({ actor: names.SYSTEM_ACTOR, action: 'builds.interrupted', target: build.app, result: 'error', detail: { build: build.id, source: build.sourceDigest.slice(0, 7) } });
     }
     for (const run of interrupted.cronRuns) this.#options.log(`${run.app}: cron ${run.job} (slot ${run.slot}) was cut short by a stop; marked interrupted, not run again`);
+    // Sandboxes a killed daemon left: their processes end with their control groups.
+    const swept = await this.#containment.sweep().catch((err: Error) => (this.#options.log(`sandboxes: cannot sweep what a previous daemon left: ${err.message}`), 0));
+    if (swept > 0) this.#options.log(`ended ${swept} sandbox(es) a previous daemon left running`);
     // Every app's folders in the current layout (an older berth's migrated)
     // before any of its processes runs, and what no release uses cleared.
     await Promise.all(
@@ -486,6 +495,8 @@ export class Platform {
         await state.log.close();
         await state.access.close();
       }
+      // Its network goes once nothing of it runs (a namespace still in use would linger).
+      await this.#containment.remove(name).catch((err: Error) => this.#options.log(`${name}: cannot take its network down: ${err.message}`));
       // Every process of the app's user goes (whatever escaped its instance's
       // group), then the user; only then the row: a destroy that cannot
       // finish keeps the app, says what is left, and can be tried again.
@@ -655,14 +666,16 @@ export class Platform {
       if (user !== null) await giveTree(dir, user, 0o750);
       if (plan.kind === 'processes') {
         for (const note of [...environment.sandbox.notes, ...plan.notes]) logged(note);
+        const context = await this.#containment.build(app, user, paths, { dir, plan, config });
+        const launcher = context.launcher;
         await runBuild(plan, {
           dir,
           cacheDir: paths.cache,
-          env: this.#buildEnv(app, user),
+          env: { ...this.#buildEnv(app, user), ...context.env },
           user,
           limits: this.#options.buildLimits ?? DEFAULT_BUILD_LIMITS,
           log: logged,
-          exec: runOnce,
+          exec: launcher === undefined ? runOnce : (argv, options) => runOnce(argv, { ...options, launcher, label: 'build' }),
         }, environment.sandbox);
       }
       outcome = 'succeeded';
@@ -741,9 +754,11 @@ export class Platform {
     if (command === undefined || release.buildId === null) return;
     const build = this.#store.getBuild(release.buildId);
     const user = await this.#userOf(app);
-    const env = this.#releaseEnv(app, release, user, build.dir, (await this.#manifestOf(build)).plan);
+    const manifest = await this.#manifestOf(build);
+    const context = await this.#processContext(app, user, build.dir, manifest);
+    const env = this.#releaseEnv(app, release, user, build.dir, manifest.plan, context);
     log(`running the release command: ${command.command}`);
-    const code = await runOnce(commandToArgv(command.command, env), { cwd: build.dir, env, onLine: log, user });
+    const code = await runOnce(commandToArgv(command.command, env), { cwd: build.dir, env, onLine: log, user, ...(context.launcher ? { launcher: context.launcher, label: 'release' } : {}) });
     if (code !== 0) throw new BerthError('BERTH_E_RELEASE_FAILED', `the release command failed with exit code ${code}`, { status: 422, hint: 'The Procfile "release:" entry must succeed before traffic moves.' });
   }
 
@@ -752,12 +767,22 @@ export class Platform {
    * variables, PATH with the build's own folders first (its virtualenv, the
    * Node its engines asked for), the config snapshot, and berth's own.
    */
-  #releaseEnv(app: string, release: Release, user: RunAs | null, dir: string, plan: AppPlan): Record<string, string> {
+  #releaseEnv(app: string, release: Release, user: RunAs | null, dir: string, plan: AppPlan, context: ProcessContext): Record<string, string> {
     const base = { ...this.#options.baseEnv };
     if (plan.kind === 'processes') base.PATH = planPath(plan, dir, base.PATH);
     // Add-on vars come from the add-ons the app has now, not from the release's
-    // snapshot: a rollback keeps its database; the app's own config wins.
-    return { ...base, ...this.#homeEnv(app, user), ...this.#store.addonVars(app), ...release.config, BERTH_APP: app, BERTH_RELEASE: `v${release.version}`, [SUPERVISOR_ENV]: this.#supervisorMarker() };
+    // snapshot: a rollback keeps its database; the app's own config wins (a
+    // sandbox's view of the add-ons and its TMPDIR too).
+    return { ...base, ...this.#homeEnv(app, user), ...this.#store.addonVars(app), ...context.env, ...release.config, BERTH_APP: app, BERTH_RELEASE: `v${release.version}`, [SUPERVISOR_ENV]: this.#supervisorMarker() };
+  }
+
+  /** How the release's processes start: in the app's sandbox, or plainly. */
+  #processContext(app: string, user: RunAs | null, dir: string, manifest: BuildManifest): Promise<ProcessContext> {
+    return this.#containment.release(app, user, this.#paths(app), { dir, plan: manifest.plan, config: manifest.config }, this.#store.addonVars(app), this.#store.getFormationMemory(app));
+  }
+
+  get #containment(): Containment {
+    return this.#options.containment ?? UNCONTAINED;
   }
 
   /**
@@ -793,13 +818,15 @@ export class Platform {
       await state.runner.stop().catch(() => {});
       await this.#scheduleCron(app, release, build.dir, config.cron, async () => {
         const user = await this.#userOf(app);
-        return { user, env: this.#releaseEnv(app, release, user, build.dir, plan) };
+        const context = await this.#processContext(app, user, build.dir, { plan, config });
+        return { user, env: this.#releaseEnv(app, release, user, build.dir, plan, context), launcher: context.launcher };
       });
       return;
     }
     const formation = this.#store.getFormation(app);
     const user = await this.#userOf(app);
-    const env = this.#releaseEnv(app, release, user, build.dir, plan);
+    const context = await this.#processContext(app, user, build.dir, { plan, config });
+    const env = this.#releaseEnv(app, release, user, build.dir, plan, context);
     await state.runner.activate({
       user,
       name: `v${release.version}`,
@@ -811,8 +838,10 @@ export class Platform {
       healthPath: config.health.path,
       mounts,
       settings,
+      ...(context.launcher ? { launcher: context.launcher } : {}),
+      ...(context.choosePort ? { choosePort: context.choosePort } : {}),
     });
-    await this.#scheduleCron(app, release, build.dir, config.cron, async () => ({ user, env }));
+    await this.#scheduleCron(app, release, build.dir, config.cron, async () => ({ user, env, launcher: context.launcher }));
   }
 
   /**
@@ -836,11 +865,11 @@ export class Platform {
     release: Release,
     dir: string,
     jobs: readonly CronJobConfig[],
-    context: () => Promise<{ user: RunAs | null; env: Record<string, string> }>,
+    context: () => Promise<{ user: RunAs | null; env: Record<string, string>; launcher?: Launcher | undefined }>,
   ): Promise<void> {
     try {
-      const { user, env } = await context();
-      this.#cron.setRelease(app, { version: release.version, dir, env, user, jobs });
+      const { user, env, launcher } = await context();
+      this.#cron.setRelease(app, { version: release.version, dir, env, user, jobs, ...(launcher ? { launcher } : {}) });
     } catch (err) {
       this.#state(app).log.add('berth', `v${release.version}'s cron jobs are not scheduled: ${(err as Error).message}`);
     }

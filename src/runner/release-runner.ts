@@ -2,6 +2,7 @@ import type { ProcessType } from '../build/index.ts';
 import { BerthError } from '../errors.ts';
 import { Formation, systemClock, type Clock, type ReadyUpstream } from './formation.ts';
 import type { RunAs } from './instance.ts';
+import type { Launcher } from './launcher.ts';
 import { judgeRollout } from './rollout-policy.ts';
 
 /** Everything needed to run one release of an app. */
@@ -14,6 +15,10 @@ export interface ReleaseSpec {
   readonly env: Readonly<Record<string, string>>;
   readonly user?: RunAs | null;
   readonly healthPath: string | null;
+  /** How its instances are started (the app's sandbox); plainly when absent. */
+  readonly launcher?: Launcher;
+  /** Ports for its web instances (a sandbox has ports of its own); free ports of the machine when absent. */
+  readonly choosePort?: () => Promise<number>;
 }
 
 export interface ReleaseRunnerOptions<S extends ReleaseSpec = ReleaseSpec> {
@@ -81,6 +86,8 @@ export class ReleaseRunner<S extends ReleaseSpec = ReleaseSpec> {
       env: spec.env,
       user: spec.user ?? null,
       healthPath: spec.healthPath,
+      ...(spec.launcher ? { launcher: spec.launcher } : {}),
+      ...(spec.choosePort ? { choosePort: spec.choosePort } : {}),
       graceMs: this.#options.graceMs,
       clock: this.#clock,
       log: (source, line, stream) => this.#options.log(source, line, stream),

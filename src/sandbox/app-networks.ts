@@ -148,7 +148,7 @@ class HostNetworks implements SandboxNetworks {
     const addresses = linkAddresses(slot);
     return this.#locked(app, async () => {
       const netnsPath = this.#netnsPath(app);
-      const rules = namespaceRuleset({ hostAddress: addresses.hostAddress, serviceAddress: this.serviceAddress, egressGateway: EGRESS_GATEWAY, nameserver: EGRESS_NAMESERVER });
+      const rules = namespaceRuleset({ hostAddress: addresses.hostAddress, address: addresses.address, serviceAddress: this.serviceAddress, egressGateway: EGRESS_GATEWAY, nameserver: EGRESS_NAMESERVER });
       const desired: DesiredNetwork = { app, netnsPath, linkName: linkName(app, this.#settings.linkPrefix), alias: linkAlias(netnsPath), ...addresses, rules };
       const namespaceMounted = await isNamespaceFile(netnsPath);
       const [host, inside, egress, outbound] = await Promise.all([
@@ -323,6 +323,8 @@ class HostNetworks implements SandboxNetworks {
       }
       case 'configure-inner-end': {
         await this.#tools.run('sysctl', ['-q', '-w', `net.ipv6.conf.${INNER_LINK}.disable_ipv6=1`], inside);
+        // The edge's connections may be translated to the app's loopback (namespace rules, nat).
+        await this.#tools.run('sysctl', ['-q', '-w', `net.ipv4.conf.${INNER_LINK}.route_localnet=1`], inside);
         const batch = [
           'link set dev lo up',
           ...(step.flush ? [`address flush dev ${INNER_LINK}`] : []),

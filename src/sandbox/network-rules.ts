@@ -28,6 +28,8 @@ export interface HostRules {
 export interface NamespaceRules {
   /** The host's end of the app's link (the edge's connections come from it). */
   readonly hostAddress: string;
+  /** The app's end of its link (where the edge connects). */
+  readonly address: string;
   readonly serviceAddress: string;
   /** slirp's gateway inside the namespace: the host's loopback when slirp allows it (it does not). */
   readonly egressGateway: string;
@@ -119,7 +121,7 @@ export function hostRuleset(rules: HostRules): string {
 
 /** The table inside an app's namespace: what the app may reach. */
 export function namespaceRuleset(rules: NamespaceRules, table = 'berth'): string {
-  return replaceTable(table, {
+  const filter = replaceTable(table, {
     input: [
       // Over its link, only the edge reaches the app.
       `iifname "eth0" ip saddr != ${rules.hostAddress} drop`,
@@ -141,4 +143,20 @@ export function namespaceRuleset(rules: NamespaceRules, table = 'berth'): string
       prohibit('meta nfproto ipv6'),
     ],
   });
+  // The edge's connections reach the app on loopback too: an app that
+  // listens on 127.0.0.1 (as many do, and as berth's own detected servers
+  // did) is served like one on 0.0.0.0. Only what the edge sends is
+  // translated; needs route_localnet on the link (set with it).
+  const nat = [
+    `table ip ${table}_nat`,
+    `delete table ip ${table}_nat`,
+    `table ip ${table}_nat {`,
+    '  chain prerouting {',
+    '    type nat hook prerouting priority dstnat; policy accept;',
+    `    iifname "eth0" ip saddr ${rules.hostAddress} ip daddr ${rules.address} meta l4proto tcp dnat to 127.0.0.1`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+  return filter + nat;
 }

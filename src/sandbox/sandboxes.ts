@@ -62,6 +62,14 @@ export function stateId(stateDir: string): string {
 }
 
 /**
+ * Where the apps' network namespaces are bound: under /run, which lives as
+ * long as the namespaces themselves (a reboot ends both), per daemon.
+ */
+export function netnsDir(id: string): string {
+  return `/run/berth/${id}/netns`;
+}
+
+/**
  * The link slot of an app: from its uid, which berth never gives to a
  * second app on the machine (so two daemons never pick the same link
  * addresses), folded into the range. Pure.
@@ -112,7 +120,7 @@ export class Sandboxes {
     let networks: OpenedSandboxNetworks;
     try {
       networks = await openSandboxNetworks({
-        dir: join(options.stateDir, 'run', 'netns'),
+        dir: netnsDir(id),
         linkPrefix: `b${id.slice(0, 4)}-`,
         table: `berth_${id}`,
         log: options.log,
@@ -123,6 +131,48 @@ export class Sandboxes {
     const sandboxes = new Sandboxes(options, { bwrap: bwrap!, setpriv: setpriv!, nsenter: nsenter! }, cgroups.driver, arch === null ? null : defaultSeccompProgram(arch), networks, await readHostLayout(), rootName);
     options.log(`sandboxes: every app runs contained (bubblewrap, cgroup v${cgroups.driver.version}${arch === null ? '' : ', seccomp'}, a network of its own)`);
     return { sandboxes, reason: null };
+  }
+
+  /**
+   * Takes down everything the daemon on `stateDir` made for sandboxes: every
+   * app's network (its namespace, link and way out), its rules table, and
+   * its control groups (their processes killed). The service address on
+   * `lo` stays (other daemons on the machine may use it). For uninstalling,
+   * and for tests, once the daemon has stopped.
+   */
+  static async purge(stateDir: string, log: (line: string) => void = () => {}): Promise<void> {
+    if (process.getuid?.() !== 0) return;
+    const id = stateId(stateDir);
+    const dir = netnsDir(id);
+    const { readdir } = await import('node:fs/promises');
+    let apps: string[] = [];
+    try {
+      apps = (await readdir(dir)).filter((name) => !name.includes('.'));
+    } catch {
+      // no networks were ever made
+    }
+    const detected = await detectCgroups({ rootName: `berth/${id}` });
+    if (detected.driver !== null) {
+      for (const name of (await detected.driver.list('')).reverse()) {
+        const group = await detected.driver.open(name);
+        if (group === null) continue;
+        await group.killAll();
+        await group.remove().catch((err: Error) => log(`cannot remove the cgroup ${name}: ${err.message}`));
+      }
+    }
+    const { findNetTools } = await import('./net-tools.ts');
+    const tools = await findNetTools().catch(() => null);
+    if (tools === null) return;
+    if (apps.length > 0) {
+      const networks = await openSandboxNetworks({ dir, linkPrefix: `b${id.slice(0, 4)}-`, table: `berth_${id}`, log });
+      for (const app of apps) await networks.remove(app).catch((err: Error) => log(`cannot take ${app}'s network down: ${err.message}`));
+      await networks.close();
+    }
+    const { execFile } = await import('node:child_process');
+    await new Promise<void>((resolve) => execFile(tools.nft, ['delete', 'table', 'inet', `berth_${id}`], () => resolve()));
+    // Root's own folder under /run, its namespaces unmounted by now.
+    const { rm } = await import('node:fs/promises');
+    await rm(join(dir, '..'), { recursive: true, force: true }).catch(() => {});
   }
 
   /** The address add-on servers also listen on, which every sandbox reaches. */

@@ -222,9 +222,11 @@ export function launchArgv(spec: SandboxSpec, tools: SandboxTools, fds: SandboxF
     made.add(mount.target);
   }
   // Root makes the sandbox; the program never has root's powers: setpriv
-  // below drops to the app's user, and these three capabilities are all
-  // it keeps until then (setuid, setgid, and dropping the bounding set).
-  args.push('--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP');
+  // below drops to the app's user, and these capabilities are all it keeps
+  // until then (setuid, setgid, dropping the bounding set, and reading
+  // through folders that are the app's alone, for bwrap's --chdir into
+  // the release). setpriv's change of uid clears them all.
+  args.push('--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP', '--cap-add', 'CAP_DAC_READ_SEARCH');
   if (fds.seccomp !== null) args.push('--seccomp', String(fds.seccomp));
   args.push('--info-fd', String(fds.info), '--block-fd', String(fds.block));
   args.push('--chdir', spec.cwd, '--');

@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { after } from 'node:test';
+import { Sandboxes } from '../../src/sandbox/index.ts';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -25,6 +27,16 @@ export function testUserPrefix(stateDir: string): string {
 }
 
 const prefixes = new Set<string>();
+/** State folders of the daemons this test file started: their sandboxes' networks and control groups go when the file's tests are done. */
+const states = new Set<string>();
+
+// The file's own tests stop their daemons (t.after); what those daemons made
+// for sandboxes outlives them by design (apps keep their networks across a
+// daemon restart), so it is taken down here, once every test of the file ran.
+after(async () => {
+  for (const state of states) await Sandboxes.purge(state).catch(() => {});
+  states.clear();
+});
 
 // Apps a test did not destroy leave their users behind; remove them when the
 // test process ends (synchronously: that is all an exit handler can do).
@@ -50,6 +62,7 @@ process.once('exit', () => {
 export async function startDaemon(stateDir: string, workers = 1, extraArgs: readonly string[] = [], env: Record<string, string> = {}, wrapper: readonly string[] = []): Promise<Daemon> {
   const prefix = testUserPrefix(stateDir);
   prefixes.add(prefix);
+  states.add(stateDir);
   // The test's mkdtemp folder is 0700; apps running as their own users
   // (the tests run as root) must be able to pass through it.
   chmodSync(dirname(stateDir), 0o711);

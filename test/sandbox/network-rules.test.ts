@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { hostRuleset, namespaceRuleset } from '../../src/sandbox/network-rules.ts';
 
 const host = { table: 'berth', linkPrefix: 'bh-', linkRange: '169.254.0.0/17', serviceAddress: '169.254.200.1' };
-const inside = { hostAddress: '169.254.1.0', serviceAddress: '169.254.200.1', egressGateway: '10.0.2.2', nameserver: '10.0.2.3' };
+const inside = { hostAddress: '169.254.1.0', address: '169.254.1.1', serviceAddress: '169.254.200.1', egressGateway: '10.0.2.2', nameserver: '10.0.2.3' };
 
 /** The rules of one chain, in order. */
 function chain(script: string, name: string): string[] {
@@ -99,3 +99,10 @@ test('inside a namespace: out to its loopback, answers to the edge, the add-ons,
   ]);
   assert.match(namespaceRuleset(inside), /^table inet berth\ndelete table inet berth\n/);
 });
+
+test('the namespace translates the edge\'s connections (and only those) to the app\'s loopback, so an app on 127.0.0.1 is served', () => {
+  const script = namespaceRuleset(inside);
+  assert.match(script, /table ip berth_nat \{\n  chain prerouting \{\n    type nat hook prerouting priority dstnat; policy accept;\n    iifname "eth0" ip saddr 169\.254\.1\.0 ip daddr 169\.254\.1\.1 meta l4proto tcp dnat to 127\.0\.0\.1\n  \}\n\}\n$/);
+  assert.match(script, /^table ip berth_nat\ndelete table ip berth_nat\n/m, 'replaced atomically like the filter table');
+});
+
