@@ -6,7 +6,13 @@ from flask import Flask, g, jsonify, render_template_string, request
 
 app = Flask(__name__, static_folder=None)
 
-DATA_DIR = os.environ.get("BERTH_DATA_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+APP_DIR = os.path.dirname(os.path.abspath(__file__))
+# The data folder: berth's storage add-on (BERTH_DATA_DIR), else the app's
+# own folder while it can write there (berth up), else its HOME (under
+# berth server as root the release is read-only; HOME is the app's, kept).
+DATA_DIR = os.environ.get("BERTH_DATA_DIR") or (
+    os.path.join(APP_DIR, "data") if os.access(APP_DIR, os.W_OK) else os.path.join(os.environ.get("HOME", "/tmp"), "data")
+)
 # `berth addons create postgres|sqlite` sets DATABASE_URL; without one the
 # notes live in a SQLite file in the data folder.
 DATABASE_URL = os.environ.get("DATABASE_URL", "")

@@ -118,6 +118,7 @@ export class Containment {
     const sandboxes = this.#options.sandboxes;
     if (sandboxes === null || user === null) return { env: {} };
     const sandbox = await this.#sandboxOf(app, user, paths);
+    await sandboxes.exposeAddons(Object.values(addonVars));
     const mounts = appMounts(
       sandbox.hostLayout,
       { build: work.dir, buildWritable: false, home: paths.home, cache: null, data: await this.#dataDir(addonVars), runtimes: runtimeRoots(programsOf(work.plan), this.#options.stateDir), etcDir: sandbox.etcDir },

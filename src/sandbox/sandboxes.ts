@@ -9,6 +9,7 @@ import { detectCgroups } from './cgroups.ts';
 import { etcFiles } from './etc-files.ts';
 import { readHostLayout } from './host-layout.ts';
 import { launchSandboxed } from './launch.ts';
+import { LoopbackForwarder, loopbackPorts } from './loopback-forwarder.ts';
 import { FIRST_LINK_SLOT, LINK_SLOTS } from './link-addresses.ts';
 import { defaultSeccompProgram, seccompArch } from './seccomp.ts';
 import type { HostLayout, SandboxMount, SandboxTools } from './spec.ts';
@@ -87,6 +88,7 @@ export class Sandboxes {
   readonly #networks: OpenedSandboxNetworks;
   readonly #layout: HostLayout;
   readonly #rootName: string;
+  readonly #forwarder: LoopbackForwarder;
 
   private constructor(options: SandboxesOptions, tools: SandboxTools, cgroups: CgroupDriver, seccomp: Buffer | null, networks: OpenedSandboxNetworks, layout: HostLayout, rootName: string) {
     this.#options = options;
@@ -96,6 +98,12 @@ export class Sandboxes {
     this.#networks = networks;
     this.#layout = layout;
     this.#rootName = rootName;
+    this.#forwarder = new LoopbackForwarder(networks.serviceAddress, options.log);
+  }
+
+  /** The add-on servers on the host's loopback that these URLs name become reachable from sandboxes at the service address. */
+  async exposeAddons(values: Iterable<string>): Promise<void> {
+    await Promise.all(loopbackPorts(values).map((port) => this.#forwarder.expose(port)));
   }
 
   /** What the machine offers; null with the reason when apps cannot be contained (and `required` was not asked for). */
@@ -212,8 +220,9 @@ export class Sandboxes {
     return swept;
   }
 
-  close(): Promise<void> {
-    return this.#networks.close();
+  async close(): Promise<void> {
+    await this.#forwarder.close();
+    await this.#networks.close();
   }
 
   /** @internal the launcher of one app's sandboxes */

@@ -45,6 +45,8 @@ test('sizes', () => {
   assert.equal(parseSize('1g'), 1024 ** 3);
   assert.equal(parseSize('1.5k'), 1536);
   assert.equal(parseSize(42), 42);
-  for (const bad of ['', 'k', '-1', '1t', '1 2', 'lots']) assert.throws(() => parseSize(bad), /not a size/);
+  assert.equal(parseSize('1t'), 1024 ** 4);
+  for (const spelled of ['512Mi', '512MiB', '512mb', '512m']) assert.equal(parseSize(spelled), 512 * 1024 * 1024, spelled);
+  for (const bad of ['', 'k', '-1', '1p', '1 2', 'lots', '1ki b', '1bi']) assert.throws(() => parseSize(bad), /not a size/);
   assert.throws(() => parseSize(-3), /not a size/);
 });

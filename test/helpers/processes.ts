@@ -38,3 +38,25 @@ export function rssBytes(pid: number): number {
     return 0;
   }
 }
+
+/**
+ * The host's pid of a process that knows itself (inside its sandbox's pid
+ * namespace) as `nsPid`, found by its innermost NSpid and its command line;
+ * a process without a namespace of its own is its own answer. null when no
+ * process matches.
+ */
+export function hostPidOf(nsPid: number, command: RegExp): number | null {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+      const nspid = /^NSpid:\s+(.+)$/m.exec(status)?.[1]?.trim().split(/\s+/).map(Number) ?? [];
+      if (nspid.at(-1) !== nsPid) continue;
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (command.test(cmdline)) return Number(entry);
+    } catch {
+      // ended while we looked
+    }
+  }
+  return null;
+}

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '../../src/platform/index.ts';
 import { alive, BerthProcess, eventually } from '../helpers/berth-process.ts';
 import { apiCall, deployDir, startDaemon, type Daemon } from '../helpers/daemon.ts';
-import { descendants } from '../helpers/processes.ts';
+import { descendants, hostPidOf } from '../helpers/processes.ts';
 
 const SERVER = `
 import { createServer } from 'node:http';
@@ -48,11 +48,13 @@ async function appDir(root: string, name: string, files: Record<string, string>)
 }
 
 /** A folder every app user may write to (the tests run as root, apps as their own users). */
-async function outDir(root: string): Promise<string> {
-  const out = join(root, 'out');
-  await mkdir(out, { recursive: true });
-  await chmod(out, 0o777);
-  return out;
+/**
+ * Where the cron commands write what the test reads: the app's own HOME, the
+ * one folder outside its releases that it can write and the test can read
+ * (a sandboxed app sees nothing else of the host's).
+ */
+function outDir(state: string, app = 'shop'): string {
+  return join(state, 'apps', app, 'home');
 }
 
 async function lines(file: string): Promise<string[]> {
@@ -64,7 +66,7 @@ test('a cron slot never runs twice, across a deploy and a daemon restart', { tim
   const root = await mkdtemp(join(tmpdir(), 'berth-cron-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   const state = join(root, 'state');
-  const out = await outDir(root);
+  const out = outDir(state);
   const slotsFile = join(out, 'slots.txt');
   let d = await startDaemon(state);
   t.after(() => d.berth.kill());
@@ -148,7 +150,7 @@ test('a daemon SIGKILLed during a cron run: the run is marked interrupted and it
   const root = await mkdtemp(join(tmpdir(), 'berth-cron-kill-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   const state = join(root, 'state');
-  const out = await outDir(root);
+  const out = outDir(state);
   const longFile = join(out, 'long.txt');
   const orphans = new Set<number>();
   t.after(() => {
@@ -160,7 +162,9 @@ test('a daemon SIGKILLed during a cron run: the run is marked interrupted and it
   assert.equal((await call(d, 'PATCH', '/apps/shop/config', { set: { OUT: out } })).status, 200);
   await deploy(d, 'shop', await appDir(root, 'v1', { 'long.mjs': LONG, 'berth.toml': '[cron.long]\nschedule = "*/2 * * * * *"\ncommand = "node long.mjs"\n' }));
 
-  const [, killedSlot, pid] = (await eventually('a long run started', async () => (await lines(longFile)).map((line) => /^start (\S+) (\d+)$/.exec(line)).find(Boolean), 20_000))!;
+  const [, killedSlot, nsPid] = (await eventually('a long run started', async () => (await lines(longFile)).map((line) => /^start (\S+) (\d+)$/.exec(line)).find(Boolean), 20_000))!;
+  // The pid it printed is its own view (a sandbox has a pid namespace of its own).
+  const pid = (await eventually('the long run is found on the host', () => hostPidOf(Number(nsPid), /long\.mjs/)))!;
   for (const child of descendants(d.berth.child.pid!)) orphans.add(child);
   d.berth.child.kill('SIGKILL');
   await d.berth.exited;

@@ -108,7 +108,7 @@ async function hostListener(t: TestContext, host: string, name: string): Promise
   return (server.address() as { port: number }).port;
 }
 
-test('ensure() makes a namespace, a link and a way out; the host reaches the app at its address, whatever address it binds', async (t) => {
+test('ensure() makes a namespace, a link and a way out; the host reaches the app at its address whether it binds every address or loopback', async (t) => {
   const { folder, options: opts, open } = await setup(t);
   const nets = await open();
   const shop = await nets.ensure('shop', slot(0));
@@ -136,9 +136,12 @@ test('ensure() makes a namespace, a link and a way out; the host reaches the app
   assert.equal(nets.egressOf('shop')?.pid, slirp.pid);
 
   await folder.programs.listen(shop.netnsPath, APP_UID, '0.0.0.0', 8080, 'any-address');
-  await folder.programs.listen(shop.netnsPath, APP_UID, shop.address, 8081, 'its-address');
-  const seen = await probe(null, null, [`${shop.address}:8080`, `${shop.address}:8081`]);
-  assert.deepEqual(seen, { [`${shop.address}:8080`]: 'connected hello from any-address', [`${shop.address}:8081`]: 'connected hello from its-address' });
+  await folder.programs.listen(shop.netnsPath, APP_UID, '127.0.0.1', 8081, 'loopback');
+  // The edge's connections are translated to the app's loopback: an app
+  // bound to its link's own address (which nothing tells it) is not served.
+  await folder.programs.listen(shop.netnsPath, APP_UID, shop.address, 8082, 'its-address');
+  const seen = await probe(null, null, [`${shop.address}:8080`, `${shop.address}:8081`, `${shop.address}:8082`]);
+  assert.deepEqual(seen, { [`${shop.address}:8080`]: 'connected hello from any-address', [`${shop.address}:8081`]: 'connected hello from loopback', [`${shop.address}:8082`]: 'refused' });
 });
 
 test('an app reaches the host\'s public address and the service address through slirp, never the host\'s loopback', async (t) => {

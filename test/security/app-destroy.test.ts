@@ -16,6 +16,13 @@ import { apiCall, startDaemon, testUserPrefix } from '../helpers/daemon.ts';
 import { eventually } from '../helpers/berth-process.ts';
 import { attackScene, deployHostile, hostileRun, hostileSpawn, whoami } from './hostile-app.ts';
 
+// These attacks come from an app that can write its own release and the
+// host's /tmp: an uncontained app (a daemon without root, or --sandbox off).
+// A sandboxed app cannot even stage them (its release is read-only, /tmp
+// its own: test/security/sandbox-*.test.ts); what is tested here is that
+// berth's own code holds regardless, so the daemon runs with --sandbox off.
+const UNCONTAINED = ['--sandbox', 'off'];
+
 /** True while the process runs (a zombie waiting to be reaped runs nothing). */
 function running(pid: number): boolean {
   try {
@@ -62,7 +69,7 @@ async function hide(d: Parameters<typeof hostileSpawn>[0], host: string): Promis
 }
 
 test('destroying an app ends every process its user hid, removes the user, and the next app of that name gets another uid', { timeout: 300_000 }, async (t) => {
-  const { root, state, daemon, strays: stray } = await attackScene(t, 'app-destroy');
+  const { root, state, daemon, strays: stray } = await attackScene(t, 'app-destroy', UNCONTAINED);
   await deployHostile(daemon, 'hostile', join(root, 'hostile'));
   const before = await whoami(daemon, 'hostile.localhost');
   const userName = appUserName(testUserPrefix(state), 'hostile');
@@ -92,7 +99,7 @@ test('destroying an app ends every process its user hid, removes the user, and t
 test('a destroy that cannot end a process of the app keeps the app and says what is left; once it is gone, the destroy finishes', { timeout: 300_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-app-destroy-'));
   const state = join(root, 'state');
-  const daemon = await startDaemon(state);
+  const daemon = await startDaemon(state, 1, UNCONTAINED);
   let stuck: ReturnType<typeof spawn> | null = null;
   t.after(async () => {
     stuck?.kill('SIGKILL');
@@ -123,7 +130,7 @@ test('a destroy that cannot end a process of the app keeps the app and says what
 test('a daemon killed with SIGKILL: the next start ends what the app hid, tagged or not', { timeout: 300_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-app-destroy-'));
   const state = join(root, 'state');
-  let daemon = await startDaemon(state);
+  let daemon = await startDaemon(state, 1, UNCONTAINED);
   const stray: number[] = [];
   t.after(async () => {
     for (const pid of stray) {
@@ -143,7 +150,7 @@ test('a daemon killed with SIGKILL: the next start ends what the app hid, tagged
   await daemon.berth.stop('SIGKILL');
   for (const pid of hidden) assert.ok(running(pid), `${pid} outlived the killed daemon`);
 
-  daemon = await startDaemon(state);
+  daemon = await startDaemon(state, 1, UNCONTAINED);
   for (const pid of [instance, ...hidden]) assert.equal(running(pid), false, `pid ${pid} was ended by the next start`);
   const now = await whoami(daemon, 'hostile.localhost');
   assert.equal(now.uid, uid, 'the app itself comes back as its user');

@@ -135,7 +135,7 @@ export interface AttackScene {
  * strays, then the daemon (until it is gone it writes into its state
  * folder), then the folder.
  */
-export async function attackScene(t: TestContext, name: string): Promise<AttackScene> {
+export async function attackScene(t: TestContext, name: string, extraArgs: readonly string[] = []): Promise<AttackScene> {
   const root = await mkdtemp(join(tmpdir(), `berth-${name}-`));
   const state = join(root, 'state');
   const strays: number[] = [];
@@ -151,6 +151,6 @@ export async function attackScene(t: TestContext, name: string): Promise<AttackS
     await daemon?.berth.kill();
     await rm(root, { recursive: true, force: true });
   });
-  daemon = await startDaemon(state);
+  daemon = await startDaemon(state, 1, extraArgs);
   return { root, state, daemon, strays };
 }

@@ -6,6 +6,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packSource } from '../../src/build/index.ts';
+import { hostPidOf } from '../helpers/processes.ts';
 import { alive, eventually } from '../helpers/berth-process.ts';
 import { apiCall, deployDir, startDaemon, type Daemon } from '../helpers/daemon.ts';
 
@@ -63,10 +64,12 @@ test('a build running when the daemon is SIGKILLed is killed by the next daemon,
   await writeFile(join(source, 'Procfile'), 'web: node server.mjs\nbuild: sh build.sh\n');
   assert.equal((await apiCall(first, 'POST', '/apps', { name: 'slow' })).status, 201);
 
-  const { pid } = await startDeploy(first, 'slow', source);
+  const { pid: printed } = await startDeploy(first, 'slow', source);
+  // What the build printed is its own view: in a sandbox it has a pid namespace of its own.
+  const pid = (await eventually('the build is found on the host', () => hostPidOf(printed, /sleep 300/)))!;
   t.after(() => {
     try {
-      process.kill(-pid, 'SIGKILL');
+      process.kill(pid, 'SIGKILL');
     } catch {
       // Gone, as it should be.
     }

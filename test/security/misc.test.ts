@@ -18,6 +18,12 @@ import { Store } from '../../src/platform/index.ts';
 import { apiCall, startDaemon, type Daemon } from '../helpers/daemon.ts';
 import { deployHostile, hostileRun } from './hostile-app.ts';
 
+// The metrics attack comes from an app that reaches the host's loopback: an
+// uncontained app (a daemon without root, or --sandbox off). A sandboxed
+// app reaches no loopback of the host at all (test/security/sandbox-*);
+// what is tested here is the listener's own token, so --sandbox off.
+const UNCONTAINED = ['--sandbox', 'off'];
+
 function tarEntry(path: string, body: Buffer, size = body.length): Buffer {
   const block = Buffer.alloc(512);
   new Header({ path, type: 'File', mode: 0o644, uid: 0, gid: 0, size, mtime: new Date('2024-01-01T00:00:00Z') }).encode(block);
@@ -38,7 +44,7 @@ test('hostile clients and a hostile app against the deploy status, the Bearer sc
     await rm(root, { recursive: true, force: true });
   });
   const state = join(root, 'state');
-  const d = await startDaemon(state, 1, ['--metrics', '127.0.0.1:0']);
+  const d = await startDaemon(state, 1, ['--metrics', '127.0.0.1:0', ...UNCONTAINED]);
   started = d;
   const metricsUrl = `${(await d.berth.waitFor(/metrics listening on (http:\/\/127\.0\.0\.1:\d+)\/metrics/))[1]!}/metrics`;
   await deployHostile(d, 'evil', join(root, 'evil'));

@@ -14,6 +14,13 @@ import { apiCall, deployDir, viaEdge, type Daemon } from '../helpers/daemon.ts';
 import { eventually } from '../helpers/berth-process.ts';
 import { attackScene, deployHostile, hostileSpawn, whoami } from './hostile-app.ts';
 
+// These attacks come from an app that can write its own release and the
+// host's /tmp: an uncontained app (a daemon without root, or --sandbox off).
+// A sandboxed app cannot even stage them (its release is read-only, /tmp
+// its own: test/security/sandbox-*.test.ts); what is tested here is that
+// berth's own code holds regardless, so the daemon runs with --sandbox off.
+const UNCONTAINED = ['--sandbox', 'off'];
+
 // The victim waits a few seconds before it binds $PORT: the race the attacker wins, made certain.
 const VICTIM = `
 const http = require('node:http');
@@ -58,7 +65,7 @@ async function raceFor(d: Daemon, address: string, start: () => Promise<unknown>
 }
 
 test('a hostile app that binds the port another app’s instance was given never gets that app’s traffic (0.0.0.0 during a deploy, :: during a restart)', { timeout: 300_000 }, async (t) => {
-  const { root, daemon, strays: hostilePids } = await attackScene(t, 'port-takeover');
+  const { root, daemon, strays: hostilePids } = await attackScene(t, 'port-takeover', UNCONTAINED);
 
   await deployHostile(daemon, 'hostile', join(root, 'hostile'));
   const hostileUid = (await whoami(daemon, 'hostile.localhost')).uid;

@@ -10,6 +10,13 @@ import { apiCall, deployDir, startDaemon, testUserPrefix, type Daemon } from '..
 import { alive, eventually } from '../helpers/berth-process.ts';
 import { deployHostile, edgeRequest, hostileRun, hostileSpawn, whoami, writeHostileApp } from './hostile-app.ts';
 
+// These attacks come from an app that can write its own release and the
+// host's /tmp: an uncontained app (a daemon without root, or --sandbox off).
+// A sandboxed app cannot even stage them (its release is read-only, /tmp
+// its own: test/security/sandbox-*.test.ts); what is tested here is that
+// berth's own code holds regardless, so the daemon runs with --sandbox off.
+const UNCONTAINED = ['--sandbox', 'off'];
+
 // berth server runs as root and works in every app's folder: it creates
 // build folders, unpacks uploads, hands trees to the app's user, keeps a
 // build cache, prunes old builds and reads the app's berth.toml. The app
@@ -28,7 +35,7 @@ async function setup(t: TestContext, extra: Record<string, string> = {}): Promis
   const root = await mkdtemp(join(tmpdir(), 'berth-privfiles-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   const state = join(root, 'state');
-  const d = await startDaemon(state);
+  const d = await startDaemon(state, 1, UNCONTAINED);
   t.after(() => d.berth.kill());
   const source = join(root, 'source');
   await deployHostile(d, APP, source, extra);
@@ -93,7 +100,7 @@ test('cache, builds and home replaced with links to a root-owned folder: deploys
   const second = await redeploy(d, source);
   t.diagnostic(`deploy after the links: ${JSON.stringify(second.last)}`);
   await d.berth.stop();
-  const again = await startDaemon(state);
+  const again = await startDaemon(state, 1, UNCONTAINED);
   t.after(() => again.berth.kill());
   const third = await redeploy(again, source);
   t.diagnostic(`deploy after a restart: ${JSON.stringify(third.last)}`);
@@ -165,7 +172,7 @@ test('Procfile, package.json and berth.toml turned into links to the admin token
     await record(`scale after ${file}`, apiCall(daemon, 'PUT', `/apps/${APP}/formation`, { web: 1 }));
     await daemon.berth.stop();
     answers.push(daemon.berth.output);
-    daemon = await startDaemon(state);
+    daemon = await startDaemon(state, 1, UNCONTAINED);
     const started = daemon;
     t.after(() => started.berth.kill());
     answers.push(started.berth.output);
@@ -194,7 +201,7 @@ test('berth.toml edited after the deploy changes neither the running release\'s 
   assert.match(edited.stdout, /max_body = 100/);
   assert.equal((await apiCall(d, 'POST', `/apps/${APP}/restart`)).status, 200);
   await d.berth.stop();
-  const again = await startDaemon(state);
+  const again = await startDaemon(state, 1, UNCONTAINED);
   t.after(() => again.berth.kill());
   await eventually('the app serves after the restart', async () => (await whoami(again, HOST)).uid > 0);
   assert.equal((await post(again)).status, 200, 'the body limit is still the one that was deployed');
@@ -217,7 +224,7 @@ test('a state folder of the old layout (the app\'s folder its own, with links pl
   const targets = { cache: await rootFolder(root, 'target-cache'), home: await rootFolder(root, 'target-home'), buildsLink: await rootFolder(root, 'target-builds') };
   const before = { cache: await snapshot(targets.cache), home: await snapshot(targets.home), buildsLink: await snapshot(targets.buildsLink) };
   execFileSync('setpriv', ['--reuid', String(me.uid), '--regid', String(me.gid), '--clear-groups', 'sh', '-c', `cd '${name}' && mv cache cache.old && ln -s '${targets.cache}' cache && ln -s '${targets.home}' home && echo mine > .my-dotfile && ln -s '${targets.buildsLink}' builds/not-a-build`]);
-  const again = await startDaemon(state);
+  const again = await startDaemon(state, 1, UNCONTAINED);
   t.after(() => again.berth.kill());
   await eventually('the app serves again', async () => (await whoami(again, HOST)).uid === me.uid);
   assert.ok((await redeploy(again, source)).last.release, 'and deploys');
@@ -242,7 +249,7 @@ test('a build recorded before manifests, whose Procfile now links to the admin t
   assert.match(planted.stdout, /planted/);
   await d.berth.stop();
   forgetManifests(state);
-  const again = await startDaemon(state);
+  const again = await startDaemon(state, 1, UNCONTAINED);
   t.after(() => again.berth.kill());
   await again.berth.waitFor(/hostile: cannot start v1: Procfile is a link leading outside the app folder; berth did not read it/);
   const restart = await apiCall(again, 'POST', `/apps/${APP}/restart`);

@@ -20,6 +20,13 @@ import { eventually } from '../helpers/berth-process.ts';
 import { apiCall, deployDir, startDaemon, viaEdge, type Daemon } from '../helpers/daemon.ts';
 import { deployHostile, hostileRun, hostileSpawn, whoami } from './hostile-app.ts';
 
+// These attacks come from an app that can write its own release and the
+// host's /tmp: an uncontained app (a daemon without root, or --sandbox off).
+// A sandboxed app cannot even stage them (its release is read-only, /tmp
+// its own: test/security/sandbox-*.test.ts); what is tested here is that
+// berth's own code holds regardless, so the daemon runs with --sandbox off.
+const UNCONTAINED = ['--sandbox', 'off'];
+
 const DECOY_BYTES = 300 * 1024; // above the small-file limit: the edge opens it on every request
 const FETCHES = 300;
 const SWAP_SECONDS = 120; // an upper bound: the test kills the loop as soon as its requests are done
@@ -91,7 +98,7 @@ test('static files: whatever an app does to its folders, the edge serves nothing
   const root = await mkdtemp(join(tmpdir(), 'berth-sec-static-'));
   const state = join(root, 'state');
   let running: Daemon | undefined;
-  const start = async () => (running = await startDaemon(state, 2));
+  const start = async () => (running = await startDaemon(state, 2, UNCONTAINED));
   // The daemon first: until it is gone it writes its logs into the state folder.
   t.after(async () => {
     await running?.berth.kill();

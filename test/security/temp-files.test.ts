@@ -15,6 +15,13 @@ import { eventually } from '../helpers/berth-process.ts';
 import { startDaemon, viaEdge, type Daemon } from '../helpers/daemon.ts';
 import { deployHostile, edgeRequest, hostileRun } from './hostile-app.ts';
 
+// These attacks come from an app that can write its own release and the
+// host's /tmp: an uncontained app (a daemon without root, or --sandbox off).
+// A sandboxed app cannot even stage them (its release is read-only, /tmp
+// its own: test/security/sandbox-*.test.ts); what is tested here is that
+// berth's own code holds regardless, so the daemon runs with --sandbox off.
+const UNCONTAINED = ['--sandbox', 'off'];
+
 const UPLOAD_BYTES = 2 * 1024 * 1024; // far above the 64 KiB kept in memory: spilled to disk
 
 /** A large upload through the edge: the app counts the bytes it received (wc -c of its input). */
@@ -35,7 +42,7 @@ test('temp files: names an app plants in /tmp never break large uploads or recei
   const root = await mkdtemp(join(tmpdir(), 'berth-sec-temp-'));
   const state = join(root, 'state');
   let running: Daemon | undefined;
-  const start = async () => (running = await startDaemon(state, 2));
+  const start = async () => (running = await startDaemon(state, 2, UNCONTAINED));
   // The daemon first: until it is gone it writes its logs into the state folder.
   t.after(async () => {
     await running?.berth.kill();
