@@ -7,7 +7,29 @@ import { packSource } from '../../src/build/index.ts';
 import { Store } from '../../src/platform/index.ts';
 import { alive, eventually } from '../helpers/berth-process.ts';
 import { startDaemon as start, viaEdge } from '../helpers/daemon.ts';
+import { readFileSync } from 'node:fs';
 import { descendants } from '../helpers/processes.ts';
+import { stateId } from '../../src/sandbox/index.ts';
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** The egress relays (slirp4netns) attached to the namespace files of the daemon on `state`. */
+function egressRelays(state: string): number[] {
+  const folder = `/run/berth/${stateId(state)}/netns/`;
+  return descendants(1).filter((pid) => {
+    try {
+      return commandOf(pid) === 'slirp4netns' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(folder);
+    } catch {
+      return false;
+    }
+  });
+}
 
 const APP = (version: string) => `
 import { createServer } from 'node:http';
@@ -47,7 +69,9 @@ test('SIGKILL of the daemon during deploys and config changes always restarts to
         ? deploy(`round-${round}`).catch(() => 'interrupted')
         : fetch(`${d.api}/apps/shop/config`, { method: 'PATCH', headers: headers(), body: JSON.stringify({ set: { ROUND: String(round) } }) }).catch(() => 'interrupted');
     await new Promise((resolve) => setTimeout(resolve, 20 + Math.floor(Math.random() * 400)));
-    for (const pid of descendants(d.berth.child.pid!)) orphans.add(pid);
+    // The app's egress relay (slirp4netns) belongs to its network, which
+    // outlives the daemon: the next one adopts it rather than start another.
+    for (const pid of descendants(d.berth.child.pid!)) if (commandOf(pid) !== 'slirp4netns') orphans.add(pid);
     d.berth.child.kill('SIGKILL');
     await d.berth.exited;
     await change;
@@ -61,6 +85,8 @@ test('SIGKILL of the daemon during deploys and config changes always restarts to
     d = await start(state);
     // The new daemon stops what the killed one left running.
     await eventually(`round ${round}: the orphaned instances are gone`, () => [...orphans].every((pid) => !alive(pid)), 10_000);
+    const relays = egressRelays(state);
+    assert.ok(relays.length <= 1, `round ${round}: ${relays.length} egress relays for one app`);
     const app = (await (await fetch(`${d.api}/apps/shop`, { headers: headers() })).json()) as { release: { name: string } | null };
     assert.ok(app.release !== null, `round ${round}: no current release`);
     const releases = ((await (await fetch(`${d.api}/apps/shop/releases`, { headers: headers() })).json()) as { releases: Array<{ status: string }> }).releases;
