@@ -35,6 +35,11 @@ if (!has('/usr/bin/python3', ['-c', 'import redis'])) missing.push('python3-redi
 // are what the seccomp filter's system call table is checked against.
 if (!has('bwrap', ['--version'])) missing.push('bubblewrap');
 if (!existsSync('/usr/include/asm-generic/unistd.h')) missing.push('linux-libc-dev');
+// Every app's network: its namespace's links (ip), its rules (nft), its way out (slirp4netns).
+if (!has('slirp4netns', ['--version'])) missing.push('slirp4netns');
+if (!has('nft', ['--version'])) missing.push('nftables');
+if (!has('ip', ['-V'])) missing.push('iproute2');
+if (!has('setpriv', ['--version']) || !has('nsenter', ['--version'])) missing.push('util-linux');
 
 if (missing.length > 0) {
   const canInstall = process.getuid?.() === 0 && has('apt-get', ['--version']);
