@@ -1,5 +1,6 @@
 import { parseSize } from '../units.ts';
 import { BerthError } from '../errors.ts';
+import type { DiskStatus } from '../disk/index.ts';
 import type { Platform } from '../platform/platform.ts';
 import { accessLineFormatter, parseAccessFormat } from '../platform/access-log.ts';
 import { formatLogLine, type LogLine } from '../platform/app-log.ts';
@@ -24,6 +25,17 @@ function stringRecord(value: unknown, what: string): Record<string, string> {
     if (typeof item !== 'string') throw new BerthError('BERTH_E_BAD_JSON', `${what}.${key} must be a string`, { status: 400 });
   }
   return record as Record<string, string>;
+}
+
+/** An app's disk as the API shows it: bytes used by part, the limit, and whether its instances are stopped for it. */
+function diskView(status: DiskStatus) {
+  return {
+    usedBytes: status.usage?.totalBytes ?? null,
+    limitBytes: status.limitBytes,
+    parts: status.usage?.parts ?? null,
+    measuredAt: status.usage === null ? null : new Date(status.usage.measuredAt).toISOString(),
+    overLimit: status.state === 'over',
+  };
 }
 
 /** The API routes of docs/API.md, each a thin translation to a Platform call. */
@@ -53,6 +65,8 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
           formation: platform.formation(app.name),
           domains: platform.domains(app.name),
           instances: await platform.instances(app.name),
+          disk: diskView(platform.diskStatus(app.name).usage === null ? await platform.checkDisk(app.name) : platform.diskStatus(app.name)),
+          sandbox: platform.uncontainedReason === null ? { contained: true } : { contained: false, reason: platform.uncontainedReason },
         },
       };
     })

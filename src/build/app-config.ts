@@ -51,6 +51,8 @@ export interface ResourceRequest {
 }
 
 export interface AppResources {
+  /** The app's disk ([resources] disk: releases, cache, home, data and logs together); absent keeps the server's default. */
+  readonly diskBytes?: number;
   /** For every process type. */
   readonly all: ResourceRequest;
   /** Per process type, over `all`. */
@@ -105,6 +107,8 @@ const schema = z.strictObject({
 const SIZE = z.union([z.int().min(1), z.string().regex(/^\d+(\.\d+)?\s*[kKmMgGtT]?[iI]?[bB]?$/, 'a size such as "512m"')]);
 /** The smallest memory limit berth accepts: less cannot run a language runtime. */
 export const MIN_MEMORY_BYTES = 16 * 1024 * 1024;
+/** The smallest disk limit berth accepts: less cannot hold a release of any runtime. */
+export const MIN_DISK_BYTES = 16 * 1024 * 1024;
 const resourceSchema = z.strictObject({
   memory: SIZE.optional(),
   cpu: z.number().positive().max(1024).optional(),
@@ -131,17 +135,34 @@ function resources(raw: Record<string, unknown> | undefined, source: string): Ap
   if (raw === undefined) return { all: {}, byType: {} };
   const own: Record<string, unknown> = {};
   const byType: Record<string, ResourceRequest> = {};
+  let diskBytes: number | undefined;
   for (const [key, value] of Object.entries(raw)) {
+    if (key === 'disk') {
+      diskBytes = diskSize(value, source);
+      continue;
+    }
     if (key === 'memory' || key === 'cpu' || key === 'processes') {
       own[key] = value;
       continue;
     }
     if (!PROCESS_NAME.test(key) || typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new BerthError('BERTH_E_APP_CONFIG', `${source}: resources: unknown key "${key}"`, { hint: 'Known keys are memory, cpu and processes, and [resources.TYPE] tables for one process type (e.g. [resources.worker]).' });
+      throw new BerthError('BERTH_E_APP_CONFIG', `${source}: resources: unknown key "${key}"`, { hint: 'Known keys are memory, cpu, processes and disk, and [resources.TYPE] tables for one process type (e.g. [resources.worker]).' });
+    }
+    if (typeof value === 'object' && 'disk' in value) {
+      throw new BerthError('BERTH_E_APP_CONFIG', `${source}: resources.${key}.disk: the disk is the whole app's, not a process type's`, { hint: 'Set disk in [resources] itself (e.g. disk = "2g").' });
     }
     byType[key] = resourceRequest(parseResource(value, `resources.${key}`, source), `resources.${key}`, source);
   }
-  return { all: resourceRequest(parseResource(own, 'resources', source), 'resources', source), byType };
+  const all = resourceRequest(parseResource(own, 'resources', source), 'resources', source);
+  return diskBytes === undefined ? { all, byType } : { diskBytes, all, byType };
+}
+
+function diskSize(value: unknown, source: string): number {
+  const parsed = SIZE.safeParse(value);
+  if (!parsed.success) throw new BerthError('BERTH_E_APP_CONFIG', `${source}: resources.disk: a size such as "2g"`, { hint: 'disk = "2g" limits what the app keeps on disk: releases, build cache, home, data and logs.' });
+  const bytes = parseSize(parsed.data);
+  if (bytes < MIN_DISK_BYTES) throw new BerthError('BERTH_E_APP_CONFIG', `${source}: resources.disk: at least 16m`, { hint: 'Give the app room for its releases, e.g. disk = "1g".' });
+  return bytes;
 }
 
 function parseResource(value: unknown, where: string, source: string): z.infer<typeof resourceSchema> {

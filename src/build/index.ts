@@ -4,7 +4,7 @@ export { runBuild, planPath, discoverSandbox, NO_SANDBOX, discoverBuildEnvironme
 export { BuildQueue } from './build-queue.ts';
 export { parseProcfile, type ProcessType } from './procfile.ts';
 export { commandToArgv } from './command-line.ts';
-export { parseAppConfig, readAppConfig, siteSettings, DEFAULT_APP_CONFIG, MIN_MEMORY_BYTES, type AppConfig, type AppResources, type ResourceRequest } from './app-config.ts';
+export { parseAppConfig, readAppConfig, siteSettings, DEFAULT_APP_CONFIG, MIN_DISK_BYTES, MIN_MEMORY_BYTES, type AppConfig, type AppResources, type ResourceRequest } from './app-config.ts';
 export { parseCronSchedule, isTimeZone, type CronSchedule } from './cron-schedule.ts';
 export type { CronJobConfig } from './cron-jobs.ts';
 export { packSource, unpackSource, DEFAULT_UNPACK_LIMITS, type PackedSource, type UnpackedSource, type UnpackLimits } from './source-archive.ts';

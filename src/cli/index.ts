@@ -128,6 +128,8 @@ async function program(argv: readonly string[]): Promise<Command> {
     .option('--default-memory <size>', "each instance's memory limit unless berth.toml [resources] or berth scale say otherwise, or none", '512m')
     .option('--default-cpu <cores>', "each instance's CPU quota, as a share of one core (0.5, 2), or none", '1')
     .option('--default-processes <n>', "each instance's process limit, or none", '512')
+    .option('--default-disk <size>', "each app's disk limit (releases, build cache, home, data and logs) unless berth.toml [resources] disk says otherwise, or none", '10g')
+    .option('--disk-check-interval <duration>', "how often every app's disk is measured (an app over its limit is stopped until it is under)", '10s')
     .option('--https <address>', 'also serve HTTPS (HTTP/2 and HTTP/1.1) here, e.g. :443; every app host gets a certificate')
     .option('--acme-directory <url>', 'the ACME CA for public names', 'https://acme-v02.api.letsencrypt.org/directory')
     .option('--acme-ca-bundle <file>', "PEM roots to trust for a private ACME CA's own HTTPS")
@@ -148,6 +150,8 @@ async function program(argv: readonly string[]): Promise<Command> {
       const builds = parseBuildOptions({ concurrency: opts.buildConcurrency, memory: opts.buildMemory, timeout: opts.buildTimeout });
       const { parseSandboxOptions } = await import('./sandbox-options.ts');
       const sandbox = parseSandboxOptions({ sandbox: opts.sandbox, defaultMemory: opts.defaultMemory, defaultCpu: opts.defaultCpu, defaultProcesses: opts.defaultProcesses });
+      const { parseDiskOptions } = await import('./disk-options.ts');
+      const disk = parseDiskOptions({ defaultDisk: opts.defaultDisk, checkInterval: opts.diskCheckInterval });
       const https = opts.https === undefined ? null : parseListenAddress(opts.https);
       const tls = https === null ? null : await httpsOptions(opts);
       await server({
@@ -158,6 +162,7 @@ async function program(argv: readonly string[]): Promise<Command> {
         buildLimits: builds.limits,
         sandbox: sandbox.mode,
         instanceLimits: sandbox.limits,
+        disk,
         userPrefix: opts.userPrefix,
         stateDir: opts.state,
         http: parseListenAddress(opts.http),
@@ -258,6 +263,8 @@ interface ServerCommandOptions {
   defaultMemory: string;
   defaultCpu: string;
   defaultProcesses: string;
+  defaultDisk: string;
+  diskCheckInterval: string;
   https?: string;
   acmeDirectory: string;
   acmeCaBundle?: string;

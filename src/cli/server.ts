@@ -16,6 +16,7 @@ import { startGit } from '../git/index.ts';
 import { LogDrains } from '../platform/log-drains.ts';
 import { resetPrivateDir } from '../safe-fs/index.ts';
 import { Platform } from '../platform/platform.ts';
+import { DEFAULT_DISK_BYTES, DISK_CHECK_INTERVAL_MS } from '../disk/index.ts';
 import { Containment, StateLock, Store, userPrefix } from '../platform/index.ts';
 import { DEFAULT_INSTANCE_LIMITS, Sandboxes, type ResourceLimits, type SandboxMode } from '../sandbox/index.ts';
 import type { ListenAddress } from './address.ts';
@@ -57,6 +58,8 @@ export interface ServerOptions {
   readonly sandbox?: SandboxMode;
   /** Each instance's limits unless berth.toml or `berth scale` say otherwise (--default-memory, --default-cpu, --default-processes). */
   readonly instanceLimits?: ResourceLimits;
+  /** Each app's disk limit unless its berth.toml says otherwise, and how often it is measured (--default-disk, --disk-check-interval). */
+  readonly disk?: { readonly defaultBytes: number | null; readonly checkIntervalMs: number };
   /** Add-on servers and backup folders (--postgres-admin-url, --redis-admin-url, --backup-dir, --backup-copy-dir). */
   readonly addons?: {
     readonly postgresAdminUrl: string | null;
@@ -177,6 +180,7 @@ export async function server(options: ServerOptions): Promise<void> {
     certificates,
     logWatcher: drains,
     onEvent: (event) => metrics.record(event),
+    disk: options.disk ?? { defaultBytes: DEFAULT_DISK_BYTES, checkIntervalMs: DISK_CHECK_INTERVAL_MS },
   });
   observers.push((batch) => platform.recordAccess(batch.records));
   // Before anything listens: whatever still runs as an app's user now is a leftover.

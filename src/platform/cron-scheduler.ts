@@ -55,6 +55,8 @@ export interface CronSchedulerOptions {
   readonly maxSleepMs?: number;
   /** How long SIGTERMed runs get (a stopping daemon, a destroyed app) before SIGKILL. */
   readonly graceMs?: number;
+  /** Why the app's jobs may not run now (it is over its disk limit), or null: its due slots are skipped with that reason. */
+  readonly held?: (app: string) => string | null;
 }
 
 interface Job {
@@ -269,7 +271,11 @@ export class CronScheduler {
     const claimed = stored === null ? null : Date.parse(stored);
     const lastSlot = claimed === null ? job.passed : job.passed === null ? claimed : Math.max(claimed, job.passed);
     const decision = decideCronSlot({ schedule: job.schedule, lastSlot, since: job.since, running: this.#runs.has(key(app, name)) }, now);
-    if (decision.action === 'run') {
+    const held = decision.action === 'run' ? (this.#options.held?.(app) ?? null) : null;
+    if (held !== null && decision.action === 'run') {
+      job.passed = decision.slot;
+      this.#options.appLog(app, `cron.${name}`, `skipped the ${cronSlotIso(decision.slot)} slot: ${held}`);
+    } else if (decision.action === 'run') {
       this.#start(app, release, job, decision.slot);
     } else if (decision.action === 'skip') {
       job.passed = decision.slot;

@@ -24,6 +24,7 @@ import {
 import type { Edge, ExchangeRecord, SiteSettings, SiteSpec, StaticAccess } from '../edge/index.ts';
 import type { DomainCertificate } from '../tls/index.ts';
 import { BerthError } from '../errors.ts';
+import { formatBytes } from '../units.ts';
 import { endProcessesOf, listProcesses, ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type Launcher, type ReleaseSpec, type RunAs } from '../runner/index.ts';
 import { accessLogLine, createAccessLog } from './access-log.ts';
 import { AppLog } from './app-log.ts';
@@ -34,6 +35,7 @@ import { APP_UID_RANGE, chooseAppUid } from './uid-allocation.ts';
 import { decideStartRetry, DEFAULT_START_RETRY_POLICY, type StartRetryPolicy } from './start-retry-policy.ts';
 import { CronScheduler, type CronJobView, type ScheduledTask } from './cron-scheduler.ts';
 import { Containment, type ProcessContext } from './containment.ts';
+import { DISK_CHECK_INTERVAL_MS, DISK_HINT, DiskWatch, deployDiskVerdict, diskLimit, measureDisk, stillOverMessage, type DiskFolders, type DiskStatus } from '../disk/index.ts';
 import * as names from './names.ts';
 import type { App, Build, BuildManifest, Release, ReleaseInfo } from './records.ts';
 import { describeRelease } from './release-policy.ts';
@@ -73,6 +75,8 @@ export interface PlatformOptions {
   readonly now?: () => number;
   /** How apps' processes are contained (sandboxes when berth runs as root); uncontained when absent. */
   readonly containment?: Containment;
+  /** Each app's disk: the limit unless its berth.toml sets one (null: none), and how often every app is measured. */
+  readonly disk?: { readonly defaultBytes: number | null; readonly checkIntervalMs: number };
 }
 
 /** A build or a deploy that ended, how, and how long it took. */
@@ -171,6 +175,11 @@ export class Platform {
   readonly #builds: BuildQueue;
   #environment: Promise<{ build: BuildEnvironment; sandbox: Sandbox }> | null = null;
   readonly #cron: CronScheduler;
+  readonly #disk: DiskWatch;
+  /** The disk limit each app's serving release asked for ([resources] disk; absent: the default). */
+  readonly #diskRequests = new Map<string, number | undefined>();
+  /** The app's build under way, stopped when the app goes over its disk limit. */
+  readonly #buildAborts = new Map<string, AbortController>();
   #stopping = false;
 
   constructor(options: PlatformOptions) {
@@ -178,7 +187,72 @@ export class Platform {
     this.#store = options.store;
     this.#builds = new BuildQueue(options.buildConcurrency ?? 1);
     // Cron: one scheduler for every app; told below whenever an app's serving release changes.
-    this.#cron = new CronScheduler({ store: options.store, appLog: (app, source, line) => this.#apps.get(app)?.log.add(source, line), log: options.log, graceMs: options.graceMs });
+    this.#cron = new CronScheduler({
+      store: options.store,
+      appLog: (app, source, line) => this.#apps.get(app)?.log.add(source, line),
+      log: options.log,
+      graceMs: options.graceMs,
+      held: (app) => (this.#disk.status(app).state === 'over' ? 'the app is over its disk limit' : null),
+    });
+    this.#disk = new DiskWatch({
+      intervalMs: options.disk?.checkIntervalMs ?? DISK_CHECK_INTERVAL_MS,
+      apps: () => this.#store.listApps().map((app) => app.name),
+      folders: (app) => this.#diskFolders(app),
+      limit: (app) => this.#diskLimitOf(app),
+      measure: (folders) => measureDisk(folders),
+      stop: (app, message) => this.#stopForDisk(app, message),
+      resume: (app, message) => this.#resumeAfterDisk(app, message),
+      log: options.log,
+    });
+  }
+
+  #diskFolders(app: string): DiskFolders {
+    const paths = this.#paths(app);
+    return { releases: paths.builds, cache: paths.cache, home: paths.home, data: join(this.#options.stateDir, 'data', app), logs: this.#logDir(app) };
+  }
+
+  /** The app's limit: its serving release's, else the server's default; undefined until a release of it has served (nothing of it runs). */
+  #diskLimitOf(app: string): number | null | undefined {
+    if (!this.#diskRequests.has(app)) return undefined;
+    return diskLimit(this.#options.disk?.defaultBytes ?? null, this.#diskRequests.get(app));
+  }
+
+  /** Over its disk limit: the app's build and instances stop (its writes would only add to it), its route answers 503, its cron slots are skipped. */
+  async #stopForDisk(app: string, message: string): Promise<void> {
+    this.#options.log(message);
+    this.#state(app).log.add('berth', message);
+    this.#buildAborts.get(app)?.abort(new BerthError('BERTH_E_DISK_LIMIT', message, { status: 507, hint: DISK_HINT }));
+    await this.#serially(app, async () => {
+      if (this.#disk.status(app).state !== 'over') return;
+      await this.#state(app).runner.pause();
+    }).catch((err: Error) => this.#options.log(`${app}: cannot stop it for its disk: ${err.message}`));
+  }
+
+  async #resumeAfterDisk(app: string, message: string): Promise<void> {
+    this.#options.log(message);
+    this.#state(app).log.add('berth', message);
+    await this.#serially(app, async () => {
+      const current = this.#store.currentRelease(app);
+      if (current !== null && this.#disk.status(app).state === 'under') await this.#activate(app, current);
+    }).catch((err: Error) => this.#options.log(`${app}: cannot start it again: ${err.message}`));
+  }
+
+  /** Whether apps run contained, and why not. */
+  get uncontainedReason(): string | null {
+    return this.#containment.uncontainedReason;
+  }
+
+  /** What the app keeps on disk (as last measured), its limit, and whether it is stopped for it. */
+  diskStatus(app: string): DiskStatus {
+    this.#store.getApp(app);
+    return this.#disk.status(app);
+  }
+
+  /** Measures the app's disk now (and acts on it, as the periodic check would). */
+  async checkDisk(app: string): Promise<DiskStatus> {
+    this.#store.getApp(app);
+    await this.#disk.checkApp(app);
+    return this.#disk.status(app);
   }
 
   get store(): Store {
@@ -257,6 +331,7 @@ export class Platform {
         await this.#serially(app.name, () => this.#startAtBoot(app.name, current.id, 0));
       }),
     );
+    this.#disk.start();
   }
 
   /**
@@ -515,6 +590,8 @@ export class Platform {
       }
       this.#audited(actor, 'apps.destroy', name, () => this.#store.destroyApp(name));
       this.#apps.delete(name);
+      this.#disk.forget(name);
+      this.#diskRequests.delete(name);
       await this.#publishRoutes();
       await removeTree(this.#appDir(name));
       await removeTree(join(this.#options.stateDir, 'logs', name));
@@ -604,6 +681,8 @@ export class Platform {
             this.#store.markBuild(build.id, 'succeeded', manifest);
           } catch (err) {
             this.#store.markBuild(build.id, 'failed');
+            // A build refused for the app's disk goes at once: kept, it would hold the app over its limit.
+            if (err instanceof BerthError && err.code === 'BERTH_E_DISK_LIMIT') await removeTree(dir).catch((e: Error) => this.#options.log(`${app}: cannot remove the refused build: ${e.message}`));
             throw err;
           }
           const { plan } = manifest;
@@ -668,22 +747,47 @@ export class Platform {
         for (const note of [...environment.sandbox.notes, ...plan.notes]) logged(note);
         const context = await this.#containment.build(app, user, paths, { dir, plan, config });
         const launcher = context.launcher;
-        await runBuild(plan, {
-          dir,
-          cacheDir: paths.cache,
-          env: { ...this.#buildEnv(app, user), ...context.env },
-          user,
-          limits: this.#options.buildLimits ?? DEFAULT_BUILD_LIMITS,
-          log: logged,
-          exec: launcher === undefined ? runOnce : (argv, options) => runOnce(argv, { ...options, launcher, label: 'build' }),
-        }, environment.sandbox);
+        // The disk check stops a build that takes the app over its limit.
+        const abort = new AbortController();
+        this.#buildAborts.set(app, abort);
+        try {
+          await runBuild(plan, {
+            dir,
+            cacheDir: paths.cache,
+            env: { ...this.#buildEnv(app, user), ...context.env },
+            user,
+            limits: this.#options.buildLimits ?? DEFAULT_BUILD_LIMITS,
+            log: logged,
+            exec: (argv, options) => runOnce(argv, { ...options, signal: abort.signal, ...(launcher === undefined ? {} : { launcher, label: 'build' }) }),
+          }, environment.sandbox);
+        } catch (err) {
+          throw abort.signal.aborted ? abort.signal.reason : err;
+        } finally {
+          this.#buildAborts.delete(app);
+        }
       }
+      await this.#requireDiskRoom(app, config.resources.diskBytes, logged);
       outcome = 'succeeded';
       return { plan, config };
     } finally {
       clearInterval(heartbeat);
       this.#emit({ kind: 'build', app, outcome, seconds: (Date.now() - started) / 1000 });
     }
+  }
+
+  /**
+   * A built release must fit the app's disk limit (the new berth.toml's):
+   * measured with the new build in place; refused, and the build removed by
+   * the deploy's prune, when it does not fit. A fit counts the app as under
+   * its limit again (a deploy that raised it, or freed room).
+   */
+  async #requireDiskRoom(app: string, requested: number | undefined, log: (line: string) => void): Promise<void> {
+    const limit = diskLimit(this.#options.disk?.defaultBytes ?? null, requested);
+    const usage = await this.#disk.measure(app);
+    const refusal = deployDiskVerdict(app, usage, limit);
+    if (refusal !== null) throw new BerthError('BERTH_E_DISK_LIMIT', refusal, { status: 507, hint: DISK_HINT });
+    if (limit !== null) log(`disk: ${formatBytes(usage.totalBytes)} of ${formatBytes(limit)} with this build`);
+    this.#disk.markUnder(app);
   }
 
   /** What the machine offers builds, looked up once per daemon. */
@@ -809,6 +913,11 @@ export class Platform {
     if (release.buildId === null) throw new BerthError('BERTH_E_STATE', `v${release.version} has no build`, { status: 500 });
     const build = this.#store.getBuild(release.buildId);
     const { plan, config } = await this.#manifestOf(build);
+    this.#diskRequests.set(app, config.resources.diskBytes);
+    const disk = this.#disk.status(app);
+    if (disk.state === 'over' && disk.usage !== null && disk.limitBytes !== null && disk.usage.totalBytes > disk.limitBytes) {
+      throw new BerthError('BERTH_E_DISK_LIMIT', stillOverMessage(app, disk.usage, disk.limitBytes), { status: 507, hint: DISK_HINT });
+    }
     const mounts = config.static.map((mount) => ({ prefix: mount.prefix, root: join(build.dir, mount.dir) }));
     const settings = { ...siteSettings(config), staticAccess: await this.#staticAccess(app, build.dir) };
     const state = this.#state(app);
@@ -1124,6 +1233,7 @@ export class Platform {
   async stop(): Promise<void> {
     this.#stopping = true;
     for (const app of this.#apps.keys()) this.#cancelRetry(app);
+    await this.#disk.close();
     await this.#cron.stop();
     const graceMs = this.#options.graceMs ?? 10_000;
     await Promise.all([...this.#apps.values()].map(async (state) => {

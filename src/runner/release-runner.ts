@@ -139,6 +139,23 @@ export class ReleaseRunner<S extends ReleaseSpec = ReleaseSpec> {
   }
 
   /**
+   * Stops the serving release's instances and takes them out of the routes
+   * (no upstream: the edge answers 503), keeping the runner: the next
+   * activate starts a release again. For an app held (over its disk limit).
+   */
+  pause(): Promise<void> {
+    const run = this.#queue.then(async () => {
+      const current = this.#current;
+      if (current === null) return;
+      this.#current = null;
+      await this.#options.publish([], current.spec);
+      await current.formation.stop();
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
    * Drains and stops the serving release; idempotent. From the first call no
    * release starts any more, and one being rolled out is stopped, so nothing
    * of this app runs once it resolves.

@@ -20,14 +20,14 @@ const stay = Number(process.argv[2] ?? 0);
 if (stay > 0) setTimeout(() => {}, stay);
 `;
 
-function setup(t: TestContext, cron: string) {
+function setup(t: TestContext, cron: string, held?: (app: string) => string | null) {
   const { store } = openTempStore(t);
   store.createApp('shop');
   const dir = mkdtempSync(join(tmpdir(), 'berth-cron-release-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'record.mjs'), RECORD);
   const lines: Array<{ source: string; line: string }> = [];
-  const scheduler = new CronScheduler({ store, appLog: (_app, source, line) => lines.push({ source, line }), log: (line) => lines.push({ source: 'daemon', line }), graceMs: 2_000 });
+  const scheduler = new CronScheduler({ store, appLog: (_app, source, line) => lines.push({ source, line }), log: (line) => lines.push({ source: 'daemon', line }), graceMs: 2_000, ...(held ? { held } : {}) });
   t.after(() => scheduler.stop());
   const release = { version: 1, dir, env: { PATH: process.env.PATH ?? '', OUT: dir, GREETING: 'hello' }, user: null, jobs: parseAppConfig(cron).cron };
   const runs = () => (existsSync(join(dir, 'runs.jsonl')) ? readFileSync(join(dir, 'runs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { pid: number; job: string; slot: string; greeting: string; cwd: string }) : []);
@@ -55,6 +55,17 @@ test('a due slot runs once, in the release folder, with its environment plus BER
     assert.ok(seen.some((s) => s.slot === run.slot));
   }
   assert.ok(lines.some(({ source, line }) => source === 'cron.beat' && line === `ran ${seen[0]!.slot}`), 'the output is in the app log');
+});
+
+test('a held app (over its disk limit) has its due slots skipped with the reason, never claimed; they run again once it is not', { timeout: 30_000 }, async (t) => {
+  let reason: string | null = 'the app is over its disk limit';
+  const { store, lines, scheduler, release, runs } = setup(t, '[cron.beat]\nschedule = "* * * * * *"\ncommand = "node record.mjs"\n', () => reason);
+  scheduler.setRelease('shop', release);
+  await eventually('a slot skipped', () => lines.some(({ source, line }) => source === 'cron.beat' && /^skipped the \S+ slot: the app is over its disk limit$/.test(line)), 10_000);
+  assert.deepEqual(runs(), []);
+  assert.deepEqual(store.listCronRuns('shop'), []);
+  reason = null;
+  await eventually('a run once it is not held', () => store.listCronRuns('shop').some((run) => run.status === 'succeeded'), 10_000);
 });
 
 test('no overlap: a slot due while the previous run goes on is skipped, logged and never claimed', { timeout: 30_000 }, async (t) => {

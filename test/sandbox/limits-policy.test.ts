@@ -39,3 +39,16 @@ test('an instance killed for memory is said in words', () => {
   assert.equal(formatBytes(1536 * MIB), '1.5 GiB');
   assert.equal(formatBytes(512), '512 bytes');
 });
+
+test('[resources] disk is the whole app’s: any binary spelling, at least 16m, never per process type', () => {
+  assert.equal(parseAppConfig('[resources]\ndisk = "2g"\n').resources.diskBytes, 2048 * MIB);
+  assert.equal(parseAppConfig('[resources]\ndisk = "512Mi"\nmemory = "256m"\n').resources.diskBytes, 512 * MIB);
+  assert.equal(parseAppConfig('').resources.diskBytes, undefined);
+  for (const [text, where] of [
+    ['[resources]\ndisk = "lots"', /resources\.disk: a size/],
+    ['[resources]\ndisk = "1m"', /resources\.disk: at least 16m/],
+    ['[resources.web]\ndisk = "1g"', /resources\.web\.disk: the disk is the whole app's/],
+  ] as const) {
+    assert.throws(() => parseAppConfig(text), (err: Error & { code?: string }) => err.code === 'BERTH_E_APP_CONFIG' && where.test(err.message), text);
+  }
+});

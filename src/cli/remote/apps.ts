@@ -34,6 +34,14 @@ function cpuCell(cpu: Instance['cpu'], now: number): string | null {
   return cpu.limit === null ? `${average} cores` : `${average} / ${+cpu.limit.toFixed(2)} core${cpu.limit === 1 ? '' : 's'}`;
 }
 
+/** "120 MiB of 10 GiB (releases 100 MiB, data 20 MiB)", and what it means when over. */
+function diskCell(disk: NonNullable<AppInfo['disk']>): string | null {
+  if (disk.usedBytes === null) return disk.limitBytes === null ? null : `not measured yet; limit ${formatBytes(disk.limitBytes)}`;
+  const parts = Object.entries(disk.parts ?? {}).filter(([, bytes]) => bytes > 0).sort((a, b) => b[1] - a[1]).map(([part, bytes]) => `${cell(part)} ${formatBytes(bytes)}`);
+  const used = disk.limitBytes === null ? formatBytes(disk.usedBytes) : `${formatBytes(disk.usedBytes)} of ${formatBytes(disk.limitBytes)}`;
+  return `${used}${parts.length === 0 ? '' : ` (${parts.join(', ')})`}${disk.overLimit ? ' — OVER ITS LIMIT: its instances are stopped until it is under' : ''}`;
+}
+
 /** `berth apps info`: the app, what serves it, and its instances. */
 export function formatAppInfo(info: AppInfo): string {
   const release = info.release;
@@ -46,6 +54,8 @@ export function formatAppInfo(info: AppInfo): string {
     ['released', release === null ? null : formatTime(release.createdAt)],
     ['formation', formation === '' ? null : formation],
     ['domains', info.domains.length === 0 ? null : info.domains.map(cell).join(', ')],
+    ['disk', info.disk === undefined ? null : diskCell(info.disk)],
+    ['sandbox', info.sandbox === undefined ? null : info.sandbox.contained ? 'contained (its own files, processes and network, with limits)' : `uncontained: ${cell(info.sandbox.reason ?? 'unknown')}`],
   ]);
   text += info.instances.length === 0 ? 'instances:  none running\n' : `\n${instancesTable(info.instances)}`;
   return text;

@@ -58,6 +58,17 @@ export const AppInfoAnswer = z.object({
   formation: FormationSchema,
   domains: z.array(z.string()),
   instances: z.array(InstanceSchema),
+  // Older servers say neither.
+  disk: z
+    .object({
+      usedBytes: z.number().nullable(),
+      limitBytes: z.number().nullable(),
+      parts: z.record(z.string(), z.number()).nullable(),
+      measuredAt: z.string().nullable(),
+      overLimit: z.boolean(),
+    })
+    .optional(),
+  sandbox: z.object({ contained: z.boolean(), reason: z.string().optional() }).optional(),
 });
 export type AppInfo = z.infer<typeof AppInfoAnswer>;
 export const DestroyedAnswer = z.object({ destroyed: z.string() });
