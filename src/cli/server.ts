@@ -114,7 +114,7 @@ export async function server(options: ServerOptions): Promise<void> {
   const history = new MetricsHistory();
   observers.push((batch) => history.ingest(batch));
   // Prometheus metrics; the platform's parts are read at scrape time (the platform exists by then).
-  const metrics = new BerthMetrics({ sources: { apps: () => store.listApps().map((app) => app.name), running: () => platform.instanceVitals(), backupTimes: () => addons.backupTimes() } });
+  const metrics = new BerthMetrics({ sources: { apps: () => store.listApps().map((app) => app.name), running: () => platform.instanceVitals(), backupTimes: () => addons.backupTimes(), disk: () => platform.diskStatuses().map(({ app, status }) => ({ app, parts: status.usage?.parts ?? null, limitBytes: status.limitBytes, overLimit: status.state === 'over' })) } });
   observers.push((batch) => metrics.observe(batch));
   const historyTimer = setInterval(() => history.tick(), HISTORY_STEP_MS);
   historyTimer.unref();

@@ -4,5 +4,5 @@
 export { MetricsHistory, histogramQuantile, HISTORY_STEP_MS, HISTORY_SPAN_MS, type Sample } from './history.ts';
 export { BerthMetrics, type BerthMetricsOptions, type MetricsSources } from './registry.ts';
 export { UNROUTED_APP, type EngineBatch } from './edge-metrics.ts';
-export type { RunningApp, RunningInstance } from './instance-metrics.ts';
-export type { FinishedWork, FinishedBackup, BackupTimes } from './platform-metrics.ts';
+export type { ContainedUsage, RunningApp, RunningInstance } from './instance-metrics.ts';
+export type { AppDisk, FinishedWork, FinishedBackup, BackupTimes } from './platform-metrics.ts';

@@ -21,6 +21,14 @@ export interface RunningInstance {
   readonly startedAt: number;
   /** Its slot's unasked exits (each followed by a restart) since `generation` began. */
   readonly restarts: number;
+  /** Of those, the ones the kernel caused because the instance was over its memory limit. */
+  readonly oomKills?: number;
+}
+
+/** What a contained instance's control group counts, and its limits (the sandbox's; absent outside one). */
+export interface ContainedUsage {
+  readonly usage: { readonly memoryBytes: number; readonly cpuSeconds: number; readonly processes: number } | null;
+  readonly limits: { readonly memoryBytes: number | null; readonly cpu: number | null; readonly processes: number | null } | null;
 }
 
 /** An app's running instances; `generation` is the same object while the same set of instances (one activation) runs. */
@@ -28,6 +36,8 @@ export interface RunningApp {
   readonly app: string;
   readonly generation: object;
   readonly instances: readonly RunningInstance[];
+  /** Per instance name, what its sandbox's control group counts: preferred over its process group in /proc (which, in a sandbox, is only the launcher's). */
+  readonly contained?: () => Promise<ReadonlyMap<string, ContainedUsage>>;
 }
 
 export interface InstanceMetricsOptions {
@@ -48,6 +58,8 @@ interface InstanceRow {
   readonly restarts: number;
   readonly usage: GroupUsage | null;
   readonly cpuSeconds: number;
+  readonly oomKills: number;
+  readonly limits: ContainedUsage['limits'];
 }
 
 /** Restarts summed over generations, so the counter does not fall back to 0 when a deploy brings new instances. */
@@ -63,6 +75,7 @@ export class InstanceMetrics {
   /** The snapshot being taken: the registry starts every metric's collect() in one synchronous pass, so one scrape reads /proc once. */
   #snapshot: Promise<readonly InstanceRow[]> | null = null;
   readonly #restarts = new Map<string, RestartTally>();
+  readonly #oomKills = new Map<string, RestartTally>();
   /** The CPU reported last per instance, and for which process: it never goes back while the same process lives. */
   readonly #cpu = new Map<string, { pid: number; seconds: number }>();
 
@@ -101,8 +114,22 @@ export class InstanceMetrics {
     const live = (row: InstanceRow) => LIVE_STATES.has(row.instance.state);
     gauge('berth_instance_start_time_seconds', 'When the running instance started, in seconds since the Unix epoch.', (row) => (live(row) ? row.instance.startedAt / 1000 : null));
     gauge('berth_instance_uptime_seconds', 'How long the running instance has been up.', (row) => (live(row) ? Math.max(0, this.#now() - row.instance.startedAt) / 1000 : null));
-    gauge('berth_instance_resident_memory_bytes', "Resident memory of the instance's process group.", (row) => row.usage?.rssBytes ?? null);
+    gauge('berth_instance_resident_memory_bytes', "Memory of the instance: its sandbox's control group charge when contained, else the resident memory of its process group.", (row) => row.usage?.rssBytes ?? null);
     gauge('berth_instance_processes', "Processes in the instance's process group.", (row) => row.usage?.processes ?? null);
+    gauge('berth_instance_memory_limit_bytes', "The instance's memory limit (its sandbox's; absent when it has none).", (row) => row.limits?.memoryBytes ?? null);
+    gauge('berth_instance_cpu_limit_cores', "The instance's CPU quota, in cores (absent when it has none).", (row) => row.limits?.cpu ?? null);
+    gauge('berth_instance_processes_limit', "The instance's process limit (absent when it has none).", (row) => row.limits?.processes ?? null);
+    new Counter({
+      name: 'berth_instance_oom_kills_total',
+      help: 'Times an instance was killed for going over its memory limit (and restarted).',
+      labelNames,
+      registers,
+      async collect() {
+        const snapshot = await rows();
+        this.reset();
+        for (const row of snapshot) this.inc(row.labels, row.oomKills);
+      },
+    });
     new Counter({
       name: 'berth_instance_cpu_seconds_total',
       help: "CPU time (user and system) used by the instance's process group, its reaped children included.",
@@ -125,6 +152,7 @@ export class InstanceMetrics {
   removeApp(app: string): void {
     const prefix = `${app}\0`;
     for (const key of [...this.#restarts.keys()]) if (key.startsWith(prefix)) this.#restarts.delete(key);
+    for (const key of [...this.#oomKills.keys()]) if (key.startsWith(prefix)) this.#oomKills.delete(key);
     for (const key of [...this.#cpu.keys()]) if (key.startsWith(prefix)) this.#cpu.delete(key);
   }
 
@@ -145,27 +173,35 @@ export class InstanceMetrics {
     const running = this.#options.running();
     const groups = new Set<number>();
     for (const app of running) for (const instance of app.instances) if (instance.pid !== undefined && LIVE_STATES.has(instance.state)) groups.add(instance.pid);
-    const usage = await (this.#options.usage ?? readGroupUsage)(groups).catch(() => new Map<number, GroupUsage>());
+    const [usage, contained] = await Promise.all([
+      (this.#options.usage ?? readGroupUsage)(groups).catch(() => new Map<number, GroupUsage>()),
+      Promise.all(running.map((app) => (app.contained?.() ?? Promise.resolve(new Map<string, ContainedUsage>())).catch(() => new Map<string, ContainedUsage>()))),
+    ]);
     const rows: InstanceRow[] = [];
-    for (const { app, generation, instances } of running) {
+    running.forEach(({ app, generation, instances }, index) => {
       for (const instance of instances) {
         const key = `${app}\0${instance.name}`;
-        const own = instance.pid !== undefined && LIVE_STATES.has(instance.state) ? (usage.get(instance.pid) ?? null) : null;
+        const live = instance.pid !== undefined && LIVE_STATES.has(instance.state);
+        const group = contained[index]!.get(instance.name);
+        // The control group counts every process of the sandbox; the process group only the launcher's.
+        const own: GroupUsage | null = !live ? null : group?.usage ? { rssBytes: group.usage.memoryBytes, cpuSeconds: group.usage.cpuSeconds, processes: group.usage.processes } : (usage.get(instance.pid!) ?? null);
         rows.push({
           labels: { app, process: instance.type, instance_name: instance.name },
           instance,
-          restarts: this.#tallyRestarts(key, generation, instance.restarts),
+          restarts: this.#tally(this.#restarts, key, generation, instance.restarts),
+          oomKills: this.#tally(this.#oomKills, key, generation, instance.oomKills ?? 0),
           usage: own,
           cpuSeconds: own === null ? 0 : this.#monotonicCpu(key, instance.pid!, own.cpuSeconds),
+          limits: group?.limits ?? null,
         });
       }
-    }
+    });
     return rows;
   }
 
-  #tallyRestarts(key: string, generation: object, restarts: number): number {
-    let tally = this.#restarts.get(key);
-    if (tally === undefined) this.#restarts.set(key, (tally = { generation, seen: 0, total: 0 }));
+  #tally(tallies: Map<string, RestartTally>, key: string, generation: object, restarts: number): number {
+    let tally = tallies.get(key);
+    if (tally === undefined) tallies.set(key, (tally = { generation, seen: 0, total: 0 }));
     if (tally.generation !== generation) {
       tally.generation = generation;
       tally.seen = 0;

@@ -36,6 +36,14 @@ export interface BackupTimes {
   readonly lastSizeBytes: number | null;
 }
 
+/** An app's disk as last measured (null before the first measurement), its limit, and whether it is stopped for it. */
+export interface AppDisk {
+  readonly app: string;
+  readonly parts: Readonly<Record<string, number>> | null;
+  readonly limitBytes: number | null;
+  readonly overLimit: boolean;
+}
+
 /** Dumps take from under a second to hours. */
 const BACKUP_BUCKETS = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200];
 
@@ -51,7 +59,7 @@ export class PlatformMetrics {
   readonly #apps = new Set<string>();
   readonly #backedUp = new Set<string>();
 
-  constructor(register: Registry, options: { readonly appCount: () => number; readonly backupTimes?: () => readonly BackupTimes[] }) {
+  constructor(register: Registry, options: { readonly appCount: () => number; readonly backupTimes?: () => readonly BackupTimes[]; readonly disk?: () => readonly AppDisk[] }) {
     const registers = [register];
     this.#builds = new Counter({ name: 'berth_builds_total', help: 'Builds that ended, by app and outcome.', labelNames: ['app', 'outcome'], registers });
     this.#buildSeconds = new Histogram({ name: 'berth_build_duration_seconds', help: 'How long builds took (queue wait excluded), by app.', labelNames: ['app'], buckets: BUILD_BUCKETS, registers });
@@ -77,6 +85,37 @@ export class PlatformMetrics {
     timeGauge('berth_backup_last_success_timestamp_seconds', 'When the newest good backup of the add-on finished (alert when it is too old).', (t) => t.lastSuccess);
     timeGauge('berth_backup_last_failure_timestamp_seconds', 'When the newest failed or interrupted backup of the add-on ended.', (t) => t.lastFailure);
     timeGauge('berth_backup_last_size_bytes', 'The size of the newest good backup of the add-on, compressed.', (t) => t.lastSizeBytes);
+    const disk = options.disk ?? (() => []);
+    new Gauge({
+      name: 'berth_app_disk_bytes',
+      help: 'What the app keeps on disk, by part (releases, cache, home, data, logs), as last measured.',
+      labelNames: ['app', 'part'],
+      registers,
+      collect() {
+        this.reset();
+        for (const app of disk()) for (const [part, bytes] of Object.entries(app.parts ?? {})) this.set({ app: app.app, part }, bytes);
+      },
+    });
+    new Gauge({
+      name: 'berth_app_disk_limit_bytes',
+      help: "The app's disk limit (absent when it has none).",
+      labelNames: ['app'],
+      registers,
+      collect() {
+        this.reset();
+        for (const app of disk()) if (app.limitBytes !== null) this.set({ app: app.app }, app.limitBytes);
+      },
+    });
+    new Gauge({
+      name: 'berth_app_disk_over_limit',
+      help: '1 while the app is over its disk limit (its instances stopped), else 0.',
+      labelNames: ['app'],
+      registers,
+      collect() {
+        this.reset();
+        for (const app of disk()) this.set({ app: app.app }, app.overLimit ? 1 : 0);
+      },
+    });
     const appCount = options.appCount;
     new Gauge({
       name: 'berth_apps',

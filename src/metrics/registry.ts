@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { EdgeMetrics, UNROUTED_APP, type EngineBatch } from './edge-metrics.ts';
 import { InstanceMetrics, type RunningApp } from './instance-metrics.ts';
-import { PlatformMetrics, type BackupTimes, type FinishedBackup, type FinishedWork } from './platform-metrics.ts';
+import { PlatformMetrics, type AppDisk, type BackupTimes, type FinishedBackup, type FinishedWork } from './platform-metrics.ts';
 import type { GroupUsage } from './proc-usage.ts';
 
 // berth's Prometheus metrics: one Registry of its own (never prom-client's
@@ -18,6 +18,8 @@ export interface MetricsSources {
   running(): readonly RunningApp[];
   /** The newest good and failed backup of every add-on (from the store). */
   backupTimes?(): readonly BackupTimes[];
+  /** Every app's disk as last measured. */
+  disk?(): readonly AppDisk[];
 }
 
 export interface BerthMetricsOptions {
@@ -41,7 +43,7 @@ export class BerthMetrics {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
     this.#edge = new EdgeMetrics(this.registry);
     this.#instances = new InstanceMetrics(this.registry, { running: () => options.sources.running(), usage: options.usage, now: options.now });
-    this.#platform = new PlatformMetrics(this.registry, { appCount: () => options.sources.apps().length, backupTimes: () => options.sources.backupTimes?.() ?? [] });
+    this.#platform = new PlatformMetrics(this.registry, { appCount: () => options.sources.apps().length, backupTimes: () => options.sources.backupTimes?.() ?? [], disk: () => options.sources.disk?.() ?? [] });
   }
 
   /** The media type of `scrape()`'s text: Prometheus' text format 0.0.4. */

@@ -25,7 +25,7 @@ import type { Edge, ExchangeRecord, SiteSettings, SiteSpec, StaticAccess } from 
 import type { DomainCertificate } from '../tls/index.ts';
 import { BerthError } from '../errors.ts';
 import { formatBytes } from '../units.ts';
-import { endProcessesOf, listProcesses, ReleaseRunner, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type Launcher, type ReleaseSpec, type RunAs } from '../runner/index.ts';
+import { endProcessesOf, listProcesses, ReleaseRunner, type Formation, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type Launcher, type ReleaseSpec, type RunAs } from '../runner/index.ts';
 import { accessLogLine, createAccessLog } from './access-log.ts';
 import { AppLog } from './app-log.ts';
 import { giveTree, removeTree } from '../safe-fs/index.ts';
@@ -1159,13 +1159,18 @@ export class Platform {
   }
 
   /** Every app's running instances, for metrics; `generation` is the same object while the same set of instances (one activation) runs. */
-  instanceVitals(): Array<{ app: string; generation: object; instances: InstanceVitals[] }> {
-    const running: Array<{ app: string; generation: object; instances: InstanceVitals[] }> = [];
+  instanceVitals(): Array<{ app: string; generation: object; instances: InstanceVitals[]; contained: () => ReturnType<Formation['usage']> }> {
+    const running: Array<{ app: string; generation: object; instances: InstanceVitals[]; contained: () => ReturnType<Formation['usage']> }> = [];
     for (const [app, state] of this.#apps) {
       const formation = state.runner.formation;
-      if (formation) running.push({ app, generation: formation, instances: formation.vitals() });
+      if (formation) running.push({ app, generation: formation, instances: formation.vitals(), contained: () => formation.usage() });
     }
     return running;
+  }
+
+  /** Every app's disk as last measured, for metrics. */
+  diskStatuses(): Array<{ app: string; status: DiskStatus }> {
+    return this.#store.listApps().map((app) => ({ app: app.name, status: this.#disk.status(app.name) }));
   }
 
   // ---- domains ----------------------------------------------------------

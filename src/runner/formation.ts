@@ -26,6 +26,8 @@ export interface InstanceVitals {
   /** When its process started (the formation's clock: epoch ms by default). */
   readonly startedAt: number;
   readonly restarts: number;
+  /** Of the restarts, those after the instance was killed for memory. */
+  readonly oomKills: number;
 }
 
 export interface Clock {
@@ -77,6 +79,8 @@ interface Slot {
   instance: Instance | null;
   /** Exits that were not asked for, since the formation started. */
   exits: number;
+  /** Of those, the ones the kernel's OOM killer caused (over the memory limit). */
+  oomKills: number;
   lastExit: string | null;
   history: CrashHistory;
   restartTimer: NodeJS.Timeout | null;
@@ -107,7 +111,7 @@ export class Formation {
       if (NOT_SERVICES.has(type.name)) continue;
       const count = options.scale[type.name] ?? 1;
       for (let index = 1; index <= count; index++) {
-        this.#slots.push({ type, index, instance: null, exits: 0, lastExit: null, history: NO_CRASHES, restartTimer: null, portRetries: 0 });
+        this.#slots.push({ type, index, instance: null, exits: 0, oomKills: 0, lastExit: null, history: NO_CRASHES, restartTimer: null, portRetries: 0 });
       }
     }
   }
@@ -146,7 +150,7 @@ export class Formation {
       .filter((slot) => slot.instance !== null)
       .map((slot) => {
         const instance = slot.instance!;
-        return { name: instance.name, type: slot.type.name, state: instance.state, pid: instance.pid, startedAt: instance.startedAt, restarts: slot.exits };
+        return { name: instance.name, type: slot.type.name, state: instance.state, pid: instance.pid, startedAt: instance.startedAt, restarts: slot.exits, oomKills: slot.oomKills };
       });
   }
 
@@ -278,6 +282,7 @@ export class Formation {
     }
     instance.state = 'crashed';
     slot.exits++;
+    if (info.outOfMemory) slot.oomKills++;
     slot.lastExit = how;
     this.#publish();
     const decision = decideRestart(slot.history, instance.startedAt, this.#clock.now(), this.#options.restartPolicy ?? DEFAULT_RESTART_POLICY);

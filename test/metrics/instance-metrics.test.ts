@@ -121,3 +121,48 @@ test("instances that stopped running and destroyed apps' tallies go away", async
   s.setRunning([{ app: 'shop', generation, instances: [instance({ name: 'web.1', restarts: 2, startedAt: s.now() })] }]);
   assert.equal((await s.scrape()).value('berth_instance_restarts_total', WEB1), 2);
 });
+
+test('a contained instance is measured by its control group (every process of its sandbox), with its limits and its OOM kills kept across deploys', async () => {
+  const s = setup();
+  const first = {};
+  const contained = new Map([['web.1', { usage: { memoryBytes: 300_000_000, cpuSeconds: 4, processes: 7 }, limits: { memoryBytes: 536_870_912, cpu: 0.5, processes: 256 } }]]);
+  s.setRunning([{ app: 'shop', generation: first, instances: [instance({ name: 'web.1', pid: 4100, restarts: 2, oomKills: 1 })], contained: async () => contained }]);
+  // The launcher's own process group is tiny: what /proc says of it must not be reported.
+  s.usage.set(4100, { processes: 1, rssBytes: 2_000_000, cpuSeconds: 0.01 });
+  const scraped = await s.scrape();
+  assert.equal(scraped.value('berth_instance_resident_memory_bytes', WEB1), 300_000_000);
+  assert.equal(scraped.value('berth_instance_processes', WEB1), 7);
+  assert.equal(scraped.value('berth_instance_cpu_seconds_total', WEB1), 4);
+  assert.equal(scraped.value('berth_instance_memory_limit_bytes', WEB1), 536_870_912);
+  assert.equal(scraped.value('berth_instance_cpu_limit_cores', WEB1), 0.5);
+  assert.equal(scraped.value('berth_instance_processes_limit', WEB1), 256);
+  assert.equal(scraped.value('berth_instance_oom_kills_total', WEB1), 1);
+  assert.equal(scraped.families.get('berth_instance_oom_kills_total')?.type, 'COUNTER');
+  // A deploy: a new generation whose slot starts from 0 again; the counter keeps what it had.
+  s.setRunning([{ app: 'shop', generation: {}, instances: [instance({ name: 'web.1', pid: 5100, oomKills: 1 })], contained: async () => new Map([['web.1', { usage: null, limits: null }]]) }]);
+  const next = await s.scrape();
+  assert.equal(next.value('berth_instance_oom_kills_total', WEB1), 2);
+  assert.equal(next.value('berth_instance_memory_limit_bytes', WEB1), undefined, 'no limit without a sandbox');
+});
+
+test("every app's disk by part, its limit and whether it is over it", async () => {
+  const metrics = new BerthMetrics({
+    sources: {
+      apps: () => ['shop', 'blog'],
+      running: () => [],
+      disk: () => [
+        { app: 'shop', parts: { releases: 1000, cache: 0, home: 20, data: 300, logs: 5 }, limitBytes: 1200, overLimit: true },
+        { app: 'blog', parts: null, limitBytes: null, overLimit: false },
+      ],
+    },
+    processMetrics: false,
+  });
+  const scraped = new Exposition(await metrics.scrape());
+  assert.equal(scraped.value('berth_app_disk_bytes', { app: 'shop', part: 'data' }), 300);
+  assert.equal(scraped.value('berth_app_disk_bytes', { app: 'shop', part: 'releases' }), 1000);
+  assert.equal(scraped.value('berth_app_disk_limit_bytes', { app: 'shop' }), 1200);
+  assert.equal(scraped.value('berth_app_disk_over_limit', { app: 'shop' }), 1);
+  assert.equal(scraped.value('berth_app_disk_over_limit', { app: 'blog' }), 0);
+  assert.equal(scraped.value('berth_app_disk_limit_bytes', { app: 'blog' }), undefined);
+  assert.equal(scraped.samples('berth_app_disk_bytes').filter((sample) => sample.labels.app === 'blog').length, 0);
+});
