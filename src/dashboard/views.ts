@@ -1,4 +1,5 @@
 import type { AddonService, AddonView, BackupScheduleView, BackupView } from '../addons/index.ts';
+import type { DiskStatus } from '../disk/index.ts';
 import type { MetricsHistory, Sample } from '../metrics/index.ts';
 import type { LogLine } from '../platform/app-log.ts';
 import type { Platform } from '../platform/platform.ts';
@@ -76,6 +77,11 @@ export function deployHistory(builds: readonly Build[], releases: readonly Relea
   });
 }
 
+/** The app's disk as the dashboard shows it (the API's shape). */
+function diskSummary(status: DiskStatus) {
+  return { usedBytes: status.usage?.totalBytes ?? null, limitBytes: status.limitBytes, parts: status.usage?.parts ?? null, overLimit: status.state === 'over' };
+}
+
 export async function appDetail(platform: Platform, history: MetricsHistory, name: string, addons?: DashboardAddons) {
   const store = platform.store;
   const app = store.getApp(name);
@@ -86,6 +92,7 @@ export async function appDetail(platform: Platform, history: MetricsHistory, nam
     releases: [...releases].reverse().map((r) => releaseView(r, app.currentVersion)),
     formation: platform.formation(name),
     instances: await platform.instances(name),
+    disk: diskSummary(platform.diskStatus(name)),
     domains: platform.domainDetails(name),
     config: Object.keys(store.getConfig(name)).sort(),
     deploys: deployHistory(store.listBuilds(name), releases),

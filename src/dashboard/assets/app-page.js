@@ -4,7 +4,7 @@
 // with their backups (a failed one never quiet), and the live log tail.
 import { call, follow } from './api.js';
 import { appendSample, latest, MEASURES, timeChart } from './charts.js';
-import { badge, busy, complain, confirmAction, fill, h, say, time } from './dom.js';
+import { badge, busy, bytes, complain, confirmAction, fill, h, say, time } from './dom.js';
 
 const MAX_LOG_LINES = 500;
 
@@ -220,11 +220,27 @@ export async function showApp(main, name) {
         say(`${name} restarted.`);
       });
     });
-    const rows = detail.instances.map((i) => h('tr', {}, h('th', { scope: 'row' }, i.name), h('td', {}, badge(i.state)), h('td', {}, i.pid ?? '–'), h('td', {}, i.port ?? '–'), h('td', {}, i.release ?? '–')));
+    // Memory beside its limit; the last unasked exit in words ("out of memory: web.1 used 512 MiB, its limit").
+    const memory = (i) => (i.memory ? (i.memory.limitBytes === null ? bytes(i.memory.usedBytes) : `${bytes(i.memory.usedBytes)} / ${bytes(i.memory.limitBytes)}`) : '–');
+    const rows = detail.instances.map((i) =>
+      h('tr', {}, h('th', { scope: 'row' }, i.name), h('td', {}, badge(i.state)), h('td', {}, i.pid ?? '–'), h('td', {}, i.port ?? '–'), h('td', {}, i.release ?? '–'), h('td', {}, memory(i)), h('td', { class: i.lastExit?.startsWith('out of memory') ? 'warning' : '' }, i.lastExit ?? '–')),
+    );
+    const disk = detail.disk;
+    const diskLine =
+      disk === undefined || disk.usedBytes === null
+        ? null
+        : h(
+            'p',
+            { class: disk.overLimit ? 'warning' : 'muted small' },
+            `Disk: ${bytes(disk.usedBytes)}${disk.limitBytes === null ? '' : ` of ${bytes(disk.limitBytes)}`}`,
+            ` (${Object.entries(disk.parts ?? {}).filter(([, b]) => b > 0).sort((a, b) => b[1] - a[1]).map(([part, b]) => `${part} ${bytes(b)}`).join(', ')})`,
+            disk.overLimit ? ' — over its limit: its instances are stopped until it is under.' : '',
+          );
     fill(
       instances,
       instances.firstElementChild,
-      rows.length === 0 ? h('p', { class: 'muted' }, 'No instances run.') : tableOf(`Instances of ${name}`, ['Instance', 'State', 'PID', 'Port', 'Release'], rows),
+      rows.length === 0 ? h('p', { class: 'muted' }, 'No instances run.') : tableOf(`Instances of ${name}`, ['Instance', 'State', 'PID', 'Port', 'Release', 'Memory', 'Last exit'], rows),
+      diskLine,
       detail.app.release === null || detail.instances.length === 0 ? null : h('div', { class: 'section-actions' }, restart),
     );
   }
@@ -397,7 +413,7 @@ export async function showApp(main, name) {
     once('releases', detail.releases, renderReleases);
     // The scale form is left alone while someone is editing it.
     if (!scale.contains(document.activeElement)) once('scale', detail.formation, renderScale);
-    once('instances', [detail.instances, detail.app.release], renderInstances);
+    once('instances', [detail.instances, detail.app.release, detail.disk], renderInstances);
     once('config', detail.config, renderConfig);
     once('domains', detail.domains, renderDomains);
     once('deploys', detail.deploys, renderDeploys);

@@ -81,6 +81,19 @@ export function time(iso) {
   return h('time', { datetime: iso, title: new Date(iso).toLocaleString() }, ago(iso));
 }
 
+/** 512 → "512 bytes", 536870912 → "512 MiB": sizes as the CLI shows them. */
+export function bytes(value) {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let scaled = value;
+  let unit = 0;
+  while (scaled >= 1024 && unit < units.length - 1) {
+    scaled /= 1024;
+    unit++;
+  }
+  if (unit === 0) return `${value} bytes`;
+  return `${scaled < 10 ? scaled.toFixed(1) : Math.round(scaled)} ${units[unit]}`;
+}
+
 /** A status word as a badge; the word itself carries the meaning, colour only repeats it. */
 export function badge(word) {
   return h('span', { class: `badge badge-${word.replace(/\s+/g, '-')}` }, word);
