@@ -65,10 +65,13 @@ async function program(argv: readonly string[]): Promise<Command> {
       .option('--listen <address>', 'where the edge listens (HOST:PORT or :PORT)', ':8080')
       .option('--scale <type=count>', 'instances per process type, e.g. web=2 (repeatable)', collect, [])
       .option('--grace <duration>', 'how long instances get to finish in-flight work when stopping', '10s')
+      .option('--sandbox <mode>', 'as root, contain the app as berth server does (its folder read-only, its own processes and network, its [resources] limits): auto, required or off', 'auto')
   )
-    .action(async (dir: string, opts: { listen: string; scale: string[]; grace: string; workers?: string; limit: string[] } & HttpsFlags) => {
+    .action(async (dir: string, opts: { listen: string; scale: string[]; grace: string; workers?: string; limit: string[]; sandbox: string } & HttpsFlags) => {
       const { up } = await import('./up.ts');
+      const { parseSandboxOptions } = await import('./sandbox-options.ts');
       await up({
+        sandbox: parseSandboxOptions({ sandbox: opts.sandbox }).mode,
         https: await singleSiteHttps(opts),
         dir,
         listen: parseListenAddress(opts.listen),

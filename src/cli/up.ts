@@ -6,6 +6,8 @@ import { Formation, runOnce } from '../runner/index.ts';
 import type { ListenAddress } from './address.ts';
 import type { LogPrinter } from './log-printer.ts';
 import { urlOf } from './listen-url.ts';
+import type { SandboxMode } from '../sandbox/index.ts';
+import { upContainment } from './up-sandbox.ts';
 import { onShutdown } from './shutdown.ts';
 
 export interface UpOptions {
@@ -19,6 +21,8 @@ export interface UpOptions {
   readonly printer: LogPrinter;
   /** Also serve HTTPS here, with this certificate. */
   readonly https?: { readonly listen: ListenAddress; readonly tls: TlsConfig } | null;
+  /** As root, contain the app as `berth server` does (auto, the default), or refuse to run without (required), or never (off). */
+  readonly sandbox?: SandboxMode;
 }
 
 function childEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -88,12 +92,17 @@ export async function up(options: UpOptions): Promise<void> {
   printer.reserve(plan.processes.flatMap((p) => Array.from({ length: options.scale[p.name] ?? config.scale[p.name] ?? 1 }, (_, i) => `${p.name}.${i + 1}`)));
   await prepare(dir, plan, printer);
   const site = (upstreams: SiteSpec['upstreams']): SiteSpec => ({ ...siteSettings(config), key: 'app', mounts, upstreams, fallbackRoot: null });
+  const contained = await upContainment(dir, plan, config, options.sandbox ?? 'auto', log);
+  if (contained.reason !== null) log(`the app runs uncontained: ${contained.reason}`);
+  const context = contained.context;
   const edge = new Edge({ routes: { hosts: {}, fallback: site([]) }, ...edgeOptions });
   const formation = new Formation({
     cwd: dir,
     processes: plan.processes,
     scale: { ...config.scale, ...options.scale },
-    env: childEnv({ PATH: planPath(plan, dir, process.env.PATH) }),
+    env: childEnv({ PATH: planPath(plan, dir, process.env.PATH), ...(context === null ? {} : { ...context.env, HOME: contained.home! }) }),
+    ...(context?.launcher ? { launcher: context.launcher, user: contained.user } : {}),
+    ...(context?.choosePort ? { choosePort: context.choosePort } : {}),
     healthPath: config.health.path,
     graceMs: options.graceMs,
     log: (source, line, stream) => (stream === 'event' ? printer.line('berth', `${source} ${line}`) : printer.line(source, line)),
@@ -112,10 +121,11 @@ export async function up(options: UpOptions): Promise<void> {
       // New requests stop first, in-flight ones finish, then the apps go.
       await edge.close(options.graceMs);
       await formation.stop();
+      await contained.close();
     },
     () => {
       formation.kill();
-      process.exit(130);
+      void contained.close().finally(() => process.exit(130));
     },
   );
 }

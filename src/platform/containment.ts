@@ -21,6 +21,8 @@ export interface ContainmentOptions {
   readonly instanceDefaults: ResourceLimits;
   /** `--build-memory` (null: none). */
   readonly buildMemoryBytes: number | null;
+  /** The link slot of every app's network, when not its uid's (`berth up`). */
+  readonly linkSlot?: number;
 }
 
 /** What an app's processes are started with: a launcher and ports of their own (absent: plainly), and what their environment must say inside. */
@@ -90,7 +92,8 @@ export class Containment {
     if (sandbox === undefined) {
       sandbox = (async () => {
         const unix = await findUser(user.uid);
-        return this.#options.sandboxes!.app({ name: app, user: { ...user, name: unix?.name ?? `uid${user.uid}` }, home: paths.home });
+        const slot = this.#options.linkSlot;
+        return this.#options.sandboxes!.app({ name: app, user: { ...user, name: unix?.name ?? `uid${user.uid}` }, home: paths.home, ...(slot === undefined ? {} : { linkSlot: slot }) });
       })();
       this.#apps.set(app, sandbox);
       sandbox.catch(() => this.#apps.delete(app));

@@ -40,6 +40,8 @@ export interface AppIdentity {
   readonly user: RunAs & { readonly name: string };
   /** Its HOME (the folder), as inside. */
   readonly home: string;
+  /** Its link's slot, when not the one its uid gives (`berth up`, whose user is not an app user). */
+  readonly linkSlot?: number;
 }
 
 const SEARCH = ['/usr/sbin', '/usr/bin', '/sbin', '/bin'];
@@ -190,7 +192,7 @@ export class Sandboxes {
 
   /** The app's sandbox: its network made (or found after a restart) and its /etc files written. */
   async app(identity: AppIdentity): Promise<AppSandbox> {
-    const network = await this.#networks.ensure(identity.name, linkSlotOf(identity.user.uid));
+    const network = await this.#networks.ensure(identity.name, identity.linkSlot ?? linkSlotOf(identity.user.uid));
     const etcDir = join(this.#options.stateDir, 'run', 'sandbox', identity.name, 'etc');
     await mkdir(etcDir, { recursive: true, mode: 0o755 });
     for (const [name, content] of Object.entries(etcFiles({ userName: identity.user.name, uid: identity.user.uid, gid: identity.user.gid, home: identity.home, hostname: identity.name, nameserver: network.nameserver }))) {

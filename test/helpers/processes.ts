@@ -60,3 +60,22 @@ export function hostPidOf(nsPid: number, command: RegExp): number | null {
   }
   return null;
 }
+
+/**
+ * The host pid of instance `name` (BERTH_INSTANCE) among the descendants
+ * of `root`: the process that runs the app (inside a sandbox, the one
+ * whose innermost pid is `nsPid`; outside one, the one with that pid).
+ */
+export function instanceHostPid(root: number, name: string, nsPid: number): number | null {
+  for (const pid of descendants(root)) {
+    try {
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      if (!environ.includes(`BERTH_INSTANCE=${name}`)) continue;
+      const nspid = /^NSpid:\s+(.+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]?.trim().split(/\s+/).map(Number) ?? [];
+      if (nspid.at(-1) === nsPid) return pid;
+    } catch {
+      // ended while we looked
+    }
+  }
+  return null;
+}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { BerthProcess, EXAMPLES, alive, eventually } from '../helpers/berth-process.ts';
-import { descendants } from '../helpers/processes.ts';
+import { descendants, instanceHostPid } from '../helpers/processes.ts';
 
 async function whoami(url: string): Promise<{ instance: string; pid: number }> {
   const res = await fetch(`${url}/whoami`);
@@ -69,11 +69,15 @@ test('berth up serves the Node example with two instances, survives a killed ins
     };
     const load = Promise.all(Array.from({ length: 8 }, worker));
     await eventually('some load has run', () => ok > 200);
-    process.kill(victim.pid, 'SIGKILL');
+    // Run as root, berth up contains the app: the pid it sees is its sandbox's.
+    const hostPid = instanceHostPid(berth.child.pid!, 'web.1', victim.pid);
+    assert.ok(hostPid !== null, 'web.1 found among berth up\'s processes');
+    process.kill(hostPid, 'SIGKILL');
     await berth.waitFor(/web\.1 crashed/);
     await eventually('web.1 is back with a new process', async () => {
       const who = await whoami(url);
-      return who.instance === 'web.1' && who.pid !== victim.pid;
+      const now = instanceHostPid(berth.child.pid!, 'web.1', who.pid);
+      return who.instance === 'web.1' && now !== null && now !== hostPid;
     });
     stop = true;
     await load;
