@@ -12,16 +12,28 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hostPidOf } from '../helpers/processes.ts';
+import { descendants } from '../helpers/processes.ts';
 import { edgeRequest, hostileRun, whoami } from './hostile-app.ts';
 import { askNeighbour, assertServed, HOSTILE, HOSTILE_HOST, NEIGHBOUR, NEIGHBOUR_HOST, ps, SANDBOX, sandboxScene, type SandboxScene } from './sandbox-scene.ts';
+
+/** The host pid of the neighbour's server: in its sandbox (under its bwrap), never another test's neighbour. */
+function serverOf(bwrap: number): number | null {
+  return descendants(bwrap).find((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === 'node\0neighbour.mjs\0';
+    } catch {
+      return false;
+    }
+  }) ?? null;
+}
 
 /** The neighbour's processes as the host knows them (bwrap's, which berth started, and its server's) and its server's pid in its own namespace. */
 async function neighbourPids(scene: SandboxScene): Promise<{ bwrap: number; server: number; nsPid: number }> {
   const [instance] = await ps(scene.daemon, NEIGHBOUR);
   const nsPid = (JSON.parse((await edgeRequest(scene.daemon.edge, NEIGHBOUR_HOST, 'GET', '/whoami')).body) as { pid: number }).pid;
-  const server = hostPidOf(nsPid, /neighbour\.mjs/);
+  const server = serverOf(instance?.pid ?? 0);
   assert.ok(instance !== undefined && server !== null, 'the neighbour runs');
+  assert.equal(/^NSpid:.*\s(\d+)$/m.exec(readFileSync(`/proc/${server}/status`, 'utf8'))?.[1], String(nsPid), 'the server the neighbour says it is');
   // The attack's prize is real: the host sees the secret in its environment.
   assert.ok(readFileSync(`/proc/${server}/environ`, 'utf8').includes(`NEIGHBOUR_SECRET=${scene.secret}`));
   return { bwrap: instance.pid, server, nsPid };
@@ -126,7 +138,7 @@ test('a hostile app signalling its neighbour\'s pids, and every pid there is, re
   const [instance] = await ps(d, NEIGHBOUR);
   assert.equal(instance?.pid, pids.bwrap);
   assert.equal(instance?.state, 'ready');
-  assert.equal(hostPidOf(pids.nsPid, /neighbour\.mjs/), pids.server);
+  assert.equal(serverOf(pids.bwrap), pids.server);
 });
 
 // Stats each path: a folder's names, a file's size, or the errno.

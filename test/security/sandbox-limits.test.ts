@@ -142,9 +142,9 @@ const QUOTA_WINDOW_MS = 3_000;
  * one) meets both kinds alike. The busy loops are paused (SIGSTOP) for the
  * idle rounds, so switching takes no time.
  */
-const ROUNDS = 10;
+const ROUNDS = 20;
 /** Requests to the neighbour per round, one after another: 1,500 of each kind, so a p99 is the 15th worst, not one hiccup. */
-const ROUND_REQUESTS = 150;
+const ROUND_REQUESTS = 75;
 /**
  * The idle p99 that the bound is twice of counts as at least this: on a
  * loaded 2-core VM an idle p99 of 1 ms would make 2 ms a bound that one
