@@ -1,12 +1,13 @@
 // A cpu control group for a test file's scene: this test process moves
 // into a new group beside the processes of the group it was in, with the
-// weight of a hundred processes, so every daemon it starts (and their sandboxes,
-// whose groups go below the daemon's own) runs there. Other test files
-// running on the machine then compete with the scene as a hundred processes
-// would, rather than as one per process of theirs (see sandbox-cpu.test.ts).
-// Undone by the function it returns: the process moves back and the group
-// goes, once the file's daemons are purged (register it with after() after
-// importing helpers/daemon.ts, whose after() purges them).
+// weight of a hundred processes, so every daemon it starts (and their
+// sandboxes, whose groups go below the daemon's own) runs there. Other
+// test files running on the machine then compete with the scene as a
+// hundred processes would, rather than as one per process of theirs (see
+// sandbox-cpu.test.ts). Undone by the function it returns: the process
+// moves back and the group goes, once the file's daemons are purged
+// (register it with after() after importing helpers/daemon.ts, whose
+// after() purges them).
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
