@@ -26,14 +26,12 @@ import { edgeRequest, hostileSpawn, whoami } from './hostile-app.ts';
 import { askNeighbour, assertServed, connected, HOSTILE, HOSTILE_HOST, NEIGHBOUR, NEIGHBOUR_HOST, probeFromHostile, PROBE, ps, sandboxScene } from './sandbox-scene.ts';
 
 /** An app's link: its address inside its namespace (where the edge connects) and the host's end. */
-function appLink(state: string, app: string): Promise<{ address: string; hostAddress: string }> {
-  return (async () => {
-    const inside = parseInterfaces(await sh(inNetns(`/run/berth/${stateId(state)}/netns/${app}`, null, ['ip', '-j', 'address', 'show', 'dev', 'eth0'])));
-    const address = inside[0]?.ipv4[0]?.split('/')[0];
-    assert.ok(address !== undefined, `${app} has no address on its link`);
-    // A /31: the host's end is the even address, the app's the odd one.
-    return { address, hostAddress: numberToIpv4(ipv4ToNumber(address) - 1) };
-  })();
+async function appLink(state: string, app: string): Promise<{ address: string; hostAddress: string }> {
+  const inside = parseInterfaces(await sh(inNetns(`/run/berth/${stateId(state)}/netns/${app}`, null, ['ip', '-j', 'address', 'show', 'dev', 'eth0'])));
+  const address = inside[0]?.ipv4[0]?.split('/')[0];
+  assert.ok(address !== undefined, `${app} has no address on its link`);
+  // A /31: the host's end is the even address, the app's the odd one.
+  return { address, hostAddress: numberToIpv4(ipv4ToNumber(address) - 1) };
 }
 
 /** Every IPv4 address of the host: loopback, its network's, the service address, the apps' links' host ends. */

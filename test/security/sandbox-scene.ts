@@ -3,7 +3,7 @@
 // that serves (the victim, bound to 0.0.0.0 as gunicorn from a Procfile
 // is, with a secret in its environment) and the hostile app of
 // hostile-app.ts. Each attack must fail or be contained while the
-// neighbour keeps answering through the edge; a Neighbour asks it again
+// neighbour keeps answering through the edge: askNeighbour asks it again
 // and again during the attack and says what it got.
 
 import { randomBytes } from 'node:crypto';
