@@ -205,7 +205,7 @@ Promise.all(targets.map((t) => new Promise((resolve) => {
 `;
 
 /** Connection attempts from inside the hostile app, as its user. */
-export async function probeFromHostile(d: Daemon, targets: readonly string[], timeoutMs = 3_000): Promise<Record<string, string>> {
+export async function probeFromHostile(d: Daemon, targets: readonly string[], timeoutMs = 5_000): Promise<Record<string, string>> {
   const run = await hostileRun(d, HOSTILE_HOST, ['node', '-e', PROBE, String(timeoutMs), ...targets]);
   assert.equal(run.code, 0, run.stderr);
   return JSON.parse(run.stdout);
