@@ -15,6 +15,8 @@ import { apiCall, deployDir, startDaemon, type Daemon } from '../helpers/daemon.
  * argv is one) and answers {code, stdout, stderr}; with `detached` it starts
  * the command in the background in a session of its own (setsid) and
  * answers {pid} at once. GET /whoami answers {uid, gid, pid, cwd, home, port}.
+ * POST /allocate {mib} makes the server itself hold that much more memory
+ * (8 MiB at a time, at once after answering).
  */
 export const HOSTILE_SERVER = `
 import { createServer } from 'node:http';
@@ -50,8 +52,24 @@ const server = createServer((req, res) => {
     });
     return;
   }
+  if (req.method === 'POST' && req.url === '/allocate') {
+    // Grows the app's own process (not a child's: the kernel's OOM killer takes the biggest process of the group) by MiB, touched so it is really used.
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      let left = JSON.parse(body).mib;
+      const grow = setInterval(() => {
+        if (left <= 0) return clearInterval(grow);
+        hoard.push(Buffer.alloc(8 << 20, 1));
+        left -= 8;
+      }, 5);
+      res.end(JSON.stringify({ allocating: left }));
+    });
+    return;
+  }
   res.end('hostile app');
 });
+const hoard = [];
 server.listen(Number(process.env.PORT), '127.0.0.1');
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 `;
