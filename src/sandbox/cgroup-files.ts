@@ -253,6 +253,20 @@ export function v1LimitWrites(limits: ResourceLimits, has: { readonly memsw: boo
   ];
 }
 
+/**
+ * The CPU weight of the groups between berth's own and a sandbox's (berth's
+ * root for sandboxes, each app's): the scheduler weighs a group as one
+ * process of the default weight, so without this every app together would
+ * count as one busy process against everything outside berth's group, and
+ * a neighbour would wait behind all of them whenever one app spends its
+ * quota. As many processes as the machine has cores: the apps together
+ * can claim the machine when it is full; each one's quota still caps it.
+ */
+export function parentCpuWeight(version: 1 | 2, cores: number): { readonly file: string; readonly value: string } {
+  const n = Math.max(1, Math.floor(cores));
+  return version === 1 ? { file: 'cpu.shares', value: String(Math.min(262_144, 1024 * n)) } : { file: 'cpu.weight', value: String(Math.min(10_000, 100 * n)) };
+}
+
 /** The v2 writes, in order; swap is held at 0 under a memory limit (`memory.swap.max` exists with swap accounting). */
 export function v2LimitWrites(limits: ResourceLimits, has: { readonly swapMax: boolean }): LimitWrite[] {
   const write = (controller: Controller, file: string, value: string): LimitWrite => ({ controller, file, value, optional: false });

@@ -4,6 +4,7 @@ import {
   cpuQuotaUs,
   limitsProblem,
   nameSegments,
+  parentCpuWeight,
   parseControllerList,
   parseKeyed,
   parseMountinfo,
@@ -310,4 +311,13 @@ test('v2 usage: memory.current, memory.peak when the kernel has it, cpu.stat usa
   assert.deepEqual(v2Usage(files), { memoryBytes: 5242880, memoryPeakBytes: 67108864, cpuSeconds: 2.5, processes: 3, oomKills: 2 });
   assert.equal(v2Usage({ ...files, memoryPeak: null }).memoryPeakBytes, null);
   assert.throws(() => v2Usage({ ...files, cpuStat: 'user_usec 1\n' }), /usage_usec/);
+});
+
+test("the groups above sandboxes weigh as many processes as the machine has cores, within the kernel's bounds", () => {
+  assert.deepEqual(parentCpuWeight(1, 2), { file: 'cpu.shares', value: '2048' });
+  assert.deepEqual(parentCpuWeight(2, 2), { file: 'cpu.weight', value: '200' });
+  assert.deepEqual(parentCpuWeight(1, 0), { file: 'cpu.shares', value: '1024' });
+  assert.deepEqual(parentCpuWeight(2, 0.5), { file: 'cpu.weight', value: '100' });
+  assert.deepEqual(parentCpuWeight(1, 1000), { file: 'cpu.shares', value: '262144' });
+  assert.deepEqual(parentCpuWeight(2, 1000), { file: 'cpu.weight', value: '10000' });
 });
