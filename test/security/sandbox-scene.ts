@@ -78,6 +78,18 @@ export interface Served {
   readonly latencies: readonly number[];
 }
 
+/** One request to the neighbour through the edge: its time, or what went wrong. */
+async function askOnce(d: Daemon, latencies: number[], failures: string[]): Promise<void> {
+  const started = performance.now();
+  try {
+    const res = await edgeRequest(d.edge, NEIGHBOUR_HOST, 'GET', '/');
+    latencies.push(performance.now() - started);
+    if (res.status !== 200 || res.body !== 'neighbour') failures.push(`${res.status} ${res.body.slice(0, 200)}`);
+  } catch (err) {
+    failures.push((err as Error).message);
+  }
+}
+
 /**
  * Asks the neighbour through the edge, one request after another (a pause
  * of `gapMs` between them), until stop() or the test's end; bounded by
@@ -90,14 +102,7 @@ export function askNeighbour(t: TestContext, d: Daemon, gapMs = 20, limitMs = 12
   const deadline = Date.now() + limitMs;
   const loop = (async () => {
     while (!stopped && Date.now() < deadline) {
-      const started = performance.now();
-      try {
-        const res = await edgeRequest(d.edge, NEIGHBOUR_HOST, 'GET', '/');
-        latencies.push(performance.now() - started);
-        if (res.status !== 200 || res.body !== 'neighbour') failures.push(`${res.status} ${res.body.slice(0, 200)}`);
-      } catch (err) {
-        failures.push((err as Error).message);
-      }
+      await askOnce(d, latencies, failures);
       if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
     }
   })();
@@ -115,16 +120,7 @@ export function askNeighbour(t: TestContext, d: Daemon, gapMs = 20, limitMs = 12
 export async function sampleNeighbour(d: Daemon, count: number): Promise<Served> {
   const failures: string[] = [];
   const latencies: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const started = performance.now();
-    try {
-      const res = await edgeRequest(d.edge, NEIGHBOUR_HOST, 'GET', '/');
-      latencies.push(performance.now() - started);
-      if (res.status !== 200 || res.body !== 'neighbour') failures.push(`${res.status} ${res.body.slice(0, 200)}`);
-    } catch (err) {
-      failures.push((err as Error).message);
-    }
-  }
+  for (let i = 0; i < count; i++) await askOnce(d, latencies, failures);
   return { answers: latencies.length, failures, latencies };
 }
 
