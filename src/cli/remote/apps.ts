@@ -46,6 +46,7 @@ function diskCell(disk: NonNullable<AppInfo['disk']>): string | null {
 export function formatAppInfo(info: AppInfo): string {
   const release = info.release;
   const formation = formatFormation(info.formation);
+  // An older server says nothing of disk and sandbox: no row rather than a dash.
   let text = formatFields([
     ['app', info.app.name],
     ['url', info.app.url],
@@ -54,8 +55,8 @@ export function formatAppInfo(info: AppInfo): string {
     ['released', release === null ? null : formatTime(release.createdAt)],
     ['formation', formation === '' ? null : formation],
     ['domains', info.domains.length === 0 ? null : info.domains.map(cell).join(', ')],
-    ['disk', info.disk === undefined ? null : diskCell(info.disk)],
-    ['sandbox', info.sandbox === undefined ? null : info.sandbox.contained ? 'contained (its own files, processes and network, with limits)' : `uncontained: ${cell(info.sandbox.reason ?? 'unknown')}`],
+    ...(info.disk === undefined ? [] : [['disk', diskCell(info.disk)] as const]),
+    ...(info.sandbox === undefined ? [] : [['sandbox', info.sandbox.contained ? 'contained (its own files, processes and network, with limits)' : `uncontained: ${cell(info.sandbox.reason ?? 'unknown')}`] as const]),
   ]);
   text += info.instances.length === 0 ? 'instances:  none running\n' : `\n${instancesTable(info.instances)}`;
   return text;

@@ -46,6 +46,8 @@ test('apps create, list (table and --json), info, destroy', async (t) => {
       'released:   -',
       'formation:  web=2',
       'domains:    shop.example.com',
+      'disk:       1.5 MiB of 10 GiB (releases 1.0 MiB, logs 512 KiB)',
+      'sandbox:    uncontained: berth is not running as root',
       '',
       'INSTANCE  STATE  RELEASE  PID   PORT',
       'web.1     ready  -        1000  9000',

@@ -183,6 +183,8 @@ export async function startFakeDaemon(t: { after(fn: () => unknown): void }): Pr
           instances: Object.entries(app!.formation).flatMap(([type, n]) =>
             Array.from({ length: n }, (_, i) => ({ name: `${type}.${i + 1}`, state: 'ready', pid: 1000 + i, port: 9000 + i, release: app!.releases.find((r) => r.current)?.name ?? null })),
           ),
+          disk: { usedBytes: 1_572_864, limitBytes: 10 * 1024 ** 3, parts: { releases: 1_048_576, cache: 0, home: 0, data: 0, logs: 524_288 }, measuredAt: NOW, overLimit: false },
+          sandbox: { contained: false, reason: 'berth is not running as root' },
         });
       case 'DELETE /apps/:app':
         if (url.searchParams.get('confirm') !== app!.name) return fail(res, 400, 'BERTH_E_USAGE', `destroying ${app!.name} needs confirm=${app!.name}`);
