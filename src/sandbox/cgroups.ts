@@ -12,6 +12,7 @@
 // cannot write anything there (no limit raised, no process moved out).
 
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError } from '../errors.ts';
 import { nodeCgroupFs, type CgroupFs } from './cgroup-fs.ts';
@@ -20,6 +21,7 @@ import {
   limitsProblem,
   MAX_DEPTH,
   nameSegments,
+  parentCpuWeight,
   parseControllerList,
   parseMountinfo,
   parseProcCgroup,
@@ -200,6 +202,12 @@ class CgroupTree implements CgroupDriver {
             if (leaf && outcome === 'existed') existed = true;
             await this.#fs.chmod(dir, DIR_MODE);
             if (!leaf) await this.#flavor.beforeChildren(dir, false);
+            // A group above sandboxes weighs as the machine's cores, not as one process (parentCpuWeight).
+            if (!leaf && outcome === 'made' && h.controllers.includes('cpu')) {
+              const weight = parentCpuWeight(this.#flavor.version, availableParallelism());
+              // Only a weight: a kernel that refuses it still enforces every limit.
+              await this.#fs.write(`${dir}/${weight.file}`, weight.value).catch(() => {});
+            }
           }
         }
         return existed;

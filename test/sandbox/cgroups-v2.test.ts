@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { detectCgroups, NO_LIMITS, type CgroupDriver } from '../../src/sandbox/index.ts';
 import { isBerthError } from '../../src/errors.ts';
+import { parentCpuWeight } from '../../src/sandbox/cgroup-files.ts';
 import { FakeCgroup2, V2_MOUNTINFO, type FakeFeatures } from './fake-cgroup2.ts';
 
 const SERVICE = '/system.slice/berth.service';
@@ -71,14 +72,19 @@ test('v2: a group gets its limits in memory.max, memory.swap.max, cpu.max and pi
   // Every directory berth made: traversable, not listable, not writable by anyone but root.
   for (const dir of [`${own}/berth`, `${own}/berth/3f2a9c`, `${own}/berth/3f2a9c/shop`, leaf]) assert.equal((await stat(dir)).mode & 0o777, 0o711, dir);
 
-  // In order: the service group's controllers failed (EBUSY) until berth was in its leaf, then the path down, then the limits.
+  // In order: the service group's controllers failed (EBUSY) until berth was in its leaf, then the path down (the groups above
+  // sandboxes weighing as the machine's cores), then the limits.
+  const WEIGHT = parentCpuWeight(2, availableParallelism()).value;
   assert.deepEqual(fake.writes.map(([path, value]) => `${path}=${value}`), [
     `system.slice/berth.service/berth-daemon/cgroup.procs=${Math.min(process.pid, other.pid!)}`,
     `system.slice/berth.service/berth-daemon/cgroup.procs=${Math.max(process.pid, other.pid!)}`,
     'system.slice/berth.service/cgroup.subtree_control=+memory +cpu +pids',
     'system.slice/berth.service/berth/cgroup.subtree_control=+memory +cpu +pids',
+    `system.slice/berth.service/berth/cpu.weight=${WEIGHT}`,
     'system.slice/berth.service/berth/3f2a9c/cgroup.subtree_control=+memory +cpu +pids',
+    `system.slice/berth.service/berth/3f2a9c/cpu.weight=${WEIGHT}`,
     'system.slice/berth.service/berth/3f2a9c/shop/cgroup.subtree_control=+memory +cpu +pids',
+    `system.slice/berth.service/berth/3f2a9c/shop/cpu.weight=${WEIGHT}`,
     'system.slice/berth.service/berth/3f2a9c/shop/web.1-3f2a/memory.max=67108864',
     'system.slice/berth.service/berth/3f2a9c/shop/web.1-3f2a/memory.swap.max=0',
     'system.slice/berth.service/berth/3f2a9c/shop/web.1-3f2a/cpu.max=20000 100000',

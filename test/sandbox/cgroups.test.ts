@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { detectCgroups, NO_LIMITS } from '../../src/sandbox/index.ts';
 import { isBerthError } from '../../src/errors.ts';
-import { parseMountinfo, parseProcCgroup, planV2 } from '../../src/sandbox/cgroup-files.ts';
+import { parentCpuWeight, parseMountinfo, parseProcCgroup, planV2 } from '../../src/sandbox/cgroup-files.ts';
+import { availableParallelism } from 'node:os';
 import { groupDirs, realCgroups, running, startIn, type RealCgroups } from './real-cgroups.ts';
 
 const PYTHON = '/usr/bin/python3';
@@ -46,6 +47,9 @@ test('a group gets its limits in the kernel\'s files; its folders and files are 
     assert.equal(await value('cpu.max'), '20000 100000');
   }
   assert.equal(await value('pids.max'), '20');
+  // The groups above the sandbox weigh as the machine's cores, not as one process.
+  const weight = parentCpuWeight(cgroups.driver.version, availableParallelism());
+  for (const name of ['', 'shop']) assert.equal((await controlFile(cgroups, name, weight.file)).trim(), weight.value, `${name || 'the root'}'s ${weight.file}`);
 
   for (const dir of [...groupDirs(cgroups, ''), ...groupDirs(cgroups, 'shop'), ...groupDirs(cgroups, 'shop/web.1-3f2a')]) {
     const st = await stat(dir);

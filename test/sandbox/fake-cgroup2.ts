@@ -81,7 +81,7 @@ export class FakeCgroup2 implements CgroupFs {
         if (this.features.swap) files['memory.swap.max'] = 'max\n';
         if (this.features.peak) files['memory.peak'] = '0\n';
       }
-      if (on.includes('cpu')) Object.assign(files, { 'cpu.max': 'max 100000\n', 'cpu.stat': 'usage_usec 0\nuser_usec 0\nsystem_usec 0\n' });
+      if (on.includes('cpu')) Object.assign(files, { 'cpu.max': 'max 100000\n', 'cpu.weight': '100\n', 'cpu.stat': 'usage_usec 0\nuser_usec 0\nsystem_usec 0\n' });
       if (on.includes('pids')) Object.assign(files, { 'pids.max': 'max\n', 'pids.current': '0\n' });
     }
     for (const [name, text] of Object.entries(files)) await writeFile(`${dir}/${name}`, text);
