@@ -16,7 +16,7 @@ import { machineInfo } from './lib/machine.ts';
 import { writeJsonAtomically } from './lib/results-file.ts';
 import { writeBenchApp, type BenchApp } from './lib/sandbox/apps.ts';
 import { measureBreakdown } from './lib/sandbox/breakdown.ts';
-import { appHost, createAndDeploy, removeUsers, scale, startBerthServer, stopBerthServer, type BenchDaemon, type DaemonKind } from './lib/sandbox/daemon.ts';
+import { appHost, createAndDeploy, instancePid, removeUsers, scale, startBerthServer, stopBerthServer, type BenchDaemon, type DaemonKind } from './lib/sandbox/daemon.ts';
 import { measureLatency, startNginxReference, type LatencySeries, type LatencyTarget, type NginxReference } from './lib/sandbox/latency.ts';
 import { BENCH_APPS, parseSandboxBenchOptions, SANDBOX_USAGE, UsageError, type BenchAppName } from './lib/sandbox/options.ts';
 import { evaluateTargets, failsCheck, renderMarkdown, type SandboxBenchReport } from './lib/sandbox/report.ts';
@@ -120,7 +120,7 @@ async function main(): Promise<number> {
     let latency: LatencySeries[] = [];
     if (options.parts.includes('latency') && node) {
       for (const d of daemons) await scale(d, node.app, 1);
-      const targets: LatencyTarget[] = daemons.map((d) => ({ server: d.kind, origin: d.edge, host: appHost(node.app) }));
+      const targets: LatencyTarget[] = daemons.map((d) => ({ server: d.kind, origin: d.edge, host: appHost(node.app), ...(d.kind === 'sandboxed' ? { instancePid: () => instancePid(d, node.app) } : {}) }));
       if (options.nginx) {
         try {
           const dir = join(work, 'nginx');

@@ -108,6 +108,12 @@ export async function scale(d: BenchDaemon, app: string, web: number): Promise<v
   await apiCall(d, 'PUT', `/apps/${app}/formation`, { web });
 }
 
+/** The pid berth started for the app's web.1 (for a sandbox: bwrap's, in the instance's cgroup), or null. */
+export async function instancePid(d: BenchDaemon, app: string): Promise<number | null> {
+  const answer = (await apiCall(d, 'GET', `/apps/${app}/ps`)) as { instances?: Array<{ name?: string; pid?: number }> };
+  return answer.instances?.find((i) => i.name === 'web.1')?.pid ?? null;
+}
+
 /** The app's recent log lines (its web.1's, berth's events about it included), as text. */
 export async function webLog(d: BenchDaemon, app: string, lines = 40): Promise<string> {
   return String(await apiCall(d, 'GET', `/apps/${app}/logs?process=web.1&lines=${lines}`));

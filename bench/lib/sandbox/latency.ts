@@ -12,6 +12,7 @@ import { cpuOutsideTree, cpuUsedBetween } from '../proc-tree.ts';
 import { waitForQuiet } from '../quiet.ts';
 import { runWrk, type WrkResult } from '../wrk.ts';
 import { LISTENING_MARK, plainNodeApp, type BenchApp } from './apps.ts';
+import { cpuThrottleOf, throttleBetween, type CpuThrottle } from './cpu-throttle.ts';
 import { edgeStatus, waitForOutput } from './daemon.ts';
 
 export type LatencyServer = 'sandboxed' | 'unsandboxed' | 'nginx';
@@ -21,12 +22,16 @@ export interface LatencyTarget {
   /** The edge (or nginx) origin. */
   readonly origin: string;
   readonly host: string;
+  /** The serving instance's pid, whose cgroup's CPU throttling is read around each run (sandboxed only). */
+  readonly instancePid?: () => Promise<number | null>;
 }
 
 export interface LatencyRound {
   readonly wrk: WrkResult;
   /** CPU other processes used during the measured run, in % of one core. */
   readonly otherCpuPercent: number;
+  /** Periods the instance was held back for its CPU quota during the measured run (sandboxed only). */
+  readonly throttle?: CpuThrottle;
 }
 
 export interface LatencySeries {
@@ -54,12 +59,17 @@ export async function measureLatency(children: ChildProcesses, targets: readonly
       try {
         await waitForQuiet(10, settings.quietWaitS * 1000, log);
         await runWrk(children, { ...load, seconds: settings.warmupS });
+        const pid = (await target.instancePid?.()) ?? null;
+        const throttleBefore = pid === null ? null : await cpuThrottleOf(pid);
         const before = await cpuOutsideTree(process.pid);
         const started = performance.now();
         const wrk = await runWrk(children, { ...load, seconds: settings.durationS });
         const other = (cpuUsedBetween(before, await cpuOutsideTree(process.pid)) / ((performance.now() - started) / 1000)) * 100;
-        rounds.get(target.server)!.push({ wrk, otherCpuPercent: other });
-        log(`latency ${target.server} ${round + 1}/${settings.rounds}: ${wrk.requestsPerSec.toFixed(0)} req/s, p50 ${wrk.latencyMs.p50?.toFixed(2)} ms, p99 ${wrk.latencyMs.p99?.toFixed(2)} ms, others ${other.toFixed(0)} % CPU`);
+        const throttleAfter = pid === null ? null : await cpuThrottleOf(pid);
+        const throttle = throttleBefore !== null && throttleAfter !== null ? throttleBetween(throttleBefore, throttleAfter) : null;
+        rounds.get(target.server)!.push({ wrk, otherCpuPercent: other, ...(throttle ? { throttle } : {}) });
+        const held = throttle ? `, CPU quota held it back in ${throttle.throttled} of ${throttle.periods} periods (${throttle.throttledMs.toFixed(0)} ms)` : '';
+        log(`latency ${target.server} ${round + 1}/${settings.rounds}: ${wrk.requestsPerSec.toFixed(0)} req/s, p50 ${wrk.latencyMs.p50?.toFixed(2)} ms, p99 ${wrk.latencyMs.p99?.toFixed(2)} ms, others ${other.toFixed(0)} % CPU${held}`);
       } catch (err) {
         errors.get(target.server)!.push((err as Error).message);
         log(`latency ${target.server} ${round + 1}/${settings.rounds} failed: ${(err as Error).message.split('\n')[0]}`);

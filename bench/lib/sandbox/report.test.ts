@@ -67,7 +67,9 @@ test('p99 is judged on each server\'s median round; wrk errors make it unmeasure
   const errors = evaluateTargets({ start: [], latency: [latency('sandboxed', [10], 2, { ...NO_ERRORS, non2xx3xx: 3 }), latency('unsandboxed', [10])] })[0]!;
   assert.equal(errors.verdict, 'not measured');
   assert.match(errors.reason!, /3 errors/);
-  assert.deepEqual(summarizeLatency(undefined), { rounds: 0, requestsPerSec: null, p50: null, p99: null, errors: 0, otherCpuPercent: null });
+  assert.deepEqual(summarizeLatency(undefined), { rounds: 0, requestsPerSec: null, p50: null, p99: null, errors: 0, otherCpuPercent: null, throttled: null });
+  const held = summarizeLatency({ server: 'sandboxed', rounds: [{ wrk: wrk(10), otherCpuPercent: 1, throttle: { periods: 50, throttled: 2, throttledMs: 30 } }, { wrk: wrk(12), otherCpuPercent: 1, throttle: { periods: 50, throttled: 0, throttledMs: 0 } }], errors: [] });
+  assert.deepEqual(held.throttled, { periods: 100, throttled: 2, ms: 30 }, 'summed over the rounds');
 });
 
 function breakdown(): BreakdownResult {
@@ -117,6 +119,7 @@ test('the markdown has a table per part that ran and a verdict per target', () =
   assert.match(text, /### node app — node:http server/);
   assert.match(text, /\| \*\*the edge serves it \(first 200\)\*\* \| 330 ms \/ 330 ms \| 300 ms \/ 300 ms \| 1\.10× \/ 1\.10× \|/);
   assert.match(text, /\| nginx 1\.22\.1 → the same app run plainly \(reference\) \| 1000 \|/);
+  assert.match(text, /\| berth edge → app, \*\*sandboxed\*\* \| 1000 \| 3\.00 ms \| 12\.0 ms \| 1\.20× \| 1\.00× \| 0 \| 2 % \| — \|/);
   assert.match(text, /\| node app: instance start .* \| 1\.10× \| ≤ 1\.2× \| \*\*met\*\* \|/);
   assert.match(text, /\| p99 through the edge, node app \| 1\.20× \| ≤ 1\.1× \| \*\*not met\*\* \|/);
   assert.match(text, /- a note/);

@@ -104,6 +104,8 @@ export interface LatencySummary {
   readonly p99: number | null;
   readonly errors: number;
   readonly otherCpuPercent: number | null;
+  /** Over every round: periods the instance was held back for its CPU quota, of all periods (sandboxed only). */
+  readonly throttled: { readonly periods: number; readonly throttled: number; readonly ms: number } | null;
 }
 
 /** Each metric's median over the rounds (a round's p99 is wrk's, over that round's requests). */
@@ -117,6 +119,9 @@ export function summarizeLatency(series: LatencySeries | undefined): LatencySumm
     p99: metric((w) => w.latencyMs.p99),
     errors: rounds.reduce((sum, r) => sum + totalErrors(r.wrk.errors), 0),
     otherCpuPercent: rounds.length === 0 ? null : Math.max(...rounds.map((r) => r.otherCpuPercent)),
+    throttled: rounds.some((r) => r.throttle)
+      ? rounds.reduce((sum, r) => ({ periods: sum.periods + (r.throttle?.periods ?? 0), throttled: sum.throttled + (r.throttle?.throttled ?? 0), ms: sum.ms + (r.throttle?.throttledMs ?? 0) }), { periods: 0, throttled: 0, ms: 0 })
+      : null,
   };
 }
 
@@ -204,15 +209,15 @@ export function latencyTable(report: Pick<SandboxBenchReport, 'latency' | 'nginx
     unsandboxed: 'berth edge → app, unsandboxed',
     nginx: `nginx${report.nginxVersion ? ` ${report.nginxVersion}` : ''} → the same app run plainly (reference)`,
   };
-  const lines = ['| server | req/s | p50 | p99 | p99 ÷ unsandboxed | req/s ÷ unsandboxed | errors | others\' CPU (max) |', '|---|---|---|---|---|---|---|---|'];
+  const lines = ['| server | req/s | p50 | p99 | p99 ÷ unsandboxed | req/s ÷ unsandboxed | errors | others\' CPU (max) | held back by its CPU quota |', '|---|---|---|---|---|---|---|---|---|'];
   for (const series of report.latency) {
     const s = summarizeLatency(series);
     if (s.rounds === 0) {
-      lines.push(`| ${names[series.server]} | failed: ${series.errors[0]?.split('\n')[0] ?? '?'} | | | | | | |`);
+      lines.push(`| ${names[series.server]} | failed: ${series.errors[0]?.split('\n')[0] ?? '?'} | | | | | | | |`);
       continue;
     }
     lines.push(
-      `| ${names[series.server]} | ${s.requestsPerSec?.toFixed(0) ?? '—'} | ${formatMs(s.p50)} | ${formatMs(s.p99)} | ${formatRatio(ratioOf(s.p99, base.p99))} | ${formatRatio(ratioOf(s.requestsPerSec, base.requestsPerSec))} | ${s.errors}${s.errors > 0 ? ' ⚠' : ''} | ${cpu(s.otherCpuPercent)} |`,
+      `| ${names[series.server]} | ${s.requestsPerSec?.toFixed(0) ?? '—'} | ${formatMs(s.p50)} | ${formatMs(s.p99)} | ${formatRatio(ratioOf(s.p99, base.p99))} | ${formatRatio(ratioOf(s.requestsPerSec, base.requestsPerSec))} | ${s.errors}${s.errors > 0 ? ' ⚠' : ''} | ${cpu(s.otherCpuPercent)} | ${s.throttled ? `${s.throttled.throttled} of ${s.throttled.periods} periods (${s.throttled.ms.toFixed(0)} ms)` : '—'} |`,
     );
   }
   return lines;
