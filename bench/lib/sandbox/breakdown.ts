@@ -7,8 +7,9 @@
 // mounts of a real instance) → + the seccomp filter → berth's own
 // launchSandboxed (+ a cgroup per sandbox, made before and removed after,
 // and the info/block descriptor handshake that puts bwrap in it before the
-// program runs). The control group's create and remove are also timed
-// alone. It uses the running sandboxed daemon's app: its network namespace,
+// program runs), and the same without the CPU quota (`--default-cpu
+// none`: a runtime that starts several threads at once meets its quota). The
+// control group's create and remove are also timed alone. It uses the running sandboxed daemon's app: its network namespace,
 // its user, its /etc files; the code is src/sandbox's own (imported by the
 // harness; the daemons run the same code from dist/).
 import { spawn } from 'node:child_process';
@@ -32,7 +33,7 @@ import {
 } from '../../../src/sandbox/index.ts';
 
 /** The variants, in the order they add layers. */
-export const VARIANTS = ['plain', 'setpriv', 'nsenter+setpriv', 'bwrap+setpriv', 'nsenter+bwrap+setpriv', 'nsenter+bwrap+seccomp+setpriv', 'launchSandboxed'] as const;
+export const VARIANTS = ['plain', 'setpriv', 'nsenter+setpriv', 'bwrap+setpriv', 'nsenter+bwrap+setpriv', 'nsenter+bwrap+seccomp+setpriv', 'launchSandboxed', 'launchSandboxed, no CPU quota'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export interface BreakdownResult {
@@ -163,7 +164,7 @@ export async function measureBreakdown(input: BreakdownInput, log: (line: string
   const noSeccomp = withoutHandshake(launchArgv({ ...spec, netnsPath }, tools, { ...fds, seccomp: null }));
   const ownNet = withoutHandshake(launchArgv({ ...spec, netnsPath: null }, tools, { ...fds, seccomp: null }));
   const setpriv = setprivTail(full, tools.setpriv);
-  const run: Record<Exclude<Variant, 'launchSandboxed'>, () => Promise<number>> = {
+  const run: Record<Exclude<Variant, 'launchSandboxed' | 'launchSandboxed, no CPU quota'>, () => Promise<number>> = {
     plain: () => timeUp(program, { ...user, env }),
     setpriv: () => timeUp(setpriv, { env }),
     'nsenter+setpriv': () => timeUp([tools.nsenter, `--net=${netnsPath}`, '--', ...setpriv], { env }),
@@ -182,10 +183,11 @@ export async function measureBreakdown(input: BreakdownInput, log: (line: string
   for (let i = 0; i < input.runs; i++) {
     for (const variant of VARIANTS) {
       try {
-        if (variant === 'launchSandboxed') {
+        if (variant === 'launchSandboxed' || variant === 'launchSandboxed, no CPU quota') {
+          const limits = variant === 'launchSandboxed' ? DEFAULT_INSTANCE_LIMITS : { ...DEFAULT_INSTANCE_LIMITS, cpu: null };
           const started = performance.now();
-          const launched = await launchSandboxed({ argv: program, cwd: build, env, user, label: `breakdown.${i}` }, sandbox, deps);
-          launchReturnedMs.push(performance.now() - started);
+          const launched = await launchSandboxed({ argv: program, cwd: build, env, user, label: `breakdown.${i}` }, { ...sandbox, limits }, deps);
+          if (variant === 'launchSandboxed') launchReturnedMs.push(performance.now() - started);
           let output = '';
           let up: number | null = null;
           launched.stdout.on('data', (chunk: Buffer) => {
@@ -198,7 +200,7 @@ export async function measureBreakdown(input: BreakdownInput, log: (line: string
           if (outcome === null) launched.signal('SIGKILL');
           await launched.release();
           const exit = outcome?.[0];
-          if (exit === undefined || exit.code !== 0 || up === null) throw new Error(`launchSandboxed: ${exit === undefined ? 'timed out' : `exit ${exit.code ?? exit.signal}`} ${output.trim().slice(-400)}`);
+          if (exit === undefined || exit.code !== 0 || up === null) throw new Error(`${variant}: ${exit === undefined ? 'timed out' : `exit ${exit.code ?? exit.signal}`} ${output.trim().slice(-400)}`);
           upMs[variant].push(up);
         } else {
           upMs[variant].push(await run[variant]());

@@ -82,6 +82,7 @@ function breakdown(): BreakdownResult {
       'nsenter+bwrap+setpriv': [82, 83, 84],
       'nsenter+bwrap+seccomp+setpriv': [84, 85, 86],
       launchSandboxed: [95, 96, 97],
+      'launchSandboxed, no CPU quota': [90, 91, 92],
     },
     launchReturnedMs: [30, 31, 32],
     cgroupCreateMs: [7, 8, 9],
@@ -97,6 +98,7 @@ test('the breakdown says what each layer adds over the one it is built on', () =
   assert.match(text, /\| setpriv \| 63\.0 ms \/ 64\.0 ms \| 2\.0 ms over plain \|/);
   assert.match(text, /\| nsenter\+bwrap\+setpriv \| 83\.0 ms \/ 84\.0 ms \| 17\.0 ms over nsenter\+setpriv \|/);
   assert.match(text, /\| launchSandboxed \| 96\.0 ms \/ 97\.0 ms \| 11\.0 ms over nsenter\+bwrap\+seccomp\+setpriv \|/);
+  assert.match(text, /\| launchSandboxed, no CPU quota \| 91\.0 ms \/ 92\.0 ms \| -5\.0 ms over launchSandboxed \|/);
   assert.match(text, /create 8\.00 ms, remove 2\.00 ms/);
   assert.match(text, /1\.57× the plain start/);
 });

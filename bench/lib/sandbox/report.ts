@@ -231,7 +231,8 @@ export const LAYERS: ReadonlyArray<{ readonly variant: Variant; readonly over: V
   { variant: 'bwrap+setpriv', over: 'setpriv', adds: 'bwrap with a fresh network namespace instead (for comparison)' },
   { variant: 'nsenter+bwrap+setpriv', over: 'nsenter+setpriv', adds: 'bwrap: pid, mount, ipc, uts namespaces and the mounts' },
   { variant: 'nsenter+bwrap+seccomp+setpriv', over: 'nsenter+bwrap+setpriv', adds: 'the seccomp filter' },
-  { variant: 'launchSandboxed', over: 'nsenter+bwrap+seccomp+setpriv', adds: 'berth\'s launcher: a cgroup made first, the info/block handshake, the cgroup removed after' },
+  { variant: 'launchSandboxed', over: 'nsenter+bwrap+seccomp+setpriv', adds: 'berth\'s launcher: a cgroup with the default limits (made while bwrap starts), bwrap and its init moved in before the program runs' },
+  { variant: 'launchSandboxed, no CPU quota', over: 'launchSandboxed', adds: 'the same without the CPU quota (--default-cpu none), for comparison' },
 ];
 
 export function breakdownTable(breakdown: BreakdownResult): string[] {
