@@ -18,9 +18,14 @@ export interface HeldLock {
 
 const PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** Waits (at most `timeoutMs`) for the lock at `path`; null when flock(1) is not installed (nothing to serialize with); throws when it is not had in time. */
+/**
+ * Waits (at most `timeoutMs`) for the lock at `path`; null when flock(1) is
+ * not installed (nothing to serialize with); throws when it is not had in
+ * time. Whoever can open the file can hold the lock (a read-only descriptor
+ * is enough for flock), so its folder is made 0700: root's alone.
+ */
 export async function holdMachineLock(path: string, timeoutMs: number): Promise<HeldLock | null> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const child = spawn('flock', ['--exclusive', '--timeout', String(Math.max(1, Math.ceil(timeoutMs / 1000))), path, 'cat'], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH } });
   const exited = new Promise<number | null>((resolve) => {
     child.once('error', () => resolve(null));

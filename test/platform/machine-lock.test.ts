@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { holdMachineLock } from '../../src/platform/machine-lock.ts';
@@ -12,6 +12,7 @@ test('one holder at a time: a second one waits, and gives up after its timeout, 
   const path = join(dir, 'sub', 'app-users.lock');
   const first = await holdMachineLock(path, 5_000);
   assert.ok(first !== null, 'flock(1) is installed here');
+  assert.equal((await stat(join(dir, 'sub'))).mode & 0o777, 0o700, 'nobody else can open the lock file to hold it');
   await assert.rejects(holdMachineLock(path, 1_000), /cannot take the lock .*app-users\.lock within 1 s/);
   await first.release();
   await first.release();
