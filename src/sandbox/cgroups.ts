@@ -198,23 +198,20 @@ class CgroupTree implements CgroupDriver {
       const made: string[] = [];
       let existed = false;
       try {
-        // Each hierarchy's path on its own, the hierarchies at once: a sandbox's start waits for this.
-        await settleAll(
-          this.#flavor.hierarchies.map(async (h) => {
-            const path = [...this.#root, ...segments];
-            let dir = h.ownDir;
-            await this.#flavor.beforeChildren(dir, true);
-            for (const [i, segment] of path.entries()) {
-              dir = `${dir}/${segment}`;
-              const leaf = i === path.length - 1;
-              const outcome = await this.#fs.mkdir(dir);
-              if (leaf && outcome === 'made') made.push(dir);
-              if (leaf && outcome === 'existed') existed = true;
-              await this.#fs.chmod(dir, DIR_MODE);
-              if (!leaf) await this.#flavor.beforeChildren(dir, false);
-            }
-          }),
-        );
+        for (const h of this.#flavor.hierarchies) {
+          const path = [...this.#root, ...segments];
+          let dir = h.ownDir;
+          await this.#flavor.beforeChildren(dir, true);
+          for (const [i, segment] of path.entries()) {
+            dir = `${dir}/${segment}`;
+            const leaf = i === path.length - 1;
+            const outcome = await this.#fs.mkdir(dir);
+            if (leaf && outcome === 'made') made.push(dir);
+            if (leaf && outcome === 'existed') existed = true;
+            await this.#fs.chmod(dir, DIR_MODE);
+            if (!leaf) await this.#flavor.beforeChildren(dir, false);
+          }
+        }
         return existed;
       } catch (err) {
         for (const dir of made.reverse()) await this.#fs.rmdir(dir).catch(() => {});
