@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseWrkOutput, parseWrkSize, parseWrkTime, totalErrors } from './wrk.ts';
+import { parseWrkOutput, parseWrkSize, parseWrkTime, totalErrors, wrkArgs } from './wrk.ts';
 
 const CLEAN = `Running 10s test @ http://127.0.0.1:8080/1kib.txt
   1 threads and 64 connections
@@ -64,4 +64,10 @@ test('socket errors and non-2xx responses are counted', () => {
 
 test('no report is an error, not zeros', () => {
   assert.throws(() => parseWrkOutput('unable to connect to 127.0.0.1:1 Connection refused\n'), /wrk printed no report/);
+});
+
+test('wrk\'s argv: the load, percentiles, then each header as one -H argument before the URL', () => {
+  const load = { url: 'http://127.0.0.1:8080/', threads: 1, connections: 64, seconds: 5 };
+  assert.deepEqual(wrkArgs(load), ['-t1', '-c64', '-d5s', '--latency', 'http://127.0.0.1:8080/']);
+  assert.deepEqual(wrkArgs({ ...load, headers: { Host: 'bench-node.localhost' } }), ['-t1', '-c64', '-d5s', '--latency', '-H', 'Host: bench-node.localhost', 'http://127.0.0.1:8080/']);
 });

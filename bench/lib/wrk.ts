@@ -93,14 +93,22 @@ export interface WrkLoad {
   readonly threads: number;
   readonly connections: number;
   readonly seconds: number;
+  /** Sent with every request (a Host header to reach one app behind an edge). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
-/** `wrk -tT -cC -dDs --latency URL`, killed if it overruns its duration by 20 s. */
+/** `wrk -tT -cC -dDs --latency [-H 'NAME: VALUE'...] URL` */
+export function wrkArgs(load: WrkLoad): string[] {
+  const headers = Object.entries(load.headers ?? {}).flatMap(([name, value]) => ['-H', `${name}: ${value}`]);
+  return [`-t${load.threads}`, `-c${load.connections}`, `-d${load.seconds}s`, '--latency', ...headers, load.url];
+}
+
+/** wrk with `wrkArgs(load)`, killed if it overruns its duration by 20 s. */
 export async function runWrk(children: ChildProcesses, load: WrkLoad): Promise<WrkResult> {
   const output = await children.run({
     name: 'wrk',
     command: 'wrk',
-    args: [`-t${load.threads}`, `-c${load.connections}`, `-d${load.seconds}s`, '--latency', load.url],
+    args: wrkArgs(load),
     timeoutMs: (load.seconds + 20) * 1000,
   });
   return parseWrkOutput(output);

@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { BerthError } from '../errors.ts';
 import { endProcessesOf, type ProcessEntry, type RunAs } from '../runner/index.ts';
+import { holdMachineLock, type HeldLock } from './machine-lock.ts';
 import { idsOfDatabase, loginDefsRanges, subordinateRanges, type IdRange } from './uid-allocation.ts';
 
 // Per-app Unix users. When berth runs as root, every app gets a system user
@@ -140,7 +141,9 @@ function commandError(err: unknown): string {
  * names (no login shell, `home` as its home, not created here), and returns
  * it. berth chooses the id itself so that no id is ever given to a second
  * app (see uid-allocation.ts); an id some other program took meanwhile is
- * skipped. A user of that name whose home is this app's folder (or one of
+ * skipped. berth servers on one machine create users one at a time (a lock
+ * at APP_USERS_LOCK): groupadd and useradd check that an id is free before
+ * they lock the files, so two at once could both take it. A user of that name whose home is this app's folder (or one of
  * `formerHomes`, where an older berth put it) is a leftover (a crash between useradd and the database, an older berth's
  * failed destroy): its processes are ended and it is removed first, never
  * taken over. Any other user of that name is refused rather than shared.
@@ -156,6 +159,25 @@ export async function createAppUser(name: string, home: string, choose: (ids: Ma
     }
     await removeAppUser(existing);
   }
+  // Two berth servers creating users at once could both take a free id.
+  let lock: HeldLock | null;
+  try {
+    lock = await holdMachineLock(APP_USERS_LOCK, LOCK_TIMEOUT_MS);
+  } catch (err) {
+    throw new BerthError('BERTH_E_APP_USER', `cannot create the Unix user "${name}": ${(err as Error).message}`, { status: 503, hint: 'Another berth server on this machine is creating an app user; try again.', cause: err });
+  }
+  try {
+    return await createLocked(name, home, choose);
+  } finally {
+    await lock?.release();
+  }
+}
+
+/** Where every berth server on the machine serializes its app users' creation. */
+export const APP_USERS_LOCK = '/run/berth/app-users.lock';
+const LOCK_TIMEOUT_MS = 60_000;
+
+async function createLocked(name: string, home: string, choose: (ids: MachineIds) => number): Promise<UnixUser> {
   for (let attempt = 1; ; attempt++) {
     const uid = choose(await readMachineIds());
     try {

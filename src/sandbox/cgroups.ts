@@ -31,7 +31,7 @@ import {
   V2_REQUIRED,
   type Controller,
 } from './cgroup-files.ts';
-import { v1Flavor, v2Flavor, type Flavor, type GroupDirs } from './cgroup-flavor.ts';
+import { v1Flavor, v2Flavor, type FileWrite, type Flavor, type GroupDirs } from './cgroup-flavor.ts';
 import type { CgroupDriver, CgroupHandle, ResourceLimits, ResourceUsage } from './types.ts';
 
 export interface CgroupOptions {
@@ -169,13 +169,23 @@ class CgroupTree implements CgroupDriver {
       if (await this.#makeDirs(name, segments)) throw cgroupError(`the group ${name} was made again by someone else while berth replaced it`);
     }
     try {
+      // In order within a directory (memsw before and after memory's limit), the directories at once.
+      const byDir = new Map<string, FileWrite[]>();
       for (const write of await this.#flavor.limitWrites(group.dirs, limits)) {
-        try {
-          await this.#fs.write(write.path, write.value);
-        } catch (err) {
-          if (!write.optional) throw cgroupError(`cannot write ${write.value} to ${write.path}`, err);
-        }
+        const dir = write.path.slice(0, write.path.lastIndexOf('/'));
+        byDir.set(dir, [...(byDir.get(dir) ?? []), write]);
       }
+      await settleAll(
+        [...byDir.values()].map(async (writes) => {
+          for (const write of writes) {
+            try {
+              await this.#fs.write(write.path, write.value);
+            } catch (err) {
+              if (!write.optional) throw cgroupError(`cannot write ${write.value} to ${write.path}`, err);
+            }
+          }
+        }),
+      );
     } catch (err) {
       // Nothing half-made is left: the group goes again (it holds no process yet).
       await group.remove().catch(() => {});
@@ -274,13 +284,16 @@ class Group implements CgroupHandle {
 
   async add(pid: number): Promise<void> {
     if (!Number.isSafeInteger(pid) || pid <= 0) throw cgroupError(`cannot move ${pid} into ${this.name}: not a pid`);
-    for (const dir of this.#directories) {
-      try {
-        await this.#fs.write(`${dir}/cgroup.procs`, String(pid));
-      } catch (err) {
-        throw cgroupError(errno(err) === 'ESRCH' ? `cannot move process ${pid} into ${this.name}: it is gone` : `cannot move process ${pid} into ${dir}`, err);
-      }
-    }
+    // Every hierarchy at once: the first move waits for an RCU grace period (v1), the others ride on it.
+    await settleAll(
+      this.#directories.map(async (dir) => {
+        try {
+          await this.#fs.write(`${dir}/cgroup.procs`, String(pid));
+        } catch (err) {
+          throw cgroupError(errno(err) === 'ESRCH' ? `cannot move process ${pid} into ${this.name}: it is gone` : `cannot move process ${pid} into ${dir}`, err);
+        }
+      }),
+    );
   }
 
   async usage(): Promise<ResourceUsage> {
@@ -351,6 +364,12 @@ class Group implements CgroupHandle {
     }
     await prune(this.#fs, this.#ancestors);
   }
+}
+
+/** Runs the steps at once and waits for every one of them (nothing still under way when a failure is cleaned up); rethrows the first failure. */
+async function settleAll(steps: readonly Promise<void>[]): Promise<void> {
+  const failed = (await Promise.allSettled(steps)).find((result) => result.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
 }
 
 /** Removes the parents a group leaves empty (an app's group once its last instance is gone), deepest first; one still holding groups stays (EBUSY). */

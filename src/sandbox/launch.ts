@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
@@ -86,29 +86,38 @@ function readInfo(stream: Readable, timeoutMs: number): Promise<{ childPid: numb
   });
 }
 
-/** Starts `spec`'s program in a sandbox made from `sandbox`, with a cgroup of its own. */
+/**
+ * Starts `spec`'s program in a sandbox made from `sandbox`, with a cgroup of
+ * its own. The cgroup is made while bwrap starts (both take milliseconds, and
+ * nothing of the app runs before bwrap reads its block descriptor); once both
+ * are there, bwrap and the sandbox's init are moved into it together (the
+ * first move into a v1 hierarchy waits for an RCU grace period; the others
+ * ride on it), and only then does the program start.
+ */
 export async function launchSandboxed(spec: LaunchSpec, sandbox: SandboxLaunch, deps: LaunchDeps): Promise<LaunchedProcess> {
   if (spec.user === null) throw new BerthError('BERTH_E_SANDBOX', 'a sandboxed process needs a Unix user of its own', { status: 500 });
-  const group = await deps.cgroups.create(groupName(sandbox.app, spec.label, randomBytes(4).toString('hex')), sandbox.limits);
-  let argv: string[];
+  const argv = launchArgv(
+    { hostname: sandbox.hostname, user: spec.user, cwd: spec.cwd, argv: spec.argv, mounts: sandbox.mounts, netnsPath: sandbox.netnsPath },
+    deps.tools,
+    { info: INFO_FD, block: BLOCK_FD, seccomp: deps.seccomp === null ? null : SECCOMP_FD },
+  );
+  const creating = deps.cgroups.create(groupName(sandbox.app, spec.label, randomBytes(4).toString('hex')), sandbox.limits);
+  // Awaited below on every path; until then a failure must not count as unhandled.
+  creating.catch(() => {});
+  const [file, ...args] = argv;
+  let child: ChildProcess;
   try {
-    argv = launchArgv(
-      { hostname: sandbox.hostname, user: spec.user, cwd: spec.cwd, argv: spec.argv, mounts: sandbox.mounts, netnsPath: sandbox.netnsPath },
-      deps.tools,
-      { info: INFO_FD, block: BLOCK_FD, seccomp: deps.seccomp === null ? null : SECCOMP_FD },
-    );
+    child = spawn(file!, args, {
+      cwd: '/',
+      env: spec.env,
+      // Its own process group: a terminal's Ctrl-C reaches berth alone.
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', deps.seccomp === null ? 'ignore' : 'pipe'],
+    });
   } catch (err) {
-    await group.remove().catch(() => {});
+    await creating.then((group) => group.remove(), () => {}).catch(() => {});
     throw err;
   }
-  const [file, ...args] = argv;
-  const child = spawn(file!, args, {
-    cwd: '/',
-    env: spec.env,
-    // Its own process group: a terminal's Ctrl-C reaches berth alone.
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', deps.seccomp === null ? 'ignore' : 'pipe'],
-  });
   let startError: string | null = null;
   const exitedRaw = new Promise<ExitInfo>((resolve) => {
     child.once('error', (error) => {
@@ -123,36 +132,50 @@ export async function launchSandboxed(spec: LaunchSpec, sandbox: SandboxLaunch, 
   // bwrap closes these once read or written; a reset on our side of the socket pair is expected, never an error.
   for (const extra of stdio.slice(INFO_FD)) extra?.on('error', () => {});
   if (deps.seccomp !== null) (stdio[SECCOMP_FD] as Writable).end(deps.seccomp);
+  const reading = readInfo(info, deps.setupTimeoutMs ?? SETUP_TIMEOUT_MS);
+  reading.catch(() => {});
+  const ended = exitedRaw.then(() => {
+    throw new Error(startError ?? 'the sandbox ended before it started its program');
+  });
+  ended.catch(() => {});
   const own = new Set<number>();
+  let group: CgroupHandle | null = null;
+  let cgroupError: unknown = null;
   try {
-    const reported = await Promise.race([
-      readInfo(info, deps.setupTimeoutMs ?? SETUP_TIMEOUT_MS),
-      exitedRaw.then(() => {
-        throw new Error(startError ?? 'the sandbox ended before it started its program');
+    const [made, reported] = await Promise.all([
+      creating.catch((err: unknown) => {
+        cgroupError = err;
+        throw err;
       }),
+      Promise.race([reading, ended]),
     ]);
+    group = made;
     // bwrap itself (here, the process berth started) and the sandbox's
     // init: root's processes, never signalled as the app's.
     own.add(child.pid!);
     own.add(reported.childPid);
-    await group.add(child.pid!);
-    await group.add(reported.childPid);
+    await Promise.all([group.add(child.pid!), group.add(reported.childPid)]);
     block.end('go');
   } catch (err) {
+    // bwrap gone by itself (a bad mount, say): its own words are in its output; a failed move of its pid says less.
+    const endedAlone = child.exitCode !== null || child.signalCode !== null;
     try {
       process.kill(-child.pid!, 'SIGKILL');
     } catch {
       // gone already
     }
     await exitedRaw;
-    await group.killAll().catch(() => []);
-    await group.remove().catch(() => {});
+    const made = group ?? (await creating.catch(() => null));
+    await made?.killAll().catch(() => []);
+    await made?.remove().catch(() => {});
+    if (cgroupError !== null) throw cgroupError;
     if (startError !== null) throw new BerthError('BERTH_E_SANDBOX', `cannot start the sandbox: ${startError}`, { status: 500, hint: 'Is bubblewrap installed (apt install bubblewrap)?' });
-    throw new BerthError('BERTH_E_SANDBOX', `cannot start ${spec.label} in its sandbox: ${(err as Error).message}`, { status: 500 });
+    const why = endedAlone ? 'the sandbox ended before it started its program' : (err as Error).message;
+    throw new BerthError('BERTH_E_SANDBOX', `cannot start ${spec.label} in its sandbox: ${why}`, { status: 500 });
   } finally {
     info.destroy();
   }
-  return sandboxedProcess(child.pid!, child.stdout!, child.stderr!, exitedRaw, () => startError, group, own, sandbox);
+  return sandboxedProcess(child.pid!, child.stdout!, child.stderr!, exitedRaw, () => startError, group!, own, sandbox);
 }
 
 function sandboxedProcess(
