@@ -3,17 +3,20 @@
  * port accepts connections, every listener that would take a connection to
  * 127.0.0.1 on that port is the instance's own, and, when the app declares
  * a health path, that path answers 2xx. A port held by anyone else is never
- * ready: the instance must start again on another port. Probes repeat at a fixed interval until a deadline; what
- * to do at each step is decided here, the probing itself is I/O elsewhere.
+ * ready: the instance must start again on another port. Probes repeat until a deadline, often at first
+ * (most apps listen within a few hundred milliseconds, and every step of waiting is added to a start),
+ * then at `intervalMs`; what to do at each step is decided here, the probing itself is I/O elsewhere.
  */
 export interface ReadinessPolicy {
+  /** The first probes' interval: the wait grows with the time since the start (a quarter of it) up to `intervalMs`. */
+  readonly firstIntervalMs?: number;
   readonly intervalMs: number;
   /** After this long without becoming ready the instance is reported, and probing slows. */
   readonly deadlineMs: number;
   readonly slowIntervalMs: number;
 }
 
-export const DEFAULT_READINESS_POLICY: ReadinessPolicy = { intervalMs: 100, deadlineMs: 60_000, slowIntervalMs: 1_000 };
+export const DEFAULT_READINESS_POLICY: ReadinessPolicy = { firstIntervalMs: 10, intervalMs: 100, deadlineMs: 60_000, slowIntervalMs: 1_000 };
 
 /** What the last probe saw. */
 export type ProbeResult =
@@ -56,6 +59,8 @@ export function judgeProbe(
     case 'port-taken':
       return { kind: 'port-taken', uid: result.uid };
   }
-  const overdue = now - startedAt >= policy.deadlineMs;
-  return { kind: 'probe-again', afterMs: overdue ? policy.slowIntervalMs : policy.intervalMs, overdue, reason };
+  const elapsed = now - startedAt;
+  const overdue = elapsed >= policy.deadlineMs;
+  const early = Math.max(policy.firstIntervalMs ?? policy.intervalMs, Math.min(policy.intervalMs, Math.round(elapsed / 4)));
+  return { kind: 'probe-again', afterMs: overdue ? policy.slowIntervalMs : early, overdue, reason };
 }

@@ -37,7 +37,8 @@ export interface ReleaseRunnerOptions<S extends ReleaseSpec = ReleaseSpec> {
   readonly clock?: Clock;
 }
 
-const POLL_MS = 50;
+/** How often a rollout looks at its instances: each step of waiting is added to every start. */
+const POLL_MS = 10;
 
 /**
  * Runs an app's current release and replaces it without downtime: the new

@@ -44,3 +44,18 @@ test('a port held by another process is never ready, health path or not, early o
     for (const now of [10, 5_000]) assert.deepEqual(judgeProbe({ kind: 'port-taken', uid: 998 }, healthPath, 0, now, policy), { kind: 'port-taken', uid: 998 });
   }
 });
+
+test('the first probes come soon and the wait grows with the time since the start (a quarter of it), up to the interval', () => {
+  const early: ReadinessPolicy = { firstIntervalMs: 10, intervalMs: 100, deadlineMs: 60_000, slowIntervalMs: 1_000 };
+  const after = (now: number) => {
+    const verdict = judgeProbe({ kind: 'refused' }, null, 1_000, 1_000 + now, early);
+    assert.equal(verdict.kind, 'probe-again');
+    return verdict.kind === 'probe-again' ? verdict.afterMs : -1;
+  };
+  assert.deepEqual([0, 20, 40, 80, 200, 399, 400, 5_000, 59_999].map(after), [10, 10, 10, 20, 50, 100, 100, 100, 100]);
+  assert.equal(after(60_000), 1_000, 'overdue: slow');
+  // Without a first interval, the interval from the start (as before).
+  const { firstIntervalMs: _, ...fixed } = early;
+  const verdict = judgeProbe({ kind: 'refused' }, null, 0, 0, fixed);
+  assert.equal(verdict.kind === 'probe-again' ? verdict.afterMs : -1, 100);
+});
