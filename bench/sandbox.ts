@@ -158,7 +158,7 @@ async function main(): Promise<number> {
       breakdown,
       notes: [
         'Both daemons run from dist/ as root with their defaults (--default-memory 512m --default-cpu 1 --default-processes 512 apply to the sandboxed one only), 2 edge engines each.',
-        "berth's readiness probe looks every 100 ms, so \"ready\" and everything after it move in steps; \"the app listens\" is the app's own clock and has no such step.",
+        "berth's readiness probe looks 10 ms after a start, then less often (a quarter of the time since the start, up to 100 ms), so \"ready\" and everything after it move in steps; \"the app listens\" is the app's own clock and has no such step.",
         `Whole run: ${((performance.now() - began) / 1000).toFixed(0)} s on a shared 2-core machine; "others' CPU" is what processes outside this run used (⚠ above 10 % of a core).`,
       ],
       targets: evaluateTargets(partial),

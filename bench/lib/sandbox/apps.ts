@@ -2,7 +2,7 @@
 // when it starts listening, by the host's clock (CLOCK_REALTIME is not
 // namespaced, so a sandboxed app's clock is the host's): a line
 // `listening-at <epoch ms>` in its log. That splits an instance's start into
-// berth's part and the app's own, without the readiness probe's 100 ms steps.
+// berth's part and the app's own, without the readiness probe's steps.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BenchAppName } from './options.ts';
