@@ -50,7 +50,8 @@ async function prepare(dir: string, plan: Extract<AppPlan, { kind: 'processes' }
   const release = plan.processes.find((p) => p.name === 'release');
   if (release) {
     printer.line('berth', `running the release command: ${release.command}`);
-    const code = await runOnce(commandToArgv(release.command, env), { cwd: dir, env, onLine: (line) => printer.line('release', line) });
+    const releaseEnv = { ...env, DYNO: 'release.1', BERTH_INSTANCE: 'release.1' };
+    const code = await runOnce(commandToArgv(release.command, releaseEnv), { cwd: dir, env: releaseEnv, onLine: (line) => printer.line('release', line) });
     if (code !== 0) {
       throw new BerthError('BERTH_E_INSTALL', `the release command failed with exit code ${code}`, {
         hint: 'The Procfile "release:" entry must succeed before the app starts.',

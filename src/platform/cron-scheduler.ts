@@ -341,7 +341,8 @@ export class CronScheduler {
     const slot = cronSlotIso(slotMs);
     const source = `cron.${name}`;
     const log = (line: string) => this.#options.appLog(app, source, line);
-    const env = { ...release.env, BERTH_CRON_JOB: name, BERTH_CRON_SLOT: slot };
+    // DYNO as Heroku Scheduler's runs have one (scheduler.JOB here): settings that branch on DYNO see a dyno.
+    const env = { ...release.env, DYNO: `scheduler.${name}`, BERTH_INSTANCE: `scheduler.${name}`, BERTH_CRON_JOB: name, BERTH_CRON_SLOT: slot };
     if (!this.#options.store.claimCronSlot(app, name, slot, release.version)) {
       job.passed = slotMs;
       return;

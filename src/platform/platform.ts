@@ -860,7 +860,8 @@ export class Platform {
     const user = await this.#userOf(app);
     const manifest = await this.#manifestOf(build);
     const context = await this.#processContext(app, user, build.dir, manifest);
-    const env = this.#releaseEnv(app, release, user, build.dir, manifest.plan, context);
+    // Heroku's name for the release phase's one process: settings that branch on DYNO see it as a dyno, not a build.
+    const env = { ...this.#releaseEnv(app, release, user, build.dir, manifest.plan, context), DYNO: 'release.1', BERTH_INSTANCE: 'release.1' };
     log(`running the release command: ${command.command}`);
     const code = await runOnce(commandToArgv(command.command, env), { cwd: build.dir, env, onLine: log, user, ...(context.launcher ? { launcher: context.launcher, label: 'release' } : {}) });
     if (code !== 0) throw new BerthError('BERTH_E_RELEASE_FAILED', `the release command failed with exit code ${code}`, { status: 422, hint: 'The Procfile "release:" entry must succeed before traffic moves.' });
