@@ -29,3 +29,27 @@ export function parseBuildOptions(options: { concurrency?: string; memory?: stri
   if (timeoutMs < 1000) throw new BerthError('BERTH_E_USAGE', `--build-timeout ${options.timeout} is too short`, { hint: 'Give a duration such as 15m.' });
   return { concurrency, limits: { memoryBytes, timeoutMs, niceness: DEFAULT_BUILD_LIMITS.niceness } };
 }
+
+/**
+ * `--build-env-file FILE`: KEY=VALUE lines every build gets, under each
+ * app's own config vars (a private package index for every app, say). It
+ * may hold credentials, so a file others can read is refused.
+ */
+export async function readBuildEnvFile(path: string): Promise<Record<string, string>> {
+  const { readFile, stat } = await import('node:fs/promises');
+  let mode: number;
+  let text: string;
+  try {
+    mode = (await stat(path)).mode;
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new BerthError('BERTH_E_USAGE', `--build-env-file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'Give a file of KEY=VALUE lines, readable by the user berth runs as.' });
+  }
+  if ((mode & 0o077) !== 0) throw new BerthError('BERTH_E_USAGE', `--build-env-file ${path} is readable by others (mode ${(mode & 0o777).toString(8)}); it may hold credentials`, { hint: `chmod 600 ${path}` });
+  const { parseEnvLines } = await import('./remote/arguments.ts');
+  const env = parseEnvLines(text, path);
+  for (const key of Object.keys(env)) {
+    if (key === 'PATH' || key === 'HOME' || key.startsWith('BERTH_')) throw new BerthError('BERTH_E_USAGE', `--build-env-file ${path}: berth sets ${key} itself`, { hint: 'Remove that line.' });
+  }
+  return env;
+}

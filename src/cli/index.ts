@@ -127,6 +127,7 @@ async function program(argv: readonly string[]): Promise<Command> {
     .option('--build-concurrency <n>', 'builds that may run at once; the others wait their turn', '1')
     .option('--build-memory <size>', 'the memory each build process may use (e.g. 2g), or none', '2g')
     .option('--build-timeout <duration>', 'how long a whole build may take (e.g. 15m)', '15m')
+    .option('--build-env-file <file>', "KEY=VALUE lines every build gets, under each app's config vars (a private package index, say); mode 0600")
     .option('--sandbox <mode>', 'as root, run every app contained (its own files, processes and network, with limits): auto (when the machine can; says why not), required, or off', 'auto')
     .option('--default-memory <size>', "each instance's memory limit unless berth.toml [resources] or berth scale say otherwise, or none", '512m')
     .option('--default-cpu <cores>', "each instance's CPU quota, as a share of one core (0.5, 2), or none", '1')
@@ -151,6 +152,8 @@ async function program(argv: readonly string[]): Promise<Command> {
       const { server } = await import('./server.ts');
       const { parseBuildOptions } = await import('./build-options.ts');
       const builds = parseBuildOptions({ concurrency: opts.buildConcurrency, memory: opts.buildMemory, timeout: opts.buildTimeout });
+      const { readBuildEnvFile } = await import('./build-options.ts');
+      const buildEnv = opts.buildEnvFile === undefined ? {} : await readBuildEnvFile(opts.buildEnvFile);
       const { parseSandboxOptions } = await import('./sandbox-options.ts');
       const sandbox = parseSandboxOptions({ sandbox: opts.sandbox, defaultMemory: opts.defaultMemory, defaultCpu: opts.defaultCpu, defaultProcesses: opts.defaultProcesses });
       const { parseDiskOptions } = await import('./disk-options.ts');
@@ -163,6 +166,7 @@ async function program(argv: readonly string[]): Promise<Command> {
         ownCertificate: tls?.own ?? null,
         buildConcurrency: builds.concurrency,
         buildLimits: builds.limits,
+        buildEnv,
         sandbox: sandbox.mode,
         instanceLimits: sandbox.limits,
         disk,
@@ -262,6 +266,7 @@ interface ServerCommandOptions {
   buildConcurrency: string;
   buildMemory: string;
   buildTimeout: string;
+  buildEnvFile?: string;
   sandbox: string;
   defaultMemory: string;
   defaultCpu: string;

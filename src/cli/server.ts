@@ -39,6 +39,8 @@ export interface ServerOptions {
   /** Builds at once (--build-concurrency), and each build's limits (--build-memory, --build-timeout). */
   readonly buildConcurrency?: number;
   readonly buildLimits?: BuildLimits;
+  /** Variables every build gets (--build-env-file). */
+  readonly buildEnv?: Readonly<Record<string, string>>;
   /** Where the edge serves HTTPS (--https); null: HTTP only. */
   readonly https?: ListenAddress | null;
   /** The ACME CA for public names (--acme-directory, --acme-ca-bundle, --acme-email); null: local CA only (--no-acme). */
@@ -177,6 +179,7 @@ export async function server(options: ServerOptions): Promise<void> {
     appUsers,
     buildConcurrency: options.buildConcurrency ?? 1,
     buildLimits: options.buildLimits ?? DEFAULT_BUILD_LIMITS,
+    buildEnv: options.buildEnv ?? {},
     certificates,
     logWatcher: drains,
     onEvent: (event) => metrics.record(event),

@@ -75,6 +75,8 @@ export interface PlatformOptions {
   readonly now?: () => number;
   /** How apps' processes are contained (sandboxes when berth runs as root); uncontained when absent. */
   readonly containment?: Containment;
+  /** Variables every build gets (`--build-env-file`), under the app's own config vars. */
+  readonly buildEnv?: Readonly<Record<string, string>>;
   /** Each app's disk: the limit unless its berth.toml sets one (null: none), and how often every app is measured. */
   readonly disk?: { readonly defaultBytes: number | null; readonly checkIntervalMs: number };
 }
@@ -799,9 +801,18 @@ export class Platform {
     return this.#environment;
   }
 
-  /** The tag lets the next daemon stop a build this one could not (it was killed), as it does instances. */
+  /**
+   * A build sees the server-wide build variables, then the app's config
+   * vars (as Heroku's buildpacks do: PIP_EXTRA_INDEX_URL, NPM_CONFIG_REGISTRY
+   * and the like per app), never its add-on vars; PATH and HOME stay
+   * berth's. The tag lets the next daemon stop a build this one could not
+   * (it was killed), as it does instances.
+   */
   #buildEnv(app: string, user: RunAs | null): Record<string, string> {
-    return { ...this.#options.baseEnv, ...this.#homeEnv(app, user), [SUPERVISOR_ENV]: this.#supervisorMarker() };
+    const base = this.#options.baseEnv;
+    const env: Record<string, string> = { ...base, ...this.#options.buildEnv, ...this.#store.getConfig(app) };
+    if (base.PATH !== undefined) env.PATH = base.PATH;
+    return { ...env, ...this.#homeEnv(app, user), [SUPERVISOR_ENV]: this.#supervisorMarker() };
   }
 
   /** An app with its own user gets STATE/apps/NAME/home as HOME (npm's cache and the like land there, not in root's). */

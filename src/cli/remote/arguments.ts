@@ -33,14 +33,14 @@ export function parseConfigPairs(args: readonly string[]): Record<string, string
  * pair of matching quotes around a value is removed; everything else is
  * taken literally (no escapes, no variable expansion).
  */
-export function parseEnvLines(text: string): Record<string, string> {
+export function parseEnvLines(text: string, source = 'standard input'): Record<string, string> {
   const args: string[] = [];
   for (const [index, raw] of text.split(/\r?\n/).entries()) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     const body = line.startsWith('export ') ? line.slice(7).trimStart() : line;
     const equals = body.indexOf('=');
-    if (equals === -1) throw new BerthError('BERTH_E_USAGE', `standard input line ${index + 1} is not KEY=VALUE`, { hint: 'Give one KEY=VALUE per line; # starts a comment line.' });
+    if (equals === -1) throw new BerthError('BERTH_E_USAGE', `${source} line ${index + 1} is not KEY=VALUE`, { hint: 'Give one KEY=VALUE per line; # starts a comment line.' });
     const value = body.slice(equals + 1);
     const quoted = value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.at(-1) === value[0];
     args.push(`${body.slice(0, equals).trim()}=${quoted ? value.slice(1, -1) : value}`);
