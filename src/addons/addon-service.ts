@@ -1,3 +1,4 @@
+import { attachVars } from './addon-vars.ts';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, unlink } from 'node:fs/promises';
@@ -225,9 +226,9 @@ export class AddonService {
 
   // ---- add-ons -----------------------------------------------------------
 
-  /** Provisions the add-on and rolls out a release that has its vars. */
-  create(app: string, kindName: string, actor: string): Promise<CreateResult> {
-    return this.#audited(actor, 'addons.create', app, { kind: String(kindName) }, async () => {
+  /** Provisions the add-on and rolls out a release that has its vars (its URL under `as` when given; never over another add-on's). */
+  create(app: string, kindName: string, actor: string, as: string | null = null): Promise<CreateResult> {
+    return this.#audited(actor, 'addons.create', app, { kind: String(kindName), ...(as === null ? {} : { as: String(as) }) }, async () => {
       const kind = parseAddonKind(kindName);
       this.#store.getApp(appName(app));
       this.#store.requireNoAddon(app, kind);
@@ -236,7 +237,8 @@ export class AddonService {
         const context = await this.#context(app);
         const made = await provider.provision(context);
         try {
-          return this.#store.addAddon(app, kind, made.vars, made.resource);
+          const vars = attachVars(app, kind, made.vars, this.#store.listAddons(app), as);
+          return this.#store.addAddon(app, kind, vars, made.resource);
         } catch (err) {
           await provider.deprovision(context, made.resource).catch(() => {});
           throw err;

@@ -61,10 +61,11 @@ export function registerAddonRoutes(api: ApiServer, addons: AddonService): void 
     .add('GET', '/addons', async () => ({ body: { addons: addons.list() } }))
     .add('GET', '/apps/:app/addons', async (req) => ({ body: { addons: addons.list(app(req)) } }))
     .add('POST', '/apps/:app/addons', async (req) => {
-      const fields = body(await req.json(), ['kind']);
+      const fields = body(await req.json(), ['kind', 'as']);
       const kind = requiredString(fields, 'kind', 'One of: postgres, redis, sqlite; e.g. {"kind": "postgres"}.');
       if (kind === 'storage') throw new BerthError('BERTH_E_USAGE', 'storage is not an add-on kind', { status: 400, hint: `Create it with POST /apps/${app(req)}/storage (berth storage create --app ${app(req)}).` });
-      return { status: 201, body: createdJson(await addons.create(app(req), kind, req.actor)) };
+      if (fields.as !== undefined && typeof fields.as !== 'string') throw new BerthError('BERTH_E_BAD_JSON', '"as" must be a variable name such as "SQLITE_URL"', { status: 400 });
+      return { status: 201, body: createdJson(await addons.create(app(req), kind, req.actor, (fields.as as string | undefined) ?? null)) };
     })
     .add('GET', '/apps/:app/addons/:kind', async (req) => ({ body: { addon: addons.info(app(req), req.params.kind ?? '', req.query.get('reveal') === '1') } }))
     .add('DELETE', '/apps/:app/addons/:kind', async (req) => {

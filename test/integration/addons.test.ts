@@ -150,6 +150,16 @@ test('postgres and redis add-ons: the Flask example writes through DATABASE_URL 
   // Isolation: another app's credentials reach neither the database nor the keys.
   for (const kind of ['postgres', 'redis']) await ok(daemon, 'POST', '/apps/other/addons', { kind });
   const intruderUrl = new URL(await revealed(daemon, 'other', 'postgres', 'DATABASE_URL'));
+  // A second add-on never silently takes DATABASE_URL: refused, and then attached under another name.
+  const taken = await apiCall(daemon, 'POST', '/apps/other/addons', { kind: 'sqlite' });
+  assert.equal(taken.status, 409, JSON.stringify(taken.json));
+  assert.equal(taken.json.code, 'BERTH_E_ADDON_VAR_TAKEN');
+  assert.match(taken.json.hint, /--as SQLITE_URL/);
+  assert.deepEqual((await ok(daemon, 'GET', '/apps/other/addons')).addons.map((a: { kind: string }) => a.kind), ['postgres', 'redis'], 'nothing was added');
+  const aliased = await apiCall(daemon, 'POST', '/apps/other/addons', { kind: 'sqlite', as: 'SQLITE_URL' });
+  assert.equal(aliased.status, 201, JSON.stringify(aliased.json));
+  assert.deepEqual([...aliased.json.addon.vars].sort(), ['BERTH_DATA_DIR', 'SQLITE_URL']);
+  assert.equal(await revealed(daemon, 'other', 'postgres', 'DATABASE_URL'), intruderUrl.href, "postgres keeps DATABASE_URL");
   intruderUrl.pathname = new URL(databaseUrl).pathname;
   const intruder = new pg.Client({ connectionString: intruderUrl.href });
   await assert.rejects(intruder.connect(), /permission denied|not permitted|does not have CONNECT/i);

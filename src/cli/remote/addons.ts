@@ -147,10 +147,11 @@ export function registerAddons(cli: Command, ctx: RemoteContext): void {
     .description('provision an add-on and roll out a release that has its vars (DATABASE_URL, REDIS_URL)')
     .argument('<kind>', 'postgres, redis or sqlite')
     .requiredOption('--app <name>', 'the app')
-    .action(async (kindText: string, opts: { app: string }) => {
+    .option('--as <name>', 'give its URL under this name (e.g. SQLITE_URL) rather than DATABASE_URL: needed when another add-on set that one')
+    .action(async (kindText: string, opts: { app: string; as?: string }) => {
       const app = appName(opts.app);
       const kind = kindArg(kindText, app);
-      const { value } = await ctx.client().call('POST', apiPath('apps', app, 'addons'), AddonCreatedAnswer, { kind });
+      const { value } = await ctx.client().call('POST', apiPath('apps', app, 'addons'), AddonCreatedAnswer, { kind, ...(opts.as === undefined ? {} : { as: opts.as }) });
       // The names, never the values: they hold passwords (berth addons info --reveal shows them).
       ctx.io.out(`created the ${kind} add-on of ${app}: set ${formatList(value.addon.vars.map((v) => cell(v)))}\n`);
       ctx.io.out(`${releaseLine(value.release, app)}\n`);
