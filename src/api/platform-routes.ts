@@ -121,7 +121,8 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
       const app = appOf(req);
       const reveal = req.query.get('reveal') === '1';
       const config = store.getConfig(app.name);
-      return { body: { config: Object.fromEntries(Object.entries(config).map(([key, value]) => [key, reveal ? value : null])) } };
+      // `config`: the app's own vars (as before); `vars`: everything its processes receive, with the source.
+      return { body: { config: Object.fromEntries(Object.entries(config).map(([key, value]) => [key, reveal ? value : null])), vars: platform.variables(app.name, reveal) } };
     })
     .add('PATCH', '/apps/:app/config', async (req) => {
       const app = appOf(req);

@@ -35,6 +35,7 @@ import { APP_UID_RANGE, chooseAppUid } from './uid-allocation.ts';
 import { decideStartRetry, DEFAULT_START_RETRY_POLICY, type StartRetryPolicy } from './start-retry-policy.ts';
 import { CronScheduler, type CronJobView, type ScheduledTask } from './cron-scheduler.ts';
 import { Containment, type ProcessContext } from './containment.ts';
+import { appVariables, type AppVariable } from './app-variables.ts';
 import { DISK_CHECK_INTERVAL_MS, DISK_HINT, DiskWatch, deployDiskVerdict, diskLimit, measureDisk, stillOverMessage, type DiskFolders, type DiskStatus } from '../disk/index.ts';
 import * as names from './names.ts';
 import type { App, Build, BuildManifest, Release, ReleaseInfo } from './records.ts';
@@ -237,6 +238,13 @@ export class Platform {
       const current = this.#store.currentRelease(app);
       if (current !== null && this.#disk.status(app).state === 'under') await this.#activate(app, current);
     }).catch((err: Error) => this.#options.log(`${app}: cannot start it again: ${err.message}`));
+  }
+
+  /** Every variable the app's processes receive, with its source (`berth config list`). */
+  variables(app: string, reveal: boolean): AppVariable[] {
+    const current = this.#store.currentRelease(app);
+    const home = this.#options.appUsers ? this.#paths(app).home : null;
+    return appVariables(this.#store.getConfig(app), this.#store.listAddons(app), { app, release: current === null ? null : `v${current.version}`, home }, reveal);
   }
 
   /** Whether apps run contained, and why not. */

@@ -83,4 +83,13 @@ test('DYNO names every process: web.1, worker.1, release.1, scheduler.JOB; each 
     if (kind === 'web') assert.match(r.PORT ?? '', /^\d+$/);
     else assert.equal(r.PORT, null, `${kind} gets no PORT`);
   }
+
+  // berth config list's source: what the processes got, each with where it comes from; secrets hidden.
+  const listed = await apiCall(d, 'GET', '/apps/shop/config');
+  const vars = listed.json.vars as Array<{ key: string; source: string; value: string | null }>;
+  assert.deepEqual(vars.find((v) => v.key === 'GREETING'), { key: 'GREETING', source: 'config', value: null, overriddenBy: null });
+  assert.equal(vars.find((v) => v.key === 'BERTH_APP')?.value, 'shop');
+  assert.equal(vars.find((v) => v.key === 'BERTH_RELEASE')?.value, last.release.name);
+  assert.equal(vars.find((v) => v.key === 'HOME')?.value, first('web').HOME);
+  assert.equal((await apiCall(d, 'GET', '/apps/shop/config?reveal=1')).json.vars.find((v: { key: string }) => v.key === 'GREETING').value, 'hello');
 });

@@ -13,6 +13,14 @@ export function configTable(config: Readonly<Record<string, string | null>>, rev
   return formatTable(['KEY', 'VALUE'], keys.map((key) => [key, reveal ? (config[key] ?? '') : '***']));
 }
 
+/** Every variable the app's processes get, with its source; secrets as *** unless revealed. */
+export function variablesTable(vars: ReadonlyArray<{ key: string; source: string; value: string | null; overriddenBy: string | null }>, reveal: boolean): string {
+  return formatTable(
+    ['KEY', 'SOURCE', 'VALUE'],
+    vars.map((v) => [v.key, v.overriddenBy === null ? v.source : `${v.source} (overridden by ${v.overriddenBy})`, v.source === 'berth' || reveal ? (v.value ?? '') : '***']),
+  );
+}
+
 function made(release: Release | null): string {
   if (release === null) return 'no release yet, the config applies from the first deploy';
   return `release ${release.name}${release.current ? ' is live' : ` is ${release.status}`}`;
@@ -51,7 +59,7 @@ export function registerConfig(cli: Command, ctx: RemoteContext): void {
 
   config
     .command('list')
-    .description('list config vars; values are shown as *** unless --reveal')
+    .description("list every variable the app's processes get, with its source (config, addon:KIND, berth); secret values are shown as *** unless --reveal")
     .requiredOption('--app <name>', 'the app')
     .option('--reveal', 'show the values (they are secrets: mind who can see your screen)')
     .option('--json', "print the API's JSON answer (values are null unless --reveal)")
@@ -60,6 +68,11 @@ export function registerConfig(cli: Command, ctx: RemoteContext): void {
       const reveal = opts.reveal === true;
       const { value, json } = await ctx.client().call('GET', `${apiPath('apps', app, 'config')}${reveal ? '?reveal=1' : ''}`, ConfigAnswer);
       if (opts.json) return ctx.io.out(formatJson(json));
+      if (value.vars !== undefined) {
+        ctx.io.out(variablesTable(value.vars, reveal));
+        if (Object.keys(value.config).length === 0) ctx.io.out(`${app} has no config vars of its own; set some with: berth config set KEY=VALUE --app ${app}\n`);
+        return;
+      }
       if (Object.keys(value.config).length === 0) return ctx.io.out(`${app} has no config vars; set some with: berth config set KEY=VALUE --app ${app}\n`);
       ctx.io.out(configTable(value.config, reveal));
     });

@@ -76,7 +76,11 @@ export const ReleaseAnswer = z.object({ release: ReleaseSchema });
 /** A config change answers null before the app's first release: the config waits for the first deploy. */
 export const ConfigChangeAnswer = z.object({ release: ReleaseSchema.nullable() });
 export const ReleasesAnswer = z.object({ releases: z.array(ReleaseSchema) });
-export const ConfigAnswer = z.object({ config: z.record(z.string(), z.string().nullable()) });
+export const ConfigAnswer = z.object({
+  config: z.record(z.string(), z.string().nullable()),
+  // Older servers send only `config`.
+  vars: z.array(z.object({ key: z.string(), source: z.string(), value: z.string().nullable(), overriddenBy: z.string().nullable() })).optional(),
+});
 export const FormationAnswer = z.object({ formation: FormationSchema, memory: z.record(z.string(), z.number()).optional() });
 export const InstancesAnswer = z.object({ instances: z.array(InstanceSchema) });
 export const RestartedAnswer = z.object({ restarted: z.boolean() });
