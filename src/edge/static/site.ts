@@ -44,10 +44,15 @@ export type StaticSiteOptions = {
 
 export const STATIC_DEFAULTS = Object.freeze({
   index: Object.freeze(['index.html']) as readonly string[],
-  // A '.' or '-' then 8+ hex digits then one extension: app.3f2a9c1b.js,
-  // app-3F2A9C1B.css. At least one digit must be a letter, so a date-stamped
-  // name such as photo-20240101.jpg is not cached for a year by mistake.
-  immutable: /[.-](?=[0-9]*[a-fA-F])[0-9a-fA-F]{8,}\.[A-Za-z0-9]+$/,
+  // A '.' or '-' then a content hash then one extension. Either 8+ hex
+  // digits, at least one a letter (webpack, Parcel: app.3f2a9c1b.js,
+  // app-3F2A9C1B.css; a date-stamped photo-20240101.jpg is no hash), or
+  // exactly 8 of Rollup's, Vite's and esbuild's base64url/base32 characters
+  // with a digit and a capital among them (index-BdT3xq9L.js,
+  // chunk-ABCD2345.js): a word such as app-Settings.js or a version such as
+  // lib-v2alpha1.js is no hash, and caching it for a year would be wrong.
+  // A hash without a digit or a capital (a quarter of Vite's) just revalidates.
+  immutable: /[.-](?:(?=[0-9]*[a-fA-F])[0-9a-fA-F]{8,}|(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Z])[A-Za-z0-9_-]{8})\.[A-Za-z0-9]+$/,
   compressCacheBytes: 32 * 1024 * 1024,
   smallFileCacheBytes: 16 * 1024 * 1024,
   // Two filesystem round trips per request cost more than everything else

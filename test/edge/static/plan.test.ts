@@ -465,3 +465,14 @@ test('a mounted site redirects relative to the mount', async (t) => {
   assert.equal(r.status, 301);
   assert.equal(new URL(header(r, 'Location')!, 'http://h/static/docs?x=1').pathname, '/static/docs/');
 });
+
+test("the default fingerprint pattern: webpack's and Parcel's hex, Rollup's, Vite's and esbuild's 8 characters; words, versions and dates are no hash", async () => {
+  const { STATIC_DEFAULTS } = await import('../../../src/edge/static/site.ts');
+  const immutable = (path: string) => STATIC_DEFAULTS.immutable.test(path);
+  for (const path of ['/app.3f2a9c1b.js', '/app-3F2A9C1B.css', '/main.8e7f3a1b2c4d5e6f.js', '/assets/index-BdT3xq9L.js', '/assets/index-C_x3-9Qz.css', '/chunk-ABCD2345.js', '/assets/logo-Dk2mJ8Qp.svg']) {
+    assert.ok(immutable(path), `${path} is fingerprinted`);
+  }
+  for (const path of ['/photo-20240101.jpg', '/app-Settings.js', '/lib-v2alpha1.js', '/jquery-fallback.js', '/index.html', '/assets/index-bdt3xq9l.js', '/app.js', '/long-BdT3xq9Lx.js']) {
+    assert.ok(!immutable(path), `${path} is not`);
+  }
+});
