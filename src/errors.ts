@@ -96,6 +96,7 @@ export const ERROR_CODES = {
   BERTH_E_SANDBOX_NETWORK: "an app's network could not be made, found or taken down",
   BERTH_E_CGROUP: 'a control group of a sandbox could not be made, limited, joined, emptied or removed',
   BERTH_E_DISK: "an app's folders could not be measured",
+  BERTH_E_PYTHON_VERSION: 'the Python an app asks for (.python-version, runtime.txt) is not one berth can use',
   BERTH_E_ADDON_VAR_TAKEN: 'a new add-on would replace a variable another add-on of the app set',
   BERTH_E_DISK_LIMIT: 'the app is, or with this build would be, over its disk limit',
 } as const;

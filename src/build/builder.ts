@@ -240,7 +240,8 @@ export async function discoverBuildEnvironment(path: string | undefined): Promis
   }
   const pythons: PythonRuntime[] = [];
   const seen = new Set<string>();
-  for (const candidate of [await onPath('python3', path), '/usr/bin/python3']) {
+  // python3 first (PATH's, then the system's), then every versioned one there is, for apps that ask for a version.
+  for (const candidate of [await onPath('python3', path), '/usr/bin/python3', ...(await versionedPythons(['/usr/local/bin', '/usr/bin']))]) {
     if (candidate === null) continue;
     let real: string;
     try {
@@ -250,18 +251,30 @@ export async function discoverBuildEnvironment(path: string | undefined): Promis
     }
     if (seen.has(real)) continue;
     seen.add(real);
-    const servers = await pythonServers(candidate);
-    if (servers !== null) pythons.push({ binary: candidate, servers });
+    const probed = await probePython(candidate);
+    if (probed !== null) pythons.push({ binary: candidate, ...probed });
   }
   return { nodes, pythons, tools: { pnpm: (await onPath('pnpm', path)) !== null, yarn: (await onPath('yarn', path)) !== null } };
 }
 
-/** Which of the app servers berth knows this Python can import; null when it does not run. */
-async function pythonServers(binary: string): Promise<Array<'gunicorn' | 'uvicorn'> | null> {
-  const probe = "import importlib.util as u\nprint(' '.join(m for m in ('gunicorn', 'uvicorn') if u.find_spec(m)))";
+/** python3.N programs in these folders, newest first. */
+async function versionedPythons(dirs: readonly string[]): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises');
+  const found: string[] = [];
+  for (const dir of dirs) {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    found.push(...names.filter((name) => /^python3\.\d+$/.test(name)).sort((a, b) => Number(b.slice(8)) - Number(a.slice(8))).map((name) => join(dir, name)));
+  }
+  return found;
+}
+
+/** This Python's version and which of the app servers berth knows it can import; null when it does not run. */
+async function probePython(binary: string): Promise<{ version: string; servers: Array<'gunicorn' | 'uvicorn'> } | null> {
+  const probe = "import importlib.util as u, sys\nprint('%d.%d.%d' % sys.version_info[:3])\nprint(' '.join(m for m in ('gunicorn', 'uvicorn') if u.find_spec(m)))";
   try {
     const { stdout } = await run(binary, ['-c', probe], { encoding: 'utf8', timeout: 10_000 });
-    return stdout.trim().split(/\s+/).filter((m): m is 'gunicorn' | 'uvicorn' => m === 'gunicorn' || m === 'uvicorn');
+    const [version = '', servers = ''] = stdout.split('\n');
+    return { version: version.trim(), servers: servers.trim().split(/\s+/).filter((m): m is 'gunicorn' | 'uvicorn' => m === 'gunicorn' || m === 'uvicorn') };
   } catch {
     return null;
   }

@@ -1,3 +1,4 @@
+import { parsePythonRequest, pickRequestedPython, type PythonRequest } from './python-version.ts';
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -53,6 +54,8 @@ export interface NodeRuntime {
 /** A Python installed on this machine, and which app servers it can import. */
 export interface PythonRuntime {
   readonly binary: string;
+  /** Its version ("3.11.2"); null or absent when unknown. */
+  readonly version?: string | null;
   readonly servers: readonly ('gunicorn' | 'uvicorn')[];
 }
 
@@ -192,6 +195,15 @@ export function choosePython(pythons: readonly PythonRuntime[], server: 'gunicor
   return pythons[0]?.binary ?? 'python3';
 }
 
+/** The Python the app asks for in .python-version (pyenv) or runtime.txt (Heroku), or null. */
+async function pythonRequest(dir: string): Promise<PythonRequest | null> {
+  for (const file of ['.python-version', 'runtime.txt'] as const) {
+    const text = await readIfExists(dir, file);
+    if (text !== null) return parsePythonRequest(file, text);
+  }
+  return null;
+}
+
 /** The virtualenv and its dependencies, per release (inside the build folder). */
 async function pythonSteps(dir: string, config: AppConfig, python: string): Promise<BuildStep[]> {
   // --without-pip: a virtualenv in milliseconds instead of seconds; that
@@ -278,8 +290,15 @@ export async function detectApp(dir: string, env: BuildEnvironment = NO_EXTRA_TO
   }
   if (isPython) {
     const found = await findPythonApp(dir, config);
+    const request = await pythonRequest(dir);
     // With a Procfile the server is the app's business: gunicorn unless it says otherwise.
-    const python = choosePython(env.pythons, found?.server ?? config.python.server ?? 'gunicorn', config.python.systemSitePackages);
+    let python: string;
+    if (request === null) python = choosePython(env.pythons, found?.server ?? config.python.server ?? 'gunicorn', config.python.systemSitePackages);
+    else {
+      const picked = pickRequestedPython(env.pythons.map((p) => ({ ...p, version: p.version ?? null })), request);
+      python = picked.binary;
+      notes.push(`Python ${picked.version} (${request.file} asks for ${request.version})`);
+    }
     install.push(...(await pythonSteps(dir, config, python)));
     path.unshift(join(VENV, 'bin'));
     if (processes === null && found !== null) {
