@@ -175,6 +175,7 @@ async function nodeStart(dir: string, pkg: PackageJson): Promise<ProcessType[]> 
 
 // A module "exposing app": a top-level `app = ...` or `application = ...`.
 const PY_APP = /^(app|application)\s*(?::[^=]+)?=/m;
+const PY_FACTORY = /^def\s+create_app\s*\(/m;
 // ASGI: a framework that is ASGI-only, or an `async def app(scope, receive, send)`.
 const ASGI = /\b(?:FastAPI|Starlette|Quart|Litestar)\s*\(|^async\s+def\s+(?:app|application)\s*\(\s*scope\b/m;
 const ASGI_APP = /^async\s+def\s+(app|application)\s*\(/m;
@@ -215,16 +216,39 @@ async function pythonSteps(dir: string, config: AppConfig, python: string): Prom
   return steps;
 }
 
-/** The module that exposes the app, its object, and the server it needs. */
+/**
+ * The module that exposes the app, its object, and the server it needs:
+ * `app` or `application` in wsgi.py, asgi.py, main.py or app.py; else an
+ * app factory (`def create_app(`, Flask's tutorial) in one of them or in a
+ * package's __init__.py at the top (`flaskr/__init__.py`), called by the
+ * server (`flaskr:create_app()`).
+ */
 async function findPythonApp(dir: string, config: AppConfig): Promise<{ target: string; server: 'gunicorn' | 'uvicorn' } | null> {
+  const server = (source: string) => config.python.server ?? (ASGI.test(source) ? 'uvicorn' : 'gunicorn');
+  const factories: Array<{ module: string; source: string }> = [];
   for (const module of ['wsgi', 'asgi', 'main', 'app']) {
     const source = await readIfExists(dir, `${module}.py`);
     if (source === null) continue;
     const match = PY_APP.exec(source) ?? ASGI_APP.exec(source);
-    if (!match) continue;
-    return { target: `${module}:${match[1]}`, server: config.python.server ?? (ASGI.test(source) ? 'uvicorn' : 'gunicorn') };
+    if (match) return { target: `${module}:${match[1]}`, server: server(source) };
+    if (PY_FACTORY.test(source)) factories.push({ module, source });
   }
-  return null;
+  for (const pkg of await topLevelPackages(dir)) {
+    const source = await readIfExists(dir, join(pkg, '__init__.py'));
+    if (source !== null && PY_FACTORY.test(source)) factories.push({ module: pkg, source });
+  }
+  const factory = factories[0];
+  if (factory === undefined) return null;
+  // gunicorn calls `module:create_app()` itself; uvicorn needs --factory (pythonWeb adds it).
+  const chosen = server(factory.source);
+  return { target: chosen === 'uvicorn' ? `${factory.module}:create_app` : `${factory.module}:create_app()`, server: chosen };
+}
+
+/** Folders at the top of the app that look like Python packages (a name Python can import), sorted. */
+async function topLevelPackages(dir: string): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises');
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory() && /^[A-Za-z_][A-Za-z0-9_]*$/.test(e.name) && !['node_modules', 'static', 'templates', 'tests'].includes(e.name)).map((e) => e.name).sort();
 }
 
 function pythonWeb(found: { target: string; server: 'gunicorn' | 'uvicorn' }): ProcessType[] {
@@ -235,8 +259,8 @@ function pythonWeb(found: { target: string; server: 'gunicorn' | 'uvicorn' }): P
     // instance: berth scales instances.
     const command =
       server === 'uvicorn'
-        ? `python -m uvicorn --host 127.0.0.1 --port $PORT --no-access-log ${target}`
-        : `python -m gunicorn --bind 127.0.0.1:$PORT --graceful-timeout 10 --access-logfile - ${target}`;
+        ? `python -m uvicorn --host 127.0.0.1 --port $PORT --no-access-log${target.endsWith(':create_app') ? ' --factory' : ''} ${target}`
+        : `python -m gunicorn --bind 127.0.0.1:$PORT --graceful-timeout 10 --access-logfile - ${target.includes('(') ? `'${target}'` : target}`;
     return [{ name: 'web', command }];
   }
 }

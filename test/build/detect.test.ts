@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chooseNode, choosePython, detectApp } from '../../src/build/index.ts';
+import { chooseNode, choosePython, commandToArgv, detectApp } from '../../src/build/index.ts';
 import { BerthError } from '../../src/errors.ts';
 
 async function appWith(t: { after(fn: () => Promise<void>): void }, files: Record<string, string>): Promise<string> {
@@ -152,4 +152,27 @@ test('a Procfile build: entry runs at build time, after the language steps, and 
   const both = await detectApp(await appWith(t, { Procfile: 'web: node s.js\nbuild: node gen.js\n', 'package.json': '{"dependencies":{"x":"1"}}' }), ENV);
   assert.ok(both.kind === 'processes');
   assert.deepEqual(both.install.map((s) => ('argv' in s ? s.argv[0] : s.command)), ['npm', 'node gen.js']);
+});
+
+test("an app factory is found (Flask's tutorial: create_app in a package or a module) and called by the server", async (t) => {
+  const { mkdtemp, mkdir, rm, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'berth-factory-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'requirements.txt'), 'flask\n');
+  await mkdir(join(dir, 'flaskr'));
+  await writeFile(join(dir, 'flaskr', '__init__.py'), 'from flask import Flask\n\ndef create_app(test_config=None):\n    app = Flask(__name__)\n    return app\n');
+  await mkdir(join(dir, 'tests'));
+  await writeFile(join(dir, 'tests', '__init__.py'), 'def create_app():\n    pass\n');
+  const plan = await detectApp(dir, ENV);
+  assert.equal(plan.kind, 'processes');
+  if (plan.kind !== 'processes') return;
+  const web = plan.processes.find((p) => p.name === 'web')!;
+  assert.match(web.command, /^python -m gunicorn .* 'flaskr:create_app\(\)'$/);
+  assert.deepEqual(commandToArgv(web.command, { PORT: '8000' }).at(-1), 'flaskr:create_app()');
+  // An ASGI factory goes to uvicorn with --factory.
+  await writeFile(join(dir, 'main.py'), 'from fastapi import FastAPI\n\ndef create_app():\n    return FastAPI()\n');
+  const asgi = await detectApp(dir, ENV);
+  if (asgi.kind === 'processes') assert.match(asgi.processes.find((p) => p.name === 'web')!.command, /uvicorn .* --factory main:create_app$/);
 });
