@@ -138,7 +138,8 @@ async function nodeSteps(dir: string, pkg: PackageJson, env: BuildEnvironment, n
     } else if (yarnLock !== null && env.tools.yarn) {
       steps.push({ argv: ['yarn', 'install', '--frozen-lockfile', '--non-interactive'], cache: { key: sha256('yarn', nodeVersion, manifest, yarnLock), output: 'node_modules' } });
     } else {
-      if (pnpmLock !== null || yarnLock !== null) notes.push(`${pnpmLock !== null ? 'pnpm' : 'yarn'}-lock found but ${pnpmLock !== null ? 'pnpm' : 'yarn'} is not installed on the server: installing with npm from package.json`);
+      const unused = pnpmLock !== null ? { file: 'pnpm-lock.yaml', tool: 'pnpm' } : yarnLock !== null ? { file: 'yarn.lock', tool: 'yarn' } : null;
+      if (unused !== null) notes.push(`${unused.file} found but ${unused.tool} is not installed on the server: installing with npm from package.json`);
       // npm ci is reproducible but needs a lockfile; without one, install (and no cache: nothing pins the result).
       if (npmLock !== null) steps.push({ argv: ['npm', 'ci', '--no-audit', '--no-fund'], cache: { key: sha256('npm', nodeVersion, manifest, npmLock), output: 'node_modules' } });
       else steps.push({ argv: ['npm', 'install', '--no-audit', '--no-fund'] });

@@ -23,6 +23,12 @@ function collect(value: string, previous: string[]): string[] {
 /** The commands implemented in this file's own actions; every other command word is a remote command, `help` or unknown. */
 const LOCAL_COMMANDS = new Set(['up', 'file-server', 'reverse-proxy', 'server']);
 
+/** Whether `argv` runs a command that serves until stopped (`server`, `up`, …) rather than one that prints and ends. */
+export function isServing(argv: readonly string[]): boolean {
+  const word = argv.find((arg) => !arg.startsWith('-'));
+  return word !== undefined && LOCAL_COMMANDS.has(word);
+}
+
 /**
  * Whether the remote commands must be registered to parse `argv`: yes unless
  * its command word (the program's own options take no values, so it is the

@@ -1,4 +1,7 @@
 // The program's entry point: everything is wired in run(); nothing happens at import.
-import { run } from './index.ts';
+import { handleClosedOutput } from './closed-output.ts';
+import { isServing, run } from './index.ts';
 
-process.exitCode = await run(process.argv.slice(2));
+const argv = process.argv.slice(2);
+handleClosedOutput([process.stdout, process.stderr], { serving: isServing(argv) });
+process.exitCode = await run(argv);

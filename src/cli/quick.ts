@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { Edge, resolveStaticRoot, type EdgeLimits, type TlsConfig } from '../edge/index.ts';
 import type { ListenAddress } from './address.ts';
 import { onShutdown } from './shutdown.ts';
+import { listenNamingFlag } from './listen-flag.ts';
 import { urlOf } from './listen-url.ts';
 
 interface QuickOptions {
@@ -35,7 +36,7 @@ export async function fileServer(options: QuickOptions & { root: string; listen:
     limits: options.limits,
     ...httpsOf(options),
   });
-  const address = await edge.listen(options.listen.host, options.listen.port);
+  const address = await listenNamingFlag({ plain: '--listen' }, () => edge.listen(options.listen.host, options.listen.port));
   options.log(`serving ${root} on ${urlOf(address)}`);
   logHttps(edge, options.log);
   await onShutdown(options.log, () => edge.close(5_000), () => process.exit(130));
@@ -51,7 +52,7 @@ export async function reverseProxy(options: QuickOptions & { from: ListenAddress
     limits: options.limits,
     ...httpsOf(options),
   });
-  const address = await edge.listen(options.from.host, options.from.port);
+  const address = await listenNamingFlag({ plain: '--from' }, () => edge.listen(options.from.host, options.from.port));
   options.log(`proxying ${urlOf(address)} to ${upstreams.map((u) => u.id).join(', ')}`);
   logHttps(edge, options.log);
   await onShutdown(options.log, () => edge.close(5_000), () => process.exit(130));

@@ -12,7 +12,7 @@ import type { DashboardServer } from '../dashboard/index.ts';
 import { DEFAULT_BUILD_LIMITS, type BuildLimits } from '../build/index.ts';
 import { Edge, type EdgeLimits, type ObservationBatch } from '../edge/index.ts';
 import { BerthMetrics, HISTORY_STEP_MS, MetricsHistory } from '../metrics/index.ts';
-import { startGit } from '../git/index.ts';
+import { startGit, type Git } from '../git/index.ts';
 import { LogDrains } from '../platform/log-drains.ts';
 import { resetPrivateDir } from '../safe-fs/index.ts';
 import { Platform } from '../platform/platform.ts';
@@ -22,6 +22,7 @@ import { DEFAULT_INSTANCE_LIMITS, Sandboxes, type ResourceLimits, type SandboxMo
 import type { ListenAddress } from './address.ts';
 import type { AcmePolling, AcmeSettings, EdgeCertificates, RenewalPolicy } from '../tls/index.ts';
 import { onShutdown } from './shutdown.ts';
+import { listenNamingFlag } from './listen-flag.ts';
 import { urlOf } from './listen-url.ts';
 
 export interface ServerOptions {
@@ -218,59 +219,75 @@ export async function server(options: ServerOptions): Promise<void> {
   registerMetricsRoutes(api, metrics);
   const metricsAccess = options.metricsWithoutToken === true ? 'without-token' : { authenticate: (token: string) => store.verifyToken(token)?.name ?? null };
   const metricsListener = options.metrics ? new MetricsListener(metrics, metricsAccess, options.log) : null;
-  const git = await startGit({ stateDir, platform, ssh: options.ssh ?? null, log: options.log });
-  registerGitRoutes(api, git.service, options.log);
-
-  // What a killed daemon left in STATE/tmp goes. Only once no other daemon
-  // can be using this state folder (startGit refuses a second one).
-  await resetPrivateDir(tempDir);
-  const edgeAddress = await edge.listen(options.http.host, options.http.port);
-  const apiAddress = await api.listen(options.api.host, options.api.port);
-  options.log(`edge listening on ${urlOf(edgeAddress)} (apps at NAME.${options.baseDomain})`);
-  if (edge.httpsAddress !== null) options.log(`edge serving HTTPS on ${urlOf(edge.httpsAddress, 'https')} (HTTP/2 and HTTP/1.1)`);
-  options.log(`api listening on ${urlOf(apiAddress)}`);
+  let git: Git | null = null;
   let dashboard: DashboardServer | null = null;
-  if (options.dashboard) {
-    const { DashboardServer } = await import('../dashboard/index.ts');
-    dashboard = new DashboardServer({
-      platform,
-      history,
-      authenticate: (token) => store.verifyToken(token)?.name ?? null,
-      tokenActive: (name) => store.listTokens().some((token) => token.name === name && token.revokedAt === null),
-      log: options.log,
-      addons,
-    });
-    const dashboardAddress = await dashboard.listen(options.dashboard.host, options.dashboard.port);
-    options.log(`dashboard on ${urlOf(dashboardAddress)} (log in with an API token)`);
+  // SIGTERM's stop, and a failed start's: each part's close is safe on a
+  // part that never started or listened.
+  const stop = async () => {
+    // Every listener stops taking work at once (each bounded by its grace
+    // period), then the apps stop: no listener may hold the apps' stop up.
+    await Promise.all([api.close(), dashboard?.close(), metricsListener?.close(), git?.close(), edge.close(10_000)]);
+    clearInterval(historyTimer);
+    await certificates?.close();
+    await platform.stop();
+    await addons.close();
+    await opened.sandboxes?.close();
+    await drains.close();
+    store.close();
+    lock.release();
+  };
+  try {
+    // SSH is the only listener startGit opens.
+    git = await listenNamingFlag({ plain: '--ssh' }, () => startGit({ stateDir, platform, ssh: options.ssh ?? null, log: options.log }));
+    registerGitRoutes(api, git.service, options.log);
+
+    // What a killed daemon left in STATE/tmp goes. Only once no other daemon
+    // can be using this state folder (startGit refuses a second one).
+    await resetPrivateDir(tempDir);
+    const edgeAddress = await listenNamingFlag({ plain: '--http' }, () => edge.listen(options.http.host, options.http.port));
+    const apiAddress = await listenNamingFlag({ plain: '--api' }, () => api.listen(options.api.host, options.api.port));
+    options.log(`edge listening on ${urlOf(edgeAddress)} (apps at NAME.${options.baseDomain})`);
+    if (edge.httpsAddress !== null) options.log(`edge serving HTTPS on ${urlOf(edge.httpsAddress, 'https')} (HTTP/2 and HTTP/1.1)`);
+    options.log(`api listening on ${urlOf(apiAddress)}`);
+    if (options.dashboard) {
+      const { DashboardServer } = await import('../dashboard/index.ts');
+      const at = options.dashboard;
+      const board = new DashboardServer({
+        platform,
+        history,
+        authenticate: (token) => store.verifyToken(token)?.name ?? null,
+        tokenActive: (name) => store.listTokens().some((token) => token.name === name && token.revokedAt === null),
+        log: options.log,
+        addons,
+      });
+      dashboard = board;
+      const dashboardAddress = await listenNamingFlag({ plain: '--dashboard' }, () => board.listen(at.host, at.port));
+      options.log(`dashboard on ${urlOf(dashboardAddress)} (log in with an API token)`);
+    }
+    if (metricsListener !== null && options.metrics) {
+      const at = options.metrics;
+      const metricsAddress = await listenNamingFlag({ plain: '--metrics' }, () => metricsListener.listen(at.host, at.port));
+      if (metricsAccess === 'without-token') {
+        options.log(`metrics listening on ${urlOf(metricsAddress)}/metrics without a token`);
+        options.log(metricsWithoutTokenWarning(options.metrics.host));
+      } else options.log(`metrics listening on ${urlOf(metricsAddress)}/metrics (with an API token, as on the API)`);
+    }
+    // The add-ons' servers first: apps that use them start right after.
+    await platform.prepare();
+    await addons.start();
+    await platform.start();
+    options.log('ready');
+  } catch (err) {
+    // A start that fails (a port taken, an add-on server that will not
+    // start) stops what it began, so the command ends with its error
+    // instead of idling on the listeners and timers already open.
+    await stop().catch((stopErr: Error) => options.log(`error while stopping after the failed start: ${stopErr.message}`));
+    throw err;
   }
-  if (metricsListener !== null && options.metrics) {
-    const metricsAddress = await metricsListener.listen(options.metrics.host, options.metrics.port);
-    if (metricsAccess === 'without-token') {
-      options.log(`metrics listening on ${urlOf(metricsAddress)}/metrics without a token`);
-      options.log(metricsWithoutTokenWarning(options.metrics.host));
-    } else options.log(`metrics listening on ${urlOf(metricsAddress)}/metrics (with an API token, as on the API)`);
-  }
-  // The add-ons' servers first: apps that use them start right after.
-  await platform.prepare();
-  await addons.start();
-  await platform.start();
-  options.log('ready');
 
   await onShutdown(
     options.log,
-    async () => {
-      // Every listener stops taking work at once (each bounded by its grace
-      // period), then the apps stop: no listener may hold the apps' stop up.
-      await Promise.all([api.close(), dashboard?.close(), metricsListener?.close(), git.close(), edge.close(10_000)]);
-      clearInterval(historyTimer);
-      await certificates?.close();
-      await platform.stop();
-      await addons.close();
-      await opened.sandboxes?.close();
-      await drains.close();
-      store.close();
-      lock.release();
-    },
+    stop,
     () => {
       // Forced out (a second signal, or the stop failed): the apps' instances must not outlive the daemon.
       platform.kill();

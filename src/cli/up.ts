@@ -5,6 +5,7 @@ import { BerthError } from '../errors.ts';
 import { Formation, runOnce } from '../runner/index.ts';
 import type { ListenAddress } from './address.ts';
 import type { LogPrinter } from './log-printer.ts';
+import { listenNamingFlag } from './listen-flag.ts';
 import { urlOf } from './listen-url.ts';
 import type { SandboxMode } from '../sandbox/index.ts';
 import { upContainment } from './up-sandbox.ts';
@@ -83,7 +84,7 @@ export async function up(options: UpOptions): Promise<void> {
   if (plan.kind === 'static') {
     const site: SiteSpec = { ...siteSettings(config), key: 'app', mounts, upstreams: null, fallbackRoot: plan.root };
     const edge = new Edge({ routes: { hosts: {}, fallback: site }, ...edgeOptions });
-    const address = await edge.listen(options.listen.host, options.listen.port);
+    const address = await listenNamingFlag({ plain: '--listen' }, () => edge.listen(options.listen.host, options.listen.port));
     log(`static site ${plan.root} on ${urlOf(address)}`);
     logHttps(edge);
     await onShutdown(log, async () => edge.close(options.graceMs), () => process.exit(130));
@@ -112,7 +113,7 @@ export async function up(options: UpOptions): Promise<void> {
   });
   // Listen first: requests that arrive before an instance is ready get a
   // clear 502 rather than a refused connection.
-  const address = await edge.listen(options.listen.host, options.listen.port);
+  const address = await listenNamingFlag({ plain: '--listen' }, () => edge.listen(options.listen.host, options.listen.port));
   log(`edge listening on ${urlOf(address)} (${plan.runtime} app in ${dir})`);
   logHttps(edge);
   await formation.start();

@@ -4,6 +4,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BerthError } from '../errors.ts';
+import { ListenError } from '../listen.ts';
 import { makePrivateDir } from '../safe-fs/index.ts';
 import { Engine } from './engine/engine.ts';
 import type { EdgeLimits } from './engine/limits.ts';
@@ -173,8 +174,8 @@ export class Edge {
     // Bind once without SO_REUSEPORT first: it tells us the port when asked
     // for 0, and refuses a port that anything else (even another berth,
     // whose sockets would otherwise share it silently) already holds.
-    const address = await probePort(bindHost, port);
-    const httpsAddress = https === null ? null : await probePort(httpsHost, https.port);
+    const address = await probePort(bindHost, port, false);
+    const httpsAddress = https === null ? null : await probePort(httpsHost, https.port, true);
     const init: WorkerInit = {
       host: bindHost,
       port: address.port,
@@ -200,7 +201,7 @@ export class Edge {
         this.#workers.map((worker) =>
           this.#await(worker, (message) => {
             if (message.type === 'prepare-failed') throw new BerthError('BERTH_E_STATIC_ROOT', message.message);
-            if (message.type === 'listen-failed') throw new BerthError('BERTH_E_LISTEN', message.message);
+            if (message.type === 'listen-failed') throw new ListenError(message.host, message.port, message.reason, { secure: message.secure });
             return message.type === 'listening';
           }),
         ),
@@ -365,16 +366,10 @@ export class Edge {
   }
 }
 
-function probePort(host: string | undefined, port: number): Promise<AddressInfo> {
+function probePort(host: string | undefined, port: number, secure: boolean): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const server = createServer();
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(
-        new BerthError('BERTH_E_LISTEN', `cannot listen on ${host ?? '*'}:${port}: ${err.code ?? err.message}`, {
-          hint: err.code === 'EADDRINUSE' ? 'Another program uses that port; pick another with --listen.' : undefined,
-        }),
-      );
-    });
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new ListenError(host, port, err.code ?? err.message, { secure })));
     server.listen({ host, port, exclusive: true }, () => {
       const address = server.address() as AddressInfo;
       server.close(() => resolve(address));

@@ -102,9 +102,14 @@ test('lockfiles pick the package manager when it is installed, else npm with a n
   const without = await detectApp(await appWith(t, files), ENV);
   assert.ok(without.kind === 'processes');
   assert.deepEqual(without.install.map((s) => ('argv' in s ? s.argv.join(' ') : s.command)), ['npm install --no-audit --no-fund', 'npm run build']);
-  assert.match(without.notes.join('\n'), /pnpm-lock found but pnpm is not installed/);
-  const yarn = await detectApp(await appWith(t, { 'package.json': files['package.json'], 'yarn.lock': '# yarn' }), { ...ENV, tools: { pnpm: false, yarn: true } });
+  assert.ok(without.notes.includes('pnpm-lock.yaml found but pnpm is not installed on the server: installing with npm from package.json'), without.notes.join('\n'));
+  const yarnFiles = { 'package.json': files['package.json'], 'yarn.lock': '# yarn' };
+  const yarn = await detectApp(await appWith(t, yarnFiles), { ...ENV, tools: { pnpm: false, yarn: true } });
   assert.ok(yarn.kind === 'processes' && 'argv' in yarn.install[0]! && yarn.install[0].argv[0] === 'yarn');
+  const withoutYarn = await detectApp(await appWith(t, yarnFiles), ENV);
+  assert.ok(withoutYarn.kind === 'processes');
+  assert.equal(withoutYarn.install.map((s) => ('argv' in s ? s.argv.join(' ') : s.command))[0], 'npm install --no-audit --no-fund');
+  assert.ok(withoutYarn.notes.includes('yarn.lock found but yarn is not installed on the server: installing with npm from package.json'), withoutYarn.notes.join('\n'));
 });
 
 test('the build cache key changes with the lockfile, the manifest and the Node version, and only then', async (t) => {

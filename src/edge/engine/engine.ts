@@ -2,7 +2,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { BerthError } from '../../errors.ts';
+import { ListenError } from '../../listen.ts';
 import { makePrivateDir } from '../../safe-fs/index.ts';
 import type { RouteTable } from '../router.ts';
 import { ClientConnection, type EdgeConnection, type EngineContext } from './connection.ts';
@@ -282,14 +282,7 @@ export class Engine {
     const server = this.#createServer(options.secure === true);
     this.#servers.push(server);
     return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => {
-        const where = `${options.host ?? '*'}:${options.port}`;
-        reject(
-          new BerthError('BERTH_E_LISTEN', `cannot listen on ${where}: ${err.code ?? err.message}`, {
-            hint: err.code === 'EADDRINUSE' ? 'Another program uses that port; pick another with --listen.' : undefined,
-          }),
-        );
-      };
+      const onError = (err: NodeJS.ErrnoException) => reject(new ListenError(options.host, options.port, err.code ?? err.message, { secure: options.secure === true }));
       server.once('error', onError);
       server.listen({ host: options.host, port: options.port, reusePort: options.reusePort ?? false, backlog: 4096 }, () => {
         server.off('error', onError);

@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { RouteSwitch } from '../route-switch.ts';
 import type { RouteSpec } from '../route-spec.ts';
+import { ListenError } from '../../listen.ts';
 import { Engine } from './engine.ts';
 import type { EdgeLimits } from './limits.ts';
 import { purgeCache } from './proxy-pipeline.ts';
@@ -74,11 +75,15 @@ port.on('message', (message: MainMessage) => {
 
 void (async () => {
   await prepare(init.initialVersion, init.spec);
+  let listener = { host: init.host, port: init.port, secure: false };
   try {
-    await engine.listen({ host: init.host, port: init.port, reusePort: true });
-    if (init.https !== null) await engine.listen({ host: init.https.host, port: init.https.port, reusePort: true, secure: true });
+    await engine.listen({ ...listener, reusePort: true });
+    if (init.https !== null) {
+      listener = { host: init.https.host, port: init.https.port, secure: true };
+      await engine.listen({ ...listener, reusePort: true });
+    }
     send({ type: 'listening' });
   } catch (err) {
-    send({ type: 'listen-failed', message: (err as Error).message });
+    send({ type: 'listen-failed', ...listener, reason: err instanceof ListenError ? err.reason : (err as Error).message });
   }
 })();

@@ -42,7 +42,7 @@ export type MainMessage =
 
 export type WorkerMessage =
   | { readonly type: 'listening' }
-  | { readonly type: 'listen-failed'; readonly message: string }
+  | { readonly type: 'listen-failed'; readonly host: string | undefined; readonly port: number; readonly reason: string; readonly secure: boolean }
   | { readonly type: 'prepared'; readonly version: number }
   | { readonly type: 'prepare-failed'; readonly version: number; readonly message: string }
   | { readonly type: 'drained'; readonly id: number }
