@@ -154,7 +154,7 @@ test('berth server: deploys, config releases and rollbacks of real apps, survivi
     assert.equal(rolled.json.release.description, 'Rollback to v1');
     const env = JSON.parse((await edgeGet(d.edge, 'shop.localhost', '/env')).body);
     assert.deepEqual([env.version, env.greeting], ['v1', null]);
-    assert.deepEqual((await call(d, 'GET', '/apps/shop/config')).json, { config: {} });
+    assert.deepEqual((await call(d, 'GET', '/apps/shop/config')).json.config, {});
   });
 
   await t.test('scale starts more instances; config values stay hidden unless revealed', async () => {
@@ -162,8 +162,13 @@ test('berth server: deploys, config releases and rollbacks of real apps, survivi
     const ps = (await call(d, 'GET', '/apps/shop/ps')).json.instances;
     assert.equal(ps.filter((i: { state: string }) => i.state === 'ready').length, 2);
     await call(d, 'PATCH', '/apps/shop/config', { set: { SECRET_KEY: 's3cr3t-value' } });
-    assert.deepEqual((await call(d, 'GET', '/apps/shop/config')).json, { config: { SECRET_KEY: null } });
-    assert.deepEqual((await call(d, 'GET', '/apps/shop/config?reveal=1')).json, { config: { SECRET_KEY: 's3cr3t-value' } });
+    const hidden = (await call(d, 'GET', '/apps/shop/config')).json;
+    assert.deepEqual(hidden.config, { SECRET_KEY: null });
+    assert.deepEqual(hidden.vars.find((v: { key: string }) => v.key === 'SECRET_KEY'), { key: 'SECRET_KEY', source: 'config', value: null, overriddenBy: null });
+    assert.doesNotMatch(JSON.stringify(hidden), /s3cr3t-value/);
+    const revealed = (await call(d, 'GET', '/apps/shop/config?reveal=1')).json;
+    assert.deepEqual(revealed.config, { SECRET_KEY: 's3cr3t-value' });
+    assert.equal(revealed.vars.find((v: { key: string }) => v.key === 'SECRET_KEY').value, 's3cr3t-value');
     assert.doesNotMatch(d.berth.output, /s3cr3t-value/);
   });
 
