@@ -39,7 +39,7 @@ import { DISK_CHECK_INTERVAL_MS, DISK_HINT, DiskWatch, deployDiskVerdict, diskLi
 import * as names from './names.ts';
 import type { App, Build, BuildManifest, Release, ReleaseInfo } from './records.ts';
 import { describeRelease } from './release-policy.ts';
-import { routeSpecFor } from './routing.ts';
+import { appUrl, routeSpecFor } from './routing.ts';
 import type { Store } from './store.ts';
 
 export interface PlatformOptions {
@@ -448,8 +448,9 @@ export class Platform {
     }
   }
 
+  /** Where the app answers: its host under the base domain, with the edge's port unless it is HTTP's own (80). */
   url(app: string): string {
-    return `http://${app}.${this.#options.baseDomain}`;
+    return appUrl(app, this.#options.baseDomain, this.#options.edge.address?.port ?? null);
   }
 
   // ---- apps -------------------------------------------------------------
