@@ -97,7 +97,8 @@ export function registerBackups(cli: Command, ctx: RemoteContext): void {
 
   backups
     .command('create')
-    .description('back up an add-on now and wait until the backup is sealed (compressed, checksummed, stored); fails with the reason if it cannot be made')
+    .usage('--app NAME [--addon KIND]')
+    .description('back up one add-on of the app now and wait until the backup is sealed (compressed, checksummed, stored); fails with the reason if it cannot be made. --addon may be left out only when the app has a single add-on')
     .requiredOption('--app <name>', 'the app')
     .option('--addon <kind>', 'which add-on (postgres, redis, sqlite); needed when the app has more than one')
     .action(async (opts: { app: string; addon?: string }) => {
@@ -143,7 +144,8 @@ export function registerBackups(cli: Command, ctx: RemoteContext): void {
 
   backups
     .command('schedule')
-    .description("show an app's backup schedules, or set one (--cron) or turn it off (--off); a slot is skipped while a backup of the add-on is running")
+    .usage('--app NAME [--addon KIND] [--cron EXPR [--timezone TZ] [--keep N] | --off]')
+    .description("show an app's backup schedules, or set one (--cron) or turn it off (--off); a slot is skipped while a backup of the add-on is running. Setting or stopping one needs --addon when the app has more than one add-on")
     .requiredOption('--app <name>', 'the app')
     .option('--addon <kind>', 'which add-on (postgres, redis, sqlite); needed when the app has more than one')
     .option('--cron <expr>', 'when, as a cron expression: "0 3 * * *" is 03:00 every day')

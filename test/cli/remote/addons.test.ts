@@ -133,7 +133,15 @@ test('a backup that fails exits 1 with the reason, and the list shows it in capi
   await run('addons', 'create', 'sqlite', '--app', 'shop');
   const which = await run('backups', 'create', '--app', 'shop');
   assert.equal(which.code, 1);
-  assert.match(which.err, /say which with --addon \[BERTH_E_USAGE\]\nhint: e\.g\. --addon redis\n/);
+  assert.equal(which.err, 'berth: the app shop has 2 add-ons (redis, sqlite), so --addon must name one [BERTH_E_USAGE]\nhint: Add --addon redis or --addon sqlite.\n');
+});
+
+test('backups create --help says when --addon is needed', async (t) => {
+  const env = await testEnv(t);
+  const help = await berth(['backups', 'create', '--help'], { env });
+  assert.equal(help.code, 0);
+  assert.match(help.out, /^Usage: berth backups create --app NAME \[--addon KIND\]\n/);
+  assert.match(help.out.replace(/\s+/g, ' '), /--addon may be left out only when the app has a single add-on/);
 });
 
 test('addons destroy and storage destroy with --confirm: a final backup for the add-on, a release without the vars', async (t) => {
