@@ -136,6 +136,33 @@ test('a backup that fails exits 1 with the reason, and the list shows it in capi
   assert.equal(which.err, 'berth: the app shop has 2 add-ons (redis, sqlite), so --addon must name one [BERTH_E_USAGE]\nhint: Add --addon redis or --addon sqlite.\n');
 });
 
+test('backups restore takes --app as every app command does, and refuses a backup of another app', async (t) => {
+  const { api, run } = await setup(t);
+  api.createApp('blog');
+  await run('addons', 'create', 'sqlite', '--app', 'shop');
+  assert.equal((await run('backups', 'create', '--app', 'shop')).code, 0);
+
+  const over = await run('backups', 'restore', '1', '--app', 'shop', '--confirm', 'shop');
+  assert.equal(over.code, 0, over.err);
+  assert.match(over.out, /^restored backup 1 \(sqlite of shop, .*\) into the app: /);
+  const beside = await run('backups', 'restore', '1', '--app', 'shop', '--into', 'new');
+  assert.equal(beside.code, 0, beside.err);
+
+  for (const argv of [['--into', 'new'], ['--confirm', 'blog']]) {
+    const other = await run('backups', 'restore', '1', '--app', 'blog', ...argv);
+    assert.equal(other.code, 1);
+    assert.equal(other.out, '');
+    assert.equal(other.err, "berth: backup 1 is a backup of shop, not of blog; nothing was restored [BERTH_E_BACKUP_NOT_FOUND]\nhint: berth backups list --app blog shows blog's backups.\n");
+  }
+  // --confirm must match --app before anything is sent.
+  const mismatch = await run('backups', 'restore', '1', '--app', 'shop', '--confirm', 'blog');
+  assert.equal(mismatch.code, 1);
+  assert.match(mismatch.err, /^berth: --confirm "blog" does not match shop; nothing was changed \[BERTH_E_CONFIRM\]/);
+  const bad = await run('backups', 'restore', '1', '--app', 'bad;name', '--into', 'new');
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /BERTH_E_NAME/);
+});
+
 test('backups create --help says when --addon is needed', async (t) => {
   const env = await testEnv(t);
   const help = await berth(['backups', 'create', '--help'], { env });
