@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, realpath } from 'node:fs/promises';
-import { basename, isAbsolute, join, relative } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -589,7 +589,12 @@ export class Platform {
           throw err;
         }
       }
-      this.#audited(actor, 'apps.destroy', name, () => this.#store.destroyApp(name));
+      const destroyed = this.#audited(actor, 'apps.destroy', name, () => this.#store.destroyApp(name));
+      const kept = destroyed.backups.filter((backup) => backup.file !== null);
+      if (kept.length > 0) {
+        const folders = [...new Set(kept.map((backup) => dirname(backup.file!)))].join(', ');
+        this.#options.log(`${name}: destroyed; its ${kept.length} backup file(s) stay in ${folders}, listed for no app of that name again; one can be restored into an app by id (berth backups restore ID): ${kept.map((backup) => backup.id).join(', ')}`);
+      }
       this.#apps.delete(name);
       this.#disk.forget(name);
       this.#diskRequests.delete(name);

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { confirmation } from '../../../src/cli/remote/addons.ts';
 import { startAddonApi } from '../../helpers/addon-api.ts';
@@ -161,6 +162,31 @@ test('backups restore takes --app as every app command does, and refuses a backu
   const bad = await run('backups', 'restore', '1', '--app', 'bad;name', '--into', 'new');
   assert.equal(bad.code, 1);
   assert.match(bad.err, /BERTH_E_NAME/);
+});
+
+test("a re-created app lists none of its destroyed namesake's backups; the old ones stay restorable by id", async (t) => {
+  const { api, run } = await setup(t);
+  await run('addons', 'create', 'sqlite', '--app', 'shop');
+  assert.equal((await run('backups', 'create', '--app', 'shop')).code, 0);
+  assert.equal((await run('addons', 'destroy', 'sqlite', '--app', 'shop', '--confirm', 'shop')).code, 0);
+  const [final] = api.store.listBackups('shop');
+  assert.ok(final?.file, 'the final backup has its file');
+  api.store.destroyApp('shop');
+
+  api.createApp('shop');
+  const list = await run('backups', 'list', '--app', 'shop');
+  assert.equal(list.code, 0, list.err);
+  assert.equal(list.out, 'shop has no backups yet; make one with: berth backups create --app shop\n');
+  assert.equal(list.err, '');
+  assert.equal(existsSync(final.file), true, 'the old files stay where they were');
+
+  // The operator's way back: the add-on again, then the old backup by id.
+  await run('addons', 'create', 'sqlite', '--app', 'shop');
+  const restored = await run('backups', 'restore', String(final.id), '--app', 'shop', '--into', 'new');
+  assert.equal(restored.code, 0, restored.err);
+  const made = await run('backups', 'create', '--app', 'shop');
+  assert.equal(made.code, 0, made.err);
+  assert.deepEqual(JSON.parse((await run('backups', 'list', '--app', 'shop', '--json')).out).backups.map((b: { id: number }) => b.id), [final.id + 1]);
 });
 
 test('backups create --help says when --addon is needed', async (t) => {
