@@ -472,9 +472,13 @@ export class AddonService {
    * into the app's own data (`--confirm` needed: it replaces what is there)
    * or beside it for inspection.
    */
-  restore(id: number, into: 'app' | 'new', confirm: string | undefined, actor: string): Promise<RestoreResult> {
+  /** Restores backup `id`; with `expectedApp` (berth backups restore ID --app NAME), only if it is that app's. */
+  restore(id: number, into: 'app' | 'new', confirm: string | undefined, actor: string, expectedApp?: string): Promise<RestoreResult> {
     const backup = this.#store.getBackup(id);
     return this.#audited(actor, 'backups.restore', backup.app, { backup: id, into }, async () => {
+      if (expectedApp !== undefined && expectedApp !== backup.app) {
+        throw new BerthError('BERTH_E_BACKUP_NOT_FOUND', `backup ${id} is a backup of ${backup.app}, not of ${expectedApp}; nothing was restored`, { hint: `berth backups list --app ${expectedApp} shows ${expectedApp}'s backups.`, status: 404 });
+      }
       if (backup.status !== 'good' || backup.file === null || backup.sha256 === null) {
         throw new BerthError('BERTH_E_BACKUP_CORRUPT', `backup ${id} is ${backup.status}, not good: there is nothing to restore`, { hint: `Pick a good one: berth backups list --app ${backup.app}`, status: 409 });
       }

@@ -137,8 +137,9 @@ export function chooseBackupKind(app: string, has: readonly AddonKind[], request
       hint: `Create one first, e.g.: berth addons create postgres --app ${app}`,
     });
   }
-  throw new BerthError('BERTH_E_USAGE', `the app ${app} has several add-ons (${[...has].sort().join(', ')}); say which with --addon`, {
-    hint: `e.g. --addon ${[...has].sort()[0]}`,
+  const kinds = [...has].sort();
+  throw new BerthError('BERTH_E_USAGE', `the app ${app} has ${kinds.length} add-ons (${kinds.join(', ')}), so --addon must name one`, {
+    hint: `Add ${kinds.map((kind) => `--addon ${kind}`).join(' or ')}.`,
   });
 }
 

@@ -1,6 +1,6 @@
 import type { AddonService, CreateResult } from '../addons/index.ts';
 import { BerthError } from '../errors.ts';
-import type { ReleaseInfo } from '../platform/index.ts';
+import { appName, type ReleaseInfo } from '../platform/index.ts';
 import { releaseView } from '../platform/release-policy.ts';
 import type { ApiRequest, ApiServer } from './api-server.ts';
 
@@ -89,12 +89,13 @@ export function registerAddonRoutes(api: ApiServer, addons: AddonService): void 
     })
     .add('POST', '/backups/:id/restore', async (req) => {
       const id = backupId(req.params.id ?? '');
-      const fields = body(await req.json(), ['into', 'confirm']);
+      const fields = body(await req.json(), ['into', 'confirm', 'app']);
       const into = fields.into;
       if (into !== 'app' && into !== 'new') {
         throw new BerthError('BERTH_E_USAGE', '"into" must be "app" (over the app\'s data; needs "confirm") or "new" (beside it, to look at)', { status: 400 });
       }
-      return { body: { restore: await addons.restore(id, into, optionalString(fields, 'confirm'), req.actor) } };
+      const expected = optionalString(fields, 'app');
+      return { body: { restore: await addons.restore(id, into, optionalString(fields, 'confirm'), req.actor, expected === undefined ? undefined : appName(expected)) } };
     })
     .add('GET', '/apps/:app/backups/schedules', async (req) => ({ body: { schedules: addons.schedules(app(req)) } }))
     .add('PUT', '/apps/:app/backups/schedule', async (req) => {

@@ -87,6 +87,7 @@ export class Edge {
   readonly #limiter = SharedLimiterTable.create();
   readonly #connectionCounts = SharedConnectionCounts.create();
   #nextPurge = 1;
+  #address: AddressInfo | null = null;
   #httpsAddress: AddressInfo | null = null;
   #nextVersion = 1;
   #nextDrain = 1;
@@ -101,6 +102,11 @@ export class Edge {
     this.#engineCount = Math.max(1, options.workers ?? availableParallelism());
     this.#tlsConfig = options.tls ?? { certificates: [], fallback: null };
     this.#tls.update(this.#tlsConfig);
+  }
+
+  /** Where plain HTTP is served, once listening. */
+  get address(): AddressInfo | null {
+    return this.#address;
   }
 
   /** Where HTTPS is served, once listening with an `https` address. */
@@ -132,6 +138,7 @@ export class Edge {
     try {
       const address = await this.#listen(host, port, this.#spillDir);
       this.#listening = true;
+      this.#address = address;
       return address;
     } catch (err) {
       // A failed start leaves nothing behind.

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, realpath } from 'node:fs/promises';
-import { basename, isAbsolute, join, relative } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -40,7 +40,7 @@ import { DISK_CHECK_INTERVAL_MS, DISK_HINT, DiskWatch, deployDiskVerdict, diskLi
 import * as names from './names.ts';
 import type { App, Build, BuildManifest, Release, ReleaseInfo } from './records.ts';
 import { describeRelease } from './release-policy.ts';
-import { routeSpecFor } from './routing.ts';
+import { appUrl, routeSpecFor } from './routing.ts';
 import type { Store } from './store.ts';
 
 export interface PlatformOptions {
@@ -458,8 +458,9 @@ export class Platform {
     }
   }
 
+  /** Where the app answers: its host under the base domain, with the edge's port unless it is HTTP's own (80). */
   url(app: string): string {
-    return `http://${app}.${this.#options.baseDomain}`;
+    return appUrl(app, this.#options.baseDomain, this.#options.edge.address?.port ?? null);
   }
 
   // ---- apps -------------------------------------------------------------
@@ -598,7 +599,12 @@ export class Platform {
           throw err;
         }
       }
-      this.#audited(actor, 'apps.destroy', name, () => this.#store.destroyApp(name));
+      const destroyed = this.#audited(actor, 'apps.destroy', name, () => this.#store.destroyApp(name));
+      const kept = destroyed.backups.filter((backup) => backup.file !== null);
+      if (kept.length > 0) {
+        const folders = [...new Set(kept.map((backup) => dirname(backup.file!)))].join(', ');
+        this.#options.log(`${name}: destroyed; its ${kept.length} backup file(s) stay in ${folders}, listed for no app of that name again; one can be restored into an app by id (berth backups restore ID): ${kept.map((backup) => backup.id).join(', ')}`);
+      }
       this.#apps.delete(name);
       this.#disk.forget(name);
       this.#diskRequests.delete(name);

@@ -153,6 +153,8 @@ export interface DestroyedApp {
   readonly builds: readonly Build[];
   readonly domains: readonly string[];
   readonly configKeys: readonly string[];
+  /** Its backups, newest first, kept (files and rows) but no longer listed for the name. */
+  readonly backups: readonly BackupRecord[];
 }
 
 /** What pruneReleases marked: the releases, and the builds no remaining release uses (delete their dirs). */

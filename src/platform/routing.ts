@@ -25,3 +25,13 @@ export function routeSpecFor(apps: readonly AppRouting[], baseDomain: string): R
   return { hosts, fallback: null };
 }
 
+
+/**
+ * The URL berth gives for an app: `http://NAME.BASE`, with the edge's port
+ * when it is not HTTP's default (`--http :8080` gives
+ * `http://shop.localhost:8080`), since a URL without it leads nowhere.
+ * `edgePort` is null before the edge listens. Pure.
+ */
+export function appUrl(app: string, baseDomain: string, edgePort: number | null): string {
+  return `http://${app}.${baseDomain}${edgePort === null || edgePort === 80 ? '' : `:${edgePort}`}`;
+}

@@ -103,6 +103,15 @@
 //                web=2:1g` set for the process type (NULL: the app's
 //                berth.toml [resources], else the server's default).
 //
+// Version 8:
+//
+//   backups      gains app_destroyed_at: set on every row of an app when the
+//                app is destroyed. Those rows and their files stay (the
+//                operator's way back to the data: `berth backups restore
+//                ID`), but they are no longer the app's: a new app of the
+//                same name lists none of them, and its pruning, alerts and
+//                metrics never count them.
+//
 // Times are ISO-8601 UTC strings. Tables are STRICT, so a wrong type is an
 // error rather than a silently stored string. Two triggers keep the one
 // invariant a restart depends on — an app's current release is a succeeded
@@ -301,6 +310,9 @@ export const MIGRATIONS: readonly string[] = [
   `,
   `
   ALTER TABLE formation ADD COLUMN memory_bytes INTEGER NULL CHECK (memory_bytes IS NULL OR memory_bytes >= 16777216);
+  `,
+  `
+  ALTER TABLE backups ADD COLUMN app_destroyed_at TEXT NULL;
   `,
 ];
 

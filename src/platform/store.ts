@@ -364,7 +364,10 @@ export class Store {
       const releases = Number(this.#run('DELETE FROM releases WHERE app_id = ?', id).changes);
       this.#run('DELETE FROM builds WHERE app_id = ?', id);
       this.#run('DELETE FROM apps WHERE id = ?', id);
-      return { app, releases, builds, domains, configKeys };
+      // Its backups stay, files and rows, but no longer belong to the name: a new app of that name starts with none.
+      const backups = this.#all(`${BACKUP_SELECT} WHERE app = ? AND app_destroyed_at IS NULL ORDER BY id DESC`, name).map(toBackup);
+      this.#run('UPDATE backups SET app_destroyed_at = ? WHERE app = ? AND app_destroyed_at IS NULL', this.#time(), name);
+      return { app, releases, builds, domains, configKeys, backups };
     });
   }
 
@@ -1105,11 +1108,11 @@ export class Store {
     return toBackup(row);
   }
 
-  /** Newest first; every app's without an app. */
+  /** Newest first; every app's without an app. Only apps that exist: a destroyed app's backups (getBackup still finds them) are no namesake's. */
   listBackups(app?: string, kind?: string): BackupRecord[] {
-    if (app === undefined) return this.#all(`${BACKUP_SELECT} ORDER BY id DESC`).map(toBackup);
-    if (kind === undefined) return this.#all(`${BACKUP_SELECT} WHERE app = ? ORDER BY id DESC`, app).map(toBackup);
-    return this.#all(`${BACKUP_SELECT} WHERE app = ? AND kind = ? ORDER BY id DESC`, app, kind).map(toBackup);
+    if (app === undefined) return this.#all(`${BACKUP_SELECT} WHERE app_destroyed_at IS NULL ORDER BY id DESC`).map(toBackup);
+    if (kind === undefined) return this.#all(`${BACKUP_SELECT} WHERE app = ? AND app_destroyed_at IS NULL ORDER BY id DESC`, app).map(toBackup);
+    return this.#all(`${BACKUP_SELECT} WHERE app = ? AND kind = ? AND app_destroyed_at IS NULL ORDER BY id DESC`, app, kind).map(toBackup);
   }
 
   deleteBackup(id: number): void {

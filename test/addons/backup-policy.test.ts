@@ -147,7 +147,11 @@ test('parseAddonKind knows the three kinds', () => {
 test('chooseBackupKind: the named kind, or the only add-on, never a guess', () => {
   assert.equal(chooseBackupKind('shop', ['redis'], undefined), 'redis');
   assert.equal(chooseBackupKind('shop', ['postgres', 'redis'], 'redis'), 'redis');
-  assert.throws(() => chooseBackupKind('shop', ['postgres', 'redis'], undefined), { code: 'BERTH_E_USAGE' });
+  assert.throws(() => chooseBackupKind('shop', ['redis', 'postgres'], undefined), {
+    code: 'BERTH_E_USAGE',
+    message: 'the app shop has 2 add-ons (postgres, redis), so --addon must name one',
+    hint: 'Add --addon postgres or --addon redis.',
+  });
   assert.throws(() => chooseBackupKind('shop', [], undefined), { code: 'BERTH_E_ADDON_NOT_FOUND' });
   assert.throws(() => chooseBackupKind('shop', ['postgres'], 'sqlite'), { code: 'BERTH_E_ADDON_NOT_FOUND' });
   assert.throws(() => chooseBackupKind('shop', ['postgres'], 'mongo'), { code: 'BERTH_E_ADDON_KIND' });

@@ -95,7 +95,7 @@ export class BerthProcess {
 }
 
 /** Runs berth to completion (for commands that should fail fast). */
-export async function runBerth(args: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<{ code: number | null; output: string }> {
+export async function runBerth(args: readonly string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ code: number | null; output: string }> {
   const berth = new BerthProcess(args, options);
   const timer = setTimeout(() => berth.child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
   const { code } = await berth.exited;

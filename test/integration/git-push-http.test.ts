@@ -28,7 +28,7 @@ test('git push over HTTP to a real daemon: the Flask example deploys, the next p
   assert.equal(first.code, 0, first.output);
   assert.match(first.output, /remote: berth: deploying [0-9a-f]{7} to notes/);
   assert.match(first.output, /remote: python app: web/);
-  assert.match(first.output, /remote: v1 is serving at http:\/\/notes\.localhost/);
+  assert.match(first.output, new RegExp(`remote: v1 is serving at http://notes\\.localhost:${new URL(daemon.edge).port}\\s`));
   assert.match((await viaEdge(daemon.edge, 'notes.localhost', '/')).body, /<h1>Notes<\/h1>/);
   assert.equal((await viaEdge(daemon.edge, 'notes.localhost', '/health')).status, 200);
 

@@ -68,3 +68,28 @@ test('backup rows outlive their app; schedules are per app and kind and replaced
   store.destroyApp('shop');
   assert.equal(store.getBackup(backup.id).app, 'shop');
 });
+
+test('a destroyed app keeps its backups, but a new app of the same name starts with none of them', (t) => {
+  const { store } = openTempStore(t);
+  store.createApp('shop');
+  store.createApp('blog');
+  const good = { status: 'good' as const, bytes: 10, sha256: 'a'.repeat(64) };
+  const old = store.finishBackup(store.startBackup({ app: 'shop', kind: 'postgres', trigger: 'scheduled' }).id, { ...good, file: '/backups/shop/shop-postgres-1.pgdump.gz' });
+  const final = store.finishBackup(store.startBackup({ app: 'shop', kind: 'postgres', trigger: 'final' }).id, { ...good, file: '/backups/shop/shop-postgres-2.pgdump.gz' });
+  const blogs = store.finishBackup(store.startBackup({ app: 'blog', kind: 'redis', trigger: 'manual' }).id, { ...good, file: '/backups/blog/blog-redis-3.rdb.gz' });
+
+  const destroyed = store.destroyApp('shop');
+  assert.deepEqual(destroyed.backups.map((b) => b.id), [final.id, old.id], 'what the destroy kept, newest first');
+  store.createApp('shop');
+  assert.deepEqual(store.listBackups('shop'), []);
+  assert.deepEqual(store.listBackups('shop', 'postgres'), [], 'so the new app never prunes them');
+  assert.deepEqual(store.listBackups().map((b) => b.id), [blogs.id], 'nor do metrics and alerts count them');
+  // The rows and their files stay for the operator, found by id.
+  assert.equal(store.getBackup(final.id).file, '/backups/shop/shop-postgres-2.pgdump.gz');
+
+  const mine = store.startBackup({ app: 'shop', kind: 'postgres', trigger: 'manual' });
+  assert.deepEqual(store.listBackups('shop').map((b) => b.id), [mine.id]);
+  // Destroyed again: only the new app's backups were its own.
+  store.finishBackup(mine.id, { ...good, file: '/backups/shop/shop-postgres-4.pgdump.gz' });
+  assert.deepEqual(store.destroyApp('shop').backups.map((b) => b.id), [mine.id]);
+});

@@ -80,11 +80,11 @@ function backupId(text: string): string {
  * which app a backup id belongs to, so without --confirm and without a
  * terminal nothing is sent along: the server refuses, naming the app.
  */
-async function restoreConfirmation(id: string, given: string | undefined): Promise<string | undefined> {
+async function restoreConfirmation(id: string, given: string | undefined, app: string | null): Promise<string | undefined> {
   if (given === undefined && process.stdin.isTTY !== true) return undefined;
   return confirmation({
     given,
-    app: null,
+    app,
     what: `restoring backup ${id} over its app's data`,
     consequence: `This replaces the app's data with backup ${id}; what was written since it was made is lost.`,
     command: `berth backups restore ${id}`,
@@ -97,7 +97,8 @@ export function registerBackups(cli: Command, ctx: RemoteContext): void {
 
   backups
     .command('create')
-    .description('back up an add-on now and wait until the backup is sealed (compressed, checksummed, stored); fails with the reason if it cannot be made')
+    .usage('--app NAME [--addon KIND]')
+    .description('back up one add-on of the app now and wait until the backup is sealed (compressed, checksummed, stored); fails with the reason if it cannot be made. --addon may be left out only when the app has a single add-on')
     .requiredOption('--app <name>', 'the app')
     .option('--addon <kind>', 'which add-on (postgres, redis, sqlite); needed when the app has more than one')
     .action(async (opts: { app: string; addon?: string }) => {
@@ -128,14 +129,16 @@ export function registerBackups(cli: Command, ctx: RemoteContext): void {
     .command('restore')
     .description("verify a backup's checksum (falling back to its copy), then load it into the app's add-on, replacing its data, or beside it (--into new) to look at")
     .argument('<id>', 'the backup id, as berth backups list shows it')
+    .option('--app <name>', "the backup's app: the server refuses a backup of another app")
     .option('--into <where>', 'app: over the add-on\'s data (needs --confirm); new: into a new database, key prefix or file beside it', 'app')
     .option('--confirm <name>', 'the app name, to confirm a restore into the app (asked for on a terminal when left out)')
-    .action(async (idText: string, opts: { into: string; confirm?: string }) => {
+    .action(async (idText: string, opts: { app?: string; into: string; confirm?: string }) => {
       const id = backupId(idText);
+      const app = opts.app === undefined ? null : appName(opts.app);
       if (opts.into !== 'app' && opts.into !== 'new') throw new BerthError('BERTH_E_USAGE', `--into must be app or new, not ${cell(opts.into)}`, { hint: 'app replaces the add-on\'s data; new restores beside it, to look at first.' });
       const into = opts.into;
-      const confirm = into === 'app' ? await restoreConfirmation(id, opts.confirm) : opts.confirm;
-      const body = confirm === undefined ? { into } : { into, confirm };
+      const confirm = into === 'app' ? await restoreConfirmation(id, opts.confirm, app) : opts.confirm;
+      const body = { into, ...(confirm === undefined ? {} : { confirm }), ...(app === null ? {} : { app }) };
       const { value } = await stillRunning(ctx.client().call('POST', apiPath('backups', id, 'restore'), RestoreAnswer, body), 'the app\'s log (berth logs --app NAME)');
       ctx.io.out(describeRestore(value.restore));
       printWarnings(ctx, value.restore.warnings);
@@ -143,7 +146,8 @@ export function registerBackups(cli: Command, ctx: RemoteContext): void {
 
   backups
     .command('schedule')
-    .description("show an app's backup schedules, or set one (--cron) or turn it off (--off); a slot is skipped while a backup of the add-on is running")
+    .usage('--app NAME [--addon KIND] [--cron EXPR [--timezone TZ] [--keep N] | --off]')
+    .description("show an app's backup schedules, or set one (--cron) or turn it off (--off); a slot is skipped while a backup of the add-on is running. Setting or stopping one needs --addon when the app has more than one add-on")
     .requiredOption('--app <name>', 'the app')
     .option('--addon <kind>', 'which add-on (postgres, redis, sqlite); needed when the app has more than one')
     .option('--cron <expr>', 'when, as a cron expression: "0 3 * * *" is 03:00 every day')

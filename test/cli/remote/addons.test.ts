@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { confirmation } from '../../../src/cli/remote/addons.ts';
 import { startAddonApi } from '../../helpers/addon-api.ts';
@@ -133,7 +134,67 @@ test('a backup that fails exits 1 with the reason, and the list shows it in capi
   await run('addons', 'create', 'sqlite', '--app', 'shop');
   const which = await run('backups', 'create', '--app', 'shop');
   assert.equal(which.code, 1);
-  assert.match(which.err, /say which with --addon \[BERTH_E_USAGE\]\nhint: e\.g\. --addon redis\n/);
+  assert.equal(which.err, 'berth: the app shop has 2 add-ons (redis, sqlite), so --addon must name one [BERTH_E_USAGE]\nhint: Add --addon redis or --addon sqlite.\n');
+});
+
+test('backups restore takes --app as every app command does, and refuses a backup of another app', async (t) => {
+  const { api, run } = await setup(t);
+  api.createApp('blog');
+  await run('addons', 'create', 'sqlite', '--app', 'shop');
+  assert.equal((await run('backups', 'create', '--app', 'shop')).code, 0);
+
+  const over = await run('backups', 'restore', '1', '--app', 'shop', '--confirm', 'shop');
+  assert.equal(over.code, 0, over.err);
+  assert.match(over.out, /^restored backup 1 \(sqlite of shop, .*\) into the app: /);
+  const beside = await run('backups', 'restore', '1', '--app', 'shop', '--into', 'new');
+  assert.equal(beside.code, 0, beside.err);
+
+  for (const argv of [['--into', 'new'], ['--confirm', 'blog']]) {
+    const other = await run('backups', 'restore', '1', '--app', 'blog', ...argv);
+    assert.equal(other.code, 1);
+    assert.equal(other.out, '');
+    assert.equal(other.err, "berth: backup 1 is a backup of shop, not of blog; nothing was restored [BERTH_E_BACKUP_NOT_FOUND]\nhint: berth backups list --app blog shows blog's backups.\n");
+  }
+  // --confirm must match --app before anything is sent.
+  const mismatch = await run('backups', 'restore', '1', '--app', 'shop', '--confirm', 'blog');
+  assert.equal(mismatch.code, 1);
+  assert.match(mismatch.err, /^berth: --confirm "blog" does not match shop; nothing was changed \[BERTH_E_CONFIRM\]/);
+  const bad = await run('backups', 'restore', '1', '--app', 'bad;name', '--into', 'new');
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /BERTH_E_NAME/);
+});
+
+test("a re-created app lists none of its destroyed namesake's backups; the old ones stay restorable by id", async (t) => {
+  const { api, run } = await setup(t);
+  await run('addons', 'create', 'sqlite', '--app', 'shop');
+  assert.equal((await run('backups', 'create', '--app', 'shop')).code, 0);
+  assert.equal((await run('addons', 'destroy', 'sqlite', '--app', 'shop', '--confirm', 'shop')).code, 0);
+  const [final] = api.store.listBackups('shop');
+  assert.ok(final?.file, 'the final backup has its file');
+  api.store.destroyApp('shop');
+
+  api.createApp('shop');
+  const list = await run('backups', 'list', '--app', 'shop');
+  assert.equal(list.code, 0, list.err);
+  assert.equal(list.out, 'shop has no backups yet; make one with: berth backups create --app shop\n');
+  assert.equal(list.err, '');
+  assert.equal(existsSync(final.file), true, 'the old files stay where they were');
+
+  // The operator's way back: the add-on again, then the old backup by id.
+  await run('addons', 'create', 'sqlite', '--app', 'shop');
+  const restored = await run('backups', 'restore', String(final.id), '--app', 'shop', '--into', 'new');
+  assert.equal(restored.code, 0, restored.err);
+  const made = await run('backups', 'create', '--app', 'shop');
+  assert.equal(made.code, 0, made.err);
+  assert.deepEqual(JSON.parse((await run('backups', 'list', '--app', 'shop', '--json')).out).backups.map((b: { id: number }) => b.id), [final.id + 1]);
+});
+
+test('backups create --help says when --addon is needed', async (t) => {
+  const env = await testEnv(t);
+  const help = await berth(['backups', 'create', '--help'], { env });
+  assert.equal(help.code, 0);
+  assert.match(help.out, /^Usage: berth backups create --app NAME \[--addon KIND\]\n/);
+  assert.match(help.out.replace(/\s+/g, ' '), /--addon may be left out only when the app has a single add-on/);
 });
 
 test('addons destroy and storage destroy with --confirm: a final backup for the add-on, a release without the vars', async (t) => {
