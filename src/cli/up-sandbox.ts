@@ -37,7 +37,7 @@ export async function upContainment(dir: string, plan: Extract<AppPlan, { kind: 
   const uncontained = (reason: string): UpContainment => ({ context: null, home: null, user: null, reason, close: async () => {} });
   if (mode === 'off') return uncontained('sandboxes are turned off (--sandbox off)');
   if (process.getuid?.() !== 0) {
-    if (mode === 'required') await Sandboxes.open({ stateDir: '/nonexistent', log, mode });
+    if (mode === 'required') throw new BerthError('BERTH_E_SANDBOX', 'the app cannot be contained: berth is not running as root', { status: 500, hint: 'Run berth up as root, or with --sandbox auto to run the app uncontained.' });
     return uncontained('berth is not running as root');
   }
   const owner = await stat(dir);
@@ -60,6 +60,7 @@ export async function upContainment(dir: string, plan: Extract<AppPlan, { kind: 
   }
   const sandboxes = opened.sandboxes;
   const app = upAppName(dir);
+  // Made and given in root's fresh 0700 folder, before anything of the app runs: no link can be there.
   const home = join(stateDir, 'home');
   await mkdir(home, { mode: 0o700 });
   await chown(home, user.uid, user.gid);

@@ -106,15 +106,20 @@ export async function apiCall(d: Daemon, method: string, path: string, body?: un
   }
 }
 
-/** Deploys the folder `dir` to `app` through the API; the streamed lines and the last one (the outcome) parsed. */
-export async function deployDir(d: Daemon, app: string, dir: string): Promise<{ lines: string[]; last: any }> {
+/** Starts a deploy of the folder `dir` to `app`: the API's answer, its build output still streaming. */
+export async function deployRequest(d: Daemon, app: string, dir: string): Promise<Response> {
   const packed = await packSource(dir);
-  const res = await fetch(`${d.api}/apps/${app}/deploy`, {
+  return fetch(`${d.api}/apps/${app}/deploy`, {
     method: 'POST',
     headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/gzip' },
     body: packed.stream as unknown as RequestInit['body'],
     duplex: 'half',
   } as RequestInit);
+}
+
+/** Deploys the folder `dir` to `app` through the API; the streamed lines and the last one (the outcome) parsed. */
+export async function deployDir(d: Daemon, app: string, dir: string): Promise<{ lines: string[]; last: any }> {
+  const res = await deployRequest(d, app, dir);
   const lines = (await res.text()).trim().split('\n');
   return { lines, last: JSON.parse(lines.at(-1)!) };
 }

@@ -5,10 +5,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packSource } from '../../src/build/index.ts';
 import { hostPidOf } from '../helpers/processes.ts';
 import { alive, eventually } from '../helpers/berth-process.ts';
-import { apiCall, deployDir, startDaemon, type Daemon } from '../helpers/daemon.ts';
+import { apiCall, deployDir, deployRequest, startDaemon, type Daemon } from '../helpers/daemon.ts';
 
 // A build is work the daemon started as the app's user. If the daemon is
 // killed while it runs, the build must not run on unsupervised (it holds
@@ -18,13 +17,7 @@ import { apiCall, deployDir, startDaemon, type Daemon } from '../helpers/daemon.
 
 /** Starts a deploy and resolves with the pid the build printed, leaving the upload's answer streaming. */
 async function startDeploy(d: Daemon, app: string, dir: string): Promise<{ pid: number; lines: string[] }> {
-  const packed = await packSource(dir);
-  const res = await fetch(`${d.api}/apps/${app}/deploy`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/gzip' },
-    body: packed.stream as unknown as RequestInit['body'],
-    duplex: 'half',
-  } as RequestInit);
+  const res = await deployRequest(d, app, dir);
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
   let text = '';
