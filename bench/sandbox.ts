@@ -4,8 +4,10 @@
 // folders, ephemeral ports), the same apps deployed to both; then
 //   start      scale 0 → 1 until the edge serves, the daemons taking turns;
 //   latency    wrk through each daemon's edge (and nginx, for reference);
+//   neighbour  the same while another app spins (lib/sandbox/neighbour.ts);
 //   breakdown  where a sandboxed start's time goes, layer by layer.
-// Issue 15's targets: start ≤ 1.2× and p99 ≤ 1.1× unsandboxed. See
+// Issue 15's targets: start ≤ 1.2× and p99 ≤ 1.1× unsandboxed, a
+// neighbour's p99 while an app spins ≤ 2× its idle p99. See
 // bench/README.md ("Sandboxes") for how to read the numbers.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,9 +16,10 @@ import { join } from 'node:path';
 import { ChildProcesses } from './lib/child-processes.ts';
 import { machineInfo } from './lib/machine.ts';
 import { writeJsonAtomically } from './lib/results-file.ts';
-import { writeBenchApp, type BenchApp } from './lib/sandbox/apps.ts';
+import { writeBenchApp, writeSpinnerApp, type BenchApp } from './lib/sandbox/apps.ts';
 import { measureBreakdown } from './lib/sandbox/breakdown.ts';
 import { appHost, createAndDeploy, instancePid, removeUsers, scale, startBerthServer, stopBerthServer, type BenchDaemon, type DaemonKind } from './lib/sandbox/daemon.ts';
+import { measureNeighbour, spinnerFiles, type NeighbourSeries } from './lib/sandbox/neighbour.ts';
 import { measureLatency, startNginxReference, type LatencySeries, type LatencyTarget, type NginxReference } from './lib/sandbox/latency.ts';
 import { BENCH_APPS, parseSandboxBenchOptions, SANDBOX_USAGE, UsageError, type BenchAppName } from './lib/sandbox/options.ts';
 import { evaluateTargets, failsCheck, renderMarkdown, type SandboxBenchReport } from './lib/sandbox/report.ts';
@@ -73,7 +76,7 @@ async function main(): Promise<number> {
     for (const prefix of Object.values(prefixes)) removeUsers(prefix);
   });
   const cleanup = async () => {
-    for (const d of daemons) await stopBerthServer(children, d, apps.map((a) => a.app), log);
+    for (const d of daemons) await stopBerthServer(children, d, [...apps.map((a) => a.app), 'bench-spinner'], log);
     await children.stopAll();
     await rm(work, { recursive: true, force: true });
   };
@@ -92,6 +95,7 @@ async function main(): Promise<number> {
     if (options.parts.some((part) => part !== 'start')) wanted.add('node');
     for (const name of BENCH_APPS) if (wanted.has(name)) apps.push(await writeBenchApp(work, name));
     const node = apps.find((a) => a.name === 'node');
+    const spinner = options.parts.includes('neighbour') ? await writeSpinnerApp(work, spinnerFiles()) : null;
 
     log(`starting berth server --sandbox required and --sandbox off from dist/`);
     const kinds: DaemonKind[] = ['sandboxed', 'unsandboxed'];
@@ -108,6 +112,10 @@ async function main(): Promise<number> {
       for (const app of apps) {
         await createAndDeploy(d, app.app, app.dir);
         log(`${d.kind}: ${app.app} deployed`);
+      }
+      if (spinner) {
+        await createAndDeploy(d, spinner.app, spinner.dir);
+        log(`${d.kind}: ${spinner.app} deployed`);
       }
     }
 
@@ -134,13 +142,20 @@ async function main(): Promise<number> {
       latency = await measureLatency(children, targets, settings, log);
     }
 
+    let neighbour: NeighbourSeries[] = [];
+    if (spinner && node) {
+      for (const d of daemons) await scale(d, node.app, 1);
+      const settings = { rounds: options.neighbourRounds, durationS: options.durationS, warmupS: options.warmupS, connections: options.connections };
+      neighbour = await measureNeighbour(children, daemons, { neighbour: node.app, spinner: spinner.app }, settings, log);
+    }
+
     const breakdown = options.parts.includes('breakdown') && node
       ? await measureBreakdown({ state: daemons[0]!.state, app: node.app, workDir: join(work, 'breakdown'), runs: options.breakdownRuns }, log)
       : null;
 
     const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
     const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim() !== '';
-    const partial = { start, latency };
+    const partial = { start, latency, neighbour };
     const report: SandboxBenchReport = {
       generatedAt: new Date().toISOString(),
       commit: `${commit}${dirty ? ' + uncommitted changes in src/' : ''}`,
@@ -149,11 +164,13 @@ async function main(): Promise<number> {
         rounds: options.rounds,
         wrk: `wrk -t1 -c${options.connections} -d${options.durationS}s (after a ${options.warmupS} s warm-up)`,
         latencyRounds: options.latencyRounds,
+        neighbourRounds: options.neighbourRounds,
         breakdownRuns: options.breakdownRuns,
       },
       apps: apps.map((a) => ({ name: a.name, description: a.description })),
       start,
       latency,
+      neighbour,
       nginxVersion: nginx?.version ?? null,
       breakdown,
       notes: [

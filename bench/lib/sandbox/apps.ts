@@ -59,6 +59,14 @@ export async function writeBenchApp(root: string, name: BenchAppName): Promise<B
   return { name, app: appName(name), dir, description: "WSGI function under Debian's gunicorn (`--workers 1`, no virtualenv)" };
 }
 
+/** The spinner app beside the node app in the neighbour part (neighbour.ts says what it runs). */
+export async function writeSpinnerApp(root: string, files: Record<string, string>): Promise<{ app: string; dir: string }> {
+  const dir = join(root, 'app-spinner');
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text, { mode: 0o644 });
+  return { app: 'bench-spinner', dir };
+}
+
 /** The argv that runs the node app on the host, plainly (nginx's upstream in the latency table). */
 export function plainNodeApp(app: BenchApp): { command: string; args: string[] } {
   return { command: process.execPath, args: [join(app.dir, 'server.mjs')] };

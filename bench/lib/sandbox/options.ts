@@ -11,7 +11,7 @@ export const BENCH_APPS = ['node', 'gunicorn'] as const;
 export type BenchAppName = (typeof BENCH_APPS)[number];
 
 /** The parts of a run, in the order they run. */
-export const PARTS = ['start', 'latency', 'breakdown'] as const;
+export const PARTS = ['start', 'latency', 'neighbour', 'breakdown'] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface SandboxBenchOptions {
@@ -21,6 +21,8 @@ export interface SandboxBenchOptions {
   readonly parts: readonly Part[];
   /** wrk rounds per server (interleaved); the table shows each server's median round. */
   readonly latencyRounds: number;
+  /** Pairs of wrk rounds (spinner paused, spinning) against the neighbour, per daemon. */
+  readonly neighbourRounds: number;
   readonly durationS: number;
   readonly warmupS: number;
   readonly connections: number;
@@ -41,6 +43,8 @@ export const SANDBOX_DEFAULTS = {
   quickRounds: 6,
   latencyRounds: 3,
   quickLatencyRounds: 1,
+  neighbourRounds: 3,
+  quickNeighbourRounds: 1,
   durationS: 5,
   quickDurationS: 3,
   warmupS: 1,
@@ -55,13 +59,15 @@ const D = SANDBOX_DEFAULTS;
 export const SANDBOX_USAGE = `usage: npm run bench:sandbox -- [options]      (or: node bench/sandbox.ts [options])
 
 Two real \`berth server\`s from dist/ (--sandbox required and --sandbox off),
-the same apps on each: instance start time and latency through the edge.
+the same apps on each: instance start time, latency through the edge, and
+the latency of an app while its neighbour spins.
 
   --quick                ${D.quickRounds} start rounds, the node app only, ${D.quickLatencyRounds} × ${D.quickDurationS} s wrk, ${D.quickBreakdownRuns} launches per breakdown variant (about a minute)
   --rounds N             scale 0 → 1 rounds per app and daemon (default ${D.rounds})
   --apps a,b             any of ${BENCH_APPS.join(', ')} (default: both; --quick: node)
   --only a,b             any of ${PARTS.join(', ')} (default: all)
   --latency-rounds N     wrk rounds per server, interleaved (default ${D.latencyRounds})
+  --neighbour-rounds N   pairs of wrk rounds (spinner paused, spinning) per daemon (default ${D.neighbourRounds})
   --duration SECONDS     each measured wrk round (default ${D.durationS}, after a ${D.warmupS} s warm-up)
   --connections N        wrk connections (default ${D.connections})
   --breakdown-runs N     launches of each variant in the breakdown (default ${D.breakdownRuns})
@@ -100,6 +106,7 @@ export function parseSandboxBenchOptions(argv: readonly string[], env: Readonly<
         apps: { type: 'string' },
         only: { type: 'string' },
         'latency-rounds': { type: 'string' },
+        'neighbour-rounds': { type: 'string' },
         duration: { type: 'string' },
         connections: { type: 'string' },
         'breakdown-runs': { type: 'string' },
@@ -119,6 +126,7 @@ export function parseSandboxBenchOptions(argv: readonly string[], env: Readonly<
     apps: list(values.apps, BENCH_APPS, 'app', quick ? ['node'] : BENCH_APPS),
     parts: list(values.only, PARTS, 'part', PARTS),
     latencyRounds: values['latency-rounds'] === undefined ? (quick ? D.quickLatencyRounds : D.latencyRounds) : count(values['latency-rounds'], '--latency-rounds', 10),
+    neighbourRounds: values['neighbour-rounds'] === undefined ? (quick ? D.quickNeighbourRounds : D.neighbourRounds) : count(values['neighbour-rounds'], '--neighbour-rounds', 10),
     durationS: values.duration === undefined ? (quick ? D.quickDurationS : D.durationS) : count(values.duration, '--duration', 120),
     warmupS: D.warmupS,
     connections: values.connections === undefined ? D.connections : count(values.connections, '--connections', 1024),

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import type { WrkResult } from '../wrk.ts';
 import type { BreakdownResult } from './breakdown.ts';
 import type { LatencySeries } from './latency.ts';
-import { breakdownTable, evaluateTargets, failsCheck, percentile, renderMarkdown, summarize, summarizeLatency, type SandboxBenchReport } from './report.ts';
+import { breakdownTable, evaluateTargets, failsCheck, percentile, renderMarkdown, summarize, summarizeLatency, summarizeNeighbour, type SandboxBenchReport } from './report.ts';
+import type { NeighbourSeries } from './neighbour.ts';
 import type { StartSample, StartSeries } from './start-rounds.ts';
 
 const NO_ERRORS = { connect: 0, read: 0, write: 0, timeout: 0, non2xx3xx: 0 };
@@ -35,36 +36,36 @@ test('nearest-rank percentiles and medians (the mean of the middle two for an ev
 });
 
 test('start is judged on the medians of "the edge serves it": ≤ 1.2× unsandboxed is met, above is not', () => {
-  const met = evaluateTargets({ start: [series('sandboxed', [330, 300, 360]), series('unsandboxed', [300, 290, 310])], latency: [] });
+  const met = evaluateTargets({ start: [series('sandboxed', [330, 300, 360]), series('unsandboxed', [300, 290, 310])], latency: [], neighbour: [] });
   assert.equal(met.length, 1);
   assert.equal(met[0]!.id, 'start-node');
   assert.ok(Math.abs(met[0]!.ratio! - 1.1) < 1e-9);
   assert.equal(met[0]!.verdict, 'met');
   assert.equal(failsCheck(met[0]!), false);
-  const missed = evaluateTargets({ start: [series('sandboxed', [400, 390, 410]), series('unsandboxed', [300, 290, 310])], latency: [] });
+  const missed = evaluateTargets({ start: [series('sandboxed', [400, 390, 410]), series('unsandboxed', [300, 290, 310])], latency: [], neighbour: [] });
   assert.equal(missed[0]!.verdict, 'not met');
   assert.equal(failsCheck(missed[0]!), true);
 });
 
 test('a start series where most rounds failed, or that never ran, is not measured (and fails --check)', () => {
   const failing = series('sandboxed', [300], { errors: ['a', 'b'] });
-  const verdict = evaluateTargets({ start: [failing, series('unsandboxed', [300])], latency: [] })[0]!;
+  const verdict = evaluateTargets({ start: [failing, series('unsandboxed', [300])], latency: [], neighbour: [] })[0]!;
   assert.equal(verdict.verdict, 'not measured');
   assert.match(verdict.reason!, /2 of 3 rounds failed/);
   assert.equal(failsCheck(verdict), true);
-  assert.equal(evaluateTargets({ start: [series('unsandboxed', [300])], latency: [] })[0]!.reason, 'not run');
+  assert.equal(evaluateTargets({ start: [series('unsandboxed', [300])], latency: [], neighbour: [] })[0]!.reason, 'not run');
 });
 
 test('p99 is judged on each server\'s median round; wrk errors make it unmeasured; a busy machine is flagged, not hidden', () => {
-  const ok = evaluateTargets({ start: [], latency: [latency('sandboxed', [10, 50, 11]), latency('unsandboxed', [10, 10.5, 9])] });
+  const ok = evaluateTargets({ start: [], latency: [latency('sandboxed', [10, 50, 11]), latency("unsandboxed", [10, 10.5, 9])], neighbour: [] });
   assert.equal(ok[0]!.id, 'latency-p99');
   assert.ok(Math.abs(ok[0]!.ratio! - 11 / 10) < 1e-9);
   assert.equal(ok[0]!.verdict, 'met', 'one slow round of three does not decide');
   assert.equal(ok[0]!.disturbed, false);
-  const busy = evaluateTargets({ start: [], latency: [latency('sandboxed', [12], 40), latency('unsandboxed', [10])] })[0]!;
+  const busy = evaluateTargets({ start: [], latency: [latency('sandboxed', [12], 40), latency('unsandboxed', [10])], neighbour: [] })[0]!;
   assert.equal(busy.verdict, 'not met');
   assert.equal(busy.disturbed, true);
-  const errors = evaluateTargets({ start: [], latency: [latency('sandboxed', [10], 2, { ...NO_ERRORS, non2xx3xx: 3 }), latency('unsandboxed', [10])] })[0]!;
+  const errors = evaluateTargets({ start: [], latency: [latency('sandboxed', [10], 2, { ...NO_ERRORS, non2xx3xx: 3 }), latency('unsandboxed', [10])], neighbour: [] })[0]!;
   assert.equal(errors.verdict, 'not measured');
   assert.match(errors.reason!, /3 errors/);
   assert.deepEqual(summarizeLatency(undefined), { rounds: 0, requestsPerSec: null, p50: null, p99: null, errors: 0, otherCpuPercent: null, throttled: null });
@@ -104,12 +105,12 @@ test('the breakdown says what each layer adds over the one it is built on', () =
 });
 
 test('the markdown has a table per part that ran and a verdict per target', () => {
-  const partial = { start: [series('sandboxed', [330]), series('unsandboxed', [300])], latency: [latency('sandboxed', [12]), latency('unsandboxed', [10]), latency('nginx', [5])] };
+  const partial = { start: [series('sandboxed', [330]), series('unsandboxed', [300])], latency: [latency('sandboxed', [12]), latency('unsandboxed', [10]), latency('nginx', [5])], neighbour: [neighbour('sandboxed', [5, 6], [8, 9]), neighbour('unsandboxed', [5], [40])] };
   const report: SandboxBenchReport = {
     generatedAt: '2026-12-07T05:00:00.000Z',
     commit: 'abc1234',
     machine: { nproc: 2 },
-    settings: { rounds: 1, wrk: 'wrk -t1 -c64 -d5s', latencyRounds: 1, breakdownRuns: 3 },
+    settings: { rounds: 1, wrk: 'wrk -t1 -c64 -d5s', latencyRounds: 1, neighbourRounds: 2, breakdownRuns: 3 },
     apps: [{ name: 'node', description: 'node:http server' }],
     ...partial,
     nginxVersion: '1.22.1',
@@ -124,5 +125,26 @@ test('the markdown has a table per part that ran and a verdict per target', () =
   assert.match(text, /\| berth edge → app, \*\*sandboxed\*\* \| 1000 \| 3\.00 ms \| 12\.0 ms \| 1\.20× \| 1\.00× \| 0 \| 2 % \| — \|/);
   assert.match(text, /\| node app: instance start .* \| 1\.10× \| ≤ 1\.2× \| \*\*met\*\* \|/);
   assert.match(text, /\| p99 through the edge, node app \| 1\.20× \| ≤ 1\.1× \| \*\*not met\*\* \|/);
+  assert.match(text, /\| \*\*sandboxed\*\* .* \| 1000, 1\.38 ms, 5\.50 ms \| 1000, 2\.13 ms, 8\.50 ms \| 1\.55× \| 1\.00× \| 0 \|/);
+  assert.match(text, /\| unsandboxed \(the same loops, uncontained\) \| .* \| 8\.00× \|/);
+  assert.match(text, /while a neighbour spins .* \| 1\.55× \| ≤ 2× \| \*\*met\*\* \|/);
   assert.match(text, /- a note/);
+});
+
+function neighbour(daemon: 'sandboxed' | 'unsandboxed', idle: number[], spinning: number[], errors: string[] = []): NeighbourSeries {
+  return { daemon, rounds: [...idle.map((p99) => ({ state: 'idle' as const, wrk: wrk(p99) })), ...spinning.map((p99) => ({ state: 'spinning' as const, wrk: wrk(p99) }))], errors };
+}
+
+test('the neighbour is judged on the sandboxed daemon\'s p99 spinning ÷ idle (median rounds); no rounds is unmeasured, not met', () => {
+  const [ok] = evaluateTargets({ start: [], latency: [], neighbour: [neighbour('sandboxed', [5, 6, 50], [9, 10, 11]), neighbour('unsandboxed', [5], [60])] });
+  assert.equal(ok!.id, 'neighbour-p99');
+  assert.ok(Math.abs(ok!.ratio! - 10 / 6) < 1e-9);
+  assert.equal(ok!.verdict, 'met');
+  const [slow] = evaluateTargets({ start: [], latency: [], neighbour: [neighbour('sandboxed', [5], [11])] });
+  assert.equal(slow!.verdict, 'not met');
+  const [failed] = evaluateTargets({ start: [], latency: [], neighbour: [neighbour('sandboxed', [], [], ['the spinner did not start'])] });
+  assert.equal(failed!.verdict, 'not measured');
+  assert.match(failed!.reason!, /the spinner did not start/);
+  assert.equal(evaluateTargets({ start: [], latency: [], neighbour: [neighbour('unsandboxed', [5], [60])] }).length, 0, 'the uncontained row is a reference only');
+  assert.deepEqual(summarizeNeighbour(undefined, 'idle'), { rounds: 0, requestsPerSec: null, p50: null, p99: null, errors: 0 });
 });

@@ -1,10 +1,12 @@
 // The sandbox bench's results as data, its verdicts against issue 15's
-// targets (start ≤ 1.2× and p99 ≤ 1.1× unsandboxed), and the markdown that
+// targets (start ≤ 1.2× and p99 ≤ 1.1× unsandboxed; a neighbour's p99
+// while another app spins ≤ 2× its idle p99), and the markdown that
 // prints them. Pure: the runner fills a SandboxBenchReport, these read it.
 import { totalErrors, type WrkResult } from '../wrk.ts';
 import type { BreakdownResult, Variant } from './breakdown.ts';
 import type { DaemonKind } from './daemon.ts';
 import type { LatencySeries, LatencyServer } from './latency.ts';
+import { SPIN_CPU, SPIN_THREADS, type NeighbourSeries, type NeighbourState } from './neighbour.ts';
 import type { StartSample, StartSeries } from './start-rounds.ts';
 
 /** Other processes' CPU use (% of one core) above which a measurement counts as disturbed. */
@@ -12,6 +14,7 @@ export const DISTURBED_PERCENT = 10;
 
 export const START_LIMIT = 1.2;
 export const P99_LIMIT = 1.1;
+export const NEIGHBOUR_LIMIT = 2;
 
 export interface Summary {
   readonly n: number;
@@ -44,7 +47,7 @@ export type VerdictWord = 'met' | 'not met' | 'not measured';
 export interface TargetVerdict {
   readonly id: string;
   readonly title: string;
-  /** Sandboxed ÷ unsandboxed must be at most this. */
+  /** The ratio (sandboxed ÷ unsandboxed; for the neighbour, spinning ÷ idle) must be at most this. */
   readonly limit: number;
   readonly ratio: number | null;
   readonly verdict: VerdictWord;
@@ -61,11 +64,13 @@ export interface SandboxBenchReport {
     readonly rounds: number;
     readonly wrk: string;
     readonly latencyRounds: number;
+    readonly neighbourRounds: number;
     readonly breakdownRuns: number;
   };
   readonly apps: ReadonlyArray<{ readonly name: string; readonly description: string }>;
   readonly start: readonly StartSeries[];
   readonly latency: readonly LatencySeries[];
+  readonly neighbour: readonly NeighbourSeries[];
   readonly nginxVersion: string | null;
   readonly breakdown: BreakdownResult | null;
   readonly notes: readonly string[];
@@ -134,8 +139,29 @@ function judge(id: string, title: string, limit: number, ratio: number | null, p
   return { id, title, limit, ratio, verdict: ratio <= limit ? 'met' : 'not met', disturbed };
 }
 
-/** The targets of the parts that ran: each app's start (medians of "the edge serves it"), and p99 through the edge. */
-export function evaluateTargets(report: Pick<SandboxBenchReport, 'start' | 'latency'>): TargetVerdict[] {
+export interface NeighbourSummary {
+  readonly rounds: number;
+  readonly requestsPerSec: number | null;
+  readonly p50: number | null;
+  readonly p99: number | null;
+  readonly errors: number;
+}
+
+/** The neighbour's rounds of one state on one daemon: each metric's median round. */
+export function summarizeNeighbour(series: NeighbourSeries | undefined, state: NeighbourState): NeighbourSummary {
+  const rounds = (series?.rounds ?? []).filter((r) => r.state === state);
+  const metric = (pick: (wrk: WrkResult) => number | null) => summarize(rounds.map((r) => pick(r.wrk)).filter((v): v is number => v !== null)).median;
+  return {
+    rounds: rounds.length,
+    requestsPerSec: metric((w) => w.requestsPerSec),
+    p50: metric((w) => w.latencyMs.p50),
+    p99: metric((w) => w.latencyMs.p99),
+    errors: rounds.reduce((sum, r) => sum + totalErrors(r.wrk.errors), 0),
+  };
+}
+
+/** The targets of the parts that ran: each app's start (medians of "the edge serves it"), p99 through the edge, and the neighbour's p99 while the spinner spins (sandboxed). */
+export function evaluateTargets(report: Pick<SandboxBenchReport, 'start' | 'latency' | 'neighbour'>): TargetVerdict[] {
   const verdicts: TargetVerdict[] = [];
   const apps = [...new Set(report.start.map((s) => s.app))];
   for (const app of apps) {
@@ -157,6 +183,18 @@ export function evaluateTargets(report: Pick<SandboxBenchReport, 'start' | 'late
           : null;
     const disturbed = [sandboxed, unsandboxed].some((s) => (s.otherCpuPercent ?? 0) > DISTURBED_PERCENT);
     verdicts.push(judge('latency-p99', 'p99 through the edge, node app', P99_LIMIT, ratioOf(sandboxed.p99, unsandboxed.p99), problem, disturbed));
+  }
+  const contained = report.neighbour.find((s) => s.daemon === 'sandboxed');
+  if (contained !== undefined) {
+    const idle = summarizeNeighbour(contained, 'idle');
+    const spinning = summarizeNeighbour(contained, 'spinning');
+    const problem =
+      idle.rounds === 0 || spinning.rounds === 0
+        ? `not measured${contained.errors[0] ? `: ${contained.errors[0].split('\n')[0]}` : ''}`
+        : idle.errors + spinning.errors > 0
+          ? `wrk saw ${idle.errors + spinning.errors} errors or non-2xx answers`
+          : null;
+    verdicts.push(judge('neighbour-p99', `the node app's p99 while a neighbour spins (${SPIN_THREADS} busy threads, cpu = ${SPIN_CPU}), sandboxed: spinning ÷ idle`, NEIGHBOUR_LIMIT, ratioOf(spinning.p99, idle.p99), problem, false));
   }
   return verdicts;
 }
@@ -223,6 +261,18 @@ export function latencyTable(report: Pick<SandboxBenchReport, 'latency' | 'nginx
   return lines;
 }
 
+export function neighbourTable(report: Pick<SandboxBenchReport, 'neighbour'>): string[] {
+  const lines = ['| daemon | idle: req/s, p50, p99 | spinning: req/s, p50, p99 | p99 spinning ÷ idle | req/s spinning ÷ idle | errors |', '|---|---|---|---|---|---|'];
+  for (const series of report.neighbour) {
+    const idle = summarizeNeighbour(series, 'idle');
+    const spinning = summarizeNeighbour(series, 'spinning');
+    const cells = (s: NeighbourSummary) => (s.rounds === 0 ? '—' : `${s.requestsPerSec?.toFixed(0) ?? '—'}, ${formatMs(s.p50)}, ${formatMs(s.p99)}`);
+    const name = series.daemon === 'sandboxed' ? '**sandboxed** (the quota holds the spinner to half a core)' : 'unsandboxed (the same loops, uncontained)';
+    lines.push(`| ${name} | ${cells(idle)} | ${cells(spinning)} | ${formatRatio(ratioOf(spinning.p99, idle.p99))} | ${formatRatio(ratioOf(spinning.requestsPerSec, idle.requestsPerSec))} | ${idle.errors + spinning.errors}${series.errors.length > 0 ? `; failed: ${series.errors[0]!.split('\n')[0]}` : ''} |`);
+  }
+  return lines;
+}
+
 /** Each layer of a sandboxed launch and the variant it is measured against. */
 export const LAYERS: ReadonlyArray<{ readonly variant: Variant; readonly over: Variant | null; readonly adds: string }> = [
   { variant: 'plain', over: null, adds: 'spawn as the app\'s uid (the unsandboxed launcher)' },
@@ -274,10 +324,13 @@ export function renderMarkdown(report: SandboxBenchReport): string {
   if (report.latency.length > 0) {
     out.push(`## Latency through the edge: ${report.settings.wrk}, ${report.settings.latencyRounds} interleaved rounds, each metric's median round`, '', ...latencyTable(report), '');
   }
+  if (report.neighbour.length > 0) {
+    out.push(`## A neighbour spinning: the node app through the edge while a spinner app (${SPIN_THREADS} busy threads, berth.toml cpu = ${SPIN_CPU}) is paused or spinning, ${report.settings.wrk}, ${report.settings.neighbourRounds} pairs of rounds per daemon, each metric's median round`, '', ...neighbourTable(report), '');
+  }
   if (report.breakdown !== null) {
     out.push(`## Where a sandboxed start goes: the same program (node listens on 127.0.0.1:0, says so, exits), ${report.settings.breakdownRuns} launches per variant`, '', ...breakdownTable(report.breakdown), '');
   }
-  out.push('## Targets (issue 15)', '', '| target | sandboxed ÷ unsandboxed | limit | verdict |', '|---|---|---|---|');
+  out.push('## Targets (issue 15)', '', '| target | ratio | limit | verdict |', '|---|---|---|---|');
   for (const v of report.targets) out.push(`| ${v.title} | ${formatRatio(v.ratio)} | ≤ ${v.limit}× | ${verdictText(v)} |`);
   if (report.notes.length > 0) out.push('', ...report.notes.map((note) => `- ${note}`));
   return `${out.join('\n')}\n`;
