@@ -27,5 +27,5 @@ export async function readHostLayout(): Promise<HostLayout> {
       // Not on this host.
     }
   }
-  return { topLevel, etc };
+  return { topLevel, etc, etcMirror: null };
 }

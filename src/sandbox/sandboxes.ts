@@ -7,12 +7,13 @@ import type { Launcher, RunAs } from '../runner/launcher.ts';
 import { openSandboxNetworks, type OpenedSandboxNetworks } from './app-networks.ts';
 import { detectCgroups } from './cgroups.ts';
 import { etcFiles } from './etc-files.ts';
+import { keepEtcMirror, type EtcMirrorKeeper } from './etc-mirror.ts';
 import { readHostLayout } from './host-layout.ts';
 import { launchSandboxed } from './launch.ts';
 import { LoopbackForwarder, loopbackPorts } from './loopback-forwarder.ts';
 import { FIRST_LINK_SLOT, LINK_SLOTS } from './link-addresses.ts';
 import { defaultSeccompProgram, seccompArch } from './seccomp.ts';
-import type { HostLayout, SandboxMount, SandboxTools } from './spec.ts';
+import { ETC_GENERATED, type HostLayout, type SandboxMount, type SandboxTools } from './spec.ts';
 import type { AppNetwork, CgroupDriver, ResourceLimits } from './types.ts';
 
 // The sandboxes of one daemon: what it found on the machine (bwrap, the
@@ -91,14 +92,16 @@ export class Sandboxes {
   readonly #layout: HostLayout;
   readonly #rootName: string;
   readonly #forwarder: LoopbackForwarder;
+  readonly #etcMirror: EtcMirrorKeeper;
 
-  private constructor(options: SandboxesOptions, tools: SandboxTools, cgroups: CgroupDriver, seccomp: Buffer | null, networks: OpenedSandboxNetworks, layout: HostLayout, rootName: string) {
+  private constructor(options: SandboxesOptions, tools: SandboxTools, cgroups: CgroupDriver, seccomp: Buffer | null, networks: OpenedSandboxNetworks, layout: HostLayout, etcMirror: EtcMirrorKeeper, rootName: string) {
     this.#options = options;
     this.#tools = tools;
     this.#cgroups = cgroups;
     this.#seccomp = seccomp;
     this.#networks = networks;
     this.#layout = layout;
+    this.#etcMirror = etcMirror;
     this.#rootName = rootName;
     this.#forwarder = new LoopbackForwarder(networks.serviceAddress, options.log);
   }
@@ -138,7 +141,9 @@ export class Sandboxes {
     } catch (err) {
       return unavailable((err as Error).message);
     }
-    const sandboxes = new Sandboxes(options, { bwrap: bwrap!, setpriv: setpriv!, nsenter: nsenter! }, cgroups.driver, arch === null ? null : defaultSeccompProgram(arch), networks, await readHostLayout(), rootName);
+    const layout = await readHostLayout();
+    const etcMirror = await keepEtcMirror({ source: '/etc', names: layout.etc, mirror: join(options.stateDir, 'run', 'etc-mirror'), placeholders: ETC_GENERATED }, options.log);
+    const sandboxes = new Sandboxes(options, { bwrap: bwrap!, setpriv: setpriv!, nsenter: nsenter! }, cgroups.driver, arch === null ? null : defaultSeccompProgram(arch), networks, { ...layout, etcMirror: etcMirror.path }, etcMirror, rootName);
     options.log(`sandboxes: every app runs contained (bubblewrap, cgroup v${cgroups.driver.version}${arch === null ? '' : ', seccomp'}, a network of its own)`);
     return { sandboxes, reason: null };
   }
@@ -223,6 +228,7 @@ export class Sandboxes {
   }
 
   async close(): Promise<void> {
+    this.#etcMirror.stop();
     await this.#forwarder.close();
     await this.#networks.close();
   }

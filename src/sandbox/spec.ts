@@ -56,6 +56,8 @@ export interface HostLayout {
   readonly topLevel: ReadonlyArray<{ readonly name: string; readonly linkTo: string | null }>;
   /** /etc entries (of ETC_ALLOWED) present on this host. */
   readonly etc: readonly string[];
+  /** A copy of those entries (etc-mirror.ts) bound at /etc in one mount; null: each entry is bound from the host. */
+  readonly etcMirror: string | null;
 }
 
 /**
@@ -110,7 +112,8 @@ export function systemMounts(host: HostLayout, tmpBytes = DEFAULT_TMP_BYTES): Sa
     if (entry.linkTo !== null) mounts.push({ kind: 'symlink', to: entry.linkTo, target: `/${entry.name}` });
     else mounts.push({ kind: 'bind', source: `/${entry.name}`, target: `/${entry.name}`, writable: false });
   }
-  for (const name of host.etc) mounts.push({ kind: 'bind', source: `/etc/${name}`, target: `/etc/${name}`, writable: false });
+  if (host.etcMirror !== null) mounts.push({ kind: 'bind', source: host.etcMirror, target: '/etc', writable: false });
+  else for (const name of host.etc) mounts.push({ kind: 'bind', source: `/etc/${name}`, target: `/etc/${name}`, writable: false });
   mounts.push(
     { kind: 'proc', target: '/proc' },
     { kind: 'dev', target: '/dev' },

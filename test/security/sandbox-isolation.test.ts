@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { descendants } from '../helpers/processes.ts';
+import { ETC_ALLOWED, ETC_GENERATED } from '../../src/sandbox/spec.ts';
 import { edgeRequest, hostileRun, whoami } from './hostile-app.ts';
 import { askNeighbour, assertServed, HOSTILE, HOSTILE_HOST, NEIGHBOUR, NEIGHBOUR_HOST, ps, SANDBOX, sandboxScene, type SandboxScene } from './sandbox-scene.ts';
 
@@ -173,12 +174,14 @@ test('berth\'s state folder (database, admin token, SSH host key) and other apps
     '/home',
     '/etc/shadow',
     '/etc/ssh',
+    '/etc/ssl/private',
+    '/etc/sudoers',
     '/var/lib',
   ];
   // They are there on the host.
   for (const path of secrets.slice(0, 3)) readFileSync(path);
   const neighbour = askNeighbour(t, d);
-  const peek = await hostileRun(d, HOSTILE_HOST, ['node', '-e', PEEK, state, apps, join(apps, HOSTILE), me.home, ...secrets]);
+  const peek = await hostileRun(d, HOSTILE_HOST, ['node', '-e', PEEK, state, apps, join(apps, HOSTILE), me.home, '/etc', '/etc/ssl/certs/ca-certificates.crt', ...secrets]);
   assertServed(await neighbour.stop(), 1, 'the look at berth\'s folders');
   assert.equal(peek.code, 0, peek.stderr);
   const seen = JSON.parse(peek.stdout) as Record<string, unknown>;
@@ -190,4 +193,9 @@ test('berth\'s state folder (database, admin token, SSH host key) and other apps
   assert.deepEqual(seen[join(apps, HOSTILE)], { names: ['builds', 'home'] });
   assert.equal(me.home, join(apps, HOSTILE, 'home'));
   assert.ok(typeof seen[me.home] === 'object', 'its own home is there');
+  // Its /etc: what programs need (the allowlist, one copy for every sandbox) and berth's files for it, nothing else of the host's.
+  const etc = (seen['/etc'] as { names: string[] }).names;
+  for (const name of etc) assert.ok(ETC_ALLOWED.includes(name) || ETC_GENERATED.includes(name), `/etc/${name} is shown`);
+  for (const name of ETC_GENERATED) assert.ok(etc.includes(name), `berth's /etc/${name}`);
+  assert.ok((seen['/etc/ssl/certs/ca-certificates.crt'] as { bytes: number }).bytes > 1000, 'TLS roots are there');
 });

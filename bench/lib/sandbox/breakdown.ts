@@ -33,7 +33,7 @@ import {
 } from '../../../src/sandbox/index.ts';
 
 /** The variants, in the order they add layers. */
-export const VARIANTS = ['plain', 'setpriv', 'nsenter+setpriv', 'bwrap+setpriv', 'nsenter+bwrap+setpriv', 'nsenter+bwrap+seccomp+setpriv', 'launchSandboxed', 'launchSandboxed, no CPU quota'] as const;
+export const VARIANTS = ['plain', 'setpriv', 'nsenter+setpriv', 'bwrap+setpriv', 'nsenter+bwrap+setpriv', 'nsenter+bwrap+setpriv, /etc entry by entry', 'nsenter+bwrap+seccomp+setpriv', 'launchSandboxed', 'launchSandboxed, no CPU quota'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export interface BreakdownResult {
@@ -45,6 +45,8 @@ export interface BreakdownResult {
   readonly cgroupRemoveMs: readonly number[];
   readonly cgroupVersion: 1 | 2;
   readonly mounts: number;
+  /** The same sandbox's mounts with /etc bound entry by entry (as before the daemon's copy of /etc). */
+  readonly mountsEntryByEntry: number;
   readonly errors: readonly string[];
 }
 
@@ -141,7 +143,7 @@ export async function measureBreakdown(input: BreakdownInput, log: (line: string
   const build = join(input.workDir, 'release');
   await mkdir(build, { recursive: true, mode: 0o755 });
   const tools: SandboxTools = { bwrap: await findTool('bwrap'), setpriv: await findTool('setpriv'), nsenter: await findTool('nsenter') };
-  const mounts = appMounts(await readHostLayout(), {
+  const folders = {
     build,
     buildWritable: false,
     home,
@@ -149,7 +151,11 @@ export async function measureBreakdown(input: BreakdownInput, log: (line: string
     data: null,
     runtimes: runtimeRoots([process.execPath], input.state),
     etcDir: join(input.state, 'run', 'sandbox', input.app, 'etc'),
-  });
+  };
+  // The daemon's copy of /etc, as its sandboxes bind it; and, for comparison, each entry bound from the host as before.
+  const layout = await readHostLayout();
+  const mounts = appMounts({ ...layout, etcMirror: join(input.state, 'run', 'etc-mirror') }, folders);
+  const entryByEntry = appMounts(layout, folders);
   const arch = seccompArch();
   const seccomp = arch === null ? null : defaultSeccompProgram(arch);
   // Groups of their own, beside the daemon's (its sweep never meets them).
@@ -162,6 +168,7 @@ export async function measureBreakdown(input: BreakdownInput, log: (line: string
   const fds = { info: 3, block: 4, seccomp: SECCOMP_FD };
   const full = withoutHandshake(launchArgv({ ...spec, netnsPath }, tools, fds));
   const noSeccomp = withoutHandshake(launchArgv({ ...spec, netnsPath }, tools, { ...fds, seccomp: null }));
+  const etcByEntry = withoutHandshake(launchArgv({ ...spec, mounts: entryByEntry, netnsPath }, tools, { ...fds, seccomp: null }));
   const ownNet = withoutHandshake(launchArgv({ ...spec, netnsPath: null }, tools, { ...fds, seccomp: null }));
   const setpriv = setprivTail(full, tools.setpriv);
   const run: Record<Exclude<Variant, 'launchSandboxed' | 'launchSandboxed, no CPU quota'>, () => Promise<number>> = {
@@ -170,6 +177,7 @@ export async function measureBreakdown(input: BreakdownInput, log: (line: string
     'nsenter+setpriv': () => timeUp([tools.nsenter, `--net=${netnsPath}`, '--', ...setpriv], { env }),
     'bwrap+setpriv': () => timeUp(ownNet, { env }),
     'nsenter+bwrap+setpriv': () => timeUp(noSeccomp, { env }),
+    'nsenter+bwrap+setpriv, /etc entry by entry': () => timeUp(etcByEntry, { env }),
     'nsenter+bwrap+seccomp+setpriv': () => (seccomp === null ? Promise.reject(new Error('no seccomp filter on this architecture')) : timeUp(full, { env, seccomp })),
   };
   const upMs = Object.fromEntries(VARIANTS.map((v) => [v, [] as number[]])) as Record<Variant, number[]>;
@@ -221,5 +229,5 @@ export async function measureBreakdown(input: BreakdownInput, log: (line: string
     }
     log(`breakdown ${i + 1}/${input.runs}: ${VARIANTS.map((v) => `${v} ${upMs[v].at(-1)?.toFixed(0) ?? '?'}`).join(', ')} ms`);
   }
-  return { upMs, launchReturnedMs, cgroupCreateMs, cgroupRemoveMs, cgroupVersion: cgroups.version, mounts: mounts.length, errors };
+  return { upMs, launchReturnedMs, cgroupCreateMs, cgroupRemoveMs, cgroupVersion: cgroups.version, mounts: mounts.length, mountsEntryByEntry: entryByEntry.length, errors };
 }

@@ -81,6 +81,7 @@ function breakdown(): BreakdownResult {
       'nsenter+setpriv': [65, 66, 67],
       'bwrap+setpriv': [80, 81, 82],
       'nsenter+bwrap+setpriv': [82, 83, 84],
+      'nsenter+bwrap+setpriv, /etc entry by entry': [90, 91, 92],
       'nsenter+bwrap+seccomp+setpriv': [84, 85, 86],
       launchSandboxed: [95, 96, 97],
       'launchSandboxed, no CPU quota': [90, 91, 92],
@@ -89,7 +90,8 @@ function breakdown(): BreakdownResult {
     cgroupCreateMs: [7, 8, 9],
     cgroupRemoveMs: [2, 2, 2],
     cgroupVersion: 1,
-    mounts: 42,
+    mounts: 19,
+    mountsEntryByEntry: 42,
     errors: [],
   };
 }
@@ -100,7 +102,9 @@ test('the breakdown says what each layer adds over the one it is built on', () =
   assert.match(text, /\| nsenter\+bwrap\+setpriv \| 83\.0 ms \/ 84\.0 ms \| 17\.0 ms over nsenter\+setpriv \|/);
   assert.match(text, /\| launchSandboxed \| 96\.0 ms \/ 97\.0 ms \| 11\.0 ms over nsenter\+bwrap\+seccomp\+setpriv \|/);
   assert.match(text, /\| launchSandboxed, no CPU quota \| 91\.0 ms \/ 92\.0 ms \| -5\.0 ms over launchSandboxed \|/);
+  assert.match(text, /\| nsenter\+bwrap\+setpriv, \/etc entry by entry \| 91\.0 ms \/ 92\.0 ms \| 8\.0 ms over nsenter\+bwrap\+setpriv \|/);
   assert.match(text, /create 8\.00 ms, remove 2\.00 ms/);
+  assert.match(text, /19 mounts \(42 with \/etc entry by entry\)/);
   assert.match(text, /1\.57× the plain start/);
 });
 
