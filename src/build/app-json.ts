@@ -307,7 +307,7 @@ function cron(raw: unknown, errors: string[], notes: string[]): CronJobConfig[] 
       notes.push(`app.json: ${where} is in maintenance: not scheduled`);
       return;
     }
-    const name = cronJobName(schedule, run);
+    const name = appJsonJobName(schedule, run);
     const twin = jobs.find((job) => job.name === name);
     if (twin !== undefined) errors.push(`${where}: the same command and schedule as ${twin.where}`);
     else jobs.push({ name, schedule, timezone: 'UTC', command: run, timeoutMs: null, where });
@@ -321,7 +321,7 @@ function cron(raw: unknown, errors: string[], notes: string[]): CronJobConfig[] 
  * words and a digest of the schedule and command: readable in `berth cron`,
  * and the same on every deploy while the entry is.
  */
-export function cronJobName(schedule: string, command: string): string {
+export function appJsonJobName(schedule: string, command: string): string {
   const words = command.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+/, '').slice(0, 40).replace(/-+$/, '');
   const digest = createHash('sha256').update(`${schedule}\n${command}`).digest('hex').slice(0, 6);
   return `${words === '' ? 'job' : words}-${digest}`;

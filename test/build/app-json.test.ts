@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { APP_JSON_MAX_BYTES, conflictsWithAppConfig, cronJobName, parseAppConfig, parseAppJson, readAppJson, type AppJson, type AppJsonResult } from '../../src/build/index.ts';
+import { APP_JSON_MAX_BYTES, conflictsWithAppConfig, appJsonJobName, parseAppConfig, parseAppJson, readAppJson, type AppJson, type AppJsonResult } from '../../src/build/index.ts';
 import { configKey, configValue } from '../../src/platform/names.ts';
 import { isBerthError } from '../../src/errors.ts';
 
@@ -150,8 +150,8 @@ test('scripts: predeploy, postdeploy and Dokku\'s; others noted; commands checke
 test("cron: Dokku's entries become named berth jobs, stable across parses, sorted by name", () => {
   const { appJson } = ok({ cron: [{ command: 'npm run send-email', schedule: '@daily' }, { command: 'python manage.py clearsessions', schedule: '0  3 * * *' }] });
   assert.deepEqual(appJson.cron, [
-    { name: cronJobName('@daily', 'npm run send-email'), schedule: '@daily', timezone: 'UTC', command: 'npm run send-email', timeoutMs: null },
-    { name: cronJobName('0 3 * * *', 'python manage.py clearsessions'), schedule: '0 3 * * *', timezone: 'UTC', command: 'python manage.py clearsessions', timeoutMs: null },
+    { name: appJsonJobName('@daily', 'npm run send-email'), schedule: '@daily', timezone: 'UTC', command: 'npm run send-email', timeoutMs: null },
+    { name: appJsonJobName('0 3 * * *', 'python manage.py clearsessions'), schedule: '0 3 * * *', timezone: 'UTC', command: 'python manage.py clearsessions', timeoutMs: null },
   ].sort((a, b) => (a.name < b.name ? -1 : 1)));
   assert.match(appJson.cron.find((job) => job.command.startsWith('npm'))!.name, /^npm-run-send-email-[0-9a-f]{6}$/);
   assert.deepEqual(ok({ cron: [{ command: 'npm run send-email', schedule: '@daily' }] }).appJson.cron[0]!.name, appJson.cron.find((job) => job.command.startsWith('npm'))!.name);
@@ -160,11 +160,11 @@ test("cron: Dokku's entries become named berth jobs, stable across parses, sorte
 test('cron job names fit berth\'s job names whatever the command', () => {
   fc.assert(
     fc.property(fc.string({ maxLength: 200 }), fc.constantFrom('@daily', '* * * * *'), (command, schedule) => {
-      assert.match(cronJobName(schedule, command), /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/);
+      assert.match(appJsonJobName(schedule, command), /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/);
     }),
   );
-  assert.notEqual(cronJobName('@daily', 'x'), cronJobName('@hourly', 'x'));
-  assert.match(cronJobName('@daily', '!!!'), /^job-[0-9a-f]{6}$/);
+  assert.notEqual(appJsonJobName('@daily', 'x'), appJsonJobName('@hourly', 'x'));
+  assert.match(appJsonJobName('@daily', '!!!'), /^job-[0-9a-f]{6}$/);
 });
 
 test('cron: maintenance leaves an entry out, concurrency policies other than forbid are noted, mistakes refused', () => {
