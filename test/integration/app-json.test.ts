@@ -55,7 +55,7 @@ function manifest(overrides: { quantity?: number; predeploy?: string } = {}): st
   });
 }
 
-test('app.json: required vars, defaults and a secret set once, first formation, predeploy, postdeploy and cron, through the CLI', { timeout: 600_000 }, async (t) => {
+test('app.json: required vars, defaults and a secret set once, first formation, predeploy, postdeploy and cron, through the CLI', { timeout: 300_000 }, async (t) => {
   assert.equal(process.getuid?.(), 0, 'this test runs as root: apps run sandboxed as their own users');
   const root = await mkdtemp(join(tmpdir(), 'berth-app-json-'));
   t.after(() => rm(root, { recursive: true, force: true }));
@@ -145,7 +145,7 @@ test('app.json: required vars, defaults and a secret set once, first formation, 
   assert.equal(releases.find((r) => r.version === 4)?.status, 'failed');
 });
 
-test('an invalid app.json refuses the build naming each key; berth.toml and app.json may not both scale a type', { timeout: 300_000 }, async (t) => {
+test('an invalid app.json refuses the build naming each key; berth.toml and app.json may not both scale a type; a failing postdeploy is reported and not run again', { timeout: 300_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-app-json-bad-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   const d = await startDaemon(join(root, 'state'), 1, SANDBOX);
@@ -167,4 +167,17 @@ test('an invalid app.json refuses the build naming each key; berth.toml and app.
   assert.equal(both.code, 1, both.output);
   assert.match(both.output, /app\.json: formation\.web: berth\.toml \[scale\] sets web too; keep one \[BERTH_E_APP_JSON\]/);
   assert.deepEqual((await apiCall(d, 'GET', '/apps/shop/releases')).json.releases, []);
+
+  await rm(join(dir, 'berth.toml'));
+  await writeFile(join(dir, 'record.mjs'), RECORD);
+  await writeFile(join(dir, 'app.json'), JSON.stringify({ scripts: { postdeploy: 'node record.mjs postdeploy fail' } }));
+  const deployed = await runBerth(['deploy', dir, '--app', 'shop'], { env, timeoutMs: 120_000 });
+  assert.equal(deployed.code, 0, deployed.output);
+  assert.match(deployed.output, /app\.json's postdeploy failed with exit code 1; v1 keeps serving, and the script is not run again/);
+  const again = await runBerth(['deploy', dir, '--app', 'shop'], { env, timeoutMs: 120_000 });
+  assert.equal(again.code, 0, again.output);
+  assert.doesNotMatch(again.output, /postdeploy/);
+  const served = JSON.parse((await viaEdge(d.edge, 'shop.localhost')).body) as { env: Record<string, string>; events: string[] };
+  assert.equal(served.env.BERTH_RELEASE, 'v2');
+  assert.deepEqual(served.events, ['postdeploy v1 postdeploy.1']);
 });
