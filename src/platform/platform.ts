@@ -918,8 +918,8 @@ export class Platform {
   /** app.json's scripts.predeploy, in the new release, before its release command and before traffic moves. */
   async #runPredeploy(app: string, release: Release, log: (line: string) => void): Promise<void> {
     if (release.buildId === null) return;
-    const command = (await this.#manifestOf(this.#store.getBuild(release.buildId))).appJson?.scripts.predeploy;
-    if (command == null) return;
+    const command = (await this.#manifestOf(this.#store.getBuild(release.buildId))).appJson?.scripts.predeploy ?? null;
+    if (command === null) return;
     log(`running app.json's predeploy: ${command}`);
     const code = await this.#runInRelease(app, release, command, 'predeploy', log);
     if (code !== 0) throw new BerthError('BERTH_E_PREDEPLOY_FAILED', `app.json's predeploy failed with exit code ${code}`, { status: 422, hint: 'scripts.predeploy must succeed before the release is activated; fix it and deploy again.' });
