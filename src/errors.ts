@@ -99,6 +99,10 @@ export const ERROR_CODES = {
   BERTH_E_PYTHON_VERSION: 'the Python an app asks for (.python-version, runtime.txt) is not one berth can use',
   BERTH_E_ADDON_VAR_TAKEN: 'a new add-on would replace a variable another add-on of the app set',
   BERTH_E_DISK_LIMIT: 'the app is, or with this build would be, over its disk limit',
+  // app.json (src/build/app-json.ts).
+  BERTH_E_APP_JSON: 'app.json could not be parsed, failed validation, or contradicts berth.toml',
+  BERTH_E_CONFIG_REQUIRED: 'app.json requires config vars the app does not have',
+  BERTH_E_PREDEPLOY_FAILED: "app.json's predeploy script failed, so the release was not activated",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,5 +1,5 @@
 import { resolve, join } from 'node:path';
-import { detectApp, readAppConfig, commandToArgv, runBuild, planPath, discoverBuildEnvironment, siteSettings, DEFAULT_BUILD_LIMITS, NO_SANDBOX, type AppPlan } from '../build/index.ts';
+import { appJsonError, conflictsWithAppConfig, detectApp, readAppConfig, readAppJson, commandToArgv, runBuild, planPath, discoverBuildEnvironment, siteSettings, DEFAULT_BUILD_LIMITS, NO_SANDBOX, type AppConfig, type AppPlan } from '../build/index.ts';
 import { Edge, resolveStaticRoot, type EdgeLimits, type SiteSpec, type TlsConfig } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
 import { Formation, runOnce } from '../runner/index.ts';
@@ -10,6 +10,7 @@ import { urlOf } from './listen-url.ts';
 import type { SandboxMode } from '../sandbox/index.ts';
 import { upContainment } from './up-sandbox.ts';
 import { onShutdown } from './shutdown.ts';
+import { planEnvSetup } from '../platform/index.ts';
 
 export interface UpOptions {
   readonly dir: string;
@@ -32,14 +33,40 @@ function childEnv(extra: Record<string, string> = {}): Record<string, string> {
   return { ...env, ...extra };
 }
 
-async function prepare(dir: string, plan: Extract<AppPlan, { kind: 'processes' }>, printer: LogPrinter): Promise<void> {
+/**
+ * What app.json gives `berth up`, which keeps no state: its vars the
+ * environment lacks (a generated secret is this run's), the instance counts
+ * of its formation (under --scale), and its predeploy. A required var the
+ * environment lacks refuses the run.
+ */
+async function upAppJson(dir: string, config: AppConfig, log: (line: string) => void): Promise<{ vars: Record<string, string>; scale: Record<string, number>; predeploy: string | null }> {
+  const found = await readAppJson(dir);
+  if (found === null) return { vars: {}, scale: {}, predeploy: null };
+  for (const note of found.notes) log(note);
+  const conflicts = conflictsWithAppConfig(found.appJson, config);
+  if (conflicts.length > 0) throw appJsonError(conflicts);
+  const setup = planEnvSetup(found.appJson.env, new Set(Object.keys(process.env)), new Set());
+  if (setup.missing.length > 0) {
+    throw new BerthError('BERTH_E_CONFIG_REQUIRED', `app.json requires ${setup.missing.join(', ')}, which the environment does not have`, {
+      hint: `Set ${setup.missing.length === 1 ? 'it' : 'them'} where berth up runs: ${setup.missing.map((key) => `${key}=...`).join(' ')} berth up`,
+    });
+  }
+  if (setup.generated.length > 0) log(`app.json: ${setup.generated.join(', ')} generated for this run (berth up keeps no state; set ${setup.generated.length === 1 ? 'it' : 'them'} in the environment to keep one)`);
+  if (found.appJson.scripts.postdeploy !== null || found.appJson.scripts.postdeployEach !== null) log("app.json: postdeploy scripts run under berth server only");
+  if (found.appJson.cron.length > 0) log('app.json: cron jobs run under berth server only');
+  const scale: Record<string, number> = {};
+  for (const p of found.appJson.formation) if (p.quantity !== null) scale[p.type] = p.quantity;
+  return { vars: { ...setup.fill }, scale, predeploy: found.appJson.scripts.predeploy };
+}
+
+async function prepare(dir: string, plan: Extract<AppPlan, { kind: 'processes' }>, printer: LogPrinter, appJson: { vars: Record<string, string>; predeploy: string | null }): Promise<void> {
   for (const note of plan.notes) printer.line('berth', note);
   await runBuild(
     plan,
     {
       dir,
       cacheDir: null,
-      env: childEnv(),
+      env: childEnv(appJson.vars),
       user: null,
       limits: { memoryBytes: null, timeoutMs: DEFAULT_BUILD_LIMITS.timeoutMs, niceness: 0 },
       log: (line) => printer.line(line.startsWith('running ') ? 'berth' : 'install', line),
@@ -47,7 +74,13 @@ async function prepare(dir: string, plan: Extract<AppPlan, { kind: 'processes' }
     },
     NO_SANDBOX,
   );
-  const env = childEnv({ PATH: planPath(plan, dir, process.env.PATH) });
+  const env = childEnv({ ...appJson.vars, PATH: planPath(plan, dir, process.env.PATH) });
+  if (appJson.predeploy !== null) {
+    printer.line('berth', `running app.json's predeploy: ${appJson.predeploy}`);
+    const predeployEnv = { ...env, DYNO: 'predeploy.1', BERTH_INSTANCE: 'predeploy.1' };
+    const code = await runOnce(commandToArgv(appJson.predeploy, predeployEnv), { cwd: dir, env: predeployEnv, onLine: (line) => printer.line('predeploy', line) });
+    if (code !== 0) throw new BerthError('BERTH_E_PREDEPLOY_FAILED', `app.json's predeploy failed with exit code ${code}`, { hint: 'scripts.predeploy must succeed before the app starts.' });
+  }
   const release = plan.processes.find((p) => p.name === 'release');
   if (release) {
     printer.line('berth', `running the release command: ${release.command}`);
@@ -91,8 +124,10 @@ export async function up(options: UpOptions): Promise<void> {
     return;
   }
 
-  printer.reserve(plan.processes.flatMap((p) => Array.from({ length: options.scale[p.name] ?? config.scale[p.name] ?? 1 }, (_, i) => `${p.name}.${i + 1}`)));
-  await prepare(dir, plan, printer);
+  const appJson = await upAppJson(dir, config, log);
+  const scale = { ...config.scale, ...appJson.scale, ...options.scale };
+  printer.reserve(plan.processes.flatMap((p) => Array.from({ length: scale[p.name] ?? 1 }, (_, i) => `${p.name}.${i + 1}`)));
+  await prepare(dir, plan, printer, appJson);
   const site = (upstreams: SiteSpec['upstreams']): SiteSpec => ({ ...siteSettings(config), key: 'app', mounts, upstreams, fallbackRoot: null });
   const contained = await upContainment(dir, plan, config, options.sandbox ?? 'auto', log);
   if (contained.reason !== null) log(`the app runs uncontained: ${contained.reason}`);
@@ -101,8 +136,8 @@ export async function up(options: UpOptions): Promise<void> {
   const formation = new Formation({
     cwd: dir,
     processes: plan.processes,
-    scale: { ...config.scale, ...options.scale },
-    env: childEnv({ PATH: planPath(plan, dir, process.env.PATH), ...(context === null ? {} : { ...context.env, HOME: contained.home! }) }),
+    scale,
+    env: childEnv({ ...appJson.vars, PATH: planPath(plan, dir, process.env.PATH), ...(context === null ? {} : { ...context.env, HOME: contained.home! }) }),
     ...(context?.launcher ? { launcher: context.launcher, user: contained.user } : {}),
     ...(context?.choosePort ? { choosePort: context.choosePort } : {}),
     healthPath: config.health.path,

@@ -56,3 +56,4 @@ export { StateLock, lockHolder, LOCK_FILE } from './state-lock.ts';
 export { appUserName, userPrefix, MAX_USER_NAME } from './app-users.ts';
 export type { ScheduledTask } from './cron-scheduler.ts';
 export { Containment, sandboxView, type ContainmentOptions, type ProcessContext } from './containment.ts';
+export { planEnvSetup, planFormationSetup, missingConfigError, generateSecret, type EnvSetup, type FormationSetup } from './app-json-setup.ts';

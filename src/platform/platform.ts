@@ -10,10 +10,14 @@ import {
   detectApp,
   discoverBuildEnvironment,
   discoverSandbox,
+  appJsonError,
+  conflictsWithAppConfig,
   planPath,
   readAppConfig,
+  readAppJson,
   runBuild,
   unpackSource,
+  type AppJson,
   type AppPlan,
   type BuildEnvironment,
   type BuildLimits,
@@ -36,6 +40,7 @@ import { decideStartRetry, DEFAULT_START_RETRY_POLICY, type StartRetryPolicy } f
 import { CronScheduler, type CronJobView, type ScheduledTask } from './cron-scheduler.ts';
 import { Containment, type ProcessContext } from './containment.ts';
 import { appVariables, type AppVariable } from './app-variables.ts';
+import { missingConfigError, planEnvSetup, planFormationSetup, type EnvSetup } from './app-json-setup.ts';
 import { DISK_CHECK_INTERVAL_MS, DISK_HINT, DiskWatch, deployDiskVerdict, diskLimit, measureDisk, stillOverMessage, type DiskFolders, type DiskStatus } from '../disk/index.ts';
 import * as names from './names.ts';
 import type { App, Build, BuildManifest, Release, ReleaseInfo } from './records.ts';
@@ -661,6 +666,8 @@ export class Platform {
     const started = Date.now();
     const deployed = this.#auditedAsync(options.actor, 'deploy', app, () =>
       this.#serially(app, async () => {
+        // app.json's scripts.postdeploy follows the app's first release to serve, as on Heroku.
+        const firstRelease = this.#store.getApp(app).currentVersion === null;
         const user = await this.#userOf(app);
         const paths = await prepareAppDirs(this.#appsDir(), app, user);
         // Root's and closed (0700, in root's builds folder) until the build
@@ -689,11 +696,12 @@ export class Platform {
         const build = this.#store.createBuild(app, { sourceDigest, dir, logPath: this.#logDir(app) });
         try {
           let manifest: BuildManifest;
+          let envSetup: EnvSetup | null;
           try {
-            manifest = await this.#builds.run(
+            ({ manifest, envSetup } = await this.#builds.run(
               () => this.#build(app, dir, paths, user, log, sourceDigest),
               (ahead) => log(`waiting for ${ahead} other build${ahead === 1 ? '' : 's'} to finish (builds run one at a time)`),
-            );
+            ));
             this.#store.markBuild(build.id, 'succeeded', manifest);
           } catch (err) {
             this.#store.markBuild(build.id, 'failed');
@@ -702,13 +710,21 @@ export class Platform {
             throw err;
           }
           const { plan } = manifest;
-          const release = this.#store.createRelease(app, {
-            kind: 'deploy',
-            description: options.description ?? describeRelease({ kind: 'deploy', source: sourceDigest.slice(0, 7) }),
-            buildId: build.id,
-            processes: plan.kind === 'processes' ? plan.processes.map((p) => ({ name: p.name, command: p.command })) : [],
+          // What app.json sets up goes in with the release that snapshots it, or not at all.
+          let setUp: string[] = [];
+          const release = this.#store.transaction(() => {
+            if (manifest.appJson) setUp = this.#setUpAppJson(app, manifest.appJson, plan, envSetup);
+            return this.#store.createRelease(app, {
+              kind: 'deploy',
+              description: options.description ?? describeRelease({ kind: 'deploy', source: sourceDigest.slice(0, 7) }),
+              buildId: build.id,
+              processes: plan.kind === 'processes' ? plan.processes.map((p) => ({ name: p.name, command: p.command })) : [],
+            });
           });
-          return await this.#rollOut(app, release, log);
+          for (const line of setUp) log(line);
+          const info = await this.#rollOut(app, release, log);
+          if (manifest.appJson) await this.#afterDeploy(app, release, manifest.appJson, firstRelease, log);
+          return info;
         } catch (err) {
           // A failed build or release: what went is pruned as a success would (its own build stays a while).
           await this.#prune(app);
@@ -740,7 +756,7 @@ export class Platform {
    * that prints nothing for a while gets a heartbeat line, so the deploy's
    * stream (and whatever proxies it) does not look dead.
    */
-  async #build(app: string, dir: string, paths: AppPaths, user: RunAs | null, log: (line: string) => void, sourceDigest: string): Promise<BuildManifest> {
+  async #build(app: string, dir: string, paths: AppPaths, user: RunAs | null, log: (line: string) => void, sourceDigest: string): Promise<{ manifest: BuildManifest; envSetup: EnvSetup | null }> {
     let last = Date.now();
     const started = last;
     const logged = (line: string) => {
@@ -756,6 +772,15 @@ export class Platform {
       logged(`building ${sourceDigest.slice(0, 7)}`);
       const environment = await this.#buildEnvironment();
       const config = await readAppConfig(dir);
+      const found = await readAppJson(dir);
+      let envSetup: EnvSetup | null = null;
+      if (found !== null) {
+        for (const note of found.notes) logged(note);
+        const conflicts = conflictsWithAppConfig(found.appJson, config);
+        if (conflicts.length > 0) throw appJsonError(conflicts);
+        // Refused before anything is built: a required var is missing.
+        envSetup = this.#planEnvSetup(app, found.appJson);
+      }
       const plan = await detectApp(dir, environment.build, config);
       logged(plan.kind === 'static' ? 'static site: the edge serves it, no process runs' : `${plan.runtime} app: ${plan.processes.filter((p) => p.name !== 'build').map((p) => p.name).join(', ')}`);
       if (user !== null) await giveTree(dir, user, 0o750);
@@ -770,7 +795,7 @@ export class Platform {
           await runBuild(plan, {
             dir,
             cacheDir: paths.cache,
-            env: { ...this.#buildEnv(app, user), ...context.env },
+            env: { ...this.#buildEnv(app, user, envSetup?.fill), ...context.env },
             user,
             limits: this.#options.buildLimits ?? DEFAULT_BUILD_LIMITS,
             log: logged,
@@ -784,7 +809,7 @@ export class Platform {
       }
       await this.#requireDiskRoom(app, config.resources.diskBytes, logged);
       outcome = 'succeeded';
-      return { plan, config };
+      return { manifest: { plan, config, appJson: found?.appJson ?? null }, envSetup };
     } finally {
       clearInterval(heartbeat);
       this.#emit({ kind: 'build', app, outcome, seconds: (Date.now() - started) / 1000 });
@@ -822,9 +847,10 @@ export class Platform {
    * berth's. The tag lets the next daemon stop a build this one could not
    * (it was killed), as it does instances.
    */
-  #buildEnv(app: string, user: RunAs | null): Record<string, string> {
+  #buildEnv(app: string, user: RunAs | null, appJsonVars: Readonly<Record<string, string>> = {}): Record<string, string> {
     const base = this.#options.baseEnv;
-    const env: Record<string, string> = { ...base, ...this.#options.buildEnv, ...this.#store.getConfig(app) };
+    // app.json's vars the deploy will set are the build's already (a collectstatic needs its SECRET_KEY).
+    const env: Record<string, string> = { ...base, ...this.#options.buildEnv, ...this.#store.getConfig(app), ...appJsonVars };
     if (base.PATH !== undefined) env.PATH = base.PATH;
     return { ...env, ...this.#homeEnv(app, user), [SUPERVISOR_ENV]: this.#supervisorMarker() };
   }
@@ -845,6 +871,8 @@ export class Platform {
     try {
       // A build that ended after the stop began: no release command, no instances.
       if (this.#stopping) throw new BerthError('BERTH_E_STOPPING', 'the server is stopping', { status: 503, hint: 'Deploy again once it runs again.' });
+      // A deploy's predeploy first, then the release command (Dokku's order).
+      if (release.kind === 'deploy') await this.#runPredeploy(app, release, log);
       await this.#runReleaseCommand(app, release, log);
       await this.#activate(app, release);
     } catch (err) {
@@ -881,15 +909,80 @@ export class Platform {
   async #runReleaseCommand(app: string, release: Release, log: (line: string) => void): Promise<void> {
     const command = release.processes.find((p) => p.name === 'release');
     if (command === undefined || release.buildId === null) return;
-    const build = this.#store.getBuild(release.buildId);
+    log(`running the release command: ${command.command}`);
+    // Heroku's name for the release phase's one process: settings that branch on DYNO see it as a dyno, not a build.
+    const code = await this.#runInRelease(app, release, command.command, 'release', log);
+    if (code !== 0) throw new BerthError('BERTH_E_RELEASE_FAILED', `the release command failed with exit code ${code}`, { status: 422, hint: 'The Procfile "release:" entry must succeed before traffic moves.' });
+  }
+
+  /** app.json's scripts.predeploy, in the new release, before its release command and before traffic moves. */
+  async #runPredeploy(app: string, release: Release, log: (line: string) => void): Promise<void> {
+    if (release.buildId === null) return;
+    const command = (await this.#manifestOf(this.#store.getBuild(release.buildId))).appJson?.scripts.predeploy ?? null;
+    if (command === null) return;
+    log(`running app.json's predeploy: ${command}`);
+    const code = await this.#runInRelease(app, release, command, 'predeploy', log);
+    if (code !== 0) throw new BerthError('BERTH_E_PREDEPLOY_FAILED', `app.json's predeploy failed with exit code ${code}`, { status: 422, hint: 'scripts.predeploy must succeed before the release is activated; fix it and deploy again.' });
+  }
+
+  /**
+   * One command in a release's build folder, as its processes run (the app's
+   * user and sandbox, the release's environment), named DYNO KIND.1; its
+   * exit code.
+   */
+  async #runInRelease(app: string, release: Release, command: string, kind: string, log: (line: string) => void): Promise<number> {
+    const build = this.#store.getBuild(release.buildId!);
     const user = await this.#userOf(app);
     const manifest = await this.#manifestOf(build);
     const context = await this.#processContext(app, user, build.dir, manifest);
-    // Heroku's name for the release phase's one process: settings that branch on DYNO see it as a dyno, not a build.
-    const env = { ...this.#releaseEnv(app, release, user, build.dir, manifest.plan, context), DYNO: 'release.1', BERTH_INSTANCE: 'release.1' };
-    log(`running the release command: ${command.command}`);
-    const code = await runOnce(commandToArgv(command.command, env), { cwd: build.dir, env, onLine: log, user, ...(context.launcher ? { launcher: context.launcher, label: 'release' } : {}) });
-    if (code !== 0) throw new BerthError('BERTH_E_RELEASE_FAILED', `the release command failed with exit code ${code}`, { status: 422, hint: 'The Procfile "release:" entry must succeed before traffic moves.' });
+    const env = { ...this.#releaseEnv(app, release, user, build.dir, manifest.plan, context), DYNO: `${kind}.1`, BERTH_INSTANCE: `${kind}.1` };
+    return runOnce(commandToArgv(command, env), { cwd: build.dir, env, onLine: log, user, ...(context.launcher ? { launcher: context.launcher, label: kind } : {}) });
+  }
+
+  /** What app.json's env does for this deploy; refuses it when a required var is missing. */
+  #planEnvSetup(app: string, appJson: AppJson): EnvSetup {
+    const present = new Set([...Object.keys(this.#store.getConfig(app)), ...Object.keys(this.#store.addonVars(app))]);
+    const setup = planEnvSetup(appJson.env, present, this.#store.appJsonKeys(app));
+    if (setup.missing.length > 0) throw missingConfigError(app, appJson.env, setup.missing);
+    return setup;
+  }
+
+  /** Inside the transaction that makes the deploy's release: app.json's config vars and formation. The lines that say what it set (never a value). */
+  #setUpAppJson(app: string, appJson: AppJson, plan: AppPlan, env: EnvSetup | null): string[] {
+    const declared = plan.kind === 'processes' ? plan.processes.map((p) => p.name) : [];
+    const formation = planFormationSetup(appJson.formation, declared, new Set(Object.keys(this.#store.getFormation(app))));
+    const done = this.#store.setUpAppJson(app, { fill: env?.fill ?? {}, keys: env?.keys ?? [], quantities: formation.quantities, memory: formation.memory });
+    const generated = (env?.generated ?? []).filter((key) => done.filled.includes(key));
+    const defaulted = (env?.defaulted ?? []).filter((key) => done.filled.includes(key));
+    const lines: string[] = [];
+    if (generated.length > 0) lines.push(`app.json: ${generated.join(', ')} set to a generated secret`);
+    if (defaulted.length > 0) lines.push(`app.json: ${defaulted.join(', ')} set to app.json's value`);
+    if (done.scaled.length > 0) lines.push(`app.json: formation ${done.scaled.map((type) => `${type}=${formation.quantities[type]}`).join(' ')} (from now on, berth scale decides)`);
+    for (const type of formation.undeclared) lines.push(`app.json: formation.${type}: the app has no process type ${type}; ignored`);
+    return lines;
+  }
+
+  /**
+   * After a deploy's release serves: app.json's postdeploy when it is the
+   * app's first release (once, as on Heroku), Dokku's postdeploy after
+   * every deploy. A failure is reported, never undoes the deploy, and is
+   * not retried.
+   */
+  async #afterDeploy(app: string, release: Release, appJson: AppJson, firstRelease: boolean, log: (line: string) => void): Promise<void> {
+    const scripts: Array<[string, string | null]> = [
+      ['postdeploy', firstRelease ? appJson.scripts.postdeploy : null],
+      ['dokku.postdeploy', appJson.scripts.postdeployEach],
+    ];
+    for (const [name, command] of scripts) {
+      if (command === null) continue;
+      log(`running app.json's ${name}: ${command}`);
+      try {
+        const code = await this.#runInRelease(app, release, command, 'postdeploy', log);
+        log(code === 0 ? `app.json's ${name} succeeded` : `app.json's ${name} failed with exit code ${code}; v${release.version} keeps serving, and the script is not run again`);
+      } catch (err) {
+        log(`app.json's ${name} could not run: ${(err as Error).message}; v${release.version} keeps serving`);
+      }
+    }
   }
 
   /**
@@ -938,7 +1031,8 @@ export class Platform {
   async #activate(app: string, release: Release): Promise<void> {
     if (release.buildId === null) throw new BerthError('BERTH_E_STATE', `v${release.version} has no build`, { status: 500 });
     const build = this.#store.getBuild(release.buildId);
-    const { plan, config } = await this.#manifestOf(build);
+    const manifest = await this.#manifestOf(build);
+    const { plan, config } = manifest;
     this.#diskRequests.set(app, config.resources.diskBytes);
     const disk = this.#disk.status(app);
     if (disk.state === 'over' && disk.usage !== null && disk.limitBytes !== null && disk.usage.totalBytes > disk.limitBytes) {
@@ -951,7 +1045,7 @@ export class Platform {
       state.site = { ...settings, mounts, upstreams: null, fallbackRoot: plan.root };
       await this.#publishRoutes();
       await state.runner.stop().catch(() => {});
-      await this.#scheduleCron(app, release, build.dir, config.cron, async () => {
+      await this.#scheduleCron(app, release, build.dir, cronOf(manifest), async () => {
         const user = await this.#userOf(app);
         const context = await this.#processContext(app, user, build.dir, { plan, config });
         return { user, env: this.#releaseEnv(app, release, user, build.dir, plan, context), launcher: context.launcher };
@@ -976,7 +1070,7 @@ export class Platform {
       ...(context.launcher ? { launcher: context.launcher } : {}),
       ...(context.choosePort ? { choosePort: context.choosePort } : {}),
     });
-    await this.#scheduleCron(app, release, build.dir, config.cron, async () => ({ user, env, launcher: context.launcher }));
+    await this.#scheduleCron(app, release, build.dir, cronOf(manifest), async () => ({ user, env, launcher: context.launcher }));
   }
 
   /**
@@ -1282,4 +1376,9 @@ export class Platform {
     this.#stopping = true;
     for (const state of this.#apps.values()) state.runner.kill();
   }
+}
+
+/** A build's cron jobs: berth.toml's and app.json's (their names never collide: the build refused that), by name. */
+function cronOf(manifest: BuildManifest): CronJobConfig[] {
+  return [...manifest.config.cron, ...(manifest.appJson?.cron ?? [])].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -1,4 +1,4 @@
-import type { AppConfig, AppPlan } from '../build/index.ts';
+import type { AppConfig, AppJson, AppPlan } from '../build/index.ts';
 import type { CronRunRetention } from './cron-run-policy.ts';
 import type { ReleaseKind, ReleaseStatus } from './release-policy.ts';
 
@@ -40,6 +40,8 @@ export interface Build {
 export interface BuildManifest {
   readonly plan: AppPlan;
   readonly config: AppConfig;
+  /** Its app.json; null (or absent, for builds recorded before schema version 9) when it had none. */
+  readonly appJson?: AppJson | null;
 }
 
 /** A process type as the release's Procfile declares it. */

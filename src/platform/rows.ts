@@ -1,4 +1,4 @@
-import type { AppConfig, AppPlan } from '../build/index.ts';
+import type { AppConfig, AppJson, AppPlan } from '../build/index.ts';
 import { BerthError } from '../errors.ts';
 import { configKey, configValue, processType } from './names.ts';
 import type { ReleaseKind, ReleaseStatus } from './release-policy.ts';
@@ -15,7 +15,7 @@ const REDACTED = '[redacted]';
 
 export const APP_SELECT = `SELECT a.name, a.created_at, a.uid, a.deploy_branch, r.version AS current_version
   FROM apps a LEFT JOIN releases r ON r.id = a.current_release_id`;
-export const BUILD_SELECT = `SELECT b.id, a.name AS app, b.created_at, b.source_digest, b.dir, b.status, b.log_path, b.plan_json, b.app_config_json
+export const BUILD_SELECT = `SELECT b.id, a.name AS app, b.created_at, b.source_digest, b.dir, b.status, b.log_path, b.plan_json, b.app_config_json, b.app_json
   FROM builds b JOIN apps a ON a.id = b.app_id`;
 export const RELEASE_SELECT = `SELECT r.id, a.name AS app, r.version, r.created_at, r.kind, r.description, r.build_id, r.config_json, r.processes_json, r.status
   FROM releases r JOIN apps a ON a.id = r.app_id`;
@@ -41,7 +41,14 @@ export function toBuild(row: Row): Build {
     status: String(row.status) as BuildStatus,
     logPath: String(row.log_path),
     // Written by the store from values berth made, never from app input: parsed, not re-validated.
-    manifest: row.plan_json === null || row.app_config_json === null ? null : { plan: JSON.parse(String(row.plan_json)) as AppPlan, config: JSON.parse(String(row.app_config_json)) as AppConfig },
+    manifest:
+      row.plan_json === null || row.app_config_json === null
+        ? null
+        : {
+            plan: JSON.parse(String(row.plan_json)) as AppPlan,
+            config: JSON.parse(String(row.app_config_json)) as AppConfig,
+            ...(row.app_json === null || row.app_json === undefined ? {} : { appJson: JSON.parse(String(row.app_json)) as AppJson }),
+          },
   };
 }
 

@@ -112,6 +112,17 @@
 //                same name lists none of them, and its pruning, alerts and
 //                metrics never count them.
 //
+// Version 9:
+//
+//   builds       gains app_json: the build's parsed app.json (its env
+//                declarations, formation, scripts and cron), recorded with
+//                its manifest; NULL when the upload had none.
+//   app_json_keys (app_id → apps, key) PRIMARY KEY, set_up_at: the config
+//                vars app.json has set up for the app (filled in, or found
+//                already set). A key here is never filled in again, so a
+//                var the user unsets stays unset and a generated secret is
+//                made once.
+//
 // Times are ISO-8601 UTC strings. Tables are STRICT, so a wrong type is an
 // error rather than a silently stored string. Two triggers keep the one
 // invariant a restart depends on — an app's current release is a succeeded
@@ -313,6 +324,15 @@ export const MIGRATIONS: readonly string[] = [
   `,
   `
   ALTER TABLE backups ADD COLUMN app_destroyed_at TEXT NULL;
+  `,
+  `
+  ALTER TABLE builds ADD COLUMN app_json TEXT NULL;
+  CREATE TABLE app_json_keys (
+    app_id INTEGER NOT NULL REFERENCES apps(id),
+    key TEXT NOT NULL,
+    set_up_at TEXT NOT NULL,
+    PRIMARY KEY (app_id, key)
+  ) STRICT, WITHOUT ROWID;
   `,
 ];
 

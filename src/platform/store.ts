@@ -360,7 +360,7 @@ export class Store {
       const configKeys = Object.keys(this.getConfig(name));
       // The app points at a release and releases point at the app: unhook first.
       this.#run('UPDATE apps SET current_release_id = NULL WHERE id = ?', id);
-      for (const table of ['config_vars', 'formation', 'domains', 'cron_runs', 'log_drains', 'backup_schedules']) this.#run(`DELETE FROM ${table} WHERE app_id = ?`, id);
+      for (const table of ['config_vars', 'formation', 'domains', 'cron_runs', 'log_drains', 'backup_schedules', 'app_json_keys']) this.#run(`DELETE FROM ${table} WHERE app_id = ?`, id);
       const releases = Number(this.#run('DELETE FROM releases WHERE app_id = ?', id).changes);
       this.#run('DELETE FROM builds WHERE app_id = ?', id);
       this.#run('DELETE FROM apps WHERE id = ?', id);
@@ -427,7 +427,7 @@ export class Store {
   }
 
   #writeManifest(id: number, manifest: BuildManifest): void {
-    this.#run('UPDATE builds SET plan_json = ?, app_config_json = ? WHERE id = ?', JSON.stringify(manifest.plan), JSON.stringify(manifest.config), id);
+    this.#run('UPDATE builds SET plan_json = ?, app_config_json = ?, app_json = ? WHERE id = ?', JSON.stringify(manifest.plan), JSON.stringify(manifest.config), manifest.appJson ? JSON.stringify(manifest.appJson) : null, id);
   }
 
   /**
@@ -631,6 +631,46 @@ export class Store {
         builds: builds.map((b) => ({ ...b, status: 'interrupted' as const })),
         cronRuns: cronRuns.map((c) => ({ ...c, status: 'interrupted' as const })),
       };
+    });
+  }
+
+  // ---- app.json -----------------------------------------------------------
+
+  /** The config var keys app.json has set up for the app (see app-json-setup.ts). */
+  appJsonKeys(app: string): Set<string> {
+    const id = this.#appId(app);
+    return new Set(this.#all('SELECT key FROM app_json_keys WHERE app_id = ?', id).map((row) => String(row.key)));
+  }
+
+  /**
+   * What a deploy's app.json sets up, at once: config vars the app still
+   * lacks (one set meanwhile is kept), the keys to remember, and formation
+   * for types that have none yet. Returns what it filled and scaled.
+   */
+  setUpAppJson(app: string, setup: { fill: Readonly<Record<string, string>>; keys: readonly string[]; quantities: Readonly<Record<string, number>>; memory: Readonly<Record<string, number>> }): { filled: string[]; scaled: string[] } {
+    const vars = checkConfig(setup.fill);
+    const keys = setup.keys.map((key) => configKey(key));
+    const quantities = Object.entries(setup.quantities).map(([type, quantity]): [string, number] => {
+      processType(type);
+      if (!Number.isInteger(quantity) || quantity < 0 || quantity > MAX_QUANTITY) throw new BerthError('BERTH_E_SCALE', `${type}=${String(quantity)}: a quantity is a whole number from 0 to ${MAX_QUANTITY}`);
+      const bytes = setup.memory[type];
+      if (bytes !== undefined && !(Number.isSafeInteger(bytes) && bytes >= MIN_SCALE_MEMORY)) throw new BerthError('BERTH_E_SCALE', `${type}: a memory limit is at least 16m`);
+      return [type, quantity];
+    });
+    return this.transaction(() => {
+      const id = this.#appId(app);
+      const at = this.#time();
+      const filled: string[] = [];
+      for (const [key, value] of vars) {
+        if (Number(this.#run('INSERT INTO config_vars (app_id, key, value) VALUES (?, ?, ?) ON CONFLICT (app_id, key) DO NOTHING', id, key, value).changes) > 0) filled.push(key);
+      }
+      for (const key of keys) this.#run('INSERT INTO app_json_keys (app_id, key, set_up_at) VALUES (?, ?, ?) ON CONFLICT (app_id, key) DO NOTHING', id, key, at);
+      const scaled: string[] = [];
+      for (const [type, quantity] of quantities) {
+        const inserted = this.#run('INSERT INTO formation (app_id, process_type, quantity, memory_bytes) VALUES (?, ?, ?, ?) ON CONFLICT (app_id, process_type) DO NOTHING', id, type, quantity, setup.memory[type] ?? null);
+        if (Number(inserted.changes) > 0) scaled.push(type);
+      }
+      return { filled, scaled };
     });
   }
 

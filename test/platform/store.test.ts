@@ -73,7 +73,7 @@ test('the database is in WAL mode with the schema at the current version', (t) =
   assert.equal(raw.prepare('PRAGMA journal_mode').get()?.journal_mode, 'wal');
   assert.equal(raw.prepare('PRAGMA user_version').get()?.user_version, SCHEMA_VERSION);
   const tables = raw.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`).all().map((r) => r.name);
-  assert.deepEqual(tables, ['addons', 'app_uids', 'apps', 'audit', 'backup_schedules', 'backups', 'builds', 'config_vars', 'cron_runs', 'domains', 'formation', 'log_drains', 'releases', 'ssh_keys', 'tokens']);
+  assert.deepEqual(tables, ['addons', 'app_json_keys', 'app_uids', 'apps', 'audit', 'backup_schedules', 'backups', 'builds', 'config_vars', 'cron_runs', 'domains', 'formation', 'log_drains', 'releases', 'ssh_keys', 'tokens']);
 });
 
 test('reopening the same folder keeps everything, and migrations run once', (t) => {

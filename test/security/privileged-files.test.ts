@@ -154,7 +154,7 @@ test('the build folder of an old release turned into links before it is pruned: 
   assert.deepEqual(await snapshot(target), before, 'root\'s folder and its files are all still there, unchanged');
 });
 
-test('Procfile, package.json and berth.toml turned into links to the admin token: the token never appears in an answer, a log or the daemon\'s output', { timeout: 240_000 }, async (t) => {
+test('Procfile, package.json, berth.toml and app.json turned into links to the admin token: the token never appears in an answer, a log or the daemon\'s output', { timeout: 240_000 }, async (t) => {
   const { state, d } = await setup(t, { 'package.json': '{"name": "hostile", "scripts": {"start": "node server.mjs"}}' });
   const token = (await readFile(join(state, 'admin-token'), 'utf8')).trim();
   const answers: string[] = [];
@@ -164,7 +164,7 @@ test('Procfile, package.json and berth.toml turned into links to the admin token
     return answer;
   };
   let daemon = d;
-  for (const file of ['Procfile', 'package.json', 'berth.toml']) {
+  for (const file of ['Procfile', 'package.json', 'berth.toml', 'app.json']) {
     const planted = await attack(daemon, `rm -f ${file} && ln -s '${join(state, 'admin-token')}' ${file} && echo planted`);
     assert.match(planted.stdout, /planted/, `the app may change its own build folder: ${planted.stderr}`);
     await record(`restart after ${file}`, apiCall(daemon, 'POST', `/apps/${APP}/restart`));
@@ -184,11 +184,11 @@ test('Procfile, package.json and berth.toml turned into links to the admin token
   const grep = spawnSync('grep', ['-rl', '--', token, join(state, 'logs')], { encoding: 'utf8' });
   assert.equal(grep.status, 1, `no log file holds the token: ${grep.stdout}${grep.stderr}`);
   for (const answer of answers) assert.ok(!answer.includes(token), `the token leaked:\n${answer.slice(0, 2000)}`);
-  assert.ok(answers.some((a) => a.startsWith('restart after berth.toml: 200')), `restarts still work: ${answers.filter((a) => a.startsWith('restart')).join('\n')}`);
+  assert.ok(answers.some((a) => a.startsWith('restart after app.json: 200')), `restarts still work: ${answers.filter((a) => a.startsWith('restart')).join('\n')}`);
   await eventually(`${APP} serves after the restarts, as deployed`, async () => (await whoami(daemon, HOST)).uid > 0);
 });
 
-test('berth.toml edited after the deploy changes neither the running release\'s limits nor its static mounts, after a restart either', { timeout: 240_000 }, async (t) => {
+test('berth.toml and app.json edited after the deploy change neither the running release\'s limits, static mounts nor cron jobs, after a restart either', { timeout: 240_000 }, async (t) => {
   const { state, d } = await setup(t);
   const bigBody = JSON.stringify({ argv: ['cat'], input: 'x'.repeat(2000) });
   const post = (daemon: Daemon) => edgeRequest(daemon.edge, HOST, 'POST', '/run', bigBody);
@@ -199,6 +199,9 @@ test('berth.toml edited after the deploy changes neither the running release\'s 
   assert.equal(await served(d), 'hostile app');
   const edited = await attack(d, `printf '[static]\\n"/static" = "static"\\n"/leak" = "."\\n[limits]\\nmax_body = 100\\n' > berth.toml && cat berth.toml`);
   assert.match(edited.stdout, /max_body = 100/);
+  // A job the app adds to its app.json afterwards would run as the app every second: the recorded build has none.
+  const added = await attack(d, `printf '{"cron": [{"command": "touch added-by-app", "schedule": "* * * * * *"}], "scripts": {"predeploy": "touch x"}}' > app.json && cat app.json`);
+  assert.match(added.stdout, /added-by-app/);
   assert.equal((await apiCall(d, 'POST', `/apps/${APP}/restart`)).status, 200);
   await d.berth.stop();
   const again = await startDaemon(state, 1, UNCONTAINED);
@@ -207,6 +210,7 @@ test('berth.toml edited after the deploy changes neither the running release\'s 
   assert.equal((await post(again)).status, 200, 'the body limit is still the one that was deployed');
   assert.equal(await served(again), 'hostile app', 'no mount was added');
   assert.equal((await edgeRequest(again.edge, HOST, 'GET', '/static/hello.txt')).status, 200, 'the deployed mount serves');
+  assert.deepEqual((await apiCall(again, 'GET', `/apps/${APP}/cron`)).json.jobs, [], 'no cron job came from the edited app.json');
 });
 
 test('a state folder of the old layout (the app\'s folder its own, with links planted) is migrated without following them, and legacy builds are read confined', { timeout: 240_000 }, async (t) => {
