@@ -194,7 +194,9 @@ class Migration(migrations.Migration):
         ),
     ]
 `,
-  'hello/views.py': `from django.db import connection
+  'hello/views.py': `import os
+
+from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
 
@@ -216,7 +218,9 @@ def ssl(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
         row = cursor.fetchone()
-    return JsonResponse({"vendor": connection.vendor, "ssl": row[0], "version": row[1]})
+    # berth's addition: the CA root the add-on points PGSSLROOTCERT at is readable here.
+    rootcert = os.access(os.environ.get("PGSSLROOTCERT", ""), os.R_OK)
+    return JsonResponse({"vendor": connection.vendor, "ssl": row[0], "version": row[1], "rootcert": rootcert})
 `,
   'hello/management/__init__.py': '',
   'hello/management/commands/__init__.py': '',
