@@ -10,6 +10,7 @@ import { findUser } from '../platform/app-users.ts';
 import { SUPERVISOR_ENV } from '../runner/index.ts';
 import { ensureDirectory, removeTree } from '../safe-fs/index.ts';
 import { readPidFileFacts } from './postmaster-facts.ts';
+import { ensurePostgresTls, postgresCertificateNames, postgresTlsArgs, postgresTlsFiles, TLS_CHECK_INTERVAL_MS, type PostgresTlsOptions, type ServiceCertificateIssuer } from './postgres-tls.ts';
 import { judgePidFile } from './postmaster-pid.ts';
 import { runTool, toolEnv } from './run-tool.ts';
 import type { AddonUser } from './types.ts';
@@ -23,6 +24,7 @@ import type { AddonUser } from './types.ts';
 //   run/             its Unix socket and lock files
 //   admin-password   the superuser "berth"'s password (0600, berth's)
 //   port             the TCP port, chosen once and kept
+//   tls/             its certificate from berth's local CA (postgres-tls.ts)
 
 export const LOCAL_ADMIN_ROLE = 'berth';
 const DEFAULT_READY_TIMEOUT_MS = 30_000;
@@ -42,6 +44,8 @@ export interface LocalPostgresOptions {
   readonly readyTimeoutMs?: number;
   /** How long start() waits for a previous server's processes of the data folder to be gone (default 30 s). */
   readonly pidFileWaitMs?: number;
+  /** Serve TLS with a certificate from berth's local CA (absent: plain TCP only). */
+  readonly tls?: PostgresTlsOptions;
 }
 
 const BIN_ROOT = '/usr/lib/postgresql';
@@ -90,6 +94,8 @@ async function exists(path: string): Promise<boolean> {
 export class LocalPostgres {
   readonly #options: LocalPostgresOptions;
   readonly #server: LocalServer<string>;
+  #issuer: Promise<ServiceCertificateIssuer> | null = null;
+  #tlsTimer: NodeJS.Timeout | null = null;
 
   constructor(options: LocalPostgresOptions) {
     this.#options = options;
@@ -116,7 +122,41 @@ export class LocalPostgres {
 
   /** Stops the server (fast shutdown); idempotent, and safe after a failed start. */
   close(): Promise<void> {
+    if (this.#tlsTimer !== null) clearInterval(this.#tlsTimer);
+    this.#tlsTimer = null;
     return this.#server.close();
+  }
+
+  /** The local CA's root the server's certificate chains to (PGSSLROOTCERT), or null without TLS. */
+  get rootCertFile(): string | null {
+    return this.#options.tls === undefined ? null : postgresTlsFiles(this.#options.dir).rootCert;
+  }
+
+  /** The certificate files made current; true when the server's changed. */
+  async #refreshTls(user: AddonUser | null): Promise<boolean> {
+    const tls = this.#options.tls!;
+    this.#issuer ??= tls.issuer().catch((err: unknown) => {
+      this.#issuer = null;
+      throw err;
+    });
+    return ensurePostgresTls(postgresTlsFiles(this.#options.dir), await this.#issuer, postgresCertificateNames(tls.serviceAddress), user);
+  }
+
+  /** While it runs, the certificate is renewed in time and the server told to re-read it. */
+  #watchTls(user: AddonUser | null): void {
+    if (this.#tlsTimer !== null) return;
+    this.#tlsTimer = setInterval(() => {
+      this.#refreshTls(user).then(
+        (changed) => {
+          const pid = this.#server.pid;
+          if (!changed || pid === undefined) return;
+          process.kill(pid, 'SIGHUP');
+          this.#options.log('postgres: renewed its TLS certificate');
+        },
+        (err: Error) => this.#options.log(`postgres: cannot renew its TLS certificate: ${err.message}`),
+      );
+    }, TLS_CHECK_INTERVAL_MS);
+    this.#tlsTimer.unref();
   }
 
   async #start(): Promise<string> {
@@ -135,10 +175,19 @@ export class LocalPostgres {
     // Owner and mode through a descriptor, never through a link in its place.
     await ensureDirectory(runDir, user ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }, 0o700);
     await this.#settlePidFile();
+    let tlsArgs: string[] = [];
+    if (this.#options.tls !== undefined) {
+      try {
+        await this.#refreshTls(user);
+      } catch (err) {
+        throw serverError(`cannot make the local PostgreSQL server's TLS certificate: ${(err as Error).message}`, `Its files are in ${postgresTlsFiles(dir).dir}; the local CA's in STATE/tls/ca.`, err);
+      }
+      tlsArgs = postgresTlsArgs(postgresTlsFiles(dir));
+    }
 
     this.#server.launch({
       name: 'postgres',
-      argv: [postgres, '-D', this.#dataDir, '-c', 'listen_addresses=127.0.0.1', '-c', `port=${port}`, '-c', `unix_socket_directories=${runDir}`],
+      argv: [postgres, '-D', this.#dataDir, '-c', 'listen_addresses=127.0.0.1', '-c', `port=${port}`, '-c', `unix_socket_directories=${runDir}`, ...tlsArgs],
       env: toolEnv({ [SUPERVISOR_ENV]: this.#options.supervisorMarker }),
       cwd: dir,
       user,
@@ -146,6 +195,7 @@ export class LocalPostgres {
     });
     const url = `postgres://${LOCAL_ADMIN_ROLE}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
     await this.#waitUntilReady(url, port);
+    if (this.#options.tls !== undefined) this.#watchTls(user);
     return url;
   }
 

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import pg from 'pg';
 import { BerthError } from '../errors.ts';
+import type { PostgresTlsOptions } from './postgres-tls.ts';
 import { LocalPostgres, postgresBinary } from './postgres-local.ts';
 import { runTool, toolEnv } from './run-tool.ts';
 import { scramSha256Verifier } from './scram.ts';
@@ -25,6 +26,8 @@ export interface PostgresProviderOptions {
   /** SUPERVISOR_ENV=marker goes into the local server's environment. */
   readonly supervisorMarker: string;
   readonly log: (line: string) => void;
+  /** The local cluster serves TLS from berth's local CA (absent: it does not). */
+  readonly tls?: PostgresTlsOptions;
 }
 
 /** PostgreSQL's identifiers are at most NAMEDATALEN - 1 bytes; longer ones are cut silently. */
@@ -134,7 +137,7 @@ class PostgresProvider implements AddonProvider {
     if (options.namePrefix.startsWith('pg_')) throw new BerthError('BERTH_E_USAGE', 'a PostgreSQL name prefix cannot start with "pg_" (PostgreSQL reserves those role names)');
     if (options.adminUrl !== null) parseAdminUrl(options.adminUrl);
     this.#options = options;
-    this.#local = options.adminUrl === null ? new LocalPostgres({ dir: options.localDir, supervisorMarker: options.supervisorMarker, log: options.log }) : null;
+    this.#local = options.adminUrl === null ? new LocalPostgres({ dir: options.localDir, supervisorMarker: options.supervisorMarker, log: options.log, ...(options.tls ? { tls: options.tls } : {}) }) : null;
   }
 
   start(): Promise<void> {
@@ -258,8 +261,10 @@ class PostgresProvider implements AddonProvider {
         throw new BerthError('BERTH_E_ADDON_SERVER', `cannot create the database and role ${name} on ${server.display}: ${(err as Error).message}`, { status: 500, cause: err });
       }
       this.#options.log(`postgres: made the database and role ${name} for ${context.app}`);
+      // The local CA's root, where libpq looks for it (sslmode=verify-full; require then verifies too).
+      const rootCert = this.#local?.rootCertFile ?? null;
       return {
-        vars: { DATABASE_URL: this.#url(server, name, password, name) },
+        vars: { DATABASE_URL: this.#url(server, name, password, name), ...(rootCert === null ? {} : { PGSSLROOTCERT: rootCert }) },
         resource: { database: name, role: name, password, host: server.host, port: String(server.port) },
       };
     });

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { LocalCa } from '../tls/index.ts';
 import { createPostgresProvider } from './postgres.ts';
 import { createRedisProvider } from './redis.ts';
 import { createSqliteProvider } from './sqlite.ts';
@@ -14,6 +15,8 @@ export interface AddonServers {
   readonly namePrefix: string;
   /** Tags the local servers so a later daemon can stop them if this one dies. */
   readonly supervisorMarker: string;
+  /** The sandboxes' service address (null: apps run uncontained): the local PostgreSQL's certificate names it. */
+  readonly serviceAddress?: string | null;
   readonly log: (line: string) => void;
 }
 
@@ -28,6 +31,7 @@ export function createAddonProviders(servers: AddonServers): Record<AddonKind, A
       namePrefix: servers.namePrefix.replace(/-/g, '_'),
       supervisorMarker: servers.supervisorMarker,
       log: servers.log,
+      tls: { issuer: () => LocalCa.open({ stateDir: servers.stateDir, log: servers.log }), serviceAddress: servers.serviceAddress ?? null },
     }),
     redis: createRedisProvider({
       adminUrl: servers.redisAdminUrl,

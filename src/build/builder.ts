@@ -6,6 +6,7 @@ import { BerthError } from '../errors.ts';
 import { formatBytes } from '../units.ts';
 import type { RunAs } from '../runner/index.ts';
 import { commandToArgv } from './command-line.ts';
+import { collectedNote, collectstaticAfterProbe, collectstaticBeforeProbe, FACTS_MARKER, parseStaticFacts, PROBE_ARGV } from './django.ts';
 import type { AppPlan, BuildEnvironment, BuildStep, NodeRuntime, PythonRuntime } from './detect.ts';
 
 const run = promisify(execFile);
@@ -68,6 +69,10 @@ export async function runBuild(plan: Extract<AppPlan, { kind: 'processes' }>, jo
   if (cacheDir !== null) Object.assign(env, { npm_config_cache: join(cacheDir, 'npm'), PIP_CACHE_DIR: join(cacheDir, 'pip') });
   const deadline = Date.now() + job.limits.timeoutMs;
   for (const step of plan.install) {
+    if ('collectstatic' in step) {
+      await collectStatic(step.collectstatic.servedDirs, env, job, sandbox, deadline);
+      continue;
+    }
     const argv = 'command' in step ? commandToArgv(step.command, env) : step.argv;
     const shown = 'command' in step ? `build: ${step.command}` : argv.join(' ');
     const cached = cacheDir !== null && isCached(step) ? step : null;
@@ -78,7 +83,15 @@ export async function runBuild(plan: Extract<AppPlan, { kind: 'processes' }>, jo
   }
 }
 
-async function runStep(argv: readonly string[], shown: string, env: Record<string, string>, job: BuildJob, sandbox: Sandbox, deadline: number): Promise<void> {
+/** How one step's output and failure are told, when not as a plain step's. */
+interface StepTelling {
+  /** Sees every line first; false keeps it out of the log. */
+  readonly onLine?: (line: string) => boolean;
+  /** The error for a non-zero exit (not a timeout or running out of memory). */
+  readonly failed?: (code: number) => BerthError;
+}
+
+async function runStep(argv: readonly string[], shown: string, env: Record<string, string>, job: BuildJob, sandbox: Sandbox, deadline: number, telling: StepTelling = {}): Promise<void> {
   const remaining = deadline - Date.now();
   if (remaining <= 0) throw buildTimeout(shown, job.limits.timeoutMs);
   const abort = new AbortController();
@@ -91,7 +104,7 @@ async function runStep(argv: readonly string[], shown: string, env: Record<strin
     signal: abort.signal,
     onLine: (line) => {
       if (OUT_OF_MEMORY.test(line)) outOfMemory = true;
-      job.log(line);
+      if (telling.onLine?.(line) !== false) job.log(line);
     },
   }).finally(() => clearTimeout(timer));
   if (abort.signal.aborted) throw buildTimeout(shown, job.limits.timeoutMs);
@@ -102,7 +115,53 @@ async function runStep(argv: readonly string[], shown: string, env: Record<strin
       hint: 'Trim what the build loads, or raise the limit: berth server --build-memory 4g.',
     });
   }
-  throw new BerthError('BERTH_E_INSTALL', `${shown} failed with exit code ${code}`, { status: 422, hint: 'Fix the problem shown in the build output, then deploy again.' });
+  throw telling.failed?.(code) ?? new BerthError('BERTH_E_INSTALL', `${shown} failed with exit code ${code}`, { status: 422, hint: 'Fix the problem shown in the build output, then deploy again.' });
+}
+
+const SKIP_COLLECTSTATIC = 'or skip collectstatic: berth config set DISABLE_COLLECTSTATIC=1, then deploy again.';
+
+/**
+ * Django's collectstatic, as Heroku's Python buildpack runs it: not when
+ * DISABLE_COLLECTSTATIC is set; otherwise Django itself (the project's
+ * manage.py, the build's environment) says whether the settings set
+ * STATIC_ROOT, and collectstatic runs when they do. Settings that cannot
+ * load, or a collectstatic that fails, fail the build with their output.
+ */
+async function collectStatic(servedDirs: readonly string[], env: Record<string, string>, job: BuildJob, sandbox: Sandbox, deadline: number): Promise<void> {
+  const skipped = collectstaticBeforeProbe(env.DISABLE_COLLECTSTATIC);
+  if (skipped !== null && !skipped.run) {
+    job.log(skipped.note);
+    return;
+  }
+  const lines: string[] = [];
+  const shown = 'python manage.py shell (asking Django for STATIC_ROOT)';
+  job.log(`running ${shown}`);
+  await runStep(PROBE_ARGV, shown, env, job, sandbox, deadline, {
+    onLine: (line) => {
+      lines.push(line);
+      return !line.startsWith(FACTS_MARKER);
+    },
+    failed: (code) =>
+      new BerthError('BERTH_E_INSTALL', `Django's settings did not load to say whether STATIC_ROOT is set (python manage.py shell failed with exit code ${code})`, {
+        status: 422,
+        hint: `Fix the error shown above (settings load at build time with the config vars but without add-on vars such as DATABASE_URL), ${SKIP_COLLECTSTATIC}`,
+      }),
+  });
+  const facts = parseStaticFacts(lines);
+  if (facts === null) {
+    throw new BerthError('BERTH_E_INSTALL', "python manage.py shell did not print Django's static settings: is manage.py Django's?", { status: 422, hint: `Make manage.py run Django's execute_from_command_line, ${SKIP_COLLECTSTATIC}` });
+  }
+  const decision = collectstaticAfterProbe(facts);
+  if (!decision.run) {
+    job.log(decision.note);
+    return;
+  }
+  const command = decision.argv.join(' ');
+  job.log(`running ${command}`);
+  await runStep(decision.argv, command, env, job, sandbox, deadline, {
+    failed: (code) => new BerthError('BERTH_E_INSTALL', `${command} failed with exit code ${code}`, { status: 422, hint: `Fix the error shown above, ${SKIP_COLLECTSTATIC}` }),
+  });
+  job.log(collectedNote(facts, job.dir, servedDirs));
 }
 
 function buildTimeout(shown: string, timeoutMs: number): BerthError {

@@ -1,3 +1,4 @@
+import { findDjangoProject, type DjangoProject } from './django.ts';
 import { parsePythonRequest, pickRequestedPython, type PythonRequest } from './python-version.ts';
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
@@ -18,7 +19,14 @@ import { parseProcfile, type ProcessType } from './procfile.ts';
 export type BuildStep =
   | { readonly argv: readonly string[]; readonly cache?: { readonly key: string; readonly output: string } }
   /** A Procfile command line (the `build:` entry), turned into argv with the build's environment when it runs. */
-  | { readonly command: string };
+  | { readonly command: string }
+  /**
+   * Django's collectstatic, when the build's settings set STATIC_ROOT and
+   * DISABLE_COLLECTSTATIC does not skip it (asked of Django when it runs:
+   * src/build/django.ts). `servedDirs`: the folders berth.toml's [static]
+   * maps, so the log can say whether the edge serves what was collected.
+   */
+  | { readonly collectstatic: { readonly servedDirs: readonly string[] } };
 
 /**
  * What berth found in an app folder and how to build and run it. Detection
@@ -292,6 +300,8 @@ export async function detectApp(dir: string, env: BuildEnvironment = NO_EXTRA_TO
   let processes: ProcessType[] | null = procfile;
   let runtime: 'procfile' | 'node' | 'python' = 'procfile';
 
+  const django: DjangoProject | null = isPython ? await findDjangoProject((path) => readIfExists(dir, path), config.python.server ?? 'gunicorn') : null;
+
   if (packageText !== null) {
     let pkg: PackageJson | null = null;
     try {
@@ -307,14 +317,16 @@ export async function detectApp(dir: string, env: BuildEnvironment = NO_EXTRA_TO
         notes.push(`Node ${node.version} (engines.node "${pkg.engines!.node}")`);
       }
       install.push(...(await nodeSteps(dir, pkg, env, notes, node?.version ?? 'default')));
-      if (processes === null) {
+      // A Django project's package.json is its asset tooling: Django serves.
+      if (processes === null && django?.target == null) {
         processes = await nodeStart(dir, pkg);
         runtime = 'node';
       }
     }
   }
   if (isPython) {
-    const found = await findPythonApp(dir, config);
+    const djangoApp = django?.target ? { target: django.target, server: config.python.server ?? ('gunicorn' as const) } : null;
+    const found = djangoApp ?? (await findPythonApp(dir, config));
     const request = await pythonRequest(dir);
     // With a Procfile the server is the app's business: gunicorn unless it says otherwise.
     let python: string;
@@ -329,12 +341,21 @@ export async function detectApp(dir: string, env: BuildEnvironment = NO_EXTRA_TO
     if (processes === null && found !== null) {
       processes = pythonWeb(found);
       runtime = 'python';
+      if (djangoApp !== null) notes.push(`Django project (${django!.settingsModule}): web runs ${djangoApp.target} (${django!.source})`);
+    } else if (djangoApp !== null && processes !== null && runtime === 'procfile' && !processes.some((p) => p.name === 'web')) {
+      // A Procfile with only `release: python manage.py migrate` (or a
+      // worker) still serves the project, as the settings say.
+      processes = [...pythonWeb(djangoApp), ...processes];
+      notes.push(`Django project (${django!.settingsModule}): the Procfile has no web, so web runs ${djangoApp.target} (${django!.source})`);
     }
   }
   // The Procfile's `build:` entry runs once at build time, after the
   // language's steps (for apps no buildpack knows: `build: make`).
   const build = procfile?.find((p) => p.name === 'build');
   if (build !== undefined) install.push({ command: build.command });
+  // Last, as Heroku runs it after the other buildpacks: assets a build step
+  // made (npm run build into a STATICFILES_DIRS folder) are collected too.
+  if (django !== null) install.push({ collectstatic: { servedDirs: config.static.map((mount) => mount.dir) } });
 
   if (processes !== null) return { kind: 'processes', runtime, processes, install, path, notes };
   for (const folder of ['', 'public']) {
@@ -343,7 +364,7 @@ export async function detectApp(dir: string, env: BuildEnvironment = NO_EXTRA_TO
   throw new BerthError('BERTH_E_APP_UNDETECTED', `cannot tell how to run the app in ${dir}`, {
     hint:
       'berth looked for: a Procfile; a package.json with a start script (or server.js); ' +
-      'requirements.txt or pyproject.toml with wsgi.py, asgi.py, main.py or app.py defining `app`; index.html or public/index.html. ' +
+      'requirements.txt or pyproject.toml with a Django manage.py, or wsgi.py, asgi.py, main.py or app.py defining `app`; index.html or public/index.html. ' +
       'Add a Procfile with a "web:" line to say how to start it.',
   });
 }

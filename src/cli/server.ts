@@ -204,6 +204,7 @@ export async function server(options: ServerOptions): Promise<void> {
       redisAdminUrl: addonSettings.redisAdminUrl,
       namePrefix: appUsers?.prefix ?? userPrefix(options.userPrefix ?? 'berth-'),
       supervisorMarker: addonMarker,
+      serviceAddress: opened.sandboxes?.serviceAddress ?? null,
       log: options.log,
     }),
     backupDir: addonSettings.backupDir === null ? undefined : resolve(addonSettings.backupDir),

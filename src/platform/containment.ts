@@ -1,5 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import { cpus } from 'node:os';
+import { join } from 'node:path';
 import type { AppConfig, AppPlan } from '../build/index.ts';
 import type { Launcher, RunAs } from '../runner/index.ts';
 import { appMounts, buildLimits, instanceLimits, runtimeRoots, type AppSandbox, type ResourceLimits, type Sandboxes } from '../sandbox/index.ts';
@@ -113,6 +114,20 @@ export class Containment {
   }
 
   /**
+   * Public files of berth's own that apps may read: the local PostgreSQL's
+   * CA root (PGSSLROOTCERT), once there is one. A fixed path in root's
+   * folders, never one a variable names; shown read-only at the same path.
+   */
+  async #publicFiles(): Promise<string[]> {
+    const file = join(this.#options.stateDir, 'addons', 'postgres', 'tls', 'root.crt');
+    try {
+      return (await lstat(file)).isFile() ? [file] : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /**
    * How a release's processes start: in the app's sandbox, the build
    * read-only, with each process type's limits (berth.toml [resources],
    * then `berth scale TYPE=N:SIZE`).
@@ -124,7 +139,16 @@ export class Containment {
     await sandboxes.exposeAddons(Object.values(addonVars));
     const mounts = appMounts(
       sandbox.hostLayout,
-      { build: work.dir, buildWritable: false, home: paths.home, cache: null, data: await this.#dataDir(addonVars), runtimes: runtimeRoots(programsOf(work.plan), this.#options.stateDir), etcDir: sandbox.etcDir },
+      {
+        build: work.dir,
+        buildWritable: false,
+        home: paths.home,
+        cache: null,
+        data: await this.#dataDir(addonVars),
+        runtimes: runtimeRoots(programsOf(work.plan), this.#options.stateDir),
+        etcDir: sandbox.etcDir,
+        files: await this.#publicFiles(),
+      },
       sandbox.tmpBytes,
     );
     const limitsFor = (label: string): ResourceLimits => {

@@ -17,6 +17,8 @@ export interface AppFolders {
   readonly runtimes: readonly string[];
   /** berth's /etc files for the app (passwd, group, hosts, hostname, resolv.conf). */
   readonly etcDir: string;
+  /** Single files shown read-only at their own paths (the local PostgreSQL's CA root, PGSSLROOTCERT). */
+  readonly files?: readonly string[];
 }
 
 /** Everything the sandbox of one of the app's processes shows: the system, then the app's own folders. */
@@ -26,6 +28,7 @@ export function appMounts(host: HostLayout, folders: AppFolders, tmpBytes?: numb
   mounts.push(bindSame(folders.build, folders.buildWritable), bindSame(folders.home, true));
   if (folders.cache !== null) mounts.push(bindSame(folders.cache, true));
   if (folders.data !== null) mounts.push(bindSame(folders.data, true));
+  for (const file of folders.files ?? []) mounts.push(bindSame(file, false));
   return mounts;
 }
 

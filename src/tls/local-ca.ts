@@ -5,7 +5,7 @@ import * as x509 from '@peculiar/x509';
 import { isIP } from 'node:net';
 import { BerthError, isBerthError } from '../errors.ts';
 import { localName } from './names.ts';
-import { EC_P256, importKeyPair, newKeyPair, parseCertificate, privateKeyPem, readPair, webCrypto, type CertificatePair, type CryptoKeyPair } from './pem.ts';
+import { covers, EC_P256, importKeyPair, newKeyPair, parseCertificate, privateKeyPem, readPair, webCrypto, type CertificatePair, type CryptoKeyPair } from './pem.ts';
 import { DEFAULT_RENEWAL_POLICY, isUsable, needsRenewal, type RenewalPolicy } from './renewal-policy.ts';
 import { ensurePrivateDir, readPairFiles, tlsDir, writePairFiles } from './tls-files.ts';
 
@@ -169,10 +169,42 @@ export class LocalCa {
     }
   }
 
-  async #issue(name: string, now: number): Promise<CertificatePair> {
+  /**
+   * A leaf for a server of this machine that clients reach by several names
+   * (berth's PostgreSQL: localhost, 127.0.0.1 and the sandboxes' service
+   * address), issued afresh: the caller keeps it, and asks
+   * serviceCertificateIsCurrent() before it serves a stored one again.
+   */
+  async issueServiceCertificate(names: readonly string[]): Promise<CertificatePair> {
+    if (names.length === 0) throw new BerthError('BERTH_E_CERTIFICATE', 'a certificate needs at least one name', { status: 500 });
+    const pair = await this.#issueFor(names.map((name) => localName(name)), this.#now());
+    this.#log(`tls: the local CA issued a certificate for ${names.join(', ')}, valid until ${new Date(pair.notAfter).toISOString()}`);
+    return pair;
+  }
+
+  /** Whether a stored service certificate can still be served: this root's, covering every name, not yet due for renewal. */
+  serviceCertificateIsCurrent(pair: { certPem: string; keyPem: string }, names: readonly string[]): boolean {
+    const now = this.#now();
+    try {
+      const read = readPair(pair.certPem, pair.keyPem, 'a service certificate');
+      const leaf = parseCertificate(read.certPem, 'a service certificate');
+      if (!leaf.checkIssued(this.#root.parsed) || !leaf.verify(this.#root.parsed.publicKey)) return false;
+      if (!names.every((name) => covers(leaf, localName(name)))) return false;
+      return !needsRenewal(read, now, this.#policy) && isUsable(read, now);
+    } catch (err) {
+      if (!isBerthError(err)) throw err;
+      return false;
+    }
+  }
+
+  #issue(name: string, now: number): Promise<CertificatePair> {
+    return this.#issueFor([name], now);
+  }
+
+  async #issueFor(names: readonly string[], now: number): Promise<CertificatePair> {
+    const name = names[0]!;
     const keys = await newKeyPair();
     const notAfter = Math.min(now + LOCAL_CA_LEAF_VALIDITY_MS, this.#root.notAfter);
-    const ip = isIP(name) !== 0;
     const cert = await x509.X509CertificateGenerator.create(
       {
         serialNumber: serialNumber(),
@@ -187,7 +219,7 @@ export class LocalCa {
           new x509.BasicConstraintsExtension(false, undefined, true),
           new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
           new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-          new x509.SubjectAlternativeNameExtension([{ type: ip ? 'ip' : 'dns', value: name }], false),
+          new x509.SubjectAlternativeNameExtension(names.map((value) => ({ type: isIP(value) !== 0 ? ('ip' as const) : ('dns' as const), value })), false),
           await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webCrypto),
           await x509.AuthorityKeyIdentifierExtension.create(this.#root.keys.publicKey, false, webCrypto),
         ],

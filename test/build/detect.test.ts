@@ -28,7 +28,7 @@ test('package.json runs its start script; npm ci only with dependencies and a lo
   assert.deepEqual(bare, { kind: 'processes', runtime: 'node', processes: [{ name: 'web', command: 'node server.js' }], install: [], path: [], notes: [] });
   const locked = await detectApp(await appWith(t, { 'package.json': '{"scripts":{"start":"node s.js"},"dependencies":{"x":"1"}}', 'package-lock.json': '{}' }));
   assert.ok(locked.kind === 'processes');
-  assert.deepEqual(locked.install.map((step) => ('argv' in step ? step.argv : step.command)), [['npm', 'ci', '--no-audit', '--no-fund']]);
+  assert.deepEqual(locked.install.map((step) => ('argv' in step ? step.argv : 'command' in step ? step.command : 'collectstatic')), [['npm', 'ci', '--no-audit', '--no-fund']]);
   assert.ok('argv' in locked.install[0]! && locked.install[0].cache?.output === 'node_modules', 'a locked install is cached');
   const unlocked = await detectApp(await appWith(t, { 'package.json': '{"scripts":{"start":"node s.js"},"dependencies":{"x":"1"}}' }));
   assert.ok(unlocked.kind === 'processes');
@@ -98,17 +98,17 @@ test('lockfiles pick the package manager when it is installed, else npm with a n
   const files = { 'package.json': '{"scripts":{"start":"node s.js","build":"tsc"},"dependencies":{"x":"1"}}', 'pnpm-lock.yaml': 'lockfileVersion: 9' };
   const withPnpm = await detectApp(await appWith(t, files), { ...ENV, tools: { pnpm: true, yarn: false } });
   assert.ok(withPnpm.kind === 'processes');
-  assert.deepEqual(withPnpm.install.map((s) => ('argv' in s ? s.argv.join(' ') : s.command)), ['pnpm install --frozen-lockfile', 'npm run build']);
+  assert.deepEqual(withPnpm.install.map((s) => ('argv' in s ? s.argv.join(' ') : 'command' in s ? s.command : 'collectstatic')), ['pnpm install --frozen-lockfile', 'npm run build']);
   const without = await detectApp(await appWith(t, files), ENV);
   assert.ok(without.kind === 'processes');
-  assert.deepEqual(without.install.map((s) => ('argv' in s ? s.argv.join(' ') : s.command)), ['npm install --no-audit --no-fund', 'npm run build']);
+  assert.deepEqual(without.install.map((s) => ('argv' in s ? s.argv.join(' ') : 'command' in s ? s.command : 'collectstatic')), ['npm install --no-audit --no-fund', 'npm run build']);
   assert.ok(without.notes.includes('pnpm-lock.yaml found but pnpm is not installed on the server: installing with npm from package.json'), without.notes.join('\n'));
   const yarnFiles = { 'package.json': files['package.json'], 'yarn.lock': '# yarn' };
   const yarn = await detectApp(await appWith(t, yarnFiles), { ...ENV, tools: { pnpm: false, yarn: true } });
   assert.ok(yarn.kind === 'processes' && 'argv' in yarn.install[0]! && yarn.install[0].argv[0] === 'yarn');
   const withoutYarn = await detectApp(await appWith(t, yarnFiles), ENV);
   assert.ok(withoutYarn.kind === 'processes');
-  assert.equal(withoutYarn.install.map((s) => ('argv' in s ? s.argv.join(' ') : s.command))[0], 'npm install --no-audit --no-fund');
+  assert.equal(withoutYarn.install.map((s) => ('argv' in s ? s.argv.join(' ') : 'command' in s ? s.command : 'collectstatic'))[0], 'npm install --no-audit --no-fund');
   assert.ok(withoutYarn.notes.includes('yarn.lock found but yarn is not installed on the server: installing with npm from package.json'), withoutYarn.notes.join('\n'));
 });
 
@@ -156,7 +156,7 @@ test('a Procfile build: entry runs at build time, after the language steps, and 
   assert.deepEqual(plan.install, [{ command: 'make all PREFIX=$HOME' }]);
   const both = await detectApp(await appWith(t, { Procfile: 'web: node s.js\nbuild: node gen.js\n', 'package.json': '{"dependencies":{"x":"1"}}' }), ENV);
   assert.ok(both.kind === 'processes');
-  assert.deepEqual(both.install.map((s) => ('argv' in s ? s.argv[0] : s.command)), ['npm', 'node gen.js']);
+  assert.deepEqual(both.install.map((s) => ('argv' in s ? s.argv[0] : 'command' in s ? s.command : 'collectstatic')), ['npm', 'node gen.js']);
 });
 
 test("an app factory is found (Flask's tutorial: create_app in a package or a module) and called by the server", async (t) => {
@@ -180,4 +180,51 @@ test("an app factory is found (Flask's tutorial: create_app in a package or a mo
   await writeFile(join(dir, 'main.py'), 'from fastapi import FastAPI\n\ndef create_app():\n    return FastAPI()\n');
   const asgi = await detectApp(dir, ENV);
   if (asgi.kind === 'processes') assert.match(asgi.processes.find((p) => p.name === 'web')!.command, /uvicorn .* --factory main:create_app$/);
+});
+
+const DJANGO_MANAGE = "import os, sys\n\ndef main():\n    os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n    from django.core.management import execute_from_command_line\n    execute_from_command_line(sys.argv)\n";
+
+test('a Django project (manage.py naming its settings) runs its WSGI application under gunicorn and collects static files last', async (t) => {
+  const files = {
+    'requirements.txt': 'django\n',
+    'manage.py': DJANGO_MANAGE,
+    'mysite/__init__.py': '',
+    'mysite/settings.py': "WSGI_APPLICATION = 'mysite.wsgi.application'\n",
+    'mysite/wsgi.py': 'application = get_wsgi_application()\n',
+    // Detection must not take these for the app: Django's module wins.
+    'app.py': 'app = object()\n',
+  };
+  const plan = await detectApp(await appWith(t, { ...files, 'berth.toml': '[static]\n"/static" = "staticfiles"\n' }), ENV);
+  assert.ok(plan.kind === 'processes');
+  assert.equal(plan.runtime, 'python');
+  assert.deepEqual(plan.processes, [{ name: 'web', command: 'python -m gunicorn --bind 127.0.0.1:$PORT --graceful-timeout 10 --access-logfile - mysite.wsgi:application' }]);
+  assert.deepEqual(plan.install.at(-1), { collectstatic: { servedDirs: ['staticfiles'] } });
+  assert.ok(plan.notes.includes('Django project (mysite.settings): web runs mysite.wsgi:application (WSGI_APPLICATION in mysite/settings.py)'), plan.notes.join('\n'));
+
+  // A Procfile web wins; collectstatic still runs, after the Procfile's build:.
+  const procfile = await detectApp(await appWith(t, { ...files, Procfile: 'web: gunicorn mysite.wsgi\nrelease: python manage.py migrate\nbuild: ./assets.sh\n' }), ENV);
+  assert.ok(procfile.kind === 'processes');
+  assert.deepEqual(procfile.processes.map((p) => p.command), ['gunicorn mysite.wsgi', 'python manage.py migrate', './assets.sh']);
+  assert.deepEqual(procfile.install.slice(-2), [{ command: './assets.sh' }, { collectstatic: { servedDirs: [] } }]);
+
+  // A Procfile without web (only the release phase): the settings' application serves.
+  const releaseOnly = await detectApp(await appWith(t, { ...files, Procfile: 'release: python manage.py migrate\n' }), ENV);
+  assert.ok(releaseOnly.kind === 'processes');
+  assert.deepEqual(releaseOnly.processes.map((p) => p.name), ['web', 'release']);
+  assert.ok(releaseOnly.processes[0]!.command.endsWith(' mysite.wsgi:application'));
+  assert.match(releaseOnly.notes.join('\n'), /the Procfile has no web, so web runs mysite\.wsgi:application/);
+
+  // package.json beside it (asset tooling, no start script): Django still serves, npm still builds.
+  const assets = await detectApp(await appWith(t, { ...files, 'package.json': '{"scripts":{"build":"vite build"}}' }), ENV);
+  assert.ok(assets.kind === 'processes');
+  assert.ok(assets.processes[0]!.command.endsWith(' mysite.wsgi:application'));
+  assert.deepEqual(assets.install.map((s) => ('argv' in s ? s.argv.slice(0, 3).join(' ') : 'command' in s ? s.command : 'collectstatic')), ['npm run build', '/pyenv/python3 -m venv', '/pyenv/python3 -m pip', 'collectstatic']);
+});
+
+test('a manage.py that names no settings is not Django: the other Python rules apply, and nothing is collected', async (t) => {
+  const plan = await detectApp(await appWith(t, { 'requirements.txt': '', 'manage.py': 'print("hello")\n', 'app.py': 'app = make()\n' }), ENV);
+  assert.ok(plan.kind === 'processes' && plan.processes[0]!.command.endsWith(' app:app'));
+  assert.ok(!plan.install.some((s) => 'collectstatic' in s));
+  // Django without a wsgi.py anywhere berth looks: the generic rules, then the usual refusal.
+  await assert.rejects(detectApp(await appWith(t, { 'requirements.txt': '', 'manage.py': DJANGO_MANAGE, 'mysite/settings.py': '' }), ENV), /cannot tell how to run/);
 });

@@ -89,7 +89,7 @@ test('postgres and redis add-ons: the Flask example writes through DATABASE_URL 
   const unknown = await apiCall(daemon, 'POST', '/apps/notes/addons', { kind: 'mysql' });
   assert.equal(unknown.json.code, 'BERTH_E_ADDON_KIND');
   const listed = await ok(daemon, 'GET', '/apps/notes/addons');
-  assert.deepEqual(listed.addons.map((a: { kind: string; vars: string[] }) => [a.kind, a.vars]), [['postgres', ['DATABASE_URL']], ['redis', ['REDIS_URL']]]);
+  assert.deepEqual(listed.addons.map((a: { kind: string; vars: string[] }) => [a.kind, a.vars]), [['postgres', ['DATABASE_URL', 'PGSSLROOTCERT']], ['redis', ['REDIS_URL']]]);
   assert.doesNotMatch(JSON.stringify(listed), /postgres:\/\/[^@]*:[^@]*@|redis:\/\/[^@]*:[^@]*@/, 'no credentials unless revealed');
 
   const flask = join(root, 'flask-notes');
