@@ -62,6 +62,9 @@ export const ERROR_CODES = {
   BERTH_E_UNREACHABLE: 'the berth server cannot be reached at its URL',
   BERTH_E_CONNECTION_LOST: 'the connection to the berth server ended before its answer was complete',
   BERTH_E_BAD_RESPONSE: 'the server answered with something that is not a berth API answer',
+  // berth server as a systemd service (src/cli/service/).
+  BERTH_E_NO_SYSTEMD: 'berth server install or uninstall ran where systemd does not run the machine',
+  BERTH_E_SERVICE: "the service's unit could not be read, written or removed, is not berth's, or systemctl failed",
   // Cron (berth.toml [cron]).
   BERTH_E_CRON_SCHEDULE: 'a cron schedule or its time zone is not valid',
   // Certificates (src/tls/): the local CA and ACME.
