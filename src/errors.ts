@@ -57,11 +57,14 @@ export const ERROR_CODES = {
   BERTH_E_STATE: 'the state directory or database cannot be used',
   BERTH_E_SOURCE_CHANGED: 'a file in the app folder changed while it was being packed',
   // The remote commands of the CLI (src/cli/remote/): credentials and the connection to the daemon.
-  BERTH_E_NOT_LOGGED_IN: 'no berth server or API token is known: none saved by berth login, none in BERTH_SERVER / BERTH_TOKEN',
+  BERTH_E_NOT_LOGGED_IN: 'no berth server or API token is known for the command: none saved by berth login, none in BERTH_SERVER / BERTH_TOKEN, or none for the server it names',
   BERTH_E_CREDENTIALS: 'the saved credentials file cannot be read, parsed or written',
   BERTH_E_UNREACHABLE: 'the berth server cannot be reached at its URL',
   BERTH_E_CONNECTION_LOST: 'the connection to the berth server ended before its answer was complete',
   BERTH_E_BAD_RESPONSE: 'the server answered with something that is not a berth API answer',
+  // berth server as a systemd service (src/cli/service/).
+  BERTH_E_NO_SYSTEMD: 'berth server install or uninstall ran where systemd does not run the machine',
+  BERTH_E_SERVICE: "the service's unit could not be read, written or removed, is not berth's, or systemctl failed",
   // Cron (berth.toml [cron]).
   BERTH_E_CRON_SCHEDULE: 'a cron schedule or its time zone is not valid',
   // Certificates (src/tls/): the local CA and ACME.

@@ -40,6 +40,8 @@ if (!has('slirp4netns', ['--version'])) missing.push('slirp4netns');
 if (!has('nft', ['--version'])) missing.push('nftables');
 if (!has('ip', ['-V'])) missing.push('iproute2');
 if (!has('setpriv', ['--version']) || !has('nsenter', ['--version'])) missing.push('util-linux');
+// berth server install's unit is checked by systemd's own parser (systemd-analyze verify; no running systemd needed).
+if (!has('systemd-analyze', ['--version'])) missing.push('systemd');
 
 if (missing.length > 0) {
   const canInstall = process.getuid?.() === 0 && has('apt-get', ['--version']);

@@ -202,6 +202,30 @@ async function program(argv: readonly string[]): Promise<Command> {
       resetAdminToken({ stateDir: opts.state, printToken: opts.printToken === true, out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) });
     });
 
+  // The service's flags are `berth server`'s own, passed through as given
+  // (checked against serverCommand's options, so they are defined once).
+  serverCommand
+    .command('install')
+    .description(`as root, install berth server as a systemd service (/etc/systemd/system/berth.service) that starts at boot and restarts on failure, with the server flags given (--state defaults to /var/lib/berth), and start it; without systemd, or with --print, print the unit instead`)
+    .usage('[--print] [--state DIR] [server flags...]')
+    .option('--print', 'only print the unit, install nothing')
+    .argument('[server-flags...]', 'flags of berth server, as berth server --help lists them')
+    .allowUnknownOption()
+    .action(async (args: string[], opts: { print?: boolean }) => {
+      const { installService } = await import('./service/index.ts');
+      const print = opts.print === true || args.includes('--print');
+      const serverOptions = serverCommand.options.map((option) => ({ long: option.long ?? '', takesValue: option.required || option.optional }));
+      await installService({ args: args.filter((arg) => arg !== '--print'), serverOptions, print, cwd: process.cwd(), io: { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) } });
+    });
+
+  serverCommand
+    .command('uninstall')
+    .description("as root, stop (drain), disable and remove the service berth server install made; the state folder stays")
+    .action(async () => {
+      const { uninstallService } = await import('./service/index.ts');
+      await uninstallService({ io: { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) } });
+    });
+
   return cli;
 }
 

@@ -13,10 +13,13 @@ export class BerthProcess {
   #waiters: Array<{ pattern: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  /** `wrapper` goes in front of node (e.g. `prlimit --nofile=1024 --`, which execs it: the pid stays berth's). */
-  constructor(args: readonly string[], options: { cwd?: string; env?: Record<string, string>; wrapper?: readonly string[] } = {}) {
+  /**
+   * `wrapper` goes in front of node (e.g. `prlimit --nofile=1024 --`, which execs it: the pid stays berth's);
+   * `entry` replaces the sources' main (an installed bin/berth.js).
+   */
+  constructor(args: readonly string[], options: { cwd?: string; env?: Record<string, string>; wrapper?: readonly string[]; entry?: string } = {}) {
     const wrapper = options.wrapper ?? [];
-    const argv = [...wrapper, process.execPath, MAIN, ...args];
+    const argv = [...wrapper, process.execPath, options.entry ?? MAIN, ...args];
     this.child = spawn(argv[0]!, argv.slice(1), {
       cwd: options.cwd ?? REPO,
       env: { ...process.env, NO_COLOR: '1', ...options.env },

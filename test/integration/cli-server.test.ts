@@ -81,7 +81,8 @@ test('the real CLI drives a real daemon: login, create, deploy Node and Flask, c
   // The daemon restarts and brings both apps back.
   await daemon.stop('SIGTERM');
   ({ daemon, edge, api } = await restart());
-  const env2 = { ...env, BERTH_SERVER: api };
+  // The API moved to a new port: a URL nothing was saved for gets the token from BERTH_TOKEN (never the saved server's).
+  const env2 = { ...env, BERTH_SERVER: api, BERTH_TOKEN: token };
   await eventually('shop is back', async () => (await viaEdge(edge, 'shop.localhost')).status === 200, 30_000);
   assert.equal((await viaEdge(edge, 'notes.localhost', '/health')).status, 200);
 

@@ -28,8 +28,10 @@ export interface RemoteContext {
   readonly env: Env;
   readonly onInterrupt: (stop: () => void) => () => void;
   readonly readStdin: () => Promise<string>;
-  /** A client for the server in BERTH_SERVER/BERTH_TOKEN or the saved credentials; BERTH_E_NOT_LOGGED_IN otherwise. */
+  /** A client for the chosen server (--server, BERTH_SERVER, or the current saved one) with its token; BERTH_E_NOT_LOGGED_IN otherwise. */
   client(): ApiClient;
+  /** The command's --server (a saved server's name or a URL), set before its action runs. */
+  selectServer(selector: string | undefined): void;
 }
 
 function onSigint(stop: () => void): () => void {
@@ -67,11 +69,15 @@ function safeIo(io: RemoteIo): RemoteIo {
 
 export function remoteContext(io: RemoteIo, options: RemoteOptions): RemoteContext {
   const env = options.env ?? process.env;
+  let selected: string | undefined;
   return {
     io: safeIo(io),
     env,
     onInterrupt: options.onInterrupt ?? onSigint,
     readStdin: options.readStdin ?? readProcessStdin,
-    client: () => new ApiClient(resolveCredentials(env)),
+    client: () => new ApiClient(resolveCredentials(env, selected)),
+    selectServer: (selector) => {
+      selected = selector;
+    },
   };
 }

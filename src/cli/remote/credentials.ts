@@ -3,14 +3,16 @@ import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { BerthError } from '../../errors.ts';
 import { writeFileAtomic } from '../../platform/index.ts';
+import { findServer, isUrlSelector, NO_SERVERS, parseSavedServers, serializeSavedServers, type SavedServers } from './saved-servers.ts';
 
 /**
  * Where the remote commands send their calls, and the token they prove
- * themselves with. `berth login` saves them in
+ * themselves with. `berth login` saves one entry per server in
  * `$XDG_CONFIG_HOME/berth/credentials.json` (default `~/.config/berth/`),
- * folder 0700 and file 0600, written atomically; BERTH_SERVER and
- * BERTH_TOKEN override the saved values, each on its own, for every command.
- * The token is a secret: nothing here ever prints it.
+ * folder 0700 and file 0600, written atomically, and makes it current
+ * (saved-servers.ts). A command uses the current server unless `--server
+ * NAME|URL` or BERTH_SERVER picks another; BERTH_TOKEN overrides the saved
+ * token. The token is a secret: nothing here ever prints it.
  */
 export interface Credentials {
   /** The API's base URL, normalised: `http://127.0.0.1:7070`, no trailing "/". */
@@ -67,49 +69,48 @@ export function apiToken(input: string): string {
   return token;
 }
 
-/** The saved credentials, or null when there is no file yet. */
-export function readSavedCredentials(path: string): Credentials | null {
+const LOGIN_HINT = "Run `berth login --server URL --token TOKEN` (the admin token is in the admin-token file of `berth server`'s state folder), or set BERTH_SERVER and BERTH_TOKEN.";
+
+function invalidFile(path: string): BerthError {
+  return new BerthError('BERTH_E_CREDENTIALS', `${path} is not a valid berth credentials file`, { hint: 'Move it away and log in again with `berth login --server URL --token TOKEN`.' });
+}
+
+/** The saved servers; none when there is no file yet. The single-server file of before reads as one current server. */
+export function readSavedServers(path: string): SavedServers {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return NO_SERVERS;
     throw new BerthError('BERTH_E_CREDENTIALS', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
       cause: err,
       hint: 'Check the file\'s owner and permissions, or log in again with `berth login --server URL --token TOKEN`.',
     });
   }
-  const invalid = () =>
-    new BerthError('BERTH_E_CREDENTIALS', `${path} is not a valid berth credentials file`, { hint: 'Log in again with `berth login --server URL --token TOKEN`; it rewrites the file.' });
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch {
-    throw invalid();
+    throw invalidFile(path);
   }
-  if (data === null || typeof data !== 'object') throw invalid();
-  const { server, token } = data as Record<string, unknown>;
-  if (typeof server !== 'string' || typeof token !== 'string') throw invalid();
-  try {
-    return { server: serverUrl(server), token: apiToken(token) };
-  } catch {
-    throw invalid();
-  }
+  const saved = parseSavedServers(data, { url: serverUrl, token: apiToken });
+  if (saved === null) throw invalidFile(path);
+  return saved;
 }
 
 /**
- * Saves the credentials: the folder is made (and kept) 0700, the file is
+ * Saves the servers: the folder is made (and kept) 0700, the file is
  * written 0600 beside its final name, fsynced and renamed over it, so a
  * reader sees the old file or the new one, never half of one, and nobody
- * else can read the token even for a moment. Returns the file's path.
+ * else can read a token even for a moment. Returns the file's path.
  */
-export function saveCredentials(env: Env, credentials: Credentials): string {
+export function saveServers(env: Env, saved: SavedServers): string {
   const dir = credentialsDir(env);
   const path = credentialsPath(env);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
-    writeFileAtomic(path, `${JSON.stringify({ server: credentials.server, token: credentials.token }, null, 2)}\n`, 0o600);
+    writeFileAtomic(path, serializeSavedServers(saved), 0o600);
   } catch (err) {
     throw new BerthError('BERTH_E_CREDENTIALS', `cannot save the credentials in ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
       cause: err,
@@ -120,20 +121,33 @@ export function saveCredentials(env: Env, credentials: Credentials): string {
 }
 
 /**
- * The credentials a remote command uses: BERTH_SERVER and BERTH_TOKEN when
- * set (each overrides its saved half), else what `berth login` saved.
+ * The credentials a remote command uses. The server: `selector` (its
+ * --server), else BERTH_SERVER, else the current saved one; a selector is a
+ * saved server's name or a URL. The token: BERTH_TOKEN, else the saved
+ * server's. A URL nothing was saved for needs BERTH_TOKEN (then the file is
+ * not even read): another server's token is never sent to it.
  */
-export function resolveCredentials(env: Env): Credentials {
-  const envServer = present(env.BERTH_SERVER);
+export function resolveCredentials(env: Env, selector?: string): Credentials {
+  const chosen = present(selector) ?? present(env.BERTH_SERVER);
   const envToken = present(env.BERTH_TOKEN);
-  const saved = envServer !== undefined && envToken !== undefined ? null : readSavedCredentials(credentialsPath(env));
-  const server = envServer !== undefined ? serverUrl(envServer) : saved?.server;
-  const token = envToken !== undefined ? apiToken(envToken) : saved?.token;
-  if (server === undefined || token === undefined) {
-    const missing = server === undefined && token === undefined ? 'no berth server is known' : server === undefined ? 'no berth server URL is known' : 'no API token is known';
-    throw new BerthError('BERTH_E_NOT_LOGGED_IN', `not logged in: ${missing}`, {
-      hint: "Run `berth login --server URL --token TOKEN` (the admin token is in the admin-token file of `berth server`'s state folder), or set BERTH_SERVER and BERTH_TOKEN.",
+  const token = (saved: string) => (envToken !== undefined ? apiToken(envToken) : saved);
+  if (chosen !== undefined && isUrlSelector(chosen) && envToken !== undefined) return { server: serverUrl(chosen), token: apiToken(envToken) };
+  const saved = readSavedServers(credentialsPath(env));
+  if (chosen !== undefined) {
+    const entry = findServer(saved, chosen, serverUrl);
+    if (entry !== null) return { server: entry.server, token: token(entry.token) };
+    if (isUrlSelector(chosen)) throw new BerthError('BERTH_E_NOT_LOGGED_IN', `not logged in: no token is saved for ${serverUrl(chosen)}`, { hint: LOGIN_HINT });
+    const names = saved.servers.map((s) => s.name);
+    throw new BerthError('BERTH_E_NOT_LOGGED_IN', `not logged in: no saved server is named "${chosen}"`, {
+      hint: names.length === 0 ? LOGIN_HINT : `The saved servers are ${names.join(', ')} (berth servers lists them); or log in with \`berth login --server URL --name ${chosen} --token TOKEN\`.`,
     });
   }
-  return { server, token };
+  const current = saved.servers.find((s) => s.server === saved.current);
+  if (current !== undefined) return { server: current.server, token: token(current.token) };
+  if (saved.servers.length > 0) {
+    throw new BerthError('BERTH_E_NOT_LOGGED_IN', `not logged in: ${saved.servers.length} servers are saved and none is current`, {
+      hint: `Pick one for every command with \`berth servers use NAME\` (${saved.servers.map((s) => s.name).join(', ')}), or for one command with --server NAME or BERTH_SERVER.`,
+    });
+  }
+  throw new BerthError('BERTH_E_NOT_LOGGED_IN', `not logged in: ${envToken === undefined ? 'no berth server is known' : 'no berth server URL is known'}`, { hint: LOGIN_HINT });
 }

@@ -17,23 +17,26 @@ import { registerLogin } from './login.ts';
 import { registerLogs } from './logs.ts';
 import { registerProcesses } from './processes.ts';
 import { registerReleases } from './releases.ts';
+import { registerServers } from './servers.ts';
 import { registerStorage } from './storage.ts';
 import { registerTokens } from './tokens.ts';
 
 export type { RemoteIo, RemoteOptions } from './context.ts';
 export { ApiClient, type ApiAnswer } from './client.ts';
-export { resolveCredentials, saveCredentials, credentialsPath, type Credentials } from './credentials.ts';
+export { resolveCredentials, readSavedServers, saveServers, credentialsPath, type Credentials } from './credentials.ts';
+export type { SavedServer, SavedServers } from './saved-servers.ts';
 
 /**
- * Adds login, apps, deploy, releases, rollback, config, scale, ps, restart,
- * logs, drains, domains, tokens, cron, addons, storage and backups to the
- * program. Failures are thrown as BerthErrors for the program's handler to
+ * Adds login, logout, servers, apps, deploy, releases, rollback, config,
+ * scale, ps, restart, logs, drains, domains, tokens, cron, addons, storage
+ * and backups to the program; each command that calls a server takes
+ * --server NAME|URL (a saved server other than the current one). Failures are thrown as BerthErrors for the program's handler to
  * print; `io` receives the normal output, each piece of text ending with
  * "\n" (write it as it is, e.g. `(text) => process.stdout.write(text)`).
  */
 export function registerRemoteCommands(cli: Command, io: RemoteIo, options: RemoteOptions = {}): void {
   const ctx = remoteContext(io, options);
-  registerLogin(cli, ctx);
+  const before = new Set(cli.commands);
   registerApps(cli, ctx);
   registerDeploy(cli, ctx);
   registerReleases(cli, ctx);
@@ -49,4 +52,18 @@ export function registerRemoteCommands(cli: Command, io: RemoteIo, options: Remo
   registerAddons(cli, ctx);
   registerStorage(cli, ctx);
   registerBackups(cli, ctx);
+  for (const command of cli.commands) if (!before.has(command)) addServerOption(command);
+  // Each command's --server is handed to the context before its action runs.
+  cli.hook('preAction', (_program, action) => ctx.selectServer(action.opts().server as string | undefined));
+  registerLogin(cli, ctx);
+  registerServers(cli, ctx);
+}
+
+/** --server on every command that calls the daemon (the leaves: a group such as `apps` only holds them). */
+function addServerOption(command: Command): void {
+  if (command.commands.length > 0) {
+    for (const sub of command.commands) addServerOption(sub);
+    return;
+  }
+  command.option('--server <name|url>', 'the saved server to call (its name or URL) instead of the current one; or set BERTH_SERVER');
 }
