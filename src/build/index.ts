@@ -8,3 +8,4 @@ export { parseAppConfig, readAppConfig, siteSettings, DEFAULT_APP_CONFIG, MIN_DI
 export { parseCronSchedule, isTimeZone, type CronSchedule } from './cron-schedule.ts';
 export type { CronJobConfig } from './cron-jobs.ts';
 export { packSource, unpackSource, DEFAULT_UNPACK_LIMITS, type PackedSource, type UnpackedSource, type UnpackLimits } from './source-archive.ts';
+export { encodeHeader, padding, END_OF_ARCHIVE, type TarEntryHeader } from './source-archive-tar.ts';
