@@ -121,13 +121,9 @@ export class LayerCache {
   /** Writes `source` through `stages` into a new file at `temp` (from stagePath), flushed to disk. */
   async write(temp: string, source: Readable | AsyncIterable<Buffer>, stages: readonly NodeJS.ReadWriteStream[]): Promise<void> {
     const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    try {
-      const streams = [source instanceof Readable ? source : Readable.from(source), ...stages, handle.createWriteStream({ autoClose: false, highWaterMark: 256 * 1024 })];
-      await pipeline(streams);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    // The stream owns the descriptor: flushed to disk (flush) and closed when it finishes or fails.
+    const sink = handle.createWriteStream({ highWaterMark: 256 * 1024, flush: true });
+    await pipeline([source instanceof Readable ? source : Readable.from(source), ...stages, sink]);
   }
 
   /** Moves a written temp file in under its digest (one rename: a reader sees all of it or nothing). */
