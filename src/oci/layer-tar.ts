@@ -41,7 +41,9 @@ const FILE_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBL
 export async function* layerTar(options: LayerTarOptions): AsyncGenerator<Buffer> {
   const { mtime } = options;
   for (const dir of appDirComponents(options.appDir)) yield encodeHeader({ path: dir, kind: 'directory', mode: 0o755, mtime, size: 0 });
-  const top = await open(options.releaseDir, DIRECTORY_FLAGS);
+  const top = await open(options.releaseDir, DIRECTORY_FLAGS).catch((err: unknown) => {
+    throw sourceRefusal(`the release folder ${options.releaseDir} cannot be opened as a folder (a link is never followed): ${(err as Error).message}`);
+  });
   try {
     const owner = options.owner ?? (await top.stat()).uid;
     yield* walk(top, appDirComponents(options.appDir).at(-1)!, '', 1, { ...options, owner });
@@ -60,14 +62,14 @@ async function* walk(folder: FileHandle, layerPath: string, releasePath: string,
     if (depth === 1 && !options.include(name)) continue;
     const path = `${layerPath}/${name}`;
     const shown = releasePath === '' ? name : `${releasePath}/${name}`;
-    const facts = await lstat(`${at}/${name}`, { bigint: true });
+    const facts = await lstat(`${at}/${name}`, { bigint: true }).catch((err: unknown) => vanished(err, shown));
     const kind = entryKind(facts, shown);
     if (Number(facts.uid) !== options.owner) throw sourceRefusal(`${JSON.stringify(shown)} belongs to uid ${facts.uid}, not to the release's owner (uid ${options.owner}); a hard link to someone else's file is never read`);
     const size = kind === 'file' ? Number(facts.size) : 0;
     options.budget.entry(shown, size);
     const mode = normalMode(kind, Number(facts.mode));
     if (kind === 'symlink') {
-      const target = refuseLinkTarget(await readlink(`${at}/${name}`, { encoding: 'buffer' }), shown);
+      const target = refuseLinkTarget(await readlink(`${at}/${name}`, { encoding: 'buffer' }).catch((err: unknown) => vanished(err, shown)), shown);
       yield encodeHeader({ path, kind, mode, mtime: options.mtime, size: 0, linkpath: target });
     } else if (kind === 'directory') {
       options.budget.depth(shown, depth);
@@ -136,6 +138,13 @@ function refuseLinkTarget(bytes: Buffer, shown: string): string {
   } catch {
     throw sourceRefusal(`the link ${JSON.stringify(shown)} leads to a name that is not valid UTF-8`);
   }
+}
+
+/** A name that went away or stopped being a link between two looks: the release changed. */
+function vanished(err: unknown, shown: string): never {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'EINVAL' || code === 'ENOTDIR') throw changed(shown);
+  throw err;
 }
 
 function changed(shown: string) {
