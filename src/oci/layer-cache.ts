@@ -99,7 +99,7 @@ export class LayerCache {
    */
   async ingest(source: Readable | AsyncIterable<Buffer>, expected?: { digest: Digest; size?: number | undefined }): Promise<StoredBlob> {
     const temp = this.#tempPath();
-    const counter = new DigestCounter({ maxBytes: expected?.size, onTooLarge: () => mismatch(`the blob streamed in (more than its ${expected?.size} bytes)`, expected!.digest, 'sha256:?' as Digest) });
+    const counter = new DigestCounter({ maxBytes: expected?.size, onTooLarge: () => new BerthError('BERTH_E_DIGEST_MISMATCH', `the blob ${expected!.digest} streamed in is longer than its ${expected!.size} bytes; nothing was kept`, { status: 502, hint: 'try again; if it repeats, the blob in the registry is corrupt' }) });
     try {
       await this.write(temp, source, [counter]);
       const digest = counter.digest();

@@ -20,6 +20,8 @@ export interface TestRegistry {
 export interface RegistrySetup {
   readonly tls?: boolean;
   readonly users?: Readonly<Record<string, string>>;
+  /** Bearer tokens from a token service: the registry trusts tokens signed by the key of `certFile`. */
+  readonly token?: { readonly realm: string; readonly service: string; readonly issuer: string; readonly certFile: string };
 }
 
 export async function startRegistry(t: TestContext, setup: RegistrySetup = {}): Promise<TestRegistry> {
@@ -41,6 +43,9 @@ export async function startRegistry(t: TestContext, setup: RegistrySetup = {}): 
     const file = join(dir, 'htpasswd');
     await writeFile(file, `${entries.join('\n')}\n`, { mode: 0o600 });
     lines.push('auth:', '  htpasswd:', '    realm: berth-test', `    path: ${file}`);
+  }
+  if (setup.token) {
+    lines.push('auth:', '  token:', `    realm: ${setup.token.realm}`, `    service: ${setup.token.service}`, `    issuer: ${setup.token.issuer}`, `    rootcertbundle: ${setup.token.certFile}`);
   }
   const config = join(dir, 'config.yml');
   await writeFile(config, `${lines.join('\n')}\n`);
