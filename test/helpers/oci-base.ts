@@ -6,7 +6,10 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+/** Where cleanups go: a test's context, or the bench's list. */
+interface Cleanups {
+  after(fn: () => unknown): void;
+}
 import { gzipSync } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { create } from 'tar';
@@ -32,7 +35,7 @@ function sha(bytes: Uint8Array): Digest {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-export async function pushBase(t: TestContext, client: RegistryClient, repository: string): Promise<PushedBase> {
+export async function pushBase(t: Cleanups, client: RegistryClient, repository: string): Promise<PushedBase> {
   const rootfs = await mkdtemp(join(tmpdir(), 'berth-base-'));
   t.after(() => rm(rootfs, { recursive: true, force: true }));
   await mkdir(join(rootfs, 'bin'));

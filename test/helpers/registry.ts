@@ -6,7 +6,10 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+/** Where cleanups go: a test's context, or the bench's list. */
+export interface Cleanups {
+  after(fn: () => unknown): void;
+}
 
 export interface TestRegistry {
   /** 127.0.0.1:PORT */
@@ -24,7 +27,7 @@ export interface RegistrySetup {
   readonly token?: { readonly realm: string; readonly service: string; readonly issuer: string; readonly certFile: string };
 }
 
-export async function startRegistry(t: TestContext, setup: RegistrySetup = {}): Promise<TestRegistry> {
+export async function startRegistry(t: Cleanups, setup: RegistrySetup = {}): Promise<TestRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-registry-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const lines = ['version: 0.1', 'log:', '  level: info', '  accesslog:', '    disabled: true', 'storage:', '  filesystem:', `    rootdirectory: ${join(dir, 'data')}`, '  delete:', '    enabled: true', 'http:', '  addr: 127.0.0.1:0', '  secret: berth-test-secret'];
