@@ -239,11 +239,20 @@ export class RegistryClient {
       }
       if (call.ok.includes(sent.status)) return sent;
       if (sent.status === 401 || sent.status === 403) {
-        const detail = await errorDetail(sent);
+        const detail = this.#redact(await errorDetail(sent));
         throw new BerthError('BERTH_E_REGISTRY_AUTH', `${this.registry} refused ${call.method} ${sent.url.pathname} (${sent.status}${detail})${this.#credentials === undefined ? ' and berth has no credentials for it' : ' with the credentials berth has'}`, { status: 401, hint: 'give berth a user and password (or token) the registry accepts, with the right to pull and push this repository' });
       }
-      throw registryError(sent, `${sent.status}${await errorDetail(sent)}`, call.method);
+      throw registryError(sent, `${sent.status}${this.#redact(await errorDetail(sent))}`, call.method);
     }
+  }
+
+  /** A registry may echo what it was sent: the password, the Basic value and tokens are cut out of its words. */
+  #redact(text: string): string {
+    const secrets = [...this.#authorization.values()].map((value) => value.replace(/^(Basic|Bearer) /, ''));
+    if (this.#credentials !== undefined) secrets.push(this.#credentials.password, basicAuthorization(this.#credentials.username, this.#credentials.password).slice('Basic '.length));
+    let redacted = text;
+    for (const secret of secrets) if (secret.length >= 4) redacted = redacted.replaceAll(secret, '[redacted]');
+    return redacted;
   }
 
   async #follow(call: Call, scope: string): Promise<Sent> {

@@ -58,6 +58,12 @@ test('an app image built on a pulled base is pushed, pulled back by digest, copi
   // busybox layer is big enough (> 64 KiB) to have gone up in chunks.
   assert.deepEqual(pushed.blobs.map((b) => b.outcome), ['uploaded', 'uploaded', 'uploaded', 'uploaded']);
 
+  // Into another repository of the same registry, the blobs are mounted from the first, not uploaded again.
+  const again = await pushImage(client, 'apps/hello-copy', 'v1', image, cache, { mountFrom: 'apps/hello' });
+  assert.equal(again.digest, pushed.digest);
+  assert.deepEqual(again.blobs.map((b) => b.outcome), ['mounted', 'mounted', 'mounted', 'mounted']);
+  assert.deepEqual((await pushImage(client, 'apps/hello-copy', 'v2', image, cache)).blobs.map((b) => b.outcome), ['exists', 'exists', 'exists', 'exists']);
+
   // Pulled back by digest: the same bytes, every blob verified against its digest into a fresh cache.
   const back = await client.getManifest('apps/hello', pushed.digest);
   assert.deepEqual(back.bytes, image.manifest);
