@@ -36,7 +36,7 @@ const FILE_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBL
  * The system calls are synchronous: each is a few microseconds on a local
  * disk, where a trip through libuv's thread pool per call made a build of
  * 15,000 files several times slower on a busy machine (bench:image); the
- * generator yields after every entry, so the event loop still turns.
+ * generator yields about every 256 KiB, so the event loop still turns.
  *
  * Entries are in a fixed order (each folder's names sorted by their bytes,
  * depth first), owned by 0:0 with no names, with one mtime and normalised
