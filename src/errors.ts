@@ -106,6 +106,17 @@ export const ERROR_CODES = {
   BERTH_E_APP_JSON: 'app.json could not be parsed, failed validation, or contradicts berth.toml',
   BERTH_E_CONFIG_REQUIRED: 'app.json requires config vars the app does not have',
   BERTH_E_PREDEPLOY_FAILED: "app.json's predeploy script failed, so the release was not activated",
+  // OCI images and registries (src/oci/).
+  BERTH_E_IMAGE_SOURCE: 'a release holds something an image cannot carry: a socket, FIFO or device, a file of another owner, a whiteout or non-UTF-8 name, or a file that changed while it was read',
+  BERTH_E_IMAGE_TOO_LARGE: "a release is over the image's size, entry-count, depth or path-length limit",
+  BERTH_E_IMAGE_REFERENCE: 'an image reference, repository, tag or digest is malformed',
+  BERTH_E_IMAGE_FORMAT: 'a manifest, index or image config is not one berth can use',
+  BERTH_E_IMAGE_PLATFORM: 'the base image has no image for the platform asked for',
+  BERTH_E_DIGEST_MISMATCH: 'content from a registry or the layer cache does not match its digest',
+  BERTH_E_REGISTRY: 'a registry refused a request or answered with an error',
+  BERTH_E_REGISTRY_AUTH: 'a registry refused the credentials, or wants credentials none were given for',
+  BERTH_E_REGISTRY_UNREACHABLE: 'a registry could not be reached: connection, TLS or timeout',
+  BERTH_E_LAYER_CACHE: 'the layer cache folder cannot be used',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -9,3 +9,4 @@ export { parseCronSchedule, isTimeZone, type CronSchedule } from './cron-schedul
 export type { CronJobConfig } from './cron-jobs.ts';
 export { packSource, unpackSource, DEFAULT_UNPACK_LIMITS, type PackedSource, type UnpackedSource, type UnpackLimits } from './source-archive.ts';
 export { parseAppJson, readAppJson, appJsonError, conflictsWithAppConfig, appJsonJobName, APP_JSON_MAX_BYTES, type AppJson, type AppJsonVar, type AppJsonProcess, type AppJsonResult } from './app-json.ts';
+export { encodeHeader, padding, END_OF_ARCHIVE, type TarEntryHeader } from './source-archive-tar.ts';
