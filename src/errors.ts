@@ -99,6 +99,10 @@ export const ERROR_CODES = {
   BERTH_E_PYTHON_VERSION: 'the Python an app asks for (.python-version, runtime.txt) is not one berth can use',
   BERTH_E_ADDON_VAR_TAKEN: 'a new add-on would replace a variable another add-on of the app set',
   BERTH_E_DISK_LIMIT: 'the app is, or with this build would be, over its disk limit',
+  // One-off runs (berth run).
+  BERTH_E_NO_RELEASE: 'the app has no release yet, so there is nothing to run a command in',
+  BERTH_E_RUN_LIMIT: 'the app has as many one-off runs going as it may have at once',
+  BERTH_E_RUN_NOT_FOUND: 'the app has no one-off run of that name going',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -17,6 +17,7 @@ import { registerLogin } from './login.ts';
 import { registerLogs } from './logs.ts';
 import { registerProcesses } from './processes.ts';
 import { registerReleases } from './releases.ts';
+import { registerRun } from './run.ts';
 import { registerStorage } from './storage.ts';
 import { registerTokens } from './tokens.ts';
 
@@ -26,6 +27,7 @@ export { resolveCredentials, saveCredentials, credentialsPath, type Credentials 
 
 /**
  * Adds login, apps, deploy, releases, rollback, config, scale, ps, restart,
+ * run, stop,
  * logs, drains, domains, tokens, cron, addons, storage and backups to the
  * program. Failures are thrown as BerthErrors for the program's handler to
  * print; `io` receives the normal output, each piece of text ending with
@@ -39,6 +41,7 @@ export function registerRemoteCommands(cli: Command, io: RemoteIo, options: Remo
   registerReleases(cli, ctx);
   registerConfig(cli, ctx);
   registerProcesses(cli, ctx);
+  registerRun(cli, ctx);
   registerLogs(cli, ctx);
   registerDrains(cli, ctx);
   registerDomains(cli, ctx);
