@@ -88,9 +88,12 @@ export function registerRunRoutes(api: ApiServer, platform: Platform): void {
 export async function attach(run: OneOffRun, socket: Duplex): Promise<void> {
   const send = (type: FrameType, payload: Buffer | string): boolean => (socket.destroyed || !socket.writable ? true : socket.write(encodeFrame(type, payload)));
   let finished = false;
-  socket.once('close', () => {
+  const dropped = () => {
     if (!finished) run.abandon();
-  });
+  };
+  // The API's connections are half-open capable: a client that went away may show only as 'end'. The CLI never half-closes.
+  socket.once('end', dropped);
+  socket.once('close', dropped);
   send(FRAME.started, JSON.stringify({ name: run.name }));
   const decoder = new FrameDecoder();
   socket.on('data', (chunk: Buffer) => {
