@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually, MAIN, REPO } from '../helpers/berth-process.ts';
 import { startDaemon } from '../helpers/daemon.ts';
+import { run as runProgram, sshCommand, sshKeygen } from '../git/git-helpers.ts';
 
 const WEB = `
 import { createServer } from 'node:http';
@@ -56,10 +57,10 @@ async function finished(run: Cli): Promise<{ code: number | null; output: string
   return { code, output: run.output() };
 }
 
-test('berth run: exit status, DYNO and config, stdin, a pseudo-terminal, Ctrl-C, --detach, a dropped client, refusals', { timeout: 300_000 }, async (t) => {
+test('berth run: exit status, DYNO and config, stdin, a pseudo-terminal, Ctrl-C, --detach, a dropped client, refusals; the same over SSH', { timeout: 300_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-run-'));
   t.after(() => rm(root, { recursive: true, force: true }));
-  const d = await startDaemon(join(root, 'state'), 1, ['--sandbox', 'required']);
+  const d = await startDaemon(join(root, 'state'), 1, ['--sandbox', 'required', '--ssh', '127.0.0.1:0']);
   t.after(() => d.berth.kill());
   const env = { BERTH_SERVER: d.api, BERTH_TOKEN: d.token };
   const berth = (...args: string[]) => finished(cli(args, env));
@@ -158,6 +159,37 @@ test('berth run: exit status, DYNO and config, stdin, a pseudo-terminal, Ctrl-C,
   await eventually('the run is gone', async () => !(await berth('ps', '--app', 'shop')).output.includes('run.'), 30_000);
   assert.match((await berth('logs', '--app', 'shop', '-n', '5')).output, /run\.\d+ \| ended by SIGHUP/);
 
+  // Over SSH, with a key the test registers: `ssh HOST run APP -- COMMAND`.
+  const sshPort = Number((await d.berth.waitFor(/ssh listening on 127\.0\.0\.1:(\d+)/))[1]);
+  const key = await sshKeygen(join(root, 'keys', 'laptop'), 'laptop@test');
+  assert.equal((await berth('keys', 'add', `${key}.pub`, '--name', 'laptop')).code, 0);
+  const ssh = [...sshCommand(key, sshPort), 'berth@127.0.0.1'];
+  const overSsh = await runProgram(ssh[0]!, [...ssh.slice(1), 'run', 'shop', '--', 'sh', '-c', `'echo "$DYNO $GREETING $(id -u)"; exit 6'`]);
+  assert.equal(overSsh.code, 6, overSsh.output);
+  assert.match(overSsh.stdout, /^run\.\d+ hello [1-9]\d*$/m);
+  const sshStdin = await runProgram(ssh[0]!, [...ssh.slice(1), 'run', 'shop', '--', 'tr', 'a-z', 'A-Z'], { input: 'over ssh\n' });
+  assert.equal(sshStdin.stdout, 'OVER SSH\n', sshStdin.output);
+  const sshShell = await runProgram(ssh[0]!, [...ssh.slice(1), 'run', 'shop', '--', 'echo', 'a;', 'id']);
+  assert.equal(sshShell.code, 1);
+  assert.match(sshShell.stderr, /uses ";", which needs a shell.*\[BERTH_E_USAGE\]/);
+  const sshNone = await runProgram(ssh[0]!, [...ssh.slice(1), 'run', 'nope', '--', 'true']);
+  assert.match(sshNone.stderr, /BERTH_E_APP_NOT_FOUND/);
+  // ssh -t: a pseudo-terminal of the client's size.
+  const sshTty = await finished(cli([], env, ['/usr/bin/script', '-q', '-e', '-c', `stty rows 25 cols 77; exec ${ssh.join(' ')} -tt run shop -- python3 tty.py`, '/dev/null']));
+  assert.equal(sshTty.code, 4, sshTty.output);
+  assert.match(sshTty.output, /tty True True 25 77 \S+ run\.\d+/);
+  // A key nobody registered runs nothing.
+  const stranger = await sshKeygen(join(root, 'keys', 'stranger'), 'stranger@test');
+  const refusedKey = await runProgram('ssh', [...sshCommand(stranger, sshPort).slice(1), 'berth@127.0.0.1', 'run', 'shop', '--', 'id']);
+  assert.notEqual(refusedKey.code, 0);
+  assert.match(refusedKey.stderr, /Permission denied \(publickey\)/);
+  // A dropped SSH connection ends its run too.
+  const sshSleeper = cli([], env, [ssh[0]!, ...ssh.slice(1), 'run', 'shop', '--', 'sh', '-c', "'echo ready; exec sleep 120'"]);
+  await eventually('the run over SSH is ready', () => sshSleeper.output().includes('ready'), 60_000);
+  sshSleeper.child.kill('SIGKILL');
+  await sshSleeper.exited;
+  await eventually('the SSH run is gone', async () => !(await berth('ps', '--app', 'shop')).output.includes('run.'), 30_000);
+
   // Every run is audited (read once the daemon has stopped and let go of its database).
   await d.berth.kill();
   const { DatabaseSync } = await import('node:sqlite');
@@ -167,7 +199,7 @@ test('berth run: exit status, DYNO and config, stdin, a pseudo-terminal, Ctrl-C,
   const started = rows.filter((row) => row.action === 'run').map((row) => JSON.parse(row.detail_json) as { dyno: string; argv: string[] });
   assert.ok(started.length >= 9, JSON.stringify(rows));
   assert.deepEqual(started.find((row) => row.dyno === name)?.argv, ['sh', '-c', 'echo "detached $DYNO $GREETING"; exec sleep 120']);
-  assert.ok(rows.every((row) => row.actor === 'admin'));
+  assert.deepEqual([...new Set(rows.map((row) => row.actor))], ['admin', 'ssh:laptop']);
   assert.ok(rows.some((row) => row.action === 'run.exit' && JSON.parse(row.detail_json).exitCode === 7));
   assert.ok(rows.some((row) => row.action === 'run.stop' && JSON.parse(row.detail_json).dyno === name));
 });
