@@ -40,6 +40,8 @@ if (!has('slirp4netns', ['--version'])) missing.push('slirp4netns');
 if (!has('nft', ['--version'])) missing.push('nftables');
 if (!has('ip', ['-V'])) missing.push('iproute2');
 if (!has('setpriv', ['--version']) || !has('nsenter', ['--version'])) missing.push('util-linux');
+// berth run's pseudo-terminal: util-linux's script, which Debian ships in bsdutils.
+if (!has('/usr/bin/script', ['--version'])) missing.push('bsdutils');
 
 if (missing.length > 0) {
   const canInstall = process.getuid?.() === 0 && has('apt-get', ['--version']);
