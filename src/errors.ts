@@ -117,6 +117,10 @@ export const ERROR_CODES = {
   BERTH_E_REGISTRY_AUTH: 'a registry refused the credentials, or wants credentials none were given for',
   BERTH_E_REGISTRY_UNREACHABLE: 'a registry could not be reached: connection, TLS or timeout',
   BERTH_E_LAYER_CACHE: 'the layer cache folder cannot be used',
+  // One-off runs (berth run).
+  BERTH_E_NO_RELEASE: 'the app has no release yet, so there is nothing to run a command in',
+  BERTH_E_RUN_LIMIT: 'the app has as many one-off runs going as it may have at once',
+  BERTH_E_RUN_NOT_FOUND: 'the app has no one-off run of that name going',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

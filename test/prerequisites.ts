@@ -49,6 +49,8 @@ if (!has('skopeo', ['--version'])) missing.push('skopeo');
 if (!has('runc', ['--version'])) missing.push('runc');
 if (!has('dpkg', ['-s', 'busybox-static'])) missing.push('busybox-static');
 if (!has('htpasswd', ['-nbB', 'probe', 'probe'])) missing.push('apache2-utils');
+// berth run's pseudo-terminal: util-linux's script, which Debian ships in bsdutils.
+if (!has('/usr/bin/script', ['--version'])) missing.push('bsdutils');
 
 if (missing.length > 0) {
   const canInstall = process.getuid?.() === 0 && has('apt-get', ['--version']);

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { CONTROL_MAX_CONNECTIONS, listenOn } from '../listen.ts';
 import { BerthError, isBerthError } from '../errors.ts';
 import { escapeControls } from '../terminal-text.ts';
 import { parseAuthorization } from './authorization.ts';
+import { readUpgradeBody, sendOnSocket } from './upgrade-request.ts';
 import { ApiRouter } from './router.ts';
 
 /** A streamed answer silent this long gets an empty keep-alive line. */
@@ -22,7 +24,12 @@ export interface ApiRequest {
   json(): Promise<unknown>;
   /** The raw body, for uploads; the handler enforces its own limit. */
   readonly raw: IncomingMessage;
+  /** The protocol the client asked to switch to (`Upgrade:`, one the server takes: UPGRADE_PROTOCOLS), or null. */
+  readonly upgrade: string | null;
 }
+
+/** The protocols a client may switch to on an API route (a one-off run's stream); any other Upgrade is a plain request. */
+export const UPGRADE_PROTOCOLS: ReadonlySet<string> = new Set(['berth-run']);
 
 /**
  * What a handler answers: JSON, a stream of text lines (build logs, followed
@@ -41,7 +48,13 @@ export interface ApiRequest {
 export type ApiResponse =
   | { readonly status?: number; readonly body: unknown }
   | { readonly stream: (write: (line: string) => boolean, closed: AbortSignal) => Promise<void>; readonly deferHead?: boolean }
-  | { readonly raw: (res: ServerResponse, closed: AbortSignal) => Promise<void> };
+  | { readonly raw: (res: ServerResponse, closed: AbortSignal) => Promise<void> }
+  /**
+   * Only for a request whose `upgrade` is set: the server answers 101 with
+   * that protocol and hands the connection over; the handler owns it from
+   * then on (the request body, if any, was read by `json()`).
+   */
+  | { readonly upgrade: (socket: Duplex) => Promise<void> };
 
 export type ApiHandler = (request: ApiRequest) => Promise<ApiResponse>;
 
@@ -55,6 +68,11 @@ export interface ApiServerOptions {
 }
 
 const DEFAULT_MAX_JSON_BYTES = 1024 * 1024;
+/** The protocol a request asks to switch to, if it is one the API takes. */
+function upgradeProtocol(req: IncomingMessage): string | null {
+  const asked = req.headers.upgrade?.trim().toLowerCase() ?? '';
+  return UPGRADE_PROTOCOLS.has(asked) ? asked : null;
+}
 
 // Every answer's text passes through escapeControls: JSON keeps exactly its
 // value (C1 controls and bidi overrides, which JSON.stringify leaves raw,
@@ -110,10 +128,17 @@ export class ApiServer {
   readonly #options: ApiServerOptions;
   readonly #server: Server;
   readonly #basicAuthPrefixes: string[] = [];
+  /** Connections handed to a handler after a 101: the HTTP server no longer closes them. */
+  readonly #upgraded = new Set<Duplex>();
 
   constructor(options: ApiServerOptions) {
     this.#options = options;
-    this.#server = createServer({ requestTimeout: 0, headersTimeout: 10_000 }, (req, res) => void this.#handle(req, res));
+    this.#server = createServer(
+      // Only the API's own protocols upgrade; any other Upgrade (h2c, websocket) is answered as plain HTTP.
+      { requestTimeout: 0, headersTimeout: 10_000, shouldUpgradeCallback: (req) => upgradeProtocol(req) !== null },
+      (req, res) => void this.#handle(req, res),
+    );
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#handleUpgrade(req, socket, head));
     this.#server.maxConnections = CONTROL_MAX_CONNECTIONS.api;
   }
 
@@ -175,10 +200,12 @@ export class ApiServer {
       actor,
       json: () => readJson(req, this.#options.maxJsonBytes ?? DEFAULT_MAX_JSON_BYTES),
       raw: req,
+      upgrade: null,
     };
     let raw = false;
     try {
       const response = await match.handler(request);
+      if ('upgrade' in response) throw new Error(`the handler of ${method} ${url.pathname} switched protocols on a request that asked for none`);
       if ('raw' in response) {
         raw = true;
         const closed = new AbortController();
@@ -250,6 +277,65 @@ export class ApiServer {
     }
   }
 
+  /**
+   * A request that asked to switch to one of the API's protocols: the same
+   * bearer token and routes as any request, answered on the bare connection
+   * (node gives no ServerResponse here). Only a handler that answers with
+   * `upgrade` gets a 101 and the connection; any other answer is written as
+   * usual and the connection closes.
+   */
+  async #handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => {});
+    if (head.length > 0) socket.unshift(head);
+    const url = new URL(req.url ?? '/', 'http://api');
+    const method = req.method ?? 'GET';
+    const where = `API ${method} ${url.pathname}`;
+    const presented = parseAuthorization(req.headers.authorization);
+    const actor = presented.kind === 'bearer' ? this.#options.authenticate(presented.token) : null;
+    if (actor === null) {
+      return sendOnSocket(socket, 401, { code: 'BERTH_E_UNAUTHORIZED', message: presented.kind === 'bearer' ? 'the API token is not valid' : 'an API token is required', hint: 'Log in with `berth login --server URL --token TOKEN` (or set BERTH_TOKEN).' }, { 'www-authenticate': 'Bearer realm="berth"' });
+    }
+    const match = this.router.match(method, url.pathname);
+    if (match === null) return sendOnSocket(socket, 404, { code: 'BERTH_E_NOT_FOUND', message: `no API route ${method} ${url.pathname}` });
+    if ('allowed' in match) return sendOnSocket(socket, 405, { code: 'BERTH_E_METHOD', message: `${method} is not allowed on ${url.pathname}` }, { allow: match.allowed.join(', ') });
+    const request: ApiRequest = {
+      method,
+      path: url.pathname,
+      params: match.params,
+      query: url.searchParams,
+      actor,
+      json: () => readUpgradeBody(req, socket, this.#options.maxJsonBytes ?? DEFAULT_MAX_JSON_BYTES),
+      raw: req,
+      upgrade: upgradeProtocol(req),
+    };
+    let switched = false;
+    try {
+      const response = await match.handler(request);
+      if ('upgrade' in response) {
+        if (socket.destroyed) return;
+        this.#upgraded.add(socket);
+        socket.once('close', () => this.#upgraded.delete(socket));
+        socket.write(`HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: ${request.upgrade}\r\n\r\n`);
+        switched = true;
+        // The socket may be paused (its body was read): the handler resumes it once it listens.
+        await response.upgrade(socket);
+        return;
+      }
+      if ('body' in response) return sendOnSocket(socket, response.status ?? 200, response.body);
+      throw new Error(`the handler of ${method} ${url.pathname} answered an upgrading request with a stream`);
+    } catch (err) {
+      if (switched) {
+        // The new protocol has no place for an HTTP error: cut it, so it never looks complete.
+        this.#options.log(`${where} failed: ${(err as Error).stack ?? String(err)}`);
+        socket.destroy();
+        return;
+      }
+      if (isBerthError(err)) return sendOnSocket(socket, err.status, err.hint === undefined ? { code: err.code, message: err.message } : { code: err.code, message: err.message, hint: err.hint });
+      const internal = this.internalError(err, where);
+      sendOnSocket(socket, 500, { code: internal.code, message: internal.message });
+    }
+  }
+
   listen(host: string | undefined, port: number): Promise<AddressInfo> {
     return listenOn(this.#server, host, port);
   }
@@ -261,7 +347,11 @@ export class ApiServer {
    */
   close(graceMs = 10_000): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => this.#server.closeAllConnections(), graceMs);
+      const timer = setTimeout(() => {
+        this.#server.closeAllConnections();
+        // An attached run's stream: cut like any other connection (the run then ends as abandoned).
+        for (const socket of this.#upgraded) socket.destroy();
+      }, graceMs);
       timer.unref();
       this.#server.close(() => {
         clearTimeout(timer);

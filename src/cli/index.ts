@@ -12,6 +12,7 @@ import { parseDuration } from '../units.ts';
 import { parseBaseDomain, parseListenAddress, parseScale, parseUpstreamAddress, parseWorkers } from './address.ts';
 import { LIMIT_NAMES, parseLimits } from './limits.ts';
 import { LogPrinter } from './log-printer.ts';
+import { ExitStatus } from './exit-status.ts';
 import { escapeControls } from '../terminal-text.ts';
 
 const LIMIT_HELP = `an edge limit, repeatable: ${LIMIT_NAMES.join(', ')} (sizes like 16k or 10m, timeouts like 500ms or 30s, rates in bytes a second, counts as numbers; max-connections defaults to a share of the open-file limit)`;
@@ -352,6 +353,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     await (await program(argv)).parseAsync(argv as string[], { from: 'user' });
     return 0;
   } catch (err) {
+    if (err instanceof ExitStatus) return err.status;
     if (err instanceof CommanderError) {
       // Commander already printed its message (help, version or a usage error).
       return err.exitCode === 0 ? 0 : 2;

@@ -8,6 +8,7 @@ import { AddonService, createAddonProviders } from '../addons/index.ts';
 import { reapOrphans } from '../runner/index.ts';
 import { MetricsListener, metricsWithoutTokenWarning, registerMetricsRoutes } from '../api/metrics-routes.ts';
 import { registerPlatformRoutes } from '../api/platform-routes.ts';
+import { registerRunRoutes } from '../api/run-routes.ts';
 import type { DashboardServer } from '../dashboard/index.ts';
 import { DEFAULT_BUILD_LIMITS, type BuildLimits } from '../build/index.ts';
 import { Edge, type EdgeLimits, type ObservationBatch } from '../edge/index.ts';
@@ -214,6 +215,7 @@ export async function server(options: ServerOptions): Promise<void> {
   });
   const api = new ApiServer({ authenticate: (token) => store.verifyToken(token)?.name ?? null, log: options.log });
   registerPlatformRoutes(api, platform);
+  registerRunRoutes(api, platform);
   registerKeyRoutes(api, store);
   registerLogRoutes(api, store, drains);
   registerAddonRoutes(api, addons);

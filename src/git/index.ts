@@ -47,6 +47,8 @@ export async function startGit(options: GitOptions): Promise<Git> {
         findKey: (fingerprint) => store.findSshKey(fingerprint),
         actorOf: sshActor,
         git: service,
+        // `run APP -- COMMAND` for every registered key, as git push is: whoever may deploy an app may run in it.
+        runs: options.platform,
         log: options.log,
       });
       const address = await ssh.listen(options.ssh.host, options.ssh.port);

@@ -7,6 +7,9 @@ import { BerthError, isBerthError } from '../errors.ts';
 import type { GitRunner } from './git-process.ts';
 import { parseSshCommand, type GitServiceName as ServiceName } from './repo-name.ts';
 import { fingerprintOf } from './ssh-keys.ts';
+import { terminalSize, terminalType } from '../runner/index.ts';
+import type { OneOffRun, RunRequest } from '../platform/one-off-runs.ts';
+import { isRunCommand, parseRunCommand, runSignal, serveRun, type RunStarter } from './ssh-run.ts';
 
 /** A registered key, as the server needs it. */
 export interface SshKeyRecord {
@@ -22,6 +25,8 @@ export interface GitSshServerOptions {
   /** The audit actor for a key name ("ssh:NAME"). */
   readonly actorOf: (keyName: string) => string;
   readonly git: GitRunner;
+  /** One-off runs (`run APP -- COMMAND`), for every registered key, as git push is; absent: git only. */
+  readonly runs?: RunStarter | null;
   readonly log: (line: string) => void;
   /** A connection with no traffic either way for this long is closed. */
   readonly idleTimeoutMs?: number;
@@ -45,10 +50,13 @@ export const SSH_DEFAULTS = {
 const GIT_PROTOCOL = /^version=[0-2]$/;
 
 /**
- * git over SSH, and nothing else: public-key authentication against the
+ * git over SSH, and one-off runs: public-key authentication against the
  * registered keys (signatures verified), then exactly one `exec` of
- * `git-receive-pack 'NAME.git'` or `git-upload-pack 'NAME.git'` per session.
- * Shells, other commands (scp included), subsystems (sftp), ptys, X11 and
+ * `git-receive-pack 'NAME.git'` or `git-upload-pack 'NAME.git'` per session,
+ * or, when `runs` is given, `run APP -- COMMAND` (ssh-run.ts; a pty request,
+ * accepted only then, gives a run a pseudo-terminal made in its sandbox, and
+ * git ignores it; INT/TERM/HUP/QUIT signal requests reach a run). Shells,
+ * other commands (scp included), subsystems (sftp), X11 and
  * agent forwarding, port forwarding both ways and Unix-socket forwarding are
  * refused: session requests with a message on stderr and exit status 1,
  * the rest with SSH's own refusals.
@@ -122,7 +130,7 @@ export class GitSshServer {
         sessions++;
         const session = accept();
         session.once('close', () => sessions--);
-        this.#onSession(session, name, ip);
+        this.#onSession(session, name, ip, client);
       });
       // Port forwarding, both directions, and Unix-socket forwarding: refused.
       client.on('request', (_accept: unknown, reject: (() => void) | undefined, requestName: string) => {
@@ -140,20 +148,32 @@ export class GitSshServer {
     });
   }
 
-  #onSession(session: Session, keyName: string, ip: string): void {
+  #onSession(session: Session, keyName: string, ip: string, connection: Connection): void {
     const env: Record<string, string> = {};
     let started = false;
+    /** The pseudo-terminal the client asked for (ssh -t): a run gets one of its size and TERM. */
+    let terminal: RunRequest['terminal'] = null;
+    let run: OneOffRun | null = null;
     const refuseWith = (channel: ServerChannel | undefined, message: string) => {
       if (channel === undefined) return;
       channel.stderr.write(`berth: ${message}\n`);
       channel.exit(1);
       channel.end();
     };
-    session.on('pty', (_accept: unknown, reject?: () => void) => reject?.());
+    session.on('pty', (accept: (() => void) | undefined, reject: (() => void) | undefined, info: { rows: number; cols: number; term: string }) => {
+      if (this.#options.runs === undefined || this.#options.runs === null || started) return reject?.();
+      terminal = { size: terminalSize(info.rows, info.cols), type: terminalType(info.term) };
+      accept?.();
+    });
     session.on('x11', (_accept: unknown, reject?: () => void) => reject?.());
     session.on('auth-agent', (_accept: unknown, reject?: () => void) => reject?.());
     session.on('window-change', (_accept: unknown, reject?: () => void) => reject?.());
-    session.on('signal', (_accept: unknown, reject?: () => void) => reject?.());
+    session.on('signal', (accept: (() => void) | undefined, reject: (() => void) | undefined, info: { name: string }) => {
+      const signal = runSignal(info.name);
+      if (run === null || signal === null) return reject?.();
+      run.signal(signal);
+      accept?.();
+    });
     session.on('env', (accept: (() => void) | undefined, reject: (() => void) | undefined, info: { key: string; val: string }) => {
       if (info.key === 'GIT_PROTOCOL' && GIT_PROTOCOL.test(info.val)) {
         env.GIT_PROTOCOL = info.val;
@@ -163,7 +183,8 @@ export class GitSshServer {
     });
     session.on('shell', (accept: () => ServerChannel) => {
       this.#options.log(`ssh: refused a shell for key ${keyName} from ${ip}`);
-      refuseWith(accept(), `hi ${keyName}: you are authenticated, but berth gives no shell access; it serves git only (git push, git fetch)`);
+      const served = this.#options.runs ? `git (git push, git fetch) and one-off runs: ssh -t HOST run APP -- bash` : 'git only (git push, git fetch)';
+      refuseWith(accept(), `hi ${keyName}: you are authenticated, but berth gives no shell access; it serves ${served}`);
     });
     session.on('subsystem', (accept: () => ServerChannel, _reject: unknown, info: { name: string }) => {
       this.#options.log(`ssh: refused the ${info.name} subsystem for key ${keyName} from ${ip}`);
@@ -172,6 +193,11 @@ export class GitSshServer {
     session.on('exec', (accept: () => ServerChannel, _reject: unknown, info: { command: string }) => {
       if (started) return;
       started = true;
+      if (this.#options.runs && isRunCommand(info.command)) {
+        this.#running++;
+        void this.#run(accept(), connection, info.command, keyName, ip, terminal, (running) => (run = running)).finally(() => this.#running--);
+        return;
+      }
       let request: ReturnType<typeof parseSshCommand>;
       try {
         request = parseSshCommand(info.command);
@@ -182,7 +208,8 @@ export class GitSshServer {
       if (request === null) {
         const word = info.command.trim().split(/\s+/)[0] ?? '';
         this.#options.log(`ssh: refused the command ${JSON.stringify(word.slice(0, 40))} for key ${keyName} from ${ip}`);
-        return refuseWith(accept(), `berth serves git only (git-receive-pack and git-upload-pack); ${JSON.stringify(word.slice(0, 40))} is not available (no shell commands, scp or sftp)`);
+        const served = this.#options.runs ? 'git (git-receive-pack, git-upload-pack) and one-off runs (run APP -- COMMAND)' : 'git only (git-receive-pack and git-upload-pack)';
+        return refuseWith(accept(), `berth serves ${served}; ${JSON.stringify(word.slice(0, 40))} is not available (no shell commands, scp or sftp)`);
       }
       this.#running++;
       void this.#runGit(accept(), request.service, request.app, keyName, env)
@@ -191,6 +218,50 @@ export class GitSshServer {
         })
         .finally(() => this.#running--);
     });
+  }
+
+  /** `run APP [--size SIZE] -- COMMAND…`: a one-off run joined to the channel (a pty's when the client asked for one). */
+  async #run(channel: ServerChannel, connection: Connection, command: string, keyName: string, ip: string, terminal: RunRequest['terminal'], started: (run: OneOffRun) => void): Promise<void> {
+    const fail = (message: string) => {
+      channel.stderr.write(`berth: ${message}\n`);
+      channel.exit(1);
+      channel.end();
+    };
+    // A connection that drops (the client killed) closes no channel by itself: both count.
+    let closed = false;
+    const onClosed = () => (closed = true);
+    channel.once('close', onClosed);
+    connection.once('close', onClosed);
+    let run: OneOffRun;
+    try {
+      const asked = parseRunCommand(command);
+      run = await this.#options.runs!.startRun(asked.app, { argv: asked.argv, memoryBytes: asked.memoryBytes, terminal, detach: false, actor: this.#options.actorOf(keyName) });
+    } catch (err) {
+      if (!isBerthError(err)) this.#options.log(`ssh: a run for key ${keyName} from ${ip} failed: ${(err as Error).stack ?? String(err)}`);
+      return fail(isBerthError(err) ? `${err.message} [${err.code}]${err.hint ? `\nhint: ${err.hint}` : ''}` : 'internal error; the daemon log has the details');
+    }
+    started(run);
+    if (closed) run.abandon();
+    await serveRun(run, {
+      input: channel,
+      stdout: channel,
+      stderr: channel.stderr,
+      exit: (status) => {
+        if (closed) return;
+        try {
+          channel.exit(status);
+          channel.end();
+        } catch {
+          // the client went away meanwhile
+        }
+      },
+      onClose: (listener) => {
+        channel.once('close', listener);
+        connection.once('close', listener);
+      },
+    });
+    channel.off('close', onClosed);
+    connection.off('close', onClosed);
   }
 
   async #runGit(channel: ServerChannel, service: ServiceName, app: string, keyName: string, env: Readonly<Record<string, string>>): Promise<void> {

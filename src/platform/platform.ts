@@ -29,7 +29,7 @@ import type { Edge, ExchangeRecord, SiteSettings, SiteSpec, StaticAccess } from 
 import type { DomainCertificate } from '../tls/index.ts';
 import { BerthError } from '../errors.ts';
 import { formatBytes } from '../units.ts';
-import { endProcessesOf, listProcesses, ReleaseRunner, type Formation, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type Launcher, type ReleaseSpec, type RunAs } from '../runner/index.ts';
+import { endProcessesOf, listProcesses, plainLauncher, ReleaseRunner, type Formation, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type Launcher, type ReleaseSpec, type RunAs } from '../runner/index.ts';
 import { accessLogLine, createAccessLog } from './access-log.ts';
 import { AppLog } from './app-log.ts';
 import { giveTree, removeTree } from '../safe-fs/index.ts';
@@ -41,6 +41,7 @@ import { CronScheduler, type CronJobView, type ScheduledTask } from './cron-sche
 import { Containment, type ProcessContext } from './containment.ts';
 import { appVariables, type AppVariable } from './app-variables.ts';
 import { missingConfigError, planEnvSetup, planFormationSetup, type EnvSetup } from './app-json-setup.ts';
+import { OneOffRuns, type OneOffRun, type RunOutcome, type RunRequest, type RunView } from './one-off-runs.ts';
 import { DISK_CHECK_INTERVAL_MS, DISK_HINT, DiskWatch, deployDiskVerdict, diskLimit, measureDisk, stillOverMessage, type DiskFolders, type DiskStatus } from '../disk/index.ts';
 import * as names from './names.ts';
 import type { App, Build, BuildManifest, Release, ReleaseInfo } from './records.ts';
@@ -183,6 +184,7 @@ export class Platform {
   readonly #builds: BuildQueue;
   #environment: Promise<{ build: BuildEnvironment; sandbox: Sandbox }> | null = null;
   readonly #cron: CronScheduler;
+  readonly #runs: OneOffRuns;
   readonly #disk: DiskWatch;
   /** The disk limit each app's serving release asked for ([resources] disk; absent: the default). */
   readonly #diskRequests = new Map<string, number | undefined>();
@@ -202,6 +204,7 @@ export class Platform {
       graceMs: options.graceMs,
       held: (app) => (this.#disk.status(app).state === 'over' ? 'the app is over its disk limit' : null),
     });
+    this.#runs = new OneOffRuns({ store: options.store, appLog: (app, source, line) => this.#apps.get(app)?.log.add(source, line), graceMs: options.graceMs ?? 10_000 });
     this.#disk = new DiskWatch({
       intervalMs: options.disk?.checkIntervalMs ?? DISK_CHECK_INTERVAL_MS,
       apps: () => this.#store.listApps().map((app) => app.name),
@@ -578,6 +581,7 @@ export class Platform {
       const state = this.#apps.get(name);
       this.#cancelRetry(name);
       await this.#cron.removeApp(name);
+      await this.#runs.endApp(name);
       await this.#options.logWatcher?.detach(name);
       if (state) {
         state.site = null;
@@ -1234,6 +1238,43 @@ export class Platform {
     return this.#auditedAsync(actor, 'restart', app, () => this.#serially(app, async () => this.#activate(app, this.#requireCurrent(app))));
   }
 
+  // ---- one-off runs (berth run) ------------------------------------------
+
+  /**
+   * A fresh process in the app's current release, as its release command
+   * runs (its build, environment, user, sandbox and limits; `--size` over
+   * its memory limit), named run.N (DYNO). Refused for an app without a
+   * release and for an empty command.
+   */
+  async startRun(app: string, request: RunRequest): Promise<OneOffRun> {
+    this.#store.getApp(app);
+    if (request.argv.length === 0 || request.argv[0] === '') throw new BerthError('BERTH_E_USAGE', 'a run needs a command', { hint: `berth run --app ${app} -- COMMAND [ARGS...]` });
+    if (this.#stopping) throw new BerthError('BERTH_E_STOPPING', 'the server is stopping', { status: 503, hint: 'Run it again once the server runs again.' });
+    const release = this.#store.currentRelease(app);
+    if (release === null || release.buildId === null) {
+      throw new BerthError('BERTH_E_NO_RELEASE', `${app} has no release yet, so there is nothing to run a command in`, { status: 409, hint: `Deploy it first (berth deploy --app ${app}, or git push), then run the command.` });
+    }
+    const build = this.#store.getBuild(release.buildId);
+    const manifest = await this.#manifestOf(build);
+    const user = await this.#userOf(app);
+    const memory = { ...this.#store.getFormationMemory(app), ...(request.memoryBytes === null ? {} : { run: request.memoryBytes }) };
+    const context = await this.#containment.release(app, user, this.#paths(app), { dir: build.dir, plan: manifest.plan, config: manifest.config }, this.#store.addonVars(app), memory);
+    const env = this.#releaseEnv(app, release, user, build.dir, manifest.plan, context);
+    return this.#runs.start(app, { release: `v${release.version}`, cwd: build.dir, user, launcher: context.launcher ?? plainLauncher, env: (name) => ({ ...env, DYNO: name, BERTH_INSTANCE: name }) }, request);
+  }
+
+  /** The app's one-off runs going now. */
+  runs(app: string): RunView[] {
+    this.#store.getApp(app);
+    return this.#runs.list(app);
+  }
+
+  /** Stops one run (SIGTERM, then SIGKILL after the grace period); resolves with how it ended. */
+  stopRun(app: string, name: string, actor: string): Promise<RunOutcome> {
+    this.#store.getApp(app);
+    return this.#runs.stop(app, name, actor);
+  }
+
   #requireCurrent(app: string): Release {
     const current = this.#store.currentRelease(app);
     if (current === null) throw new BerthError('BERTH_E_RELEASE_NOT_FOUND', `${app} has no release yet`, { status: 409, hint: `Deploy it first: berth deploy --app ${app}` });
@@ -1259,10 +1300,11 @@ export class Platform {
     this.#store.getApp(app);
     const state = this.#apps.get(app);
     const formation = state?.runner.formation;
-    if (!formation) return [];
+    const runs = await this.#runViews(app);
+    if (!formation) return runs;
     const release = state!.runner.current?.name ?? null;
     const usage = await formation.usage();
-    return formation.instances().map((instance) => {
+    const instances = formation.instances().map((instance) => {
       const measured = usage.get(instance.name);
       return {
         name: instance.name,
@@ -1276,6 +1318,28 @@ export class Platform {
         processes: measured?.usage ? { count: measured.usage.processes, limit: measured.limits?.processes ?? null } : null,
       };
     });
+    return [...instances, ...runs];
+  }
+
+  /** The app's one-off runs as `berth ps` lists them (state "running"), measured like instances. */
+  async #runViews(app: string): Promise<InstanceView[]> {
+    return Promise.all(
+      this.#runs.list(app).map(async (run) => {
+        const usage = await run.process.usage().catch(() => null);
+        const limits = run.process.limits;
+        return {
+          name: run.name,
+          state: 'running',
+          pid: run.pid,
+          port: null,
+          release: run.release,
+          lastExit: null,
+          memory: usage ? { usedBytes: usage.memoryBytes, limitBytes: limits?.memoryBytes ?? null } : null,
+          cpu: usage ? { seconds: usage.cpuSeconds, limit: limits?.cpu ?? null, since: run.startedAt } : null,
+          processes: usage ? { count: usage.processes, limit: limits?.processes ?? null } : null,
+        };
+      }),
+    );
   }
 
   /** Every app's running instances, for metrics; `generation` is the same object while the same set of instances (one activation) runs. */
@@ -1360,6 +1424,7 @@ export class Platform {
     for (const app of this.#apps.keys()) this.#cancelRetry(app);
     await this.#disk.close();
     await this.#cron.stop();
+    await this.#runs.stopAll();
     const graceMs = this.#options.graceMs ?? 10_000;
     await Promise.all([...this.#apps.values()].map(async (state) => {
       await state.runner.stop();

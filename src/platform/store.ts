@@ -1225,6 +1225,12 @@ export class Store {
     return this.#all('SELECT * FROM audit ORDER BY id DESC LIMIT ?', limit).map(toAudit);
   }
 
+  /** The newest audit row of `action` on `target`, or null (run numbers go on from the last one). */
+  lastAudit(action: string, target: string): AuditRow | null {
+    const row = this.#get('SELECT * FROM audit WHERE action = ? AND target = ? ORDER BY id DESC LIMIT 1', action, target);
+    return row === undefined ? null : toAudit(row);
+  }
+
   // ---- health -------------------------------------------------------------
 
   /**

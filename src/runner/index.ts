@@ -14,3 +14,4 @@ export { LineSplitter } from './line-splitter.ts';
 export { findFreePort } from './ports.ts';
 export { endProcessesOf, processesOf } from './uid-reaper.ts';
 export { listProcesses, type ProcessEntry } from './proc-table.ts';
+export { ptyCommand, terminalSize, terminalType, PTY_PROGRAM, type TerminalSize } from './pty-command.ts';

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { ResourceLimits, ResourceUsage } from '../sandbox/index.ts';
 
 // How an app's process is started: plainly (its own process group, as the
@@ -28,12 +28,16 @@ export interface LaunchSpec {
   readonly user: RunAs | null;
   /** What the process is, in the app's words: "web.1", "build", "release", "cron.nightly", "run.3". */
   readonly label: string;
+  /** Give it a pipe on its standard input (a one-off run's); absent: /dev/null. */
+  readonly stdin?: boolean;
 }
 
 /** A started process, and everything it starts in turn. */
 export interface LaunchedProcess {
   /** The pid berth started (the app itself, or its sandbox's launcher); undefined when it could not start. */
   readonly pid: number | undefined;
+  /** Its standard input, when the spec asked for a pipe; null otherwise. */
+  readonly stdin?: Writable | null;
   readonly stdout: Readable;
   readonly stderr: Readable;
   /** Resolves once, when it has ended (a start that failed ends at once, code 127, after `startError`). */
@@ -71,8 +75,10 @@ export const plainLauncher: Launcher = async (spec) => {
     // Its own process group: Ctrl-C in berth's terminal reaches berth
     // alone, which then stops every instance in order.
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [spec.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
+  // A program that exits without reading its input closes the pipe: EPIPE on our side is expected.
+  child.stdin?.on('error', () => {});
   let startError: string | null = null;
   const signalGroup = (signal: NodeJS.Signals) => {
     if (child.pid === undefined) return;
@@ -97,6 +103,7 @@ export const plainLauncher: Launcher = async (spec) => {
   });
   return {
     pid: child.pid,
+    stdin: child.stdin ?? null,
     stdout: child.stdout!,
     stderr: child.stderr!,
     exited,

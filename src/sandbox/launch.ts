@@ -112,7 +112,7 @@ export async function launchSandboxed(spec: LaunchSpec, sandbox: SandboxLaunch, 
       env: spec.env,
       // Its own process group: a terminal's Ctrl-C reaches berth alone.
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', deps.seccomp === null ? 'ignore' : 'pipe'],
+      stdio: [spec.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', deps.seccomp === null ? 'ignore' : 'pipe'],
     });
   } catch (err) {
     await creating.then((group) => group.remove(), () => {}).catch(() => {});
@@ -175,11 +175,14 @@ export async function launchSandboxed(spec: LaunchSpec, sandbox: SandboxLaunch, 
   } finally {
     info.destroy();
   }
-  return sandboxedProcess(child.pid!, child.stdout!, child.stderr!, exitedRaw, () => startError, group!, own, sandbox);
+  // A program that exits without reading its input closes the pipe: EPIPE on our side is expected.
+  child.stdin?.on('error', () => {});
+  return sandboxedProcess(child.pid!, child.stdin ?? null, child.stdout!, child.stderr!, exitedRaw, () => startError, group!, own, sandbox);
 }
 
 function sandboxedProcess(
   pid: number,
+  stdin: Writable | null,
   stdout: Readable,
   stderr: Readable,
   exitedRaw: Promise<ExitInfo>,
@@ -200,6 +203,7 @@ function sandboxedProcess(
   });
   return {
     pid,
+    stdin,
     stdout,
     stderr,
     exited,

@@ -1,3 +1,6 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Duplex } from 'node:stream';
 import type { z } from 'zod';
 import { BerthError, isBerthError, type ErrorCode } from '../../errors.ts';
 import { escapeControls } from '../../terminal-text.ts';
@@ -153,29 +156,66 @@ export class ApiClient {
     if (pending !== '') yield pending;
   }
 
+  /**
+   * A JSON request that asks to switch the connection to `protocol` (a
+   * one-off run's stream): resolves with the connection after the 101, and
+   * any bytes that came with it; an error answer rejects as `call` would.
+   */
+  upgrade(method: string, path: string, protocol: string, body: unknown): Promise<{ socket: Duplex; head: Buffer }> {
+    const text = JSON.stringify(body);
+    const url = new URL(`${this.server}${path}`);
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = send(url, {
+        method,
+        headers: { authorization: `Bearer ${this.#token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'Upgrade', upgrade: protocol, accept: 'application/json' },
+      });
+      req.once('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (res.headers.upgrade?.toLowerCase() !== protocol) {
+          socket.destroy();
+          return reject(this.#badResponse(`the server at ${this.server} switched to ${JSON.stringify(res.headers.upgrade ?? '')}, not ${protocol}`));
+        }
+        resolve({ socket, head });
+      });
+      req.once('response', (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.once('end', () => reject(this.#errorAnswer(new Response(null, { status: res.statusCode ?? 500, statusText: res.statusMessage ?? '' }), Buffer.concat(chunks).toString('utf8'))));
+        res.once('error', (err) => reject(this.#lost(err, 'the berth server closed the connection before its answer was complete')));
+      });
+      req.once('error', (err) => reject(this.#connectionError(err)));
+      req.end(text);
+    });
+  }
+
   async #fetch(path: string, init: RequestInit): Promise<Response> {
     try {
       return await fetch(`${this.server}${path}`, init);
     } catch (err) {
       if ((err as Error).name === 'AbortError') throw err;
-      // The upload itself failed (a file changed while it was packed): that is the error to show.
-      const own = berthErrorInChain(err);
-      if (own !== undefined) throw own;
-      const code = causeCode(err);
-      if (code !== undefined && UNREACHABLE_CODES.has(code)) {
-        throw new BerthError('BERTH_E_UNREACHABLE', `cannot reach the berth server at ${this.server} (${code})`, {
-          cause: err,
-          hint: 'Check that `berth server` is running there and that its --api address is reachable from this machine; change the URL with `berth login --server URL --token TOKEN` or BERTH_SERVER.',
-        });
-      }
-      if (code !== undefined && isTlsFailure(code)) {
-        throw new BerthError('BERTH_E_UNREACHABLE', `cannot reach the berth server at ${this.server}: the TLS connection failed (${code})`, {
-          cause: err,
-          hint: 'Check that the URL\'s scheme (http or https) matches the server and that its certificate is valid for that name.',
-        });
-      }
-      throw this.#lost(err, `the berth server at ${this.server} closed the connection without answering`);
+      throw this.#connectionError(err);
     }
+  }
+
+  /** A request that got no answer, as the BerthError to show. */
+  #connectionError(err: unknown): BerthError {
+    // The upload itself failed (a file changed while it was packed): that is the error to show.
+    const own = berthErrorInChain(err);
+    if (own !== undefined) return own;
+    const code = causeCode(err);
+    if (code !== undefined && UNREACHABLE_CODES.has(code)) {
+      return new BerthError('BERTH_E_UNREACHABLE', `cannot reach the berth server at ${this.server} (${code})`, {
+        cause: err,
+        hint: 'Check that `berth server` is running there and that its --api address is reachable from this machine; change the URL with `berth login --server URL --token TOKEN` or BERTH_SERVER.',
+      });
+    }
+    if (code !== undefined && isTlsFailure(code)) {
+      return new BerthError('BERTH_E_UNREACHABLE', `cannot reach the berth server at ${this.server}: the TLS connection failed (${code})`, {
+        cause: err,
+        hint: 'Check that the URL\'s scheme (http or https) matches the server and that its certificate is valid for that name.',
+      });
+    }
+    return this.#lost(err, `the berth server at ${this.server} closed the connection without answering`);
   }
 
   async #text(response: Response): Promise<string> {

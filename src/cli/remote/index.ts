@@ -18,6 +18,7 @@ import { registerLogs } from './logs.ts';
 import { registerProcesses } from './processes.ts';
 import { registerReleases } from './releases.ts';
 import { registerServers } from './servers.ts';
+import { registerRun } from './run.ts';
 import { registerStorage } from './storage.ts';
 import { registerTokens } from './tokens.ts';
 
@@ -28,9 +29,9 @@ export type { SavedServer, SavedServers } from './saved-servers.ts';
 
 /**
  * Adds login, logout, servers, apps, deploy, releases, rollback, config,
- * scale, ps, restart, logs, drains, domains, tokens, cron, addons, storage
- * and backups to the program; each command that calls a server takes
- * --server NAME|URL (a saved server other than the current one). Failures are thrown as BerthErrors for the program's handler to
+ * scale, ps, restart, run, stop, logs, drains, domains, tokens, cron,
+ * addons, storage and backups to the program; each command that calls a
+ * server takes --server NAME|URL (a saved server other than the current one). Failures are thrown as BerthErrors for the program's handler to
  * print; `io` receives the normal output, each piece of text ending with
  * "\n" (write it as it is, e.g. `(text) => process.stdout.write(text)`).
  */
@@ -42,6 +43,7 @@ export function registerRemoteCommands(cli: Command, io: RemoteIo, options: Remo
   registerReleases(cli, ctx);
   registerConfig(cli, ctx);
   registerProcesses(cli, ctx);
+  registerRun(cli, ctx);
   registerLogs(cli, ctx);
   registerDrains(cli, ctx);
   registerDomains(cli, ctx);
