@@ -6,14 +6,15 @@
 // whose Vite build names its assets with hashes. One daemon for the file;
 // each app is deployed once (Django twice: the redeploy is the point).
 //
-// The Django sample has a management command (add_greeting NOTE) for a
-// one-off run: `berth run --app django -- python manage.py add_greeting x`
-// then shows on /db/.
+// The Django sample's management command (add_greeting NOTE) runs as a
+// one-off command (`berth run`), whose row the web process then shows.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
 import { request } from 'node:http';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sandboxes } from '../../src/sandbox/index.ts';
@@ -66,9 +67,12 @@ function get(app: string, path: string): Promise<{ status: number; headers: Reco
   });
 }
 
+const execFileAsync = promisify(execFile);
+const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
-test("Heroku's Django getting-started app on PostgreSQL with sslmode=require: migrated by its release command, static files collected and served by the edge, its data kept across a redeploy", { timeout: 600_000 }, async () => {
+test("Heroku's Django getting-started app on PostgreSQL with sslmode=require: migrated by its release command, static files collected and served by the edge, its data kept across a redeploy, a row written by berth run", { timeout: 600_000 }, async () => {
   const dir = join(root, 'django');
   await writeDjangoSample(dir);
   await cli('apps', 'create', 'django');
@@ -106,6 +110,12 @@ test("Heroku's Django getting-started app on PostgreSQL with sslmode=require: mi
   assert.match(second, /No migrations to apply/);
   assert.match((await get('django', '/')).body, /Getting Started again/);
   assert.match((await get('django', '/db/?note=second')).body, /<li>greeting 1: first<\/li><li>greeting 2: second<\/li><\/ul>/);
+
+  // A one-off command in the release's environment (DATABASE_URL with TLS required, as the web process has it) writes a row the web process shows.
+  // (The CLI as its own process: a run writes its bytes to the CLI's stdout as they come, unescaped, past the in-process helper's capture.)
+  const run = await execFileAsync(process.execPath, [MAIN, 'run', '--app', 'django', '--', 'python', 'manage.py', 'add_greeting', 'from a run'], { env: { ...process.env, BERTH_SERVER: daemon.api, BERTH_TOKEN: daemon.token, NO_COLOR: '1' }, timeout: 120_000 });
+  assert.match(run.stdout, /added greeting 3: from a run/);
+  assert.match((await get('django', '/db/?note=fourth')).body, /<li>greeting 3: from a run<\/li><li>greeting 4: fourth<\/li><\/ul>/);
 });
 
 test("Flask's tutorial factory (flaskr/__init__.py: create_app) serves its page", { timeout: 300_000 }, async () => {
