@@ -113,16 +113,23 @@ export interface LatencySummary {
   readonly throttled: { readonly periods: number; readonly throttled: number; readonly ms: number } | null;
 }
 
-/** Each metric's median over the rounds (a round's p99 is wrk's, over that round's requests). */
-export function summarizeLatency(series: LatencySeries | undefined): LatencySummary {
-  const rounds = series?.rounds ?? [];
-  const metric = (pick: (wrk: WrkResult) => number | null) => summarize(rounds.map((r) => pick(r.wrk)).filter((v): v is number => v !== null)).median;
+/** Each metric's median over wrk's rounds (a round's p99 is wrk's, over that round's requests), and their errors summed. */
+function summarizeWrk(runs: readonly WrkResult[]): NeighbourSummary {
+  const metric = (pick: (wrk: WrkResult) => number | null) => summarize(runs.map(pick).filter((v): v is number => v !== null)).median;
   return {
-    rounds: rounds.length,
+    rounds: runs.length,
     requestsPerSec: metric((w) => w.requestsPerSec),
     p50: metric((w) => w.latencyMs.p50),
     p99: metric((w) => w.latencyMs.p99),
-    errors: rounds.reduce((sum, r) => sum + totalErrors(r.wrk.errors), 0),
+    errors: runs.reduce((sum, w) => sum + totalErrors(w.errors), 0),
+  };
+}
+
+/** Each metric's median over the rounds, the busiest round's others' CPU, and the quota's throttling summed. */
+export function summarizeLatency(series: LatencySeries | undefined): LatencySummary {
+  const rounds = series?.rounds ?? [];
+  return {
+    ...summarizeWrk(rounds.map((r) => r.wrk)),
     otherCpuPercent: rounds.length === 0 ? null : Math.max(...rounds.map((r) => r.otherCpuPercent)),
     throttled: rounds.some((r) => r.throttle)
       ? rounds.reduce((sum, r) => ({ periods: sum.periods + (r.throttle?.periods ?? 0), throttled: sum.throttled + (r.throttle?.throttled ?? 0), ms: sum.ms + (r.throttle?.throttledMs ?? 0) }), { periods: 0, throttled: 0, ms: 0 })
@@ -149,15 +156,7 @@ export interface NeighbourSummary {
 
 /** The neighbour's rounds of one state on one daemon: each metric's median round. */
 export function summarizeNeighbour(series: NeighbourSeries | undefined, state: NeighbourState): NeighbourSummary {
-  const rounds = (series?.rounds ?? []).filter((r) => r.state === state);
-  const metric = (pick: (wrk: WrkResult) => number | null) => summarize(rounds.map((r) => pick(r.wrk)).filter((v): v is number => v !== null)).median;
-  return {
-    rounds: rounds.length,
-    requestsPerSec: metric((w) => w.requestsPerSec),
-    p50: metric((w) => w.latencyMs.p50),
-    p99: metric((w) => w.latencyMs.p99),
-    errors: rounds.reduce((sum, r) => sum + totalErrors(r.wrk.errors), 0),
-  };
+  return summarizeWrk((series?.rounds ?? []).filter((r) => r.state === state).map((r) => r.wrk));
 }
 
 /** The targets of the parts that ran: each app's start (medians of "the edge serves it"), p99 through the edge, and the neighbour's p99 while the spinner spins (sandboxed). */
