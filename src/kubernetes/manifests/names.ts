@@ -52,9 +52,10 @@ export function joinName(parts: readonly string[], max: number = MAX_LABEL): str
   const whole = parts.join('-');
   if (whole.length <= max) return whole;
   const hash = hash8(whole);
+  if (parts.length < 2) return `${trimDashes(whole.slice(0, max - hash.length - 1))}-${hash}`;
   const budget = max - hash.length - 2;
-  const tail = trimDashes(parts.length > 1 ? parts.at(-1)!.slice(0, Math.floor(budget / 2)) : '');
-  const head = trimDashes((parts.length > 1 ? parts.slice(0, -1).join('-') : whole).slice(0, budget - tail.length));
+  const tail = trimDashes(parts.at(-1)!.slice(0, Math.floor(budget / 2)));
+  const head = trimDashes(parts.slice(0, -1).join('-').slice(0, budget - tail.length));
   return [head, hash, tail].filter((p) => p !== '').join('-');
 }
 
