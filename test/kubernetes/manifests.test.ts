@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appObjects, configSecret, configHash, type KubeObject } from '../../src/kubernetes/index.ts';
+import { cpuQuantity, memoryQuantity } from '../../src/kubernetes/manifests/pod.ts';
 import { assertAllValid, assertValidObject } from './schema.ts';
 import { DIGEST, fullApp, VARS, webOnly } from './fixtures.ts';
 
@@ -119,7 +120,7 @@ test('a full app: web and worker, the release Job, three Ingresses (cert-manager
   const web = one(objects, 'Deployment', 'shop-web');
   assert.equal(web.spec.replicas, 3);
   const webContainer = assertHardenedPod(web.spec.template.spec, 'Always');
-  assert.deepEqual(webContainer.resources, { requests: { cpu: '500m', memory: '536870912' }, limits: { cpu: '500m', memory: '536870912' } });
+  assert.deepEqual(webContainer.resources, { requests: { cpu: '500m', memory: '512Mi' }, limits: { cpu: '500m', memory: '512Mi' } });
   assert.deepEqual(webContainer.readinessProbe.httpGet, { path: '/healthz', port: 'http', scheme: 'HTTP' });
   assert.deepEqual(webContainer.livenessProbe.httpGet, { path: '/healthz', port: 'http', scheme: 'HTTP' });
   assert.deepEqual(webContainer.startupProbe.httpGet, { path: '/healthz', port: 'http', scheme: 'HTTP' });
@@ -128,7 +129,7 @@ test('a full app: web and worker, the release Job, three Ingresses (cert-manager
   assert.equal(worker.metadata.labels['berth.dev/process'], 'worker');
   assert.equal(worker.spec.replicas, 2);
   const workerContainer = assertHardenedPod(worker.spec.template.spec, 'Always');
-  assert.deepEqual(workerContainer.resources.limits, { cpu: '250m', memory: '268435456' });
+  assert.deepEqual(workerContainer.resources.limits, { cpu: '250m', memory: '256Mi' });
   assert.equal(workerContainer.ports, undefined, 'only web listens');
   for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) assert.equal(workerContainer[probe], undefined);
   const workerEnv = envOf(workerContainer);
@@ -195,6 +196,11 @@ test('scaled to zero and a worker-only app still make valid objects; without web
   assert.deepEqual(objects.map((o) => o.kind), ['Deployment']);
   const container = (objects[0] as J).spec.template.spec.containers[0];
   assert.equal(container.resources.limits.cpu, '1m', 'the smallest CPU Kubernetes can express');
+});
+
+test('quantities in the form the API server prints them', () => {
+  assert.deepEqual([1, 2, 0.5, 0.25, 1.5, 0.0001].map(cpuQuantity), ['1', '2', '500m', '250m', '1500m', '1m']);
+  assert.deepEqual([16 * 2 ** 20, 2 ** 30, 3 * 2 ** 40, 1536, 2048, 1000, 2 ** 20 + 1].map(memoryQuantity), ['16Mi', '1Gi', '3Ti', '1536', '2Ki', '1000', '1048577']);
 });
 
 test('the config Secret: Opaque, base64 data in sorted key order, the hash annotated, valid', () => {

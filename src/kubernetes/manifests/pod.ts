@@ -23,11 +23,26 @@ export function containerEnv(fixed: Readonly<Record<string, string>>): Json[] {
   ];
 }
 
+/** Cores as a Kubernetes quantity in the form the API server would print it ("1", "500m"), so what berth applies reads back unchanged. */
+export function cpuQuantity(cores: number): string {
+  const milli = Math.max(1, Math.round(cores * 1000));
+  return milli % 1000 === 0 ? String(milli / 1000) : `${milli}m`;
+}
+
+/** Bytes as a quantity: the largest binary unit that holds it exactly ("512Mi"), else plain bytes. */
+export function memoryQuantity(bytes: number): string {
+  const whole = Math.floor(bytes);
+  for (const [unit, size] of [['Ti', 2 ** 40], ['Gi', 2 ** 30], ['Mi', 2 ** 20], ['Ki', 2 ** 10]] as const) {
+    if (whole % size === 0 && whole >= size) return `${whole / size}${unit}`;
+  }
+  return String(whole);
+}
+
 /** [resources] as requests equal to limits: what the app is promised is what it may use, as on one machine (cgroup limits). */
 export function containerResources(resources: Resources): { [key: string]: Json } {
   const amounts: Record<string, string> = {};
-  if (resources.cpu !== null) amounts.cpu = `${Math.max(1, Math.round(resources.cpu * 1000))}m`;
-  if (resources.memoryBytes !== null) amounts.memory = String(Math.floor(resources.memoryBytes));
+  if (resources.cpu !== null) amounts.cpu = cpuQuantity(resources.cpu);
+  if (resources.memoryBytes !== null) amounts.memory = memoryQuantity(resources.memoryBytes);
   return Object.keys(amounts).length === 0 ? {} : { requests: amounts, limits: amounts };
 }
 
