@@ -249,4 +249,9 @@ test('the schema check bites: a broken object is refused', () => {
   delete noSelector.spec.selector;
   assert.throws(() => assertValidObject(noSelector as KubeObject));
   assert.throws(() => assertValidObject({ ...deployment!, apiVersion: 'extensions/v1beta1' } as KubeObject), /apiVersion/);
+  // A misspelt field passes the schemas but not the field check.
+  const misspelt = structuredClone(deployment!);
+  misspelt.spec.template.spec.containers[0].readinesProbe = misspelt.spec.template.spec.containers[0].readinessProbe;
+  misspelt.spec.template.metadata.labelz = {};
+  assert.throws(() => assertValidObject(misspelt as KubeObject), /readinesProbe[^]*labelz|labelz[^]*readinesProbe/);
 });
