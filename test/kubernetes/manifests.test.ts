@@ -48,7 +48,7 @@ function envOf(container: J): Record<string, unknown> {
 test('a web-only app: a Deployment, a Service and a PodDisruptionBudget, all valid by the API schemas', () => {
   const objects = appObjects(webOnly());
   assertAllValid(objects);
-  assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata.name}`), ['Deployment/shop-web', 'Service/shop-web', 'PodDisruptionBudget/shop-web']);
+  assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata.name}`), ['Deployment/shop--web', 'Service/shop--web', 'PodDisruptionBudget/shop--web']);
   for (const o of objects) {
     assert.equal(o.metadata.namespace, 'berth-apps');
     assert.equal(o.metadata.labels['app.kubernetes.io/name'], 'shop');
@@ -58,7 +58,7 @@ test('a web-only app: a Deployment, a Service and a PodDisruptionBudget, all val
     assert.equal(o.metadata.annotations?.['berth.dev/release-id'], 'rel_3f9a');
   }
 
-  const deployment = one(objects, 'Deployment', 'shop-web');
+  const deployment = one(objects, 'Deployment', 'shop--web');
   assert.equal(deployment.spec.replicas, 1);
   assert.equal(deployment.spec.revisionHistoryLimit, 5);
   assert.deepEqual(deployment.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
@@ -86,13 +86,13 @@ test('a web-only app: a Deployment, a Service and a PodDisruptionBudget, all val
     assert.equal(container[probe].httpGet, undefined, probe);
   }
 
-  const service = one(objects, 'Service', 'shop-web');
+  const service = one(objects, 'Service', 'shop--web');
   assert.deepEqual(service.spec, {
     type: 'ClusterIP',
     selector: { 'app.kubernetes.io/name': 'shop', 'berth.dev/process': 'web' },
     ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
   });
-  const budget = one(objects, 'PodDisruptionBudget', 'shop-web');
+  const budget = one(objects, 'PodDisruptionBudget', 'shop--web');
   assert.deepEqual(budget.spec, { maxUnavailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'shop', 'berth.dev/process': 'web' } } });
 });
 
@@ -100,16 +100,16 @@ test('a full app: web and worker, the release Job, three Ingresses (cert-manager
   const objects = appObjects(fullApp());
   assertAllValid(objects);
   assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata.name}`), [
-    'Job/shop-release-v12',
-    'Deployment/shop-web',
-    'Deployment/shop-worker',
-    'Service/shop-web',
-    'PodDisruptionBudget/shop-web',
-    'Ingress/shop-shop-example-com',
-    'Ingress/shop-wildcard-shop-example-org',
-    'Ingress/shop-plain-example-net',
-    'CronJob/shop-cron-nightly',
-    'CronJob/shop-cron-hourly-report',
+    'Job/shop--release-v12',
+    'Deployment/shop--web',
+    'Deployment/shop--worker',
+    'Service/shop--web',
+    'PodDisruptionBudget/shop--web',
+    'Ingress/shop--shop-example-com',
+    'Ingress/shop--wildcard-shop-example-org',
+    'Ingress/shop--plain-example-net',
+    'CronJob/shop--cron-nightly',
+    'CronJob/shop--cron-hourly-report',
   ]);
   for (const o of objects) {
     assert.equal(o.metadata.labels['app.kubernetes.io/managed-by'], 'berth');
@@ -117,7 +117,7 @@ test('a full app: web and worker, the release Job, three Ingresses (cert-manager
     assert.equal(o.metadata.labels['berth.dev/release'], 'v12');
   }
 
-  const web = one(objects, 'Deployment', 'shop-web');
+  const web = one(objects, 'Deployment', 'shop--web');
   assert.equal(web.spec.replicas, 3);
   const webContainer = assertHardenedPod(web.spec.template.spec, 'Always');
   assert.deepEqual(webContainer.resources, { requests: { cpu: '500m', memory: '512Mi' }, limits: { cpu: '500m', memory: '512Mi' } });
@@ -125,7 +125,7 @@ test('a full app: web and worker, the release Job, three Ingresses (cert-manager
   assert.deepEqual(webContainer.livenessProbe.httpGet, { path: '/healthz', port: 'http', scheme: 'HTTP' });
   assert.deepEqual(webContainer.startupProbe.httpGet, { path: '/healthz', port: 'http', scheme: 'HTTP' });
 
-  const worker = one(objects, 'Deployment', 'shop-worker');
+  const worker = one(objects, 'Deployment', 'shop--worker');
   assert.equal(worker.metadata.labels['berth.dev/process'], 'worker');
   assert.equal(worker.spec.replicas, 2);
   const workerContainer = assertHardenedPod(worker.spec.template.spec, 'Always');
@@ -136,7 +136,7 @@ test('a full app: web and worker, the release Job, three Ingresses (cert-manager
   assert.equal(workerEnv.DYNO, 'worker');
   assert.equal(workerEnv.PORT, undefined);
 
-  const job = one(objects, 'Job', 'shop-release-v12');
+  const job = one(objects, 'Job', 'shop--release-v12');
   assert.equal(job.metadata.labels['berth.dev/process'], 'release');
   assert.equal(job.spec.backoffLimit, 0);
   assert.equal(job.spec.activeDeadlineSeconds, 900);
@@ -146,21 +146,21 @@ test('a full app: web and worker, the release Job, three Ingresses (cert-manager
   assert.equal(envOf(jobContainer).DYNO, 'release.1');
   assert.equal(job.spec.template.metadata.annotations['berth.dev/config-hash'], configHash(VARS));
 
-  const certManager = one(objects, 'Ingress', 'shop-shop-example-com');
+  const certManager = one(objects, 'Ingress', 'shop--shop-example-com');
   assert.equal(certManager.metadata.annotations['cert-manager.io/cluster-issuer'], 'letsencrypt-prod');
   assert.equal(certManager.spec.ingressClassName, 'nginx');
-  assert.deepEqual(certManager.spec.tls, [{ hosts: ['shop.example.com'], secretName: 'shop-shop-example-com-tls' }]);
+  assert.deepEqual(certManager.spec.tls, [{ hosts: ['shop.example.com'], secretName: 'shop--shop-example-com-tls' }]);
   assert.deepEqual(certManager.spec.rules, [{
     host: 'shop.example.com',
-    http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'shop-web', port: { number: 80 } } } }] },
+    http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'shop--web', port: { number: 80 } } } }] },
   }]);
-  const ownSecret = one(objects, 'Ingress', 'shop-wildcard-shop-example-org');
+  const ownSecret = one(objects, 'Ingress', 'shop--wildcard-shop-example-org');
   assert.deepEqual(ownSecret.spec.tls, [{ hosts: ['*.shop.example.org'], secretName: 'shop-wildcard-cert' }]);
   assert.equal(Object.keys(ownSecret.metadata.annotations).some((k) => k.startsWith('cert-manager.io/')), false);
-  const plain = one(objects, 'Ingress', 'shop-plain-example-net');
+  const plain = one(objects, 'Ingress', 'shop--plain-example-net');
   assert.equal(plain.spec.tls, undefined);
 
-  const nightly = one(objects, 'CronJob', 'shop-cron-nightly');
+  const nightly = one(objects, 'CronJob', 'shop--cron-nightly');
   assert.equal(nightly.spec.schedule, '0 3 * * *');
   assert.equal(nightly.spec.timeZone, 'Europe/Berlin');
   assert.equal(nightly.spec.concurrencyPolicy, 'Forbid');
@@ -173,7 +173,7 @@ test('a full app: web and worker, the release Job, three Ingresses (cert-manager
   assert.equal(envOf(cronContainer).DYNO, 'scheduler.nightly');
   assert.equal(envOf(cronContainer).BERTH_CRON_JOB, 'nightly');
 
-  const hourly = one(objects, 'CronJob', 'shop-cron-hourly-report');
+  const hourly = one(objects, 'CronJob', 'shop--cron-hourly-report');
   assert.equal(hourly.spec.schedule, '@hourly');
   assert.equal(hourly.spec.timeZone, undefined, 'UTC is the controller default: no field, so clusters without timeZone take it');
   assert.equal(hourly.spec.jobTemplate.spec.activeDeadlineSeconds, undefined);
@@ -183,7 +183,7 @@ test('a full app: web and worker, the release Job, three Ingresses (cert-manager
 test('an Issuer (not a ClusterIssuer) gets the namespaced cert-manager annotation', () => {
   const objects = appObjects(webOnly({ domains: [{ host: 'a.example.com', tls: { mode: 'cert-manager', issuer: 'local-ca', issuerKind: 'Issuer' } }] }));
   assertAllValid(objects);
-  const ingress = one(objects, 'Ingress', 'shop-a-example-com');
+  const ingress = one(objects, 'Ingress', 'shop--a-example-com');
   assert.equal(ingress.metadata.annotations['cert-manager.io/issuer'], 'local-ca');
   assert.equal(ingress.metadata.annotations['cert-manager.io/cluster-issuer'], undefined);
   assert.equal(ingress.spec.ingressClassName, undefined, 'no class: the cluster default');

@@ -59,7 +59,7 @@ test('hostile names: uppercase, underscores, a 70-character app and a process ty
 
 test('the release Job is named per release, so each release gets its own', () => {
   const names = [1, 2, 10, 999999].map((version) => appObjects(fullApp({ release: { version, id: `r${version}` } })).find((o) => o.kind === 'Job')!.metadata.name);
-  assert.deepEqual(names, ['shop-release-v1', 'shop-release-v2', 'shop-release-v10', 'shop-release-v999999']);
+  assert.deepEqual(names, ['shop--release-v1', 'shop--release-v2', 'shop--release-v10', 'shop--release-v999999']);
   const long = [1, 2].map((version) => appObjects(fullApp({ app: LONG_APP, release: { version, id: 'r' } })).find((o) => o.kind === 'Job')!.metadata.name);
   assert.notEqual(long[0], long[1]);
 });
@@ -121,4 +121,22 @@ test('schedules: what the CronJob controller takes passes; seconds fields, L, W 
   }
   const cron = [{ name: 'fast', schedule: '*/10 * * * * *', timezone: 'UTC', argv: ['x'], timeoutSeconds: null, resources: { memoryBytes: null, cpu: null } }];
   assert.throws(() => appObjects(webOnly({ cron })), code('BERTH_E_CRON_SCHEDULE'));
+});
+
+test('two apps sharing a namespace never name an object alike: the app ends at the first "--"', () => {
+  const process = (name: string) => ({ name, argv: ['x'], replicas: 1, resources: { memoryBytes: null, cpu: null } });
+  const cron = (name: string) => ({ name, schedule: '@daily', timezone: 'UTC', argv: ['x'], timeoutSeconds: null, resources: { memoryBytes: null, cpu: null } });
+  const shop = appObjects(webOnly({ app: 'shop', processes: [process('web'), process('a-web')], domains: [{ host: 'a-x.example.com', tls: { mode: 'cert-manager', issuer: 'le', issuerKind: 'ClusterIssuer' } }], cron: [cron('a-cron-x')], releaseCommand: { argv: ['x'], timeoutSeconds: 60, resources: { memoryBytes: null, cpu: null } } }));
+  const shopA = appObjects(webOnly({ app: 'shop-a', processes: [process('web')], domains: [{ host: 'x.example.com', tls: { mode: 'cert-manager', issuer: 'le', issuerKind: 'ClusterIssuer' } }], cron: [cron('x')], releaseCommand: { argv: ['x'], timeoutSeconds: 60, resources: { memoryBytes: null, cpu: null } } }));
+  assertAllValid([...shop, ...shopA]);
+  assertNamesValid([...shop, ...shopA]);
+  const names = (objects: KubeObject[]) => new Set(objects.map((o) => `${o.kind}/${o.metadata.name}`));
+  const mine = names(shop);
+  for (const name of names(shopA)) assert.ok(!mine.has(name), `${name} is only shop-a's`);
+  assert.ok(mine.has('Deployment/shop--a-web'));
+  assert.ok(names(shopA).has('Deployment/shop-a--web'));
+  // An app name that would map to "--" is refused, so no app can pose as another's prefix.
+  for (const app of ['Shop__a', 'shop--a', 'shop_.a', 'shop-_a']) {
+    assert.throws(() => appObjects(webOnly({ app })), code('BERTH_E_NAME', /app name/), app);
+  }
 });

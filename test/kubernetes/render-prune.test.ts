@@ -62,27 +62,27 @@ test('prune deletes only what this app no longer wants, of kinds berth applies, 
   const mine = { ...BERTH, 'app.kubernetes.io/name': 'shop' };
   const cluster: FoundObject[] = [
     ...wanted.map((o) => found(o.kind, o.metadata.name, o.metadata.labels)),
-    found('Deployment', 'shop-worker', { ...mine, 'berth.dev/process': 'worker' }),
-    found('Ingress', 'shop-old-example-com', mine),
-    found('Job', 'shop-release-v2', { ...mine, 'berth.dev/process': 'release' }),
-    found('CronJob', 'shop-cron-gone', { ...mine, 'berth.dev/cron': 'gone' }),
+    found('Deployment', 'shop--worker', { ...mine, 'berth.dev/process': 'worker' }),
+    found('Ingress', 'shop--old-example-com', mine),
+    found('Job', 'shop--release-v2', { ...mine, 'berth.dev/process': 'release' }),
+    found('CronJob', 'shop--cron-gone', { ...mine, 'berth.dev/cron': 'gone' }),
     // Another app's objects, even with a name this app could have.
-    found('Deployment', 'shop-web-2', { ...BERTH, 'app.kubernetes.io/name': 'shop-web' }),
+    found('Deployment', 'shop-web-2', { ...BERTH, 'app.kubernetes.io/name': 'shop--web' }),
     found('Service', 'blog-web', { ...BERTH, 'app.kubernetes.io/name': 'blog' }),
     // This app's name but not managed by berth (someone's own objects), or managed by another tool.
-    found('Deployment', 'shop-sidecar', { 'app.kubernetes.io/name': 'shop' }),
+    found('Deployment', 'shop--sidecar', { 'app.kubernetes.io/name': 'shop' }),
     found('ConfigMap', 'shop-extra', { 'app.kubernetes.io/name': 'shop', 'app.kubernetes.io/managed-by': 'Helm' }),
-    found('Service', 'shop-helm', { 'app.kubernetes.io/name': 'shop', 'app.kubernetes.io/managed-by': 'Helm' }),
+    found('Service', 'shop--helm', { 'app.kubernetes.io/name': 'shop', 'app.kubernetes.io/managed-by': 'Helm' }),
     // Kinds berth never applies, even with berth's labels (a Deployment's ReplicaSets and pods carry them).
-    found('ReplicaSet', 'shop-web-5d8f7', mine),
-    found('Pod', 'shop-web-5d8f7-abcde', mine),
+    found('ReplicaSet', 'shop--web-5d8f7', mine),
+    found('Pod', 'shop--web-5d8f7-abcde', mine),
     // A Job a berth CronJob made: the CronJob's, and maybe running.
-    found('Job', 'shop-cron-nightly-28012345', { ...mine, 'berth.dev/cron': 'nightly' }),
+    found('Job', 'shop--cron-nightly-28012345', { ...mine, 'berth.dev/cron': 'nightly' }),
     // No labels at all.
     found('Secret', 'default-token', {}),
   ];
   const pruned = objectsToPrune('shop', wanted, cluster);
-  assert.deepEqual(pruned.map((o) => `${o.kind}/${o.name}`), ['Ingress/shop-old-example-com', 'CronJob/shop-cron-gone', 'Deployment/shop-worker', 'Job/shop-release-v2']);
+  assert.deepEqual(pruned.map((o) => `${o.kind}/${o.name}`), ['Ingress/shop--old-example-com', 'CronJob/shop--cron-gone', 'Deployment/shop--worker', 'Job/shop--release-v2']);
   for (const o of pruned) {
     assert.equal(o.labels['app.kubernetes.io/managed-by'], 'berth');
     assert.equal(o.labels['app.kubernetes.io/name'], 'shop');

@@ -43,20 +43,34 @@ function trimDashes(value: string): string {
 }
 
 /**
- * Parts (each already a `labelPart`) joined by "-" into a name of at most
- * `max` characters. When the whole is longer, the last part (what the
- * object is: "web", "release-v12") stays readable, the head is cut, and a
- * hash of the whole goes between them.
+ * `whole` in at most `max` characters. When longer, its end `tail` (what
+ * the object is: "web", "release-v12") stays readable, the head is cut,
+ * and a hash of the whole goes between them.
  */
-export function joinName(parts: readonly string[], max: number = MAX_LABEL): string {
-  const whole = parts.join('-');
+function shorten(whole: string, tail: string, max: number): string {
   if (whole.length <= max) return whole;
   const hash = hash8(whole);
-  if (parts.length < 2) return `${trimDashes(whole.slice(0, max - hash.length - 1))}-${hash}`;
+  if (tail === '') return `${trimDashes(whole.slice(0, max - hash.length - 1))}-${hash}`;
   const budget = max - hash.length - 2;
-  const tail = trimDashes(parts.at(-1)!.slice(0, Math.floor(budget / 2)));
-  const head = trimDashes(parts.slice(0, -1).join('-').slice(0, budget - tail.length));
-  return [head, hash, tail].filter((p) => p !== '').join('-');
+  const kept = trimDashes(tail.slice(0, Math.floor(budget / 2)));
+  const head = trimDashes(whole.slice(0, Math.min(whole.length - tail.length, budget - kept.length)));
+  return [head, hash, kept].filter((p) => p !== '').join('-');
+}
+
+/** Parts (each already a `labelPart`) joined by "-", shortened to `max`. */
+export function joinName(parts: readonly string[], max: number = MAX_LABEL): string {
+  return shorten(parts.join('-'), parts.length > 1 ? parts.at(-1)! : '', max);
+}
+
+/**
+ * An object's name: the app (an `appLabel`), "--", then what the object
+ * is. App labels never hold "--", so the first "--" always ends the app's
+ * part and two apps sharing a namespace can never name an object alike
+ * (app "shop" with process type "a-web" is "shop--a-web"; app "shop-a"
+ * with "web" is "shop-a--web").
+ */
+export function objectName(app: string, rest: readonly string[], max: number = MAX_LABEL): string {
+  return shorten(`${app}--${rest.join('-')}`, rest.at(-1) ?? '', max);
 }
 
 /** A label value (or a name) from one of berth's names, shortened to 63 characters when it must be. */
@@ -64,10 +78,12 @@ export function labelValue(value: string, what: string): string {
   return joinName([labelPart(value, what)]);
 }
 
-/** The app's name as every object carries it: a DNS-1035 label (it starts each object's name, and Service names must start with a letter). */
+/** The app's name as every object carries it: a DNS-1035 label (it starts each object's name, and Service names must start with a letter) without "--" (see objectName). */
 export function appLabel(app: string): string {
-  const name = labelValue(app, 'app name');
-  if (!/^[a-z]/.test(name)) refuse('app name', app, 'An app name must start with a letter.');
+  const part = labelPart(app, 'app name');
+  if (!/^[a-z]/.test(part)) refuse('app name', app, 'An app name must start with a letter.');
+  if (part.includes('--')) refuse('app name', app, 'An app name may not hold "--" (nor "_" or "." beside "-" or each other): it separates the app from the rest of each object\'s name.');
+  const name = joinName([part]);
   return name;
 }
 

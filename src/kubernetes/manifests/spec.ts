@@ -1,5 +1,5 @@
 import { BerthError } from '../../errors.ts';
-import { appLabel, exactLabel, exactSubdomain, hostPart, ingressHost, joinName, labelPart, labelValue, MAX_CRONJOB_NAME } from './names.ts';
+import { appLabel, exactLabel, exactSubdomain, hostPart, ingressHost, labelPart, labelValue, MAX_CRONJOB_NAME, objectName } from './names.ts';
 
 /**
  * What berth runs for one release of an app on Kubernetes, as plain data:
@@ -128,7 +128,7 @@ export function resolveDeployment(spec: AppDeployment): ResolvedDeployment {
       throw new BerthError('BERTH_E_SCALE', `process type ${p.name}: ${p.replicas} replicas is out of range`, { hint: `Scale to 0 … ${MAX_REPLICAS}.` });
     }
     const label = labelValue(p.name, 'process type');
-    return { spec: p, label, name: joinName([app, labelPart(p.name, 'process type')]) };
+    return { spec: p, label, name: objectName(app, [labelPart(p.name, 'process type')]) };
   });
   unique(processes.map((p) => ({ ...p, name: p.label })), 'process types', (p) => p.spec.name);
   const web = processes.find((p) => p.spec.name === 'web') ?? null;
@@ -140,9 +140,9 @@ export function resolveDeployment(spec: AppDeployment): ResolvedDeployment {
     if (d.tls.mode === 'secret') tlsSecret = exactSubdomain(d.tls.secretName, `TLS Secret of ${d.host}`);
     if (d.tls.mode === 'cert-manager') {
       exactSubdomain(d.tls.issuer, `cert-manager issuer of ${d.host}`);
-      tlsSecret = joinName([app, part, 'tls']);
+      tlsSecret = objectName(app, [part, 'tls']);
     }
-    return { spec: d, name: joinName([app, part]), tlsSecret };
+    return { spec: d, name: objectName(app, [part]), tlsSecret };
   });
   unique(domains, 'domains', (d) => d.spec.host);
   if (domains.length > 0 && web === null) {
@@ -153,14 +153,14 @@ export function resolveDeployment(spec: AppDeployment): ResolvedDeployment {
     checkArgv(c.argv, `cron job ${c.name}`);
     kubernetesSchedule(c.schedule, c.name);
     const part = labelPart(c.name, 'cron job');
-    return { spec: c, label: labelValue(c.name, 'cron job'), name: joinName([app, 'cron', part], MAX_CRONJOB_NAME) };
+    return { spec: c, label: labelValue(c.name, 'cron job'), name: objectName(app, ['cron', part], MAX_CRONJOB_NAME) };
   });
   unique(cron, 'cron jobs', (c) => c.spec.name);
 
   let releaseJob: string | null = null;
   if (spec.releaseCommand !== null) {
     checkArgv(spec.releaseCommand.argv, 'release command');
-    releaseJob = joinName([app, `release-v${spec.release.version}`]);
+    releaseJob = objectName(app, [`release-v${spec.release.version}`]);
   }
   return { spec, app, processes, web, domains, cron, releaseJob };
 }
