@@ -11,5 +11,5 @@ export { releaseJob, cronJob } from './manifests/jobs.ts';
 export { domainIngress } from './manifests/ingress.ts';
 export { APP_UID } from './manifests/pod.ts';
 export { LABEL_APP, LABEL_MANAGED_BY, LABEL_RELEASE, LABEL_PROCESS, LABEL_CRON, MANAGED_BY, ANNOTATION_CONFIG_HASH, ANNOTATION_RELEASE_ID, ANNOTATION_NAME } from './manifests/labels.ts';
-export { appLabel, joinName, objectName, labelPart, MAX_LABEL, MAX_CRONJOB_NAME } from './manifests/names.ts';
+export { appLabel, joinName, objectName, configSecretName, labelPart, MAX_LABEL, MAX_CRONJOB_NAME } from './manifests/names.ts';
 export type { KubeObject, ObjectMeta, Json } from './manifests/object.ts';

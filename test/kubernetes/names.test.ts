@@ -3,7 +3,7 @@
 // schedules a CronJob cannot take. Every object made is schema-checked.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appObjects, configSecret, joinName, kubernetesSchedule, labelPart, type KubeObject } from '../../src/kubernetes/index.ts';
+import { appObjects, configSecret, configSecretName, joinName, kubernetesSchedule, labelPart, type KubeObject } from '../../src/kubernetes/index.ts';
 import { isBerthError } from '../../src/errors.ts';
 import { assertAllValid, DNS_LABEL, LABEL_VALUE } from './schema.ts';
 import { fullApp, VARS, webOnly } from './fixtures.ts';
@@ -71,6 +71,9 @@ test('two long names with the same head never shorten to the same name', () => {
   assert.notEqual(a[0]!.metadata.name, b[0]!.metadata.name);
   assert.notEqual(a[0]!.metadata.labels['app.kubernetes.io/name'], b[0]!.metadata.labels['app.kubernetes.io/name']);
   assert.equal(joinName(['short', 'web']), 'short-web');
+  assert.equal(configSecretName('shop'), 'shop--config');
+  assert.match(configSecretName(LONG_APP), /^shop-x+-[0-9a-f]{8}-config$/, 'too long: a head, a hash of the whole and the tail');
+  assert.ok(configSecretName(LONG_APP).length <= 63);
   assert.equal(labelPart('My_App.Name', 'x'), 'my-app-name');
   assert.equal(labelPart('__web__', 'x'), 'web');
 });

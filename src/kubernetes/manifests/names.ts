@@ -114,3 +114,8 @@ export function ingressHost(host: string): string {
 export function hostPart(host: string): string {
   return labelPart(host.replace(/^\*\./, 'wildcard.'), 'domain');
 }
+
+/** The name berth gives an app's config Secret (the spec's configSecret). */
+export function configSecretName(app: string): string {
+  return objectName(appLabel(app), ['config']);
+}
