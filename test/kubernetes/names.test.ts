@@ -105,6 +105,7 @@ test('names that cannot be made valid are refused with BERTH_E_NAME and a hint',
     ['an image with a short digest', { image: 'registry.example.com/berth/shop@sha256:abc' }],
     ['a release version of 0', { release: { version: 0, id: 'x' } }],
     ['a config hash that is not one', { configHash: 'abc' }],
+    ['a process type named release', { processes: [{ name: 'Release', argv: ['x'], replicas: 1, resources: { memoryBytes: null, cpu: null } }] }],
     ['domains without web', { processes: [{ name: 'worker', argv: ['x'], replicas: 1, resources: { memoryBytes: null, cpu: null } }], domains: [{ host: 'shop.example.com', tls: { mode: 'none' } }] }],
   ];
   for (const [what, overrides] of cases) {

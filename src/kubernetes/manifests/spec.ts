@@ -128,6 +128,10 @@ export function resolveDeployment(spec: AppDeployment): ResolvedDeployment {
       throw new BerthError('BERTH_E_SCALE', `process type ${p.name}: ${p.replicas} replicas is out of range`, { hint: `Scale to 0 … ${MAX_REPLICAS}.` });
     }
     const label = labelValue(p.name, 'process type');
+    if (label === 'release') {
+      // The release Job's pods carry berth.dev/process=release; a Deployment of that name would select them.
+      invalid(`process type "${p.name}" is the release phase's name`, 'The Procfile\'s release: line is the release command (releaseCommand), not a process type.');
+    }
     return { spec: p, label, name: objectName(app, [labelPart(p.name, 'process type')]) };
   });
   unique(processes.map((p) => ({ ...p, name: p.label })), 'process types', (p) => p.spec.name);
