@@ -2,7 +2,7 @@ import { Agent, request } from 'undici';
 import { BerthError } from '../../errors.ts';
 import { apiError, unreachable, type RequestContext } from './api-errors.ts';
 import type { KubeConnection } from './kubeconfig.ts';
-import { checkName, collectionPath, describe, labelSelector, objectPath, rbacOf, type KubeObject } from './resources.ts';
+import { checkName, collectionPath, describe, forApply, KINDS, labelSelector, objectPath, rbacOf, type KubeObject } from './resources.ts';
 
 /** Server-side apply's field manager: every field berth sets is owned by it. */
 export const FIELD_MANAGER = 'berth';
@@ -88,13 +88,26 @@ export class KubeClient {
     }
   }
 
-  /** The group/versions the cluster serves: v1, apps/v1, batch/v1beta1, … */
-  async servedVersions(): Promise<Set<string>> {
+  /**
+   * The kinds berth uses that the cluster serves, as "apiVersion Kind" keys
+   * (apps/v1 Deployment, batch/v1beta1 CronJob, …). Per resource, not per
+   * group/version: Kubernetes 1.20 serves batch/v1, but CronJob only at
+   * batch/v1beta1.
+   */
+  async servedKinds(): Promise<Set<string>> {
     const context: RequestContext = { verb: 'get', resource: 'discovery', group: '', namespace: undefined, object: undefined };
     const core = await this.#json<{ versions?: string[] }>(await this.send('GET', '/api', context), 'discovery');
     const groups = await this.#json<{ groups?: { versions?: { groupVersion?: string }[] }[] }>(await this.send('GET', '/apis', context), 'discovery');
-    const served = new Set<string>(core.versions ?? []);
-    for (const group of groups.groups ?? []) for (const version of group.versions ?? []) if (typeof version.groupVersion === 'string') served.add(version.groupVersion);
+    const versions = new Set<string>(core.versions ?? []);
+    for (const group of groups.groups ?? []) for (const version of group.versions ?? []) if (typeof version.groupVersion === 'string') versions.add(version.groupVersion);
+    const wanted = new Set(Object.values(KINDS).flatMap((info) => info.versions).filter((version) => versions.has(version)));
+    const served = new Set<string>();
+    for (const version of wanted) {
+      const path = version.includes('/') ? `/apis/${version}` : `/api/${version}`;
+      const list = await this.#json<{ resources?: { name?: string; kind?: string }[] }>(await this.send('GET', path, context), 'discovery');
+      // Subresources (deployments/status) carry their parent's kind too: keep only whole resources.
+      for (const resource of list.resources ?? []) if (typeof resource.kind === 'string' && typeof resource.name === 'string' && !resource.name.includes('/')) served.add(`${version} ${resource.kind}`);
+    }
     return served;
   }
 
@@ -106,7 +119,7 @@ export class KubeClient {
     // JSON is YAML, so the apply patch needs no YAML writer.
     const sent = await this.send('PATCH', path, context, {
       query: { fieldManager: FIELD_MANAGER, force: 'true', dryRun: options.dryRun === true ? 'All' : undefined },
-      body: JSON.stringify(object),
+      body: JSON.stringify(forApply(object)),
       contentType: 'application/apply-patch+yaml',
     });
     return this.#json<KubeObject>(sent, describe(object));

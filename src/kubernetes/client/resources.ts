@@ -47,12 +47,13 @@ export function kindInfo(kind: string): KindInfo {
 }
 
 /**
- * The apiVersion to use for a kind, given the group/versions the cluster
- * serves (from discovery): the newest berth knows that the cluster has.
+ * The apiVersion to use for a kind, given what the cluster serves
+ * ("apiVersion Kind" keys from KubeClient.servedKinds): the newest berth
+ * knows that the cluster has.
  */
 export function pickApiVersion(kind: string, served: ReadonlySet<string>): string {
   const info = kindInfo(kind);
-  const version = info.versions.find((candidate) => served.has(candidate));
+  const version = info.versions.find((candidate) => served.has(`${candidate} ${kind}`));
   if (version === undefined) throw new BerthError('BERTH_E_K8S_UNSUPPORTED', `the cluster serves none of ${info.versions.join(', ')} for ${kind}`, { hint: 'berth needs Kubernetes 1.20 or newer' });
   return version;
 }
@@ -112,4 +113,19 @@ export function labelSelector(labels: Readonly<Record<string, string>>): string 
   });
   if (parts.length === 0) throw new BerthError('BERTH_E_USAGE', 'a label selector needs at least one label: berth never lists or prunes everything');
   return parts.join(',');
+}
+
+/**
+ * The object as berth sends it to server-side apply. A Secret's stringData
+ * becomes base64 data: stringData is write-only (the API server folds it
+ * into data and never stores it), so applying it would change the Secret on
+ * every apply, bumping its resourceVersion and restarting nothing but
+ * confusing every "did anything change" check.
+ */
+export function forApply(object: KubeObject): KubeObject {
+  if (object.kind !== 'Secret' || object.stringData === undefined) return object;
+  const { stringData, ...rest } = object;
+  const data: Record<string, string> = { ...(rest.data as Record<string, string> | undefined) };
+  for (const [key, value] of Object.entries(stringData as Record<string, string>)) data[key] = Buffer.from(value, 'utf8').toString('base64');
+  return { ...rest, data };
 }
