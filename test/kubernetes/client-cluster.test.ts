@@ -25,7 +25,7 @@ before(async () => {
     // Jobs named fail-* fail, other Jobs succeed, everything else runs and is ready.
     fateOf: (pod) => {
       const job = pod.metadata.labels?.['job-name'];
-      if (job === undefined) return 'ready';
+      if (job === undefined) return pod.metadata.labels?.['app.kubernetes.io/component'] === 'stuck' ? 'pending' : 'ready';
       return job.startsWith('fail-') ? 'fail' : 'succeed';
     },
     logs: (_ns, pod) => `running migrations for ${pod}\nerror: relation "users" already exists\n`,
@@ -144,6 +144,37 @@ test('an invalid object fails the dry run: the error names it and its field, and
   assert.equal(await client.get('apps/v1', 'Deployment', NS, 'worker'), undefined);
 });
 
+test('a new Namespace in a refused set is the only thing left: empty', async () => {
+  const bad = deployment('shop', 'broken', 1);
+  bad.metadata.namespace = 'berth-later';
+  (bad.spec as any).replicas = -1;
+  const set: KubeObject[] = [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'berth-later' } },
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'shop-config', namespace: 'berth-later', labels: labels('shop') }, stringData: { A: 'b' } },
+    bad,
+  ];
+  await assert.rejects(applyObjects(client, set), (err: unknown) => err instanceof BerthError && err.code === 'BERTH_E_K8S_INVALID' && /Deployment berth-later\/broken.*spec\.replicas/.test(err.message));
+  assert.notEqual(await client.get('v1', 'Namespace', undefined, 'berth-later'), undefined);
+  assert.equal(await client.get('v1', 'Secret', 'berth-later', 'shop-config'), undefined);
+});
+
+test('a Deployment whose pods never become ready fails its rollout at its progress deadline', async () => {
+  const stuck = deployment('shop', 'stuck', 1);
+  (stuck.spec as any).progressDeadlineSeconds = 1;
+  await applyObjects(client, [stuck]);
+  await assert.rejects(waitForRollout(client, NS, 'stuck', { timeoutMs: 90_000, intervalMs: 250 }), (err: unknown) => {
+    assert.ok(err instanceof BerthError);
+    assert.equal(err.code, 'BERTH_E_K8S_ROLLOUT_FAILED');
+    assert.match(err.message, /Deployment berth-shop\/stuck failed: progress deadline exceeded/);
+    return true;
+  });
+  // berth ps shows the pod that is not ready.
+  const pods = (await appPods(client, NS, 'shop')).filter((pod) => pod.process === 'stuck');
+  assert.equal(pods.length, 1);
+  assert.equal(pods[0]!.ready, false);
+  assert.equal(pods[0]!.phase, 'Pending');
+});
+
 test('a release Job the node fails is reported failed with its last log lines; one that succeeds resolves', async () => {
   await applyObjects(client, [job('shop', 'release-v2')]);
   const succeeded = await waitForJob(client, NS, 'release-v2', { timeoutMs: 90_000, intervalMs: 250 });
@@ -174,7 +205,7 @@ test('prune deletes the objects berth no longer wants, and only berth\'s objects
   // The new release wants only the config Secret and the web Deployment.
   const wanted = appSet('shop', 3).filter((object) => object.kind === 'Secret' || object.kind === 'Deployment');
   const deleted = await pruneApp(client, { namespace: NS, app: 'shop', wanted, served });
-  assert.deepEqual(deleted.sort(), ['CronJob berth-shop/nightly', 'Job berth-shop/fail-release-v3', 'Job berth-shop/release-v2', 'Service berth-shop/web']);
+  assert.deepEqual(deleted.sort(), ['CronJob berth-shop/nightly', 'Deployment berth-shop/stuck', 'Job berth-shop/fail-release-v3', 'Job berth-shop/release-v2', 'Service berth-shop/web']);
   assert.equal(await client.get('v1', 'Service', NS, 'web'), undefined);
   assert.notEqual(await client.get('v1', 'Secret', NS, 'blog-config'), undefined);
   assert.notEqual(await client.get('v1', 'Secret', NS, 'shop-hand-made'), undefined);
