@@ -135,7 +135,7 @@ test('an invalid object fails the dry run: the error names it and its field, and
   ];
   await assert.rejects(applyObjects(client, set), (err: unknown) => {
     assert.ok(err instanceof BerthError);
-    assert.equal(err.code, 'BERTH_E_K8S_INVALID');
+    assert.equal(err.code, 'BERTH_E_KUBE_INVALID');
     assert.match(err.message, /Deployment berth-shop\/broken/);
     assert.match(err.message, /spec\.template\.spec\.containers\[0\]\.name/);
     return true;
@@ -153,7 +153,7 @@ test('a new Namespace in a refused set is the only thing left: empty', async () 
     { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'shop-config', namespace: 'berth-later', labels: labels('shop') }, stringData: { A: 'b' } },
     bad,
   ];
-  await assert.rejects(applyObjects(client, set), (err: unknown) => err instanceof BerthError && err.code === 'BERTH_E_K8S_INVALID' && /Deployment berth-later\/broken.*spec\.replicas/.test(err.message));
+  await assert.rejects(applyObjects(client, set), (err: unknown) => err instanceof BerthError && err.code === 'BERTH_E_KUBE_INVALID' && /Deployment berth-later\/broken.*spec\.replicas/.test(err.message));
   assert.notEqual(await client.get('v1', 'Namespace', undefined, 'berth-later'), undefined);
   assert.equal(await client.get('v1', 'Secret', 'berth-later', 'shop-config'), undefined);
 });
@@ -164,7 +164,7 @@ test('a Deployment whose pods never become ready fails its rollout at its progre
   await applyObjects(client, [stuck]);
   await assert.rejects(waitForRollout(client, NS, 'stuck', { timeoutMs: 90_000, intervalMs: 250 }), (err: unknown) => {
     assert.ok(err instanceof BerthError);
-    assert.equal(err.code, 'BERTH_E_K8S_ROLLOUT_FAILED');
+    assert.equal(err.code, 'BERTH_E_KUBE_ROLLOUT_FAILED');
     assert.match(err.message, /Deployment berth-shop\/stuck failed: progress deadline exceeded/);
     return true;
   });
@@ -183,7 +183,7 @@ test('a release Job the node fails is reported failed with its last log lines; o
   await applyObjects(client, [job('shop', 'fail-release-v3')]);
   await assert.rejects(waitForJob(client, NS, 'fail-release-v3', { timeoutMs: 90_000, intervalMs: 250 }), (err: unknown) => {
     assert.ok(err instanceof BerthError);
-    assert.equal(err.code, 'BERTH_E_K8S_JOB_FAILED');
+    assert.equal(err.code, 'BERTH_E_KUBE_JOB_FAILED');
     assert.match(err.message, /Job berth-shop\/fail-release-v3 failed: BackoffLimitExceeded/);
     // The log came from the API server's pods/log, which asked the stand-in kubelet.
     assert.match(err.hint ?? '', /error: relation "users" already exists/);
@@ -219,13 +219,13 @@ test('a bad token, an unreachable server, a CA that does not fit and a missing R
   const connection = await loadKubeconfig(cluster.kubeconfig);
   const badToken = new KubeClient({ ...connection, token: 'not-a-token' });
   after(() => badToken.close());
-  await assert.rejects(badToken.servedKinds(), { code: 'BERTH_E_K8S_UNAUTHORIZED' });
+  await assert.rejects(badToken.servedKinds(), { code: 'BERTH_E_KUBE_UNAUTHORIZED' });
 
   const closed = new KubeClient({ ...connection, server: 'https://127.0.0.1:1' }, { timeoutMs: 5000 });
   after(() => closed.close());
   await assert.rejects(closed.servedKinds(), (err: unknown) => {
     assert.ok(err instanceof BerthError);
-    assert.equal(err.code, 'BERTH_E_K8S_UNREACHABLE');
+    assert.equal(err.code, 'BERTH_E_KUBE_UNREACHABLE');
     assert.doesNotMatch(`${err.message} ${err.hint}`, new RegExp(connection.token!));
     return true;
   });
@@ -234,7 +234,7 @@ test('a bad token, an unreachable server, a CA that does not fit and a missing R
   after(() => wrongCa.close());
   await assert.rejects(wrongCa.servedKinds(), (err: unknown) => {
     assert.ok(err instanceof BerthError);
-    assert.equal(err.code, 'BERTH_E_K8S_UNREACHABLE');
+    assert.equal(err.code, 'BERTH_E_KUBE_UNREACHABLE');
     assert.match(err.hint ?? '', /certificate-authority/);
     return true;
   });
@@ -262,7 +262,7 @@ test('a bad token, an unreachable server, a CA that does not fit and a missing R
   after(() => powerless.close());
   await assert.rejects(applyObjects(powerless, [appSet('shop', 1)[1]!]), (err: unknown) => {
     assert.ok(err instanceof BerthError);
-    assert.equal(err.code, 'BERTH_E_K8S_FORBIDDEN');
+    assert.equal(err.code, 'BERTH_E_KUBE_FORBIDDEN');
     assert.match(err.message, /Secret berth-shop\/shop-config/);
     assert.match(err.hint ?? '', /"patch" on "secrets" in the core API group \(""\) in namespace berth-shop/);
     return true;

@@ -35,7 +35,7 @@ ${extra}`;
 function configError(pattern: RegExp) {
   return (err: unknown) => {
     assert.ok(err instanceof BerthError);
-    assert.equal(err.code, 'BERTH_E_K8S_CONFIG');
+    assert.equal(err.code, 'BERTH_E_KUBE_CONFIG');
     assert.match(err.message, pattern);
     return true;
   };
@@ -58,7 +58,7 @@ test('kubeconfig: exec plugins and auth providers are refused with what to use i
   for (const user of ['exec:\n  apiVersion: client.authentication.k8s.io/v1beta1\n  command: aws', 'auth-provider:\n  name: gcp']) {
     assert.throws(() => parseKubeconfig(kubeconfig(user), '/x'), (err: unknown) => {
       assert.ok(err instanceof BerthError);
-      assert.equal(err.code, 'BERTH_E_K8S_CONFIG');
+      assert.equal(err.code, 'BERTH_E_KUBE_CONFIG');
       assert.match(err.message, /exec plugin|auth-provider/);
       assert.match(err.hint ?? '', /token.*service account|service account token/);
       return true;
@@ -111,14 +111,14 @@ test('paths: each kind at its group/version, namespaced or cluster-wide, names c
   assert.equal(objectPath(obj('policy/v1beta1', 'PodDisruptionBudget', 'web', 'shop')), '/apis/policy/v1beta1/namespaces/shop/poddisruptionbudgets/web');
   assert.equal(collectionPath('v1', 'Pod', 'shop'), '/api/v1/namespaces/shop/pods');
   const refused = (object: KubeObject, code: string) => assert.throws(() => objectPath(object), { code });
-  refused(obj('v1', 'Secret', 'cfg'), 'BERTH_E_K8S_INVALID');
-  refused(obj('v1', 'Namespace', 'shop', 'shop'), 'BERTH_E_K8S_INVALID');
+  refused(obj('v1', 'Secret', 'cfg'), 'BERTH_E_KUBE_INVALID');
+  refused(obj('v1', 'Namespace', 'shop', 'shop'), 'BERTH_E_KUBE_INVALID');
   refused(obj('v1', 'Secret', '../etc', 'shop'), 'BERTH_E_NAME');
   refused(obj('v1', 'Secret', 'Cfg', 'shop'), 'BERTH_E_NAME');
   refused(obj('v1', 'Secret', 'cfg', 'a/b'), 'BERTH_E_NAME');
-  refused(obj('v1', 'ClusterRoleBinding', 'x'), 'BERTH_E_K8S_UNSUPPORTED');
-  refused(obj('v1', 'constructor', 'x'), 'BERTH_E_K8S_UNSUPPORTED');
-  refused(obj('apps/v1beta1', 'Deployment', 'web', 'shop'), 'BERTH_E_K8S_UNSUPPORTED');
+  refused(obj('v1', 'ClusterRoleBinding', 'x'), 'BERTH_E_KUBE_UNSUPPORTED');
+  refused(obj('v1', 'constructor', 'x'), 'BERTH_E_KUBE_UNSUPPORTED');
+  refused(obj('apps/v1beta1', 'Deployment', 'web', 'shop'), 'BERTH_E_KUBE_UNSUPPORTED');
 });
 
 test('versions: the newest version berth knows that the cluster serves for the kind', () => {
@@ -128,7 +128,7 @@ test('versions: the newest version berth knows that the cluster serves for the k
   assert.equal(pickApiVersion('CronJob', v125), 'batch/v1');
   assert.equal(pickApiVersion('PodDisruptionBudget', v120), 'policy/v1beta1');
   assert.equal(pickApiVersion('PodDisruptionBudget', v125), 'policy/v1');
-  assert.throws(() => pickApiVersion('Ingress', v120), { code: 'BERTH_E_K8S_UNSUPPORTED' });
+  assert.throws(() => pickApiVersion('Ingress', v120), { code: 'BERTH_E_KUBE_UNSUPPORTED' });
 });
 
 test('label selectors: exact matches joined; malformed labels and an empty selector refused', () => {
@@ -150,21 +150,21 @@ const status = (code: number, reason: string, message: string, causes?: unknown[
 
 test('API errors: each HTTP status gets its code, the object, the server\'s message, and what to do', () => {
   const invalid = apiError(422, status(422, 'Invalid', 'Deployment.apps "web" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0'), { ...ctx, dryRun: true });
-  assert.equal(invalid.code, 'BERTH_E_K8S_INVALID');
+  assert.equal(invalid.code, 'BERTH_E_KUBE_INVALID');
   assert.match(invalid.message, /^the cluster refused dry run of Deployment shop\/web: .*spec\.replicas/);
   assert.match(invalid.hint ?? '', /nothing of this set/);
   const bad = apiError(400, status(400, 'BadRequest', 'error decoding patch'), ctx);
-  assert.equal(bad.code, 'BERTH_E_K8S_INVALID');
+  assert.equal(bad.code, 'BERTH_E_KUBE_INVALID');
   const forbidden = apiError(403, status(403, 'Forbidden', 'deployments.apps "web" is forbidden: User "system:serviceaccount:shop:berth" cannot patch resource "deployments" in API group "apps" in the namespace "shop"'), ctx);
-  assert.equal(forbidden.code, 'BERTH_E_K8S_FORBIDDEN');
+  assert.equal(forbidden.code, 'BERTH_E_KUBE_FORBIDDEN');
   assert.match(forbidden.hint ?? '', /the verb "patch" on "deployments" in API group apps in namespace shop/);
   const clusterWide = apiError(403, status(403, 'Forbidden', 'no'), { verb: 'get', resource: 'namespaces', group: '', namespace: undefined, object: undefined });
   assert.match(clusterWide.hint ?? '', /"get" on "namespaces" in the core API group \(""\) cluster-wide/);
-  assert.equal(apiError(401, status(401, 'Unauthorized', 'Unauthorized'), ctx).code, 'BERTH_E_K8S_UNAUTHORIZED');
-  assert.equal(apiError(409, status(409, 'Conflict', 'being deleted'), ctx).code, 'BERTH_E_K8S_CONFLICT');
-  assert.equal(apiError(404, status(404, 'NotFound', 'the server could not find the requested resource'), ctx).code, 'BERTH_E_K8S_UNSUPPORTED');
+  assert.equal(apiError(401, status(401, 'Unauthorized', 'Unauthorized'), ctx).code, 'BERTH_E_KUBE_UNAUTHORIZED');
+  assert.equal(apiError(409, status(409, 'Conflict', 'being deleted'), ctx).code, 'BERTH_E_KUBE_CONFLICT');
+  assert.equal(apiError(404, status(404, 'NotFound', 'the server could not find the requested resource'), ctx).code, 'BERTH_E_KUBE_UNSUPPORTED');
   const other = apiError(500, 'upstream connect error\x1b[31m', ctx);
-  assert.equal(other.code, 'BERTH_E_K8S_API');
+  assert.equal(other.code, 'BERTH_E_KUBE_API');
   assert.match(other.message, /answered 500 to Deployment shop\/web: upstream connect error\?\[31m$/);
   assert.ok(apiError(500, 'x'.repeat(10_000), ctx).message.length < 2200);
 });

@@ -21,7 +21,7 @@ export async function applyObjects(client: KubeClient, objects: readonly KubeObj
   const seen = new Set<string>();
   for (const object of objects) {
     const key = objectPath(object);
-    if (seen.has(key)) throw new BerthError('BERTH_E_K8S_INVALID', `${describe(object)} appears twice in the set`, { hint: 'each object is applied once' });
+    if (seen.has(key)) throw new BerthError('BERTH_E_KUBE_INVALID', `${describe(object)} appears twice in the set`, { hint: 'each object is applied once' });
     seen.add(key);
   }
   const namespaces = objects.filter((object) => object.kind === 'Namespace');

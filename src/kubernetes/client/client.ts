@@ -84,7 +84,7 @@ export class KubeClient {
     try {
       return JSON.parse(sent.text) as T;
     } catch {
-      throw new BerthError('BERTH_E_K8S_API', `the Kubernetes API server's answer to ${what} is not JSON`, { status: 502 });
+      throw new BerthError('BERTH_E_KUBE_API', `the Kubernetes API server's answer to ${what} is not JSON`, { status: 502 });
     }
   }
 
@@ -149,7 +149,7 @@ export class KubeClient {
       continueToken = list.metadata?.continue;
       if (continueToken === undefined || continueToken === '') return items;
     }
-    throw new BerthError('BERTH_E_K8S_API', `listing ${resource} took more than 100 pages`, { status: 502 });
+    throw new BerthError('BERTH_E_KUBE_API', `listing ${resource} took more than 100 pages`, { status: 502 });
   }
 
   /**
@@ -185,7 +185,7 @@ async function readCapped(body: AsyncIterable<Buffer> & { destroy?: () => void }
     total += chunk.length;
     if (total > max) {
       body.destroy?.();
-      throw new BerthError('BERTH_E_K8S_API', `the Kubernetes API server's answer is over ${max} bytes`, { status: 502 });
+      throw new BerthError('BERTH_E_KUBE_API', `the Kubernetes API server's answer is over ${max} bytes`, { status: 502 });
     }
     chunks.push(chunk);
   }

@@ -47,7 +47,7 @@ export async function jobLog(client: KubeClient, namespace: string, job: string,
 }
 
 /**
- * Waits for a Job to succeed; throws BERTH_E_K8S_JOB_FAILED when it fails
+ * Waits for a Job to succeed; throws BERTH_E_KUBE_JOB_FAILED when it fails
  * or the deadline passes, with its last log lines in the hint when they can
  * be read.
  */
@@ -56,7 +56,7 @@ export async function waitForJob(client: KubeClient, namespace: string, name: st
   const result = await pollUntil(
     async () => {
       const job = await client.get('batch/v1', 'Job', namespace, name);
-      if (job === undefined) throw new BerthError('BERTH_E_K8S_JOB_FAILED', `Job ${namespace}/${name} does not exist`, { status: 502, hint: 'it was deleted while berth waited for it' });
+      if (job === undefined) throw new BerthError('BERTH_E_KUBE_JOB_FAILED', `Job ${namespace}/${name} does not exist`, { status: 502, hint: 'it was deleted while berth waited for it' });
       return job;
     },
     (job) => {
@@ -78,5 +78,5 @@ export async function waitForJob(client: KubeClient, namespace: string, name: st
   } catch {
     // The log is a courtesy: a node that cannot be reached must not hide why the Job failed.
   }
-  throw new BerthError('BERTH_E_K8S_JOB_FAILED', `Job ${namespace}/${name} ${failed === undefined ? why : `failed: ${why}`}`, { status: 502, hint: log === '' ? 'its pods\' logs are not available; berth logs --app NAME shows what reached berth' : `its last lines:\n${log}` });
+  throw new BerthError('BERTH_E_KUBE_JOB_FAILED', `Job ${namespace}/${name} ${failed === undefined ? why : `failed: ${why}`}`, { status: 502, hint: log === '' ? 'its pods\' logs are not available; berth logs --app NAME shows what reached berth' : `its last lines:\n${log}` });
 }

@@ -34,7 +34,7 @@ export interface KubeConnection {
 const CREDENTIALS_HINT = 'give berth a kubeconfig whose user has a token (a service account token: kubectl create token berth, or a token Secret) or a client certificate and key';
 
 function configError(message: string, hint = CREDENTIALS_HINT): BerthError {
-  return new BerthError('BERTH_E_K8S_CONFIG', message, { hint });
+  return new BerthError('BERTH_E_KUBE_CONFIG', message, { hint });
 }
 
 type Entry = Record<string, unknown>;

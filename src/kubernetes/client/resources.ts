@@ -42,7 +42,7 @@ export type ManagedKind = keyof typeof KINDS;
 
 export function kindInfo(kind: string): KindInfo {
   const info = Object.hasOwn(KINDS, kind) ? KINDS[kind] : undefined;
-  if (info === undefined) throw new BerthError('BERTH_E_K8S_UNSUPPORTED', `berth does not manage objects of kind ${JSON.stringify(kind)}`, { hint: `berth applies ${Object.keys(KINDS).join(', ')}` });
+  if (info === undefined) throw new BerthError('BERTH_E_KUBE_UNSUPPORTED', `berth does not manage objects of kind ${JSON.stringify(kind)}`, { hint: `berth applies ${Object.keys(KINDS).join(', ')}` });
   return info;
 }
 
@@ -54,7 +54,7 @@ export function kindInfo(kind: string): KindInfo {
 export function pickApiVersion(kind: string, served: ReadonlySet<string>): string {
   const info = kindInfo(kind);
   const version = info.versions.find((candidate) => served.has(`${candidate} ${kind}`));
-  if (version === undefined) throw new BerthError('BERTH_E_K8S_UNSUPPORTED', `the cluster serves none of ${info.versions.join(', ')} for ${kind}`, { hint: 'berth needs Kubernetes 1.20 or newer' });
+  if (version === undefined) throw new BerthError('BERTH_E_KUBE_UNSUPPORTED', `the cluster serves none of ${info.versions.join(', ')} for ${kind}`, { hint: 'berth needs Kubernetes 1.20 or newer' });
   return version;
 }
 
@@ -67,14 +67,14 @@ export function checkName(name: unknown, what: string): string {
 }
 
 function prefix(apiVersion: string): string {
-  if (!GROUP_VERSION.test(apiVersion)) throw new BerthError('BERTH_E_K8S_UNSUPPORTED', `${JSON.stringify(apiVersion)} is not an apiVersion`);
+  if (!GROUP_VERSION.test(apiVersion)) throw new BerthError('BERTH_E_KUBE_UNSUPPORTED', `${JSON.stringify(apiVersion)} is not an apiVersion`);
   return apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
 }
 
 /** The collection path of a kind: /apis/apps/v1/namespaces/NS/deployments. */
 export function collectionPath(apiVersion: string, kind: string, namespace: string | undefined): string {
   const info = kindInfo(kind);
-  if (!info.versions.includes(apiVersion)) throw new BerthError('BERTH_E_K8S_UNSUPPORTED', `berth does not use ${kind} at ${apiVersion}`, { hint: `berth uses ${kind} at ${info.versions.join(' or ')}` });
+  if (!info.versions.includes(apiVersion)) throw new BerthError('BERTH_E_KUBE_UNSUPPORTED', `berth does not use ${kind} at ${apiVersion}`, { hint: `berth uses ${kind} at ${info.versions.join(' or ')}` });
   if (!info.namespaced) return `${prefix(apiVersion)}/${info.plural}`;
   if (namespace === undefined) return `${prefix(apiVersion)}/${info.plural}`;
   return `${prefix(apiVersion)}/namespaces/${checkName(namespace, 'the namespace')}/${info.plural}`;
@@ -82,12 +82,12 @@ export function collectionPath(apiVersion: string, kind: string, namespace: stri
 
 /** The path of one object, checked: a namespaced kind needs its namespace, a cluster-wide one must have none. */
 export function objectPath(object: KubeObject): string {
-  if (typeof object !== 'object' || object === null || typeof object.metadata !== 'object' || object.metadata === null) throw new BerthError('BERTH_E_K8S_INVALID', 'an object has no metadata');
+  if (typeof object !== 'object' || object === null || typeof object.metadata !== 'object' || object.metadata === null) throw new BerthError('BERTH_E_KUBE_INVALID', 'an object has no metadata');
   const info = kindInfo(object.kind);
   const name = checkName(object.metadata.name, `the ${object.kind} name`);
   const namespace = object.metadata.namespace;
-  if (info.namespaced && namespace === undefined) throw new BerthError('BERTH_E_K8S_INVALID', `${object.kind} ${name} has no namespace`);
-  if (!info.namespaced && namespace !== undefined) throw new BerthError('BERTH_E_K8S_INVALID', `${object.kind} ${name} is cluster-wide but names a namespace`);
+  if (info.namespaced && namespace === undefined) throw new BerthError('BERTH_E_KUBE_INVALID', `${object.kind} ${name} has no namespace`);
+  if (!info.namespaced && namespace !== undefined) throw new BerthError('BERTH_E_KUBE_INVALID', `${object.kind} ${name} is cluster-wide but names a namespace`);
   return `${collectionPath(object.apiVersion, object.kind, namespace)}/${name}`;
 }
 

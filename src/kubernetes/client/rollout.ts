@@ -91,14 +91,14 @@ export async function pollUntil<T>(read: () => Promise<T>, decide: (value: T) =>
 
 /**
  * Waits for a Deployment's rollout to complete; throws
- * BERTH_E_K8S_ROLLOUT_FAILED when it fails or the deadline passes.
+ * BERTH_E_KUBE_ROLLOUT_FAILED when it fails or the deadline passes.
  */
 export async function waitForRollout(client: KubeClient, namespace: string, name: string, options: WaitOptions): Promise<KubeObject> {
   let failed: string | undefined;
   const result = await pollUntil(
     async () => {
       const deployment = await client.get('apps/v1', 'Deployment', namespace, name);
-      if (deployment === undefined) throw new BerthError('BERTH_E_K8S_ROLLOUT_FAILED', `Deployment ${namespace}/${name} does not exist`, { status: 502, hint: 'it was deleted while berth waited for its rollout' });
+      if (deployment === undefined) throw new BerthError('BERTH_E_KUBE_ROLLOUT_FAILED', `Deployment ${namespace}/${name} does not exist`, { status: 502, hint: 'it was deleted while berth waited for its rollout' });
       return deployment;
     },
     (deployment) => {
@@ -112,7 +112,7 @@ export async function waitForRollout(client: KubeClient, namespace: string, name
     },
     options,
   );
-  if (failed !== undefined) throw new BerthError('BERTH_E_K8S_ROLLOUT_FAILED', `the rollout of Deployment ${namespace}/${name} failed: ${failed}`, { status: 502, hint: 'the previous ReplicaSet keeps serving; berth ps shows the pods that are not ready' });
-  if (!result.done) throw new BerthError('BERTH_E_K8S_ROLLOUT_FAILED', `the rollout of Deployment ${namespace}/${name} did not complete in ${Math.round(options.timeoutMs / 1000)} s: ${result.reason}`, { status: 504, hint: 'the previous ReplicaSet keeps serving; berth ps shows the pods that are not ready' });
+  if (failed !== undefined) throw new BerthError('BERTH_E_KUBE_ROLLOUT_FAILED', `the rollout of Deployment ${namespace}/${name} failed: ${failed}`, { status: 502, hint: 'the previous ReplicaSet keeps serving; berth ps shows the pods that are not ready' });
+  if (!result.done) throw new BerthError('BERTH_E_KUBE_ROLLOUT_FAILED', `the rollout of Deployment ${namespace}/${name} did not complete in ${Math.round(options.timeoutMs / 1000)} s: ${result.reason}`, { status: 504, hint: 'the previous ReplicaSet keeps serving; berth ps shows the pods that are not ready' });
   return result.value;
 }
