@@ -4,15 +4,19 @@
 // 127.0.0.1 that the API server reaches for pod logs (the Node's address and
 // kubelet port point at it).
 import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
 
 const run = promisify(execFile);
-const K8S = process.env.BERTH_TEST_K8S ?? '/work/shared/k8s';
+// The control plane's scripts: BERTH_TEST_K8S, else ../shared/k8s beside the checkout, else /work/shared/k8s.
+const beside = fileURLToPath(new URL('../../../shared/k8s', import.meta.url));
+const K8S = process.env.BERTH_TEST_K8S ?? (existsSync(join(beside, 'start-cluster')) ? beside : '/work/shared/k8s');
 
 export interface Cleanups {
   after(fn: () => unknown): void;
