@@ -1,6 +1,7 @@
 // The Kubernetes client against a real Kubernetes 1.20 API server (one per
 // file, ../shared/k8s/), with the test playing the kubelet.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -215,6 +216,29 @@ test('prune deletes the objects berth no longer wants, and only berth\'s objects
   assert.deepEqual(await pruneApp(client, { namespace: NS, app: 'shop', wanted, served }), []);
 });
 
+test('a client certificate signed by the cluster\'s CA authenticates (kubeconfig with certificate and key files)', async () => {
+  const pki = join(cluster.dir, 'pki');
+  const key = join(cluster.dir, 'berth-client.key');
+  const csr = join(cluster.dir, 'berth-client.csr');
+  const cert = join(cluster.dir, 'berth-client.crt');
+  const ext = join(cluster.dir, 'berth-client.ext');
+  await writeFile(ext, 'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n');
+  execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', '/O=system:masters/CN=berth-test'], { stdio: 'ignore', timeout: 15_000 });
+  execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', join(pki, 'ca.crt'), '-CAkey', join(pki, 'ca.key'), '-CAcreateserial', '-days', '1', '-extfile', ext, '-out', cert], { stdio: 'ignore', timeout: 15_000 });
+  const kubeconfig = join(cluster.dir, 'cert.kubeconfig');
+  await writeFile(kubeconfig, [
+    'apiVersion: v1', 'kind: Config', 'current-context: c',
+    `clusters: [{name: k, cluster: {server: "${cluster.server}", certificate-authority: ca.crt}}]`,
+    'users: [{name: u, user: {client-certificate: berth-client.crt, client-key: berth-client.key}}]',
+    'contexts: [{name: c, context: {cluster: k, user: u}}]', '',
+  ].join('\n'));
+  const connection = await loadKubeconfig(kubeconfig);
+  assert.equal(connection.token, undefined);
+  const certified = new KubeClient(connection);
+  after(() => certified.close());
+  assert.notEqual(await certified.get('v1', 'Secret', NS, 'shop-config'), undefined);
+});
+
 test('a bad token, an unreachable server, a CA that does not fit and a missing RBAC rule give typed errors', async () => {
   const connection = await loadKubeconfig(cluster.kubeconfig);
   const badToken = new KubeClient({ ...connection, token: 'not-a-token' });
@@ -253,9 +277,9 @@ test('a bad token, an unreachable server, a CA that does not fit and a missing R
   const kubeconfig = join(cluster.dir, 'powerless.kubeconfig');
   await writeFile(kubeconfig, [
     'apiVersion: v1', 'kind: Config', 'current-context: c',
-    'clusters: [{name: k, cluster: {server: "' + cluster.server + '", certificate-authority: ca.crt}}]',
+    `clusters: [{name: k, cluster: {server: "${cluster.server}", certificate-authority: ca.crt}}]`,
     'users: [{name: u, user: {tokenFile: powerless.token}}]',
-    'contexts: [{name: c, context: {cluster: k, user: u, namespace: ' + NS + '}}]', '',
+    `contexts: [{name: c, context: {cluster: k, user: u, namespace: ${NS}}}]`, '',
   ].join('\n'));
   await writeFile(join(cluster.dir, 'powerless.token'), `${token}\n`, { mode: 0o600 });
   const powerless = new KubeClient(await loadKubeconfig(kubeconfig));

@@ -92,7 +92,7 @@ test('kubeconfig: loading reads the files it names, and says which one cannot be
   await writeFile(join(dir, 'token'), ' secret-token\n', { mode: 0o600 });
   await writeFile(join(dir, 'config'), kubeconfig('tokenFile: token', 'server: https://k8s.example\n      certificate-authority: ca.crt'));
   const connection = await loadKubeconfig(join(dir, 'config'));
-  assert.deepEqual(connection, { server: 'https://k8s.example', namespace: 'apps', ca: PEM, insecureSkipTlsVerify: false, token: 'secret-token', clientCert: undefined });
+  assert.deepEqual(connection, { server: 'https://k8s.example', namespace: 'apps', ca: PEM, insecureSkipTlsVerify: false, token: 'secret-token', tokenFile: join(dir, 'token'), clientCert: undefined });
   await writeFile(join(dir, 'config'), kubeconfig('tokenFile: gone', 'server: https://k8s.example'));
   await assert.rejects(loadKubeconfig(join(dir, 'config')), configError(/token file .*gone cannot be read: ENOENT/));
   await assert.rejects(loadKubeconfig(join(dir, 'nothing')), configError(/kubeconfig .*nothing cannot be read/));

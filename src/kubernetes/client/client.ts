@@ -1,7 +1,7 @@
 import { Agent, request } from 'undici';
 import { BerthError } from '../../errors.ts';
 import { apiError, unreachable, type RequestContext } from './api-errors.ts';
-import type { KubeConnection } from './kubeconfig.ts';
+import { readTokenFile, type KubeConnection } from './kubeconfig.ts';
 import { checkName, collectionPath, describe, forApply, KINDS, labelSelector, objectPath, rbacOf, type KubeObject } from './resources.ts';
 
 /** Server-side apply's field manager: every field berth sets is owned by it. */
@@ -28,13 +28,17 @@ export interface KubeClientOptions {
 export class KubeClient {
   readonly server: string;
   readonly #dispatcher: Agent;
-  readonly #authorization: string | undefined;
+  #authorization: string | undefined;
+  readonly #tokenFile: string | undefined;
+  #tokenReadAt = 0;
   #closed = false;
 
   constructor(connection: KubeConnection, options: KubeClientOptions = {}) {
     this.server = connection.server;
     const timeout = options.timeoutMs ?? 60_000;
     this.#authorization = connection.token === undefined ? undefined : `Bearer ${connection.token}`;
+    this.#tokenFile = connection.tokenFile;
+    this.#tokenReadAt = Date.now();
     this.#dispatcher = new Agent({
       headersTimeout: timeout,
       bodyTimeout: timeout,
@@ -60,6 +64,11 @@ export class KubeClient {
     // A server with a path prefix (Rancher's /k8s/clusters/ID) keeps it.
     url.pathname = `${new URL(this.server).pathname.replace(/\/$/, '')}${path}`;
     for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
+    // A token file is read again once a minute, as kubectl does: a projected service-account token is replaced before it expires.
+    if (this.#tokenFile !== undefined && Date.now() - this.#tokenReadAt > 60_000) {
+      this.#authorization = `Bearer ${await readTokenFile(this.#tokenFile)}`;
+      this.#tokenReadAt = Date.now();
+    }
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.#authorization !== undefined) headers.authorization = this.#authorization;
     if (options.contentType !== undefined) headers['content-type'] = options.contentType;

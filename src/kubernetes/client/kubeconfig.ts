@@ -28,6 +28,8 @@ export interface KubeConnection {
   ca: string | undefined;
   insecureSkipTlsVerify: boolean;
   token: string | undefined;
+  /** Where the token came from, when a file: read again as it ages (projected service-account tokens rotate). */
+  tokenFile?: string;
   clientCert: { cert: string; key: string } | undefined;
 }
 
@@ -171,7 +173,12 @@ export async function connectionFrom(spec: KubeconfigSpec): Promise<KubeConnecti
   let token: string | undefined;
   let clientCert: KubeConnection['clientCert'];
   if (spec.auth.kind === 'token') token = spec.auth.token;
-  else if (spec.auth.kind === 'token-file') token = checkToken(await readMaterial({ file: spec.auth.file }, 'token'), 'tokenFile');
+  else if (spec.auth.kind === 'token-file') token = await readTokenFile(spec.auth.file);
   else clientCert = { cert: await readMaterial(spec.auth.cert, 'client-certificate'), key: await readMaterial(spec.auth.key, 'client-key') };
-  return { server: spec.server, namespace: spec.namespace, ca, insecureSkipTlsVerify: spec.insecureSkipTlsVerify, token, clientCert };
+  return { server: spec.server, namespace: spec.namespace, ca, insecureSkipTlsVerify: spec.insecureSkipTlsVerify, token, ...(spec.auth.kind === 'token-file' ? { tokenFile: spec.auth.file } : {}), clientCert };
+}
+
+/** A token from a file, checked. */
+export async function readTokenFile(file: string): Promise<string> {
+  return checkToken(await readMaterial({ file }, 'token'), 'tokenFile');
 }
