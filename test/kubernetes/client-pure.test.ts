@@ -165,7 +165,7 @@ test('API errors: each HTTP status gets its code, the object, the server\'s mess
   assert.equal(apiError(404, status(404, 'NotFound', 'the server could not find the requested resource'), ctx).code, 'BERTH_E_KUBE_UNSUPPORTED');
   const other = apiError(500, 'upstream connect error\x1b[31m', ctx);
   assert.equal(other.code, 'BERTH_E_KUBE_API');
-  assert.match(other.message, /answered 500 to Deployment shop\/web: upstream connect error\?\[31m$/);
+  assert.match(other.message, /answered 500 to Deployment shop\/web: upstream connect error\\x1b\[31m$/);
   assert.ok(apiError(500, 'x'.repeat(10_000), ctx).message.length < 2200);
 });
 

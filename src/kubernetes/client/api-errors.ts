@@ -1,4 +1,5 @@
 import { BerthError } from '../../errors.ts';
+import { escapeControls } from '../../terminal-text.ts';
 
 /** What a request was doing, so a refusal can say what it needed. */
 export interface RequestContext {
@@ -33,9 +34,9 @@ function parseStatus(body: string): Status | undefined {
 const MAX_MESSAGE = 2000;
 
 function clip(text: string): string {
-  // Control characters from the server must not reach a terminal.
-  const clean = text.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '?');
-  return clean.length > MAX_MESSAGE ? `${clean.slice(0, MAX_MESSAGE)}…` : clean;
+  // The server's text (which may quote an app's values) must not drive a terminal.
+  const clean = escapeControls(text.length > MAX_MESSAGE ? text.slice(0, MAX_MESSAGE) : text, { keepTabs: false });
+  return text.length > MAX_MESSAGE ? `${clean}…` : clean;
 }
 
 /**

@@ -17,6 +17,8 @@ interface Sent {
 export interface KubeClientOptions {
   /** Per request, connect + headers + body (default 60 s). */
   timeoutMs?: number;
+  /** The largest answer read (default 64 MiB); a larger one is refused, not buffered. */
+  maxResponseBytes?: number;
 }
 
 /**
@@ -28,6 +30,7 @@ export interface KubeClientOptions {
 export class KubeClient {
   readonly server: string;
   readonly #dispatcher: Agent;
+  readonly #maxBytes: number;
   #authorization: string | undefined;
   readonly #tokenFile: string | undefined;
   #tokenReadAt = 0;
@@ -36,6 +39,7 @@ export class KubeClient {
   constructor(connection: KubeConnection, options: KubeClientOptions = {}) {
     this.server = connection.server;
     const timeout = options.timeoutMs ?? 60_000;
+    this.#maxBytes = options.maxResponseBytes ?? MAX_BODY;
     this.#authorization = connection.token === undefined ? undefined : `Bearer ${connection.token}`;
     this.#tokenFile = connection.tokenFile;
     this.#tokenReadAt = Date.now();
@@ -80,7 +84,7 @@ export class KubeClient {
     }
     let text: string;
     try {
-      text = await readCapped(answer.body, options.maxBytes ?? MAX_BODY);
+      text = await readCapped(answer.body, Math.min(options.maxBytes ?? this.#maxBytes, this.#maxBytes));
     } catch (err) {
       if (err instanceof BerthError) throw err;
       throw unreachable(this.server, err);

@@ -1,4 +1,5 @@
 import { BerthError } from '../../errors.ts';
+import { escapeControls } from '../../terminal-text.ts';
 import type { KubeClient } from './client.ts';
 import { pollUntil, type WaitOptions } from './rollout.ts';
 import type { KubeObject } from './resources.ts';
@@ -39,11 +40,11 @@ export async function jobPods(client: KubeClient, namespace: string, job: string
 }
 
 /** The last lines the Job's newest pod printed: what a failed release shows. */
-export async function jobLog(client: KubeClient, namespace: string, job: string, options: { tailLines?: number } = {}): Promise<string> {
+export async function jobLog(client: KubeClient, namespace: string, job: string, options: { tailLines?: number; limitBytes?: number } = {}): Promise<string> {
   const pods = await jobPods(client, namespace, job);
   const newest = pods.sort((a, b) => String(a.metadata.creationTimestamp ?? '').localeCompare(String(b.metadata.creationTimestamp ?? ''))).at(-1);
   if (newest === undefined) return '';
-  return client.podLog(namespace, newest.metadata.name, { tailLines: options.tailLines ?? 50 });
+  return client.podLog(namespace, newest.metadata.name, { tailLines: options.tailLines ?? 50, limitBytes: options.limitBytes });
 }
 
 /**
@@ -71,10 +72,12 @@ export async function waitForJob(client: KubeClient, namespace: string, name: st
     options,
   );
   if (failed === undefined && result.done) return result.value;
-  const why = failed ?? `did not finish in ${Math.round(options.timeoutMs / 1000)} s (${(result as { reason: string }).reason})`;
+  // The controller's message may quote the app (a pod's termination message): escaped like any server text.
+  const why = failed !== undefined ? escapeControls(failed, { keepTabs: false }) : `did not finish in ${Math.round(options.timeoutMs / 1000)} s (${(result as { reason: string }).reason})`;
   let log = '';
   try {
-    log = (await jobLog(client, namespace, name, { tailLines: 20 })).trimEnd();
+    // The app's own output: escaped, so it cannot drive the terminal that shows the hint.
+    log = escapeControls((await jobLog(client, namespace, name, { tailLines: 20, limitBytes: 8192 })).trimEnd(), { keepNewlines: true });
   } catch {
     // The log is a courtesy: a node that cannot be reached must not hide why the Job failed.
   }

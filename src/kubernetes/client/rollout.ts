@@ -1,4 +1,5 @@
 import { BerthError } from '../../errors.ts';
+import { escapeControls } from '../../terminal-text.ts';
 import type { KubeClient } from './client.ts';
 import type { KubeObject } from './resources.ts';
 
@@ -112,7 +113,7 @@ export async function waitForRollout(client: KubeClient, namespace: string, name
     },
     options,
   );
-  if (failed !== undefined) throw new BerthError('BERTH_E_KUBE_ROLLOUT_FAILED', `the rollout of Deployment ${namespace}/${name} failed: ${failed}`, { status: 502, hint: 'the previous ReplicaSet keeps serving; berth ps shows the pods that are not ready' });
-  if (!result.done) throw new BerthError('BERTH_E_KUBE_ROLLOUT_FAILED', `the rollout of Deployment ${namespace}/${name} did not complete in ${Math.round(options.timeoutMs / 1000)} s: ${result.reason}`, { status: 504, hint: 'the previous ReplicaSet keeps serving; berth ps shows the pods that are not ready' });
+  if (failed !== undefined) throw new BerthError('BERTH_E_KUBE_ROLLOUT_FAILED', `the rollout of Deployment ${namespace}/${name} failed: ${escapeControls(failed, { keepTabs: false })}`, { status: 502, hint: 'the previous ReplicaSet keeps serving; berth ps shows the pods that are not ready' });
+  if (!result.done) throw new BerthError('BERTH_E_KUBE_ROLLOUT_FAILED', `the rollout of Deployment ${namespace}/${name} did not complete in ${Math.round(options.timeoutMs / 1000)} s: ${escapeControls(result.reason, { keepTabs: false })}`, { status: 504, hint: 'the previous ReplicaSet keeps serving; berth ps shows the pods that are not ready' });
   return result.value;
 }
