@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { BerthError } from '../../src/errors.ts';
-import { KubeClient, appLabels, appPods, applyObjects, loadKubeconfig, pickApiVersion, pruneApp, rolloutStatus, waitForJob, waitForRollout, type KubeObject } from '../../src/kubernetes/index.ts';
+import { KubeClient, appLabels, appPods, applyObjects, loadKubeconfig, pickApiVersion, pollUntil, pruneApp, rolloutStatus, waitForJob, waitForRollout, type KubeObject } from '../../src/kubernetes/index.ts';
 import { startCluster, startNode, type TestCluster } from '../helpers/k8s-cluster.ts';
 
 // Registered at the top level (an after() inside before() would run after the first test), undone last first.
@@ -113,7 +113,13 @@ test('the rollout completes once the node has made the pods ready, berth ps sees
     assert.equal(pod.restarts, 0);
     assert.equal(pod.node, 'node-1');
   }
-  // Once the controllers are done writing status, applying the same set again writes nothing.
+  // Once the controllers are done writing status (the Deployment's last write says NewReplicaSetAvailable), applying the same set again writes nothing.
+  const settled = await pollUntil(
+    async () => (await client.get('apps/v1', 'Deployment', NS, 'web')) as any,
+    (d) => (d.status?.conditions ?? []).some((c: any) => c.type === 'Progressing' && c.reason === 'NewReplicaSetAvailable') ? { done: true } : { done: false, reason: 'not settled' },
+    { timeoutMs: 60_000, intervalMs: 100 },
+  );
+  assert.ok(settled.done);
   const before = await Promise.all(appSet('shop', 2).map(async (object) => (await client.get(object.apiVersion, object.kind, object.metadata.namespace, object.metadata.name))!.metadata.resourceVersion));
   const again = await applyObjects(client, appSet('shop', 2));
   assert.deepEqual(again.map((applied) => applied.resourceVersion), before);

@@ -1,6 +1,6 @@
 import { BerthError } from '../../errors.ts';
 import type { KubeClient } from './client.ts';
-import { describe, kindInfo, objectPath, PRUNABLE_KINDS, pickApiVersion, type KubeObject } from './resources.ts';
+import { describe, objectPath, PRUNABLE_KINDS, pickApiVersion, type KubeObject } from './resources.ts';
 
 export interface AppliedObject {
   object: string;
@@ -58,7 +58,6 @@ export function objectsToPrune(found: readonly KubeObject[], wanted: readonly Pi
 export async function listAppObjects(client: KubeClient, namespace: string, app: string, served: ReadonlySet<string>): Promise<KubeObject[]> {
   const found: KubeObject[] = [];
   for (const kind of PRUNABLE_KINDS) {
-    kindInfo(kind);
     found.push(...await client.list(pickApiVersion(kind, served), kind, namespace, appLabels(app)));
   }
   return found;
