@@ -121,6 +121,17 @@ export const ERROR_CODES = {
   BERTH_E_NO_RELEASE: 'the app has no release yet, so there is nothing to run a command in',
   BERTH_E_RUN_LIMIT: 'the app has as many one-off runs going as it may have at once',
   BERTH_E_RUN_NOT_FOUND: 'the app has no one-off run of that name going',
+  // Kubernetes (src/kubernetes/client/): the cluster berth runs apps on.
+  BERTH_E_KUBE_CONFIG: 'the kubeconfig cannot be read or used: missing context, cluster or user, an exec plugin or auth provider, unreadable files',
+  BERTH_E_KUBE_UNREACHABLE: 'the Kubernetes API server could not be reached: connection, TLS or timeout',
+  BERTH_E_KUBE_UNAUTHORIZED: 'the Kubernetes API server refused the credentials (401)',
+  BERTH_E_KUBE_FORBIDDEN: "berth's account lacks an RBAC permission it needs on the cluster (403)",
+  BERTH_E_KUBE_INVALID: 'the Kubernetes API server refused an object as invalid; nothing of the set was applied',
+  BERTH_E_KUBE_CONFLICT: 'the Kubernetes API server refused a change because of a conflict (409)',
+  BERTH_E_KUBE_UNSUPPORTED: 'the cluster does not serve the kind or API version an object uses',
+  BERTH_E_KUBE_API: 'the Kubernetes API server answered with an error berth has no better code for',
+  BERTH_E_KUBE_ROLLOUT_FAILED: 'a Deployment did not finish rolling out: its progress deadline passed or berth stopped waiting',
+  BERTH_E_KUBE_JOB_FAILED: 'a Job failed (its pods failed up to the backoff limit, or its deadline passed) or did not finish in time',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

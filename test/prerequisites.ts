@@ -49,6 +49,9 @@ if (!has('skopeo', ['--version'])) missing.push('skopeo');
 if (!has('runc', ['--version'])) missing.push('runc');
 if (!has('dpkg', ['-s', 'busybox-static'])) missing.push('busybox-static');
 if (!has('htpasswd', ['-nbB', 'probe', 'probe'])) missing.push('apache2-utils');
+// The Kubernetes client's tests run a real API server (../shared/k8s/start-cluster): etcd from Debian, the binaries unpacked with xz.
+if (!has('etcd', ['--version'])) missing.push('etcd-server');
+if (!has('xz', ['--version'])) missing.push('xz-utils');
 // berth run's pseudo-terminal: util-linux's script, which Debian ships in bsdutils.
 if (!has('/usr/bin/script', ['--version'])) missing.push('bsdutils');
 

@@ -4,12 +4,13 @@
 
 export type Json = string | number | boolean | null | readonly Json[] | { readonly [key: string]: Json };
 
-export interface ObjectMeta {
+// A type, not an interface: it is then assignable to the client's metadata, which has an index signature.
+export type ObjectMeta = {
   readonly name: string;
   readonly namespace?: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations?: Readonly<Record<string, string>>;
-}
+};
 
 export interface KubeObject {
   readonly apiVersion: string;

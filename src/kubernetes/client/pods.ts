@@ -1,0 +1,51 @@
+import type { KubeClient } from './client.ts';
+import type { KubeObject } from './resources.ts';
+import { appLabels } from './apply.ts';
+
+/** One pod as `berth ps` shows it. */
+export interface PodSummary {
+  name: string;
+  /** The process type, from the app.kubernetes.io/component label ('' when absent). */
+  process: string;
+  /** Pending, Running, Succeeded, Failed, Unknown, or Terminating once deleted. */
+  phase: string;
+  ready: boolean;
+  restarts: number;
+  node: string;
+  startedAt: string | undefined;
+  /** Why a container is not running, when the pod says: CrashLoopBackOff, ImagePullBackOff, OOMKilled, … */
+  waiting: string | undefined;
+}
+
+interface PodLike {
+  metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  spec?: { nodeName?: string };
+  status?: {
+    phase?: string;
+    startTime?: string;
+    conditions?: { type?: string; status?: string }[];
+    containerStatuses?: { restartCount?: number; state?: { waiting?: { reason?: string }; terminated?: { reason?: string } } }[];
+  };
+}
+
+export function podSummary(pod: PodLike): PodSummary {
+  const status = pod.status ?? {};
+  const containers = status.containerStatuses ?? [];
+  const waiting = containers.map((container) => container.state?.waiting?.reason ?? container.state?.terminated?.reason).find((reason) => reason !== undefined && reason !== '');
+  return {
+    name: pod.metadata.name,
+    process: pod.metadata.labels?.['app.kubernetes.io/component'] ?? '',
+    phase: pod.metadata.deletionTimestamp !== undefined ? 'Terminating' : status.phase ?? 'Unknown',
+    ready: (status.conditions ?? []).some((condition) => condition.type === 'Ready' && condition.status === 'True'),
+    restarts: containers.reduce((sum, container) => sum + (container.restartCount ?? 0), 0),
+    node: pod.spec?.nodeName ?? '',
+    startedAt: status.startTime,
+    waiting,
+  };
+}
+
+/** The app's pods, by process type then name. */
+export async function appPods(client: KubeClient, namespace: string, app: string): Promise<PodSummary[]> {
+  const pods: KubeObject[] = await client.list('v1', 'Pod', namespace, appLabels(app));
+  return pods.map((pod) => podSummary(pod as unknown as PodLike)).sort((a, b) => a.process.localeCompare(b.process) || a.name.localeCompare(b.name));
+}

@@ -1,0 +1,119 @@
+import { BerthError } from '../../errors.ts';
+import { escapeControls } from '../../terminal-text.ts';
+import type { KubeClient } from './client.ts';
+import type { KubeObject } from './resources.ts';
+
+export type RolloutState =
+  | { state: 'progressing'; reason: string }
+  | { state: 'complete' }
+  | { state: 'failed'; reason: string };
+
+interface Condition {
+  type?: string;
+  status?: string;
+  reason?: string;
+  message?: string;
+}
+
+interface DeploymentLike {
+  metadata: { generation?: number };
+  spec?: { replicas?: number };
+  status?: { observedGeneration?: number; replicas?: number; updatedReplicas?: number; readyReplicas?: number; availableReplicas?: number; conditions?: Condition[] };
+}
+
+/**
+ * Where a Deployment's rollout stands, from its object alone (kubectl
+ * rollout status's rules, plus every replica ready): complete when the
+ * controller has seen the newest spec and every wanted replica is updated,
+ * ready and available with no old one left; failed when the controller
+ * reports ProgressDeadlineExceeded for the newest spec.
+ */
+export function rolloutStatus(deployment: DeploymentLike): RolloutState {
+  const generation = deployment.metadata.generation ?? 0;
+  const status = deployment.status ?? {};
+  const observed = status.observedGeneration ?? 0;
+  if (observed < generation) return { state: 'progressing', reason: 'waiting for the controller to see the newest spec' };
+  const progressing = (status.conditions ?? []).find((condition) => condition.type === 'Progressing');
+  if (progressing?.reason === 'ProgressDeadlineExceeded') return { state: 'failed', reason: `progress deadline exceeded${progressing.message === undefined ? '' : `: ${progressing.message}`}` };
+  const wanted = deployment.spec?.replicas ?? 1;
+  const updated = status.updatedReplicas ?? 0;
+  const total = status.replicas ?? 0;
+  const ready = status.readyReplicas ?? 0;
+  const available = status.availableReplicas ?? 0;
+  if (updated < wanted) return { state: 'progressing', reason: `${updated} of ${wanted} replicas updated` };
+  if (total > updated) return { state: 'progressing', reason: `${total - updated} old replicas still to stop` };
+  if (ready < wanted) return { state: 'progressing', reason: `${ready} of ${wanted} replicas ready` };
+  if (available < updated) return { state: 'progressing', reason: `${available} of ${updated} updated replicas available` };
+  return { state: 'complete' };
+}
+
+/** Time for a waiter: real in berth, driven by the test in unit tests. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+export interface WaitOptions {
+  /** How long to wait in all, in ms. */
+  timeoutMs: number;
+  /** Between two reads (default 1 s). */
+  intervalMs?: number;
+  clock?: Clock;
+  /** Called with each state that differs from the last, for progress output. */
+  onProgress?: (reason: string) => void;
+}
+
+/**
+ * Reads the object with `read` until `decide` says it is done, bounded by
+ * the deadline (and a count, so a clock that does not move cannot loop
+ * forever).
+ */
+export async function pollUntil<T>(read: () => Promise<T>, decide: (value: T) => { done: true } | { done: false; reason: string }, options: WaitOptions): Promise<{ done: true; value: T } | { done: false; value: T; reason: string }> {
+  const clock = options.clock ?? realClock;
+  const interval = Math.max(1, options.intervalMs ?? 1000);
+  const deadline = clock.now() + options.timeoutMs;
+  const maxReads = Math.ceil(options.timeoutMs / interval) + 2;
+  let last = '';
+  for (let reads = 1; ; reads++) {
+    const value = await read();
+    const decision = decide(value);
+    if (decision.done) return { done: true, value };
+    if (decision.reason !== last) options.onProgress?.(decision.reason);
+    last = decision.reason;
+    if (clock.now() >= deadline || reads >= maxReads) return { done: false, value, reason: decision.reason };
+    await clock.sleep(Math.min(interval, Math.max(0, deadline - clock.now())));
+  }
+}
+
+/**
+ * Waits for a Deployment's rollout to complete; throws
+ * BERTH_E_KUBE_ROLLOUT_FAILED when it fails or the deadline passes.
+ */
+export async function waitForRollout(client: KubeClient, namespace: string, name: string, options: WaitOptions): Promise<KubeObject> {
+  let failed: string | undefined;
+  const result = await pollUntil(
+    async () => {
+      const deployment = await client.get('apps/v1', 'Deployment', namespace, name);
+      if (deployment === undefined) throw new BerthError('BERTH_E_KUBE_ROLLOUT_FAILED', `Deployment ${namespace}/${name} does not exist`, { status: 502, hint: 'it was deleted while berth waited for its rollout' });
+      return deployment;
+    },
+    (deployment) => {
+      const state = rolloutStatus(deployment as DeploymentLike);
+      if (state.state === 'complete') return { done: true };
+      if (state.state === 'failed') {
+        failed = state.reason;
+        return { done: true };
+      }
+      return { done: false, reason: state.reason };
+    },
+    options,
+  );
+  if (failed !== undefined) throw new BerthError('BERTH_E_KUBE_ROLLOUT_FAILED', `the rollout of Deployment ${namespace}/${name} failed: ${escapeControls(failed, { keepTabs: false })}`, { status: 502, hint: 'the previous ReplicaSet keeps serving; berth ps shows the pods that are not ready' });
+  if (!result.done) throw new BerthError('BERTH_E_KUBE_ROLLOUT_FAILED', `the rollout of Deployment ${namespace}/${name} did not complete in ${Math.round(options.timeoutMs / 1000)} s: ${escapeControls(result.reason, { keepTabs: false })}`, { status: 504, hint: 'the previous ReplicaSet keeps serving; berth ps shows the pods that are not ready' });
+  return result.value;
+}
