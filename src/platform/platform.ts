@@ -47,6 +47,7 @@ import * as names from './names.ts';
 import type { App, Build, BuildManifest, Release, ReleaseInfo } from './records.ts';
 import { describeRelease } from './release-policy.ts';
 import { appUrl, routeSpecFor } from './routing.ts';
+import { audit, audited, auditedAsync } from './audit.ts';
 import type { Store } from './store.ts';
 
 export interface PlatformOptions {
@@ -129,8 +130,6 @@ export interface DomainDetail {
 
 /** A build silent this long gets a "still building" line. */
 const HEARTBEAT_MS = 30_000;
-
-type AuditDetail = Record<string, string | number | readonly string[]>;
 
 /** A release as the runner runs it, with what the edge serves for it besides its instances. */
 interface RunningRelease extends ReleaseSpec {
@@ -480,7 +479,7 @@ export class Platform {
    * create of the same name takes over.
    */
   createApp(name: string, actor: string): Promise<App> {
-    return this.#auditedAsync(actor, 'apps.create', name, async () => {
+    return auditedAsync(this.#store, actor, 'apps.create', name, async () => {
       names.appName(name);
       if (this.#store.listApps().some((app) => app.name === name)) return this.#store.createApp(name); // refused: the app exists
       const users = this.#options.appUsers;
@@ -604,11 +603,11 @@ export class Platform {
         } catch (err) {
           // The app stays, stopped; its logs were closed, so the next use of it opens them anew.
           this.#apps.delete(name);
-          this.#audit(actor, 'apps.destroy', name, {}, err);
+          audit(this.#store, actor, 'apps.destroy', name, {}, err);
           throw err;
         }
       }
-      const destroyed = this.#audited(actor, 'apps.destroy', name, () => this.#store.destroyApp(name));
+      const destroyed = audited(this.#store, actor, 'apps.destroy', name, () => this.#store.destroyApp(name));
       const kept = destroyed.backups.filter((backup) => backup.file !== null);
       if (kept.length > 0) {
         const folders = [...new Set(kept.map((backup) => dirname(backup.file!)))].join(', ');
@@ -622,34 +621,6 @@ export class Platform {
       await removeTree(join(this.#options.stateDir, 'logs', name));
       await removeTree(join(this.#options.stateDir, 'git', `${name}.git`)); // its git repository (src/git/)
     });
-  }
-
-  #audited<T>(actor: string, action: string, target: string, work: () => T, detail: AuditDetail = {}): T {
-    try {
-      const result = work();
-      this.#audit(actor, action, target, detail, null);
-      return result;
-    } catch (err) {
-      this.#audit(actor, action, target, detail, err);
-      throw err;
-    }
-  }
-
-  async #auditedAsync<T>(actor: string, action: string, target: string, work: () => Promise<T>, detail: AuditDetail = {}): Promise<T> {
-    try {
-      const result = await work();
-      this.#audit(actor, action, target, detail, null);
-      return result;
-    } catch (err) {
-      this.#audit(actor, action, target, detail, err);
-      throw err;
-    }
-  }
-
-  /** One audit row: who, what, on what, and how it ended (an error's code, never its values). */
-  #audit(actor: string, action: string, target: string, detail: AuditDetail, error: unknown): void {
-    if (error === null) this.#store.audit({ actor, action, target, result: 'ok', detail });
-    else this.#store.audit({ actor, action, target, result: 'error', detail: { ...detail, error: (error as BerthError).code ?? 'error' } });
   }
 
   // ---- deploys ----------------------------------------------------------
@@ -668,7 +639,7 @@ export class Platform {
       options.log(line);
     };
     const started = Date.now();
-    const deployed = this.#auditedAsync(options.actor, 'deploy', app, () =>
+    const deployed = auditedAsync(this.#store, options.actor, 'deploy', app, () =>
       this.#serially(app, async () => {
         // app.json's scripts.postdeploy follows the app's first release to serve, as on Heroku.
         const firstRelease = this.#store.getApp(app).currentVersion === null;
@@ -1119,7 +1090,7 @@ export class Platform {
   /** Sets and unsets config vars as one new release of the same build. */
   changeConfig(app: string, change: { set: Readonly<Record<string, string>>; unset: readonly string[] }, actor: string): Promise<ReleaseInfo | null> {
     const keys = [...Object.keys(change.set), ...change.unset];
-    return this.#auditedAsync(actor, 'config.change', app, () =>
+    return auditedAsync(this.#store, actor, 'config.change', app, () =>
       this.#serially(app, async () => {
         const current = this.#store.currentRelease(app);
         if (current === null) {
@@ -1154,7 +1125,7 @@ export class Platform {
   }
 
   rollback(app: string, version: number | undefined, actor: string): Promise<ReleaseInfo> {
-    return this.#auditedAsync(actor, 'rollback', app, () =>
+    return auditedAsync(this.#store, actor, 'rollback', app, () =>
       this.#serially(app, async () => {
         const target = this.#store.rollbackTarget(app, version);
         const release = this.#store.createRelease(app, {
@@ -1173,7 +1144,7 @@ export class Platform {
 
   /** New instance counts, rolled out as a fresh set of instances of the same release. */
   scale(app: string, quantities: Readonly<Record<string, number>>, actor: string, memory: Readonly<Record<string, number | null>> = {}): Promise<Record<string, number>> {
-    return this.#auditedAsync(actor, 'scale', app, () =>
+    return auditedAsync(this.#store, actor, 'scale', app, () =>
       this.#serially(app, async () => {
         const before = this.#store.getFormation(app);
         const beforeMemory = this.#store.getFormationMemory(app);
@@ -1203,7 +1174,7 @@ export class Platform {
    * yet: the first deploy will.
    */
   releaseForAddons(app: string, description: string, actor: string): Promise<ReleaseInfo | null> {
-    return this.#auditedAsync(actor, 'addons.release', app, () =>
+    return auditedAsync(this.#store, actor, 'addons.release', app, () =>
       this.#serially(app, async () => {
         const current = this.#store.currentRelease(app);
         if (current === null) return null;
@@ -1235,7 +1206,7 @@ export class Platform {
   }
 
   restart(app: string, actor: string): Promise<void> {
-    return this.#auditedAsync(actor, 'restart', app, () => this.#serially(app, async () => this.#activate(app, this.#requireCurrent(app))));
+    return auditedAsync(this.#store, actor, 'restart', app, () => this.#serially(app, async () => this.#activate(app, this.#requireCurrent(app))));
   }
 
   // ---- one-off runs (berth run) ------------------------------------------
@@ -1364,14 +1335,14 @@ export class Platform {
     if (host.endsWith(`.${this.#options.baseDomain}`) && host !== `${app}.${this.#options.baseDomain}`) {
       throw new BerthError('BERTH_E_DOMAIN_TAKEN', `${host} is under the platform's base domain ${this.#options.baseDomain}`, { status: 409, hint: `Apps get NAME.${this.#options.baseDomain} automatically; add a domain of your own.` });
     }
-    this.#audited(actor, 'domains.add', app, () => this.#store.addDomain(app, host), { hostname: host });
+    audited(this.#store, actor, 'domains.add', app, () => this.#store.addDomain(app, host), { hostname: host });
     await this.#publishRoutes();
     return this.domains(app);
   }
 
   async removeDomain(app: string, value: string, actor: string): Promise<string[]> {
     const hostname = names.domainName(value);
-    this.#audited(actor, 'domains.remove', app, () => this.#store.removeDomain(app, hostname), { hostname });
+    audited(this.#store, actor, 'domains.remove', app, () => this.#store.removeDomain(app, hostname), { hostname });
     await this.#publishRoutes();
     return this.domains(app);
   }
@@ -1390,7 +1361,7 @@ export class Platform {
     this.#store.getApp(app);
     const prefix = path === null ? null : names.urlPath(path);
     const hosts = [`${app}.${this.#options.baseDomain}`, ...this.domains(app)];
-    return this.#auditedAsync(actor, 'cache.purge', app, () => this.#options.edge.purge(hosts, prefix), prefix === null ? {} : { path: prefix });
+    return auditedAsync(this.#store, actor, 'cache.purge', app, () => this.#options.edge.purge(hosts, prefix), prefix === null ? {} : { path: prefix });
   }
 
   /** The local CA's root certificate (PEM), for trusting NAME.localhost in a browser. */
