@@ -25,13 +25,13 @@ import {
   type Sandbox,
   siteSettings,
 } from '../build/index.ts';
-import type { Edge, ExchangeRecord, SiteSettings, SiteSpec, StaticAccess } from '../edge/index.ts';
+import type { Edge, ExchangeRecord, StaticAccess } from '../edge/index.ts';
 import type { DomainCertificate } from '../tls/index.ts';
 import { BerthError } from '../errors.ts';
 import { formatBytes } from '../units.ts';
-import { endProcessesOf, listProcesses, plainLauncher, ReleaseRunner, type Formation, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type Launcher, type ReleaseSpec, type RunAs } from '../runner/index.ts';
-import { accessLogLine, createAccessLog } from './access-log.ts';
-import { AppLog } from './app-log.ts';
+import { endProcessesOf, listProcesses, plainLauncher, type Formation, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type Launcher, type RunAs } from '../runner/index.ts';
+import { accessLogLine } from './access-log.ts';
+import type { AppLog } from './app-log.ts';
 import { giveTree, removeTree } from '../safe-fs/index.ts';
 import { appPaths, legacyHome, prepareAppDirs, type AppPaths } from './app-dirs.ts';
 import { appUserName, createAppUser, findUser, removeAppUser, requireTraversable, setUserHome, type MachineIds } from './app-users.ts';
@@ -47,6 +47,9 @@ import * as names from './names.ts';
 import type { App, Build, BuildManifest, Release, ReleaseInfo } from './records.ts';
 import { describeRelease } from './release-policy.ts';
 import { appUrl, routeSpecFor } from './routing.ts';
+import { AppStates, type AppLogWatcher } from './app-states.ts';
+
+export type { AppLogs, AppLogWatcher } from './app-states.ts';
 import { audit, audited, auditedAsync } from './audit.ts';
 import type { Store } from './store.ts';
 
@@ -97,18 +100,6 @@ export interface PlatformEvent {
   readonly seconds: number;
 }
 
-/** An app's two logs: its output (instances, builds, deploy events) and the edge's access log of its requests. */
-export interface AppLogs {
-  readonly output: AppLog;
-  readonly access: AppLog;
-}
-
-/** Whoever follows every app's logs (LogDrains). */
-export interface AppLogWatcher {
-  attach(app: string, logs: AppLogs): void;
-  detach(app: string): Promise<void>;
-}
-
 /** What the platform needs of the edge's certificates (EdgeCertificates). */
 export interface DomainCertificates {
   setHosts(hosts: Iterable<string>): Promise<void>;
@@ -130,27 +121,6 @@ export interface DomainDetail {
 
 /** A build silent this long gets a "still building" line. */
 const HEARTBEAT_MS = 30_000;
-
-/** A release as the runner runs it, with what the edge serves for it besides its instances. */
-interface RunningRelease extends ReleaseSpec {
-  readonly version: number;
-  readonly mounts: ReadonlyArray<{ readonly prefix: string; readonly root: string }>;
-  readonly settings: SiteSettings;
-}
-
-interface AppState {
-  readonly runner: ReleaseRunner<RunningRelease>;
-  readonly log: AppLog;
-  /** STATE/logs/NAME/access: the edge's records of the app's requests. */
-  readonly access: AppLog;
-  site: Omit<SiteSpec, 'key'> | null;
-  /** The app's Unix user, looked up once; null when apps run as berth's user. */
-  user: Promise<RunAs | null> | null;
-  /** Deploys, config changes, rollbacks, scaling and restarts of one app happen one at a time. */
-  queue: Promise<unknown>;
-  /** The next try of a start that failed when the daemon started (null: none pending). */
-  retry: NodeJS.Timeout | null;
-}
 
 /**
  * The hosting platform: apps, their builds and releases, and the running
@@ -179,7 +149,7 @@ const UNCONTAINED = new Containment({ sandboxes: null, uncontainedReason: null, 
 export class Platform {
   readonly #options: PlatformOptions;
   readonly #store: Store;
-  readonly #apps = new Map<string, AppState>();
+  readonly #apps: AppStates;
   readonly #builds: BuildQueue;
   #environment: Promise<{ build: BuildEnvironment; sandbox: Sandbox }> | null = null;
   readonly #cron: CronScheduler;
@@ -195,15 +165,25 @@ export class Platform {
     this.#options = options;
     this.#store = options.store;
     this.#builds = new BuildQueue(options.buildConcurrency ?? 1);
+    this.#apps = new AppStates({
+      stateDir: options.stateDir,
+      drain: (upstream, deadline) => options.edge.drain(upstream, deadline),
+      publishRoutes: () => this.#publishRoutes(),
+      log: options.log,
+      logWatcher: options.logWatcher ?? null,
+      stopping: () => this.#stopping,
+      graceMs: options.graceMs ?? 10_000,
+      readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
+    });
     // Cron: one scheduler for every app; told below whenever an app's serving release changes.
     this.#cron = new CronScheduler({
       store: options.store,
-      appLog: (app, source, line) => this.#apps.get(app)?.log.add(source, line),
+      appLog: (app, source, line) => this.#apps.appLog(app, source, line),
       log: options.log,
       graceMs: options.graceMs,
       held: (app) => (this.#disk.status(app).state === 'over' ? 'the app is over its disk limit' : null),
     });
-    this.#runs = new OneOffRuns({ store: options.store, appLog: (app, source, line) => this.#apps.get(app)?.log.add(source, line), graceMs: options.graceMs ?? 10_000 });
+    this.#runs = new OneOffRuns({ store: options.store, appLog: (app, source, line) => this.#apps.appLog(app, source, line), graceMs: options.graceMs ?? 10_000 });
     this.#disk = new DiskWatch({
       intervalMs: options.disk?.checkIntervalMs ?? DISK_CHECK_INTERVAL_MS,
       apps: () => this.#store.listApps().map((app) => app.name),
@@ -230,18 +210,18 @@ export class Platform {
   /** Over its disk limit: the app's build and instances stop (its writes would only add to it), its route answers 503, its cron slots are skipped. */
   async #stopForDisk(app: string, message: string): Promise<void> {
     this.#options.log(message);
-    this.#state(app).log.add('berth', message);
+    this.#apps.of(app).log.add('berth', message);
     this.#buildAborts.get(app)?.abort(new BerthError('BERTH_E_DISK_LIMIT', message, { status: 507, hint: DISK_HINT }));
-    await this.#serially(app, async () => {
+    await this.#apps.serially(app, async () => {
       if (this.#disk.status(app).state !== 'over') return;
-      await this.#state(app).runner.pause();
+      await this.#apps.of(app).runner.pause();
     }).catch((err: Error) => this.#options.log(`${app}: cannot stop it for its disk: ${err.message}`));
   }
 
   async #resumeAfterDisk(app: string, message: string): Promise<void> {
     this.#options.log(message);
-    this.#state(app).log.add('berth', message);
-    await this.#serially(app, async () => {
+    this.#apps.of(app).log.add('berth', message);
+    await this.#apps.serially(app, async () => {
       const current = this.#store.currentRelease(app);
       if (current !== null && this.#disk.status(app).state === 'under') await this.#activate(app, current);
     }).catch((err: Error) => this.#options.log(`${app}: cannot start it again: ${err.message}`));
@@ -337,7 +317,7 @@ export class Platform {
     // before any of its processes runs, and what no release uses cleared.
     await Promise.all(
       this.#store.listApps().map((app) =>
-        this.#serially(app.name, () => this.#prepareApp(app.name)).catch((err: Error) => this.#options.log(`${app.name}: cannot prepare its folders: ${err.message}`)),
+        this.#apps.serially(app.name, () => this.#prepareApp(app.name)).catch((err: Error) => this.#options.log(`${app.name}: cannot prepare its folders: ${err.message}`)),
       ),
     );
     await this.#publishRoutes();
@@ -345,7 +325,7 @@ export class Platform {
       this.#store.listApps().map(async (app) => {
         const current = this.#store.currentRelease(app.name);
         if (current === null) return;
-        await this.#serially(app.name, () => this.#startAtBoot(app.name, current.id, 0));
+        await this.#apps.serially(app.name, () => this.#startAtBoot(app.name, current.id, 0));
       }),
     );
     this.#disk.start();
@@ -359,7 +339,7 @@ export class Platform {
    * app's current one and nothing else has made the app serve.
    */
   async #startAtBoot(app: string, releaseId: number, failures: number): Promise<void> {
-    const state = this.#state(app);
+    const state = this.#apps.of(app);
     state.retry = null;
     const current = this.#store.listApps().some((a) => a.name === app) ? this.#store.currentRelease(app) : null;
     // Destroyed, rolled back or deployed meanwhile, or serving already: nothing to retry.
@@ -374,56 +354,8 @@ export class Platform {
       const line = `cannot start v${current.version}: ${(err as Error).message}; next try at ${new Date(next.at).toISOString()} (in ${Math.round(next.delayMs / 100) / 10} s)`;
       this.#options.log(`${app}: ${line}`);
       state.log.add('berth', line);
-      state.retry = setTimeout(() => void this.#serially(app, () => this.#startAtBoot(app, releaseId, next.failures)).catch(() => {}), next.delayMs);
+      state.retry = setTimeout(() => void this.#apps.serially(app, () => this.#startAtBoot(app, releaseId, next.failures)).catch(() => {}), next.delayMs);
     }
-  }
-
-  #cancelRetry(app: string): void {
-    const state = this.#apps.get(app);
-    if (state?.retry) clearTimeout(state.retry);
-    if (state) state.retry = null;
-  }
-
-  #state(app: string): AppState {
-    let state = this.#apps.get(app);
-    if (state === undefined) {
-      // Under STATE/logs, not the app's own folder: with app users that folder is the app's, and root must not write where an app can plant links.
-      const log = new AppLog({ dir: join(this.#options.stateDir, 'logs', app), now: Date.now, onError: (err) => this.#options.log(`${app}: cannot write its log: ${err.message}`) });
-      const access = createAccessLog({ dir: join(this.#options.stateDir, 'logs', app, 'access'), onError: (err) => this.#options.log(`${app}: cannot write its access log: ${err.message}`) });
-      const created: AppState = {
-        log,
-        access,
-        site: null,
-        user: null,
-        queue: Promise.resolve(),
-        retry: null,
-        runner: new ReleaseRunner<RunningRelease>({
-          publish: (upstreams, release) => {
-            created.site = { ...release.settings, mounts: release.mounts, upstreams, fallbackRoot: null };
-            return this.#publishRoutes();
-          },
-          drain: (upstream, deadline) => this.#options.edge.drain(upstream, deadline),
-          log: (source, line, stream) => log.add(source === 'berth' ? 'berth' : source, line, undefined, stream === 'event' ? undefined : stream),
-          graceMs: this.#options.graceMs ?? 10_000,
-          readyTimeoutMs: this.#options.readyTimeoutMs ?? 60_000,
-        }),
-      };
-      state = created;
-      this.#apps.set(app, state);
-      this.#options.logWatcher?.attach(app, { output: log, access });
-    }
-    return state;
-  }
-
-  /** Runs `work` after the app's previous change has finished; nothing new starts once the daemon is stopping. */
-  #serially<T>(app: string, work: () => Promise<T>): Promise<T> {
-    const state = this.#state(app);
-    const run = state.queue.then(() => {
-      if (this.#stopping) throw new BerthError('BERTH_E_STOPPING', 'the server is stopping', { status: 503, hint: 'Try again once it runs again.' });
-      return work();
-    });
-    state.queue = run.catch(() => {});
-    return run;
   }
 
   #publishRoutes(): Promise<void> {
@@ -447,12 +379,12 @@ export class Platform {
 
   logOf(app: string): AppLog {
     this.#store.getApp(app);
-    return this.#state(app).log;
+    return this.#apps.of(app).log;
   }
 
   accessLogOf(app: string): AppLog {
     this.#store.getApp(app);
-    return this.#state(app).access;
+    return this.#apps.of(app).access;
   }
 
   /** The edge's records of finished requests, each into its app's access log (records of no app, or of one gone, are not kept). */
@@ -553,7 +485,7 @@ export class Platform {
 
   /** The Unix user the app's builds and processes run as, or null. */
   #userOf(app: string): Promise<RunAs | null> {
-    const state = this.#state(app);
+    const state = this.#apps.of(app);
     if (state.user === null) {
       const uid = this.#store.getApp(app).uid;
       state.user =
@@ -576,9 +508,9 @@ export class Platform {
   async destroyApp(name: string, actor: string): Promise<void> {
     this.#store.getApp(name);
     this.#store.requireNoAddons(name);
-    await this.#serially(name, async () => {
+    await this.#apps.serially(name, async () => {
       const state = this.#apps.get(name);
-      this.#cancelRetry(name);
+      this.#apps.cancelRetry(name);
       await this.#cron.removeApp(name);
       await this.#runs.endApp(name);
       await this.#options.logWatcher?.detach(name);
@@ -633,14 +565,14 @@ export class Platform {
    */
   deploy(app: string, upload: Readable, options: { description?: string; actor: string; log: (line: string) => void }): Promise<ReleaseInfo> {
     this.#store.getApp(app);
-    const state = this.#state(app);
+    const state = this.#apps.of(app);
     const log = (line: string) => {
       state.log.add('build', line);
       options.log(line);
     };
     const started = Date.now();
     const deployed = auditedAsync(this.#store, options.actor, 'deploy', app, () =>
-      this.#serially(app, async () => {
+      this.#apps.serially(app, async () => {
         // app.json's scripts.postdeploy follows the app's first release to serve, as on Heroku.
         const firstRelease = this.#store.getApp(app).currentVersion === null;
         const user = await this.#userOf(app);
@@ -1015,7 +947,7 @@ export class Platform {
     }
     const mounts = config.static.map((mount) => ({ prefix: mount.prefix, root: join(build.dir, mount.dir) }));
     const settings = { ...siteSettings(config), staticAccess: await this.#staticAccess(app, build.dir) };
-    const state = this.#state(app);
+    const state = this.#apps.of(app);
     if (plan.kind === 'static') {
       state.site = { ...settings, mounts, upstreams: null, fallbackRoot: plan.root };
       await this.#publishRoutes();
@@ -1075,7 +1007,7 @@ export class Platform {
       const { user, env, launcher } = await context();
       this.#cron.setRelease(app, { version: release.version, dir, env, user, jobs, ...(launcher ? { launcher } : {}) });
     } catch (err) {
-      this.#state(app).log.add('berth', `v${release.version}'s cron jobs are not scheduled: ${(err as Error).message}`);
+      this.#apps.of(app).log.add('berth', `v${release.version}'s cron jobs are not scheduled: ${(err as Error).message}`);
     }
   }
 
@@ -1091,7 +1023,7 @@ export class Platform {
   changeConfig(app: string, change: { set: Readonly<Record<string, string>>; unset: readonly string[] }, actor: string): Promise<ReleaseInfo | null> {
     const keys = [...Object.keys(change.set), ...change.unset];
     return auditedAsync(this.#store, actor, 'config.change', app, () =>
-      this.#serially(app, async () => {
+      this.#apps.serially(app, async () => {
         const current = this.#store.currentRelease(app);
         if (current === null) {
           // Nothing runs yet: the config waits for the first deploy, which snapshots it.
@@ -1113,7 +1045,7 @@ export class Platform {
           });
         });
         try {
-          return await this.#rollOut(app, release, (line) => this.#state(app).log.add('berth', line));
+          return await this.#rollOut(app, release, (line) => this.#apps.of(app).log.add('berth', line));
         } catch (err) {
           // The config the next release snapshots goes back to what serves.
           this.#store.replaceConfig(app, before);
@@ -1126,7 +1058,7 @@ export class Platform {
 
   rollback(app: string, version: number | undefined, actor: string): Promise<ReleaseInfo> {
     return auditedAsync(this.#store, actor, 'rollback', app, () =>
-      this.#serially(app, async () => {
+      this.#apps.serially(app, async () => {
         const target = this.#store.rollbackTarget(app, version);
         const release = this.#store.createRelease(app, {
           kind: 'rollback',
@@ -1135,7 +1067,7 @@ export class Platform {
           config: target.config,
           processes: target.processes,
         });
-        const info = await this.#rollOut(app, release, (line) => this.#state(app).log.add('berth', line));
+        const info = await this.#rollOut(app, release, (line) => this.#apps.of(app).log.add('berth', line));
         this.#store.replaceConfig(app, target.config);
         return info;
       }),
@@ -1145,7 +1077,7 @@ export class Platform {
   /** New instance counts, rolled out as a fresh set of instances of the same release. */
   scale(app: string, quantities: Readonly<Record<string, number>>, actor: string, memory: Readonly<Record<string, number | null>> = {}): Promise<Record<string, number>> {
     return auditedAsync(this.#store, actor, 'scale', app, () =>
-      this.#serially(app, async () => {
+      this.#apps.serially(app, async () => {
         const before = this.#store.getFormation(app);
         const beforeMemory = this.#store.getFormationMemory(app);
         const formation = this.#store.setFormation(app, quantities, memory);
@@ -1175,11 +1107,11 @@ export class Platform {
    */
   releaseForAddons(app: string, description: string, actor: string): Promise<ReleaseInfo | null> {
     return auditedAsync(this.#store, actor, 'addons.release', app, () =>
-      this.#serially(app, async () => {
+      this.#apps.serially(app, async () => {
         const current = this.#store.currentRelease(app);
         if (current === null) return null;
         const release = this.#store.createRelease(app, { kind: 'config', description, buildId: current.buildId, processes: current.processes });
-        return this.#rollOut(app, release, (line) => this.#state(app).log.add('berth', line));
+        return this.#rollOut(app, release, (line) => this.#apps.of(app).log.add('berth', line));
       }),
     );
   }
@@ -1202,11 +1134,11 @@ export class Platform {
 
   /** A line in the app's log, from berth (source "berth" or a task's name). */
   appLog(app: string, source: string, line: string): void {
-    this.#apps.get(app)?.log.add(source, line);
+    this.#apps.appLog(app, source, line);
   }
 
   restart(app: string, actor: string): Promise<void> {
-    return auditedAsync(this.#store, actor, 'restart', app, () => this.#serially(app, async () => this.#activate(app, this.#requireCurrent(app))));
+    return auditedAsync(this.#store, actor, 'restart', app, () => this.#apps.serially(app, async () => this.#activate(app, this.#requireCurrent(app))));
   }
 
   // ---- one-off runs (berth run) ------------------------------------------
@@ -1316,7 +1248,7 @@ export class Platform {
   /** Every app's running instances, for metrics; `generation` is the same object while the same set of instances (one activation) runs. */
   instanceVitals(): Array<{ app: string; generation: object; instances: InstanceVitals[]; contained: () => ReturnType<Formation['usage']> }> {
     const running: Array<{ app: string; generation: object; instances: InstanceVitals[]; contained: () => ReturnType<Formation['usage']> }> = [];
-    for (const [app, state] of this.#apps) {
+    for (const [app, state] of this.#apps.entries()) {
       const formation = state.runner.formation;
       if (formation) running.push({ app, generation: formation, instances: formation.vitals(), contained: () => formation.usage() });
     }
@@ -1392,12 +1324,12 @@ export class Platform {
    */
   async stop(): Promise<void> {
     this.#stopping = true;
-    for (const app of this.#apps.keys()) this.#cancelRetry(app);
+    for (const [app] of this.#apps.entries()) this.#apps.cancelRetry(app);
     await this.#disk.close();
     await this.#cron.stop();
     await this.#runs.stopAll();
     const graceMs = this.#options.graceMs ?? 10_000;
-    await Promise.all([...this.#apps.values()].map(async (state) => {
+    await Promise.all([...this.#apps.entries()].map(async ([, state]) => {
       await state.runner.stop();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([state.queue, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
@@ -1410,7 +1342,7 @@ export class Platform {
   /** Last resort (the daemon is forced out): SIGKILL every instance of every app now. */
   kill(): void {
     this.#stopping = true;
-    for (const state of this.#apps.values()) state.runner.kill();
+    for (const [, state] of this.#apps.entries()) state.runner.kill();
   }
 }
 
