@@ -26,7 +26,6 @@ import {
   siteSettings,
 } from '../build/index.ts';
 import type { Edge, ExchangeRecord, StaticAccess } from '../edge/index.ts';
-import type { DomainCertificate } from '../tls/index.ts';
 import { BerthError } from '../errors.ts';
 import { formatBytes } from '../units.ts';
 import { endProcessesOf, listProcesses, plainLauncher, type Formation, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type Launcher, type RunAs } from '../runner/index.ts';
@@ -46,10 +45,11 @@ import { DISK_CHECK_INTERVAL_MS, DISK_HINT, DiskWatch, deployDiskVerdict, diskLi
 import * as names from './names.ts';
 import type { App, Build, BuildManifest, Release, ReleaseInfo } from './records.ts';
 import { describeRelease } from './release-policy.ts';
-import { appUrl, routeSpecFor } from './routing.ts';
+import { AppHosts, type DomainCertificates, type DomainDetail } from './app-hosts.ts';
 import { AppStates, type AppLogWatcher } from './app-states.ts';
 
 export type { AppLogs, AppLogWatcher } from './app-states.ts';
+export type { DomainCertificates, DomainDetail } from './app-hosts.ts';
 import { audit, audited, auditedAsync } from './audit.ts';
 import type { Store } from './store.ts';
 
@@ -100,25 +100,6 @@ export interface PlatformEvent {
   readonly seconds: number;
 }
 
-/** What the platform needs of the edge's certificates (EdgeCertificates). */
-export interface DomainCertificates {
-  setHosts(hosts: Iterable<string>): Promise<void>;
-  status(host: string): DomainCertificate;
-  /** The local CA's root, PEM. */
-  readonly rootPem: string;
-}
-
-/** A domain with its certificate, for `berth domains list`. */
-export interface DomainDetail {
-  readonly hostname: string;
-  /** The name as people read it (IDNA decoded). */
-  readonly display: string;
-  /** True for the app's own NAME.BASE. */
-  readonly own: boolean;
-  /** Null when the edge serves no HTTPS. */
-  readonly certificate: DomainCertificate | null;
-}
-
 /** A build silent this long gets a "still building" line. */
 const HEARTBEAT_MS = 30_000;
 
@@ -150,6 +131,7 @@ export class Platform {
   readonly #options: PlatformOptions;
   readonly #store: Store;
   readonly #apps: AppStates;
+  readonly #hosts: AppHosts;
   readonly #builds: BuildQueue;
   #environment: Promise<{ build: BuildEnvironment; sandbox: Sandbox }> | null = null;
   readonly #cron: CronScheduler;
@@ -165,10 +147,18 @@ export class Platform {
     this.#options = options;
     this.#store = options.store;
     this.#builds = new BuildQueue(options.buildConcurrency ?? 1);
+    this.#hosts = new AppHosts({
+      store: options.store,
+      edge: options.edge,
+      baseDomain: options.baseDomain,
+      certificates: options.certificates ?? null,
+      site: (app) => this.#apps.get(app)?.site ?? null,
+      log: options.log,
+    });
     this.#apps = new AppStates({
       stateDir: options.stateDir,
       drain: (upstream, deadline) => options.edge.drain(upstream, deadline),
-      publishRoutes: () => this.#publishRoutes(),
+      publishRoutes: () => this.#hosts.publishRoutes(),
       log: options.log,
       logWatcher: options.logWatcher ?? null,
       stopping: () => this.#stopping,
@@ -320,7 +310,7 @@ export class Platform {
         this.#apps.serially(app.name, () => this.#prepareApp(app.name)).catch((err: Error) => this.#options.log(`${app.name}: cannot prepare its folders: ${err.message}`)),
       ),
     );
-    await this.#publishRoutes();
+    await this.#hosts.publishRoutes();
     await Promise.all(
       this.#store.listApps().map(async (app) => {
         const current = this.#store.currentRelease(app.name);
@@ -358,25 +348,6 @@ export class Platform {
     }
   }
 
-  #publishRoutes(): Promise<void> {
-    const domains = new Map<string, string[]>();
-    for (const domain of this.#store.listDomains()) {
-      const list = domains.get(domain.app) ?? [];
-      list.push(domain.hostname);
-      domains.set(domain.app, list);
-    }
-    const apps = this.#store.listApps().map((app) => ({ name: app.name, domains: domains.get(app.name) ?? [], site: this.#apps.get(app.name)?.site ?? null }));
-    const spec = routeSpecFor(apps, this.#options.baseDomain);
-    const certificates = this.#options.certificates;
-    // Every app host and domain gets its certificate, serving or not, so a
-    // new app's first release is reachable over HTTPS as soon as it serves.
-    if (certificates) {
-      const hosts = apps.flatMap((app) => [`${app.name}.${this.#options.baseDomain}`, ...app.domains]);
-      certificates.setHosts(hosts).catch((err: Error) => this.#options.log(`certificates: ${err.message}`));
-    }
-    return this.#options.edge.setRoutes(spec);
-  }
-
   logOf(app: string): AppLog {
     this.#store.getApp(app);
     return this.#apps.of(app).log;
@@ -395,11 +366,6 @@ export class Platform {
       const line = accessLogLine(record);
       state.access.add(line.source, line.text, line.at);
     }
-  }
-
-  /** Where the app answers: its host under the base domain, with the edge's port unless it is HTTP's own (80). */
-  url(app: string): string {
-    return appUrl(app, this.#options.baseDomain, this.#options.edge.address?.port ?? null);
   }
 
   // ---- apps -------------------------------------------------------------
@@ -516,7 +482,7 @@ export class Platform {
       await this.#options.logWatcher?.detach(name);
       if (state) {
         state.site = null;
-        await this.#publishRoutes();
+        await this.#hosts.publishRoutes();
         await state.runner.stop();
         await state.log.close();
         await state.access.close();
@@ -548,7 +514,7 @@ export class Platform {
       this.#apps.delete(name);
       this.#disk.forget(name);
       this.#diskRequests.delete(name);
-      await this.#publishRoutes();
+      await this.#hosts.publishRoutes();
       await removeTree(this.#appDir(name));
       await removeTree(join(this.#options.stateDir, 'logs', name));
       await removeTree(join(this.#options.stateDir, 'git', `${name}.git`)); // its git repository (src/git/)
@@ -950,7 +916,7 @@ export class Platform {
     const state = this.#apps.of(app);
     if (plan.kind === 'static') {
       state.site = { ...settings, mounts, upstreams: null, fallbackRoot: plan.root };
-      await this.#publishRoutes();
+      await this.#hosts.publishRoutes();
       await state.runner.stop().catch(() => {});
       await this.#scheduleCron(app, release, build.dir, cronOf(manifest), async () => {
         const user = await this.#userOf(app);
@@ -1262,57 +1228,36 @@ export class Platform {
 
   // ---- domains ----------------------------------------------------------
 
-  async addDomain(app: string, hostname: string, actor: string): Promise<string[]> {
-    const host = names.domainName(hostname);
-    if (host.endsWith(`.${this.#options.baseDomain}`) && host !== `${app}.${this.#options.baseDomain}`) {
-      throw new BerthError('BERTH_E_DOMAIN_TAKEN', `${host} is under the platform's base domain ${this.#options.baseDomain}`, { status: 409, hint: `Apps get NAME.${this.#options.baseDomain} automatically; add a domain of your own.` });
-    }
-    audited(this.#store, actor, 'domains.add', app, () => this.#store.addDomain(app, host), { hostname: host });
-    await this.#publishRoutes();
-    return this.domains(app);
+  addDomain(app: string, hostname: string, actor: string): Promise<string[]> {
+    return this.#hosts.addDomain(app, hostname, actor);
   }
 
-  async removeDomain(app: string, value: string, actor: string): Promise<string[]> {
-    const hostname = names.domainName(value);
-    audited(this.#store, actor, 'domains.remove', app, () => this.#store.removeDomain(app, hostname), { hostname });
-    await this.#publishRoutes();
-    return this.domains(app);
+  removeDomain(app: string, value: string, actor: string): Promise<string[]> {
+    return this.#hosts.removeDomain(app, value, actor);
   }
 
   domains(app: string): string[] {
-    this.#store.getApp(app);
-    return this.#store.listDomains(app).map((d) => d.hostname);
+    return this.#hosts.domains(app);
   }
 
-  /**
-   * Drops the edge's cached responses for the app (all its hosts): all of
-   * them, or those under `path` (a path prefix on a segment boundary; with
-   * a query, that one target). Resolves with how many went.
-   */
-  async purgeCache(app: string, path: string | null, actor: string): Promise<number> {
-    this.#store.getApp(app);
-    const prefix = path === null ? null : names.urlPath(path);
-    const hosts = [`${app}.${this.#options.baseDomain}`, ...this.domains(app)];
-    return auditedAsync(this.#store, actor, 'cache.purge', app, () => this.#options.edge.purge(hosts, prefix), prefix === null ? {} : { path: prefix });
+  /** Drops the edge's cached responses for the app, all or under `path`; how many went. */
+  purgeCache(app: string, path: string | null, actor: string): Promise<number> {
+    return this.#hosts.purgeCache(app, path, actor);
   }
 
   /** The local CA's root certificate (PEM), for trusting NAME.localhost in a browser. */
   localCaRoot(): string {
-    const certificates = this.#options.certificates ?? null;
-    if (certificates === null) throw new BerthError('BERTH_E_HTTPS_OFF', 'this server serves no HTTPS, so it uses no local CA', { status: 409, hint: 'Start the server with --https HOST:PORT (e.g. --https :443).' });
-    return certificates.rootPem;
+    return this.#hosts.localCaRoot();
   }
 
   /** The app's own NAME.BASE and its domains, each with its certificate state. */
   domainDetails(app: string): DomainDetail[] {
-    const certificates = this.#options.certificates ?? null;
-    const detail = (hostname: string, own: boolean): DomainDetail => ({
-      hostname,
-      display: names.domainDisplayName(hostname),
-      own,
-      certificate: certificates === null ? null : certificates.status(hostname),
-    });
-    return [detail(`${app}.${this.#options.baseDomain}`, true), ...this.domains(app).map((host) => detail(host, false))];
+    return this.#hosts.domainDetails(app);
+  }
+
+  /** Where the app answers: its host under the base domain, with the edge's port unless it is HTTP's own (80). */
+  url(app: string): string {
+    return this.#hosts.url(app);
   }
 
   /**
