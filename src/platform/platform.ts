@@ -28,7 +28,7 @@ import {
 import type { Edge, ExchangeRecord, StaticAccess } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
 import { formatBytes } from '../units.ts';
-import { endProcessesOf, listProcesses, plainLauncher, type Formation, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type Launcher, type RunAs } from '../runner/index.ts';
+import { endProcessesOf, listProcesses, plainLauncher, reapOrphans, runOnce, SUPERVISOR_ENV, type Launcher, type RunAs } from '../runner/index.ts';
 import { accessLogLine } from './access-log.ts';
 import type { AppLog } from './app-log.ts';
 import { giveTree, removeTree } from '../safe-fs/index.ts';
@@ -45,11 +45,13 @@ import { DISK_CHECK_INTERVAL_MS, DISK_HINT, DiskWatch, deployDiskVerdict, diskLi
 import * as names from './names.ts';
 import type { App, Build, BuildManifest, Release, ReleaseInfo } from './records.ts';
 import { describeRelease } from './release-policy.ts';
+import { appVitals, instanceViews, type AppVitals, type InstanceView } from './instance-views.ts';
 import { AppHosts, type DomainCertificates, type DomainDetail } from './app-hosts.ts';
 import { AppStates, type AppLogWatcher } from './app-states.ts';
 
 export type { AppLogs, AppLogWatcher } from './app-states.ts';
 export type { DomainCertificates, DomainDetail } from './app-hosts.ts';
+export type { AppVitals, InstanceView } from './instance-views.ts';
 import { audit, audited, auditedAsync } from './audit.ts';
 import type { Store } from './store.ts';
 
@@ -103,6 +105,9 @@ export interface PlatformEvent {
 /** A build silent this long gets a "still building" line. */
 const HEARTBEAT_MS = 30_000;
 
+/** Apps run as their users, uncontained (no sandboxes given). */
+const UNCONTAINED = new Containment({ sandboxes: null, uncontainedReason: null, stateDir: '/', instanceDefaults: { memoryBytes: null, cpu: null, processes: null }, buildMemoryBytes: null });
+
 /**
  * The hosting platform: apps, their builds and releases, and the running
  * instances behind the edge. Every change that alters what runs goes
@@ -110,23 +115,6 @@ const HEARTBEAT_MS = 30_000;
  * takes traffic only once ready; if it fails, the store and the traffic are
  * left as they were (the failed release is recorded as failed).
  */
-/** One instance as `berth ps`, the API and the dashboard show it. */
-export interface InstanceView {
-  readonly name: string;
-  readonly state: string;
-  readonly pid: number | undefined;
-  readonly port: number | null;
-  readonly release: string | null;
-  /** How the slot's last unasked exit went ("out of memory: web.1 used 512 MiB, its limit"), or null. */
-  readonly lastExit: string | null;
-  readonly memory: { readonly usedBytes: number; readonly limitBytes: number | null } | null;
-  readonly cpu: { readonly seconds: number; readonly limit: number | null; readonly since: string } | null;
-  readonly processes: { readonly count: number; readonly limit: number | null } | null;
-}
-
-/** Apps run as their users, uncontained (no sandboxes given). */
-const UNCONTAINED = new Containment({ sandboxes: null, uncontainedReason: null, stateDir: '/', instanceDefaults: { memoryBytes: null, cpu: null, processes: null }, buildMemoryBytes: null });
-
 export class Platform {
   readonly #options: PlatformOptions;
   readonly #store: Store;
@@ -1164,61 +1152,16 @@ export class Platform {
     return this.#apps.get(app)?.runner.formation?.instances().map((instance) => ({ name: instance.name, state: instance.state })) ?? [];
   }
 
-  /** The app's instances: state, release, pid, port, how the last one of each slot ended, and what each uses against its limits (null outside a sandbox). */
-  async instances(app: string): Promise<InstanceView[]> {
+  /** The app's instances: state, release, pid, port, how the last one of each slot ended, and what each uses against its limits (null outside a sandbox); then its one-off runs. */
+  instances(app: string): Promise<InstanceView[]> {
     this.#store.getApp(app);
-    const state = this.#apps.get(app);
-    const formation = state?.runner.formation;
-    const runs = await this.#runViews(app);
-    if (!formation) return runs;
-    const release = state!.runner.current?.name ?? null;
-    const usage = await formation.usage();
-    const instances = formation.instances().map((instance) => {
-      const measured = usage.get(instance.name);
-      return {
-        name: instance.name,
-        state: instance.state,
-        pid: instance.pid,
-        port: instance.port,
-        release,
-        lastExit: instance.lastExit,
-        memory: measured?.usage ? { usedBytes: measured.usage.memoryBytes, limitBytes: measured.limits?.memoryBytes ?? null } : null,
-        cpu: measured?.usage ? { seconds: measured.usage.cpuSeconds, limit: measured.limits?.cpu ?? null, since: new Date(instance.startedAt).toISOString() } : null,
-        processes: measured?.usage ? { count: measured.usage.processes, limit: measured.limits?.processes ?? null } : null,
-      };
-    });
-    return [...instances, ...runs];
-  }
-
-  /** The app's one-off runs as `berth ps` lists them (state "running"), measured like instances. */
-  async #runViews(app: string): Promise<InstanceView[]> {
-    return Promise.all(
-      this.#runs.list(app).map(async (run) => {
-        const usage = await run.process.usage().catch(() => null);
-        const limits = run.process.limits;
-        return {
-          name: run.name,
-          state: 'running',
-          pid: run.pid,
-          port: null,
-          release: run.release,
-          lastExit: null,
-          memory: usage ? { usedBytes: usage.memoryBytes, limitBytes: limits?.memoryBytes ?? null } : null,
-          cpu: usage ? { seconds: usage.cpuSeconds, limit: limits?.cpu ?? null, since: run.startedAt } : null,
-          processes: usage ? { count: usage.processes, limit: limits?.processes ?? null } : null,
-        };
-      }),
-    );
+    const runner = this.#apps.get(app)?.runner;
+    return instanceViews(runner?.formation, runner?.current?.name ?? null, this.#runs.list(app));
   }
 
   /** Every app's running instances, for metrics; `generation` is the same object while the same set of instances (one activation) runs. */
-  instanceVitals(): Array<{ app: string; generation: object; instances: InstanceVitals[]; contained: () => ReturnType<Formation['usage']> }> {
-    const running: Array<{ app: string; generation: object; instances: InstanceVitals[]; contained: () => ReturnType<Formation['usage']> }> = [];
-    for (const [app, state] of this.#apps.entries()) {
-      const formation = state.runner.formation;
-      if (formation) running.push({ app, generation: formation, instances: formation.vitals(), contained: () => formation.usage() });
-    }
-    return running;
+  instanceVitals(): AppVitals[] {
+    return appVitals(this.#apps.entries());
   }
 
   /** Every app's disk as last measured, for metrics. */
