@@ -27,7 +27,6 @@ import {
 } from '../build/index.ts';
 import type { Edge, ExchangeRecord, StaticAccess } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
-import { formatBytes } from '../units.ts';
 import { endProcessesOf, listProcesses, plainLauncher, reapOrphans, runOnce, SUPERVISOR_ENV, type Launcher, type RunAs } from '../runner/index.ts';
 import { accessLogLine } from './access-log.ts';
 import type { AppLog } from './app-log.ts';
@@ -41,7 +40,8 @@ import { Containment, type ProcessContext } from './containment.ts';
 import { appVariables, type AppVariable } from './app-variables.ts';
 import { missingConfigError, planEnvSetup, planFormationSetup, type EnvSetup } from './app-json-setup.ts';
 import { OneOffRuns, type OneOffRun, type RunOutcome, type RunRequest, type RunView } from './one-off-runs.ts';
-import { DISK_CHECK_INTERVAL_MS, DISK_HINT, DiskWatch, deployDiskVerdict, diskLimit, measureDisk, stillOverMessage, type DiskFolders, type DiskStatus } from '../disk/index.ts';
+import type { DiskStatus } from '../disk/index.ts';
+import { AppDisk } from './app-disk.ts';
 import * as names from './names.ts';
 import type { App, Build, BuildManifest, Release, ReleaseInfo } from './records.ts';
 import { describeRelease } from './release-policy.ts';
@@ -124,11 +124,7 @@ export class Platform {
   #environment: Promise<{ build: BuildEnvironment; sandbox: Sandbox }> | null = null;
   readonly #cron: CronScheduler;
   readonly #runs: OneOffRuns;
-  readonly #disk: DiskWatch;
-  /** The disk limit each app's serving release asked for ([resources] disk; absent: the default). */
-  readonly #diskRequests = new Map<string, number | undefined>();
-  /** The app's build under way, stopped when the app goes over its disk limit. */
-  readonly #buildAborts = new Map<string, AbortController>();
+  readonly #disk: AppDisk;
   #stopping = false;
 
   constructor(options: PlatformOptions) {
@@ -159,50 +155,22 @@ export class Platform {
       appLog: (app, source, line) => this.#apps.appLog(app, source, line),
       log: options.log,
       graceMs: options.graceMs,
-      held: (app) => (this.#disk.status(app).state === 'over' ? 'the app is over its disk limit' : null),
+      held: (app) => this.#disk.held(app),
     });
     this.#runs = new OneOffRuns({ store: options.store, appLog: (app, source, line) => this.#apps.appLog(app, source, line), graceMs: options.graceMs ?? 10_000 });
-    this.#disk = new DiskWatch({
-      intervalMs: options.disk?.checkIntervalMs ?? DISK_CHECK_INTERVAL_MS,
+    this.#disk = new AppDisk({
+      stateDir: options.stateDir,
       apps: () => this.#store.listApps().map((app) => app.name),
-      folders: (app) => this.#diskFolders(app),
-      limit: (app) => this.#diskLimitOf(app),
-      measure: (folders) => measureDisk(folders),
-      stop: (app, message) => this.#stopForDisk(app, message),
-      resume: (app, message) => this.#resumeAfterDisk(app, message),
+      disk: options.disk,
       log: options.log,
+      appLog: (app, line) => this.#apps.of(app).log.add('berth', line),
+      serially: (app, work) => this.#apps.serially(app, work),
+      pause: (app) => this.#apps.of(app).runner.pause(),
+      resume: async (app) => {
+        const current = this.#store.currentRelease(app);
+        if (current !== null) await this.#activate(app, current);
+      },
     });
-  }
-
-  #diskFolders(app: string): DiskFolders {
-    const paths = this.#paths(app);
-    return { releases: paths.builds, cache: paths.cache, home: paths.home, data: join(this.#options.stateDir, 'data', app), logs: this.#logDir(app) };
-  }
-
-  /** The app's limit: its serving release's, else the server's default; undefined until a release of it has served (nothing of it runs). */
-  #diskLimitOf(app: string): number | null | undefined {
-    if (!this.#diskRequests.has(app)) return undefined;
-    return diskLimit(this.#options.disk?.defaultBytes ?? null, this.#diskRequests.get(app));
-  }
-
-  /** Over its disk limit: the app's build and instances stop (its writes would only add to it), its route answers 503, its cron slots are skipped. */
-  async #stopForDisk(app: string, message: string): Promise<void> {
-    this.#options.log(message);
-    this.#apps.of(app).log.add('berth', message);
-    this.#buildAborts.get(app)?.abort(new BerthError('BERTH_E_DISK_LIMIT', message, { status: 507, hint: DISK_HINT }));
-    await this.#apps.serially(app, async () => {
-      if (this.#disk.status(app).state !== 'over') return;
-      await this.#apps.of(app).runner.pause();
-    }).catch((err: Error) => this.#options.log(`${app}: cannot stop it for its disk: ${err.message}`));
-  }
-
-  async #resumeAfterDisk(app: string, message: string): Promise<void> {
-    this.#options.log(message);
-    this.#apps.of(app).log.add('berth', message);
-    await this.#apps.serially(app, async () => {
-      const current = this.#store.currentRelease(app);
-      if (current !== null && this.#disk.status(app).state === 'under') await this.#activate(app, current);
-    }).catch((err: Error) => this.#options.log(`${app}: cannot start it again: ${err.message}`));
   }
 
   /** Every variable the app's processes receive, with its source (`berth config list`). */
@@ -226,8 +194,7 @@ export class Platform {
   /** Measures the app's disk now (and acts on it, as the periodic check would). */
   async checkDisk(app: string): Promise<DiskStatus> {
     this.#store.getApp(app);
-    await this.#disk.checkApp(app);
-    return this.#disk.status(app);
+    return this.#disk.check(app);
   }
 
   get store(): Store {
@@ -501,7 +468,6 @@ export class Platform {
       }
       this.#apps.delete(name);
       this.#disk.forget(name);
-      this.#diskRequests.delete(name);
       await this.#hosts.publishRoutes();
       await removeTree(this.#appDir(name));
       await removeTree(join(this.#options.stateDir, 'logs', name));
@@ -650,46 +616,25 @@ export class Platform {
         const context = await this.#containment.build(app, user, paths, { dir, plan, config });
         const launcher = context.launcher;
         // The disk check stops a build that takes the app over its limit.
-        const abort = new AbortController();
-        this.#buildAborts.set(app, abort);
-        try {
-          await runBuild(plan, {
+        await this.#disk.guardBuild(app, (signal) =>
+          runBuild(plan, {
             dir,
             cacheDir: paths.cache,
             env: { ...this.#buildEnv(app, user, envSetup?.fill), ...context.env },
             user,
             limits: this.#options.buildLimits ?? DEFAULT_BUILD_LIMITS,
             log: logged,
-            exec: (argv, options) => runOnce(argv, { ...options, signal: abort.signal, ...(launcher === undefined ? {} : { launcher, label: 'build' }) }),
-          }, environment.sandbox);
-        } catch (err) {
-          throw abort.signal.aborted ? abort.signal.reason : err;
-        } finally {
-          this.#buildAborts.delete(app);
-        }
+            exec: (argv, options) => runOnce(argv, { ...options, signal, ...(launcher === undefined ? {} : { launcher, label: 'build' }) }),
+          }, environment.sandbox),
+        );
       }
-      await this.#requireDiskRoom(app, config.resources.diskBytes, logged);
+      await this.#disk.requireRoom(app, config.resources.diskBytes, logged);
       outcome = 'succeeded';
       return { manifest: { plan, config, appJson: found?.appJson ?? null }, envSetup };
     } finally {
       clearInterval(heartbeat);
       this.#emit({ kind: 'build', app, outcome, seconds: (Date.now() - started) / 1000 });
     }
-  }
-
-  /**
-   * A built release must fit the app's disk limit (the new berth.toml's):
-   * measured with the new build in place; refused, and the build removed by
-   * the deploy's prune, when it does not fit. A fit counts the app as under
-   * its limit again (a deploy that raised it, or freed room).
-   */
-  async #requireDiskRoom(app: string, requested: number | undefined, log: (line: string) => void): Promise<void> {
-    const limit = diskLimit(this.#options.disk?.defaultBytes ?? null, requested);
-    const usage = await this.#disk.measure(app);
-    const refusal = deployDiskVerdict(app, usage, limit);
-    if (refusal !== null) throw new BerthError('BERTH_E_DISK_LIMIT', refusal, { status: 507, hint: DISK_HINT });
-    if (limit !== null) log(`disk: ${formatBytes(usage.totalBytes)} of ${formatBytes(limit)} with this build`);
-    this.#disk.markUnder(app);
   }
 
   /** What the machine offers builds, looked up once per daemon. */
@@ -894,11 +839,7 @@ export class Platform {
     const build = this.#store.getBuild(release.buildId);
     const manifest = await this.#manifestOf(build);
     const { plan, config } = manifest;
-    this.#diskRequests.set(app, config.resources.diskBytes);
-    const disk = this.#disk.status(app);
-    if (disk.state === 'over' && disk.usage !== null && disk.limitBytes !== null && disk.usage.totalBytes > disk.limitBytes) {
-      throw new BerthError('BERTH_E_DISK_LIMIT', stillOverMessage(app, disk.usage, disk.limitBytes), { status: 507, hint: DISK_HINT });
-    }
+    this.#disk.serving(app, config.resources.diskBytes);
     const mounts = config.static.map((mount) => ({ prefix: mount.prefix, root: join(build.dir, mount.dir) }));
     const settings = { ...siteSettings(config), staticAccess: await this.#staticAccess(app, build.dir) };
     const state = this.#apps.of(app);
