@@ -5,46 +5,41 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   BuildQueue,
-  commandToArgv,
   DEFAULT_BUILD_LIMITS,
   detectApp,
-  discoverBuildEnvironment,
-  discoverSandbox,
   appJsonError,
   conflictsWithAppConfig,
-  planPath,
   readAppConfig,
   readAppJson,
   runBuild,
   unpackSource,
   type AppJson,
   type AppPlan,
-  type BuildEnvironment,
   type BuildLimits,
   type CronJobConfig,
-  type Sandbox,
   siteSettings,
 } from '../build/index.ts';
 import type { Edge, ExchangeRecord, StaticAccess } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
-import { endProcessesOf, listProcesses, plainLauncher, reapOrphans, runOnce, SUPERVISOR_ENV, type Launcher, type RunAs } from '../runner/index.ts';
+import { endProcessesOf, listProcesses, reapOrphans, runOnce, type Launcher, type RunAs } from '../runner/index.ts';
 import { accessLogLine } from './access-log.ts';
 import type { AppLog } from './app-log.ts';
 import { giveTree, removeTree } from '../safe-fs/index.ts';
-import { appPaths, legacyHome, prepareAppDirs, type AppPaths } from './app-dirs.ts';
+import { legacyHome, prepareAppDirs, type AppPaths } from './app-dirs.ts';
 import { appUserName, createAppUser, findUser, removeAppUser, requireTraversable, setUserHome, type MachineIds } from './app-users.ts';
 import { APP_UID_RANGE, chooseAppUid } from './uid-allocation.ts';
 import { decideStartRetry, DEFAULT_START_RETRY_POLICY, type StartRetryPolicy } from './start-retry-policy.ts';
 import { CronScheduler, type CronJobView, type ScheduledTask } from './cron-scheduler.ts';
-import { Containment, type ProcessContext } from './containment.ts';
+import type { Containment } from './containment.ts';
 import { appVariables, type AppVariable } from './app-variables.ts';
 import { missingConfigError, planEnvSetup, planFormationSetup, type EnvSetup } from './app-json-setup.ts';
 import { OneOffRuns, type OneOffRun, type RunOutcome, type RunRequest, type RunView } from './one-off-runs.ts';
 import type { DiskStatus } from '../disk/index.ts';
 import { AppDisk } from './app-disk.ts';
 import * as names from './names.ts';
-import type { App, Build, BuildManifest, Release, ReleaseInfo } from './records.ts';
+import type { App, BuildManifest, Release, ReleaseInfo } from './records.ts';
 import { describeRelease } from './release-policy.ts';
+import { ProcessSetup } from './process-setup.ts';
 import { appVitals, instanceViews, type AppVitals, type InstanceView } from './instance-views.ts';
 import { AppHosts, type DomainCertificates, type DomainDetail } from './app-hosts.ts';
 import { AppStates, type AppLogWatcher } from './app-states.ts';
@@ -105,9 +100,6 @@ export interface PlatformEvent {
 /** A build silent this long gets a "still building" line. */
 const HEARTBEAT_MS = 30_000;
 
-/** Apps run as their users, uncontained (no sandboxes given). */
-const UNCONTAINED = new Containment({ sandboxes: null, uncontainedReason: null, stateDir: '/', instanceDefaults: { memoryBytes: null, cpu: null, processes: null }, buildMemoryBytes: null });
-
 /**
  * The hosting platform: apps, their builds and releases, and the running
  * instances behind the edge. Every change that alters what runs goes
@@ -121,7 +113,7 @@ export class Platform {
   readonly #apps: AppStates;
   readonly #hosts: AppHosts;
   readonly #builds: BuildQueue;
-  #environment: Promise<{ build: BuildEnvironment; sandbox: Sandbox }> | null = null;
+  readonly #setup: ProcessSetup;
   readonly #cron: CronScheduler;
   readonly #runs: OneOffRuns;
   readonly #disk: AppDisk;
@@ -138,6 +130,14 @@ export class Platform {
       certificates: options.certificates ?? null,
       site: (app) => this.#apps.get(app)?.site ?? null,
       log: options.log,
+    });
+    this.#setup = new ProcessSetup({
+      stateDir: options.stateDir,
+      store: options.store,
+      baseEnv: options.baseEnv,
+      buildEnv: options.buildEnv,
+      containment: options.containment,
+      state: (app) => this.#apps.of(app),
     });
     this.#apps = new AppStates({
       stateDir: options.stateDir,
@@ -176,13 +176,13 @@ export class Platform {
   /** Every variable the app's processes receive, with its source (`berth config list`). */
   variables(app: string, reveal: boolean): AppVariable[] {
     const current = this.#store.currentRelease(app);
-    const home = this.#options.appUsers ? this.#paths(app).home : null;
+    const home = this.#options.appUsers ? this.#setup.paths(app).home : null;
     return appVariables(this.#store.getConfig(app), this.#store.listAddons(app), { app, release: current === null ? null : `v${current.version}`, home }, reveal);
   }
 
   /** Whether apps run contained, and why not. */
   get uncontainedReason(): string | null {
-    return this.#containment.uncontainedReason;
+    return this.#setup.containment.uncontainedReason;
   }
 
   /** What the app keeps on disk (as last measured), its limit, and whether it is stopped for it. */
@@ -246,7 +246,7 @@ export class Platform {
   async start(): Promise<void> {
     await this.prepare();
     // Instances, builds, release commands and cron runs all carry the tag.
-    const reaped = reapOrphans(this.#supervisorMarker());
+    const reaped = reapOrphans(this.#setup.supervisorMarker);
     if (reaped.length > 0) this.#options.log(`stopped ${reaped.length} process group(s) (instances, builds, cron runs) left running by a previous daemon that did not stop cleanly`);
     const interrupted = this.#store.failInterrupted();
     for (const release of interrupted.releases) this.#options.log(`${release.app}: v${release.version} was interrupted by a stop; marked failed`);
@@ -256,7 +256,7 @@ export class Platform {
     }
     for (const run of interrupted.cronRuns) this.#options.log(`${run.app}: cron ${run.job} (slot ${run.slot}) was cut short by a stop; marked interrupted, not run again`);
     // Sandboxes a killed daemon left: their processes end with their control groups.
-    const swept = await this.#containment.sweep().catch((err: Error) => (this.#options.log(`sandboxes: cannot sweep what a previous daemon left: ${err.message}`), 0));
+    const swept = await this.#setup.containment.sweep().catch((err: Error) => (this.#options.log(`sandboxes: cannot sweep what a previous daemon left: ${err.message}`), 0));
     if (swept > 0) this.#options.log(`ended ${swept} sandbox(es) a previous daemon left running`);
     // Every app's folders in the current layout (an older berth's migrated)
     // before any of its processes runs, and what no release uses cleared.
@@ -344,7 +344,7 @@ export class Platform {
           if (uid === null) throw new BerthError('BERTH_E_APP_USER', `no uid is left for app users in ${APP_UID_RANGE.first}–${APP_UID_RANGE.last}`, { status: 500, hint: 'Every uid of the range was given to an app once, or is used on this machine; berth never gives one to a second app.' });
           return uid;
         });
-      const user = await createAppUser(appUserName(users.prefix, name), this.#paths(name).home, chooseUid, [legacyHome(this.#appsDir(), name)]);
+      const user = await createAppUser(appUserName(users.prefix, name), this.#setup.paths(name).home, chooseUid, [legacyHome(this.#appsDir(), name)]);
       let created = false;
       try {
         const app = this.#store.createApp(name, { uid: user.uid });
@@ -376,10 +376,6 @@ export class Platform {
     return join(this.#appsDir(), app);
   }
 
-  #paths(app: string): AppPaths {
-    return appPaths(this.#appsDir(), app);
-  }
-
   /**
    * At a daemon start, before the app's processes run: its folders in the
    * current layout (app-dirs.ts), its user's home pointed at them, and its
@@ -388,7 +384,7 @@ export class Platform {
    */
   async #prepareApp(app: string): Promise<void> {
     const uid = this.#store.getApp(app).uid;
-    const user = await this.#userOf(app);
+    const user = await this.#setup.userOf(app);
     const paths = await prepareAppDirs(this.#appsDir(), app, user);
     if (uid !== null) {
       const unix = await findUser(uid);
@@ -402,28 +398,6 @@ export class Platform {
       this.#options.log(`${app}: removing ${join(paths.builds, entry.name)}, which ${entry.isDirectory() ? 'no build uses' : 'is not a build folder'}`);
       await removeTree(join(paths.builds, entry.name));
     }
-  }
-
-  /** The Unix user the app's builds and processes run as, or null. */
-  #userOf(app: string): Promise<RunAs | null> {
-    const state = this.#apps.of(app);
-    if (state.user === null) {
-      const uid = this.#store.getApp(app).uid;
-      state.user =
-        uid === null
-          ? Promise.resolve(null)
-          : findUser(uid).then((user) => {
-              if (user === null) {
-                throw new BerthError('BERTH_E_APP_USER', `${app}'s Unix user (uid ${uid}) no longer exists`, {
-                  status: 500,
-                  hint: `Something removed it outside berth. Recreate the app, or add a user with uid ${uid} whose home is ${this.#paths(app).home}.`,
-                });
-              }
-              return { uid: user.uid, gid: user.gid };
-            });
-      state.user.catch(() => (state.user = null));
-    }
-    return state.user;
   }
 
   async destroyApp(name: string, actor: string): Promise<void> {
@@ -443,7 +417,7 @@ export class Platform {
         await state.access.close();
       }
       // Its network goes once nothing of it runs (a namespace still in use would linger).
-      await this.#containment.remove(name).catch((err: Error) => this.#options.log(`${name}: cannot take its network down: ${err.message}`));
+      await this.#setup.containment.remove(name).catch((err: Error) => this.#options.log(`${name}: cannot take its network down: ${err.message}`));
       // Every process of the app's user goes (whatever escaped its instance's
       // group), then the user; only then the row: a destroy that cannot
       // finish keeps the app, says what is left, and can be tried again.
@@ -452,7 +426,7 @@ export class Platform {
         try {
           const user = await findUser(uid);
           // Only a user that is still this app's (its home is the app's folder).
-          if (user !== null && (user.home === this.#paths(name).home || user.home === legacyHome(this.#appsDir(), name))) await removeAppUser(user);
+          if (user !== null && (user.home === this.#setup.paths(name).home || user.home === legacyHome(this.#appsDir(), name))) await removeAppUser(user);
         } catch (err) {
           // The app stays, stopped; its logs were closed, so the next use of it opens them anew.
           this.#apps.delete(name);
@@ -495,7 +469,7 @@ export class Platform {
       this.#apps.serially(app, async () => {
         // app.json's scripts.postdeploy follows the app's first release to serve, as on Heroku.
         const firstRelease = this.#store.getApp(app).currentVersion === null;
-        const user = await this.#userOf(app);
+        const user = await this.#setup.userOf(app);
         const paths = await prepareAppDirs(this.#appsDir(), app, user);
         // Root's and closed (0700, in root's builds folder) until the build
         // gives it to the app: nobody else can enter while it is unpacked
@@ -597,7 +571,7 @@ export class Platform {
     let outcome: PlatformEvent['outcome'] = 'failed';
     try {
       logged(`building ${sourceDigest.slice(0, 7)}`);
-      const environment = await this.#buildEnvironment();
+      const environment = await this.#setup.buildEnvironment();
       const config = await readAppConfig(dir);
       const found = await readAppJson(dir);
       let envSetup: EnvSetup | null = null;
@@ -613,14 +587,14 @@ export class Platform {
       if (user !== null) await giveTree(dir, user, 0o750);
       if (plan.kind === 'processes') {
         for (const note of [...environment.sandbox.notes, ...plan.notes]) logged(note);
-        const context = await this.#containment.build(app, user, paths, { dir, plan, config });
+        const context = await this.#setup.containment.build(app, user, paths, { dir, plan, config });
         const launcher = context.launcher;
         // The disk check stops a build that takes the app over its limit.
         await this.#disk.guardBuild(app, (signal) =>
           runBuild(plan, {
             dir,
             cacheDir: paths.cache,
-            env: { ...this.#buildEnv(app, user, envSetup?.fill), ...context.env },
+            env: { ...this.#setup.buildEnv(app, user, envSetup?.fill), ...context.env },
             user,
             limits: this.#options.buildLimits ?? DEFAULT_BUILD_LIMITS,
             log: logged,
@@ -635,35 +609,6 @@ export class Platform {
       clearInterval(heartbeat);
       this.#emit({ kind: 'build', app, outcome, seconds: (Date.now() - started) / 1000 });
     }
-  }
-
-  /** What the machine offers builds, looked up once per daemon. */
-  #buildEnvironment(): Promise<{ build: BuildEnvironment; sandbox: Sandbox }> {
-    this.#environment ??= (async () => ({
-      build: await discoverBuildEnvironment(this.#options.baseEnv.PATH),
-      sandbox: await discoverSandbox(this.#options.baseEnv.PATH),
-    }))();
-    return this.#environment;
-  }
-
-  /**
-   * A build sees the server-wide build variables, then the app's config
-   * vars (as Heroku's buildpacks do: PIP_EXTRA_INDEX_URL, NPM_CONFIG_REGISTRY
-   * and the like per app), never its add-on vars; PATH and HOME stay
-   * berth's. The tag lets the next daemon stop a build this one could not
-   * (it was killed), as it does instances.
-   */
-  #buildEnv(app: string, user: RunAs | null, appJsonVars: Readonly<Record<string, string>> = {}): Record<string, string> {
-    const base = this.#options.baseEnv;
-    // app.json's vars the deploy will set are the build's already (a collectstatic needs its SECRET_KEY).
-    const env: Record<string, string> = { ...base, ...this.#options.buildEnv, ...this.#store.getConfig(app), ...appJsonVars };
-    if (base.PATH !== undefined) env.PATH = base.PATH;
-    return { ...env, ...this.#homeEnv(app, user), [SUPERVISOR_ENV]: this.#supervisorMarker() };
-  }
-
-  /** An app with its own user gets STATE/apps/NAME/home as HOME (npm's cache and the like land there, not in root's). */
-  #homeEnv(app: string, user: RunAs | null): Record<string, string> {
-    return user === null ? {} : { HOME: this.#paths(app).home };
   }
 
   /** STATE/logs/NAME: the app's log, builds' lines included; root's, outside the app's folders. */
@@ -717,32 +662,18 @@ export class Platform {
     if (command === undefined || release.buildId === null) return;
     log(`running the release command: ${command.command}`);
     // Heroku's name for the release phase's one process: settings that branch on DYNO see it as a dyno, not a build.
-    const code = await this.#runInRelease(app, release, command.command, 'release', log);
+    const code = await this.#setup.runIn(app, release, command.command, 'release', log);
     if (code !== 0) throw new BerthError('BERTH_E_RELEASE_FAILED', `the release command failed with exit code ${code}`, { status: 422, hint: 'The Procfile "release:" entry must succeed before traffic moves.' });
   }
 
   /** app.json's scripts.predeploy, in the new release, before its release command and before traffic moves. */
   async #runPredeploy(app: string, release: Release, log: (line: string) => void): Promise<void> {
     if (release.buildId === null) return;
-    const command = (await this.#manifestOf(this.#store.getBuild(release.buildId))).appJson?.scripts.predeploy ?? null;
+    const command = (await this.#setup.manifestOf(this.#store.getBuild(release.buildId))).appJson?.scripts.predeploy ?? null;
     if (command === null) return;
     log(`running app.json's predeploy: ${command}`);
-    const code = await this.#runInRelease(app, release, command, 'predeploy', log);
+    const code = await this.#setup.runIn(app, release, command, 'predeploy', log);
     if (code !== 0) throw new BerthError('BERTH_E_PREDEPLOY_FAILED', `app.json's predeploy failed with exit code ${code}`, { status: 422, hint: 'scripts.predeploy must succeed before the release is activated; fix it and deploy again.' });
-  }
-
-  /**
-   * One command in a release's build folder, as its processes run (the app's
-   * user and sandbox, the release's environment), named DYNO KIND.1; its
-   * exit code.
-   */
-  async #runInRelease(app: string, release: Release, command: string, kind: string, log: (line: string) => void): Promise<number> {
-    const build = this.#store.getBuild(release.buildId!);
-    const user = await this.#userOf(app);
-    const manifest = await this.#manifestOf(build);
-    const context = await this.#processContext(app, user, build.dir, manifest);
-    const env = { ...this.#releaseEnv(app, release, user, build.dir, manifest.plan, context), DYNO: `${kind}.1`, BERTH_INSTANCE: `${kind}.1` };
-    return runOnce(commandToArgv(command, env), { cwd: build.dir, env, onLine: log, user, ...(context.launcher ? { launcher: context.launcher, label: kind } : {}) });
   }
 
   /** What app.json's env does for this deploy; refuses it when a required var is missing. */
@@ -783,7 +714,7 @@ export class Platform {
       if (command === null) continue;
       log(`running app.json's ${name}: ${command}`);
       try {
-        const code = await this.#runInRelease(app, release, command, 'postdeploy', log);
+        const code = await this.#setup.runIn(app, release, command, 'postdeploy', log);
         log(code === 0 ? `app.json's ${name} succeeded` : `app.json's ${name} failed with exit code ${code}; v${release.version} keeps serving, and the script is not run again`);
       } catch (err) {
         log(`app.json's ${name} could not run: ${(err as Error).message}; v${release.version} keeps serving`);
@@ -791,53 +722,11 @@ export class Platform {
     }
   }
 
-  /**
-   * The environment of a release's processes: the daemon's few inherited
-   * variables, PATH with the build's own folders first (its virtualenv, the
-   * Node its engines asked for), the config snapshot, and berth's own.
-   */
-  #releaseEnv(app: string, release: Release, user: RunAs | null, dir: string, plan: AppPlan, context: ProcessContext): Record<string, string> {
-    const base = { ...this.#options.baseEnv };
-    if (plan.kind === 'processes') base.PATH = planPath(plan, dir, base.PATH);
-    // Add-on vars come from the add-ons the app has now, not from the release's
-    // snapshot: a rollback keeps its database; the app's own config wins (a
-    // sandbox's view of the add-ons and its TMPDIR too).
-    return { ...base, ...this.#homeEnv(app, user), ...this.#store.addonVars(app), ...context.env, ...release.config, BERTH_APP: app, BERTH_RELEASE: `v${release.version}`, [SUPERVISOR_ENV]: this.#supervisorMarker() };
-  }
-
-  /** How the release's processes start: in the app's sandbox, or plainly. */
-  #processContext(app: string, user: RunAs | null, dir: string, manifest: BuildManifest): Promise<ProcessContext> {
-    return this.#containment.release(app, user, this.#paths(app), { dir, plan: manifest.plan, config: manifest.config }, this.#store.addonVars(app), this.#store.getFormationMemory(app));
-  }
-
-  get #containment(): Containment {
-    return this.#options.containment ?? UNCONTAINED;
-  }
-
-  /**
-   * What the build was detected as and its berth.toml, as recorded when it
-   * was built: a release runs that, never what its folder holds now (the
-   * app can change its files). A build from before manifests were recorded
-   * is detected once, reading its folder confined (a link out of it is
-   * refused, never read), and the result recorded.
-   */
-  async #manifestOf(build: Build): Promise<BuildManifest> {
-    if (build.manifest !== null) return build.manifest;
-    const config = await readAppConfig(build.dir);
-    const plan = await detectApp(build.dir, (await this.#buildEnvironment()).build, config);
-    return this.#store.recordManifest(build.id, { plan, config }).manifest ?? { plan, config };
-  }
-
-  /** Tags this daemon's instances, so that a later start can stop those a crash left behind. */
-  #supervisorMarker(): string {
-    return `server:${this.#options.stateDir}`;
-  }
-
   /** Makes `release` serve (zero-downtime), without touching the store. */
   async #activate(app: string, release: Release): Promise<void> {
     if (release.buildId === null) throw new BerthError('BERTH_E_STATE', `v${release.version} has no build`, { status: 500 });
     const build = this.#store.getBuild(release.buildId);
-    const manifest = await this.#manifestOf(build);
+    const manifest = await this.#setup.manifestOf(build);
     const { plan, config } = manifest;
     this.#disk.serving(app, config.resources.diskBytes);
     const mounts = config.static.map((mount) => ({ prefix: mount.prefix, root: join(build.dir, mount.dir) }));
@@ -848,16 +737,16 @@ export class Platform {
       await this.#hosts.publishRoutes();
       await state.runner.stop().catch(() => {});
       await this.#scheduleCron(app, release, build.dir, cronOf(manifest), async () => {
-        const user = await this.#userOf(app);
-        const context = await this.#processContext(app, user, build.dir, { plan, config });
-        return { user, env: this.#releaseEnv(app, release, user, build.dir, plan, context), launcher: context.launcher };
+        const user = await this.#setup.userOf(app);
+        const context = await this.#setup.processContext(app, user, build.dir, { plan, config });
+        return { user, env: this.#setup.releaseEnv(app, release, user, build.dir, plan, context), launcher: context.launcher };
       });
       return;
     }
     const formation = this.#store.getFormation(app);
-    const user = await this.#userOf(app);
-    const context = await this.#processContext(app, user, build.dir, { plan, config });
-    const env = this.#releaseEnv(app, release, user, build.dir, plan, context);
+    const user = await this.#setup.userOf(app);
+    const context = await this.#setup.processContext(app, user, build.dir, { plan, config });
+    const env = this.#setup.releaseEnv(app, release, user, build.dir, plan, context);
     await state.runner.activate({
       user,
       name: `v${release.version}`,
@@ -1014,7 +903,7 @@ export class Platform {
   /** The Unix user the app runs as (null: berth's own), for add-ons that own files. */
   appUser(app: string): Promise<RunAs | null> {
     this.#store.getApp(app);
-    return this.#userOf(app);
+    return this.#setup.userOf(app);
   }
 
   /** berth's own scheduled tasks for the app (scheduled backups), on the cron scheduler. */
@@ -1052,13 +941,7 @@ export class Platform {
     if (release === null || release.buildId === null) {
       throw new BerthError('BERTH_E_NO_RELEASE', `${app} has no release yet, so there is nothing to run a command in`, { status: 409, hint: `Deploy it first (berth deploy --app ${app}, or git push), then run the command.` });
     }
-    const build = this.#store.getBuild(release.buildId);
-    const manifest = await this.#manifestOf(build);
-    const user = await this.#userOf(app);
-    const memory = { ...this.#store.getFormationMemory(app), ...(request.memoryBytes === null ? {} : { run: request.memoryBytes }) };
-    const context = await this.#containment.release(app, user, this.#paths(app), { dir: build.dir, plan: manifest.plan, config: manifest.config }, this.#store.addonVars(app), memory);
-    const env = this.#releaseEnv(app, release, user, build.dir, manifest.plan, context);
-    return this.#runs.start(app, { release: `v${release.version}`, cwd: build.dir, user, launcher: context.launcher ?? plainLauncher, env: (name) => ({ ...env, DYNO: name, BERTH_INSTANCE: name }) }, request);
+    return this.#runs.start(app, await this.#setup.runContext(app, release, request.memoryBytes), request);
   }
 
   /** The app's one-off runs going now. */
