@@ -1,38 +1,21 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import {
-  BuildQueue,
-  DEFAULT_BUILD_LIMITS,
-  detectApp,
-  appJsonError,
-  conflictsWithAppConfig,
-  readAppConfig,
-  readAppJson,
-  runBuild,
-  unpackSource,
-  type AppJson,
-  type AppPlan,
-  type BuildLimits,
-  type CronJobConfig,
-  siteSettings,
-} from '../build/index.ts';
+import type { Readable } from 'node:stream';
+import { siteSettings, type BuildLimits, type CronJobConfig } from '../build/index.ts';
 import type { Edge, ExchangeRecord, StaticAccess } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
-import { endProcessesOf, listProcesses, reapOrphans, runOnce, type Launcher, type RunAs } from '../runner/index.ts';
+import { endProcessesOf, listProcesses, reapOrphans, type Launcher, type RunAs } from '../runner/index.ts';
 import { accessLogLine } from './access-log.ts';
 import type { AppLog } from './app-log.ts';
-import { giveTree, removeTree } from '../safe-fs/index.ts';
-import { legacyHome, prepareAppDirs, type AppPaths } from './app-dirs.ts';
+import { removeTree } from '../safe-fs/index.ts';
+import { legacyHome, prepareAppDirs } from './app-dirs.ts';
 import { appUserName, createAppUser, findUser, removeAppUser, requireTraversable, setUserHome, type MachineIds } from './app-users.ts';
 import { APP_UID_RANGE, chooseAppUid } from './uid-allocation.ts';
 import { decideStartRetry, DEFAULT_START_RETRY_POLICY, type StartRetryPolicy } from './start-retry-policy.ts';
 import { CronScheduler, type CronJobView, type ScheduledTask } from './cron-scheduler.ts';
 import type { Containment } from './containment.ts';
 import { appVariables, type AppVariable } from './app-variables.ts';
-import { missingConfigError, planEnvSetup, planFormationSetup, type EnvSetup } from './app-json-setup.ts';
+import { DeployPipeline, type PlatformEvent } from './deploy-pipeline.ts';
 import { OneOffRuns, type OneOffRun, type RunOutcome, type RunRequest, type RunView } from './one-off-runs.ts';
 import type { DiskStatus } from '../disk/index.ts';
 import { AppDisk } from './app-disk.ts';
@@ -45,6 +28,7 @@ import { AppHosts, type DomainCertificates, type DomainDetail } from './app-host
 import { AppStates, type AppLogWatcher } from './app-states.ts';
 
 export type { AppLogs, AppLogWatcher } from './app-states.ts';
+export type { PlatformEvent } from './deploy-pipeline.ts';
 export type { DomainCertificates, DomainDetail } from './app-hosts.ts';
 export type { AppVitals, InstanceView } from './instance-views.ts';
 import { audit, audited, auditedAsync } from './audit.ts';
@@ -89,17 +73,6 @@ export interface PlatformOptions {
   readonly disk?: { readonly defaultBytes: number | null; readonly checkIntervalMs: number };
 }
 
-/** A build or a deploy that ended, how, and how long it took. */
-export interface PlatformEvent {
-  readonly kind: 'build' | 'deploy';
-  readonly app: string;
-  readonly outcome: 'succeeded' | 'failed';
-  readonly seconds: number;
-}
-
-/** A build silent this long gets a "still building" line. */
-const HEARTBEAT_MS = 30_000;
-
 /**
  * The hosting platform: apps, their builds and releases, and the running
  * instances behind the edge. Every change that alters what runs goes
@@ -112,17 +85,16 @@ export class Platform {
   readonly #store: Store;
   readonly #apps: AppStates;
   readonly #hosts: AppHosts;
-  readonly #builds: BuildQueue;
   readonly #setup: ProcessSetup;
   readonly #cron: CronScheduler;
   readonly #runs: OneOffRuns;
   readonly #disk: AppDisk;
+  readonly #deploys: DeployPipeline;
   #stopping = false;
 
   constructor(options: PlatformOptions) {
     this.#options = options;
     this.#store = options.store;
-    this.#builds = new BuildQueue(options.buildConcurrency ?? 1);
     this.#hosts = new AppHosts({
       store: options.store,
       edge: options.edge,
@@ -170,6 +142,21 @@ export class Platform {
         const current = this.#store.currentRelease(app);
         if (current !== null) await this.#activate(app, current);
       },
+    });
+    this.#deploys = new DeployPipeline({
+      stateDir: options.stateDir,
+      store: options.store,
+      apps: this.#apps,
+      setup: this.#setup,
+      disk: this.#disk,
+      buildConcurrency: options.buildConcurrency ?? 1,
+      buildLimits: options.buildLimits,
+      keepReleases: options.keepReleases,
+      log: options.log,
+      emit: (event) => this.#emit(event),
+      stopping: () => this.#stopping,
+      activate: (app, release) => this.#activate(app, release),
+      url: (app) => this.url(app),
     });
   }
 
@@ -390,7 +377,7 @@ export class Platform {
       const unix = await findUser(uid);
       if (unix !== null && unix.home !== paths.home) await setUserHome(unix.name, paths.home);
     }
-    await this.#prune(app);
+    await this.#deploys.prune(app);
     const live = new Set(this.#store.listBuilds(app).filter((b) => b.status !== 'pruned').map((b) => basename(b.dir)));
     for (const entry of await readdir(paths.builds, { withFileTypes: true })) {
       // A link where a build folder was (planted under an older berth's layout) is no build: its release cannot run from it.
@@ -453,91 +440,12 @@ export class Platform {
 
   /**
    * Unpacks an uploaded source tarball into a fresh build directory, builds
-   * it (dependencies, the `release` command later), makes a release of it
-   * with the app's current config, and rolls it out. `log` receives every
-   * line of the build and the rollout.
+   * it, makes a release of it with the app's current config, and rolls it
+   * out (deploy-pipeline.ts). `log` receives every line of the build and
+   * the rollout.
    */
   deploy(app: string, upload: Readable, options: { description?: string; actor: string; log: (line: string) => void }): Promise<ReleaseInfo> {
-    this.#store.getApp(app);
-    const state = this.#apps.of(app);
-    const log = (line: string) => {
-      state.log.add('build', line);
-      options.log(line);
-    };
-    const started = Date.now();
-    const deployed = auditedAsync(this.#store, options.actor, 'deploy', app, () =>
-      this.#apps.serially(app, async () => {
-        // app.json's scripts.postdeploy follows the app's first release to serve, as on Heroku.
-        const firstRelease = this.#store.getApp(app).currentVersion === null;
-        const user = await this.#setup.userOf(app);
-        const paths = await prepareAppDirs(this.#appsDir(), app, user);
-        // Root's and closed (0700, in root's builds folder) until the build
-        // gives it to the app: nobody else can enter while it is unpacked
-        // and read.
-        const dir = join(paths.builds, `${Date.now()}-${randomBytes(4).toString('hex')}`);
-        await mkdir(dir, { mode: 0o700 });
-        const digest = createHash('sha256');
-        const hashing = new Transform({
-          transform(chunk: Buffer, _encoding, callback) {
-            digest.update(chunk);
-            callback(null, chunk);
-          },
-        });
-        const piped = pipeline(upload, hashing).catch(() => {});
-        try {
-          await unpackSource(hashing, dir);
-        } catch (err) {
-          upload.resume();
-          await removeTree(dir);
-          throw err;
-        }
-        await piped;
-        const sourceDigest = digest.digest('hex');
-        // The build's lines are in the app's log (source "build"), root's, outside the app's folders.
-        const build = this.#store.createBuild(app, { sourceDigest, dir, logPath: this.#logDir(app) });
-        try {
-          let manifest: BuildManifest;
-          let envSetup: EnvSetup | null;
-          try {
-            ({ manifest, envSetup } = await this.#builds.run(
-              () => this.#build(app, dir, paths, user, log, sourceDigest),
-              (ahead) => log(`waiting for ${ahead} other build${ahead === 1 ? '' : 's'} to finish (builds run one at a time)`),
-            ));
-            this.#store.markBuild(build.id, 'succeeded', manifest);
-          } catch (err) {
-            this.#store.markBuild(build.id, 'failed');
-            // A build refused for the app's disk goes at once: kept, it would hold the app over its limit.
-            if (err instanceof BerthError && err.code === 'BERTH_E_DISK_LIMIT') await removeTree(dir).catch((e: Error) => this.#options.log(`${app}: cannot remove the refused build: ${e.message}`));
-            throw err;
-          }
-          const { plan } = manifest;
-          // What app.json sets up goes in with the release that snapshots it, or not at all.
-          let setUp: string[] = [];
-          const release = this.#store.transaction(() => {
-            if (manifest.appJson) setUp = this.#setUpAppJson(app, manifest.appJson, plan, envSetup);
-            return this.#store.createRelease(app, {
-              kind: 'deploy',
-              description: options.description ?? describeRelease({ kind: 'deploy', source: sourceDigest.slice(0, 7) }),
-              buildId: build.id,
-              processes: plan.kind === 'processes' ? plan.processes.map((p) => ({ name: p.name, command: p.command })) : [],
-            });
-          });
-          for (const line of setUp) log(line);
-          const info = await this.#rollOut(app, release, log);
-          if (manifest.appJson) await this.#afterDeploy(app, release, manifest.appJson, firstRelease, log);
-          return info;
-        } catch (err) {
-          // A failed build or release: what went is pruned as a success would (its own build stays a while).
-          await this.#prune(app);
-          throw err;
-        }
-      }),
-    );
-    deployed.then(
-      () => this.#emit({ kind: 'deploy', app, outcome: 'succeeded', seconds: (Date.now() - started) / 1000 }),
-      () => this.#emit({ kind: 'deploy', app, outcome: 'failed', seconds: (Date.now() - started) / 1000 }),
-    );
-    return deployed;
+    return this.#deploys.deploy(app, upload, options);
   }
 
   #emit(event: PlatformEvent): void {
@@ -545,180 +453,6 @@ export class Platform {
       this.#options.onEvent?.(event);
     } catch (err) {
       this.#options.log(`platform event listener failed: ${(err as Error).message}`);
-    }
-  }
-
-  /**
-   * Detects and builds the unpacked source in `dir` (its own fresh folder,
-   * never a live release's). Detection and berth.toml are read while the
-   * folder is still root's and closed, and their result is what every
-   * release of the build runs (the manifest); only then is the tree given
-   * to the app's user, who runs the build steps, niced and limited. A build
-   * that prints nothing for a while gets a heartbeat line, so the deploy's
-   * stream (and whatever proxies it) does not look dead.
-   */
-  async #build(app: string, dir: string, paths: AppPaths, user: RunAs | null, log: (line: string) => void, sourceDigest: string): Promise<{ manifest: BuildManifest; envSetup: EnvSetup | null }> {
-    let last = Date.now();
-    const started = last;
-    const logged = (line: string) => {
-      last = Date.now();
-      log(line);
-    };
-    const heartbeat = setInterval(() => {
-      if (Date.now() - last >= HEARTBEAT_MS) logged(`… still building (${Math.round((Date.now() - started) / 1000)} s)`);
-    }, HEARTBEAT_MS / 2);
-    heartbeat.unref();
-    let outcome: PlatformEvent['outcome'] = 'failed';
-    try {
-      logged(`building ${sourceDigest.slice(0, 7)}`);
-      const environment = await this.#setup.buildEnvironment();
-      const config = await readAppConfig(dir);
-      const found = await readAppJson(dir);
-      let envSetup: EnvSetup | null = null;
-      if (found !== null) {
-        for (const note of found.notes) logged(note);
-        const conflicts = conflictsWithAppConfig(found.appJson, config);
-        if (conflicts.length > 0) throw appJsonError(conflicts);
-        // Refused before anything is built: a required var is missing.
-        envSetup = this.#planEnvSetup(app, found.appJson);
-      }
-      const plan = await detectApp(dir, environment.build, config);
-      logged(plan.kind === 'static' ? 'static site: the edge serves it, no process runs' : `${plan.runtime} app: ${plan.processes.filter((p) => p.name !== 'build').map((p) => p.name).join(', ')}`);
-      if (user !== null) await giveTree(dir, user, 0o750);
-      if (plan.kind === 'processes') {
-        for (const note of [...environment.sandbox.notes, ...plan.notes]) logged(note);
-        const context = await this.#setup.containment.build(app, user, paths, { dir, plan, config });
-        const launcher = context.launcher;
-        // The disk check stops a build that takes the app over its limit.
-        await this.#disk.guardBuild(app, (signal) =>
-          runBuild(plan, {
-            dir,
-            cacheDir: paths.cache,
-            env: { ...this.#setup.buildEnv(app, user, envSetup?.fill), ...context.env },
-            user,
-            limits: this.#options.buildLimits ?? DEFAULT_BUILD_LIMITS,
-            log: logged,
-            exec: (argv, options) => runOnce(argv, { ...options, signal, ...(launcher === undefined ? {} : { launcher, label: 'build' }) }),
-          }, environment.sandbox),
-        );
-      }
-      await this.#disk.requireRoom(app, config.resources.diskBytes, logged);
-      outcome = 'succeeded';
-      return { manifest: { plan, config, appJson: found?.appJson ?? null }, envSetup };
-    } finally {
-      clearInterval(heartbeat);
-      this.#emit({ kind: 'build', app, outcome, seconds: (Date.now() - started) / 1000 });
-    }
-  }
-
-  /** STATE/logs/NAME: the app's log, builds' lines included; root's, outside the app's folders. */
-  #logDir(app: string): string {
-    return join(this.#options.stateDir, 'logs', app);
-  }
-
-  /** Starts a pending release; on success it becomes current, on failure it is marked failed and nothing else changes. */
-  async #rollOut(app: string, release: Release, log: (line: string) => void): Promise<ReleaseInfo> {
-    log(`releasing v${release.version}: ${release.description}`);
-    try {
-      // A build that ended after the stop began: no release command, no instances.
-      if (this.#stopping) throw new BerthError('BERTH_E_STOPPING', 'the server is stopping', { status: 503, hint: 'Deploy again once it runs again.' });
-      // A deploy's predeploy first, then the release command (Dokku's order).
-      if (release.kind === 'deploy') await this.#runPredeploy(app, release, log);
-      await this.#runReleaseCommand(app, release, log);
-      await this.#activate(app, release);
-    } catch (err) {
-      this.#store.markRelease(release.id, 'failed');
-      log(`v${release.version} failed: ${(err as Error).message}`);
-      throw err;
-    }
-    this.#store.transaction(() => {
-      this.#store.markRelease(release.id, 'succeeded');
-      this.#store.setCurrentRelease(app, release.id);
-    });
-    log(`v${release.version} is serving at ${this.url(app)}`);
-    await this.#prune(app);
-    return this.#store.listReleases(app).find((r) => r.id === release.id)!;
-  }
-
-  /**
-   * Old releases (release-policy's rules) and builds that never became a
-   * release beyond the few kept: rows marked first, then folders removed
-   * (a crash in between leaves folders the next start's sweep removes).
-   * Never fails the change that called it: what cannot be removed is logged.
-   */
-  async #prune(app: string): Promise<void> {
-    try {
-      const pruned = this.#store.pruneReleases(app, this.#options.keepReleases ?? 10);
-      const unreleased = this.#store.pruneBuilds(app);
-      for (const build of [...pruned.builds, ...unreleased]) await removeTree(build.dir);
-    } catch (err) {
-      this.#options.log(`${app}: cannot prune old builds: ${(err as Error).message}`);
-    }
-  }
-
-  /** The Procfile's `release` entry (migrations), once, in the new release, before traffic moves. */
-  async #runReleaseCommand(app: string, release: Release, log: (line: string) => void): Promise<void> {
-    const command = release.processes.find((p) => p.name === 'release');
-    if (command === undefined || release.buildId === null) return;
-    log(`running the release command: ${command.command}`);
-    // Heroku's name for the release phase's one process: settings that branch on DYNO see it as a dyno, not a build.
-    const code = await this.#setup.runIn(app, release, command.command, 'release', log);
-    if (code !== 0) throw new BerthError('BERTH_E_RELEASE_FAILED', `the release command failed with exit code ${code}`, { status: 422, hint: 'The Procfile "release:" entry must succeed before traffic moves.' });
-  }
-
-  /** app.json's scripts.predeploy, in the new release, before its release command and before traffic moves. */
-  async #runPredeploy(app: string, release: Release, log: (line: string) => void): Promise<void> {
-    if (release.buildId === null) return;
-    const command = (await this.#setup.manifestOf(this.#store.getBuild(release.buildId))).appJson?.scripts.predeploy ?? null;
-    if (command === null) return;
-    log(`running app.json's predeploy: ${command}`);
-    const code = await this.#setup.runIn(app, release, command, 'predeploy', log);
-    if (code !== 0) throw new BerthError('BERTH_E_PREDEPLOY_FAILED', `app.json's predeploy failed with exit code ${code}`, { status: 422, hint: 'scripts.predeploy must succeed before the release is activated; fix it and deploy again.' });
-  }
-
-  /** What app.json's env does for this deploy; refuses it when a required var is missing. */
-  #planEnvSetup(app: string, appJson: AppJson): EnvSetup {
-    const present = new Set([...Object.keys(this.#store.getConfig(app)), ...Object.keys(this.#store.addonVars(app))]);
-    const setup = planEnvSetup(appJson.env, present, this.#store.appJsonKeys(app));
-    if (setup.missing.length > 0) throw missingConfigError(app, appJson.env, setup.missing);
-    return setup;
-  }
-
-  /** Inside the transaction that makes the deploy's release: app.json's config vars and formation. The lines that say what it set (never a value). */
-  #setUpAppJson(app: string, appJson: AppJson, plan: AppPlan, env: EnvSetup | null): string[] {
-    const declared = plan.kind === 'processes' ? plan.processes.map((p) => p.name) : [];
-    const formation = planFormationSetup(appJson.formation, declared, new Set(Object.keys(this.#store.getFormation(app))));
-    const done = this.#store.setUpAppJson(app, { fill: env?.fill ?? {}, keys: env?.keys ?? [], quantities: formation.quantities, memory: formation.memory });
-    const generated = (env?.generated ?? []).filter((key) => done.filled.includes(key));
-    const defaulted = (env?.defaulted ?? []).filter((key) => done.filled.includes(key));
-    const lines: string[] = [];
-    if (generated.length > 0) lines.push(`app.json: ${generated.join(', ')} set to a generated secret`);
-    if (defaulted.length > 0) lines.push(`app.json: ${defaulted.join(', ')} set to app.json's value`);
-    if (done.scaled.length > 0) lines.push(`app.json: formation ${done.scaled.map((type) => `${type}=${formation.quantities[type]}`).join(' ')} (from now on, berth scale decides)`);
-    for (const type of formation.undeclared) lines.push(`app.json: formation.${type}: the app has no process type ${type}; ignored`);
-    return lines;
-  }
-
-  /**
-   * After a deploy's release serves: app.json's postdeploy when it is the
-   * app's first release (once, as on Heroku), Dokku's postdeploy after
-   * every deploy. A failure is reported, never undoes the deploy, and is
-   * not retried.
-   */
-  async #afterDeploy(app: string, release: Release, appJson: AppJson, firstRelease: boolean, log: (line: string) => void): Promise<void> {
-    const scripts: Array<[string, string | null]> = [
-      ['postdeploy', firstRelease ? appJson.scripts.postdeploy : null],
-      ['dokku.postdeploy', appJson.scripts.postdeployEach],
-    ];
-    for (const [name, command] of scripts) {
-      if (command === null) continue;
-      log(`running app.json's ${name}: ${command}`);
-      try {
-        const code = await this.#setup.runIn(app, release, command, 'postdeploy', log);
-        log(code === 0 ? `app.json's ${name} succeeded` : `app.json's ${name} failed with exit code ${code}; v${release.version} keeps serving, and the script is not run again`);
-      } catch (err) {
-        log(`app.json's ${name} could not run: ${(err as Error).message}; v${release.version} keeps serving`);
-      }
     }
   }
 
@@ -829,7 +563,7 @@ export class Platform {
           });
         });
         try {
-          return await this.#rollOut(app, release, (line) => this.#apps.of(app).log.add('berth', line));
+          return await this.#deploys.rollOut(app, release, (line) => this.#apps.of(app).log.add('berth', line));
         } catch (err) {
           // The config the next release snapshots goes back to what serves.
           this.#store.replaceConfig(app, before);
@@ -851,7 +585,7 @@ export class Platform {
           config: target.config,
           processes: target.processes,
         });
-        const info = await this.#rollOut(app, release, (line) => this.#apps.of(app).log.add('berth', line));
+        const info = await this.#deploys.rollOut(app, release, (line) => this.#apps.of(app).log.add('berth', line));
         this.#store.replaceConfig(app, target.config);
         return info;
       }),
@@ -895,7 +629,7 @@ export class Platform {
         const current = this.#store.currentRelease(app);
         if (current === null) return null;
         const release = this.#store.createRelease(app, { kind: 'config', description, buildId: current.buildId, processes: current.processes });
-        return this.#rollOut(app, release, (line) => this.#apps.of(app).log.add('berth', line));
+        return this.#deploys.rollOut(app, release, (line) => this.#apps.of(app).log.add('berth', line));
       }),
     );
   }
