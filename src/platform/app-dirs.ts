@@ -106,3 +106,13 @@ async function migrateLegacy(appsDir: string, app: string, root: RunAs): Promise
   }
   await rename(aside, paths.home);
 }
+
+/** STATE/apps: every app's folder. */
+export function appsDirIn(stateDir: string): string {
+  return join(stateDir, 'apps');
+}
+
+/** STATE/logs/NAME: the app's log, builds' lines included; root's, outside the app's folders. */
+export function appLogDir(stateDir: string, app: string): string {
+  return join(stateDir, 'logs', app);
+}

@@ -3,7 +3,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { LogLine } from './app-log.ts';
 import { DEFAULT_DRAIN_LIMITS, MAX_DRAINS_PER_APP, parseDrainUrl, redactDrainUrl, type Drain, type DrainKind, type DrainLimits, type DrainLine, type DrainStatus, type DrainTarget } from './drain-policy.ts';
 import { HttpsDrain } from './https-drain.ts';
-import type { AppLogs, AppLogWatcher } from './platform.ts';
+import type { AppLogs, AppLogWatcher } from './app-states.ts';
 import type { LogDrainRecord } from './records.ts';
 import type { Store } from './store.ts';
 import { SyslogDrain } from './syslog-drain.ts';

@@ -1,52 +1,37 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import {
-  BuildQueue,
-  commandToArgv,
-  DEFAULT_BUILD_LIMITS,
-  detectApp,
-  discoverBuildEnvironment,
-  discoverSandbox,
-  appJsonError,
-  conflictsWithAppConfig,
-  planPath,
-  readAppConfig,
-  readAppJson,
-  runBuild,
-  unpackSource,
-  type AppJson,
-  type AppPlan,
-  type BuildEnvironment,
-  type BuildLimits,
-  type CronJobConfig,
-  type Sandbox,
-  siteSettings,
-} from '../build/index.ts';
-import type { Edge, ExchangeRecord, SiteSettings, SiteSpec, StaticAccess } from '../edge/index.ts';
-import type { DomainCertificate } from '../tls/index.ts';
+import type { Readable } from 'node:stream';
+import { siteSettings, type BuildLimits, type CronJobConfig } from '../build/index.ts';
+import type { Edge, ExchangeRecord, StaticAccess } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
-import { formatBytes } from '../units.ts';
-import { endProcessesOf, listProcesses, plainLauncher, ReleaseRunner, type Formation, reapOrphans, runOnce, SUPERVISOR_ENV, type InstanceVitals, type Launcher, type ReleaseSpec, type RunAs } from '../runner/index.ts';
-import { accessLogLine, createAccessLog } from './access-log.ts';
-import { AppLog } from './app-log.ts';
-import { giveTree, removeTree } from '../safe-fs/index.ts';
-import { appPaths, legacyHome, prepareAppDirs, type AppPaths } from './app-dirs.ts';
+import { endProcessesOf, listProcesses, reapOrphans, type Launcher, type RunAs } from '../runner/index.ts';
+import { accessLogLine } from './access-log.ts';
+import type { AppLog } from './app-log.ts';
+import { removeTree } from '../safe-fs/index.ts';
+import { legacyHome, prepareAppDirs } from './app-dirs.ts';
 import { appUserName, createAppUser, findUser, removeAppUser, requireTraversable, setUserHome, type MachineIds } from './app-users.ts';
 import { APP_UID_RANGE, chooseAppUid } from './uid-allocation.ts';
 import { decideStartRetry, DEFAULT_START_RETRY_POLICY, type StartRetryPolicy } from './start-retry-policy.ts';
 import { CronScheduler, type CronJobView, type ScheduledTask } from './cron-scheduler.ts';
-import { Containment, type ProcessContext } from './containment.ts';
+import type { Containment } from './containment.ts';
 import { appVariables, type AppVariable } from './app-variables.ts';
-import { missingConfigError, planEnvSetup, planFormationSetup, type EnvSetup } from './app-json-setup.ts';
+import { DeployPipeline, type PlatformEvent } from './deploy-pipeline.ts';
 import { OneOffRuns, type OneOffRun, type RunOutcome, type RunRequest, type RunView } from './one-off-runs.ts';
-import { DISK_CHECK_INTERVAL_MS, DISK_HINT, DiskWatch, deployDiskVerdict, diskLimit, measureDisk, stillOverMessage, type DiskFolders, type DiskStatus } from '../disk/index.ts';
+import type { DiskStatus } from '../disk/index.ts';
+import { AppDisk } from './app-disk.ts';
 import * as names from './names.ts';
-import type { App, Build, BuildManifest, Release, ReleaseInfo } from './records.ts';
+import type { App, BuildManifest, Release, ReleaseInfo } from './records.ts';
 import { describeRelease } from './release-policy.ts';
-import { appUrl, routeSpecFor } from './routing.ts';
+import { ProcessSetup } from './process-setup.ts';
+import { appVitals, instanceViews, type AppVitals, type InstanceView } from './instance-views.ts';
+import { AppHosts, type DomainCertificates, type DomainDetail } from './app-hosts.ts';
+import { AppStates, type AppLogWatcher } from './app-states.ts';
+
+export type { AppLogs, AppLogWatcher } from './app-states.ts';
+export type { PlatformEvent } from './deploy-pipeline.ts';
+export type { DomainCertificates, DomainDetail } from './app-hosts.ts';
+export type { AppVitals, InstanceView } from './instance-views.ts';
+import { audit, audited, auditedAsync } from './audit.ts';
 import type { Store } from './store.ts';
 
 export interface PlatformOptions {
@@ -88,71 +73,6 @@ export interface PlatformOptions {
   readonly disk?: { readonly defaultBytes: number | null; readonly checkIntervalMs: number };
 }
 
-/** A build or a deploy that ended, how, and how long it took. */
-export interface PlatformEvent {
-  readonly kind: 'build' | 'deploy';
-  readonly app: string;
-  readonly outcome: 'succeeded' | 'failed';
-  readonly seconds: number;
-}
-
-/** An app's two logs: its output (instances, builds, deploy events) and the edge's access log of its requests. */
-export interface AppLogs {
-  readonly output: AppLog;
-  readonly access: AppLog;
-}
-
-/** Whoever follows every app's logs (LogDrains). */
-export interface AppLogWatcher {
-  attach(app: string, logs: AppLogs): void;
-  detach(app: string): Promise<void>;
-}
-
-/** What the platform needs of the edge's certificates (EdgeCertificates). */
-export interface DomainCertificates {
-  setHosts(hosts: Iterable<string>): Promise<void>;
-  status(host: string): DomainCertificate;
-  /** The local CA's root, PEM. */
-  readonly rootPem: string;
-}
-
-/** A domain with its certificate, for `berth domains list`. */
-export interface DomainDetail {
-  readonly hostname: string;
-  /** The name as people read it (IDNA decoded). */
-  readonly display: string;
-  /** True for the app's own NAME.BASE. */
-  readonly own: boolean;
-  /** Null when the edge serves no HTTPS. */
-  readonly certificate: DomainCertificate | null;
-}
-
-/** A build silent this long gets a "still building" line. */
-const HEARTBEAT_MS = 30_000;
-
-type AuditDetail = Record<string, string | number | readonly string[]>;
-
-/** A release as the runner runs it, with what the edge serves for it besides its instances. */
-interface RunningRelease extends ReleaseSpec {
-  readonly version: number;
-  readonly mounts: ReadonlyArray<{ readonly prefix: string; readonly root: string }>;
-  readonly settings: SiteSettings;
-}
-
-interface AppState {
-  readonly runner: ReleaseRunner<RunningRelease>;
-  readonly log: AppLog;
-  /** STATE/logs/NAME/access: the edge's records of the app's requests. */
-  readonly access: AppLog;
-  site: Omit<SiteSpec, 'key'> | null;
-  /** The app's Unix user, looked up once; null when apps run as berth's user. */
-  user: Promise<RunAs | null> | null;
-  /** Deploys, config changes, rollbacks, scaling and restarts of one app happen one at a time. */
-  queue: Promise<unknown>;
-  /** The next try of a start that failed when the daemon started (null: none pending). */
-  retry: NodeJS.Timeout | null;
-}
-
 /**
  * The hosting platform: apps, their builds and releases, and the running
  * instances behind the edge. Every change that alters what runs goes
@@ -160,104 +80,96 @@ interface AppState {
  * takes traffic only once ready; if it fails, the store and the traffic are
  * left as they were (the failed release is recorded as failed).
  */
-/** One instance as `berth ps`, the API and the dashboard show it. */
-export interface InstanceView {
-  readonly name: string;
-  readonly state: string;
-  readonly pid: number | undefined;
-  readonly port: number | null;
-  readonly release: string | null;
-  /** How the slot's last unasked exit went ("out of memory: web.1 used 512 MiB, its limit"), or null. */
-  readonly lastExit: string | null;
-  readonly memory: { readonly usedBytes: number; readonly limitBytes: number | null } | null;
-  readonly cpu: { readonly seconds: number; readonly limit: number | null; readonly since: string } | null;
-  readonly processes: { readonly count: number; readonly limit: number | null } | null;
-}
-
-/** Apps run as their users, uncontained (no sandboxes given). */
-const UNCONTAINED = new Containment({ sandboxes: null, uncontainedReason: null, stateDir: '/', instanceDefaults: { memoryBytes: null, cpu: null, processes: null }, buildMemoryBytes: null });
-
 export class Platform {
   readonly #options: PlatformOptions;
   readonly #store: Store;
-  readonly #apps = new Map<string, AppState>();
-  readonly #builds: BuildQueue;
-  #environment: Promise<{ build: BuildEnvironment; sandbox: Sandbox }> | null = null;
+  readonly #apps: AppStates;
+  readonly #hosts: AppHosts;
+  readonly #setup: ProcessSetup;
   readonly #cron: CronScheduler;
   readonly #runs: OneOffRuns;
-  readonly #disk: DiskWatch;
-  /** The disk limit each app's serving release asked for ([resources] disk; absent: the default). */
-  readonly #diskRequests = new Map<string, number | undefined>();
-  /** The app's build under way, stopped when the app goes over its disk limit. */
-  readonly #buildAborts = new Map<string, AbortController>();
+  readonly #disk: AppDisk;
+  readonly #deploys: DeployPipeline;
   #stopping = false;
 
   constructor(options: PlatformOptions) {
     this.#options = options;
     this.#store = options.store;
-    this.#builds = new BuildQueue(options.buildConcurrency ?? 1);
+    this.#hosts = new AppHosts({
+      store: options.store,
+      edge: options.edge,
+      baseDomain: options.baseDomain,
+      certificates: options.certificates ?? null,
+      site: (app) => this.#apps.get(app)?.site ?? null,
+      log: options.log,
+    });
+    this.#setup = new ProcessSetup({
+      stateDir: options.stateDir,
+      store: options.store,
+      baseEnv: options.baseEnv,
+      buildEnv: options.buildEnv,
+      containment: options.containment,
+      state: (app) => this.#apps.of(app),
+    });
+    this.#apps = new AppStates({
+      stateDir: options.stateDir,
+      drain: (upstream, deadline) => options.edge.drain(upstream, deadline),
+      publishRoutes: () => this.#hosts.publishRoutes(),
+      log: options.log,
+      logWatcher: options.logWatcher ?? null,
+      stopping: () => this.#stopping,
+      graceMs: options.graceMs ?? 10_000,
+      readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
+    });
     // Cron: one scheduler for every app; told below whenever an app's serving release changes.
     this.#cron = new CronScheduler({
       store: options.store,
-      appLog: (app, source, line) => this.#apps.get(app)?.log.add(source, line),
+      appLog: (app, source, line) => this.#apps.appLog(app, source, line),
       log: options.log,
       graceMs: options.graceMs,
-      held: (app) => (this.#disk.status(app).state === 'over' ? 'the app is over its disk limit' : null),
+      held: (app) => this.#disk.held(app),
     });
-    this.#runs = new OneOffRuns({ store: options.store, appLog: (app, source, line) => this.#apps.get(app)?.log.add(source, line), graceMs: options.graceMs ?? 10_000 });
-    this.#disk = new DiskWatch({
-      intervalMs: options.disk?.checkIntervalMs ?? DISK_CHECK_INTERVAL_MS,
+    this.#runs = new OneOffRuns({ store: options.store, appLog: (app, source, line) => this.#apps.appLog(app, source, line), graceMs: options.graceMs ?? 10_000 });
+    this.#disk = new AppDisk({
+      stateDir: options.stateDir,
       apps: () => this.#store.listApps().map((app) => app.name),
-      folders: (app) => this.#diskFolders(app),
-      limit: (app) => this.#diskLimitOf(app),
-      measure: (folders) => measureDisk(folders),
-      stop: (app, message) => this.#stopForDisk(app, message),
-      resume: (app, message) => this.#resumeAfterDisk(app, message),
+      disk: options.disk,
       log: options.log,
+      appLog: (app, line) => this.#apps.of(app).log.add('berth', line),
+      serially: (app, work) => this.#apps.serially(app, work),
+      pause: (app) => this.#apps.of(app).runner.pause(),
+      resume: async (app) => {
+        const current = this.#store.currentRelease(app);
+        if (current !== null) await this.#activate(app, current);
+      },
     });
-  }
-
-  #diskFolders(app: string): DiskFolders {
-    const paths = this.#paths(app);
-    return { releases: paths.builds, cache: paths.cache, home: paths.home, data: join(this.#options.stateDir, 'data', app), logs: this.#logDir(app) };
-  }
-
-  /** The app's limit: its serving release's, else the server's default; undefined until a release of it has served (nothing of it runs). */
-  #diskLimitOf(app: string): number | null | undefined {
-    if (!this.#diskRequests.has(app)) return undefined;
-    return diskLimit(this.#options.disk?.defaultBytes ?? null, this.#diskRequests.get(app));
-  }
-
-  /** Over its disk limit: the app's build and instances stop (its writes would only add to it), its route answers 503, its cron slots are skipped. */
-  async #stopForDisk(app: string, message: string): Promise<void> {
-    this.#options.log(message);
-    this.#state(app).log.add('berth', message);
-    this.#buildAborts.get(app)?.abort(new BerthError('BERTH_E_DISK_LIMIT', message, { status: 507, hint: DISK_HINT }));
-    await this.#serially(app, async () => {
-      if (this.#disk.status(app).state !== 'over') return;
-      await this.#state(app).runner.pause();
-    }).catch((err: Error) => this.#options.log(`${app}: cannot stop it for its disk: ${err.message}`));
-  }
-
-  async #resumeAfterDisk(app: string, message: string): Promise<void> {
-    this.#options.log(message);
-    this.#state(app).log.add('berth', message);
-    await this.#serially(app, async () => {
-      const current = this.#store.currentRelease(app);
-      if (current !== null && this.#disk.status(app).state === 'under') await this.#activate(app, current);
-    }).catch((err: Error) => this.#options.log(`${app}: cannot start it again: ${err.message}`));
+    this.#deploys = new DeployPipeline({
+      stateDir: options.stateDir,
+      store: options.store,
+      apps: this.#apps,
+      setup: this.#setup,
+      disk: this.#disk,
+      buildConcurrency: options.buildConcurrency ?? 1,
+      buildLimits: options.buildLimits,
+      keepReleases: options.keepReleases,
+      log: options.log,
+      emit: (event) => this.#emit(event),
+      stopping: () => this.#stopping,
+      activate: (app, release) => this.#activate(app, release),
+      url: (app) => this.url(app),
+    });
   }
 
   /** Every variable the app's processes receive, with its source (`berth config list`). */
   variables(app: string, reveal: boolean): AppVariable[] {
     const current = this.#store.currentRelease(app);
-    const home = this.#options.appUsers ? this.#paths(app).home : null;
+    const home = this.#options.appUsers ? this.#setup.paths(app).home : null;
     return appVariables(this.#store.getConfig(app), this.#store.listAddons(app), { app, release: current === null ? null : `v${current.version}`, home }, reveal);
   }
 
   /** Whether apps run contained, and why not. */
   get uncontainedReason(): string | null {
-    return this.#containment.uncontainedReason;
+    return this.#setup.containment.uncontainedReason;
   }
 
   /** What the app keeps on disk (as last measured), its limit, and whether it is stopped for it. */
@@ -269,8 +181,7 @@ export class Platform {
   /** Measures the app's disk now (and acts on it, as the periodic check would). */
   async checkDisk(app: string): Promise<DiskStatus> {
     this.#store.getApp(app);
-    await this.#disk.checkApp(app);
-    return this.#disk.status(app);
+    return this.#disk.check(app);
   }
 
   get store(): Store {
@@ -322,7 +233,7 @@ export class Platform {
   async start(): Promise<void> {
     await this.prepare();
     // Instances, builds, release commands and cron runs all carry the tag.
-    const reaped = reapOrphans(this.#supervisorMarker());
+    const reaped = reapOrphans(this.#setup.supervisorMarker);
     if (reaped.length > 0) this.#options.log(`stopped ${reaped.length} process group(s) (instances, builds, cron runs) left running by a previous daemon that did not stop cleanly`);
     const interrupted = this.#store.failInterrupted();
     for (const release of interrupted.releases) this.#options.log(`${release.app}: v${release.version} was interrupted by a stop; marked failed`);
@@ -332,21 +243,21 @@ export class Platform {
     }
     for (const run of interrupted.cronRuns) this.#options.log(`${run.app}: cron ${run.job} (slot ${run.slot}) was cut short by a stop; marked interrupted, not run again`);
     // Sandboxes a killed daemon left: their processes end with their control groups.
-    const swept = await this.#containment.sweep().catch((err: Error) => (this.#options.log(`sandboxes: cannot sweep what a previous daemon left: ${err.message}`), 0));
+    const swept = await this.#setup.containment.sweep().catch((err: Error) => (this.#options.log(`sandboxes: cannot sweep what a previous daemon left: ${err.message}`), 0));
     if (swept > 0) this.#options.log(`ended ${swept} sandbox(es) a previous daemon left running`);
     // Every app's folders in the current layout (an older berth's migrated)
     // before any of its processes runs, and what no release uses cleared.
     await Promise.all(
       this.#store.listApps().map((app) =>
-        this.#serially(app.name, () => this.#prepareApp(app.name)).catch((err: Error) => this.#options.log(`${app.name}: cannot prepare its folders: ${err.message}`)),
+        this.#apps.serially(app.name, () => this.#prepareApp(app.name)).catch((err: Error) => this.#options.log(`${app.name}: cannot prepare its folders: ${err.message}`)),
       ),
     );
-    await this.#publishRoutes();
+    await this.#hosts.publishRoutes();
     await Promise.all(
       this.#store.listApps().map(async (app) => {
         const current = this.#store.currentRelease(app.name);
         if (current === null) return;
-        await this.#serially(app.name, () => this.#startAtBoot(app.name, current.id, 0));
+        await this.#apps.serially(app.name, () => this.#startAtBoot(app.name, current.id, 0));
       }),
     );
     this.#disk.start();
@@ -360,7 +271,7 @@ export class Platform {
    * app's current one and nothing else has made the app serve.
    */
   async #startAtBoot(app: string, releaseId: number, failures: number): Promise<void> {
-    const state = this.#state(app);
+    const state = this.#apps.of(app);
     state.retry = null;
     const current = this.#store.listApps().some((a) => a.name === app) ? this.#store.currentRelease(app) : null;
     // Destroyed, rolled back or deployed meanwhile, or serving already: nothing to retry.
@@ -375,85 +286,18 @@ export class Platform {
       const line = `cannot start v${current.version}: ${(err as Error).message}; next try at ${new Date(next.at).toISOString()} (in ${Math.round(next.delayMs / 100) / 10} s)`;
       this.#options.log(`${app}: ${line}`);
       state.log.add('berth', line);
-      state.retry = setTimeout(() => void this.#serially(app, () => this.#startAtBoot(app, releaseId, next.failures)).catch(() => {}), next.delayMs);
+      state.retry = setTimeout(() => void this.#apps.serially(app, () => this.#startAtBoot(app, releaseId, next.failures)).catch(() => {}), next.delayMs);
     }
-  }
-
-  #cancelRetry(app: string): void {
-    const state = this.#apps.get(app);
-    if (state?.retry) clearTimeout(state.retry);
-    if (state) state.retry = null;
-  }
-
-  #state(app: string): AppState {
-    let state = this.#apps.get(app);
-    if (state === undefined) {
-      // Under STATE/logs, not the app's own folder: with app users that folder is the app's, and root must not write where an app can plant links.
-      const log = new AppLog({ dir: join(this.#options.stateDir, 'logs', app), now: Date.now, onError: (err) => this.#options.log(`${app}: cannot write its log: ${err.message}`) });
-      const access = createAccessLog({ dir: join(this.#options.stateDir, 'logs', app, 'access'), onError: (err) => this.#options.log(`${app}: cannot write its access log: ${err.message}`) });
-      const created: AppState = {
-        log,
-        access,
-        site: null,
-        user: null,
-        queue: Promise.resolve(),
-        retry: null,
-        runner: new ReleaseRunner<RunningRelease>({
-          publish: (upstreams, release) => {
-            created.site = { ...release.settings, mounts: release.mounts, upstreams, fallbackRoot: null };
-            return this.#publishRoutes();
-          },
-          drain: (upstream, deadline) => this.#options.edge.drain(upstream, deadline),
-          log: (source, line, stream) => log.add(source === 'berth' ? 'berth' : source, line, undefined, stream === 'event' ? undefined : stream),
-          graceMs: this.#options.graceMs ?? 10_000,
-          readyTimeoutMs: this.#options.readyTimeoutMs ?? 60_000,
-        }),
-      };
-      state = created;
-      this.#apps.set(app, state);
-      this.#options.logWatcher?.attach(app, { output: log, access });
-    }
-    return state;
-  }
-
-  /** Runs `work` after the app's previous change has finished; nothing new starts once the daemon is stopping. */
-  #serially<T>(app: string, work: () => Promise<T>): Promise<T> {
-    const state = this.#state(app);
-    const run = state.queue.then(() => {
-      if (this.#stopping) throw new BerthError('BERTH_E_STOPPING', 'the server is stopping', { status: 503, hint: 'Try again once it runs again.' });
-      return work();
-    });
-    state.queue = run.catch(() => {});
-    return run;
-  }
-
-  #publishRoutes(): Promise<void> {
-    const domains = new Map<string, string[]>();
-    for (const domain of this.#store.listDomains()) {
-      const list = domains.get(domain.app) ?? [];
-      list.push(domain.hostname);
-      domains.set(domain.app, list);
-    }
-    const apps = this.#store.listApps().map((app) => ({ name: app.name, domains: domains.get(app.name) ?? [], site: this.#apps.get(app.name)?.site ?? null }));
-    const spec = routeSpecFor(apps, this.#options.baseDomain);
-    const certificates = this.#options.certificates;
-    // Every app host and domain gets its certificate, serving or not, so a
-    // new app's first release is reachable over HTTPS as soon as it serves.
-    if (certificates) {
-      const hosts = apps.flatMap((app) => [`${app.name}.${this.#options.baseDomain}`, ...app.domains]);
-      certificates.setHosts(hosts).catch((err: Error) => this.#options.log(`certificates: ${err.message}`));
-    }
-    return this.#options.edge.setRoutes(spec);
   }
 
   logOf(app: string): AppLog {
     this.#store.getApp(app);
-    return this.#state(app).log;
+    return this.#apps.of(app).log;
   }
 
   accessLogOf(app: string): AppLog {
     this.#store.getApp(app);
-    return this.#state(app).access;
+    return this.#apps.of(app).access;
   }
 
   /** The edge's records of finished requests, each into its app's access log (records of no app, or of one gone, are not kept). */
@@ -466,11 +310,6 @@ export class Platform {
     }
   }
 
-  /** Where the app answers: its host under the base domain, with the edge's port unless it is HTTP's own (80). */
-  url(app: string): string {
-    return appUrl(app, this.#options.baseDomain, this.#options.edge.address?.port ?? null);
-  }
-
   // ---- apps -------------------------------------------------------------
 
   /**
@@ -480,7 +319,7 @@ export class Platform {
    * create of the same name takes over.
    */
   createApp(name: string, actor: string): Promise<App> {
-    return this.#auditedAsync(actor, 'apps.create', name, async () => {
+    return auditedAsync(this.#store, actor, 'apps.create', name, async () => {
       names.appName(name);
       if (this.#store.listApps().some((app) => app.name === name)) return this.#store.createApp(name); // refused: the app exists
       const users = this.#options.appUsers;
@@ -492,7 +331,7 @@ export class Platform {
           if (uid === null) throw new BerthError('BERTH_E_APP_USER', `no uid is left for app users in ${APP_UID_RANGE.first}–${APP_UID_RANGE.last}`, { status: 500, hint: 'Every uid of the range was given to an app once, or is used on this machine; berth never gives one to a second app.' });
           return uid;
         });
-      const user = await createAppUser(appUserName(users.prefix, name), this.#paths(name).home, chooseUid, [legacyHome(this.#appsDir(), name)]);
+      const user = await createAppUser(appUserName(users.prefix, name), this.#setup.paths(name).home, chooseUid, [legacyHome(this.#appsDir(), name)]);
       let created = false;
       try {
         const app = this.#store.createApp(name, { uid: user.uid });
@@ -524,10 +363,6 @@ export class Platform {
     return join(this.#appsDir(), app);
   }
 
-  #paths(app: string): AppPaths {
-    return appPaths(this.#appsDir(), app);
-  }
-
   /**
    * At a daemon start, before the app's processes run: its folders in the
    * current layout (app-dirs.ts), its user's home pointed at them, and its
@@ -536,13 +371,13 @@ export class Platform {
    */
   async #prepareApp(app: string): Promise<void> {
     const uid = this.#store.getApp(app).uid;
-    const user = await this.#userOf(app);
+    const user = await this.#setup.userOf(app);
     const paths = await prepareAppDirs(this.#appsDir(), app, user);
     if (uid !== null) {
       const unix = await findUser(uid);
       if (unix !== null && unix.home !== paths.home) await setUserHome(unix.name, paths.home);
     }
-    await this.#prune(app);
+    await this.#deploys.prune(app);
     const live = new Set(this.#store.listBuilds(app).filter((b) => b.status !== 'pruned').map((b) => basename(b.dir)));
     for (const entry of await readdir(paths.builds, { withFileTypes: true })) {
       // A link where a build folder was (planted under an older berth's layout) is no build: its release cannot run from it.
@@ -552,46 +387,24 @@ export class Platform {
     }
   }
 
-  /** The Unix user the app's builds and processes run as, or null. */
-  #userOf(app: string): Promise<RunAs | null> {
-    const state = this.#state(app);
-    if (state.user === null) {
-      const uid = this.#store.getApp(app).uid;
-      state.user =
-        uid === null
-          ? Promise.resolve(null)
-          : findUser(uid).then((user) => {
-              if (user === null) {
-                throw new BerthError('BERTH_E_APP_USER', `${app}'s Unix user (uid ${uid}) no longer exists`, {
-                  status: 500,
-                  hint: `Something removed it outside berth. Recreate the app, or add a user with uid ${uid} whose home is ${this.#paths(app).home}.`,
-                });
-              }
-              return { uid: user.uid, gid: user.gid };
-            });
-      state.user.catch(() => (state.user = null));
-    }
-    return state.user;
-  }
-
   async destroyApp(name: string, actor: string): Promise<void> {
     this.#store.getApp(name);
     this.#store.requireNoAddons(name);
-    await this.#serially(name, async () => {
+    await this.#apps.serially(name, async () => {
       const state = this.#apps.get(name);
-      this.#cancelRetry(name);
+      this.#apps.cancelRetry(name);
       await this.#cron.removeApp(name);
       await this.#runs.endApp(name);
       await this.#options.logWatcher?.detach(name);
       if (state) {
         state.site = null;
-        await this.#publishRoutes();
+        await this.#hosts.publishRoutes();
         await state.runner.stop();
         await state.log.close();
         await state.access.close();
       }
       // Its network goes once nothing of it runs (a namespace still in use would linger).
-      await this.#containment.remove(name).catch((err: Error) => this.#options.log(`${name}: cannot take its network down: ${err.message}`));
+      await this.#setup.containment.remove(name).catch((err: Error) => this.#options.log(`${name}: cannot take its network down: ${err.message}`));
       // Every process of the app's user goes (whatever escaped its instance's
       // group), then the user; only then the row: a destroy that cannot
       // finish keeps the app, says what is left, and can be tried again.
@@ -600,15 +413,15 @@ export class Platform {
         try {
           const user = await findUser(uid);
           // Only a user that is still this app's (its home is the app's folder).
-          if (user !== null && (user.home === this.#paths(name).home || user.home === legacyHome(this.#appsDir(), name))) await removeAppUser(user);
+          if (user !== null && (user.home === this.#setup.paths(name).home || user.home === legacyHome(this.#appsDir(), name))) await removeAppUser(user);
         } catch (err) {
           // The app stays, stopped; its logs were closed, so the next use of it opens them anew.
           this.#apps.delete(name);
-          this.#audit(actor, 'apps.destroy', name, {}, err);
+          audit(this.#store, actor, 'apps.destroy', name, {}, err);
           throw err;
         }
       }
-      const destroyed = this.#audited(actor, 'apps.destroy', name, () => this.#store.destroyApp(name));
+      const destroyed = audited(this.#store, actor, 'apps.destroy', name, () => this.#store.destroyApp(name));
       const kept = destroyed.backups.filter((backup) => backup.file !== null);
       if (kept.length > 0) {
         const folders = [...new Set(kept.map((backup) => dirname(backup.file!)))].join(', ');
@@ -616,131 +429,23 @@ export class Platform {
       }
       this.#apps.delete(name);
       this.#disk.forget(name);
-      this.#diskRequests.delete(name);
-      await this.#publishRoutes();
+      await this.#hosts.publishRoutes();
       await removeTree(this.#appDir(name));
       await removeTree(join(this.#options.stateDir, 'logs', name));
       await removeTree(join(this.#options.stateDir, 'git', `${name}.git`)); // its git repository (src/git/)
     });
   }
 
-  #audited<T>(actor: string, action: string, target: string, work: () => T, detail: AuditDetail = {}): T {
-    try {
-      const result = work();
-      this.#audit(actor, action, target, detail, null);
-      return result;
-    } catch (err) {
-      this.#audit(actor, action, target, detail, err);
-      throw err;
-    }
-  }
-
-  async #auditedAsync<T>(actor: string, action: string, target: string, work: () => Promise<T>, detail: AuditDetail = {}): Promise<T> {
-    try {
-      const result = await work();
-      this.#audit(actor, action, target, detail, null);
-      return result;
-    } catch (err) {
-      this.#audit(actor, action, target, detail, err);
-      throw err;
-    }
-  }
-
-  /** One audit row: who, what, on what, and how it ended (an error's code, never its values). */
-  #audit(actor: string, action: string, target: string, detail: AuditDetail, error: unknown): void {
-    if (error === null) this.#store.audit({ actor, action, target, result: 'ok', detail });
-    else this.#store.audit({ actor, action, target, result: 'error', detail: { ...detail, error: (error as BerthError).code ?? 'error' } });
-  }
-
   // ---- deploys ----------------------------------------------------------
 
   /**
    * Unpacks an uploaded source tarball into a fresh build directory, builds
-   * it (dependencies, the `release` command later), makes a release of it
-   * with the app's current config, and rolls it out. `log` receives every
-   * line of the build and the rollout.
+   * it, makes a release of it with the app's current config, and rolls it
+   * out (deploy-pipeline.ts). `log` receives every line of the build and
+   * the rollout.
    */
   deploy(app: string, upload: Readable, options: { description?: string; actor: string; log: (line: string) => void }): Promise<ReleaseInfo> {
-    this.#store.getApp(app);
-    const state = this.#state(app);
-    const log = (line: string) => {
-      state.log.add('build', line);
-      options.log(line);
-    };
-    const started = Date.now();
-    const deployed = this.#auditedAsync(options.actor, 'deploy', app, () =>
-      this.#serially(app, async () => {
-        // app.json's scripts.postdeploy follows the app's first release to serve, as on Heroku.
-        const firstRelease = this.#store.getApp(app).currentVersion === null;
-        const user = await this.#userOf(app);
-        const paths = await prepareAppDirs(this.#appsDir(), app, user);
-        // Root's and closed (0700, in root's builds folder) until the build
-        // gives it to the app: nobody else can enter while it is unpacked
-        // and read.
-        const dir = join(paths.builds, `${Date.now()}-${randomBytes(4).toString('hex')}`);
-        await mkdir(dir, { mode: 0o700 });
-        const digest = createHash('sha256');
-        const hashing = new Transform({
-          transform(chunk: Buffer, _encoding, callback) {
-            digest.update(chunk);
-            callback(null, chunk);
-          },
-        });
-        const piped = pipeline(upload, hashing).catch(() => {});
-        try {
-          await unpackSource(hashing, dir);
-        } catch (err) {
-          upload.resume();
-          await removeTree(dir);
-          throw err;
-        }
-        await piped;
-        const sourceDigest = digest.digest('hex');
-        // The build's lines are in the app's log (source "build"), root's, outside the app's folders.
-        const build = this.#store.createBuild(app, { sourceDigest, dir, logPath: this.#logDir(app) });
-        try {
-          let manifest: BuildManifest;
-          let envSetup: EnvSetup | null;
-          try {
-            ({ manifest, envSetup } = await this.#builds.run(
-              () => this.#build(app, dir, paths, user, log, sourceDigest),
-              (ahead) => log(`waiting for ${ahead} other build${ahead === 1 ? '' : 's'} to finish (builds run one at a time)`),
-            ));
-            this.#store.markBuild(build.id, 'succeeded', manifest);
-          } catch (err) {
-            this.#store.markBuild(build.id, 'failed');
-            // A build refused for the app's disk goes at once: kept, it would hold the app over its limit.
-            if (err instanceof BerthError && err.code === 'BERTH_E_DISK_LIMIT') await removeTree(dir).catch((e: Error) => this.#options.log(`${app}: cannot remove the refused build: ${e.message}`));
-            throw err;
-          }
-          const { plan } = manifest;
-          // What app.json sets up goes in with the release that snapshots it, or not at all.
-          let setUp: string[] = [];
-          const release = this.#store.transaction(() => {
-            if (manifest.appJson) setUp = this.#setUpAppJson(app, manifest.appJson, plan, envSetup);
-            return this.#store.createRelease(app, {
-              kind: 'deploy',
-              description: options.description ?? describeRelease({ kind: 'deploy', source: sourceDigest.slice(0, 7) }),
-              buildId: build.id,
-              processes: plan.kind === 'processes' ? plan.processes.map((p) => ({ name: p.name, command: p.command })) : [],
-            });
-          });
-          for (const line of setUp) log(line);
-          const info = await this.#rollOut(app, release, log);
-          if (manifest.appJson) await this.#afterDeploy(app, release, manifest.appJson, firstRelease, log);
-          return info;
-        } catch (err) {
-          // A failed build or release: what went is pruned as a success would (its own build stays a while).
-          await this.#prune(app);
-          throw err;
-        }
-      }),
-    );
-    deployed.then(
-      () => this.#emit({ kind: 'deploy', app, outcome: 'succeeded', seconds: (Date.now() - started) / 1000 }),
-      () => this.#emit({ kind: 'deploy', app, outcome: 'failed', seconds: (Date.now() - started) / 1000 }),
-    );
-    return deployed;
+    return this.#deploys.deploy(app, upload, options);
   }
 
   #emit(event: PlatformEvent): void {
@@ -751,315 +456,31 @@ export class Platform {
     }
   }
 
-  /**
-   * Detects and builds the unpacked source in `dir` (its own fresh folder,
-   * never a live release's). Detection and berth.toml are read while the
-   * folder is still root's and closed, and their result is what every
-   * release of the build runs (the manifest); only then is the tree given
-   * to the app's user, who runs the build steps, niced and limited. A build
-   * that prints nothing for a while gets a heartbeat line, so the deploy's
-   * stream (and whatever proxies it) does not look dead.
-   */
-  async #build(app: string, dir: string, paths: AppPaths, user: RunAs | null, log: (line: string) => void, sourceDigest: string): Promise<{ manifest: BuildManifest; envSetup: EnvSetup | null }> {
-    let last = Date.now();
-    const started = last;
-    const logged = (line: string) => {
-      last = Date.now();
-      log(line);
-    };
-    const heartbeat = setInterval(() => {
-      if (Date.now() - last >= HEARTBEAT_MS) logged(`… still building (${Math.round((Date.now() - started) / 1000)} s)`);
-    }, HEARTBEAT_MS / 2);
-    heartbeat.unref();
-    let outcome: PlatformEvent['outcome'] = 'failed';
-    try {
-      logged(`building ${sourceDigest.slice(0, 7)}`);
-      const environment = await this.#buildEnvironment();
-      const config = await readAppConfig(dir);
-      const found = await readAppJson(dir);
-      let envSetup: EnvSetup | null = null;
-      if (found !== null) {
-        for (const note of found.notes) logged(note);
-        const conflicts = conflictsWithAppConfig(found.appJson, config);
-        if (conflicts.length > 0) throw appJsonError(conflicts);
-        // Refused before anything is built: a required var is missing.
-        envSetup = this.#planEnvSetup(app, found.appJson);
-      }
-      const plan = await detectApp(dir, environment.build, config);
-      logged(plan.kind === 'static' ? 'static site: the edge serves it, no process runs' : `${plan.runtime} app: ${plan.processes.filter((p) => p.name !== 'build').map((p) => p.name).join(', ')}`);
-      if (user !== null) await giveTree(dir, user, 0o750);
-      if (plan.kind === 'processes') {
-        for (const note of [...environment.sandbox.notes, ...plan.notes]) logged(note);
-        const context = await this.#containment.build(app, user, paths, { dir, plan, config });
-        const launcher = context.launcher;
-        // The disk check stops a build that takes the app over its limit.
-        const abort = new AbortController();
-        this.#buildAborts.set(app, abort);
-        try {
-          await runBuild(plan, {
-            dir,
-            cacheDir: paths.cache,
-            env: { ...this.#buildEnv(app, user, envSetup?.fill), ...context.env },
-            user,
-            limits: this.#options.buildLimits ?? DEFAULT_BUILD_LIMITS,
-            log: logged,
-            exec: (argv, options) => runOnce(argv, { ...options, signal: abort.signal, ...(launcher === undefined ? {} : { launcher, label: 'build' }) }),
-          }, environment.sandbox);
-        } catch (err) {
-          throw abort.signal.aborted ? abort.signal.reason : err;
-        } finally {
-          this.#buildAborts.delete(app);
-        }
-      }
-      await this.#requireDiskRoom(app, config.resources.diskBytes, logged);
-      outcome = 'succeeded';
-      return { manifest: { plan, config, appJson: found?.appJson ?? null }, envSetup };
-    } finally {
-      clearInterval(heartbeat);
-      this.#emit({ kind: 'build', app, outcome, seconds: (Date.now() - started) / 1000 });
-    }
-  }
-
-  /**
-   * A built release must fit the app's disk limit (the new berth.toml's):
-   * measured with the new build in place; refused, and the build removed by
-   * the deploy's prune, when it does not fit. A fit counts the app as under
-   * its limit again (a deploy that raised it, or freed room).
-   */
-  async #requireDiskRoom(app: string, requested: number | undefined, log: (line: string) => void): Promise<void> {
-    const limit = diskLimit(this.#options.disk?.defaultBytes ?? null, requested);
-    const usage = await this.#disk.measure(app);
-    const refusal = deployDiskVerdict(app, usage, limit);
-    if (refusal !== null) throw new BerthError('BERTH_E_DISK_LIMIT', refusal, { status: 507, hint: DISK_HINT });
-    if (limit !== null) log(`disk: ${formatBytes(usage.totalBytes)} of ${formatBytes(limit)} with this build`);
-    this.#disk.markUnder(app);
-  }
-
-  /** What the machine offers builds, looked up once per daemon. */
-  #buildEnvironment(): Promise<{ build: BuildEnvironment; sandbox: Sandbox }> {
-    this.#environment ??= (async () => ({
-      build: await discoverBuildEnvironment(this.#options.baseEnv.PATH),
-      sandbox: await discoverSandbox(this.#options.baseEnv.PATH),
-    }))();
-    return this.#environment;
-  }
-
-  /**
-   * A build sees the server-wide build variables, then the app's config
-   * vars (as Heroku's buildpacks do: PIP_EXTRA_INDEX_URL, NPM_CONFIG_REGISTRY
-   * and the like per app), never its add-on vars; PATH and HOME stay
-   * berth's. The tag lets the next daemon stop a build this one could not
-   * (it was killed), as it does instances.
-   */
-  #buildEnv(app: string, user: RunAs | null, appJsonVars: Readonly<Record<string, string>> = {}): Record<string, string> {
-    const base = this.#options.baseEnv;
-    // app.json's vars the deploy will set are the build's already (a collectstatic needs its SECRET_KEY).
-    const env: Record<string, string> = { ...base, ...this.#options.buildEnv, ...this.#store.getConfig(app), ...appJsonVars };
-    if (base.PATH !== undefined) env.PATH = base.PATH;
-    return { ...env, ...this.#homeEnv(app, user), [SUPERVISOR_ENV]: this.#supervisorMarker() };
-  }
-
-  /** An app with its own user gets STATE/apps/NAME/home as HOME (npm's cache and the like land there, not in root's). */
-  #homeEnv(app: string, user: RunAs | null): Record<string, string> {
-    return user === null ? {} : { HOME: this.#paths(app).home };
-  }
-
-  /** STATE/logs/NAME: the app's log, builds' lines included; root's, outside the app's folders. */
-  #logDir(app: string): string {
-    return join(this.#options.stateDir, 'logs', app);
-  }
-
-  /** Starts a pending release; on success it becomes current, on failure it is marked failed and nothing else changes. */
-  async #rollOut(app: string, release: Release, log: (line: string) => void): Promise<ReleaseInfo> {
-    log(`releasing v${release.version}: ${release.description}`);
-    try {
-      // A build that ended after the stop began: no release command, no instances.
-      if (this.#stopping) throw new BerthError('BERTH_E_STOPPING', 'the server is stopping', { status: 503, hint: 'Deploy again once it runs again.' });
-      // A deploy's predeploy first, then the release command (Dokku's order).
-      if (release.kind === 'deploy') await this.#runPredeploy(app, release, log);
-      await this.#runReleaseCommand(app, release, log);
-      await this.#activate(app, release);
-    } catch (err) {
-      this.#store.markRelease(release.id, 'failed');
-      log(`v${release.version} failed: ${(err as Error).message}`);
-      throw err;
-    }
-    this.#store.transaction(() => {
-      this.#store.markRelease(release.id, 'succeeded');
-      this.#store.setCurrentRelease(app, release.id);
-    });
-    log(`v${release.version} is serving at ${this.url(app)}`);
-    await this.#prune(app);
-    return this.#store.listReleases(app).find((r) => r.id === release.id)!;
-  }
-
-  /**
-   * Old releases (release-policy's rules) and builds that never became a
-   * release beyond the few kept: rows marked first, then folders removed
-   * (a crash in between leaves folders the next start's sweep removes).
-   * Never fails the change that called it: what cannot be removed is logged.
-   */
-  async #prune(app: string): Promise<void> {
-    try {
-      const pruned = this.#store.pruneReleases(app, this.#options.keepReleases ?? 10);
-      const unreleased = this.#store.pruneBuilds(app);
-      for (const build of [...pruned.builds, ...unreleased]) await removeTree(build.dir);
-    } catch (err) {
-      this.#options.log(`${app}: cannot prune old builds: ${(err as Error).message}`);
-    }
-  }
-
-  /** The Procfile's `release` entry (migrations), once, in the new release, before traffic moves. */
-  async #runReleaseCommand(app: string, release: Release, log: (line: string) => void): Promise<void> {
-    const command = release.processes.find((p) => p.name === 'release');
-    if (command === undefined || release.buildId === null) return;
-    log(`running the release command: ${command.command}`);
-    // Heroku's name for the release phase's one process: settings that branch on DYNO see it as a dyno, not a build.
-    const code = await this.#runInRelease(app, release, command.command, 'release', log);
-    if (code !== 0) throw new BerthError('BERTH_E_RELEASE_FAILED', `the release command failed with exit code ${code}`, { status: 422, hint: 'The Procfile "release:" entry must succeed before traffic moves.' });
-  }
-
-  /** app.json's scripts.predeploy, in the new release, before its release command and before traffic moves. */
-  async #runPredeploy(app: string, release: Release, log: (line: string) => void): Promise<void> {
-    if (release.buildId === null) return;
-    const command = (await this.#manifestOf(this.#store.getBuild(release.buildId))).appJson?.scripts.predeploy ?? null;
-    if (command === null) return;
-    log(`running app.json's predeploy: ${command}`);
-    const code = await this.#runInRelease(app, release, command, 'predeploy', log);
-    if (code !== 0) throw new BerthError('BERTH_E_PREDEPLOY_FAILED', `app.json's predeploy failed with exit code ${code}`, { status: 422, hint: 'scripts.predeploy must succeed before the release is activated; fix it and deploy again.' });
-  }
-
-  /**
-   * One command in a release's build folder, as its processes run (the app's
-   * user and sandbox, the release's environment), named DYNO KIND.1; its
-   * exit code.
-   */
-  async #runInRelease(app: string, release: Release, command: string, kind: string, log: (line: string) => void): Promise<number> {
-    const build = this.#store.getBuild(release.buildId!);
-    const user = await this.#userOf(app);
-    const manifest = await this.#manifestOf(build);
-    const context = await this.#processContext(app, user, build.dir, manifest);
-    const env = { ...this.#releaseEnv(app, release, user, build.dir, manifest.plan, context), DYNO: `${kind}.1`, BERTH_INSTANCE: `${kind}.1` };
-    return runOnce(commandToArgv(command, env), { cwd: build.dir, env, onLine: log, user, ...(context.launcher ? { launcher: context.launcher, label: kind } : {}) });
-  }
-
-  /** What app.json's env does for this deploy; refuses it when a required var is missing. */
-  #planEnvSetup(app: string, appJson: AppJson): EnvSetup {
-    const present = new Set([...Object.keys(this.#store.getConfig(app)), ...Object.keys(this.#store.addonVars(app))]);
-    const setup = planEnvSetup(appJson.env, present, this.#store.appJsonKeys(app));
-    if (setup.missing.length > 0) throw missingConfigError(app, appJson.env, setup.missing);
-    return setup;
-  }
-
-  /** Inside the transaction that makes the deploy's release: app.json's config vars and formation. The lines that say what it set (never a value). */
-  #setUpAppJson(app: string, appJson: AppJson, plan: AppPlan, env: EnvSetup | null): string[] {
-    const declared = plan.kind === 'processes' ? plan.processes.map((p) => p.name) : [];
-    const formation = planFormationSetup(appJson.formation, declared, new Set(Object.keys(this.#store.getFormation(app))));
-    const done = this.#store.setUpAppJson(app, { fill: env?.fill ?? {}, keys: env?.keys ?? [], quantities: formation.quantities, memory: formation.memory });
-    const generated = (env?.generated ?? []).filter((key) => done.filled.includes(key));
-    const defaulted = (env?.defaulted ?? []).filter((key) => done.filled.includes(key));
-    const lines: string[] = [];
-    if (generated.length > 0) lines.push(`app.json: ${generated.join(', ')} set to a generated secret`);
-    if (defaulted.length > 0) lines.push(`app.json: ${defaulted.join(', ')} set to app.json's value`);
-    if (done.scaled.length > 0) lines.push(`app.json: formation ${done.scaled.map((type) => `${type}=${formation.quantities[type]}`).join(' ')} (from now on, berth scale decides)`);
-    for (const type of formation.undeclared) lines.push(`app.json: formation.${type}: the app has no process type ${type}; ignored`);
-    return lines;
-  }
-
-  /**
-   * After a deploy's release serves: app.json's postdeploy when it is the
-   * app's first release (once, as on Heroku), Dokku's postdeploy after
-   * every deploy. A failure is reported, never undoes the deploy, and is
-   * not retried.
-   */
-  async #afterDeploy(app: string, release: Release, appJson: AppJson, firstRelease: boolean, log: (line: string) => void): Promise<void> {
-    const scripts: Array<[string, string | null]> = [
-      ['postdeploy', firstRelease ? appJson.scripts.postdeploy : null],
-      ['dokku.postdeploy', appJson.scripts.postdeployEach],
-    ];
-    for (const [name, command] of scripts) {
-      if (command === null) continue;
-      log(`running app.json's ${name}: ${command}`);
-      try {
-        const code = await this.#runInRelease(app, release, command, 'postdeploy', log);
-        log(code === 0 ? `app.json's ${name} succeeded` : `app.json's ${name} failed with exit code ${code}; v${release.version} keeps serving, and the script is not run again`);
-      } catch (err) {
-        log(`app.json's ${name} could not run: ${(err as Error).message}; v${release.version} keeps serving`);
-      }
-    }
-  }
-
-  /**
-   * The environment of a release's processes: the daemon's few inherited
-   * variables, PATH with the build's own folders first (its virtualenv, the
-   * Node its engines asked for), the config snapshot, and berth's own.
-   */
-  #releaseEnv(app: string, release: Release, user: RunAs | null, dir: string, plan: AppPlan, context: ProcessContext): Record<string, string> {
-    const base = { ...this.#options.baseEnv };
-    if (plan.kind === 'processes') base.PATH = planPath(plan, dir, base.PATH);
-    // Add-on vars come from the add-ons the app has now, not from the release's
-    // snapshot: a rollback keeps its database; the app's own config wins (a
-    // sandbox's view of the add-ons and its TMPDIR too).
-    return { ...base, ...this.#homeEnv(app, user), ...this.#store.addonVars(app), ...context.env, ...release.config, BERTH_APP: app, BERTH_RELEASE: `v${release.version}`, [SUPERVISOR_ENV]: this.#supervisorMarker() };
-  }
-
-  /** How the release's processes start: in the app's sandbox, or plainly. */
-  #processContext(app: string, user: RunAs | null, dir: string, manifest: BuildManifest): Promise<ProcessContext> {
-    return this.#containment.release(app, user, this.#paths(app), { dir, plan: manifest.plan, config: manifest.config }, this.#store.addonVars(app), this.#store.getFormationMemory(app));
-  }
-
-  get #containment(): Containment {
-    return this.#options.containment ?? UNCONTAINED;
-  }
-
-  /**
-   * What the build was detected as and its berth.toml, as recorded when it
-   * was built: a release runs that, never what its folder holds now (the
-   * app can change its files). A build from before manifests were recorded
-   * is detected once, reading its folder confined (a link out of it is
-   * refused, never read), and the result recorded.
-   */
-  async #manifestOf(build: Build): Promise<BuildManifest> {
-    if (build.manifest !== null) return build.manifest;
-    const config = await readAppConfig(build.dir);
-    const plan = await detectApp(build.dir, (await this.#buildEnvironment()).build, config);
-    return this.#store.recordManifest(build.id, { plan, config }).manifest ?? { plan, config };
-  }
-
-  /** Tags this daemon's instances, so that a later start can stop those a crash left behind. */
-  #supervisorMarker(): string {
-    return `server:${this.#options.stateDir}`;
-  }
-
   /** Makes `release` serve (zero-downtime), without touching the store. */
   async #activate(app: string, release: Release): Promise<void> {
     if (release.buildId === null) throw new BerthError('BERTH_E_STATE', `v${release.version} has no build`, { status: 500 });
     const build = this.#store.getBuild(release.buildId);
-    const manifest = await this.#manifestOf(build);
+    const manifest = await this.#setup.manifestOf(build);
     const { plan, config } = manifest;
-    this.#diskRequests.set(app, config.resources.diskBytes);
-    const disk = this.#disk.status(app);
-    if (disk.state === 'over' && disk.usage !== null && disk.limitBytes !== null && disk.usage.totalBytes > disk.limitBytes) {
-      throw new BerthError('BERTH_E_DISK_LIMIT', stillOverMessage(app, disk.usage, disk.limitBytes), { status: 507, hint: DISK_HINT });
-    }
+    this.#disk.serving(app, config.resources.diskBytes);
     const mounts = config.static.map((mount) => ({ prefix: mount.prefix, root: join(build.dir, mount.dir) }));
     const settings = { ...siteSettings(config), staticAccess: await this.#staticAccess(app, build.dir) };
-    const state = this.#state(app);
+    const state = this.#apps.of(app);
     if (plan.kind === 'static') {
       state.site = { ...settings, mounts, upstreams: null, fallbackRoot: plan.root };
-      await this.#publishRoutes();
+      await this.#hosts.publishRoutes();
       await state.runner.stop().catch(() => {});
       await this.#scheduleCron(app, release, build.dir, cronOf(manifest), async () => {
-        const user = await this.#userOf(app);
-        const context = await this.#processContext(app, user, build.dir, { plan, config });
-        return { user, env: this.#releaseEnv(app, release, user, build.dir, plan, context), launcher: context.launcher };
+        const user = await this.#setup.userOf(app);
+        const context = await this.#setup.processContext(app, user, build.dir, { plan, config });
+        return { user, env: this.#setup.releaseEnv(app, release, user, build.dir, plan, context), launcher: context.launcher };
       });
       return;
     }
     const formation = this.#store.getFormation(app);
-    const user = await this.#userOf(app);
-    const context = await this.#processContext(app, user, build.dir, { plan, config });
-    const env = this.#releaseEnv(app, release, user, build.dir, plan, context);
+    const user = await this.#setup.userOf(app);
+    const context = await this.#setup.processContext(app, user, build.dir, { plan, config });
+    const env = this.#setup.releaseEnv(app, release, user, build.dir, plan, context);
     await state.runner.activate({
       user,
       name: `v${release.version}`,
@@ -1104,7 +525,7 @@ export class Platform {
       const { user, env, launcher } = await context();
       this.#cron.setRelease(app, { version: release.version, dir, env, user, jobs, ...(launcher ? { launcher } : {}) });
     } catch (err) {
-      this.#state(app).log.add('berth', `v${release.version}'s cron jobs are not scheduled: ${(err as Error).message}`);
+      this.#apps.of(app).log.add('berth', `v${release.version}'s cron jobs are not scheduled: ${(err as Error).message}`);
     }
   }
 
@@ -1119,8 +540,8 @@ export class Platform {
   /** Sets and unsets config vars as one new release of the same build. */
   changeConfig(app: string, change: { set: Readonly<Record<string, string>>; unset: readonly string[] }, actor: string): Promise<ReleaseInfo | null> {
     const keys = [...Object.keys(change.set), ...change.unset];
-    return this.#auditedAsync(actor, 'config.change', app, () =>
-      this.#serially(app, async () => {
+    return auditedAsync(this.#store, actor, 'config.change', app, () =>
+      this.#apps.serially(app, async () => {
         const current = this.#store.currentRelease(app);
         if (current === null) {
           // Nothing runs yet: the config waits for the first deploy, which snapshots it.
@@ -1142,7 +563,7 @@ export class Platform {
           });
         });
         try {
-          return await this.#rollOut(app, release, (line) => this.#state(app).log.add('berth', line));
+          return await this.#deploys.rollOut(app, release, (line) => this.#apps.of(app).log.add('berth', line));
         } catch (err) {
           // The config the next release snapshots goes back to what serves.
           this.#store.replaceConfig(app, before);
@@ -1154,8 +575,8 @@ export class Platform {
   }
 
   rollback(app: string, version: number | undefined, actor: string): Promise<ReleaseInfo> {
-    return this.#auditedAsync(actor, 'rollback', app, () =>
-      this.#serially(app, async () => {
+    return auditedAsync(this.#store, actor, 'rollback', app, () =>
+      this.#apps.serially(app, async () => {
         const target = this.#store.rollbackTarget(app, version);
         const release = this.#store.createRelease(app, {
           kind: 'rollback',
@@ -1164,7 +585,7 @@ export class Platform {
           config: target.config,
           processes: target.processes,
         });
-        const info = await this.#rollOut(app, release, (line) => this.#state(app).log.add('berth', line));
+        const info = await this.#deploys.rollOut(app, release, (line) => this.#apps.of(app).log.add('berth', line));
         this.#store.replaceConfig(app, target.config);
         return info;
       }),
@@ -1173,8 +594,8 @@ export class Platform {
 
   /** New instance counts, rolled out as a fresh set of instances of the same release. */
   scale(app: string, quantities: Readonly<Record<string, number>>, actor: string, memory: Readonly<Record<string, number | null>> = {}): Promise<Record<string, number>> {
-    return this.#auditedAsync(actor, 'scale', app, () =>
-      this.#serially(app, async () => {
+    return auditedAsync(this.#store, actor, 'scale', app, () =>
+      this.#apps.serially(app, async () => {
         const before = this.#store.getFormation(app);
         const beforeMemory = this.#store.getFormationMemory(app);
         const formation = this.#store.setFormation(app, quantities, memory);
@@ -1203,12 +624,12 @@ export class Platform {
    * yet: the first deploy will.
    */
   releaseForAddons(app: string, description: string, actor: string): Promise<ReleaseInfo | null> {
-    return this.#auditedAsync(actor, 'addons.release', app, () =>
-      this.#serially(app, async () => {
+    return auditedAsync(this.#store, actor, 'addons.release', app, () =>
+      this.#apps.serially(app, async () => {
         const current = this.#store.currentRelease(app);
         if (current === null) return null;
         const release = this.#store.createRelease(app, { kind: 'config', description, buildId: current.buildId, processes: current.processes });
-        return this.#rollOut(app, release, (line) => this.#state(app).log.add('berth', line));
+        return this.#deploys.rollOut(app, release, (line) => this.#apps.of(app).log.add('berth', line));
       }),
     );
   }
@@ -1216,7 +637,7 @@ export class Platform {
   /** The Unix user the app runs as (null: berth's own), for add-ons that own files. */
   appUser(app: string): Promise<RunAs | null> {
     this.#store.getApp(app);
-    return this.#userOf(app);
+    return this.#setup.userOf(app);
   }
 
   /** berth's own scheduled tasks for the app (scheduled backups), on the cron scheduler. */
@@ -1231,11 +652,11 @@ export class Platform {
 
   /** A line in the app's log, from berth (source "berth" or a task's name). */
   appLog(app: string, source: string, line: string): void {
-    this.#apps.get(app)?.log.add(source, line);
+    this.#apps.appLog(app, source, line);
   }
 
   restart(app: string, actor: string): Promise<void> {
-    return this.#auditedAsync(actor, 'restart', app, () => this.#serially(app, async () => this.#activate(app, this.#requireCurrent(app))));
+    return auditedAsync(this.#store, actor, 'restart', app, () => this.#apps.serially(app, async () => this.#activate(app, this.#requireCurrent(app))));
   }
 
   // ---- one-off runs (berth run) ------------------------------------------
@@ -1254,13 +675,7 @@ export class Platform {
     if (release === null || release.buildId === null) {
       throw new BerthError('BERTH_E_NO_RELEASE', `${app} has no release yet, so there is nothing to run a command in`, { status: 409, hint: `Deploy it first (berth deploy --app ${app}, or git push), then run the command.` });
     }
-    const build = this.#store.getBuild(release.buildId);
-    const manifest = await this.#manifestOf(build);
-    const user = await this.#userOf(app);
-    const memory = { ...this.#store.getFormationMemory(app), ...(request.memoryBytes === null ? {} : { run: request.memoryBytes }) };
-    const context = await this.#containment.release(app, user, this.#paths(app), { dir: build.dir, plan: manifest.plan, config: manifest.config }, this.#store.addonVars(app), memory);
-    const env = this.#releaseEnv(app, release, user, build.dir, manifest.plan, context);
-    return this.#runs.start(app, { release: `v${release.version}`, cwd: build.dir, user, launcher: context.launcher ?? plainLauncher, env: (name) => ({ ...env, DYNO: name, BERTH_INSTANCE: name }) }, request);
+    return this.#runs.start(app, await this.#setup.runContext(app, release, request.memoryBytes), request);
   }
 
   /** The app's one-off runs going now. */
@@ -1295,61 +710,16 @@ export class Platform {
     return this.#apps.get(app)?.runner.formation?.instances().map((instance) => ({ name: instance.name, state: instance.state })) ?? [];
   }
 
-  /** The app's instances: state, release, pid, port, how the last one of each slot ended, and what each uses against its limits (null outside a sandbox). */
-  async instances(app: string): Promise<InstanceView[]> {
+  /** The app's instances: state, release, pid, port, how the last one of each slot ended, and what each uses against its limits (null outside a sandbox); then its one-off runs. */
+  instances(app: string): Promise<InstanceView[]> {
     this.#store.getApp(app);
-    const state = this.#apps.get(app);
-    const formation = state?.runner.formation;
-    const runs = await this.#runViews(app);
-    if (!formation) return runs;
-    const release = state!.runner.current?.name ?? null;
-    const usage = await formation.usage();
-    const instances = formation.instances().map((instance) => {
-      const measured = usage.get(instance.name);
-      return {
-        name: instance.name,
-        state: instance.state,
-        pid: instance.pid,
-        port: instance.port,
-        release,
-        lastExit: instance.lastExit,
-        memory: measured?.usage ? { usedBytes: measured.usage.memoryBytes, limitBytes: measured.limits?.memoryBytes ?? null } : null,
-        cpu: measured?.usage ? { seconds: measured.usage.cpuSeconds, limit: measured.limits?.cpu ?? null, since: new Date(instance.startedAt).toISOString() } : null,
-        processes: measured?.usage ? { count: measured.usage.processes, limit: measured.limits?.processes ?? null } : null,
-      };
-    });
-    return [...instances, ...runs];
-  }
-
-  /** The app's one-off runs as `berth ps` lists them (state "running"), measured like instances. */
-  async #runViews(app: string): Promise<InstanceView[]> {
-    return Promise.all(
-      this.#runs.list(app).map(async (run) => {
-        const usage = await run.process.usage().catch(() => null);
-        const limits = run.process.limits;
-        return {
-          name: run.name,
-          state: 'running',
-          pid: run.pid,
-          port: null,
-          release: run.release,
-          lastExit: null,
-          memory: usage ? { usedBytes: usage.memoryBytes, limitBytes: limits?.memoryBytes ?? null } : null,
-          cpu: usage ? { seconds: usage.cpuSeconds, limit: limits?.cpu ?? null, since: run.startedAt } : null,
-          processes: usage ? { count: usage.processes, limit: limits?.processes ?? null } : null,
-        };
-      }),
-    );
+    const runner = this.#apps.get(app)?.runner;
+    return instanceViews(runner?.formation, runner?.current?.name ?? null, this.#runs.list(app));
   }
 
   /** Every app's running instances, for metrics; `generation` is the same object while the same set of instances (one activation) runs. */
-  instanceVitals(): Array<{ app: string; generation: object; instances: InstanceVitals[]; contained: () => ReturnType<Formation['usage']> }> {
-    const running: Array<{ app: string; generation: object; instances: InstanceVitals[]; contained: () => ReturnType<Formation['usage']> }> = [];
-    for (const [app, state] of this.#apps) {
-      const formation = state.runner.formation;
-      if (formation) running.push({ app, generation: formation, instances: formation.vitals(), contained: () => formation.usage() });
-    }
-    return running;
+  instanceVitals(): AppVitals[] {
+    return appVitals(this.#apps.entries());
   }
 
   /** Every app's disk as last measured, for metrics. */
@@ -1359,57 +729,36 @@ export class Platform {
 
   // ---- domains ----------------------------------------------------------
 
-  async addDomain(app: string, hostname: string, actor: string): Promise<string[]> {
-    const host = names.domainName(hostname);
-    if (host.endsWith(`.${this.#options.baseDomain}`) && host !== `${app}.${this.#options.baseDomain}`) {
-      throw new BerthError('BERTH_E_DOMAIN_TAKEN', `${host} is under the platform's base domain ${this.#options.baseDomain}`, { status: 409, hint: `Apps get NAME.${this.#options.baseDomain} automatically; add a domain of your own.` });
-    }
-    this.#audited(actor, 'domains.add', app, () => this.#store.addDomain(app, host), { hostname: host });
-    await this.#publishRoutes();
-    return this.domains(app);
+  addDomain(app: string, hostname: string, actor: string): Promise<string[]> {
+    return this.#hosts.addDomain(app, hostname, actor);
   }
 
-  async removeDomain(app: string, value: string, actor: string): Promise<string[]> {
-    const hostname = names.domainName(value);
-    this.#audited(actor, 'domains.remove', app, () => this.#store.removeDomain(app, hostname), { hostname });
-    await this.#publishRoutes();
-    return this.domains(app);
+  removeDomain(app: string, value: string, actor: string): Promise<string[]> {
+    return this.#hosts.removeDomain(app, value, actor);
   }
 
   domains(app: string): string[] {
-    this.#store.getApp(app);
-    return this.#store.listDomains(app).map((d) => d.hostname);
+    return this.#hosts.domains(app);
   }
 
-  /**
-   * Drops the edge's cached responses for the app (all its hosts): all of
-   * them, or those under `path` (a path prefix on a segment boundary; with
-   * a query, that one target). Resolves with how many went.
-   */
-  async purgeCache(app: string, path: string | null, actor: string): Promise<number> {
-    this.#store.getApp(app);
-    const prefix = path === null ? null : names.urlPath(path);
-    const hosts = [`${app}.${this.#options.baseDomain}`, ...this.domains(app)];
-    return this.#auditedAsync(actor, 'cache.purge', app, () => this.#options.edge.purge(hosts, prefix), prefix === null ? {} : { path: prefix });
+  /** Drops the edge's cached responses for the app, all or under `path`; how many went. */
+  purgeCache(app: string, path: string | null, actor: string): Promise<number> {
+    return this.#hosts.purgeCache(app, path, actor);
   }
 
   /** The local CA's root certificate (PEM), for trusting NAME.localhost in a browser. */
   localCaRoot(): string {
-    const certificates = this.#options.certificates ?? null;
-    if (certificates === null) throw new BerthError('BERTH_E_HTTPS_OFF', 'this server serves no HTTPS, so it uses no local CA', { status: 409, hint: 'Start the server with --https HOST:PORT (e.g. --https :443).' });
-    return certificates.rootPem;
+    return this.#hosts.localCaRoot();
   }
 
   /** The app's own NAME.BASE and its domains, each with its certificate state. */
   domainDetails(app: string): DomainDetail[] {
-    const certificates = this.#options.certificates ?? null;
-    const detail = (hostname: string, own: boolean): DomainDetail => ({
-      hostname,
-      display: names.domainDisplayName(hostname),
-      own,
-      certificate: certificates === null ? null : certificates.status(hostname),
-    });
-    return [detail(`${app}.${this.#options.baseDomain}`, true), ...this.domains(app).map((host) => detail(host, false))];
+    return this.#hosts.domainDetails(app);
+  }
+
+  /** Where the app answers: its host under the base domain, with the edge's port unless it is HTTP's own (80). */
+  url(app: string): string {
+    return this.#hosts.url(app);
   }
 
   /**
@@ -1421,12 +770,12 @@ export class Platform {
    */
   async stop(): Promise<void> {
     this.#stopping = true;
-    for (const app of this.#apps.keys()) this.#cancelRetry(app);
+    for (const [app] of this.#apps.entries()) this.#apps.cancelRetry(app);
     await this.#disk.close();
     await this.#cron.stop();
     await this.#runs.stopAll();
     const graceMs = this.#options.graceMs ?? 10_000;
-    await Promise.all([...this.#apps.values()].map(async (state) => {
+    await Promise.all([...this.#apps.entries()].map(async ([, state]) => {
       await state.runner.stop();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([state.queue, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
@@ -1439,7 +788,7 @@ export class Platform {
   /** Last resort (the daemon is forced out): SIGKILL every instance of every app now. */
   kill(): void {
     this.#stopping = true;
-    for (const state of this.#apps.values()) state.runner.kill();
+    for (const [, state] of this.#apps.entries()) state.runner.kill();
   }
 }
 
