@@ -1,10 +1,10 @@
-import { chmod, mkdir, readdir, realpath } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, relative } from 'node:path';
+import { chmod, mkdir, readdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { siteSettings, type BuildLimits, type CronJobConfig } from '../build/index.ts';
-import type { Edge, ExchangeRecord, StaticAccess } from '../edge/index.ts';
+import type { BuildLimits } from '../build/index.ts';
+import type { Edge, ExchangeRecord } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
-import { endProcessesOf, listProcesses, reapOrphans, type Launcher, type RunAs } from '../runner/index.ts';
+import { endProcessesOf, listProcesses, reapOrphans, type RunAs } from '../runner/index.ts';
 import { accessLogLine } from './access-log.ts';
 import type { AppLog } from './app-log.ts';
 import { removeTree } from '../safe-fs/index.ts';
@@ -16,11 +16,12 @@ import { CronScheduler, type CronJobView, type ScheduledTask } from './cron-sche
 import type { Containment } from './containment.ts';
 import { appVariables, type AppVariable } from './app-variables.ts';
 import { DeployPipeline, type PlatformEvent } from './deploy-pipeline.ts';
+import { Activation } from './activation.ts';
 import { OneOffRuns, type OneOffRun, type RunOutcome, type RunRequest, type RunView } from './one-off-runs.ts';
 import type { DiskStatus } from '../disk/index.ts';
 import { AppDisk } from './app-disk.ts';
 import * as names from './names.ts';
-import type { App, BuildManifest, Release, ReleaseInfo } from './records.ts';
+import type { App, Release, ReleaseInfo } from './records.ts';
 import { describeRelease } from './release-policy.ts';
 import { ProcessSetup } from './process-setup.ts';
 import { appVitals, instanceViews, type AppVitals, type InstanceView } from './instance-views.ts';
@@ -90,6 +91,7 @@ export class Platform {
   readonly #runs: OneOffRuns;
   readonly #disk: AppDisk;
   readonly #deploys: DeployPipeline;
+  readonly #activation: Activation;
   #stopping = false;
 
   constructor(options: PlatformOptions) {
@@ -142,6 +144,15 @@ export class Platform {
         const current = this.#store.currentRelease(app);
         if (current !== null) await this.#activate(app, current);
       },
+    });
+    this.#activation = new Activation({
+      store: options.store,
+      apps: this.#apps,
+      hosts: this.#hosts,
+      setup: this.#setup,
+      disk: this.#disk,
+      cron: this.#cron,
+      appDir: (app) => this.#appDir(app),
     });
     this.#deploys = new DeployPipeline({
       stateDir: options.stateDir,
@@ -457,76 +468,8 @@ export class Platform {
   }
 
   /** Makes `release` serve (zero-downtime), without touching the store. */
-  async #activate(app: string, release: Release): Promise<void> {
-    if (release.buildId === null) throw new BerthError('BERTH_E_STATE', `v${release.version} has no build`, { status: 500 });
-    const build = this.#store.getBuild(release.buildId);
-    const manifest = await this.#setup.manifestOf(build);
-    const { plan, config } = manifest;
-    this.#disk.serving(app, config.resources.diskBytes);
-    const mounts = config.static.map((mount) => ({ prefix: mount.prefix, root: join(build.dir, mount.dir) }));
-    const settings = { ...siteSettings(config), staticAccess: await this.#staticAccess(app, build.dir) };
-    const state = this.#apps.of(app);
-    if (plan.kind === 'static') {
-      state.site = { ...settings, mounts, upstreams: null, fallbackRoot: plan.root };
-      await this.#hosts.publishRoutes();
-      await state.runner.stop().catch(() => {});
-      await this.#scheduleCron(app, release, build.dir, cronOf(manifest), async () => {
-        const user = await this.#setup.userOf(app);
-        const context = await this.#setup.processContext(app, user, build.dir, { plan, config });
-        return { user, env: this.#setup.releaseEnv(app, release, user, build.dir, plan, context), launcher: context.launcher };
-      });
-      return;
-    }
-    const formation = this.#store.getFormation(app);
-    const user = await this.#setup.userOf(app);
-    const context = await this.#setup.processContext(app, user, build.dir, { plan, config });
-    const env = this.#setup.releaseEnv(app, release, user, build.dir, plan, context);
-    await state.runner.activate({
-      user,
-      name: `v${release.version}`,
-      version: release.version,
-      dir: build.dir,
-      processes: release.processes,
-      scale: { ...config.scale, ...formation },
-      env,
-      healthPath: config.health.path,
-      mounts,
-      settings,
-      ...(context.launcher ? { launcher: context.launcher } : {}),
-      ...(context.choosePort ? { choosePort: context.choosePort } : {}),
-    });
-    await this.#scheduleCron(app, release, build.dir, cronOf(manifest), async () => ({ user, env, launcher: context.launcher }));
-  }
-
-  /**
-   * What the edge may serve of a release's static folders: files inside its
-   * build folder only (a folder the app turned into a link elsewhere is not
-   * served), owned by the app's user or readable by anyone.
-   */
-  async #staticAccess(app: string, buildDir: string): Promise<StaticAccess> {
-    // The edge compares `confine` as given, so it must be canonical. STATE/apps/NAME
-    // lies in root's folders (the app cannot replace it), so resolving it is safe;
-    // below it the folders are the app's, and are never resolved here.
-    const appDir = this.#appDir(app);
-    const below = relative(appDir, buildDir);
-    const confine = below.startsWith('..') || isAbsolute(below) ? buildDir : join(await realpath(appDir).catch(() => appDir), below);
-    return { confine, owner: this.#store.getApp(app).uid };
-  }
-
-  /** From now on the release's [cron] jobs run, in its build, with its environment, as the app's user. Never fails the release: it already serves. */
-  async #scheduleCron(
-    app: string,
-    release: Release,
-    dir: string,
-    jobs: readonly CronJobConfig[],
-    context: () => Promise<{ user: RunAs | null; env: Record<string, string>; launcher?: Launcher | undefined }>,
-  ): Promise<void> {
-    try {
-      const { user, env, launcher } = await context();
-      this.#cron.setRelease(app, { version: release.version, dir, env, user, jobs, ...(launcher ? { launcher } : {}) });
-    } catch (err) {
-      this.#apps.of(app).log.add('berth', `v${release.version}'s cron jobs are not scheduled: ${(err as Error).message}`);
-    }
+  #activate(app: string, release: Release): Promise<void> {
+    return this.#activation.activate(app, release);
   }
 
   /** The app's cron jobs as they are scheduled now (empty until a release with [cron] serves). */
@@ -790,9 +733,4 @@ export class Platform {
     this.#stopping = true;
     for (const [, state] of this.#apps.entries()) state.runner.kill();
   }
-}
-
-/** A build's cron jobs: berth.toml's and app.json's (their names never collide: the build refused that), by name. */
-function cronOf(manifest: BuildManifest): CronJobConfig[] {
-  return [...manifest.config.cron, ...(manifest.appJson?.cron ?? [])].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
