@@ -1,4 +1,4 @@
-import { chown, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../platform/atomic-file.ts';
 import { ensureDirectory } from '../safe-fs/index.ts';
@@ -86,8 +86,7 @@ export async function ensurePostgresTls(files: PostgresTlsFiles, issuer: Service
   if (certPem !== null && keyPem !== null && issuer.serviceCertificateIsCurrent({ certPem, keyPem }, names)) return false;
   const pair = await issuer.issueServiceCertificate(names);
   // Key first, then the certificate: a crash between them leaves a pair that does not match, which is issued again.
-  writeFileAtomic(files.key, pair.keyPem, server === null ? 0o600 : 0o640);
-  if (server !== null) await chown(files.key, self.uid, server.gid);
+  writeFileAtomic(files.key, pair.keyPem, server === null ? 0o600 : 0o640, server === null ? undefined : { uid: self.uid, gid: server.gid });
   writeFileAtomic(files.cert, pair.certPem, 0o644);
   return true;
 }
