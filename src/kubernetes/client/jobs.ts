@@ -1,7 +1,7 @@
 import { BerthError } from '../../errors.ts';
 import { escapeControls } from '../../terminal-text.ts';
 import type { KubeClient } from './client.ts';
-import { pollUntil, type WaitOptions } from './rollout.ts';
+import { waitForObject, type WaitOptions } from './rollout.ts';
 import type { KubeObject } from './resources.ts';
 
 export type JobState =
@@ -53,27 +53,18 @@ export async function jobLog(client: KubeClient, namespace: string, job: string,
  * be read.
  */
 export async function waitForJob(client: KubeClient, namespace: string, name: string, options: WaitOptions): Promise<KubeObject> {
-  let failed: string | undefined;
-  const result = await pollUntil(
-    async () => {
-      const job = await client.get('batch/v1', 'Job', namespace, name);
-      if (job === undefined) throw new BerthError('BERTH_E_KUBE_JOB_FAILED', `Job ${namespace}/${name} does not exist`, { status: 502, hint: 'it was deleted while berth waited for it' });
-      return job;
-    },
+  const waited = await waitForObject(
+    () => client.get('batch/v1', 'Job', namespace, name),
+    () => new BerthError('BERTH_E_KUBE_JOB_FAILED', `Job ${namespace}/${name} does not exist`, { status: 502, hint: 'it was deleted while berth waited for it' }),
     (job) => {
       const state = jobStatus(job as JobLike);
-      if (state.state === 'succeeded') return { done: true };
-      if (state.state === 'failed') {
-        failed = state.reason;
-        return { done: true };
-      }
-      return { done: false, reason: state.reason };
+      return state.state === 'succeeded' ? { state: 'done' } : { state: state.state === 'failed' ? 'failed' : 'pending', reason: state.reason };
     },
     options,
   );
-  if (failed === undefined && result.done) return result.value;
+  if (waited.outcome === 'done') return waited.value;
   // The controller's message may quote the app (a pod's termination message): escaped like any server text.
-  const why = failed !== undefined ? escapeControls(failed, { keepTabs: false }) : `did not finish in ${Math.round(options.timeoutMs / 1000)} s (${(result as { reason: string }).reason})`;
+  const why = waited.outcome === 'failed' ? escapeControls(waited.reason, { keepTabs: false }) : `did not finish in ${Math.round(options.timeoutMs / 1000)} s (${escapeControls(waited.reason, { keepTabs: false })})`;
   let log = '';
   try {
     // The app's own output: escaped, so it cannot drive the terminal that shows the hint.
@@ -81,5 +72,5 @@ export async function waitForJob(client: KubeClient, namespace: string, name: st
   } catch {
     // The log is a courtesy: a node that cannot be reached must not hide why the Job failed.
   }
-  throw new BerthError('BERTH_E_KUBE_JOB_FAILED', `Job ${namespace}/${name} ${failed === undefined ? why : `failed: ${why}`}`, { status: 502, hint: log === '' ? 'its pods\' logs are not available; berth logs --app NAME shows what reached berth' : `its last lines:\n${log}` });
+  throw new BerthError('BERTH_E_KUBE_JOB_FAILED', `Job ${namespace}/${name} ${waited.outcome === 'failed' ? `failed: ${why}` : why}`, { status: 502, hint: log === '' ? 'its pods\' logs are not available; berth logs --app NAME shows what reached berth' : `its last lines:\n${log}` });
 }

@@ -90,30 +90,53 @@ export async function pollUntil<T>(read: () => Promise<T>, decide: (value: T) =>
   }
 }
 
+export type WaitOutcome = { outcome: 'done'; value: KubeObject } | { outcome: 'failed'; reason: string } | { outcome: 'timeout'; reason: string };
+
+/**
+ * Reads an object until `judge` says it is done or failed, or the deadline
+ * passes; the waits for rollouts and Jobs differ only in what they read
+ * and how they judge it. `missing` is thrown when the object is gone.
+ */
+export async function waitForObject(
+  read: () => Promise<KubeObject | undefined>,
+  missing: () => BerthError,
+  judge: (object: KubeObject) => { state: 'done' } | { state: 'failed' | 'pending'; reason: string },
+  options: WaitOptions,
+): Promise<WaitOutcome> {
+  let failed: string | undefined;
+  const result = await pollUntil(
+    async () => {
+      const object = await read();
+      if (object === undefined) throw missing();
+      return object;
+    },
+    (object) => {
+      const verdict = judge(object);
+      if (verdict.state === 'pending') return { done: false, reason: verdict.reason };
+      if (verdict.state === 'failed') failed = verdict.reason;
+      return { done: true };
+    },
+    options,
+  );
+  if (failed !== undefined) return { outcome: 'failed', reason: failed };
+  return result.done ? { outcome: 'done', value: result.value } : { outcome: 'timeout', reason: result.reason };
+}
+
 /**
  * Waits for a Deployment's rollout to complete; throws
  * BERTH_E_KUBE_ROLLOUT_FAILED when it fails or the deadline passes.
  */
 export async function waitForRollout(client: KubeClient, namespace: string, name: string, options: WaitOptions): Promise<KubeObject> {
-  let failed: string | undefined;
-  const result = await pollUntil(
-    async () => {
-      const deployment = await client.get('apps/v1', 'Deployment', namespace, name);
-      if (deployment === undefined) throw new BerthError('BERTH_E_KUBE_ROLLOUT_FAILED', `Deployment ${namespace}/${name} does not exist`, { status: 502, hint: 'it was deleted while berth waited for its rollout' });
-      return deployment;
-    },
+  const waited = await waitForObject(
+    () => client.get('apps/v1', 'Deployment', namespace, name),
+    () => new BerthError('BERTH_E_KUBE_ROLLOUT_FAILED', `Deployment ${namespace}/${name} does not exist`, { status: 502, hint: 'it was deleted while berth waited for its rollout' }),
     (deployment) => {
       const state = rolloutStatus(deployment as DeploymentLike);
-      if (state.state === 'complete') return { done: true };
-      if (state.state === 'failed') {
-        failed = state.reason;
-        return { done: true };
-      }
-      return { done: false, reason: state.reason };
+      return state.state === 'complete' ? { state: 'done' } : { state: state.state === 'failed' ? 'failed' : 'pending', reason: state.reason };
     },
     options,
   );
-  if (failed !== undefined) throw new BerthError('BERTH_E_KUBE_ROLLOUT_FAILED', `the rollout of Deployment ${namespace}/${name} failed: ${escapeControls(failed, { keepTabs: false })}`, { status: 502, hint: 'the previous ReplicaSet keeps serving; berth ps shows the pods that are not ready' });
-  if (!result.done) throw new BerthError('BERTH_E_KUBE_ROLLOUT_FAILED', `the rollout of Deployment ${namespace}/${name} did not complete in ${Math.round(options.timeoutMs / 1000)} s: ${escapeControls(result.reason, { keepTabs: false })}`, { status: 504, hint: 'the previous ReplicaSet keeps serving; berth ps shows the pods that are not ready' });
-  return result.value;
+  if (waited.outcome === 'failed') throw new BerthError('BERTH_E_KUBE_ROLLOUT_FAILED', `the rollout of Deployment ${namespace}/${name} failed: ${escapeControls(waited.reason, { keepTabs: false })}`, { status: 502, hint: 'the previous ReplicaSet keeps serving; berth ps shows the pods that are not ready' });
+  if (waited.outcome === 'timeout') throw new BerthError('BERTH_E_KUBE_ROLLOUT_FAILED', `the rollout of Deployment ${namespace}/${name} did not complete in ${Math.round(options.timeoutMs / 1000)} s: ${escapeControls(waited.reason, { keepTabs: false })}`, { status: 504, hint: 'the previous ReplicaSet keeps serving; berth ps shows the pods that are not ready' });
+  return waited.value;
 }
