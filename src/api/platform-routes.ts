@@ -4,7 +4,7 @@ import type { DiskStatus } from '../disk/index.ts';
 import type { Platform } from '../platform/platform.ts';
 import { accessLineFormatter, parseAccessFormat } from '../platform/access-log.ts';
 import { formatLogLine, type LogLine } from '../platform/app-log.ts';
-import { logQueryFromParams } from '../platform/app-log-query.ts';
+import { lineMatches, logQueryFromParams, mergeLogLines } from '../platform/app-log-query.ts';
 import * as names from '../platform/names.ts';
 import { releaseView } from '../platform/release-policy.ts';
 import type { ApiRequest, ApiServer } from './api-server.ts';
@@ -110,6 +110,11 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
       const app = appOf(req);
       return { body: { releases: store.listReleases(app.name).map((r) => releaseView(r, app.currentVersion)) } };
     })
+    .add('GET', '/apps/:app/kubernetes/manifests', async (req) => {
+      const app = appOf(req);
+      const release = req.query.get('release');
+      return { body: { yaml: await platform.kubernetesManifests(app.name, release === null ? undefined : release) } };
+    })
     .add('POST', '/apps/:app/rollback', async (req) => {
       const app = appOf(req);
       const body = object(await req.json(), 'the request body');
@@ -178,7 +183,9 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
         if (text !== null) write(text);
       };
       if (!follow) {
-        const lines = await log.recent(query);
+        let lines = await log.recent(query);
+        // On a cluster the processes' output is in their pods: read now, merged by time.
+        if (!access && platform.cluster !== null) lines = mergeLogLines(lines, (await platform.podLogLines(app.name, query.limit)).filter((line) => lineMatches(line, query)), query.limit);
         return { stream: async (write) => void lines.forEach(writeLine(write)) };
       }
       return {

@@ -155,6 +155,19 @@ async function program(argv: readonly string[]): Promise<Command> {
     .option('--redis-admin-url <url>', 'provision redis add-ons on this server (an ACL admin; its default user must be off); default: a local redis-server berth runs itself. Prefer BERTH_REDIS_ADMIN_URL')
     .option('--backup-dir <dir>', 'where add-on backups are kept (default STATE/backups)')
     .option('--backup-copy-dir <dir>', 'also copy every good backup here (another disk or a mounted share)')
+    .option('--runtime <runtime>', 'where the apps run: local (this machine) or kubernetes (a cluster; README "On Kubernetes")', 'local')
+    .option('--kubeconfig <file>', "with --runtime kubernetes: the cluster and berth's credentials (a token or client certificate)")
+    .option('--kube-context <name>', "the kubeconfig's context to use (default: its current-context)")
+    .option('--namespace <name>', 'the namespace the apps go into; it must exist (default: berth)')
+    .option('--registry <host/prefix>', "where each build's image is pushed, HOST[:PORT]/PREFIX (apps go to PREFIX/APP); the cluster's nodes must be able to pull from it")
+    .option('--registry-ca <file>', "PEM CA certificates to trust for the registry's HTTPS")
+    .option('--registry-plain-http', 'talk to the registry over plain HTTP (a registry on a private network)')
+    .option('--registry-credentials-file <file>', "the registry's USERNAME:PASSWORD on one line, mode 0600")
+    .option('--base-image <lang=image>', 'the base image of node or python apps (default: the official slim images, pinned by digest)', collect, [])
+    .option('--ingress-class <name>', "the domains' Ingress class (default: the cluster's default class)")
+    .option('--cert-issuer <kind/name>', "certificates for domains from cert-manager: ClusterIssuer/NAME or Issuer/NAME (default: Ingresses without TLS)")
+    .option('--release-timeout <duration>', 'how long the release command may run on the cluster (default: 15m)')
+    .option('--rollout-timeout <duration>', 'how long a release may take to roll out on the cluster (default: 10m)')
     .action(async (opts: ServerCommandOptions) => {
       const { server } = await import('./server.ts');
       const { parseBuildOptions } = await import('./build-options.ts');
@@ -167,6 +180,8 @@ async function program(argv: readonly string[]): Promise<Command> {
       const disk = parseDiskOptions({ defaultDisk: opts.defaultDisk, checkInterval: opts.diskCheckInterval });
       const https = opts.https === undefined ? null : parseListenAddress(opts.https);
       const tls = https === null ? null : await httpsOptions(opts);
+      const { parseKubernetesFlags } = await import('./kubernetes-options.ts');
+      const kubernetes = parseKubernetesFlags(opts);
       await server({
         https,
         acme: tls?.acme ?? null,
@@ -189,6 +204,7 @@ async function program(argv: readonly string[]): Promise<Command> {
         metrics: opts.metrics === undefined ? null : parseListenAddress(opts.metrics),
         metricsWithoutToken: metricsWithoutToken(opts),
         addons: addonOptions(opts, log),
+        kubernetes,
         log,
       });
     });
@@ -314,6 +330,19 @@ interface ServerCommandOptions {
   metrics?: string;
   metricsWithoutToken?: boolean;
   dashboard?: string;
+  runtime: string;
+  kubeconfig?: string;
+  kubeContext?: string;
+  namespace?: string;
+  registry?: string;
+  registryCa?: string;
+  registryPlainHttp?: boolean;
+  registryCredentialsFile?: string;
+  baseImage: string[];
+  ingressClass?: string;
+  certIssuer?: string;
+  releaseTimeout?: string;
+  rolloutTimeout?: string;
 }
 
 function metricsWithoutToken(opts: ServerCommandOptions): boolean {

@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ApiServer } from '../api/api-server.ts';
 import { registerGitRoutes } from '../api/git-routes.ts';
@@ -25,6 +26,10 @@ import type { AcmePolling, AcmeSettings, EdgeCertificates, RenewalPolicy } from 
 import { onShutdown } from './shutdown.ts';
 import { listenNamingFlag } from './listen-flag.ts';
 import { urlOf } from './listen-url.ts';
+import { BerthError } from '../errors.ts';
+import type { KubernetesSettings } from './kubernetes-options.ts';
+import type { KubeRuntime } from '../kubernetes/index.ts';
+import type { AddonKind, AddonProvider } from '../addons/index.ts';
 
 export interface ServerOptions {
   readonly stateDir: string;
@@ -71,6 +76,8 @@ export interface ServerOptions {
     readonly backupDir: string | null;
     readonly backupCopyDir: string | null;
   };
+  /** Run the apps on a Kubernetes cluster (--runtime kubernetes and its flags); null: on this machine. */
+  readonly kubernetes?: KubernetesSettings | null;
 }
 
 // Apps inherit only what they need from the daemon's environment: never its
@@ -170,6 +177,19 @@ export async function server(options: ServerOptions): Promise<void> {
   });
   // Every app's log drains, fed by its logs as the platform makes them.
   const drains = new LogDrains({ store, log: options.log });
+  // The cluster, when the apps run on one: reached (and the namespace found) before anything listens.
+  let cluster: KubeRuntime | null = null;
+  if (options.kubernetes) {
+    try {
+      cluster = await openCluster(options.kubernetes, stateDir, options.instanceLimits ?? DEFAULT_INSTANCE_LIMITS);
+    } catch (err) {
+      await opened.sandboxes?.close();
+      store.close();
+      lock.release();
+      throw err;
+    }
+    options.log(`apps run on ${cluster.description}`);
+  }
   const platform = new Platform({
     containment,
     stateDir,
@@ -186,6 +206,7 @@ export async function server(options: ServerOptions): Promise<void> {
     logWatcher: drains,
     onEvent: (event) => metrics.record(event),
     disk: options.disk ?? { defaultBytes: DEFAULT_DISK_BYTES, checkIntervalMs: DISK_CHECK_INTERVAL_MS },
+    cluster,
   });
   observers.push((batch) => platform.recordAccess(batch.records));
   // Before anything listens: whatever still runs as an app's user now is a leftover.
@@ -199,7 +220,7 @@ export async function server(options: ServerOptions): Promise<void> {
   const addons = new AddonService({
     stateDir,
     platform,
-    providers: createAddonProviders({
+    providers: onCluster(cluster !== null, addonSettings, createAddonProviders({
       stateDir,
       postgresAdminUrl: addonSettings.postgresAdminUrl,
       redisAdminUrl: addonSettings.redisAdminUrl,
@@ -207,7 +228,7 @@ export async function server(options: ServerOptions): Promise<void> {
       supervisorMarker: addonMarker,
       serviceAddress: opened.sandboxes?.serviceAddress ?? null,
       log: options.log,
-    }),
+    })),
     backupDir: addonSettings.backupDir === null ? undefined : resolve(addonSettings.backupDir),
     backupCopyDir: addonSettings.backupCopyDir === null ? null : resolve(addonSettings.backupCopyDir),
     log: options.log,
@@ -235,6 +256,7 @@ export async function server(options: ServerOptions): Promise<void> {
     await platform.stop();
     await addons.close();
     await opened.sandboxes?.close();
+    await cluster?.close();
     await drains.close();
     store.close();
     lock.release();
@@ -297,4 +319,43 @@ export async function server(options: ServerOptions): Promise<void> {
       process.exit(130);
     },
   );
+}
+
+/** The Kubernetes runtime from the server's flags: credentials read, the cluster reached, the layer cache under STATE/oci. */
+async function openCluster(settings: KubernetesSettings, stateDir: string, defaults: ResourceLimits): Promise<KubeRuntime> {
+  const { KubeRuntime, loadKubeconfig } = await import('../kubernetes/index.ts');
+  const { LayerCache } = await import('../oci/index.ts');
+  const { readRegistryCredentials } = await import('./kubernetes-options.ts');
+  const connection = await loadKubeconfig(settings.kubeconfig, settings.context === undefined ? {} : { context: settings.context });
+  const credentials = settings.registry.credentialsFile === undefined ? undefined : await readRegistryCredentials(settings.registry.credentialsFile);
+  // STATE/oci: root's (STATE is), the layer cache below it.
+  await mkdir(join(stateDir, 'oci'), { recursive: true, mode: 0o700 });
+  return KubeRuntime.open({
+    connection,
+    settings: { namespace: settings.namespace, ingressClass: settings.ingressClass, certIssuer: settings.certIssuer, defaults, releaseTimeoutSeconds: settings.releaseTimeoutSeconds },
+    registry: { host: settings.registry.host, prefix: settings.registry.prefix, plainHttp: settings.registry.plainHttp, caFile: settings.registry.caFile, credentials },
+    bases: settings.bases,
+    cache: await LayerCache.open(join(stateDir, 'oci', 'cache')),
+    rolloutTimeoutMs: settings.rolloutTimeoutMs,
+  });
+}
+
+/**
+ * On a cluster, an add-on server on this machine is out of the pods' reach:
+ * the local PostgreSQL and Redis (no admin URL) and SQLite (a file in the
+ * app's folder here) refuse, saying what to use instead.
+ */
+function onCluster(cluster: boolean, settings: { postgresAdminUrl: string | null; redisAdminUrl: string | null }, providers: Record<AddonKind, AddonProvider>): Record<AddonKind, AddonProvider> {
+  if (!cluster) return providers;
+  const refuse = (provider: AddonProvider, hint: string): AddonProvider => ({
+    ...provider,
+    start: async () => {
+      throw new BerthError('BERTH_E_KUBE_UNSUPPORTED', `${provider.kind} add-ons on this machine are out of reach of the apps' pods`, { status: 422, hint });
+    },
+  });
+  return {
+    postgres: settings.postgresAdminUrl !== null ? providers.postgres : refuse(providers.postgres, 'Start berth server with --postgres-admin-url (BERTH_POSTGRES_ADMIN_URL) naming a PostgreSQL the cluster can reach (a managed database, or one in the cluster).'),
+    redis: settings.redisAdminUrl !== null ? providers.redis : refuse(providers.redis, 'Start berth server with --redis-admin-url (BERTH_REDIS_ADMIN_URL) naming a Redis the cluster can reach.'),
+    sqlite: refuse(providers.sqlite, 'A pod has no lasting disk of the app\'s: use a postgres add-on on an admin URL instead.'),
+  };
 }

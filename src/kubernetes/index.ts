@@ -10,15 +10,12 @@ export { processDeployment, webService, webDisruptionBudget, SERVICE_PORT } from
 export { releaseJob, cronJob } from './manifests/jobs.ts';
 export { domainIngress } from './manifests/ingress.ts';
 export { APP_UID } from './manifests/pod.ts';
-export { LABEL_APP, LABEL_MANAGED_BY, LABEL_RELEASE, LABEL_PROCESS, LABEL_CRON, MANAGED_BY, ANNOTATION_CONFIG_HASH, ANNOTATION_RELEASE_ID, ANNOTATION_NAME } from './manifests/labels.ts';
-export { appLabel, joinName, objectName, configSecretName, labelPart, MAX_LABEL, MAX_CRONJOB_NAME } from './manifests/names.ts';
+export { LABEL_APP, LABEL_MANAGED_BY, LABEL_RELEASE, LABEL_PROCESS, LABEL_CRON, MANAGED_BY, ANNOTATION_CONFIG_HASH, ANNOTATION_RELEASE_ID, ANNOTATION_NAME, ANNOTATION_RESTARTED_AT } from './manifests/labels.ts';
+export { appLabel, joinName, objectName, configSecretName, labelPart, exactLabel, exactSubdomain, MAX_LABEL, MAX_CRONJOB_NAME } from './manifests/names.ts';
 export type { KubeObject, ObjectMeta, Json } from './manifests/object.ts';
 // The client that applies them, waits and prunes (see "Kubernetes: the
-// client"). Its prune choice (objectsToPrune, PRUNABLE_KINDS) and the one
-// above were written side by side; until the runtime is wired in, the
-// door exports the manifests' (which also spares a CronJob's Jobs), and
-// the client's stays inside pruneApp. One KubeObject: the manifests'
-// objects are the client's input.
+// client"); pruneApp decides with the manifests' objectsToPrune. One
+// KubeObject: the manifests' objects are the client's input.
 export { parseKubeconfig, loadKubeconfig, connectionFrom, type KubeconfigSpec, type KubeConnection } from './client/index.ts';
 export { KubeClient, FIELD_MANAGER, type KubeClientOptions } from './client/index.ts';
 export { KINDS, pickApiVersion, objectPath, collectionPath, describe, labelSelector } from './client/index.ts';
@@ -27,3 +24,6 @@ export { applyObjects, appLabels, listAppObjects, pruneApp, type AppliedObject }
 export { rolloutStatus, waitForRollout, pollUntil, realClock, type RolloutState, type Clock, type WaitOptions } from './client/index.ts';
 export { jobStatus, waitForJob, jobLog, jobPods, type JobState } from './client/index.ts';
 export { podSummary, appPods, type PodSummary } from './client/index.ts';
+// The runtime the platform runs apps through when `berth server --runtime kubernetes` (see "The runtime seam").
+export { KubeRuntime, ImageMaker, parseRegistryPrefix, parseBaseImages, DEFAULT_BASE_IMAGES, deploymentOf, containerArgv, checkCronZones, releaseSecretName, WEB_PORT } from './runtime/index.ts';
+export type { KubeRuntimeOptions, ActivateOptions, PodLog, PushRegistry, BaseLanguage, ImageRequest, ClusterRelease, ClusterSettings } from './runtime/index.ts';

@@ -112,6 +112,6 @@ export class Activation {
 }
 
 /** A build's cron jobs: berth.toml's and app.json's (their names never collide: the build refused that), by name. */
-function cronOf(manifest: BuildManifest): CronJobConfig[] {
+export function cronOf(manifest: BuildManifest): CronJobConfig[] {
   return [...manifest.config.cron, ...(manifest.appJson?.cron ?? [])].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -42,6 +42,11 @@ export function lineMatches(line: LogLine, query: Pick<LogQuery, 'process' | 'si
   return true;
 }
 
+/** Two sets of lines (each oldest first) as one, oldest first, the most recent `limit` kept. */
+export function mergeLogLines(a: readonly LogLine[], b: readonly LogLine[], limit: number): LogLine[] {
+  return [...a, ...b].map((line, i) => ({ line, i })).sort((x, y) => x.line.at - y.line.at || x.i - y.i).slice(-limit).map(({ line }) => line);
+}
+
 const DURATION = /^(\d{1,9})(s|m|h|d)$/;
 const UNIT_MS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 // A date, or a date and time with an optional zone (without one, the reader's local time).

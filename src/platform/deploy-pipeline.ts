@@ -51,7 +51,9 @@ export interface DeployPipelineOptions {
   /** True once the daemon is stopping: no release starts serving. */
   readonly stopping: () => boolean;
   /** Makes the release serve (zero-downtime), without touching the store. */
-  readonly activate: (app: string, release: Release) => Promise<void>;
+  readonly activate: (app: string, release: Release, log: (line: string) => void) => Promise<void>;
+  /** The release command runs inside `activate` (a cluster's release Job), not here. */
+  readonly releasePhaseInActivation: boolean;
   /** Where the app answers. */
   readonly url: (app: string) => string;
 }
@@ -171,9 +173,11 @@ export class DeployPipeline {
       // A build that ended after the stop began: no release command, no instances.
       if (this.#options.stopping()) throw new BerthError('BERTH_E_STOPPING', 'the server is stopping', { status: 503, hint: 'Deploy again once it runs again.' });
       // A deploy's predeploy first, then the release command (Dokku's order).
-      if (release.kind === 'deploy') await this.#appJson.runPredeploy(app, release, log);
-      await this.#runReleaseCommand(app, release, log);
-      await this.#options.activate(app, release);
+      if (!this.#options.releasePhaseInActivation) {
+        if (release.kind === 'deploy') await this.#appJson.runPredeploy(app, release, log);
+        await this.#runReleaseCommand(app, release, log);
+      }
+      await this.#options.activate(app, release, log);
     } catch (err) {
       this.#store.markRelease(release.id, 'failed');
       log(`v${release.version} failed: ${(err as Error).message}`);

@@ -17,6 +17,9 @@ import type { Containment } from './containment.ts';
 import { appVariables, type AppVariable } from './app-variables.ts';
 import { DeployPipeline, type PlatformEvent } from './deploy-pipeline.ts';
 import { Activation } from './activation.ts';
+import { ClusterActivation, podLogLines } from './cluster-activation.ts';
+import type { KubeRuntime } from '../kubernetes/index.ts';
+import type { LogLine } from './app-log-query.ts';
 import { OneOffRuns, type OneOffRun, type RunOutcome, type RunRequest, type RunView } from './one-off-runs.ts';
 import type { DiskStatus } from '../disk/index.ts';
 import { AppDisk } from './app-disk.ts';
@@ -72,6 +75,8 @@ export interface PlatformOptions {
   readonly buildEnv?: Readonly<Record<string, string>>;
   /** Each app's disk: the limit unless its berth.toml sets one (null: none), and how often every app is measured. */
   readonly disk?: { readonly defaultBytes: number | null; readonly checkIntervalMs: number };
+  /** Run the apps on this Kubernetes cluster instead of this machine (`--runtime kubernetes`); absent: here. */
+  readonly cluster?: KubeRuntime | null;
 }
 
 /**
@@ -92,6 +97,8 @@ export class Platform {
   readonly #disk: AppDisk;
   readonly #deploys: DeployPipeline;
   readonly #activation: Activation;
+  /** The apps' runtime when it is a cluster (cluster-activation.ts); null: this machine. */
+  readonly #cluster: ClusterActivation | null;
   #stopping = false;
 
   constructor(options: PlatformOptions) {
@@ -154,6 +161,7 @@ export class Platform {
       cron: this.#cron,
       appDir: (app) => this.#appDir(app),
     });
+    this.#cluster = options.cluster ? new ClusterActivation({ store: options.store, setup: this.#setup, runtime: options.cluster }) : null;
     this.#deploys = new DeployPipeline({
       stateDir: options.stateDir,
       store: options.store,
@@ -166,7 +174,8 @@ export class Platform {
       log: options.log,
       emit: (event) => this.#emit(event),
       stopping: () => this.#stopping,
-      activate: (app, release) => this.#activate(app, release),
+      activate: (app, release, log) => this.#cluster === null ? this.#activate(app, release) : this.#cluster.activate(app, release, { log, releasePhase: true, restart: false }),
+      releasePhaseInActivation: this.#cluster !== null,
       url: (app) => this.url(app),
     });
   }
@@ -414,6 +423,11 @@ export class Platform {
         await state.log.close();
         await state.access.close();
       }
+      // On a cluster, its objects go first: a destroy that cannot reach the cluster keeps the app, to be tried again.
+      if (this.#cluster !== null) {
+        const removed = await this.#cluster.remove(name);
+        if (removed.length > 0) this.#options.log(`${name}: removed from the cluster: ${removed.join(', ')}`);
+      }
       // Its network goes once nothing of it runs (a namespace still in use would linger).
       await this.#setup.containment.remove(name).catch((err: Error) => this.#options.log(`${name}: cannot take its network down: ${err.message}`));
       // Every process of the app's user goes (whatever escaped its instance's
@@ -467,9 +481,28 @@ export class Platform {
     }
   }
 
-  /** Makes `release` serve (zero-downtime), without touching the store. */
-  #activate(app: string, release: Release): Promise<void> {
+  /** Makes `release` serve (zero-downtime), without touching the store; on a cluster `restart` rolls every pod. */
+  #activate(app: string, release: Release, restart = false): Promise<void> {
+    if (this.#cluster !== null) return this.#cluster.activate(app, release, { log: (line) => this.#apps.of(app).log.add('berth', line), releasePhase: false, restart });
     return this.#activation.activate(app, release);
+  }
+
+  /** Where the apps run: null on this machine, else the cluster's description. */
+  get cluster(): string | null {
+    return this.#cluster?.runtime.description ?? null;
+  }
+
+  /** The objects of a release (default: the current one) as YAML, for GitOps (`berth k8s manifests`). */
+  kubernetesManifests(app: string, version: number | string | undefined): Promise<string> {
+    if (this.#cluster === null) throw notOnCluster('berth k8s manifests', 'Start berth server with --runtime kubernetes; the manifests name the images it pushes.');
+    const release = version === undefined ? this.#requireCurrent(app) : this.#store.getRelease(app, version);
+    return this.#cluster.manifests(app, release);
+  }
+
+  /** The last `tail` lines of each of the app's pods as app log lines (on a cluster; none on one machine, where the app log has them). */
+  async podLogLines(app: string, tail: number): Promise<LogLine[]> {
+    this.#store.getApp(app);
+    return this.#cluster === null ? [] : podLogLines(await this.#cluster.logs(app, tail));
   }
 
   /** The app's cron jobs as they are scheduled now (empty until a release with [cron] serves). */
@@ -599,7 +632,7 @@ export class Platform {
   }
 
   restart(app: string, actor: string): Promise<void> {
-    return auditedAsync(this.#store, actor, 'restart', app, () => this.#apps.serially(app, async () => this.#activate(app, this.#requireCurrent(app))));
+    return auditedAsync(this.#store, actor, 'restart', app, () => this.#apps.serially(app, async () => this.#activate(app, this.#requireCurrent(app), true)));
   }
 
   // ---- one-off runs (berth run) ------------------------------------------
@@ -614,6 +647,7 @@ export class Platform {
     this.#store.getApp(app);
     if (request.argv.length === 0 || request.argv[0] === '') throw new BerthError('BERTH_E_USAGE', 'a run needs a command', { hint: `berth run --app ${app} -- COMMAND [ARGS...]` });
     if (this.#stopping) throw new BerthError('BERTH_E_STOPPING', 'the server is stopping', { status: 503, hint: 'Run it again once the server runs again.' });
+    if (this.#cluster !== null) throw notOnCluster('berth run', `Run it in a pod of the release: kubectl -n ${this.#cluster.runtime.settings.namespace} exec -it deploy/${app}--web -- COMMAND (or kubectl run with the image berth releases --app ${app} shows).`);
     const release = this.#store.currentRelease(app);
     if (release === null || release.buildId === null) {
       throw new BerthError('BERTH_E_NO_RELEASE', `${app} has no release yet, so there is nothing to run a command in`, { status: 409, hint: `Deploy it first (berth deploy --app ${app}, or git push), then run the command.` });
@@ -656,6 +690,7 @@ export class Platform {
   /** The app's instances: state, release, pid, port, how the last one of each slot ended, and what each uses against its limits (null outside a sandbox); then its one-off runs. */
   instances(app: string): Promise<InstanceView[]> {
     this.#store.getApp(app);
+    if (this.#cluster !== null) return this.#cluster.instances(app);
     const runner = this.#apps.get(app)?.runner;
     return instanceViews(runner?.formation, runner?.current?.name ?? null, this.#runs.list(app));
   }
@@ -673,11 +708,22 @@ export class Platform {
   // ---- domains ----------------------------------------------------------
 
   addDomain(app: string, hostname: string, actor: string): Promise<string[]> {
-    return this.#hosts.addDomain(app, hostname, actor);
+    return this.#onDomains(app, () => this.#hosts.addDomain(app, hostname, actor));
   }
 
   removeDomain(app: string, value: string, actor: string): Promise<string[]> {
-    return this.#hosts.removeDomain(app, value, actor);
+    return this.#onDomains(app, () => this.#hosts.removeDomain(app, value, actor));
+  }
+
+  /** On a cluster the domains are the app's Ingresses: the serving release is applied again with them. */
+  async #onDomains(app: string, change: () => Promise<string[]>): Promise<string[]> {
+    if (this.#cluster === null) return change();
+    return this.#apps.serially(app, async () => {
+      const domains = await change();
+      const current = this.#store.currentRelease(app);
+      if (current !== null) await this.#activate(app, current);
+      return domains;
+    });
   }
 
   domains(app: string): string[] {
@@ -699,8 +745,12 @@ export class Platform {
     return this.#hosts.domainDetails(app);
   }
 
-  /** Where the app answers: its host under the base domain, with the edge's port unless it is HTTP's own (80). */
+  /** Where the app answers: its host under the base domain, with the edge's port unless it is HTTP's own (80); on a cluster its first domain, else its Service. */
   url(app: string): string {
+    if (this.#cluster !== null) {
+      const domain = this.#store.listDomains(app)[0];
+      return domain === undefined ? `the Service ${app}--web in namespace ${this.#cluster.runtime.settings.namespace} (add a domain for an Ingress: berth domains add)` : `http://${domain.hostname}`;
+    }
     return this.#hosts.url(app);
   }
 
@@ -733,4 +783,9 @@ export class Platform {
     this.#stopping = true;
     for (const [, state] of this.#apps.entries()) state.runner.kill();
   }
+}
+
+/** Something berth does on one machine that it does not do on a cluster. */
+function notOnCluster(what: string, hint: string): BerthError {
+  return new BerthError('BERTH_E_KUBE_UNSUPPORTED', `${what} is not available when apps run on Kubernetes`, { status: 422, hint });
 }

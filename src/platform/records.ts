@@ -27,6 +27,8 @@ export interface Build {
   readonly dir: string;
   readonly status: BuildStatus;
   readonly logPath: string;
+  /** Its OCI image by digest (REGISTRY/PATH@sha256:…) once the Kubernetes runtime pushed it; null otherwise. */
+  readonly image: string | null;
   /**
    * What the build was detected as and its berth.toml, recorded from the
    * upload before the app could change it; what every release of the build
@@ -62,6 +64,8 @@ export interface ReleaseInfo {
   readonly status: ReleaseStatus;
   readonly configKeys: readonly string[];
   readonly processes: readonly ReleaseProcess[];
+  /** The image it ran on Kubernetes (by digest); null on one machine. */
+  readonly image: string | null;
 }
 
 /** A release with the config snapshot it runs with (values are secrets). */

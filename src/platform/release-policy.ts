@@ -204,5 +204,7 @@ export function releaseView(release: ReleaseInfo, currentVersion: number | null)
     createdAt: release.createdAt,
     current: release.version === currentVersion,
     configKeys: release.configKeys,
+    // On Kubernetes: the image it ran, by digest (absent on one machine).
+    ...(release.image === null ? {} : { image: release.image }),
   };
 }

@@ -15,9 +15,9 @@ const REDACTED = '[redacted]';
 
 export const APP_SELECT = `SELECT a.name, a.created_at, a.uid, a.deploy_branch, r.version AS current_version
   FROM apps a LEFT JOIN releases r ON r.id = a.current_release_id`;
-export const BUILD_SELECT = `SELECT b.id, a.name AS app, b.created_at, b.source_digest, b.dir, b.status, b.log_path, b.plan_json, b.app_config_json, b.app_json
+export const BUILD_SELECT = `SELECT b.id, a.name AS app, b.created_at, b.source_digest, b.dir, b.status, b.log_path, b.plan_json, b.app_config_json, b.app_json, b.image
   FROM builds b JOIN apps a ON a.id = b.app_id`;
-export const RELEASE_SELECT = `SELECT r.id, a.name AS app, r.version, r.created_at, r.kind, r.description, r.build_id, r.config_json, r.processes_json, r.status
+export const RELEASE_SELECT = `SELECT r.id, a.name AS app, r.version, r.created_at, r.kind, r.description, r.build_id, r.config_json, r.processes_json, r.status, r.image
   FROM releases r JOIN apps a ON a.id = r.app_id`;
 export const DOMAIN_SELECT = `SELECT d.hostname, a.name AS app, d.created_at FROM domains d JOIN apps a ON a.id = d.app_id`;
 
@@ -40,6 +40,7 @@ export function toBuild(row: Row): Build {
     dir: String(row.dir),
     status: String(row.status) as BuildStatus,
     logPath: String(row.log_path),
+    image: row.image === null || row.image === undefined ? null : String(row.image),
     // Written by the store from values berth made, never from app input: parsed, not re-validated.
     manifest:
       row.plan_json === null || row.app_config_json === null
@@ -65,6 +66,7 @@ export function toRelease(row: Row): Release {
     status: String(row.status) as ReleaseStatus,
     configKeys: Object.keys(config),
     processes: JSON.parse(String(row.processes_json)) as ReleaseProcess[],
+    image: row.image === null || row.image === undefined ? null : String(row.image),
     config,
   };
 }

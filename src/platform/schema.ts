@@ -334,6 +334,11 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (app_id, key)
   ) STRICT, WITHOUT ROWID;
   `,
+  // The Kubernetes runtime: a build's image (pushed once, by digest) and the image each release ran.
+  `
+  ALTER TABLE builds ADD COLUMN image TEXT NULL;
+  ALTER TABLE releases ADD COLUMN image TEXT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -426,6 +426,17 @@ export class Store {
     });
   }
 
+  /** The build's image, pushed by the Kubernetes runtime (REGISTRY/PATH@sha256:HEX). */
+  setBuildImage(id: number, image: string): Build {
+    this.#run('UPDATE builds SET image = ? WHERE id = ?', requireText('image', image), id);
+    return this.getBuild(id);
+  }
+
+  /** The image a release runs on Kubernetes, recorded once it is known (before its rollout, so a failed one says what it tried). */
+  setReleaseImage(id: number, image: string): void {
+    this.#run('UPDATE releases SET image = ? WHERE id = ?', requireText('image', image), id);
+  }
+
   #writeManifest(id: number, manifest: BuildManifest): void {
     this.#run('UPDATE builds SET plan_json = ?, app_config_json = ?, app_json = ? WHERE id = ?', JSON.stringify(manifest.plan), JSON.stringify(manifest.config), manifest.appJson ? JSON.stringify(manifest.appJson) : null, id);
   }

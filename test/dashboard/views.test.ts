@@ -25,8 +25,8 @@ test('samples become columns', () => {
   );
 });
 
-const build = (id: number, at: string, status: Build['status'] = 'succeeded'): Build => ({ id, app: 'shop', createdAt: at, sourceDigest: `${id}abcdef0123`, dir: `/b/${id}`, status, logPath: '', manifest: null });
-const release = (version: number, kind: ReleaseInfo['kind'], buildId: number): ReleaseInfo => ({ id: version, app: 'shop', version, createdAt: '', kind, description: `${kind} ${version}`, buildId, status: 'succeeded', configKeys: [], processes: [] });
+const build = (id: number, at: string, status: Build['status'] = 'succeeded'): Build => ({ id, app: 'shop', createdAt: at, sourceDigest: `${id}abcdef0123`, dir: `/b/${id}`, status, logPath: '', manifest: null, image: null });
+const release = (version: number, kind: ReleaseInfo['kind'], buildId: number): ReleaseInfo => ({ id: version, app: 'shop', version, createdAt: '', kind, description: `${kind} ${version}`, buildId, status: 'succeeded', configKeys: [], processes: [], image: null });
 
 test('deploy history: builds newest first, each with the deploy release it made', () => {
   const builds = [build(1, '2026-01-01T00:00:00.000Z'), build(2, '2026-01-01T01:00:00.000Z', 'failed'), build(3, '2026-01-01T02:00:00.000Z')];

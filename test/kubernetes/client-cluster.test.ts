@@ -26,7 +26,7 @@ before(async () => {
     // Jobs named fail-* fail, other Jobs succeed, everything else runs and is ready.
     fateOf: (pod) => {
       const job = pod.metadata.labels?.['job-name'];
-      if (job === undefined) return pod.metadata.labels?.['app.kubernetes.io/component'] === 'stuck' ? 'pending' : 'ready';
+      if (job === undefined) return pod.metadata.labels?.['berth.dev/process'] === 'stuck' ? 'pending' : 'ready';
       return job.startsWith('fail-') ? 'fail' : 'succeed';
     },
     logs: (_ns, pod) => `running migrations for ${pod}\nerror: relation "users" already exists\n`,
@@ -37,11 +37,11 @@ before(async () => {
 });
 
 function labels(app: string, component?: string): Record<string, string> {
-  return { ...appLabels(app), ...(component === undefined ? {} : { 'app.kubernetes.io/component': component }) };
+  return { ...appLabels(app), ...(component === undefined ? {} : { 'berth.dev/process': component }) };
 }
 
 function deployment(app: string, name: string, replicas: number, image = 'registry.test/shop@sha256:' + 'a'.repeat(64)): KubeObject {
-  const selector = { 'app.kubernetes.io/name': app, 'app.kubernetes.io/component': name };
+  const selector = { 'app.kubernetes.io/name': app, 'berth.dev/process': name };
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -66,7 +66,7 @@ function appSet(app: string, replicas: number, config: Record<string, string> = 
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 'web', namespace: NS, labels: labels(app, 'web') },
-      spec: { selector: { 'app.kubernetes.io/name': app, 'app.kubernetes.io/component': 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
+      spec: { selector: { 'app.kubernetes.io/name': app, 'berth.dev/process': 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
     },
   ];
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BerthError } from '../../src/errors.ts';
-import { apiError, collectionPath, jobStatus, labelSelector, loadKubeconfig, objectPath, objectsToPrune, parseKubeconfig, pickApiVersion, podSummary, pollUntil, rolloutStatus, type Clock, type KubeObject, type RequestContext } from '../../src/kubernetes/client/index.ts';
+import { apiError, collectionPath, jobStatus, labelSelector, loadKubeconfig, objectPath, parseKubeconfig, pickApiVersion, podSummary, pollUntil, rolloutStatus, type Clock, type KubeObject, type RequestContext } from '../../src/kubernetes/client/index.ts';
 import { forApply } from '../../src/kubernetes/client/resources.ts';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
@@ -215,10 +215,10 @@ test('job status: conditions decide, failed pods beyond backoffLimit fail it bef
 
 test('pods: phase, readiness, restarts summed, node, process type, why a container waits', () => {
   assert.deepEqual(podSummary({
-    metadata: { name: 'web-abc', labels: { 'app.kubernetes.io/component': 'web' } },
+    metadata: { name: 'web-abc', labels: { 'berth.dev/process': 'web', 'berth.dev/release': 'v3' } },
     spec: { nodeName: 'n1' },
     status: { phase: 'Running', startTime: '2026-01-01T00:00:00Z', conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: [{ restartCount: 2 }, { restartCount: 1 }] },
-  }), { name: 'web-abc', process: 'web', phase: 'Running', ready: true, restarts: 3, node: 'n1', startedAt: '2026-01-01T00:00:00Z', waiting: undefined });
+  }), { name: 'web-abc', process: 'web', release: 'v3', phase: 'Running', ready: true, restarts: 3, node: 'n1', startedAt: '2026-01-01T00:00:00Z', waiting: undefined });
   const crashing = podSummary({ metadata: { name: 'w' }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'False' }], containerStatuses: [{ restartCount: 5, state: { waiting: { reason: 'CrashLoopBackOff' } } }] } });
   assert.equal(crashing.ready, false);
   assert.equal(crashing.waiting, 'CrashLoopBackOff');
@@ -227,18 +227,9 @@ test('pods: phase, readiness, restarts summed, node, process type, why a contain
   assert.equal(podSummary({ metadata: { name: 'w', deletionTimestamp: '2026-01-01T00:00:00Z' }, status: { phase: 'Running' } }).phase, 'Terminating');
   assert.equal(podSummary({ metadata: { name: 'w' } }).phase, 'Unknown');
   assert.equal(podSummary({ metadata: { name: 'w' }, status: { containerStatuses: [{ state: { terminated: { reason: 'OOMKilled' } } }] } }).waiting, 'OOMKilled');
+  assert.equal(podSummary({ metadata: { name: 'c', labels: { 'berth.dev/cron': 'nightly' } } }).process, 'cron:nightly', "a cron job's pod says which job");
 });
 
-test('prune: what is not wanted goes, workloads first; matched by kind, namespace and name; objects already going are left', () => {
-  const o = (kind: string, name: string, apiVersion = 'v1', extra: Record<string, unknown> = {}): KubeObject => ({ apiVersion, kind, metadata: { name, namespace: 'shop', ...extra } });
-  const found = [o('Secret', 'cfg'), o('Service', 'web'), o('Secret', 'old'), o('Deployment', 'worker', 'apps/v1'), o('CronJob', 'nightly', 'batch/v1beta1'), o('Deployment', 'web', 'apps/v1'), o('Job', 'gone', 'batch/v1', { deletionTimestamp: 'x' })];
-  const wanted = [o('Secret', 'cfg'), o('Deployment', 'web', 'apps/v1'), o('CronJob', 'nightly', 'batch/v1')];
-  assert.deepEqual(objectsToPrune(found, wanted).map((object) => `${object.kind}/${object.metadata.name}`), ['Deployment/worker', 'Service/web', 'Secret/old']);
-  // Same name, other namespace or kind: not the same object.
-  assert.deepEqual(objectsToPrune([o('Service', 'cfg')], [o('Secret', 'cfg')]).length, 1);
-  assert.deepEqual(objectsToPrune([o('Secret', 'cfg')], [{ kind: 'Secret', metadata: { name: 'cfg', namespace: 'blog' } }]).length, 1);
-  assert.deepEqual(objectsToPrune([], wanted), []);
-});
 
 function fakeClock(): Clock & { slept: number[] } {
   let now = 1_000_000;

@@ -13,6 +13,7 @@ import { registerCache } from './cache.ts';
 import { registerDomains } from './domains.ts';
 import { registerDrains } from './drains.ts';
 import { registerKeys } from './keys.ts';
+import { registerKubernetes } from './kubernetes.ts';
 import { registerLogin } from './login.ts';
 import { registerLogs } from './logs.ts';
 import { registerProcesses } from './processes.ts';
@@ -48,6 +49,7 @@ export function registerRemoteCommands(cli: Command, io: RemoteIo, options: Remo
   registerDrains(cli, ctx);
   registerDomains(cli, ctx);
   registerCache(cli, ctx);
+  registerKubernetes(cli, ctx);
   registerTokens(cli, ctx);
   registerKeys(cli, ctx);
   registerCron(cli, ctx);

@@ -8,10 +8,18 @@ import { cell, formatJson, formatTable, formatTime } from './table.ts';
 
 /** Newest first, as the API answers; the release serving traffic shows as "current". */
 export function releasesTable(releases: readonly Release[]): string {
+  // On Kubernetes each release names its image (the digest's first 12 hex digits).
+  const images = releases.some((release) => release.image !== undefined);
   return formatTable(
-    ['RELEASE', 'STATUS', 'KIND', 'CREATED', 'DESCRIPTION'],
-    releases.map((release) => [release.name, release.current ? 'current' : release.status, release.kind, formatTime(release.createdAt), release.description]),
+    ['RELEASE', 'STATUS', 'KIND', 'CREATED', ...(images ? ['IMAGE'] : []), 'DESCRIPTION'],
+    releases.map((release) => [release.name, release.current ? 'current' : release.status, release.kind, formatTime(release.createdAt), ...(images ? [release.image === undefined ? '-' : shortImage(release.image)] : []), release.description]),
   );
+}
+
+/** REGISTRY/PATH@sha256:HEX → sha256:first-12 (the whole reference is in --json). */
+function shortImage(image: string): string {
+  const at = image.lastIndexOf('@');
+  return at === -1 ? image : image.slice(at + 1, at + 8 + 12);
 }
 
 /** `berth releases --app NAME` and `berth rollback [vN] --app NAME`. */

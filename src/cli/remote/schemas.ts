@@ -24,6 +24,7 @@ export const ReleaseSchema = z.object({
   createdAt: time,
   current: z.boolean(),
   configKeys: z.array(z.string()).optional(),
+  image: z.string().optional(),
 });
 export type Release = z.infer<typeof ReleaseSchema>;
 

@@ -1,6 +1,8 @@
 import { BerthError } from '../../errors.ts';
 import type { KubeClient } from './client.ts';
-import { describe, objectPath, PRUNABLE_KINDS, pickApiVersion, type KubeObject } from './resources.ts';
+import { LABEL_APP, LABEL_MANAGED_BY, MANAGED_BY } from '../manifests/labels.ts';
+import { objectsToPrune, PRUNABLE_KINDS } from '../manifests/prune.ts';
+import { describe, objectPath, pickApiVersion, type KubeObject } from './resources.ts';
 
 export interface AppliedObject {
   object: string;
@@ -34,24 +36,9 @@ export async function applyObjects(client: KubeClient, objects: readonly KubeObj
   return objects.map((object) => ({ object: describe(object), resourceVersion: applied.get(object)?.metadata.resourceVersion }));
 }
 
-/** berth's labels on every object of an app: what a prune and `berth ps` select by. */
+/** berth's labels on every object of an app (`app`: its label form, appLabel()): what a prune and `berth ps` select by. */
 export function appLabels(app: string): Record<string, string> {
-  return { 'app.kubernetes.io/name': app, 'app.kubernetes.io/managed-by': 'berth' };
-}
-
-/**
- * Which of the objects found should go: those not in `wanted`. Pure, so the
- * choice is tested without a cluster. Objects are matched by kind,
- * namespace and name (not apiVersion: a CronJob applied at batch/v1beta1 is
- * the same object when read at batch/v1).
- */
-export function objectsToPrune(found: readonly KubeObject[], wanted: readonly Pick<KubeObject, 'kind' | 'metadata'>[]): KubeObject[] {
-  const keep = new Set(wanted.map((object) => `${object.kind}/${object.metadata.namespace ?? ''}/${object.metadata.name}`));
-  const order = (kind: string) => (PRUNABLE_KINDS as readonly string[]).indexOf(kind);
-  return found
-    .filter((object) => !keep.has(`${object.kind}/${object.metadata.namespace ?? ''}/${object.metadata.name}`))
-    .filter((object) => object.metadata.deletionTimestamp === undefined)
-    .sort((a, b) => order(a.kind) - order(b.kind));
+  return { [LABEL_APP]: app, [LABEL_MANAGED_BY]: MANAGED_BY };
 }
 
 /** Every object of the kinds berth prunes that carries the app's labels, in one namespace. */
@@ -70,9 +57,13 @@ export async function listAppObjects(client: KubeClient, namespace: string, app:
  * objects, and objects someone else made for this app, stay.
  */
 export async function pruneApp(client: KubeClient, options: { namespace: string; app: string; wanted: readonly Pick<KubeObject, 'kind' | 'metadata'>[]; served: ReadonlySet<string> }): Promise<string[]> {
-  const found = await listAppObjects(client, options.namespace, options.app, options.served);
+  const found = (await listAppObjects(client, options.namespace, options.app, options.served)).filter((object) => object.metadata.deletionTimestamp === undefined);
+  const byKey = new Map(found.map((object) => [`${object.kind}/${object.metadata.name}`, object]));
+  // The manifests' rule decides (only berth's kinds and labels, never a CronJob's own Jobs).
+  const doomed = objectsToPrune(options.app, options.wanted, found.map((object) => ({ kind: object.kind, name: object.metadata.name, labels: object.metadata.labels ?? {} })));
   const deleted: string[] = [];
-  for (const object of objectsToPrune(found, options.wanted)) {
+  for (const { kind, name } of doomed) {
+    const object = byKey.get(`${kind}/${name}`)!;
     if (await client.delete(object)) deleted.push(describe(object));
   }
   return deleted;

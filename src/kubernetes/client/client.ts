@@ -180,11 +180,11 @@ export class KubeClient {
   }
 
   /** What a container of a pod printed, at most `limitBytes`. */
-  async podLog(namespace: string, pod: string, options: { container?: string; tailLines?: number; limitBytes?: number } = {}): Promise<string> {
+  async podLog(namespace: string, pod: string, options: { container?: string; tailLines?: number; limitBytes?: number; timestamps?: boolean } = {}): Promise<string> {
     const path = `/api/v1/namespaces/${checkName(namespace, 'the namespace')}/pods/${checkName(pod, 'the pod name')}/log`;
     const limit = options.limitBytes ?? 256 * 1024;
     const sent = await this.send('GET', path, { verb: 'get', resource: 'pods/log', group: '', namespace, object: `the log of pod ${namespace}/${pod}` }, {
-      query: { container: options.container, tailLines: options.tailLines?.toString(), limitBytes: String(limit) },
+      query: { container: options.container, tailLines: options.tailLines?.toString(), limitBytes: String(limit), timestamps: options.timestamps === true ? 'true' : undefined },
       maxBytes: limit + 64 * 1024,
     });
     return sent.text;

@@ -1,12 +1,15 @@
 import type { KubeClient } from './client.ts';
 import type { KubeObject } from './resources.ts';
+import { LABEL_CRON, LABEL_PROCESS, LABEL_RELEASE } from '../manifests/labels.ts';
 import { appLabels } from './apply.ts';
 
 /** One pod as `berth ps` shows it. */
 export interface PodSummary {
   name: string;
-  /** The process type, from the app.kubernetes.io/component label ('' when absent). */
+  /** The process type (berth.dev/process: "web", "release"), "cron:NAME" for a cron job's pod, '' when neither. */
   process: string;
+  /** The release it runs ("v3", from berth.dev/release), '' when absent. */
+  release: string;
   /** Pending, Running, Succeeded, Failed, Unknown, or Terminating once deleted. */
   phase: string;
   ready: boolean;
@@ -31,10 +34,12 @@ interface PodLike {
 export function podSummary(pod: PodLike): PodSummary {
   const status = pod.status ?? {};
   const containers = status.containerStatuses ?? [];
+  const labels = pod.metadata.labels ?? {};
   const waiting = containers.map((container) => container.state?.waiting?.reason ?? container.state?.terminated?.reason).find((reason) => reason !== undefined && reason !== '');
   return {
     name: pod.metadata.name,
-    process: pod.metadata.labels?.['app.kubernetes.io/component'] ?? '',
+    process: labels[LABEL_PROCESS] ?? (labels[LABEL_CRON] === undefined ? '' : `cron:${labels[LABEL_CRON]}`),
+    release: labels[LABEL_RELEASE] ?? '',
     phase: pod.metadata.deletionTimestamp !== undefined ? 'Terminating' : status.phase ?? 'Unknown',
     ready: (status.conditions ?? []).some((condition) => condition.type === 'Ready' && condition.status === 'True'),
     restarts: containers.reduce((sum, container) => sum + (container.restartCount ?? 0), 0),

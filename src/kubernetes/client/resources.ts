@@ -36,7 +36,6 @@ export const KINDS: Readonly<Record<string, KindInfo>> = {
 };
 
 /** The kinds a prune looks at, in the order they are deleted: what runs first, what it uses last. */
-export const PRUNABLE_KINDS = ['CronJob', 'Job', 'Deployment', 'PodDisruptionBudget', 'Ingress', 'Service', 'ConfigMap', 'Secret'] as const;
 
 export type ManagedKind = keyof typeof KINDS;
 

@@ -17,6 +17,9 @@ export const ANNOTATION_NAME = 'berth.dev/name';
 /** On pod templates: a hash of the config vars, so a config change alone rolls the pods. */
 export const ANNOTATION_CONFIG_HASH = 'berth.dev/config-hash';
 
+/** On pod templates: when `berth restart` asked for fresh pods (absent until the first restart). */
+export const ANNOTATION_RESTARTED_AT = 'berth.dev/restarted-at';
+
 export type Labels = Readonly<Record<string, string>>;
 
 /** What every object of the app carries. */

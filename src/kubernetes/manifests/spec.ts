@@ -30,6 +30,12 @@ export interface AppDeployment {
   readonly configHash: string;
   /** The Ingress class; null leaves it to the cluster's default class. */
   readonly ingressClass: string | null;
+  /**
+   * The last `berth restart` (an ISO time) on every pod template, so a
+   * restart rolls the pods; it must be carried on every later apply
+   * (dropping it would roll them again). Absent or null: never restarted.
+   */
+  readonly restartedAt?: string | null;
 }
 
 export interface ProcessSpec {
@@ -120,6 +126,7 @@ export function resolveDeployment(spec: AppDeployment): ResolvedDeployment {
   if (!Number.isSafeInteger(spec.release.version) || spec.release.version < 1) invalid(`release version ${spec.release.version} is not a positive integer`, 'Releases are numbered v1, v2, …');
   if (!Number.isInteger(spec.webPort) || spec.webPort < 1 || spec.webPort > 65535) invalid(`web port ${spec.webPort} is not a port`, 'Use 1 to 65535 (berth uses 5000).');
   if (spec.ingressClass !== null) exactSubdomain(spec.ingressClass, 'ingress class');
+  if (spec.restartedAt != null && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/.test(spec.restartedAt)) invalid(`restart time ${JSON.stringify(spec.restartedAt)} is not an ISO time`, 'Pass new Date().toISOString().');
   if (!/^[0-9a-f]{64}$/.test(spec.configHash)) invalid('the config hash is not a sha256 hex digest', 'Set configHash to configHash(vars).');
 
   const processes = spec.processes.map((p) => {

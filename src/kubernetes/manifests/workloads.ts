@@ -1,4 +1,4 @@
-import { ANNOTATION_CONFIG_HASH, ANNOTATION_NAME, ANNOTATION_RELEASE_ID, appLabels, LABEL_PROCESS, processSelector } from './labels.ts';
+import { ANNOTATION_CONFIG_HASH, ANNOTATION_NAME, ANNOTATION_RELEASE_ID, ANNOTATION_RESTARTED_AT, appLabels, LABEL_PROCESS, processSelector } from './labels.ts';
 import type { KubeObject } from './object.ts';
 import { podSpec, webProbes } from './pod.ts';
 import type { ResolvedDeployment } from './spec.ts';
@@ -47,7 +47,12 @@ export function processDeployment(resolved: ResolvedDeployment, process: Process
       template: {
         metadata: {
           labels: { ...appLabels(app, spec.release.version), [LABEL_PROCESS]: process.label },
-          annotations: { [ANNOTATION_RELEASE_ID]: spec.release.id, [ANNOTATION_NAME]: process.spec.name, [ANNOTATION_CONFIG_HASH]: spec.configHash },
+          annotations: {
+            [ANNOTATION_RELEASE_ID]: spec.release.id,
+            [ANNOTATION_NAME]: process.spec.name,
+            [ANNOTATION_CONFIG_HASH]: spec.configHash,
+            ...(spec.restartedAt ? { [ANNOTATION_RESTARTED_AT]: spec.restartedAt } : {}),
+          },
         },
         spec: podSpec(resolved, {
           name: process.label,
