@@ -321,8 +321,15 @@ test('releases: pending with the next version, the config snapshot taken at crea
     status: 'pending',
     configKeys: ['FOO'],
     processes: WEB,
+    image: null,
     config: { FOO: 'one' },
   });
+  // The Kubernetes runtime records the build's image and the image each release ran.
+  const image = `registry.example.com/apps/shop@sha256:${'b'.repeat(64)}`;
+  assert.equal(store.setBuildImage(build.id, image).image, image);
+  store.setReleaseImage(v1.id, image);
+  assert.equal(store.getRelease('shop', 1).image, image);
+  assert.equal(store.listReleases('shop')[0]!.image, image);
   store.setConfig('shop', { FOO: 'two' });
   assert.deepEqual(store.getRelease('shop', 1).config, { FOO: 'one' }, 'a release is immutable: later config changes do not touch it');
   const v2 = store.createRelease('shop', { kind: 'config', description: 'Set FOO', buildId: build.id, processes: WEB });
