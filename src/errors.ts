@@ -128,7 +128,7 @@ export const ERROR_CODES = {
   BERTH_E_KUBE_FORBIDDEN: "berth's account lacks an RBAC permission it needs on the cluster (403)",
   BERTH_E_KUBE_INVALID: 'the Kubernetes API server refused an object as invalid; nothing of the set was applied',
   BERTH_E_KUBE_CONFLICT: 'the Kubernetes API server refused a change because of a conflict (409)',
-  BERTH_E_KUBE_UNSUPPORTED: 'the cluster does not serve the kind or API version an object uses',
+  BERTH_E_KUBE_UNSUPPORTED: 'the cluster does not serve the kind or API version an object uses, or berth does not do this when apps run on Kubernetes',
   BERTH_E_KUBE_API: 'the Kubernetes API server answered with an error berth has no better code for',
   BERTH_E_KUBE_ROLLOUT_FAILED: 'a Deployment did not finish rolling out: its progress deadline passed or berth stopped waiting',
   BERTH_E_KUBE_JOB_FAILED: 'a Job failed (its pods failed up to the backoff limit, or its deadline passed) or did not finish in time',
