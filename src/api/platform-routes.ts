@@ -190,7 +190,15 @@ export function registerPlatformRoutes(api: ApiServer, platform: Platform): void
       }
       return {
         stream: async (write, closed) => {
-          const stop = await log.recentThenFollow(query, writeLine(write));
+          const stopLog = await log.recentThenFollow(query, writeLine(write));
+          // On a cluster the processes' output is in their pods: read every few seconds beside it.
+          const stopPods = access ? () => {} : platform.followPodLogs(app.name, (line) => {
+            if (lineMatches(line, query)) writeLine(write)(line);
+          });
+          const stop = () => {
+            stopLog();
+            stopPods();
+          };
           if (closed.aborted) return stop();
           await new Promise<void>((resolve) =>
             closed.addEventListener('abort', () => {

@@ -1,8 +1,10 @@
 import { isAbsolute } from 'node:path';
+import { parseCronSchedule } from '../build/index.ts';
 import { BerthError } from '../errors.ts';
 import { KubeRuntime, type ClusterRelease, type PodLog } from '../kubernetes/index.ts';
 import { cronOf } from './activation.ts';
 import type { LogLine } from './app-log-query.ts';
+import type { CronJobView } from './cron-scheduler.ts';
 import type { InstanceView } from './instance-views.ts';
 import type { ProcessSetup } from './process-setup.ts';
 import type { Build, BuildManifest, Release } from './records.ts';
@@ -104,8 +106,58 @@ export class ClusterActivation {
     }));
   }
 
+  /** The serving release's cron jobs, each with its next slot (the CronJob controller runs them; which one runs now is its business). */
+  cronJobs(app: string, now: number): CronJobView[] {
+    const current = this.#deps.store.currentRelease(app);
+    const manifest = current?.buildId == null ? null : this.#deps.store.getBuild(current.buildId).manifest;
+    if (manifest === null || manifest === undefined) return [];
+    return cronOf(manifest).map((job) => {
+      let next: number | null = null;
+      try {
+        next = parseCronSchedule(job.schedule, job.timezone).nextAfter(now);
+      } catch {
+        // Checked at build time; an older build's schedule this berth refuses shows without a next run.
+      }
+      return { name: job.name, schedule: job.schedule, timezone: job.timezone, command: job.command, timeoutMs: job.timeoutMs, nextRun: next === null ? null : new Date(next).toISOString(), running: null };
+    });
+  }
+
   logs(app: string, tail: number): Promise<PodLog[]> {
     return this.#deps.runtime.logs(app, tail);
+  }
+
+  /**
+   * Follows the app's pods by reading their last lines every `intervalMs`
+   * and passing on those newer than the last one seen of the same pod (the
+   * kubelet's time, to the millisecond). A pod that prints more than 500
+   * lines between two reads loses the oldest of them here; the pod's own
+   * log keeps them. Returns the stop.
+   */
+  followLogs(app: string, onLine: (line: LogLine) => void, intervalMs = 2000): () => void {
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    const seen = new Map<string, number>();
+    const read = async () => {
+      try {
+        const lines = podLogLines(await this.#deps.runtime.logs(app, seen.size === 0 ? 100 : 500));
+        const newest = new Map(seen);
+        for (const line of lines) {
+          if (stopped) return;
+          if (line.at <= (seen.get(line.source) ?? -1)) continue;
+          onLine(line);
+          newest.set(line.source, Math.max(line.at, newest.get(line.source) ?? -1));
+        }
+        for (const [source, at] of newest) seen.set(source, at);
+      } catch {
+        // A cluster that cannot be read for a moment: the next read tries again.
+      }
+      if (!stopped) timer = setTimeout(() => void read(), intervalMs);
+    };
+    void read();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
   }
 
   /** The build's image, made and pushed the first time a release of it rolls out, then reused. */

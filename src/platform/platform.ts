@@ -499,6 +499,12 @@ export class Platform {
     return this.#cluster.manifests(app, release);
   }
 
+  /** On a cluster, the pods' new lines as they come (read every 2 s); the stop. On one machine nothing: the app log has them. */
+  followPodLogs(app: string, onLine: (line: LogLine) => void): () => void {
+    this.#store.getApp(app);
+    return this.#cluster === null ? () => {} : this.#cluster.followLogs(app, onLine);
+  }
+
   /** The last `tail` lines of each of the app's pods as app log lines (on a cluster; none on one machine, where the app log has them). */
   async podLogLines(app: string, tail: number): Promise<LogLine[]> {
     this.#store.getApp(app);
@@ -508,6 +514,7 @@ export class Platform {
   /** The app's cron jobs as they are scheduled now (empty until a release with [cron] serves). */
   cronJobs(app: string): CronJobView[] {
     this.#store.getApp(app);
+    if (this.#cluster !== null) return this.#cluster.cronJobs(app, (this.#options.now ?? Date.now)());
     return this.#cron.jobs(app);
   }
 

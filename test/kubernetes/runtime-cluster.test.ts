@@ -102,6 +102,10 @@ test('a deploy builds an image, pushes it, runs the release Job, applies the obj
   const ps = (await apiCall(daemon, 'GET', '/apps/shop/ps')).json;
   const instances = ps.instances ?? ps;
   assert.ok(Array.isArray(instances) && instances.length === 1 && instances[0].state === 'ready' && instances[0].release === 'v1', JSON.stringify(ps));
+  const cron = (await apiCall(daemon, 'GET', '/apps/shop/cron')).json.jobs;
+  assert.equal(cron.length, 1);
+  assert.equal(cron[0].name, 'nightly');
+  assert.match(cron[0].nextRun, /T03:00:00\.000Z$/, 'the next slot, as the CronJob controller will run it (UTC)');
 });
 
 test('a config change is a new release: a new Secret, the pods rolled for it, the old Secret pruned', async () => {
@@ -184,6 +188,14 @@ test('rollback applies an earlier release: its image, its config', async () => {
 test('logs read the pods; manifests print the release as YAML without secret values; run and local add-ons are refused', async () => {
   const logs = await apiCall(daemon, 'GET', '/apps/shop/logs?lines=50');
   assert.match(typeof logs.json === 'string' ? logs.json : JSON.stringify(logs.json), /hello from shop--web-/);
+  // Following: berth's lines and, every few seconds, the pods' new ones.
+  const abort = new AbortController();
+  const followed = await fetch(`${daemon.api}/apps/shop/logs?follow=1&lines=1`, { headers: { authorization: `Bearer ${daemon.token}` }, signal: abort.signal });
+  const reader = followed.body!.getReader();
+  let text = '';
+  for (let i = 0; i < 100 && !/web\.[a-z0-9]+ \| hello from shop--web-/.test(text); i++) text += new TextDecoder().decode((await reader.read()).value ?? new Uint8Array());
+  abort.abort();
+  assert.match(text, /web\.[a-z0-9]+ \| hello from shop--web-/, 'a pod line arrives while following, its source the type and pod');
 
   const home = await mkdtemp(join(tmpdir(), 'berth-kube-cli-'));
   cleanups.after(() => rm(home, { recursive: true, force: true }));
