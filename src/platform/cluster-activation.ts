@@ -32,6 +32,9 @@ export interface ClusterActivateOptions {
 
 export class ClusterActivation {
   readonly #deps: ClusterActivationDeps;
+  /** Each app's pods as last read, for the dashboard's summaries (which cannot wait on the cluster). */
+  readonly #lastPods = new Map<string, { at: number; views: InstanceView[] }>();
+  readonly #refreshing = new Set<string>();
 
   constructor(deps: ClusterActivationDeps) {
     this.#deps = deps;
@@ -86,11 +89,28 @@ export class ClusterActivation {
 
   /** Every object berth made for the app goes (a destroy). */
   remove(app: string): Promise<string[]> {
+    this.#lastPods.delete(app);
     return this.#deps.runtime.remove(app);
+  }
+
+  /** The app's pods as last read (at most 5 s ago when asked often: each call older than that reads them again in the background). */
+  instanceStates(app: string): Array<{ name: string; state: string }> {
+    const last = this.#lastPods.get(app);
+    if ((last === undefined || Date.now() - last.at > 5000) && !this.#refreshing.has(app)) {
+      this.#refreshing.add(app);
+      void this.instances(app).catch(() => {}).finally(() => this.#refreshing.delete(app));
+    }
+    return last?.views ?? [];
   }
 
   /** The app's pods as `berth ps` rows. */
   async instances(app: string): Promise<InstanceView[]> {
+    const views = await this.#instances(app);
+    this.#lastPods.set(app, { at: Date.now(), views });
+    return views;
+  }
+
+  async #instances(app: string): Promise<InstanceView[]> {
     // A release Job's or cron job's pod shows while it runs, as a run would on one machine; finished, it is the Job's record.
     const pods = (await this.#deps.runtime.pods(app)).filter((pod) => !(pod.process === 'release' || pod.process.startsWith('cron:')) || pod.phase === 'Running' || pod.phase === 'Pending');
     return pods.map((pod) => ({

@@ -691,6 +691,7 @@ export class Platform {
   /** Each instance's name and state, without measuring anything (the dashboard's summaries). */
   instanceStates(app: string): Array<{ name: string; state: string }> {
     this.#store.getApp(app);
+    if (this.#cluster !== null) return this.#cluster.instanceStates(app);
     return this.#apps.get(app)?.runner.formation?.instances().map((instance) => ({ name: instance.name, state: instance.state })) ?? [];
   }
 
