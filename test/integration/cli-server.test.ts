@@ -57,6 +57,10 @@ test('the real CLI drives a real daemon: login, create, deploy Node and Flask, c
   assert.equal(JSON.parse(releases.output).releases.length, 2);
   const rollback = await berth(['rollback', 'v1', '--app', 'shop'], env);
   assert.equal(rollback.code, 0, rollback.output);
+  // Kubernetes manifests need the Kubernetes runtime: refused on one machine, saying how.
+  const manifests = await berth(['k8s', 'manifests', '--app', 'shop'], env);
+  assert.equal(manifests.code, 1, manifests.output);
+  assert.match(manifests.output, /BERTH_E_KUBE_UNSUPPORTED[\s\S]*--runtime kubernetes/);
 
   assert.equal((await berth(['scale', 'web=2', '--app', 'shop'], env)).code, 0);
   const ps = await berth(['ps', '--app', 'shop', '--json'], env);
