@@ -3,7 +3,7 @@
 // "Kubernetes: the objects").
 export { appObjects } from './manifests/app-objects.ts';
 export { resolveDeployment, kubernetesSchedule, type AppDeployment, type ProcessSpec, type Resources, type DomainSpec, type TlsMode, type CronSpec, type ResolvedDeployment } from './manifests/spec.ts';
-export { configSecret, configHash } from './manifests/secret.ts';
+export { configSecret, configHash, registryPullSecret, pullSecretName } from './manifests/secret.ts';
 export { renderManifests } from './manifests/yaml.ts';
 export { objectsToPrune, PRUNABLE_KINDS, type FoundObject } from './manifests/prune.ts';
 export { processDeployment, webService, webDisruptionBudget, SERVICE_PORT } from './manifests/workloads.ts';

@@ -3,7 +3,7 @@
 // checked against the Kubernetes API schemas.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appObjects, configSecret, configHash, type KubeObject } from '../../src/kubernetes/index.ts';
+import { appObjects, configSecret, configHash, pullSecretName, registryPullSecret, type KubeObject } from '../../src/kubernetes/index.ts';
 import { cpuQuantity, memoryQuantity } from '../../src/kubernetes/manifests/pod.ts';
 import { assertAllValid, assertValidObject } from './schema.ts';
 import { DIGEST, fullApp, VARS, webOnly } from './fixtures.ts';
@@ -217,6 +217,27 @@ test('the config Secret: Opaque, base64 data in sorted key order, the hash annot
   assert.equal(s.metadata.labels['berth.dev/release'], 'v12');
   assert.equal(s.metadata.annotations['berth.dev/config-hash'], configHash({ ZED: 'last', DATABASE_URL: 'postgres://u:p@db/app', UNICODE: 'grüße ✓', EMPTY: '' }));
   assert.ok(!JSON.stringify(appObjects(fullApp())).includes('s3cret'), 'no value reaches the other objects');
+});
+
+test('a private registry: one pull Secret per app (dockerconfigjson), named by every pod template, valid', () => {
+  const spec = { ...fullApp(), imagePullSecret: pullSecretName('shop') };
+  const secret = registryPullSecret(spec, 'registry.example.com:5000', { username: 'robot', password: 'pa:ss' });
+  assertValidObject(secret);
+  const s = secret as unknown as J;
+  assert.equal(s.metadata.name, 'shop--registry');
+  assert.equal(s.type, 'kubernetes.io/dockerconfigjson');
+  const config = JSON.parse(Buffer.from(s.data['.dockerconfigjson'], 'base64').toString());
+  assert.deepEqual(config.auths['registry.example.com:5000'], { username: 'robot', password: 'pa:ss', auth: Buffer.from('robot:pa:ss').toString('base64') });
+  const objects = appObjects(spec);
+  assertAllValid(objects);
+  const templates = objects.flatMap((o) => {
+    const spec = o.spec as J;
+    return o.kind === 'Deployment' || o.kind === 'Job' ? [spec.template.spec] : o.kind === 'CronJob' ? [spec.jobTemplate.spec.template.spec] : [];
+  });
+  assert.ok(templates.length >= 4);
+  for (const pod of templates) assert.deepEqual(pod.imagePullSecrets, [{ name: 'shop--registry' }]);
+  assert.ok(!JSON.stringify(objects).includes('pa:ss'), 'the password is only in the pull Secret');
+  assert.equal((appObjects(fullApp()).find((o) => o.kind === 'Deployment')!.spec as J).template.spec.imagePullSecrets, undefined, 'none without credentials');
 });
 
 test('the config hash: the same for the same vars in any order, different for any change of a key or a value', () => {

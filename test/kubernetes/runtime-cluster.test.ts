@@ -28,12 +28,13 @@ let registry: TestRegistry;
 let stateDir: string;
 let daemon: Daemon;
 let source: string;
+let credentialsFile: string;
 /** Releases ("v5") whose release Job pods fail, and whose web pods never become ready. */
 const failingReleases = new Set<string>();
 const stuckReleases = new Set<string>();
 
 async function serverArgs(): Promise<string[]> {
-  return ['--runtime', 'kubernetes', '--kubeconfig', cluster.kubeconfig, '--namespace', NS, '--registry', `${registry.host}/apps`, '--registry-plain-http', '--base-image', `node=${registry.host}/base/busybox:latest`, '--rollout-timeout', '90s'];
+  return ['--runtime', 'kubernetes', '--kubeconfig', cluster.kubeconfig, '--namespace', NS, '--registry', `${registry.host}/apps`, '--registry-ca', registry.caFile!, '--registry-credentials-file', credentialsFile, '--base-image', `node=${registry.host}/base/busybox:latest`, '--rollout-timeout', '90s'];
 }
 
 async function start(): Promise<Daemon> {
@@ -53,13 +54,16 @@ before(async () => {
     logs: (_ns, pod) => `${new Date().toISOString()} hello from ${pod}\n`,
   });
   assert.equal((await cluster.call('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } })).status, 201);
-  registry = await startRegistry(cleanups);
-  const client = await RegistryClient.open({ registry: registry.host, plainHttp: true });
+  // A private registry: TLS with its own CA, a user and password.
+  registry = await startRegistry(cleanups, { tls: true, users: { robot: 'pull-and-push' } });
+  const client = await RegistryClient.open({ registry: registry.host, caFile: registry.caFile, credentials: { username: 'robot', password: 'pull-and-push' } });
   cleanups.after(() => client.close());
   await pushBase(cleanups, client, 'base/busybox');
   const root = await mkdtemp(join(tmpdir(), 'berth-kube-runtime-'));
   cleanups.after(() => rm(root, { recursive: true, force: true }));
   stateDir = join(root, 'state');
+  credentialsFile = join(root, 'registry-credentials');
+  await writeFile(credentialsFile, 'robot:pull-and-push\n', { mode: 0o600 });
   source = join(root, 'src');
   await mkdir(source);
   await writeFile(join(source, 'Procfile'), 'web: node server.js --port $PORT\nrelease: node migrate.js\n');
@@ -97,7 +101,11 @@ test('a deploy builds an image, pushes it, runs the release Job, applies the obj
   assert.deepEqual(await names(`/apis/batch/v1/namespaces/${NS}/jobs`), ['shop--release-v1']);
   assert.deepEqual(await names(`/apis/batch/v1beta1/namespaces/${NS}/cronjobs`), ['shop--cron-nightly'], 'a CronJob at the version 1.20 serves');
   assert.deepEqual(await names(`/apis/policy/v1beta1/namespaces/${NS}/poddisruptionbudgets`), ['shop--web']);
-  assert.deepEqual(await names(`/api/v1/namespaces/${NS}/secrets`), ['shop--config-v1']);
+  assert.deepEqual(await names(`/api/v1/namespaces/${NS}/secrets`), ['shop--config-v1', 'shop--registry']);
+  assert.deepEqual(web.spec.template.spec.imagePullSecrets, [{ name: 'shop--registry' }], 'the pods pull from the private registry with its credentials');
+  const pull = (await cluster.call('GET', `/api/v1/namespaces/${NS}/secrets/shop--registry`)).json;
+  assert.equal(pull.type, 'kubernetes.io/dockerconfigjson');
+  assert.equal(JSON.parse(Buffer.from(pull.data['.dockerconfigjson'], 'base64').toString()).auths[registry.host].username, 'robot');
 
   const ps = (await apiCall(daemon, 'GET', '/apps/shop/ps')).json;
   const instances = ps.instances ?? ps;
@@ -115,7 +123,7 @@ test('a config change is a new release: a new Secret, the pods rolled for it, th
   const after = await deployment();
   assert.notEqual(after.spec.template.metadata.annotations['berth.dev/config-hash'], before.spec.template.metadata.annotations['berth.dev/config-hash']);
   assert.equal(after.spec.template.spec.containers[0].envFrom[0].secretRef.name, 'shop--config-v2');
-  assert.deepEqual(await names(`/api/v1/namespaces/${NS}/secrets`), ['shop--config-v2']);
+  assert.deepEqual(await names(`/api/v1/namespaces/${NS}/secrets`), ['shop--config-v2', 'shop--registry']);
   const secret = (await cluster.call('GET', `/api/v1/namespaces/${NS}/secrets/shop--config-v2`)).json;
   assert.equal(Buffer.from(secret.data.GREETING, 'base64').toString(), 'hello');
   // The release phase ran for it too (as on Heroku and on one machine); the image was not made again.

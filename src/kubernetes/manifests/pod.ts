@@ -69,6 +69,7 @@ export function podSpec(resolved: ResolvedDeployment, container: ContainerOption
     enableServiceLinks: false,
     restartPolicy,
     terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
+    ...(spec.imagePullSecret ? { imagePullSecrets: [{ name: spec.imagePullSecret }] } : {}),
     securityContext: {
       runAsNonRoot: true,
       runAsUser: APP_UID,

@@ -3,7 +3,7 @@ import { BerthError } from '../../errors.ts';
 import { ANNOTATION_CONFIG_HASH, ANNOTATION_RELEASE_ID, appLabels } from './labels.ts';
 import type { KubeObject } from './object.ts';
 import type { AppDeployment } from './spec.ts';
-import { appLabel, exactLabel, exactSubdomain } from './names.ts';
+import { appLabel, exactLabel, exactSubdomain, objectName } from './names.ts';
 
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 
@@ -51,5 +51,33 @@ export function configSecret(spec: AppDeployment, vars: Readonly<Record<string, 
     },
     type: 'Opaque',
     data,
+  };
+}
+
+/** The name berth gives an app's image pull Secret. */
+export function pullSecretName(app: string): string {
+  return objectName(appLabel(app), ['registry']);
+}
+
+/**
+ * The Secret the app's pods pull its image with: the registry berth pushes
+ * to and the credentials berth pushes with, as the kubelet reads them
+ * (kubernetes.io/dockerconfigjson). One per app, so it carries the app's
+ * labels and goes with the app.
+ */
+export function registryPullSecret(spec: AppDeployment, registry: string, credentials: { readonly username: string; readonly password: string }): KubeObject {
+  const auth = Buffer.from(`${credentials.username}:${credentials.password}`, 'utf8').toString('base64');
+  const config = JSON.stringify({ auths: { [registry]: { username: credentials.username, password: credentials.password, auth } } });
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: exactSubdomain(spec.imagePullSecret ?? pullSecretName(spec.app), 'image pull Secret name'),
+      namespace: exactLabel(spec.namespace, 'namespace'),
+      labels: appLabels(appLabel(spec.app), spec.release.version),
+      annotations: { [ANNOTATION_RELEASE_ID]: spec.release.id },
+    },
+    type: 'kubernetes.io/dockerconfigjson',
+    data: { '.dockerconfigjson': Buffer.from(config, 'utf8').toString('base64') },
   };
 }

@@ -36,6 +36,8 @@ export interface AppDeployment {
    * (dropping it would roll them again). Absent or null: never restarted.
    */
   readonly restartedAt?: string | null;
+  /** A kubernetes.io/dockerconfigjson Secret the pods pull the image with (registryPullSecret); absent or null: the nodes' own access. */
+  readonly imagePullSecret?: string | null;
 }
 
 export interface ProcessSpec {
@@ -127,6 +129,7 @@ export function resolveDeployment(spec: AppDeployment): ResolvedDeployment {
   if (!Number.isInteger(spec.webPort) || spec.webPort < 1 || spec.webPort > 65535) invalid(`web port ${spec.webPort} is not a port`, 'Use 1 to 65535 (berth uses 5000).');
   if (spec.ingressClass !== null) exactSubdomain(spec.ingressClass, 'ingress class');
   if (spec.restartedAt != null && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/.test(spec.restartedAt)) invalid(`restart time ${JSON.stringify(spec.restartedAt)} is not an ISO time`, 'Pass new Date().toISOString().');
+  if (spec.imagePullSecret != null) exactSubdomain(spec.imagePullSecret, 'image pull Secret name');
   if (!/^[0-9a-f]{64}$/.test(spec.configHash)) invalid('the config hash is not a sha256 hex digest', 'Set configHash to configHash(vars).');
 
   const processes = spec.processes.map((p) => {

@@ -11,7 +11,7 @@ import { appObjects } from '../manifests/app-objects.ts';
 import { ANNOTATION_RESTARTED_AT, LABEL_PROCESS } from '../manifests/labels.ts';
 import { appLabel } from '../manifests/names.ts';
 import type { KubeObject } from '../manifests/object.ts';
-import { configSecret } from '../manifests/secret.ts';
+import { configSecret, pullSecretName, registryPullSecret } from '../manifests/secret.ts';
 import { renderManifests } from '../manifests/yaml.ts';
 import { ImageMaker, type BaseLanguage, type ImageRequest, type PushRegistry } from './images.ts';
 import { checkCronZones, deploymentOf, type ClusterRelease, type ClusterSettings } from './release-plan.ts';
@@ -103,9 +103,10 @@ export class KubeRuntime {
 
   /** The objects of a release as YAML, the config Secret's values left out (`berth k8s manifests`). */
   manifests(release: ClusterRelease): string {
-    const { spec } = deploymentOf(release, this.settings);
+    const { spec } = this.#deployment(release);
     const objects = appObjects(spec).map((object) => this.#atServedVersion(object));
-    const header = `# berth: ${release.app} v${release.release.version} on ${this.#client.server}. The config Secret ${spec.configSecret} (the app's config and add-on vars) is not printed:\n# create it yourself with the keys of \`berth config list --app ${release.app}\` (a sealed or external secret), or let berth apply it.\n`;
+    const pull = spec.imagePullSecret ? ` nor the image pull Secret ${spec.imagePullSecret} (kubernetes.io/dockerconfigjson for the registry)` : '';
+    const header = `# berth: ${release.app} v${release.release.version} on ${this.#client.server}. The config Secret ${spec.configSecret} (the app's config and add-on vars) is not printed${pull}:\n# create it yourself with the keys of \`berth config list --app ${release.app}\` (a sealed or external secret), or let berth apply it.\n`;
     return header + renderManifests(objects);
   }
 
@@ -122,13 +123,15 @@ export class KubeRuntime {
   async activate(release: ClusterRelease, log: (line: string) => void, options: ActivateOptions): Promise<void> {
     const namespace = this.settings.namespace;
     const restartedAt = options.restart ? new Date((this.#options.clock ?? realClock).now()).toISOString() : await this.#restartedAt(release);
-    const { spec, vars } = deploymentOf({ ...release, restartedAt }, this.settings);
+    const { spec, vars } = this.#deployment({ ...release, restartedAt });
     if (release.cron.length > 0) checkCronZones(release.cron, pickApiVersion('CronJob', this.#served));
     const secret = configSecret(spec, vars);
+    const credentials = this.#options.registry.credentials;
+    const pull = credentials === undefined ? null : registryPullSecret(spec, this.#options.registry.host, credentials);
     const objects = appObjects(spec).map((object) => this.#atServedVersion(object));
     const job = objects.find((object) => object.kind === 'Job');
     const rest = objects.filter((object) => object.kind !== 'Job');
-    const first = options.releasePhase && job !== undefined ? [secret, job] : [secret];
+    const first = [secret, ...(pull === null ? [] : [pull]), ...(options.releasePhase && job !== undefined ? [job] : [])];
     for (const object of [...first, ...rest]) await this.#client.apply(object, { dryRun: true });
     for (const object of first) await this.#client.apply(object);
     if (options.releasePhase && job !== undefined) {
@@ -149,7 +152,7 @@ export class KubeRuntime {
     if (deployments.length > 0) log(`waiting for ${deployments.map((d) => d.metadata.name).join(', ')} to roll out`);
     await Promise.all(deployments.map((deployment) => waitForRollout(this.#client, namespace, deployment.metadata.name, this.#wait(this.#options.rolloutTimeoutMs ?? 600_000, (line) => log(`${deployment.metadata.labels?.[LABEL_PROCESS] ?? deployment.metadata.name}: ${line}`)))));
     // The release Job stays (its log, until its TTL); everything else not applied now goes.
-    const wanted = [secret, ...objects];
+    const wanted = [secret, ...(pull === null ? [] : [pull]), ...objects];
     const pruned = await pruneApp(this.#client, { namespace, app: appLabel(release.app), wanted, served: this.#served });
     if (pruned.length > 0) log(`removed what the app no longer has: ${pruned.join(', ')}`);
   }
@@ -180,7 +183,7 @@ export class KubeRuntime {
 
   /** The last restart time the app's Deployments carry: kept on every apply, so only `berth restart` rolls the pods for it. */
   async #restartedAt(release: ClusterRelease): Promise<string | null> {
-    const { spec } = deploymentOf({ ...release, restartedAt: null }, this.settings);
+    const { spec } = this.#deployment({ ...release, restartedAt: null });
     for (const object of appObjects(spec).filter((o) => o.kind === 'Deployment')) {
       const live = await this.#client.get('apps/v1', 'Deployment', this.settings.namespace, object.metadata.name);
       const template = (live?.spec as { template?: { metadata?: { annotations?: Record<string, string> } } } | undefined)?.template;
@@ -188,6 +191,13 @@ export class KubeRuntime {
       if (typeof at === 'string') return at;
     }
     return null;
+  }
+
+  /** The release's spec; with registry credentials, its pods pull through the app's pull Secret. */
+  #deployment(release: ClusterRelease): ReturnType<typeof deploymentOf> {
+    const planned = deploymentOf(release, this.settings);
+    if (this.#options.registry.credentials === undefined) return planned;
+    return { ...planned, spec: { ...planned.spec, imagePullSecret: pullSecretName(release.app) } };
   }
 
   /** The object at the API version this cluster serves for its kind (1.20: batch/v1beta1 CronJob, policy/v1beta1 PodDisruptionBudget). */
