@@ -58,6 +58,10 @@ export class ClusterActivation {
       if (current !== null && current.id !== release.id) {
         options.log(`v${release.version} did not roll out; applying v${current.version} again`);
         await this.#activate(app, current, { ...options, releasePhase: false, restart: false }).catch((restoreErr: Error) => options.log(`v${current.version} could not be applied again: ${restoreErr.message}`));
+      } else if (current === null) {
+        // A first release that failed: nothing served before it, so nothing of it stays (as on one machine).
+        const removed = await this.#deps.runtime.remove(app).catch((removeErr: Error) => [`(not removed: ${removeErr.message})`]);
+        if (removed.length > 0) options.log(`v${release.version} did not roll out; removed what it applied: ${removed.join(', ')}`);
       }
       throw err;
     }

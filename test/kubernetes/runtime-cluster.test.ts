@@ -29,7 +29,7 @@ let stateDir: string;
 let daemon: Daemon;
 let source: string;
 let credentialsFile: string;
-/** Releases ("v5") whose release Job pods fail, and whose web pods never become ready. */
+/** Releases ("shop/v5") whose release Job pods fail, and whose web pods never become ready. */
 const failingReleases = new Set<string>();
 const stuckReleases = new Set<string>();
 
@@ -47,7 +47,7 @@ before(async () => {
   cluster = await startCluster(cleanups);
   await startNode(cleanups, cluster, {
     fateOf: (pod) => {
-      const release = pod.metadata.labels?.['berth.dev/release'] ?? '';
+      const release = `${pod.metadata.labels?.['app.kubernetes.io/name'] ?? ''}/${pod.metadata.labels?.['berth.dev/release'] ?? ''}`;
       if (pod.metadata.labels?.['berth.dev/process'] === 'release') return failingReleases.has(release) ? 'fail' : 'succeed';
       return stuckReleases.has(release) ? 'pending' : 'ready';
     },
@@ -151,7 +151,7 @@ test('restart rolls every pod and keeps doing so only when asked again', async (
 });
 
 test('a failing release Job fails the deploy and leaves the serving release and its objects as they were', async () => {
-  failingReleases.add('v3');
+  failingReleases.add('shop/v3');
   const before = await deployment();
   const changed = await apiCall(daemon, 'PATCH', '/apps/shop/config', { set: { GREETING: 'broken' } });
   assert.equal(changed.status, 422, JSON.stringify(changed.json));
@@ -222,7 +222,7 @@ test('logs read the pods; manifests print the release as YAML without secret val
 test('a daemon killed mid-rollout: the next one marks the release failed and applies the serving one again', async () => {
   const current = (await apiCall(daemon, 'GET', '/apps/shop/releases')).json.releases.find((r: any) => r.current).version;
   const next = `v${(await apiCall(daemon, 'GET', '/apps/shop/releases')).json.releases[0].version + 1}`;
-  stuckReleases.add(next);
+  stuckReleases.add(`shop/${next}`);
   const pending = deployRequest(daemon, 'shop', source).then((res) => res.text()).catch(() => '');
   // Until the new template is on the Deployment (its pods then never become ready).
   for (let i = 0; i < 600; i++) {
@@ -243,6 +243,17 @@ test('a daemon killed mid-rollout: the next one marks the release failed and app
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   assert.equal((await deployment()).spec.template.metadata.labels['berth.dev/release'], `v${current}`);
+});
+
+test("an app's first release that fails leaves nothing of it on the cluster", async () => {
+  assert.equal((await apiCall(daemon, 'POST', '/apps', { name: 'blog' })).status, 201);
+  failingReleases.add('blog/v1');
+  const { last } = await deployDir(daemon, 'blog', source);
+  assert.equal(last.error?.code, 'BERTH_E_RELEASE_FAILED', JSON.stringify(last));
+  const left = ((await cluster.call('GET', `/api/v1/namespaces/${NS}/secrets?labelSelector=${encodeURIComponent('app.kubernetes.io/name=blog')}`)).json.items as any[]).map((item) => item.metadata.name);
+  assert.deepEqual(left, []);
+  assert.equal((await cluster.call('GET', `/apis/apps/v1/namespaces/${NS}/deployments/blog--web`)).status, 404);
+  assert.ok((await deployment()) !== null, "another app's objects stay");
 });
 
 test('destroying the app removes every object berth made for it', async () => {
