@@ -166,6 +166,8 @@ function report(results: readonly StepResult[], facts: Record<string, unknown>):
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('needs root (berth builds as each app\'s user, and the local runtime contains apps only as root)');
   ensureBuild();
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim() !== '';
   const machine = await machineInfo(children);
   const began = performance.now();
   const work = await mkdtemp('/var/tmp/berth-bench-kube-');
@@ -232,14 +234,13 @@ async function main(): Promise<void> {
   const lockfile = JSON.parse(await readFile(join(dir, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
   const packages = Object.keys(lockfile.packages).filter((k) => k !== '').length;
   const facts = {
-    app: `App: express 4.21.2 from the npm registry (\`npm ci\`, ${packages} packages, a fresh build cache per app), Procfile \`web: node server.js\` and \`release: node migrate.js\`, a [health] path. Kubernetes: busybox base, images to docker-registry on 127.0.0.1, the stand-in kubelet passing every ${passPeriod.toFixed(0)} ms (150 ms sleep + the pass), berth polling the Job and the rollout every 1 s.`,
+    app: `App: express 4.21.2 from the npm registry (\`npm ci\`, ${packages} packages, a fresh build cache per app), Procfile \`web: node server.js\` and \`release: node migrate.js\`, a [health] path. Kubernetes: busybox base, images to docker-registry on 127.0.0.1, the stand-in kubelet passing every ${passPeriod.toFixed(0)} ms (150 ms sleep + the pass), berth at ${commit}${dirty ? "+" : ""}. Load average at start ${machine.loadAverageAtStart}; whole run ${((performance.now() - began) / 1000).toFixed(0)} s.`,
   };
   const markdown = report(results, facts);
   process.stdout.write(markdown);
-  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
   await writeJsonAtomically(RESULTS, {
     generatedAt: new Date().toISOString(),
-    commit,
+    commit: `${commit}${dirty ? ' + uncommitted changes in src/' : ''}`,
     machine,
     rounds,
     ...facts,
