@@ -258,4 +258,13 @@ test('waiting: polls until done, reports each new reason once, and stops at the 
   const stuck = await pollUntil(async () => frozenReads++, () => ({ done: false, reason: 'r' }), { timeoutMs: 5000, intervalMs: 1000, clock: frozen });
   assert.equal(stuck.done, false);
   assert.equal(frozenReads, 7);
+
+  // firstIntervalMs: the pauses start short and double up to the interval; the read count stays bounded.
+  const ramped = fakeClock();
+  const slow = await pollUntil(async () => 'x', () => ({ done: false, reason: 'x' }), { timeoutMs: 4000, intervalMs: 1000, firstIntervalMs: 100, clock: ramped });
+  assert.equal(slow.done, false);
+  assert.deepEqual(ramped.slept, [100, 200, 400, 800, 1000, 1000, 500]);
+  let frozenRamped = 0;
+  await pollUntil(async () => frozenRamped++, () => ({ done: false, reason: 'r' }), { timeoutMs: 5000, intervalMs: 1000, firstIntervalMs: 100, clock: frozen });
+  assert.equal(frozenRamped, 11, 'the 4 short pauses add 4 reads to the bound');
 });

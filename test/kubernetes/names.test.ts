@@ -78,6 +78,17 @@ test('two long names with the same head never shorten to the same name', () => {
   assert.equal(labelPart('__web__', 'x'), 'web');
 });
 
+test('a shortened name never equals another app\'s name: its tail keeps no "--" (app "a…a" with "x--web" against app "a…a-HASH-x" with "web")', () => {
+  const process = (name: string) => ({ name, argv: ['x'], replicas: 1, resources: { memoryBytes: null, cpu: null } });
+  const victim = appObjects(webOnly({ app: 'a'.repeat(60), processes: [process('web'), process('x--web')] })).find((o) => o.kind === 'Deployment' && o.metadata.labels['berth.dev/process'] === 'x--web')!;
+  assert.doesNotMatch(victim.metadata.name, /--/, victim.metadata.name);
+  assert.match(victim.metadata.name, /-x-web$/);
+  // The app an attacker would name after the victim's shortened name before the fix: its head, hash and tail up to the "--".
+  const attacker = appObjects(webOnly({ app: `${'a'.repeat(47)}-6134de04-x` })).find((o) => o.kind === 'Deployment')!;
+  assert.equal(attacker.metadata.name, `${'a'.repeat(47)}-6134de04-x--web`, 'not shortened: it has its "--"');
+  assert.notEqual(attacker.metadata.name, victim.metadata.name);
+});
+
 test('names that become the same Kubernetes name are refused, naming both', () => {
   const process = (name: string) => ({ name, argv: ['x'], replicas: 1, resources: { memoryBytes: null, cpu: null } });
   assert.throws(() => appObjects(webOnly({ processes: [process('web'), process('Web_1'), process('web-1')] })), code('BERTH_E_NAME', /"Web_1" and "web-1"/));

@@ -37,7 +37,11 @@ test('containerArgv: variables go to the kubelet as $(NAME), a literal $( is esc
   assert.deepEqual(containerArgv('gunicorn app:app --bind 0.0.0.0:$PORT'), ['gunicorn', 'app:app', '--bind', '0.0.0.0:$(PORT)']);
   assert.deepEqual(containerArgv('node server.js --db ${DATABASE_URL}x'), ['node', 'server.js', '--db', '$(DATABASE_URL)x']);
   assert.deepEqual(containerArgv("echo '$(not a var)' \"$HOME\""), ['echo', '$$(not a var)', '$(HOME)']);
-  assert.deepEqual(containerArgv("sh -c 'echo $PORT'"), ['sh', '-c', 'echo $PORT'], 'single quotes: the shell in the pod expands it');
+  assert.deepEqual(containerArgv("sh -c 'echo $PORT'"), ['sh', '-c', 'echo $$PORT'], 'single quotes: the shell in the pod expands it (the kubelet makes $$ one $)');
+  assert.deepEqual(containerArgv("sh -c 'echo $$ $((1+2))'"), ['sh', '-c', 'echo $$$$ $$((1+2))'], 'a literal $$ reaches the shell as $$, not as the kubelet\'s escaped $');
+  assert.deepEqual(containerArgv("echo '$$(DATABASE_URL)'"), ['echo', '$$$$(DATABASE_URL)'], 'never a reference the app did not write');
+  assert.deepEqual(containerArgv('echo $$ a$ "$(x)" $PORT$$'), ['echo', 'a', '(x)', '$(PORT)'], 'what berth expands to nothing on one machine is nothing here too');
+  assert.throws(() => containerArgv('echo \u0001PORT\u0001'), (err: unknown) => err instanceof BerthError && err.code === 'BERTH_E_PROCFILE');
   assert.throws(() => containerArgv('web | tee log'), (err: unknown) => err instanceof BerthError && err.code === 'BERTH_E_PROCFILE');
 });
 

@@ -63,6 +63,13 @@ export interface WaitOptions {
   timeoutMs: number;
   /** Between two reads (default 1 s). */
   intervalMs?: number;
+  /**
+   * The first pause, doubled after each read up to `intervalMs` (default:
+   * `intervalMs` from the start). What berth waits for after an apply is
+   * often done within a fraction of a second; a whole interval first made
+   * every Job and rollout wait take one.
+   */
+  firstIntervalMs?: number;
   clock?: Clock;
   /** Called with each state that differs from the last, for progress output. */
   onProgress?: (reason: string) => void;
@@ -76,8 +83,11 @@ export interface WaitOptions {
 export async function pollUntil<T>(read: () => Promise<T>, decide: (value: T) => { done: true } | { done: false; reason: string }, options: WaitOptions): Promise<{ done: true; value: T } | { done: false; value: T; reason: string }> {
   const clock = options.clock ?? realClock;
   const interval = Math.max(1, options.intervalMs ?? 1000);
+  let pause = Math.min(interval, Math.max(1, options.firstIntervalMs ?? interval));
+  let ramp = 0;
+  for (let p = pause; p < interval; p *= 2) ramp++;
   const deadline = clock.now() + options.timeoutMs;
-  const maxReads = Math.ceil(options.timeoutMs / interval) + 2;
+  const maxReads = Math.ceil(options.timeoutMs / interval) + 2 + ramp;
   let last = '';
   for (let reads = 1; ; reads++) {
     const value = await read();
@@ -86,7 +96,8 @@ export async function pollUntil<T>(read: () => Promise<T>, decide: (value: T) =>
     if (decision.reason !== last) options.onProgress?.(decision.reason);
     last = decision.reason;
     if (clock.now() >= deadline || reads >= maxReads) return { done: false, value, reason: decision.reason };
-    await clock.sleep(Math.min(interval, Math.max(0, deadline - clock.now())));
+    await clock.sleep(Math.min(pause, Math.max(0, deadline - clock.now())));
+    pause = Math.min(interval, pause * 2);
   }
 }
 

@@ -52,7 +52,11 @@ function shorten(whole: string, tail: string, max: number): string {
   const hash = hash8(whole);
   if (tail === '') return `${trimDashes(whole.slice(0, max - hash.length - 1))}-${hash}`;
   const budget = max - hash.length - 2;
-  const kept = trimDashes(tail.slice(0, Math.floor(budget / 2)));
+  // No "--" in what is kept of the tail: in a shortened name a "--" can
+  // only be the one that ends the app's part (see objectName), else an
+  // app named like this name's head, hash and tail ("…-6134de04-x" with
+  // "web") would get this very name for one of its objects ("x--web").
+  const kept = trimDashes(tail.slice(0, Math.floor(budget / 2))).replace(/-{2,}/g, '-');
   const head = trimDashes(whole.slice(0, Math.min(whole.length - tail.length, budget - kept.length)));
   return [head, hash, kept].filter((p) => p !== '').join('-');
 }
@@ -65,7 +69,8 @@ export function joinName(parts: readonly string[], max: number = MAX_LABEL): str
 /**
  * An object's name: the app (an `appLabel`), "--", then what the object
  * is. App labels never hold "--", so the first "--" always ends the app's
- * part and two apps sharing a namespace can never name an object alike
+ * part (a shortened name keeps no other) and two apps sharing a namespace
+ * can never name an object alike
  * (app "shop" with process type "a-web" is "shop--a-web"; app "shop-a"
  * with "web" is "shop-a--web").
  */

@@ -206,6 +206,7 @@ export class KubeRuntime {
   }
 
   #wait(timeoutMs: number, log: (line: string) => void) {
-    return { timeoutMs, intervalMs: this.#options.pollIntervalMs ?? 1000, clock: this.#options.clock ?? realClock, onProgress: log };
+    const intervalMs = this.#options.pollIntervalMs ?? 1000;
+    return { timeoutMs, intervalMs, firstIntervalMs: Math.min(100, intervalMs), clock: this.#options.clock ?? realClock, onProgress: log };
   }
 }

@@ -49,25 +49,40 @@ export const WEB_PORT = 5000;
 /** Every process type's name but the release phase. */
 const RELEASE_PHASE = 'release';
 
+/** A name the kubelet can look up: anything else the shell-like parser calls a variable ("$$", "$" at a word's end) is empty, as on one machine. */
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 /**
  * A Procfile command as a container's argv. `$VAR` and `${VAR}` become
  * `$(VAR)`, which the kubelet expands from the container's environment
  * (the config Secret included) when the pod starts, so no config value is
- * ever written into a Deployment; a literal `$(` is escaped as `$$(`.
- * Unlike on one machine, a variable the container lacks stays as written
- * rather than becoming nothing (that is the kubelet's rule).
+ * ever written into a Deployment. Every other `$` is written `$$`, the
+ * kubelet's escape for one `$`: a literal `$(X)`, `$$` or `$$(X)` (in
+ * single quotes, for a shell in the pod) reaches the process as written
+ * and never expands a variable the app did not name. What berth itself
+ * expands to nothing (`$$` unquoted, a `$` with no name) is nothing here
+ * too. Unlike on one machine, a variable the container lacks stays as
+ * written rather than becoming nothing (that is the kubelet's rule).
  */
 export function containerArgv(command: string): string[] {
   const MARK = '\u0001';
+  if (command.includes(MARK)) {
+    throw new BerthError('BERTH_E_PROCFILE', `command ${JSON.stringify(command)} holds a control character`, { hint: 'Write Procfile commands in printable characters.' });
+  }
   const placeholders = new Proxy({} as Record<string, string>, {
     get: (_target, name) => (typeof name === 'string' ? `${MARK}${name}${MARK}` : undefined),
   });
-  return commandToArgv(command, placeholders).map((word) =>
-    word
-      .split(MARK)
-      .map((part, i) => (i % 2 === 1 ? `$(${part})` : part.replaceAll('$(', '$$$$(')))
-      .join(''),
-  );
+  const argv = commandToArgv(command, placeholders)
+    .map((word) =>
+      word
+        .split(MARK)
+        .map((part, i) => (i % 2 === 0 ? part.replaceAll('$', '$$$$') : VARIABLE_NAME.test(part) ? `$(${part})` : ''))
+        .join(''),
+    )
+    // An unset variable is no word at all (commandToArgv's rule).
+    .filter((word) => word !== '');
+  if (argv.length === 0) throw new BerthError('BERTH_E_PROCFILE', `command ${JSON.stringify(command)} is empty after expansion`);
+  return argv;
 }
 
 function podResources(settings: ClusterSettings, config: AppConfig, type: string, memory: number | undefined): Resources {
