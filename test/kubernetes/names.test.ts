@@ -39,7 +39,7 @@ test('hostile names: uppercase, underscores, a 70-character app and a process ty
 
   const appLabel = objects[0]!.metadata.labels['app.kubernetes.io/name']!;
   assert.equal(appLabel.length, 63);
-  assert.match(appLabel, /^shop-x+-[0-9a-f]{8}$/, 'a readable head and a hash of the whole');
+  assert.match(appLabel, /^shop-x+-[0-9a-f]{16}$/, 'a readable head and a hash of the whole');
   for (const o of objects) assert.equal(o.metadata.labels['app.kubernetes.io/name'], appLabel);
 
   const deployments = objects.filter((o) => o.kind === 'Deployment');
@@ -72,7 +72,7 @@ test('two long names with the same head never shorten to the same name', () => {
   assert.notEqual(a[0]!.metadata.labels['app.kubernetes.io/name'], b[0]!.metadata.labels['app.kubernetes.io/name']);
   assert.equal(joinName(['short', 'web']), 'short-web');
   assert.equal(configSecretName('shop'), 'shop--config');
-  assert.match(configSecretName(LONG_APP), /^shop-x+-[0-9a-f]{8}-config$/, 'too long: a head, a hash of the whole and the tail');
+  assert.match(configSecretName(LONG_APP), /^shop-x+-[0-9a-f]{16}-config$/, 'too long: a head, a hash of the whole and the tail');
   assert.ok(configSecretName(LONG_APP).length <= 63);
   assert.equal(labelPart('My_App.Name', 'x'), 'my-app-name');
   assert.equal(labelPart('__web__', 'x'), 'web');

@@ -34,8 +34,14 @@ export function labelPart(value: string, what: string): string {
   return mapped;
 }
 
-function hash8(value: string): string {
-  return createHash('sha256').update(value).digest('hex').slice(0, 8);
+/**
+ * 16 hex digits (64 bits) of the whole name: two apps' long names that
+ * shorten to the same head and tail differ only here, so finding a second
+ * name with the same digits (to take over another app's Secret) must be
+ * out of reach; 32 bits could be ground through in hours.
+ */
+function nameHash(value: string): string {
+  return createHash('sha256').update(value).digest('hex').slice(0, 16);
 }
 
 function trimDashes(value: string): string {
@@ -49,7 +55,7 @@ function trimDashes(value: string): string {
  */
 function shorten(whole: string, tail: string, max: number): string {
   if (whole.length <= max) return whole;
-  const hash = hash8(whole);
+  const hash = nameHash(whole);
   if (tail === '') return `${trimDashes(whole.slice(0, max - hash.length - 1))}-${hash}`;
   const budget = max - hash.length - 2;
   // No "--" in what is kept of the tail: in a shortened name a "--" can
