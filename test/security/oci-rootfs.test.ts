@@ -221,7 +221,7 @@ test('whiteouts hide what the layers below made, and never reach through a link'
   assert.deepEqual(await readdir(join(root, 'opq')), ['new'], "the opaque folder keeps this layer's entry only");
   assert.equal(await readlink(join(root, 'l')), s.outside);
   await assert.rejects(lstat(join(root, 'm')), { code: 'ENOENT' }, 'the whiteout removed the link itself');
-  await refused(s, [[{ path: 'x/.wh...' }]], /whiteout of nothing/);
+  await refused(await scene(t), [[{ path: 'x/.wh...' }]], /whiteout of nothing/);
 });
 
 test('link loops, limits and a wrong diff_id are refused, leaving no root', async (t) => {
