@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -251,7 +251,13 @@ test('mount points are made real: a link where the sandbox mounts is replaced, n
     ],
   ]);
   const mountPoints = { dirs: ['/app', '/tmp', '/proc', '/.berth/tools'], files: ['/etc/resolv.conf', '/etc/passwd'] };
+  // What an unpack killed two days ago left goes; one that may still run stays.
+  await mkdir(join(s.rootsDir, '.unpacking-old', 'usr'), { recursive: true });
+  await utimes(join(s.rootsDir, '.unpacking-old'), new Date(Date.now() - 2 * 86_400_000), new Date(Date.now() - 2 * 86_400_000));
+  await mkdir(join(s.rootsDir, '.unpacking-now'));
   const first = await unpackRootfs(base, s.cache, { rootsDir: s.rootsDir, mountPoints });
+  assert.deepEqual((await readdir(s.rootsDir)).filter((name) => name.startsWith('.')), ['.unpacking-now']);
+  await rm(join(s.rootsDir, '.unpacking-now'), { recursive: true });
   assert.equal(first.reused, false);
   await untouched(s);
   for (const dir of mountPoints.dirs) assert.ok((await lstat(join(first.path, dir))).isDirectory(), dir);
