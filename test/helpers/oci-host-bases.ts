@@ -1,11 +1,13 @@
-// A Python base image made in the test from this machine's Debian Python,
-// moved to a prefix the host does not have (/opt/basepython), so a build
-// that made its virtualenv with the image's Python is told from one that
-// used the host's: the interpreter, its standard library (without the test
+// Base images made in the test from this machine's runtimes, moved to
+// prefixes the host does not have, so a build that used the image's runtime
+// is told from one that used the host's. Python: Debian's Python at
+// /opt/basepython — the interpreter, its standard library (without the test
 // suite and the static library), pip and gunicorn from Debian's
-// dist-packages, and the libraries `ldd` says they load. Tarred with
-// node-tar (mtimes kept, so the bytecode caches stay valid), gzipped fast,
-// pushed as one OCI manifest under `latest`.
+// dist-packages. Node: the system's Node 20 (berth runs on 24) and npm at
+// /opt/basenode, /usr/bin/env for npm's shebang and sh for its scripts, the CA bundle for the
+// registry. Each with the libraries `ldd` says they load, tarred with
+// node-tar (mtimes kept, so Python's bytecode caches stay valid), gzipped
+// fast, pushed as one OCI manifest under `latest`.
 import { execFileSync } from 'node:child_process';
 import { copyFile, cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -37,7 +39,7 @@ function librariesOf(programs: readonly string[]): Set<string> {
   return found;
 }
 
-async function rootfsOf(dir: string): Promise<void> {
+async function pythonRootfs(dir: string): Promise<void> {
   const prefix = join(dir, BASE_PREFIX);
   await mkdir(join(prefix, 'bin'), { recursive: true });
   await copyFile(HOST_PYTHON, join(prefix, 'bin', 'python3.11'));
@@ -48,39 +50,75 @@ async function rootfsOf(dir: string): Promise<void> {
   }
   const dynload = join(HOST_STDLIB, 'lib-dynload');
   const modules = (await readdir(dynload)).filter((name) => name.endsWith('.so')).map((name) => join(dynload, name));
+  await systemFiles(dir, [HOST_PYTHON, ...modules]);
+}
+
+/** The libraries the programs load, /etc basics and /tmp. */
+async function systemFiles(dir: string, programs: readonly string[]): Promise<void> {
   await mkdir(join(dir, 'lib', 'x86_64-linux-gnu'), { recursive: true });
-  await mkdir(join(dir, 'lib64'));
-  for (const library of librariesOf([HOST_PYTHON, ...modules])) {
+  await mkdir(join(dir, 'lib64'), { recursive: true });
+  for (const library of librariesOf(programs)) {
     // The loader where the ELF header names it; the rest where it searches by default.
     const target = library.startsWith('/lib64/') ? join(dir, library) : join(dir, 'lib', 'x86_64-linux-gnu', basename(library));
     await copyFile(library, target);
   }
-  await mkdir(join(dir, 'etc'));
+  await mkdir(join(dir, 'etc'), { recursive: true });
   await writeFile(join(dir, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/false\n');
   await writeFile(join(dir, 'etc', 'group'), 'root:x:0:\n');
   await mkdir(join(dir, 'tmp'), { mode: 0o1777 });
 }
 
-export interface PushedPythonBase {
+export const NODE_PREFIX = '/opt/basenode';
+export const NODE_BASE_PATH = `${NODE_PREFIX}/bin:/usr/bin:/bin`;
+const HOST_NODE = '/usr/bin/node';
+const HOST_NPM = '/usr/lib/node_modules/npm';
+const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+
+async function nodeRootfs(dir: string): Promise<void> {
+  const prefix = join(dir, NODE_PREFIX);
+  await mkdir(join(prefix, 'bin'), { recursive: true });
+  await copyFile(HOST_NODE, join(prefix, 'bin', 'node'));
+  await cp(HOST_NPM, join(prefix, 'lib', 'node_modules', 'npm'), { recursive: true, preserveTimestamps: true });
+  await symlink('../lib/node_modules/npm/bin/npm-cli.js', join(prefix, 'bin', 'npm'));
+  await mkdir(join(dir, 'usr', 'bin'), { recursive: true });
+  await copyFile('/usr/bin/env', join(dir, 'usr', 'bin', 'env'));
+  // npm runs scripts with sh.
+  await mkdir(join(dir, 'bin'));
+  await copyFile('/bin/dash', join(dir, 'bin', 'sh'));
+  await mkdir(join(dir, 'etc', 'ssl', 'certs'), { recursive: true });
+  await copyFile(CA_BUNDLE, join(dir, 'etc', 'ssl', 'certs', 'ca-certificates.crt'));
+  await systemFiles(dir, [HOST_NODE, '/usr/bin/env', '/bin/dash']);
+}
+
+export interface PushedBase {
   readonly manifestDigest: Digest;
 }
 
-/** Builds the base and pushes it as `repository:latest`. */
-export async function pushPythonBase(t: Cleanups, client: RegistryClient, repository: string): Promise<PushedPythonBase> {
-  const dir = await mkdtemp(join(tmpdir(), 'berth-pybase-'));
+/** Builds the Python base and pushes it as `repository:latest`. */
+export function pushPythonBase(t: Cleanups, client: RegistryClient, repository: string): Promise<PushedBase> {
+  return pushHostBase(t, client, repository, pythonRootfs, [`PATH=${PYTHON_BASE_PATH}`, 'LANG=C.UTF-8', 'BASE_IMAGE=python-test']);
+}
+
+/** Builds the Node base and pushes it as `repository:latest`. */
+export function pushNodeBase(t: Cleanups, client: RegistryClient, repository: string): Promise<PushedBase> {
+  return pushHostBase(t, client, repository, nodeRootfs, [`PATH=${NODE_BASE_PATH}`, `NODE_EXTRA_CA_CERTS=${CA_BUNDLE}`, 'BASE_IMAGE=node-test']);
+}
+
+async function pushHostBase(t: Cleanups, client: RegistryClient, repository: string, make: (dir: string) => Promise<void>, env: readonly string[]): Promise<PushedBase> {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-hostbase-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  await rootfsOf(dir);
+  await make(dir);
   const chunks: Buffer[] = [];
-  for await (const chunk of create({ cwd: dir, portable: true }, ['opt', 'lib', 'lib64', 'etc', 'tmp']) as unknown as AsyncIterable<Buffer>) chunks.push(chunk);
+  for await (const chunk of create({ cwd: dir, portable: true }, await readdir(dir)) as unknown as AsyncIterable<Buffer>) chunks.push(chunk);
   const tar = Buffer.concat(chunks);
   const layer = gzipSync(tar, { level: 1 });
   const config = Buffer.from(
     JSON.stringify({
       architecture: 'amd64',
       os: 'linux',
-      config: { Env: [`PATH=${PYTHON_BASE_PATH}`, 'LANG=C.UTF-8', 'BASE_IMAGE=python-test'] },
+      config: { Env: env },
       rootfs: { type: 'layers', diff_ids: [digestOf(tar)] },
-      history: [{ created: '2024-01-01T00:00:00Z', created_by: 'test: Debian Python at /opt/basepython' }],
+      history: [{ created: '2024-01-01T00:00:00Z', created_by: "test: this machine's runtime" }],
     }),
   );
   const push = async (bytes: Buffer) => {
