@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../errors.ts';
 import type { ExitInfo, LaunchedProcess, LaunchSpec, RunAs } from '../runner/launcher.ts';
-import { launchArgv, type ImageRoot, type SandboxMount, type SandboxTools } from './spec.ts';
+import { launchArgv, withoutLoaderVariables, type ImageRoot, type SandboxMount, type SandboxTools } from './spec.ts';
 import type { CgroupDriver, CgroupHandle, ResourceLimits, ResourceUsage } from './types.ts';
 
 // Starting one program in a sandbox. Root runs bwrap (through nsenter into
@@ -111,7 +111,7 @@ export async function launchSandboxed(spec: LaunchSpec, sandbox: SandboxLaunch, 
   try {
     child = spawn(file!, args, {
       cwd: '/',
-      env: spec.env,
+      env: sandbox.root === undefined ? spec.env : withoutLoaderVariables(spec.env),
       // Its own process group: a terminal's Ctrl-C reaches berth alone.
       detached: true,
       stdio: [spec.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', deps.seccomp === null ? 'ignore' : 'pipe'],

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, lstat, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { BerthError } from '../errors.ts';
@@ -11,9 +11,10 @@ import { ROOT_TOOLS_DIR } from './spec.ts';
 // one (distroless, busybox, slim images), and one it has is the image's, not
 // berth's. So the host's setpriv and the libraries it links are copied into
 // a folder of berth's, shown read-only inside at ROOT_TOOLS_DIR, and run by
-// their own dynamic loader with --library-path: nothing of the image is
-// loaded into it, and the program it then runs is the image's own, loaded
-// by the image's loader. Copies, not binds of the host's files: the folder
+// their own dynamic loader with --library-path, with the loader's variables
+// that load code unset and the image's ld.so.preload covered (spec.ts):
+// nothing of the image is loaded into it, and the program it then runs is
+// the image's own, loaded by the image's loader. Copies, not binds of the host's files: the folder
 // is named by their content, made once and never changed.
 
 const run = promisify(execFile);
@@ -66,7 +67,7 @@ export async function rootTools(parent: string, setpriv: string): Promise<RootTo
   }
   const files = [setpriv, ...(linked === null ? [] : [...linked.libraries, ...(linked.loader === null ? [] : [linked.loader])])];
   if (files.some((file) => !isAbsolute(file)) || new Set(files.map((file) => basename(file))).size !== files.length) throw failed(`ldd named ${files.join(', ')}`);
-  const hash = createHash('sha256');
+  const hash = createHash('sha256').update('v2 with empty\0');
   for (const file of files) hash.update(basename(file)).update('\0').update(await readFile(file)).update('\0');
   const dir = join(parent, hash.digest('hex').slice(0, 16));
   const command = setprivCommand(linked?.loader ?? null, linked?.libraries ?? []);
@@ -79,6 +80,8 @@ export async function rootTools(parent: string, setpriv: string): Promise<RootTo
       await copyFile(file, copy);
       await chmod(copy, 0o755);
     }
+    // Covers the image's /etc/ld.so.preload (spec.ts imageRootMounts).
+    await writeFile(join(temp, 'empty'), '', { mode: 0o644 });
     await chmod(temp, 0o755);
     await rename(temp, dir).catch(async (err: NodeJS.ErrnoException) => {
       if (!(await lstat(dir).catch(() => null))?.isDirectory()) throw err;

@@ -266,13 +266,31 @@ export function launchArgv(spec: SandboxSpec, tools: SandboxTools, fds: SandboxF
 
 // ---- a sandbox over an image's root (a build inside its base image) ------
 
+/** The dynamic loader's variables that load code (from where they say) or write files. */
+export const LOADER_VARIABLES: readonly string[] = Object.freeze(['LD_PRELOAD', 'LD_AUDIT', 'LD_LIBRARY_PATH', 'LD_DEBUG_OUTPUT', 'LD_PROFILE_OUTPUT']);
+
+/**
+ * The environment nsenter, bwrap and setpriv start with, for a sandbox over
+ * an image's root: without the loader's variables, which would load code
+ * into them while they are root (a build in a root goes without them; the
+ * image's ld.so.preload is covered by an empty file: imageRootMounts). Pure.
+ */
+export function withoutLoaderVariables(env: Readonly<Record<string, string>>): Record<string, string> {
+  const clean = { ...env };
+  for (const name of LOADER_VARIABLES) delete clean[name];
+  return clean;
+}
+
+/** The file the loader preloads from, in the image: covered by an empty one of berth's. */
+const LOADER_PRELOAD = '/etc/ld.so.preload';
+
 /** Inside an image root: where berth's setpriv and its libraries are shown, and the app's build cache. */
 export const ROOT_TOOLS_DIR = '/.berth/tools';
 export const ROOT_CACHE_DIR = '/.berth/cache';
 
 /** The folders and files the mounts of imageRootMounts land on, for the unpacker to make real in the root. */
 export function imageRootMountPoints(appDir: string): { dirs: string[]; files: string[] } {
-  return { dirs: ['/proc', '/dev', '/tmp', '/etc', appDir, ROOT_TOOLS_DIR, ROOT_CACHE_DIR], files: ETC_GENERATED.map((name) => `/etc/${name}`) };
+  return { dirs: ['/proc', '/dev', '/tmp', '/etc', appDir, ROOT_TOOLS_DIR, ROOT_CACHE_DIR], files: [...ETC_GENERATED.map((name) => `/etc/${name}`), LOADER_PRELOAD] };
 }
 
 export interface ImageRootFolders {
@@ -281,7 +299,7 @@ export interface ImageRootFolders {
   readonly build: string;
   /** The app's build cache on the host (writable, at ROOT_CACHE_DIR), or null. */
   readonly cache: string | null;
-  /** berth's setpriv and its libraries (rootTools), shown read-only at ROOT_TOOLS_DIR. */
+  /** berth's setpriv and its libraries (rootTools), shown read-only at ROOT_TOOLS_DIR; its `empty` file covers the image's ld.so.preload. */
   readonly tools: string;
   /** berth's /etc files for the app (passwd, group, hosts, hostname, resolv.conf). */
   readonly etcDir: string;
@@ -301,6 +319,7 @@ export function imageRootMounts(folders: ImageRootFolders, tmpBytes = DEFAULT_TM
     { kind: 'tmpfs', target: '/dev/shm', sizeBytes: Math.min(tmpBytes, 64 * MIB), mode: 0o1777 },
     { kind: 'tmpfs', target: '/tmp', sizeBytes: tmpBytes, mode: 0o1777 },
     ...etcFileMounts(folders.etcDir),
+    { kind: 'bind', source: `${folders.tools}/empty`, target: LOADER_PRELOAD, writable: false },
     { kind: 'bind', source: folders.build, target: folders.appDir, writable: true },
     { kind: 'bind', source: folders.tools, target: ROOT_TOOLS_DIR, writable: false },
   ];

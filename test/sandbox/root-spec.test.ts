@@ -3,7 +3,7 @@
 // the unpacker makes real, and how setpriv is brought in. Pure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { imageRootMountPoints, imageRootMounts, launchArgv, parseLdd, ROOT_CACHE_DIR, ROOT_TOOLS_DIR, setprivCommand, type SandboxSpec } from '../../src/sandbox/index.ts';
+import { imageRootMountPoints, imageRootMounts, launchArgv, parseLdd, ROOT_CACHE_DIR, ROOT_TOOLS_DIR, setprivCommand, withoutLoaderVariables, type SandboxSpec } from '../../src/sandbox/index.ts';
 
 const TOOLS = { nsenter: '/usr/bin/nsenter', bwrap: '/usr/bin/bwrap', setpriv: '/usr/bin/setpriv' };
 const FDS = { info: 3, block: 4, seccomp: null };
@@ -42,6 +42,7 @@ test("the image's root is bound read-only as / first, no folder is made in it, a
   assert.deepEqual(pairs('--ro-bind'), [
     '/state/oci/rootfs/0123 /',
     ...['passwd', 'group', 'hosts', 'hostname', 'resolv.conf'].map((name) => `/state/run/sandbox/shop/etc/${name} /etc/${name}`),
+    '/state/run/root-tools/abc/empty /etc/ld.so.preload',
     `/state/run/root-tools/abc ${ROOT_TOOLS_DIR}`,
   ]);
   assert.ok(argv.includes('--proc') && argv.includes('--dev'));
@@ -66,7 +67,7 @@ test('the mount points the unpacker makes real are exactly where the mounts land
   const mounts = imageRootMounts({ appDir: '/srv/app', build: '/b', cache: '/c', tools: '/t', etcDir: '/e' });
   for (const mount of mounts) {
     if (mount.target === '/dev/shm') continue; // inside /dev's own tmpfs
-    const list = mount.kind === 'bind' && mount.source.startsWith('/e/') ? points.files : points.dirs;
+    const list = mount.kind === 'bind' && (mount.source.startsWith('/e/') || mount.source === '/t/empty') ? points.files : points.dirs;
     assert.ok(list.includes(mount.target), `${mount.target} is a mount point`);
   }
   assert.deepEqual(imageRootMounts({ appDir: '/app', build: '/b', cache: null, tools: '/t', etcDir: '/e' }).map((m) => m.target).includes(ROOT_CACHE_DIR), false, 'no cache, no mount');
@@ -79,4 +80,10 @@ test("ldd's answer: the libraries and the loader, or a static program", () => {
   assert.throws(() => parseLdd('\tlibcap-ng.so.0 => not found\n'), /missing/);
   assert.deepEqual(setprivCommand('/lib64/ld-linux-x86-64.so.2', ['/lib/x/libc.so.6']), SETPRIV);
   assert.deepEqual(setprivCommand(null, []), [`${ROOT_TOOLS_DIR}/setpriv`]);
+});
+
+test("the loader's variables that load code are kept from the programs that make a sandbox over an image's root", () => {
+  const env = { PATH: '/usr/bin', LD_PRELOAD: '/evil.so', LD_AUDIT: '/evil.so', LD_DEBUG_OUTPUT: '/app/x', LD_PROFILE_OUTPUT: '/app/y', LD_LIBRARY_PATH: '/opt/lib', SECRET: 's' };
+  assert.deepEqual(withoutLoaderVariables(env), { PATH: '/usr/bin', SECRET: 's' }, 'LD_LIBRARY_PATH too: nsenter and bwrap are the host\'s, run as root');
+  assert.equal(env.LD_PRELOAD, '/evil.so', 'the caller\'s object is not changed');
 });

@@ -3,10 +3,12 @@
 // unpacked and every build on that base shares. The build must not change
 // that root, see the host's files or berth's state, keep any capability,
 // or run as anyone but the app's user; it writes only its build folder.
+// The image is hostile too: its loader settings must load nothing into
+// setpriv, which runs as root until it drops to the app's user.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmod, chown, copyFile, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
+import { chmod, chown, copyFile, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -46,8 +48,11 @@ test("a build inside its base image cannot change the shared root, sees nothing 
   await mkdir(join(image, 'bin'), { recursive: true });
   await copyFile('/bin/busybox', join(image, 'bin', 'busybox'));
   for (const applet of APPLETS) await symlink('busybox', join(image, 'bin', applet));
+  // The image's loader settings would load its code into setpriv, which runs as root before it drops.
+  await mkdir(join(image, 'etc'));
+  await writeFile(join(image, 'etc', 'ld.so.preload'), '/evil.so\n');
   const chunks: Buffer[] = [];
-  for await (const chunk of create({ cwd: image, portable: true }, ['bin']) as unknown as AsyncIterable<Buffer>) chunks.push(chunk);
+  for await (const chunk of create({ cwd: image, portable: true }, ['bin', 'etc']) as unknown as AsyncIterable<Buffer>) chunks.push(chunk);
   const tar = Buffer.concat(chunks);
   const cache = await LayerCache.open(join(root, 'cache'));
   const blob = await cache.putBytes(gzipSync(tar, { level: 1 }));
@@ -80,7 +85,7 @@ test("a build inside its base image cannot change the shared root, sees nothing 
   const { launcher } = await containment.buildInRoot(APP, user, paths, buildRoot, dir);
   const build = async (script: string): Promise<{ code: number; out: string }> => {
     const lines: string[] = [];
-    const code = await runOnce(['sh', '-c', script], { cwd: '/app', env: { PATH: '/bin', HOME: '/tmp' }, onLine: (line) => lines.push(line), user, launcher, label: 'build' });
+    const code = await runOnce(['sh', '-c', script], { cwd: '/app', env: { PATH: '/bin', HOME: '/tmp', LD_PRELOAD: '/evil.so', LD_AUDIT: '/evil.so', LD_LIBRARY_PATH: '/evil' }, onLine: (line) => lines.push(line), user, launcher, label: 'build' });
     return { code, out: lines.join('\n') };
   };
 
@@ -90,6 +95,10 @@ test("a build inside its base image cannot change the shared root, sees nothing 
   assert.match(who.out, new RegExp(`^${UID}\\n${UID}\\n`));
   for (const set of ['CapEff', 'CapPrm', 'CapBnd']) assert.match(who.out, new RegExp(`^${set}:\\s+0{16}$`, 'm'), set);
   assert.match(who.out, /^NoNewPrivs:\s+1$/m);
+  // nsenter's, bwrap's and setpriv's loaders (the host's, dynamic) would say so had they tried to preload it.
+  assert.doesNotMatch(who.out, /evil|preload/i, 'nothing was preloaded into what runs as root');
+  const loader = await build('echo "preload=[$LD_PRELOAD] audit=[$LD_AUDIT] path=[$LD_LIBRARY_PATH]"; cat /etc/ld.so.preload; echo end');
+  assert.match(loader.out, /^preload=\[\] audit=\[\] path=\[\]\nend$/, "the loader's variables and the image's ld.so.preload are not in force");
 
   // The shared root is read-only, whatever the build tries.
   const writes = await build([
