@@ -117,6 +117,8 @@ export const ERROR_CODES = {
   BERTH_E_REGISTRY_AUTH: 'a registry refused the credentials, or wants credentials none were given for',
   BERTH_E_REGISTRY_UNREACHABLE: 'a registry could not be reached: connection, TLS or timeout',
   BERTH_E_LAYER_CACHE: 'the layer cache folder cannot be used',
+  BERTH_E_BASE_LAYER: "a base image's layers cannot be unpacked safely: a path out of the root, a hard link to nothing, an unknown entry type, over the limits",
+  BERTH_E_BUILD_ROOT: 'a build inside a base image cannot run: no sandbox, or the base lacks what the build needs',
   // One-off runs (berth run).
   BERTH_E_NO_RELEASE: 'the app has no release yet, so there is nothing to run a command in',
   BERTH_E_RUN_LIMIT: 'the app has as many one-off runs going as it may have at once',

@@ -33,6 +33,12 @@ export interface BuildJob {
   readonly dir: string;
   /** The app's build cache: reused dependency folders, npm's and pip's download caches; null builds without one (`berth up`). */
   readonly cacheDir: string | null;
+  /**
+   * Where berth lists the cache when the build's commands see it at another
+   * path (`dir` and `cacheDir` are the commands' view: a build inside a base
+   * image sees /app and /.berth/cache); absent: at `cacheDir`.
+   */
+  readonly hostCacheDir?: string | undefined;
   readonly env: Readonly<Record<string, string>>;
   readonly user: RunAs | null;
   readonly limits: BuildLimits;
@@ -235,7 +241,7 @@ async function saveCached(step: CachedStep, cacheDir: string, job: BuildJob, env
     return;
   }
   // Listing the folder is all root does in it: the names decide what the app's user removes.
-  const older = (await readdir(cacheDir)).filter((name) => name.startsWith(`${step.cache.output}-`) && join(cacheDir, name) !== final).map((name) => join(cacheDir, name));
+  const older = (await readdir(job.hostCacheDir ?? cacheDir)).filter((name) => name.startsWith(`${step.cache.output}-`) && join(cacheDir, name) !== final).map((name) => join(cacheDir, name));
   if (older.length > 0) await asApp(['rm', '-rf', '--', ...older], job, env);
 }
 

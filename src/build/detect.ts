@@ -50,6 +50,12 @@ export type AppPlan =
       readonly path: readonly string[];
       /** Notes for the build log (a lockfile whose tool is missing, the Node chosen). */
       readonly notes: readonly string[];
+      /**
+       * The base image the build ran inside, when it did (a build for an
+       * image): then `path`'s absolute entries and the programs of `install`
+       * are that image's, not this machine's.
+       */
+      readonly baseImage?: { readonly reference: string; readonly manifestDigest: string };
     }
   | { readonly kind: 'static'; readonly root: string };
 

@@ -10,3 +10,4 @@ export type { CronJobConfig } from './cron-jobs.ts';
 export { packSource, unpackSource, DEFAULT_UNPACK_LIMITS, type PackedSource, type UnpackedSource, type UnpackLimits } from './source-archive.ts';
 export { parseAppJson, readAppJson, appJsonError, conflictsWithAppConfig, appJsonJobName, APP_JSON_MAX_BYTES, type AppJson, type AppJsonVar, type AppJsonProcess, type AppJsonResult } from './app-json.ts';
 export { encodeHeader, padding, END_OF_ARCHIVE, type TarEntryHeader } from './source-archive-tar.ts';
+export { chooseBaseLanguage, discoverRootEnvironment, imageVariables, DEFAULT_IMAGE_PATH, type BaseLanguage, type RootProbe } from './root-environment.ts';

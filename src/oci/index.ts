@@ -11,3 +11,4 @@ export { DEFAULT_IMAGE_LIMITS, DEPENDENCY_FOLDERS, type ImageLimits } from './la
 export { GZIP_OPTIONS, type BuiltLayer } from './layer-writer.ts';
 export { digestOf, isDigest, parseDigest, type Digest } from './digest.ts';
 export * as mediaTypes from './media-types.ts';
+export { unpackRootfs, resolveInRoot, entryParts, rootName, DEFAULT_ROOTFS_LIMITS, type RootfsLimits, type MountPoints, type UnpackRootfsOptions, type UnpackedRootfs } from './rootfs.ts';

@@ -2,6 +2,7 @@ import { appJsonError, conflictsWithAppConfig, DEFAULT_BUILD_LIMITS, detectApp, 
 import { runOnce, type RunAs } from '../runner/index.ts';
 import { giveTree } from '../safe-fs/index.ts';
 import type { AppDisk } from './app-disk.ts';
+import { rootBuild, type BuildRootProvider } from './build-root.ts';
 import type { AppPaths } from './app-dirs.ts';
 import type { EnvSetup } from './app-json-setup.ts';
 import type { AppJsonScripts } from './app-json-scripts.ts';
@@ -22,6 +23,12 @@ export interface BuildStepOptions {
   readonly disk: AppDisk;
   readonly appJson: AppJsonScripts;
   readonly buildLimits: BuildLimits | undefined;
+  /**
+   * Builds run inside a base image's root (build-root.ts) when given: the
+   * root for the folder's language; the plan records the base. Absent: on
+   * this machine, as always.
+   */
+  readonly buildRoot?: BuildRootProvider | undefined;
   /** Told when a build ends (for metrics). */
   readonly emit: (event: { kind: 'build'; app: string; outcome: 'succeeded' | 'failed'; seconds: number }) => void;
 }
@@ -62,7 +69,8 @@ export class BuildStep {
     let outcome: 'succeeded' | 'failed' = 'failed';
     try {
       logged(`building ${sourceDigest.slice(0, 7)}`);
-      const environment = await this.#setup.buildEnvironment();
+      const inRoot = this.#options.buildRoot === undefined ? null : await rootBuild(this.#options.buildRoot, { app, dir, paths, user, containment: this.#setup.containment, buildEnv: this.#setup.buildEnv(app, user), log: logged });
+      const environment = inRoot?.environment ?? (await this.#setup.buildEnvironment());
       const config = await readAppConfig(dir);
       const found = await readAppJson(dir);
       let envSetup: EnvSetup | null = null;
@@ -73,19 +81,22 @@ export class BuildStep {
         // Refused before anything is built: a required var is missing.
         envSetup = this.#appJson.planEnv(app, found.appJson);
       }
-      const plan = await detectApp(dir, environment.build, config);
+      const detected = await detectApp(dir, environment.build, config);
+      const plan = inRoot === null ? detected : inRoot.mark(detected);
       logged(plan.kind === 'static' ? 'static site: the edge serves it, no process runs' : `${plan.runtime} app: ${plan.processes.filter((p) => p.name !== 'build').map((p) => p.name).join(', ')}`);
       if (user !== null) await giveTree(dir, user, 0o750);
       if (plan.kind === 'processes') {
         for (const note of [...environment.sandbox.notes, ...plan.notes]) logged(note);
-        const context = await this.#setup.containment.build(app, user, paths, { dir, plan, config });
-        const launcher = context.launcher;
+        const contained = inRoot === null ? await this.#setup.containment.build(app, user, paths, { dir, plan, config }) : null;
+        const launcher = inRoot?.launcher ?? contained?.launcher;
+        const buildEnv = this.#setup.buildEnv(app, user, envSetup?.fill);
         // The disk check stops a build that takes the app over its limit.
         await this.#disk.guardBuild(app, (signal) =>
           runBuild(plan, {
-            dir,
-            cacheDir: paths.cache,
-            env: { ...this.#setup.buildEnv(app, user, envSetup?.fill), ...context.env },
+            dir: inRoot?.dir ?? dir,
+            cacheDir: inRoot?.cacheDir ?? paths.cache,
+            hostCacheDir: paths.cache,
+            env: inRoot?.env(buildEnv) ?? { ...buildEnv, ...contained?.env },
             user,
             limits: this.#options.buildLimits ?? DEFAULT_BUILD_LIMITS,
             log: logged,

@@ -3,7 +3,8 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { AppConfig, AppPlan } from '../build/index.ts';
 import type { Launcher, RunAs } from '../runner/index.ts';
-import { appMounts, buildLimits, instanceLimits, runtimeRoots, type AppSandbox, type ResourceLimits, type Sandboxes } from '../sandbox/index.ts';
+import { BerthError } from '../errors.ts';
+import { appMounts, buildLimits, imageRootMounts, instanceLimits, runtimeRoots, type AppSandbox, type ResourceLimits, type Sandboxes } from '../sandbox/index.ts';
 import { findUser } from './app-users.ts';
 import type { AppPaths } from './app-dirs.ts';
 
@@ -174,6 +175,25 @@ export class Containment {
     );
     const limits = buildLimits(this.#options.buildMemoryBytes, cpus().length);
     return { launcher: sandbox.launcher(mounts, () => limits), env: { TMPDIR: '/tmp' } };
+  }
+
+  /**
+   * How a build's steps start inside its base image (a BuildRoot): the
+   * image's root as `/`, read-only, the build folder writable at the
+   * image's app folder, the build cache, the app's network, the build
+   * limits. Only in a sandbox: there is no uncontained way to run in a root.
+   */
+  async buildInRoot(app: string, user: RunAs | null, paths: AppPaths, root: { readonly rootfs: string; readonly appDir: string }, dir: string): Promise<ProcessContext & { readonly launcher: Launcher }> {
+    if (this.#options.sandboxes === null || user === null) {
+      throw new BerthError('BERTH_E_BUILD_ROOT', `${app} cannot be built inside its base image: ${this.#options.uncontainedReason ?? (user === null ? 'the app has no user of its own' : 'apps run uncontained')}`, {
+        status: 422,
+        hint: 'builds inside a base image run in a sandbox: run berth server as root with --sandbox auto or required',
+      });
+    }
+    const sandbox = await this.#sandboxOf(app, user, paths);
+    const limits = buildLimits(this.#options.buildMemoryBytes, cpus().length);
+    const launcher = await sandbox.rootLauncher(root.rootfs, (tools) => imageRootMounts({ appDir: root.appDir, build: dir, cache: paths.cache, tools, etcDir: sandbox.etcDir }, sandbox.tmpBytes), () => limits);
+    return { launcher, env: { TMPDIR: '/tmp' } };
   }
 
   /** Ends what a killed daemon's sandboxes left running; how many there were. */

@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../errors.ts';
 import type { ExitInfo, LaunchedProcess, LaunchSpec, RunAs } from '../runner/launcher.ts';
-import { launchArgv, type SandboxMount, type SandboxTools } from './spec.ts';
+import { launchArgv, withoutLoaderVariables, type ImageRoot, type SandboxMount, type SandboxTools } from './spec.ts';
 import type { CgroupDriver, CgroupHandle, ResourceLimits, ResourceUsage } from './types.ts';
 
 // Starting one program in a sandbox. Root runs bwrap (through nsenter into
@@ -23,6 +23,8 @@ export interface SandboxLaunch {
   /** Where its listeners are reached from the host (the app's address; 127.0.0.1 when it has no network: nothing can reach it). */
   readonly host: string;
   readonly limits: ResourceLimits;
+  /** An image's root as `/` (a build inside its base image); absent: the host's system, as the mounts show it. */
+  readonly root?: ImageRoot | undefined;
 }
 
 export interface LaunchDeps {
@@ -97,7 +99,7 @@ function readInfo(stream: Readable, timeoutMs: number): Promise<{ childPid: numb
 export async function launchSandboxed(spec: LaunchSpec, sandbox: SandboxLaunch, deps: LaunchDeps): Promise<LaunchedProcess> {
   if (spec.user === null) throw new BerthError('BERTH_E_SANDBOX', 'a sandboxed process needs a Unix user of its own', { status: 500 });
   const argv = launchArgv(
-    { hostname: sandbox.hostname, user: spec.user, cwd: spec.cwd, argv: spec.argv, mounts: sandbox.mounts, netnsPath: sandbox.netnsPath },
+    { hostname: sandbox.hostname, user: spec.user, cwd: spec.cwd, argv: spec.argv, mounts: sandbox.mounts, netnsPath: sandbox.netnsPath, root: sandbox.root },
     deps.tools,
     { info: INFO_FD, block: BLOCK_FD, seccomp: deps.seccomp === null ? null : SECCOMP_FD },
   );
@@ -109,7 +111,7 @@ export async function launchSandboxed(spec: LaunchSpec, sandbox: SandboxLaunch, 
   try {
     child = spawn(file!, args, {
       cwd: '/',
-      env: spec.env,
+      env: sandbox.root === undefined ? spec.env : withoutLoaderVariables(spec.env),
       // Its own process group: a terminal's Ctrl-C reaches berth alone.
       detached: true,
       stdio: [spec.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', deps.seccomp === null ? 'ignore' : 'pipe'],

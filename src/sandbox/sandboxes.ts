@@ -13,7 +13,8 @@ import { launchSandboxed } from './launch.ts';
 import { LoopbackForwarder, loopbackPorts } from './loopback-forwarder.ts';
 import { FIRST_LINK_SLOT, LINK_SLOTS } from './link-addresses.ts';
 import { defaultSeccompProgram, seccompArch } from './seccomp.ts';
-import { ETC_GENERATED, type HostLayout, type SandboxMount, type SandboxTools } from './spec.ts';
+import { rootTools, type RootTools } from './root-tools.ts';
+import { ETC_GENERATED, type HostLayout, type ImageRoot, type SandboxMount, type SandboxTools } from './spec.ts';
 import type { AppNetwork, CgroupDriver, ResourceLimits } from './types.ts';
 
 // The sandboxes of one daemon: what it found on the machine (bwrap, the
@@ -93,6 +94,7 @@ export class Sandboxes {
   readonly #rootName: string;
   readonly #forwarder: LoopbackForwarder;
   readonly #etcMirror: EtcMirrorKeeper;
+  #rootTools: Promise<RootTools> | null = null;
 
   private constructor(options: SandboxesOptions, tools: SandboxTools, cgroups: CgroupDriver, seccomp: Buffer | null, networks: OpenedSandboxNetworks, layout: HostLayout, etcMirror: EtcMirrorKeeper, rootName: string) {
     this.#options = options;
@@ -234,9 +236,16 @@ export class Sandboxes {
   }
 
   /** @internal the launcher of one app's sandboxes */
-  launch(identity: AppIdentity, network: AppNetwork, mounts: readonly SandboxMount[], limitsFor: (label: string) => ResourceLimits): Launcher {
+  launch(identity: AppIdentity, network: AppNetwork, mounts: readonly SandboxMount[], limitsFor: (label: string) => ResourceLimits, root?: ImageRoot): Launcher {
     return (spec) =>
-      launchSandboxed(spec, { app: identity.name, hostname: identity.name, user: identity.user, mounts, netnsPath: network.netnsPath, host: network.address, limits: limitsFor(spec.label) }, { tools: this.#tools, cgroups: this.#cgroups, seccomp: this.#seccomp });
+      launchSandboxed(spec, { app: identity.name, hostname: identity.name, user: identity.user, mounts, netnsPath: network.netnsPath, host: network.address, limits: limitsFor(spec.label), root }, { tools: this.#tools, cgroups: this.#cgroups, seccomp: this.#seccomp });
+  }
+
+  /** The host's setpriv and its libraries, for sandboxes over an image's root (made once per daemon; see root-tools.ts). */
+  rootTools(): Promise<RootTools> {
+    this.#rootTools ??= rootTools(join(this.#options.stateDir, 'run', 'root-tools'), this.#tools.setpriv);
+    this.#rootTools.catch(() => (this.#rootTools = null));
+    return this.#rootTools;
   }
 
   get hostLayout(): HostLayout {
@@ -270,6 +279,15 @@ export class AppSandbox {
   /** Starts processes in this app's sandbox with these folders and limits. */
   launcher(mounts: readonly SandboxMount[], limitsFor: (label: string) => ResourceLimits): Launcher {
     return this.#sandboxes.launch(this.#identity, this.network, mounts, limitsFor);
+  }
+
+  /**
+   * Starts processes with an image's unpacked root as `/` (read-only) and
+   * these mounts over it (imageRootMounts): a build inside its base image.
+   */
+  async rootLauncher(rootfs: string, mounts: (tools: string) => readonly SandboxMount[], limitsFor: (label: string) => ResourceLimits): Promise<Launcher> {
+    const tools = await this.#sandboxes.rootTools();
+    return this.#sandboxes.launch(this.#identity, this.network, mounts(tools.dir), limitsFor, { source: rootfs, setpriv: tools.setpriv });
   }
 
   get hostLayout(): HostLayout {

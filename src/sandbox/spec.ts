@@ -30,6 +30,19 @@ export interface SandboxSpec {
   readonly mounts: readonly SandboxMount[];
   /** The app's network namespace (entered with nsenter); null: a private namespace with only loopback. */
   readonly netnsPath: string | null;
+  /** An image's root filesystem as the sandbox's `/` (read-only); absent: an empty root the mounts fill from the host. */
+  readonly root?: ImageRoot | undefined;
+}
+
+/**
+ * A base image's unpacked root (src/oci/rootfs.ts) as a sandbox's `/`: its
+ * mount points already real folders and files in it (imageRootMountPoints),
+ * and setpriv brought in from the host, since the image need not have one.
+ */
+export interface ImageRoot {
+  readonly source: string;
+  /** The command that runs the host's setpriv inside this root (its own loader and libraries: rootTools). */
+  readonly setpriv: readonly string[];
 }
 
 /** Absolute paths of the programs that make a sandbox. */
@@ -170,6 +183,7 @@ export function checkSpec(spec: SandboxSpec): void {
       throw new RangeError(`a writable bind over the system (${target}) is refused`);
     }
   }
+  if (spec.root !== undefined && (!isAbsolute(spec.root.source) || normalize(spec.root.source) !== spec.root.source || spec.root.source === '/' || spec.root.setpriv.length === 0)) throw new RangeError(`the image root ${JSON.stringify(spec.root.source)} is not an absolute, normal path of its own, or has no setpriv`);
   if (!isAbsolute(spec.cwd)) throw new RangeError(`the sandbox's working folder ${JSON.stringify(spec.cwd)} is not absolute`);
   if (spec.argv.length === 0) throw new RangeError('a sandbox needs a program to run');
   if (!Number.isInteger(spec.user.uid) || spec.user.uid <= 0 || !Number.isInteger(spec.user.gid) || spec.user.gid <= 0) throw new RangeError('a sandbox never runs its program as root');
@@ -191,9 +205,12 @@ export function launchArgv(spec: SandboxSpec, tools: SandboxTools, fds: SandboxF
   args.push('--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try');
   if (spec.netnsPath === null) args.push('--unshare-net');
   args.push('--new-session', '--hostname', spec.hostname);
+  // An image's root: every mount point is already in it (and it is read-only), so no folder is made.
+  if (spec.root !== undefined) args.push('--ro-bind', spec.root.source, '/');
   const made = new Set<string>(['/']);
   const mountedBinds: string[] = [];
   const ensureParents = (target: string) => {
+    if (spec.root !== undefined) return;
     const parents: string[] = [];
     for (let parent = dirname(target); parent !== '/'; parent = dirname(parent)) parents.unshift(parent);
     for (const parent of parents) {
@@ -234,7 +251,7 @@ export function launchArgv(spec: SandboxSpec, tools: SandboxTools, fds: SandboxF
   args.push('--info-fd', String(fds.info), '--block-fd', String(fds.block));
   args.push('--chdir', spec.cwd, '--');
   args.push(
-    tools.setpriv,
+    ...(spec.root?.setpriv ?? [tools.setpriv]),
     `--reuid=${spec.user.uid}`,
     `--regid=${spec.user.gid}`,
     '--clear-groups',
@@ -245,4 +262,67 @@ export function launchArgv(spec: SandboxSpec, tools: SandboxTools, fds: SandboxF
     ...spec.argv,
   );
   return args;
+}
+
+// ---- a sandbox over an image's root (a build inside its base image) ------
+
+/** The dynamic loader's variables that load code (from where they say) or write files. */
+export const LOADER_VARIABLES: readonly string[] = Object.freeze(['LD_PRELOAD', 'LD_AUDIT', 'LD_LIBRARY_PATH', 'LD_DEBUG_OUTPUT', 'LD_PROFILE_OUTPUT']);
+
+/**
+ * The environment nsenter, bwrap and setpriv start with, for a sandbox over
+ * an image's root: without the loader's variables, which would load code
+ * into them while they are root (a build in a root goes without them; the
+ * image's ld.so.preload is covered by an empty file: imageRootMounts). Pure.
+ */
+export function withoutLoaderVariables(env: Readonly<Record<string, string>>): Record<string, string> {
+  const clean = { ...env };
+  for (const name of LOADER_VARIABLES) delete clean[name];
+  return clean;
+}
+
+/** The file the loader preloads from, in the image: covered by an empty one of berth's. */
+const LOADER_PRELOAD = '/etc/ld.so.preload';
+
+/** Inside an image root: where berth's setpriv and its libraries are shown, and the app's build cache. */
+export const ROOT_TOOLS_DIR = '/.berth/tools';
+export const ROOT_CACHE_DIR = '/.berth/cache';
+
+/** The folders and files the mounts of imageRootMounts land on, for the unpacker to make real in the root. */
+export function imageRootMountPoints(appDir: string): { dirs: string[]; files: string[] } {
+  return { dirs: ['/proc', '/dev', '/tmp', '/etc', appDir, ROOT_TOOLS_DIR, ROOT_CACHE_DIR], files: [...ETC_GENERATED.map((name) => `/etc/${name}`), LOADER_PRELOAD] };
+}
+
+export interface ImageRootFolders {
+  /** Where the build is inside (the image's app folder, /app), and where it is on the host. */
+  readonly appDir: string;
+  readonly build: string;
+  /** The app's build cache on the host (writable, at ROOT_CACHE_DIR), or null. */
+  readonly cache: string | null;
+  /** berth's setpriv and its libraries (rootTools), shown read-only at ROOT_TOOLS_DIR; its `empty` file covers the image's ld.so.preload. */
+  readonly tools: string;
+  /** berth's /etc files for the app (passwd, group, hosts, hostname, resolv.conf). */
+  readonly etcDir: string;
+}
+
+/**
+ * What a build inside an image root sees besides the image: a private
+ * /proc, a minimal /dev, /tmp and /dev/shm in memory, berth's /etc files
+ * over the image's (the app's user, the app network's resolver), the build
+ * folder writable at the image's app folder (so a virtualenv's scripts say
+ * /app/…, as they will in the image), the build cache, and setpriv.
+ */
+export function imageRootMounts(folders: ImageRootFolders, tmpBytes = DEFAULT_TMP_BYTES): SandboxMount[] {
+  const mounts: SandboxMount[] = [
+    { kind: 'proc', target: '/proc' },
+    { kind: 'dev', target: '/dev' },
+    { kind: 'tmpfs', target: '/dev/shm', sizeBytes: Math.min(tmpBytes, 64 * MIB), mode: 0o1777 },
+    { kind: 'tmpfs', target: '/tmp', sizeBytes: tmpBytes, mode: 0o1777 },
+    ...etcFileMounts(folders.etcDir),
+    { kind: 'bind', source: `${folders.tools}/empty`, target: LOADER_PRELOAD, writable: false },
+    { kind: 'bind', source: folders.build, target: folders.appDir, writable: true },
+    { kind: 'bind', source: folders.tools, target: ROOT_TOOLS_DIR, writable: false },
+  ];
+  if (folders.cache !== null) mounts.push({ kind: 'bind', source: folders.cache, target: ROOT_CACHE_DIR, writable: true });
+  return mounts;
 }
