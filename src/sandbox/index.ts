@@ -3,7 +3,7 @@
 export { NO_LIMITS, type AppNetwork, type CgroupDriver, type CgroupHandle, type ResourceLimits, type ResourceUsage, type SandboxNetworks, type SeccompArch } from './types.ts';
 export { defaultSeccompProgram, seccompArch } from './seccomp.ts';
 export { DEFAULT_INSTANCE_LIMITS, buildLimits, instanceLimits, outOfMemoryMessage } from './limits-policy.ts';
-export { bindSame, DEFAULT_TMP_BYTES, etcFileMounts, launchArgv, systemMounts, imageRootMounts, imageRootMountPoints, withoutLoaderVariables, LOADER_VARIABLES, ROOT_CACHE_DIR, ROOT_TOOLS_DIR, type HostLayout, type ImageRoot, type ImageRootFolders, type SandboxMount, type SandboxSpec, type SandboxTools } from './spec.ts';
+export { bindSame, DEFAULT_TMP_BYTES, etcFileMounts, launchArgv, systemMounts, imageRootMounts, imageRootMountPoints, withoutLoaderVariables, loaderVariables, isLoaderVariable, LOADER_VARIABLES, ENV_PROGRAM, ROOT_CACHE_DIR, ROOT_TOOLS_DIR, type HostLayout, type ImageRoot, type ImageRootFolders, type SandboxMount, type SandboxSpec, type SandboxTools } from './spec.ts';
 export { rootTools, parseLdd, setprivCommand, type RootTools } from './root-tools.ts';
 export { etcFiles, type EtcIdentity } from './etc-files.ts';
 export { readHostLayout } from './host-layout.ts';

@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../errors.ts';
 import type { ExitInfo, LaunchedProcess, LaunchSpec, RunAs } from '../runner/launcher.ts';
-import { launchArgv, withoutLoaderVariables, type ImageRoot, type SandboxMount, type SandboxTools } from './spec.ts';
+import { launchArgv, loaderVariables, withoutLoaderVariables, type ImageRoot, type SandboxMount, type SandboxTools } from './spec.ts';
 import type { CgroupDriver, CgroupHandle, ResourceLimits, ResourceUsage } from './types.ts';
 
 // Starting one program in a sandbox. Root runs bwrap (through nsenter into
@@ -99,7 +99,8 @@ function readInfo(stream: Readable, timeoutMs: number): Promise<{ childPid: numb
 export async function launchSandboxed(spec: LaunchSpec, sandbox: SandboxLaunch, deps: LaunchDeps): Promise<LaunchedProcess> {
   if (spec.user === null) throw new BerthError('BERTH_E_SANDBOX', 'a sandboxed process needs a Unix user of its own', { status: 500 });
   const argv = launchArgv(
-    { hostname: sandbox.hostname, user: spec.user, cwd: spec.cwd, argv: spec.argv, mounts: sandbox.mounts, netnsPath: sandbox.netnsPath, root: sandbox.root },
+    // The loader's variables reach the program only, set again after setpriv (never nsenter, bwrap or setpriv, which run as root).
+    { hostname: sandbox.hostname, user: spec.user, cwd: spec.cwd, argv: spec.argv, mounts: sandbox.mounts, netnsPath: sandbox.netnsPath, root: sandbox.root, restoreEnv: sandbox.root === undefined ? loaderVariables(spec.env) : {} },
     deps.tools,
     { info: INFO_FD, block: BLOCK_FD, seccomp: deps.seccomp === null ? null : SECCOMP_FD },
   );
@@ -111,7 +112,7 @@ export async function launchSandboxed(spec: LaunchSpec, sandbox: SandboxLaunch, 
   try {
     child = spawn(file!, args, {
       cwd: '/',
-      env: sandbox.root === undefined ? spec.env : withoutLoaderVariables(spec.env),
+      env: withoutLoaderVariables(spec.env),
       // Its own process group: a terminal's Ctrl-C reaches berth alone.
       detached: true,
       stdio: [spec.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', deps.seccomp === null ? 'ignore' : 'pipe'],

@@ -1,5 +1,6 @@
 import { dirname, isAbsolute, normalize } from 'node:path';
 import type { RunAs } from '../runner/launcher.ts';
+import { BerthError } from '../errors.ts';
 
 // A sandbox as plain data, and the command line that makes it. Pure: a
 // spec is built from small parts that each add one thing (the system's
@@ -32,7 +33,16 @@ export interface SandboxSpec {
   readonly netnsPath: string | null;
   /** An image's root filesystem as the sandbox's `/` (read-only); absent: an empty root the mounts fill from the host. */
   readonly root?: ImageRoot | undefined;
+  /**
+   * Loader variables of the program's own (LD_PRELOAD and the like) that the
+   * root stages must not see (rootStageEnv): set again for the program by
+   * ENV_PROGRAM, once setpriv has dropped to the app's user. Host roots only.
+   */
+  readonly restoreEnv?: Readonly<Record<string, string>> | undefined;
 }
+
+/** What sets the loader variables back for the program, as the app's user (host sandboxes show the host's /usr). */
+export const ENV_PROGRAM = '/usr/bin/env';
 
 /**
  * A base image's unpacked root (src/oci/rootfs.ts) as a sandbox's `/`: its
@@ -259,26 +269,55 @@ export function launchArgv(spec: SandboxSpec, tools: SandboxTools, fds: SandboxF
     '--bounding-set=-all',
     '--no-new-privs',
     '--',
-    ...spec.argv,
+    ...programArgv(spec),
   );
   return args;
 }
 
+/** The program's argv after setpriv: through ENV_PROGRAM when loader variables must be set again. */
+function programArgv(spec: SandboxSpec): readonly string[] {
+  const restore = Object.entries(spec.restoreEnv ?? {});
+  if (restore.length === 0) return spec.argv;
+  if (spec.root !== undefined) throw new BerthError('BERTH_E_SANDBOX', 'loader variables are not set again inside an image root', { status: 500 });
+  // env takes the first word with "=" as one more variable, not as the program.
+  if ((spec.argv[0] ?? '').includes('=')) throw new BerthError('BERTH_E_SANDBOX', `the program ${JSON.stringify(spec.argv[0])} has "=" in its name, so it cannot run with loader variables (${restore.map(([name]) => name).join(', ')})`, { status: 422, hint: 'Rename the program, or unset those config vars.' });
+  return [ENV_PROGRAM, ...restore.map(([name, value]) => `${name}=${value}`), ...spec.argv];
+}
+
 // ---- a sandbox over an image's root (a build inside its base image) ------
 
-/** The dynamic loader's variables that load code (from where they say) or write files. */
-export const LOADER_VARIABLES: readonly string[] = Object.freeze(['LD_PRELOAD', 'LD_AUDIT', 'LD_LIBRARY_PATH', 'LD_DEBUG_OUTPUT', 'LD_PROFILE_OUTPUT']);
+/**
+ * Variables the C library and its loader act on that would change what a
+ * root program loads, reads or writes: every LD_* and the rest of glibc's
+ * list of variables it ignores in setuid programs (unsecvars.h), plus
+ * GLIBC_TUNABLES (not TMPDIR: none of those three makes a temporary file,
+ * and every sandbox sets it). nsenter, bwrap and setpriv run as root (not setuid, so
+ * glibc obeys them), with the program's environment, which holds the app's
+ * config vars: an app could otherwise preload its own library into them.
+ */
+export const LOADER_VARIABLES: readonly string[] = Object.freeze([
+  'GCONV_PATH', 'GETCONF_DIR', 'GLIBC_TUNABLES', 'HOSTALIASES', 'LOCALDOMAIN', 'LOCPATH', 'MALLOC_TRACE', 'NIS_PATH', 'NLSPATH', 'RESOLV_HOST_CONF', 'RES_OPTIONS', 'TZDIR',
+]);
+
+/** Whether the root stages of a launch must not see `name` (LOADER_VARIABLES, any LD_*). Pure. */
+export function isLoaderVariable(name: string): boolean {
+  return name.startsWith('LD_') || LOADER_VARIABLES.includes(name);
+}
 
 /**
- * The environment nsenter, bwrap and setpriv start with, for a sandbox over
- * an image's root: without the loader's variables, which would load code
- * into them while they are root (a build in a root goes without them; the
- * image's ld.so.preload is covered by an empty file: imageRootMounts). Pure.
+ * The environment nsenter, bwrap and setpriv start with: without the
+ * loader's variables, which would act on them while they are root (a
+ * sandbox over the host's files sets them again for the program:
+ * SandboxSpec.restoreEnv; a build in an image root goes without them, and
+ * the image's ld.so.preload is covered by an empty file: imageRootMounts). Pure.
  */
 export function withoutLoaderVariables(env: Readonly<Record<string, string>>): Record<string, string> {
-  const clean = { ...env };
-  for (const name of LOADER_VARIABLES) delete clean[name];
-  return clean;
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !isLoaderVariable(name)));
+}
+
+/** The loader variables of `env`, for restoreEnv. Pure. */
+export function loaderVariables(env: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => isLoaderVariable(name)));
 }
 
 /** The file the loader preloads from, in the image: covered by an empty one of berth's. */

@@ -3,7 +3,7 @@
 // the unpacker makes real, and how setpriv is brought in. Pure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { imageRootMountPoints, imageRootMounts, launchArgv, parseLdd, ROOT_CACHE_DIR, ROOT_TOOLS_DIR, setprivCommand, withoutLoaderVariables, type SandboxSpec } from '../../src/sandbox/index.ts';
+import { ENV_PROGRAM, imageRootMountPoints, imageRootMounts, isLoaderVariable, launchArgv, loaderVariables, parseLdd, ROOT_CACHE_DIR, ROOT_TOOLS_DIR, setprivCommand, withoutLoaderVariables, type SandboxSpec } from '../../src/sandbox/index.ts';
 
 const TOOLS = { nsenter: '/usr/bin/nsenter', bwrap: '/usr/bin/bwrap', setpriv: '/usr/bin/setpriv' };
 const FDS = { info: 3, block: 4, seccomp: null };
@@ -86,4 +86,18 @@ test("the loader's variables that load code are kept from the programs that make
   const env = { PATH: '/usr/bin', LD_PRELOAD: '/evil.so', LD_AUDIT: '/evil.so', LD_DEBUG_OUTPUT: '/app/x', LD_PROFILE_OUTPUT: '/app/y', LD_LIBRARY_PATH: '/opt/lib', SECRET: 's' };
   assert.deepEqual(withoutLoaderVariables(env), { PATH: '/usr/bin', SECRET: 's' }, 'LD_LIBRARY_PATH too: nsenter and bwrap are the host\'s, run as root');
   assert.equal(env.LD_PRELOAD, '/evil.so', 'the caller\'s object is not changed');
+});
+
+test("on the host's files the loader's variables skip the root stages and are set again for the program, as the app's user", () => {
+  const env = { PATH: '/usr/bin', LD_PRELOAD: '/app/evil.so', GCONV_PATH: '/app/g', GLIBC_TUNABLES: 'x', LD_ANYTHING_NEW: '1', TMPDIR: '/tmp', SECRET: 's' };
+  assert.deepEqual(withoutLoaderVariables(env), { PATH: '/usr/bin', TMPDIR: '/tmp', SECRET: 's' });
+  assert.deepEqual(loaderVariables(env), { LD_PRELOAD: '/app/evil.so', GCONV_PATH: '/app/g', GLIBC_TUNABLES: 'x', LD_ANYTHING_NEW: '1' });
+  assert.ok(isLoaderVariable('LD_AUDIT') && isLoaderVariable('NLSPATH') && !isLoaderVariable('LDAP_URL') && !isLoaderVariable('DATABASE_URL'));
+  const spec: SandboxSpec = { hostname: 'shop', user: { uid: 70001, gid: 70001 }, cwd: '/app', argv: ['node', 'server.js'], mounts: [], netnsPath: null, restoreEnv: { LD_PRELOAD: '/app/libjemalloc.so' } };
+  const tools = { nsenter: '/usr/bin/nsenter', bwrap: '/usr/bin/bwrap', setpriv: '/usr/bin/setpriv' };
+  const argv = launchArgv(spec, tools, { info: 3, block: 4, seccomp: null });
+  const afterSetpriv = argv.slice(argv.lastIndexOf('--') + 1);
+  assert.deepEqual(afterSetpriv, [ENV_PROGRAM, 'LD_PRELOAD=/app/libjemalloc.so', 'node', 'server.js'], 'set again once setpriv dropped to the app');
+  assert.deepEqual(launchArgv({ ...spec, restoreEnv: {} }, tools, { info: 3, block: 4, seccomp: null }).slice(-2), ['node', 'server.js'], 'no env hop without such variables');
+  assert.throws(() => launchArgv({ ...spec, argv: ['A=b', 'x'] }, tools, { info: 3, block: 4, seccomp: null }), /"=" in its name/);
 });
