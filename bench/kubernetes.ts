@@ -21,7 +21,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RegistryClient } from '../src/oci/index.ts';
 import { startCluster, startNode } from '../test/helpers/k8s-cluster.ts';
-import { pushBase } from '../test/helpers/oci-base.ts';
+import { pushNodeBase } from '../test/helpers/oci-host-bases.ts';
 import { startRegistry } from '../test/helpers/registry.ts';
 import { ChildProcesses } from './lib/child-processes.ts';
 import { call, startBerth, stopBerth, timedDeploy, writeApp, writeServer, type Berth, type RuntimeKind } from './lib/kubernetes/daemons.ts';
@@ -196,9 +196,10 @@ async function main(): Promise<void> {
   const registry = await startRegistry(scope);
   const client = await RegistryClient.open({ registry: registry.host, plainHttp: true });
   scope.after(() => client.close());
-  await pushBase(scope, client, 'base/busybox');
+  // A Node base made from this machine's Node 20: the Kubernetes runtime builds inside it.
+  await pushNodeBase(scope, client, 'base/node');
 
-  const kubeArgs = ['--runtime', 'kubernetes', '--kubeconfig', cluster.kubeconfig, '--namespace', NAMESPACE, '--registry', `${registry.host}/apps`, '--registry-plain-http', '--base-image', `node=${registry.host}/base/busybox:latest`, '--rollout-timeout', '120s'];
+  const kubeArgs = ['--runtime', 'kubernetes', '--kubeconfig', cluster.kubeconfig, '--namespace', NAMESPACE, '--registry', `${registry.host}/apps`, '--registry-plain-http', '--base-image', `node=${registry.host}/base/node:latest`, '--rollout-timeout', '120s'];
   const berths: Berth[] = [];
   for (const kind of (withLocal ? ['kubernetes', 'local'] : ['kubernetes']) as RuntimeKind[]) {
     const folder = join(work, kind);
@@ -234,7 +235,7 @@ async function main(): Promise<void> {
   const lockfile = JSON.parse(await readFile(join(dir, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
   const packages = Object.keys(lockfile.packages).filter((k) => k !== '').length;
   const facts = {
-    app: `App: express 4.21.2 from the npm registry (\`npm ci\`, ${packages} packages, a fresh build cache per app), Procfile \`web: node server.js\` and \`release: node migrate.js\`, a [health] path. Kubernetes: busybox base, images to docker-registry on 127.0.0.1, the stand-in kubelet passing every ${passPeriod.toFixed(0)} ms (150 ms sleep + the pass), berth at ${commit}${dirty ? "+" : ""}. Load average at start ${machine.loadAverageAtStart}; whole run ${((performance.now() - began) / 1000).toFixed(0)} s.`,
+    app: `App: express 4.21.2 from the npm registry (\`npm ci\`, ${packages} packages, a fresh build cache per app), Procfile \`web: node server.js\` and \`release: node migrate.js\`, a [health] path. Kubernetes: builds inside a Node 20 base made from this machine's Node, images to docker-registry on 127.0.0.1, the stand-in kubelet passing every ${passPeriod.toFixed(0)} ms (150 ms sleep + the pass), berth at ${commit}${dirty ? "+" : ""}. Load average at start ${machine.loadAverageAtStart}; whole run ${((performance.now() - began) / 1000).toFixed(0)} s.`,
   };
   const markdown = report(results, facts);
   process.stdout.write(markdown);

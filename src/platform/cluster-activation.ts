@@ -9,6 +9,7 @@ import type { InstanceView } from './instance-views.ts';
 import type { ProcessSetup } from './process-setup.ts';
 import type { Build, BuildManifest, Release } from './records.ts';
 import type { Store } from './store.ts';
+import { prepareBuildRoot, type BuildRootProvider } from './build-root.ts';
 
 // The platform's side of the runtime seam when apps run on Kubernetes
 // (`berth server --runtime kubernetes`): where Activation would start
@@ -197,6 +198,7 @@ export class ClusterActivation {
       language: KubeRuntime.languageOf(manifest.plan.runtime),
       // The virtualenv's bin and the like; a host Node's folder means nothing in the image.
       path: manifest.plan.path.filter((entry) => !isAbsolute(entry)),
+      base: manifest.plan.baseImage,
     }, log);
     this.#deps.store.setBuildImage(build.id, image);
     return image;
@@ -252,4 +254,9 @@ export function podLogLines(logs: readonly PodLog[]): LogLine[] {
     }
   }
   return lines;
+}
+
+/** Builds on a cluster run inside the base image of their language, unpacked once under `rootsDir` (STATE/oci/rootfs). */
+export function clusterBuildRoot(runtime: KubeRuntime, rootsDir: string): BuildRootProvider {
+  return async (language, log) => prepareBuildRoot(await runtime.base(language, log), runtime.cache, rootsDir);
 }

@@ -13,6 +13,7 @@ import { AppJsonScripts } from './app-json-scripts.ts';
 import type { AppStates } from './app-states.ts';
 import { auditedAsync } from './audit.ts';
 import { BuildStep } from './build-step.ts';
+import type { BuildRootProvider } from './build-root.ts';
 import type { ProcessSetup } from './process-setup.ts';
 import type { BuildManifest, Release, ReleaseInfo } from './records.ts';
 import { describeRelease } from './release-policy.ts';
@@ -56,6 +57,8 @@ export interface DeployPipelineOptions {
   readonly releasePhaseInActivation: boolean;
   /** Where the app answers. */
   readonly url: (app: string) => string;
+  /** Builds run inside their language's base image (the Kubernetes runtime); absent: on this machine. */
+  readonly buildRoot?: BuildRootProvider | undefined;
 }
 
 export class DeployPipeline {
@@ -74,7 +77,7 @@ export class DeployPipeline {
     this.#setup = options.setup;
     this.#builds = new BuildQueue(options.buildConcurrency);
     this.#appJson = new AppJsonScripts(options.store, options.setup);
-    this.#buildStep = new BuildStep({ setup: options.setup, disk: options.disk, appJson: this.#appJson, buildLimits: options.buildLimits, emit: options.emit });
+    this.#buildStep = new BuildStep({ setup: options.setup, disk: options.disk, appJson: this.#appJson, buildLimits: options.buildLimits, emit: options.emit, buildRoot: options.buildRoot });
   }
 
   /**

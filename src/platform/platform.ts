@@ -17,7 +17,7 @@ import type { Containment } from './containment.ts';
 import { appVariables, type AppVariable } from './app-variables.ts';
 import { DeployPipeline, type PlatformEvent } from './deploy-pipeline.ts';
 import { Activation } from './activation.ts';
-import { ClusterActivation, podLogLines } from './cluster-activation.ts';
+import { ClusterActivation, clusterBuildRoot, podLogLines } from './cluster-activation.ts';
 import type { KubeRuntime } from '../kubernetes/index.ts';
 import type { LogLine } from './app-log-query.ts';
 import { OneOffRuns, type OneOffRun, type RunOutcome, type RunRequest, type RunView } from './one-off-runs.ts';
@@ -176,6 +176,8 @@ export class Platform {
       stopping: () => this.#stopping,
       activate: (app, release, log) => this.#cluster === null ? this.#activate(app, release) : this.#cluster.activate(app, release, { log, releasePhase: true, restart: false }),
       releasePhaseInActivation: this.#cluster !== null,
+      // On a cluster a build runs inside the base image its image is written over.
+      ...(options.cluster ? { buildRoot: clusterBuildRoot(options.cluster, join(options.stateDir, 'oci', 'rootfs')) } : {}),
       url: (app) => this.url(app),
     });
   }

@@ -5,6 +5,7 @@
 // mid-rollout, logs, manifests and destroy, each seen through berth's API
 // and checked on the cluster behind its back.
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { RegistryClient } from '../../src/oci/index.ts';
 import { apiCall, deployDir, deployRequest, startDaemon, type Daemon } from '../helpers/daemon.ts';
 import { startCluster, startNode, type TestCluster } from '../helpers/k8s-cluster.ts';
-import { pushBase } from '../helpers/oci-base.ts';
+import { pushNodeBase } from '../helpers/oci-host-bases.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { runBerth } from '../helpers/berth-process.ts';
 
@@ -29,12 +30,13 @@ let stateDir: string;
 let daemon: Daemon;
 let source: string;
 let credentialsFile: string;
+let nodeBase: string;
 /** Releases ("shop/v5") whose release Job pods fail, and whose web pods never become ready. */
 const failingReleases = new Set<string>();
 const stuckReleases = new Set<string>();
 
 async function serverArgs(): Promise<string[]> {
-  return ['--runtime', 'kubernetes', '--kubeconfig', cluster.kubeconfig, '--namespace', NS, '--registry', `${registry.host}/apps`, '--registry-ca', registry.caFile!, '--registry-credentials-file', credentialsFile, '--base-image', `node=${registry.host}/base/busybox:latest`, '--rollout-timeout', '90s'];
+  return ['--runtime', 'kubernetes', '--kubeconfig', cluster.kubeconfig, '--namespace', NS, '--registry', `${registry.host}/apps`, '--registry-ca', registry.caFile!, '--registry-credentials-file', credentialsFile, '--base-image', `node=${registry.host}/base/node:latest`, '--rollout-timeout', '90s'];
 }
 
 async function start(): Promise<Daemon> {
@@ -58,7 +60,8 @@ before(async () => {
   registry = await startRegistry(cleanups, { tls: true, users: { robot: 'pull-and-push' } });
   const client = await RegistryClient.open({ registry: registry.host, caFile: registry.caFile, credentials: { username: 'robot', password: 'pull-and-push' } });
   cleanups.after(() => client.close());
-  await pushBase(cleanups, client, 'base/busybox');
+  // A Node base made from this machine's own Node (not berth's Node 24): builds of Node apps run inside it.
+  nodeBase = (await pushNodeBase(cleanups, client, 'base/node')).manifestDigest;
   const root = await mkdtemp(join(tmpdir(), 'berth-kube-runtime-'));
   cleanups.after(() => rm(root, { recursive: true, force: true }));
   stateDir = join(root, 'state');
@@ -243,6 +246,27 @@ test('a daemon killed mid-rollout: the next one marks the release failed and app
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   assert.equal((await deployment()).spec.template.metadata.labels['berth.dev/release'], `v${current}`);
+});
+
+test('a Node app is built inside the node base image and its image is written over that very base', async () => {
+  assert.equal((await apiCall(daemon, 'POST', '/apps', { name: 'notes' })).status, 201);
+  const app = join(source, '..', 'notes');
+  await mkdir(app);
+  await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'notes', version: '1.0.0', scripts: { start: 'node server.js', build: 'node -e "require(\'fs\').writeFileSync(\'built.txt\', process.version + \' \' + process.execPath)"' } }));
+  await writeFile(join(app, 'server.js'), 'require("http").createServer((q, s) => s.end("notes")).listen(process.env.PORT);\n');
+  const { lines, last } = await deployDir(daemon, 'notes', app);
+  assert.equal(last.release?.version, 1, lines.join('\n'));
+  assert.ok(lines.some((line) => line.includes(`building inside the node base image ${registry.host}/base/node:latest@${nodeBase}`)), lines.join('\n'));
+  const build = readFileSync(join(stateDir, 'apps', 'notes', 'builds', readdirSync(join(stateDir, 'apps', 'notes', 'builds'))[0]!, 'built.txt'), 'utf8');
+  assert.match(build, /^v20\.\d+\.\d+ \/opt\/basenode\//, "the build ran on the image's Node, not berth's");
+  const image: string = (await apiCall(daemon, 'GET', '/apps/notes/releases')).json.releases[0].image;
+  const client = await RegistryClient.open({ registry: registry.host, caFile: registry.caFile, credentials: { username: 'robot', password: 'pull-and-push' } });
+  try {
+    const manifest = JSON.parse((await client.getManifest('apps/notes', image.slice(image.indexOf('@') + 1))).bytes.toString());
+    assert.equal(manifest.annotations['org.opencontainers.image.base.digest'], nodeBase, 'the image is written over the base the build ran in');
+  } finally {
+    await client.close();
+  }
 });
 
 test("an app's first release that fails leaves nothing of it on the cluster", async () => {

@@ -68,6 +68,8 @@ export interface ImageRequest {
   readonly language: BaseLanguage;
   /** The plan's PATH folders inside the release (the virtualenv's bin). */
   readonly path: readonly string[];
+  /** The base the build ran in (the plan's baseImage): the image goes over that very base, whatever the language's base is now. */
+  readonly base?: { readonly reference: string; readonly manifestDigest: string } | undefined;
 }
 
 export class ImageMaker {
@@ -86,7 +88,7 @@ export class ImageMaker {
 
   /** Builds and pushes the build's image; its reference by digest. */
   async make(request: ImageRequest, log: (line: string) => void): Promise<string> {
-    const base = await this.#base(request.language, log);
+    const base = request.base === undefined ? await this.base(request.language, log) : await this.#pinned(request.base, log);
     const started = Date.now();
     const image = await buildImage({
       base,
@@ -106,12 +108,22 @@ export class ImageMaker {
   }
 
   /** The base for a language, pulled once per daemon (by digest when pinned; a tag is read again at the next start). */
-  async #base(language: BaseLanguage, log: (line: string) => void): Promise<BaseImage> {
-    const reference = this.#options.bases[language];
+  async base(language: BaseLanguage, log: (line: string) => void): Promise<BaseImage> {
+    return this.#pull(this.#options.bases[language], `the ${language} base image`, log);
+  }
+
+  /** The very base a build ran in, by its manifest's digest (pulled again only when this daemon has not seen it). */
+  async #pinned(base: { readonly reference: string; readonly manifestDigest: string }, log: (line: string) => void): Promise<BaseImage> {
+    for (const known of this.#bases.values()) if (known.manifestDigest === base.manifestDigest) return known;
+    const reference = parseImageReference(base.reference);
+    return this.#pull({ ...reference, tag: undefined, digest: base.manifestDigest as ImageReference['digest'] }, 'the base image the build ran in', log);
+  }
+
+  async #pull(reference: ImageReference, what: string, log: (line: string) => void): Promise<BaseImage> {
     const key = formatReference(reference);
     const known = this.#bases.get(key);
     if (known !== undefined) return known;
-    log(`pulling the ${language} base image ${key}`);
+    log(`pulling ${what} ${key}`);
     const client = await this.#client(registryEndpoint(reference.registry));
     const base = await pullBase(client, reference, this.#options.cache);
     this.#bases.set(key, base);

@@ -1,5 +1,5 @@
 import { BerthError } from '../../errors.ts';
-import type { LayerCache } from '../../oci/index.ts';
+import type { BaseImage, LayerCache } from '../../oci/index.ts';
 import { appPods, type PodSummary } from '../client/pods.ts';
 import { pruneApp } from '../client/apply.ts';
 import { KubeClient } from '../client/client.ts';
@@ -89,6 +89,16 @@ export class KubeRuntime {
   /** "Kubernetes at https://…, namespace berth". */
   get description(): string {
     return `Kubernetes at ${this.#client.server}, namespace ${this.settings.namespace}, images pushed to ${this.#options.registry.host}/${this.#options.registry.prefix}`;
+  }
+
+  /** The base image of a language (pulled once per daemon): what a build runs inside and its image is written over. */
+  base(language: BaseLanguage, log: (line: string) => void): Promise<BaseImage> {
+    return this.#images.base(language, log);
+  }
+
+  /** The layer cache the bases and images are kept in. */
+  get cache(): LayerCache {
+    return this.#options.cache;
   }
 
   /** Builds and pushes a build's image; its reference by digest. */
