@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cell, formatBytes, formatFields, formatFormation, formatJson, formatList, formatTable, formatTime } from '../../../src/cli/remote/table.ts';
+import { releasesTable } from '../../../src/cli/remote/releases.ts';
 
 test('a table has a header row and aligned columns, two spaces apart, no trailing spaces', () => {
   const text = formatTable(
@@ -55,4 +56,18 @@ test('sizes, formations, lists and JSON', () => {
   assert.equal(formatList(['A']), 'A');
   assert.equal(formatList(['A', 'B', 'C']), 'A, B and C');
   assert.equal(formatJson({ apps: [] }), '{\n  "apps": []\n}\n');
+});
+
+test('releases: an IMAGE column (the digest, shortened) only when a release ran on Kubernetes', () => {
+  const base = { kind: 'deploy', description: 'Deploy 3f2a9c1', status: 'succeeded', createdAt: '2026-12-07T10:00:00.000Z' };
+  const local = releasesTable([{ ...base, version: 1, name: 'v1', current: true }]);
+  assert.doesNotMatch(local, /IMAGE/);
+  const onCluster = releasesTable([
+    { ...base, version: 2, name: 'v2', current: true, image: `registry.example.com/apps/shop@sha256:${'ab'.repeat(32)}` },
+    { ...base, version: 1, name: 'v1', current: false },
+  ]);
+  assert.match(onCluster, /IMAGE/);
+  assert.match(onCluster, /sha256:abababababab\b/);
+  assert.doesNotMatch(onCluster, /registry\.example\.com/, 'the whole reference is in --json');
+  assert.match(onCluster.split('\n').find((line) => line.startsWith('v1'))!, / - /);
 });
