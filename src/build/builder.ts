@@ -34,11 +34,14 @@ export interface BuildJob {
   /** The app's build cache: reused dependency folders, npm's and pip's download caches; null builds without one (`berth up`). */
   readonly cacheDir: string | null;
   /**
-   * Where berth lists the cache when the build's commands see it at another
-   * path (`dir` and `cacheDir` are the commands' view: a build inside a base
-   * image sees /app and /.berth/cache); absent: at `cacheDir`.
+   * Where the build cache's file work (test, cp, rm, mv, mkdir) runs when
+   * the build's commands see other paths or lack those tools: a build
+   * inside a base image sees /app and /.berth/cache, and an image need not
+   * have coreutils. The same work, as the app's user, over the host's paths
+   * of the build folder and the cache. Absent: with `exec`, `dir` and
+   * `cacheDir`.
    */
-  readonly hostCacheDir?: string | undefined;
+  readonly cacheFiles?: { readonly exec: BuildJob['exec']; readonly dir: string; readonly cacheDir: string } | undefined;
   readonly env: Readonly<Record<string, string>>;
   readonly user: RunAs | null;
   readonly limits: BuildLimits;
@@ -82,10 +85,11 @@ export async function runBuild(plan: Extract<AppPlan, { kind: 'processes' }>, jo
     const argv = 'command' in step ? commandToArgv(step.command, env) : step.argv;
     const shown = 'command' in step ? `build: ${step.command}` : argv.join(' ');
     const cached = cacheDir !== null && isCached(step) ? step : null;
-    if (cached !== null && (await restoreCached(cached, cacheDir!, job, env))) continue;
+    const files = cached === null ? null : cacheFilesOf(job, cacheDir!);
+    if (cached !== null && (await restoreCached(cached, files!, job, env))) continue;
     job.log(`running ${shown}`);
     await runStep(argv, shown, env, job, sandbox, deadline);
-    if (cached !== null) await saveCached(cached, cacheDir!, job, env);
+    if (cached !== null) await saveCached(cached, files!, job, env);
   }
 }
 
@@ -195,9 +199,15 @@ function cachePath(step: CachedStep, cacheDir: string): string {
   return join(cacheDir, `${step.cache.output}-${step.cache.key}`);
 }
 
+type CacheFiles = NonNullable<BuildJob['cacheFiles']>;
+
+function cacheFilesOf(job: BuildJob, cacheDir: string): CacheFiles {
+  return job.cacheFiles ?? { exec: job.exec, dir: job.dir, cacheDir };
+}
+
 /** Runs a file tool (cp, rm, mv, test, mkdir) as the app's user; true when it exits 0. Its output goes to the build log. */
-async function asApp(argv: readonly string[], job: BuildJob, env: Readonly<Record<string, string>>): Promise<boolean> {
-  const code = await job.exec(argv, { cwd: job.dir, env, user: job.user, signal: new AbortController().signal, onLine: job.log });
+async function asApp(argv: readonly string[], files: CacheFiles, job: BuildJob, env: Readonly<Record<string, string>>): Promise<boolean> {
+  const code = await files.exec(argv, { cwd: files.dir, env, user: job.user, signal: new AbortController().signal, onLine: job.log });
   return code === 0;
 }
 
@@ -210,13 +220,14 @@ function copyTree(from: string, to: string): readonly string[] {
   return ['cp', '-a', '--reflink=auto', '--', from, to];
 }
 
-async function restoreCached(step: CachedStep, cacheDir: string, job: BuildJob, env: Readonly<Record<string, string>>): Promise<boolean> {
-  const cached = cachePath(step, cacheDir);
-  if (!(await asApp(['test', '-d', cached], job, env))) return false;
-  const target = join(job.dir, step.cache.output);
-  if (!(await asApp(['rm', '-rf', '--', target], job, env)) || !(await asApp(copyTree(cached, target), job, env))) {
+async function restoreCached(step: CachedStep, files: CacheFiles, job: BuildJob, env: Readonly<Record<string, string>>): Promise<boolean> {
+  const run = (argv: readonly string[]) => asApp(argv, files, job, env);
+  const cached = cachePath(step, files.cacheDir);
+  if (!(await run(['test', '-d', cached]))) return false;
+  const target = join(files.dir, step.cache.output);
+  if (!(await run(['rm', '-rf', '--', target])) || !(await run(copyTree(cached, target)))) {
     job.log('the build cache could not be used; installing afresh');
-    await asApp(['rm', '-rf', '--', target], job, env);
+    await run(['rm', '-rf', '--', target]);
     return false;
   }
   job.log(`${step.argv.join(' ')}: inputs unchanged, ${step.cache.output} restored from the build cache`);
@@ -224,25 +235,26 @@ async function restoreCached(step: CachedStep, cacheDir: string, job: BuildJob, 
 }
 
 /** Keeps the newest output of each cached step: older keys are removed, the new one written beside and renamed in. */
-async function saveCached(step: CachedStep, cacheDir: string, job: BuildJob, env: Readonly<Record<string, string>>): Promise<void> {
-  const output = join(job.dir, step.cache.output);
-  if (!(await asApp(['test', '-d', output], job, env))) return;
-  const final = cachePath(step, cacheDir);
+async function saveCached(step: CachedStep, files: CacheFiles, job: BuildJob, env: Readonly<Record<string, string>>): Promise<void> {
+  const run = (argv: readonly string[]) => asApp(argv, files, job, env);
+  const output = join(files.dir, step.cache.output);
+  if (!(await run(['test', '-d', output]))) return;
+  const final = cachePath(step, files.cacheDir);
   const partial = `${final}.partial`;
   const saved =
-    (await asApp(['mkdir', '-p', '--', cacheDir], job, env)) &&
-    (await asApp(['rm', '-rf', '--', partial], job, env)) &&
-    (await asApp(copyTree(output, partial), job, env)) &&
-    (await asApp(['mv', '-T', '--', partial, final], job, env));
+    (await run(['mkdir', '-p', '--', files.cacheDir])) &&
+    (await run(['rm', '-rf', '--', partial])) &&
+    (await run(copyTree(output, partial))) &&
+    (await run(['mv', '-T', '--', partial, final]));
   if (!saved) {
     // A cache that cannot be written costs the next build time, not this one its success.
     job.log(`could not save ${step.cache.output} to the build cache`);
-    await asApp(['rm', '-rf', '--', partial], job, env);
+    await run(['rm', '-rf', '--', partial]);
     return;
   }
   // Listing the folder is all root does in it: the names decide what the app's user removes.
-  const older = (await readdir(job.hostCacheDir ?? cacheDir)).filter((name) => name.startsWith(`${step.cache.output}-`) && join(cacheDir, name) !== final).map((name) => join(cacheDir, name));
-  if (older.length > 0) await asApp(['rm', '-rf', '--', ...older], job, env);
+  const older = (await readdir(files.cacheDir)).filter((name) => name.startsWith(`${step.cache.output}-`) && join(files.cacheDir, name) !== final).map((name) => join(files.cacheDir, name));
+  if (older.length > 0) await run(['rm', '-rf', '--', ...older]);
 }
 
 // ---- the machine ----------------------------------------------------------

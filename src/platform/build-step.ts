@@ -87,16 +87,24 @@ export class BuildStep {
       if (user !== null) await giveTree(dir, user, 0o750);
       if (plan.kind === 'processes') {
         for (const note of [...environment.sandbox.notes, ...plan.notes]) logged(note);
-        const contained = inRoot === null ? await this.#setup.containment.build(app, user, paths, { dir, plan, config }) : null;
-        const launcher = inRoot?.launcher ?? contained?.launcher;
+        // In a base image the build cache's file work still runs on this machine's tools and paths, in the app's host sandbox.
+        const contained = await this.#setup.containment.build(app, user, paths, { dir, plan, config });
+        const launcher = inRoot?.launcher ?? contained.launcher;
+        const hostLauncher = contained.launcher;
         const buildEnv = this.#setup.buildEnv(app, user, envSetup?.fill);
         // The disk check stops a build that takes the app over its limit.
         await this.#disk.guardBuild(app, (signal) =>
           runBuild(plan, {
             dir: inRoot?.dir ?? dir,
             cacheDir: inRoot?.cacheDir ?? paths.cache,
-            hostCacheDir: paths.cache,
-            env: inRoot?.env(buildEnv) ?? { ...buildEnv, ...contained?.env },
+            ...(inRoot === null ? {} : {
+              cacheFiles: {
+                dir,
+                cacheDir: paths.cache,
+                exec: (argv: readonly string[], options: Parameters<typeof runOnce>[1]) => runOnce(argv, { ...options, env: { ...buildEnv, ...contained.env }, signal, ...(hostLauncher === undefined ? {} : { launcher: hostLauncher, label: 'build' }) }),
+              },
+            }),
+            env: inRoot?.env(buildEnv) ?? { ...buildEnv, ...contained.env },
             user,
             limits: this.#options.buildLimits ?? DEFAULT_BUILD_LIMITS,
             log: logged,

@@ -141,7 +141,6 @@ async function buildInRoot(s: Scene): Promise<{ inRoot: RootBuild; plan: Extract
     {
       dir: inRoot.dir,
       cacheDir: inRoot.cacheDir,
-      hostCacheDir: s.paths.cache,
       env: inRoot.env({ LANG: 'C.UTF-8' }),
       user: s.user,
       limits: DEFAULT_BUILD_LIMITS,
