@@ -179,9 +179,10 @@ async function program(argv: readonly string[]): Promise<Command> {
       const { parseDiskOptions } = await import('./disk-options.ts');
       const disk = parseDiskOptions({ defaultDisk: opts.defaultDisk, checkInterval: opts.diskCheckInterval });
       const https = opts.https === undefined ? null : parseListenAddress(opts.https);
+      // On a cluster without --https, --tls-cert/--tls-key are the domains' certificate on the Ingresses (kubernetes-options.ts).
       const tls = https === null ? null : await httpsOptions(opts);
       const { parseKubernetesFlags } = await import('./kubernetes-options.ts');
-      const kubernetes = parseKubernetesFlags(opts);
+      const kubernetes = parseKubernetesFlags(https === null ? opts : { ...opts, tlsCert: undefined, tlsKey: undefined });
       await server({
         https,
         acme: tls?.acme ?? null,

@@ -22,6 +22,8 @@ export interface KubernetesFlags {
   readonly certIssuer?: string;
   readonly releaseTimeout?: string;
   readonly rolloutTimeout?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
 }
 
 export interface KubernetesSettings {
@@ -34,6 +36,8 @@ export interface KubernetesSettings {
   readonly certIssuer: { readonly name: string; readonly kind: 'ClusterIssuer' | 'Issuer' } | null;
   readonly releaseTimeoutSeconds: number;
   readonly rolloutTimeoutMs: number;
+  /** The operator's certificate (`--tls-cert`/`--tls-key`) for the domains it covers; read by readClusterCertificate. */
+  readonly certificate: { readonly certFile: string; readonly keyFile: string } | null;
 }
 
 const ONLY_WITH_KUBERNETES = ['kubeconfig', 'kubeContext', 'namespace', 'registry', 'registryCa', 'registryPlainHttp', 'registryCredentialsFile', 'ingressClass', 'certIssuer', 'releaseTimeout', 'rolloutTimeout'] as const;
@@ -60,6 +64,12 @@ export function parseKubernetesFlags(flags: KubernetesFlags): KubernetesSettings
     if (match === null) throw new BerthError('BERTH_E_USAGE', `--cert-issuer ${flags.certIssuer} is not KIND/NAME`, { hint: 'e.g. --cert-issuer ClusterIssuer/letsencrypt (cert-manager issues each domain\'s certificate).' });
     certIssuer = { kind: match[1] as 'ClusterIssuer' | 'Issuer', name: exactSubdomain(match[2]!, 'cert-manager issuer') };
   }
+  let certificate: KubernetesSettings['certificate'] = null;
+  if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
+    if (flags.tlsCert === undefined || flags.tlsKey === undefined) throw new BerthError('BERTH_E_USAGE', '--tls-cert and --tls-key go together', { hint: 'Give both files.' });
+    if (certIssuer !== null) throw new BerthError('BERTH_E_USAGE', '--cert-issuer and --tls-cert both say where the domains\' certificates come from', { hint: 'Use one: cert-manager (--cert-issuer) or your own certificate (--tls-cert and --tls-key).' });
+    certificate = { certFile: flags.tlsCert, keyFile: flags.tlsKey };
+  }
   const releaseTimeoutSeconds = Math.ceil(parseDuration(flags.releaseTimeout ?? '15m') / 1000);
   const rolloutTimeoutMs = parseDuration(flags.rolloutTimeout ?? '10m');
   if (releaseTimeoutSeconds < 1 || rolloutTimeoutMs < 1000) throw new BerthError('BERTH_E_USAGE', '--release-timeout and --rollout-timeout must be at least 1s', { hint: 'e.g. --release-timeout 15m --rollout-timeout 10m' });
@@ -73,7 +83,23 @@ export function parseKubernetesFlags(flags: KubernetesFlags): KubernetesSettings
     certIssuer,
     releaseTimeoutSeconds,
     rolloutTimeoutMs,
+    certificate,
   };
+}
+
+/** The DNS names of a certificate's subjectAltName as Node prints it ("DNS:a.example.com, DNS:*.example.com, IP Address:…"). Pure. */
+export function certificateDnsNames(subjectAltName: string | undefined): string[] {
+  return (subjectAltName ?? '').split(/,\s*/).filter((entry) => entry.startsWith('DNS:')).map((entry) => entry.slice(4).toLowerCase());
+}
+
+/** The operator's certificate for the cluster's Ingresses: read, checked with its key, and the names it covers. */
+export async function readClusterCertificate(files: { certFile: string; keyFile: string }): Promise<{ certPem: string; keyPem: string; names: string[] }> {
+  const { readOwnCertificate } = await import('./tls-options.ts');
+  const { X509Certificate } = await import('node:crypto');
+  const own = await readOwnCertificate(files.certFile, files.keyFile);
+  const names = certificateDnsNames(new X509Certificate(own.certPem).subjectAltName);
+  if (names.length === 0) throw new BerthError('BERTH_E_TLS_CERT', `${files.certFile} names no DNS name (subjectAltName)`, { hint: 'Give a certificate for your domains (a wildcard such as *.example.com covers one label below it).' });
+  return { ...own, names };
 }
 
 /**

@@ -325,14 +325,16 @@ export async function server(options: ServerOptions): Promise<void> {
 async function openCluster(settings: KubernetesSettings, stateDir: string, defaults: ResourceLimits): Promise<KubeRuntime> {
   const { KubeRuntime, loadKubeconfig } = await import('../kubernetes/index.ts');
   const { LayerCache } = await import('../oci/index.ts');
-  const { readRegistryCredentials } = await import('./kubernetes-options.ts');
+  const { readClusterCertificate, readRegistryCredentials } = await import('./kubernetes-options.ts');
+  const certificate = settings.certificate === null ? null : await readClusterCertificate(settings.certificate);
   const connection = await loadKubeconfig(settings.kubeconfig, settings.context === undefined ? {} : { context: settings.context });
   const credentials = settings.registry.credentialsFile === undefined ? undefined : await readRegistryCredentials(settings.registry.credentialsFile);
   // STATE/oci: root's (STATE is), the layer cache below it.
   await mkdir(join(stateDir, 'oci'), { recursive: true, mode: 0o700 });
   return KubeRuntime.open({
     connection,
-    settings: { namespace: settings.namespace, ingressClass: settings.ingressClass, certIssuer: settings.certIssuer, defaults, releaseTimeoutSeconds: settings.releaseTimeoutSeconds },
+    settings: { namespace: settings.namespace, ingressClass: settings.ingressClass, certIssuer: settings.certIssuer, certificateNames: certificate?.names ?? [], defaults, releaseTimeoutSeconds: settings.releaseTimeoutSeconds },
+    certificate: certificate === null ? null : { certPem: certificate.certPem, keyPem: certificate.keyPem },
     registry: { host: settings.registry.host, prefix: settings.registry.prefix, plainHttp: settings.registry.plainHttp, caFile: settings.registry.caFile, credentials },
     bases: settings.bases,
     cache: await LayerCache.open(join(stateDir, 'oci', 'cache')),

@@ -3,7 +3,7 @@
 // "Kubernetes: the objects").
 export { appObjects } from './manifests/app-objects.ts';
 export { resolveDeployment, kubernetesSchedule, type AppDeployment, type ProcessSpec, type Resources, type DomainSpec, type TlsMode, type CronSpec, type ResolvedDeployment } from './manifests/spec.ts';
-export { configSecret, configHash, registryPullSecret, pullSecretName } from './manifests/secret.ts';
+export { configSecret, configHash, registryPullSecret, pullSecretName, tlsSecret } from './manifests/secret.ts';
 export { renderManifests } from './manifests/yaml.ts';
 export { objectsToPrune, PRUNABLE_KINDS, type FoundObject } from './manifests/prune.ts';
 export { processDeployment, webService, webDisruptionBudget, SERVICE_PORT } from './manifests/workloads.ts';
@@ -25,5 +25,5 @@ export { rolloutStatus, waitForRollout, pollUntil, realClock, type RolloutState,
 export { jobStatus, waitForJob, jobLog, jobPods, type JobState } from './client/index.ts';
 export { podSummary, appPods, type PodSummary } from './client/index.ts';
 // The runtime the platform runs apps through when `berth server --runtime kubernetes` (see "The runtime seam").
-export { KubeRuntime, ImageMaker, parseRegistryPrefix, parseBaseImages, DEFAULT_BASE_IMAGES, deploymentOf, containerArgv, checkCronZones, releaseSecretName, WEB_PORT } from './runtime/index.ts';
+export { KubeRuntime, ImageMaker, parseRegistryPrefix, parseBaseImages, DEFAULT_BASE_IMAGES, deploymentOf, containerArgv, checkCronZones, releaseSecretName, tlsSecretName, certificateCovers, WEB_PORT } from './runtime/index.ts';
 export type { KubeRuntimeOptions, ActivateOptions, PodLog, PushRegistry, BaseLanguage, ImageRequest, ClusterRelease, ClusterSettings } from './runtime/index.ts';

@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { RegistryClient } from '../../src/oci/index.ts';
 import { apiCall, deployDir, deployRequest, startDaemon, type Daemon } from '../helpers/daemon.ts';
@@ -36,7 +37,7 @@ const failingReleases = new Set<string>();
 const stuckReleases = new Set<string>();
 
 async function serverArgs(): Promise<string[]> {
-  return ['--runtime', 'kubernetes', '--kubeconfig', cluster.kubeconfig, '--namespace', NS, '--registry', `${registry.host}/apps`, '--registry-ca', registry.caFile!, '--registry-credentials-file', credentialsFile, '--base-image', `node=${registry.host}/base/node:latest`, '--rollout-timeout', '90s'];
+  return ['--runtime', 'kubernetes', '--kubeconfig', cluster.kubeconfig, '--namespace', NS, '--registry', `${registry.host}/apps`, '--registry-ca', registry.caFile!, '--registry-credentials-file', credentialsFile, '--base-image', `node=${registry.host}/base/node:latest`, '--rollout-timeout', '90s', '--tls-cert', join(stateDir, '..', 'tls.pem'), '--tls-key', join(stateDir, '..', 'tls-key.pem')];
 }
 
 async function start(): Promise<Daemon> {
@@ -67,6 +68,8 @@ before(async () => {
   stateDir = join(root, 'state');
   credentialsFile = join(root, 'registry-credentials');
   await writeFile(credentialsFile, 'robot:pull-and-push\n', { mode: 0o600 });
+  // The operator's own wildcard certificate, for the domains it covers.
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(root, 'tls-key.pem'), '-out', join(root, 'tls.pem'), '-days', '2', '-subj', '/CN=*.example.test', '-addext', 'subjectAltName=DNS:*.example.test'], { stdio: 'ignore', timeout: 15_000 });
   source = join(root, 'src');
   await mkdir(source);
   await writeFile(join(source, 'Procfile'), 'web: node server.js --port $PORT\nrelease: node migrate.js\n');
@@ -194,6 +197,23 @@ test('rollback applies an earlier release: its image, its config', async () => {
   const secret = (await cluster.call('GET', `/api/v1/namespaces/${NS}/secrets/shop--config-v${version}`)).json;
   assert.equal(secret.data.GREETING, undefined, "v1's config had no GREETING");
   assert.equal(secret.data.BIG_0, undefined);
+});
+
+test('domains are Ingresses: TLS from the operator\'s certificate where it covers the name, none elsewhere; a removed domain is pruned', async () => {
+  assert.equal((await apiCall(daemon, 'POST', '/apps/shop/domains', { hostname: 'shop.example.test' })).status, 201);
+  assert.equal((await apiCall(daemon, 'POST', '/apps/shop/domains', { hostname: 'shop.elsewhere.test' })).status, 201);
+  const covered = (await cluster.call('GET', `/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses/shop--shop-example-test`)).json;
+  assert.deepEqual(covered.spec.tls, [{ hosts: ['shop.example.test'], secretName: 'shop--tls' }]);
+  assert.equal(covered.spec.rules[0].http.paths[0].backend.service.name, 'shop--web');
+  const other = (await cluster.call('GET', `/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses/shop--shop-elsewhere-test`)).json;
+  assert.equal(other.spec.tls, undefined, 'a name the certificate does not cover gets no TLS');
+  const secret = (await cluster.call('GET', `/api/v1/namespaces/${NS}/secrets/shop--tls`)).json;
+  assert.equal(secret.type, 'kubernetes.io/tls');
+  assert.match(Buffer.from(secret.data['tls.crt'], 'base64').toString(), /BEGIN CERTIFICATE/);
+  assert.ok((await apiCall(daemon, 'DELETE', '/apps/shop/domains/shop.example.test')).status < 300);
+  assert.equal((await cluster.call('GET', `/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses/shop--shop-example-test`)).status, 404);
+  assert.equal((await cluster.call('GET', `/api/v1/namespaces/${NS}/secrets/shop--tls`)).status, 404, 'no domain needs it any more');
+  assert.ok((await apiCall(daemon, 'DELETE', '/apps/shop/domains/shop.elsewhere.test')).status < 300);
 });
 
 test('logs read the pods; manifests print the release as YAML without secret values; run and local add-ons are refused', async () => {

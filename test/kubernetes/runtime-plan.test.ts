@@ -7,11 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DEFAULT_APP_CONFIG } from '../../src/build/index.ts';
-import { parseKubernetesFlags, readRegistryCredentials } from '../../src/cli/kubernetes-options.ts';
+import { certificateDnsNames, parseKubernetesFlags, readRegistryCredentials } from '../../src/cli/kubernetes-options.ts';
 import { BerthError } from '../../src/errors.ts';
-import { appObjects, checkCronZones, configSecret, containerArgv, DEFAULT_BASE_IMAGES, deploymentOf, parseBaseImages, parseRegistryPrefix, releaseSecretName, type ClusterRelease, type ClusterSettings } from '../../src/kubernetes/index.ts';
+import { appObjects, certificateCovers, checkCronZones, configSecret, containerArgv, tlsSecret, tlsSecretName, DEFAULT_BASE_IMAGES, deploymentOf, parseBaseImages, parseRegistryPrefix, releaseSecretName, type ClusterRelease, type ClusterSettings } from '../../src/kubernetes/index.ts';
 import { podLogLines } from '../../src/platform/cluster-activation.ts';
 import { mergeLogLines } from '../../src/platform/app-log-query.ts';
+import { assertValidObject } from './schema.ts';
 
 const IMAGE = `registry.example.com/apps/shop@sha256:${'a'.repeat(64)}`;
 const settings: ClusterSettings = { namespace: 'apps', ingressClass: null, certIssuer: null, defaults: { memoryBytes: 512 * 2 ** 20, cpu: 1, processes: 512 }, releaseTimeoutSeconds: 900 };
@@ -135,4 +136,30 @@ test('pod logs become app log lines: the kubelet time, the type and pod, merged 
   assert.deepEqual(lines.map((l) => [l.source, l.text]), [['web.d6jtb', 'GET /'], ['web.d6jtb', 'booted'], ['pod.odd', 'x']]);
   const merged = mergeLogLines([{ at: Date.parse('2026-12-07T10:00:02Z'), source: 'berth', text: 'v3 serving' }], lines, 3);
   assert.deepEqual(merged.map((l) => l.text), ['v3 serving', 'GET /', 'x'], 'oldest first, the most recent kept');
+});
+
+test("the operator's certificate: which domains it covers, a TLS Secret they name, cert-manager or it but not both", () => {
+  assert.deepEqual(certificateDnsNames('DNS:*.Example.com, IP Address:127.0.0.1, DNS:example.com'), ['*.example.com', 'example.com']);
+  assert.deepEqual(certificateDnsNames(undefined), []);
+  const names = ['*.example.com', 'shop.other.org'];
+  assert.ok(certificateCovers(names, 'shop.example.com'));
+  assert.ok(certificateCovers(names, 'SHOP.other.org'));
+  assert.ok(!certificateCovers(names, 'example.com'), 'a wildcard is not its own base');
+  assert.ok(!certificateCovers(names, 'a.shop.example.com'), 'a wildcard covers one label');
+  assert.ok(!certificateCovers(names, 'evil-example.com'));
+  const spec = deploymentOf(release({ domains: ['shop.example.com', 'shop.elsewhere.net'] }), { ...settings, certificateNames: names }).spec;
+  assert.deepEqual(spec.domains.map((d) => d.tls), [{ mode: 'secret', secretName: tlsSecretName('shop') }, { mode: 'none' }]);
+  const objects = appObjects(spec);
+  const ingress = objects.find((o) => o.kind === 'Ingress' && (o.spec as any).rules[0].host === 'shop.example.com')!;
+  assert.deepEqual((ingress.spec as any).tls, [{ hosts: ['shop.example.com'], secretName: 'shop--tls' }]);
+  const secret = tlsSecret(spec, 'shop--tls', { certPem: 'CERT', keyPem: 'KEY' });
+  assertValidObject(secret);
+  assert.equal(secret.type, 'kubernetes.io/tls');
+  assert.equal(Buffer.from((secret.data as any)['tls.key'], 'base64').toString(), 'KEY');
+  assert.ok(!JSON.stringify(objects).includes('KEY'));
+  const usage = (flags: Parameters<typeof parseKubernetesFlags>[0], pattern: RegExp) => assert.throws(() => parseKubernetesFlags(flags), (err: unknown) => err instanceof BerthError && pattern.test(err.message));
+  const base = { runtime: 'kubernetes', kubeconfig: 'k', registry: 'r.example.com/apps' };
+  usage({ ...base, tlsCert: 'c.pem' }, /go together/);
+  usage({ ...base, tlsCert: 'c.pem', tlsKey: 'k.pem', certIssuer: 'ClusterIssuer/le' }, /both say where/);
+  assert.deepEqual(parseKubernetesFlags({ ...base, tlsCert: 'c.pem', tlsKey: 'k.pem' })!.certificate, { certFile: 'c.pem', keyFile: 'k.pem' });
 });

@@ -81,3 +81,23 @@ export function registryPullSecret(spec: AppDeployment, registry: string, creden
     data: { '.dockerconfigjson': Buffer.from(config, 'utf8').toString('base64') },
   };
 }
+
+/**
+ * A kubernetes.io/tls Secret of the app's with a certificate berth was
+ * given (the operator's own), which the Ingresses of the domains it covers
+ * name. One per app, so it carries the app's labels and goes with it.
+ */
+export function tlsSecret(spec: AppDeployment, name: string, certificate: { readonly certPem: string; readonly keyPem: string }): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: exactSubdomain(name, 'TLS Secret name'),
+      namespace: exactLabel(spec.namespace, 'namespace'),
+      labels: appLabels(appLabel(spec.app), spec.release.version),
+      annotations: { [ANNOTATION_RELEASE_ID]: spec.release.id },
+    },
+    type: 'kubernetes.io/tls',
+    data: { 'tls.crt': Buffer.from(certificate.certPem, 'utf8').toString('base64'), 'tls.key': Buffer.from(certificate.keyPem, 'utf8').toString('base64') },
+  };
+}

@@ -11,7 +11,7 @@ import { appObjects } from '../manifests/app-objects.ts';
 import { ANNOTATION_RESTARTED_AT, LABEL_PROCESS } from '../manifests/labels.ts';
 import { appLabel } from '../manifests/names.ts';
 import type { KubeObject } from '../manifests/object.ts';
-import { configSecret, pullSecretName, registryPullSecret } from '../manifests/secret.ts';
+import { configSecret, pullSecretName, registryPullSecret, tlsSecret } from '../manifests/secret.ts';
 import { renderManifests } from '../manifests/yaml.ts';
 import { ImageMaker, type BaseLanguage, type ImageRequest, type PushRegistry } from './images.ts';
 import { checkCronZones, deploymentOf, type ClusterRelease, type ClusterSettings } from './release-plan.ts';
@@ -28,6 +28,8 @@ export interface KubeRuntimeOptions {
   readonly settings: ClusterSettings;
   readonly registry: PushRegistry;
   readonly bases: ConstructorParameters<typeof ImageMaker>[0]['bases'];
+  /** The operator's own certificate (`--tls-cert`/`--tls-key`) for the domains it covers (its names are in settings.certificateNames). */
+  readonly certificate?: { readonly certPem: string; readonly keyPem: string } | null | undefined;
   readonly cache: LayerCache;
   /** How long a release's Deployments may take to roll out (default 10 min). */
   readonly rolloutTimeoutMs?: number;
@@ -115,7 +117,11 @@ export class KubeRuntime {
   manifests(release: ClusterRelease): string {
     const { spec } = this.#deployment(release);
     const objects = appObjects(spec).map((object) => this.#atServedVersion(object));
-    const pull = spec.imagePullSecret ? ` nor the image pull Secret ${spec.imagePullSecret} (kubernetes.io/dockerconfigjson for the registry)` : '';
+    const tlsFor = spec.domains.find((domain) => domain.tls.mode === 'secret')?.tls;
+    const pull = [
+      ...(spec.imagePullSecret ? [`the image pull Secret ${spec.imagePullSecret} (kubernetes.io/dockerconfigjson for the registry)`] : []),
+      ...(tlsFor?.mode === 'secret' ? [`the TLS Secret ${tlsFor.secretName} (kubernetes.io/tls: your certificate)`] : []),
+    ].map((what) => ` nor ${what}`).join('');
     const header = `# berth: ${release.app} v${release.release.version} on ${this.#client.server}. The config Secret ${spec.configSecret} (the app's config and add-on vars) is not printed${pull}:\n# create it yourself with the keys of \`berth config list --app ${release.app}\` (a sealed or external secret), or let berth apply it.\n`;
     return header + renderManifests(objects);
   }
@@ -138,10 +144,15 @@ export class KubeRuntime {
     const secret = configSecret(spec, vars);
     const credentials = this.#options.registry.credentials;
     const pull = credentials === undefined ? null : registryPullSecret(spec, this.#options.registry.host, credentials);
+    // The operator's certificate, in a Secret of the app's when one of its domains is covered.
+    const tlsName = spec.domains.find((domain) => domain.tls.mode === 'secret');
+    const certificate = this.#options.certificate;
+    const tls = tlsName?.tls.mode === 'secret' && certificate ? tlsSecret(spec, tlsName.tls.secretName, certificate) : null;
+    const secrets = [secret, ...(pull === null ? [] : [pull]), ...(tls === null ? [] : [tls])];
     const objects = appObjects(spec).map((object) => this.#atServedVersion(object));
     const job = objects.find((object) => object.kind === 'Job');
     const rest = objects.filter((object) => object.kind !== 'Job');
-    const first = [secret, ...(pull === null ? [] : [pull]), ...(options.releasePhase && job !== undefined ? [job] : [])];
+    const first = [...secrets, ...(options.releasePhase && job !== undefined ? [job] : [])];
     for (const object of [...first, ...rest]) await this.#client.apply(object, { dryRun: true });
     for (const object of first) await this.#client.apply(object);
     if (options.releasePhase && job !== undefined) {
@@ -162,7 +173,7 @@ export class KubeRuntime {
     if (deployments.length > 0) log(`waiting for ${deployments.map((d) => d.metadata.name).join(', ')} to roll out`);
     await Promise.all(deployments.map((deployment) => waitForRollout(this.#client, namespace, deployment.metadata.name, this.#wait(this.#options.rolloutTimeoutMs ?? 600_000, (line) => log(`${deployment.metadata.labels?.[LABEL_PROCESS] ?? deployment.metadata.name}: ${line}`)))));
     // The release Job stays (its log, until its TTL); everything else not applied now goes.
-    const wanted = [secret, ...(pull === null ? [] : [pull]), ...objects];
+    const wanted = [...secrets, ...objects];
     const pruned = await pruneApp(this.#client, { namespace, app: appLabel(release.app), wanted, served: this.#served });
     if (pruned.length > 0) log(`removed what the app no longer has: ${pruned.join(', ')}`);
   }

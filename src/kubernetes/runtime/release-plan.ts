@@ -36,8 +36,15 @@ export interface ClusterRelease {
 export interface ClusterSettings {
   readonly namespace: string;
   readonly ingressClass: string | null;
-  /** Certificates for domains by cert-manager through this issuer; null: Ingresses without TLS (a load balancer in front terminates it). */
+  /** Certificates for domains by cert-manager through this issuer; null: none from cert-manager. */
   readonly certIssuer: { readonly name: string; readonly kind: 'ClusterIssuer' | 'Issuer' } | null;
+  /**
+   * The DNS names of the operator's own certificate (`--tls-cert`), which
+   * berth puts in a TLS Secret of each app's whose domains it covers;
+   * empty: none. Without either, Ingresses have no TLS (a load balancer in
+   * front terminates it).
+   */
+  readonly certificateNames?: readonly string[] | undefined;
   /** Each pod's limits unless berth.toml [resources] or `berth scale` say otherwise (--default-memory, --default-cpu). */
   readonly defaults: ResourceLimits;
   /** How long the release command may run. */
@@ -90,6 +97,26 @@ function podResources(settings: ClusterSettings, config: AppConfig, type: string
   return { memoryBytes: limits.memoryBytes, cpu: limits.cpu };
 }
 
+/** The Secret with the operator's certificate for the app's domains it covers (kubernetes.io/tls). */
+export function tlsSecretName(app: string): string {
+  return objectName(appLabel(app), ['tls']);
+}
+
+/**
+ * Whether a certificate's DNS names cover `host`: the same name (any case),
+ * or a wildcard "*.example.com" for exactly one label more
+ * ("shop.example.com", not "example.com" nor "a.shop.example.com"). Pure.
+ */
+export function certificateCovers(names: readonly string[], host: string): boolean {
+  const wanted = host.toLowerCase();
+  return names.some((raw) => {
+    const name = raw.toLowerCase();
+    if (!name.startsWith('*.')) return name === wanted;
+    const dot = wanted.indexOf('.');
+    return dot > 0 && wanted.slice(dot + 1) === name.slice(2);
+  });
+}
+
 /** The release's config Secret: one per release, so a release that fails leaves the serving one's values untouched. */
 export function releaseSecretName(app: string, version: number): string {
   return objectName(appLabel(app), ['config', `v${version}`]);
@@ -98,7 +125,13 @@ export function releaseSecretName(app: string, version: number): string {
 /** The spec and the Secret's values for one release; throws a BerthError naming what cannot run on a cluster. */
 export function deploymentOf(release: ClusterRelease, settings: ClusterSettings): { spec: AppDeployment; vars: Record<string, string> } {
   const vars: Record<string, string> = { ...release.vars, BERTH_APP: release.app };
-  const tls: TlsMode = settings.certIssuer === null ? { mode: 'none' } : { mode: 'cert-manager', issuer: settings.certIssuer.name, issuerKind: settings.certIssuer.kind };
+  const names = settings.certificateNames ?? [];
+  const tls = (host: string): TlsMode =>
+    settings.certIssuer !== null
+      ? { mode: 'cert-manager', issuer: settings.certIssuer.name, issuerKind: settings.certIssuer.kind }
+      : certificateCovers(names, host)
+        ? { mode: 'secret', secretName: tlsSecretName(release.app) }
+        : { mode: 'none' };
   const releasePhase = release.processes.find((p) => p.name === RELEASE_PHASE);
   const spec: AppDeployment = {
     app: release.app,
@@ -110,7 +143,7 @@ export function deploymentOf(release: ClusterRelease, settings: ClusterSettings)
       .map((p) => ({ name: p.name, argv: containerArgv(p.command), replicas: release.formation[p.name] ?? 1, resources: podResources(settings, release.config, p.name, release.memory[p.name]) })),
     health: release.config.health.path === null ? null : { path: release.config.health.path },
     webPort: WEB_PORT,
-    domains: release.domains.map((host) => ({ host, tls })),
+    domains: release.domains.map((host) => ({ host, tls: tls(host) })),
     releaseCommand:
       releasePhase === undefined
         ? null
