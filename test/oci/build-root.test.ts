@@ -11,7 +11,6 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +23,7 @@ import { runOnce } from '../../src/runner/index.ts';
 import { giveTree } from '../../src/safe-fs/index.ts';
 import { NO_LIMITS, Sandboxes } from '../../src/sandbox/index.ts';
 import { startRegistry } from '../helpers/registry.ts';
+import { viaEdge } from '../helpers/daemon.ts';
 import { BASE_PREFIX, BASE_PYTHON, NODE_PREFIX, pushNodeBase, pushPythonBase } from '../helpers/oci-host-bases.ts';
 
 if (process.getuid?.() !== 0) throw new Error('builds inside a base image run in sandboxes, which need root: run this test as root');
@@ -43,19 +43,6 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
     server.on('error', reject);
-  });
-}
-
-function get(port: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', agent: false, signal: AbortSignal.timeout(5000) }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
-    req.on('error', reject);
-    req.end();
   });
 }
 
@@ -213,7 +200,7 @@ test('a Python app is built inside its pulled base image (the image\'s Python, p
   let answer: { status: number; body: string } | null = null;
   for (let attempt = 0; attempt < 300 && answer === null; attempt++) {
     if (container.exitCode !== null) break;
-    answer = await get(port).catch(() => null);
+    answer = await viaEdge(`http://127.0.0.1:${port}`, `127.0.0.1:${port}`).catch(() => null);
     if (answer === null) await new Promise((resolve) => setTimeout(resolve, 100));
   }
   assert.ok(answer !== null, `the image did not serve:\n${output}`);
