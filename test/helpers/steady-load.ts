@@ -167,8 +167,12 @@ export interface LoadSummary {
   readonly failedOnReuse: number;
 }
 
-/** The counts of `records`, optionally only those that started in [from, to). Pure. */
-export function summarize(records: readonly RequestRecord[], from = -Infinity, to = Infinity): LoadSummary {
+/**
+ * The counts of `records`, optionally only those that started (or, with
+ * by 'end', ended) in [from, to). By end time, a request in flight when a
+ * process was killed counts with the kill, not with what came before. Pure.
+ */
+export function summarize(records: readonly RequestRecord[], from = -Infinity, to = Infinity, by: 'start' | 'end' = 'start'): LoadSummary {
   const byOutcome = { status: 0, refused: 0, reset: 0, timeout: 0, other: 0 };
   let ok = 0;
   let total = 0;
@@ -176,7 +180,8 @@ export function summarize(records: readonly RequestRecord[], from = -Infinity, t
   let firstFailure: number | null = null;
   let lastFailure: number | null = null;
   for (const r of records) {
-    if (r.start < from || r.start >= to) continue;
+    const at = by === 'start' ? r.start : r.end;
+    if (at < from || at >= to) continue;
     total++;
     if (r.outcome === 'ok') {
       ok++;
@@ -192,10 +197,10 @@ export function summarize(records: readonly RequestRecord[], from = -Infinity, t
 }
 
 /** The summary per connection mode. Pure. */
-export function summarizeByMode(records: readonly RequestRecord[], from = -Infinity, to = Infinity): Record<ConnectionMode, LoadSummary> {
+export function summarizeByMode(records: readonly RequestRecord[], from = -Infinity, to = Infinity, by: 'start' | 'end' = 'start'): Record<ConnectionMode, LoadSummary> {
   return {
-    'keep-alive': summarize(records.filter((r) => r.mode === 'keep-alive'), from, to),
-    'new-connection': summarize(records.filter((r) => r.mode === 'new-connection'), from, to),
+    'keep-alive': summarize(records.filter((r) => r.mode === 'keep-alive'), from, to, by),
+    'new-connection': summarize(records.filter((r) => r.mode === 'new-connection'), from, to, by),
   };
 }
 
