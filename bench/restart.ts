@@ -135,7 +135,7 @@ async function runDaemonRounds(children: ChildProcesses, options: Options, work:
       const { next, result } = await restartRound(ctx, owned.daemon, signal, round);
       owned.daemon = next;
       results.push(result);
-      log(`${signal} ${round}: ${describeSummary(result.summary)}; same pids: ${result.samePids ? 'yes' : 'no'}`);
+      log(`${signal} ${round}: ${describeSummary(result.summary)} ${JSON.stringify(result.failureDetails)}; same pids: ${result.samePids ? 'yes' : 'no'}`);
     }
   }
   return results;

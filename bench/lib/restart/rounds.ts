@@ -85,6 +85,8 @@ export interface RoundResult {
   readonly signal: RestartSignal;
   readonly round: number;
   readonly summary: LoadSummary;
+  /** Failed requests by what the client saw: "status 502", "ECONNREFUSED", "ECONNRESET", ... */
+  readonly failureDetails: Record<string, number>;
   /** The first and last failure relative to the signal, in ms. */
   readonly firstFailureMs: number | null;
   readonly lastFailureMs: number | null;
@@ -167,10 +169,13 @@ export async function restartRound(ctx: RoundContext, current: BenchDaemon, sign
       if (alive && alive.startTime === stat.startTime && alive.state !== 'Z' && !afterPids.has(stat.pid)) oldInstancesAlive++;
     }
     for (const pid of afterPids) ctx.seen.push(...(await processTree(pid)));
+    const failureDetails: Record<string, number> = {};
+    for (const r of records) if (r.outcome !== 'ok') failureDetails[r.detail ?? r.outcome] = (failureDetails[r.detail ?? r.outcome] ?? 0) + 1;
     const result: RoundResult = {
       signal,
       round,
       summary,
+      failureDetails,
       firstFailureMs: summary.firstFailure === null ? null : summary.firstFailure - signalled,
       lastFailureMs: summary.lastFailure === null ? null : summary.lastFailure - signalled,
       exitMs: exited - signalled,
