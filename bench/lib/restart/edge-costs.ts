@@ -131,8 +131,20 @@ async function measurePushes(children: ChildProcesses, dir: string, routes: read
   }
 }
 
+/** A Node process doing nothing: what any extra process costs before it holds anything. */
+async function measureBareNode(children: ChildProcesses): Promise<EdgeRss> {
+  const child = children.start({ name: 'bare node', command: process.execPath, args: ['-e', 'console.log("idle"); setTimeout(() => {}, 60_000)'] });
+  try {
+    await waitForOutput(child, /idle/, 10_000);
+    await sleep(IDLE_MS);
+    return { command: 'node -e (an idle Node process)', workers: 0, rssKiB: await rssOf(child.pid!) };
+  } finally {
+    await children.stop(child, 5_000);
+  }
+}
+
 export async function measureEdgeCosts(children: ChildProcesses, repoRoot: string, dir: string, log: (line: string) => void): Promise<EdgeCosts> {
-  const rss: EdgeRss[] = [];
+  const rss: EdgeRss[] = [await measureBareNode(children)];
   for (const workers of [1, 2]) {
     rss.push(await measureRss(children, repoRoot, workers));
     log(`reverse-proxy with ${workers} engine(s): ${(rss.at(-1)!.rssKiB / 1024).toFixed(1)} MiB`);

@@ -95,10 +95,11 @@ async function runStrategy(children: ChildProcesses, strategy: Strategy, handove
         generations.push((await stat(current))!);
         await waitFor('the old server gone', 12_000, async () => ((await isSameProcessAlive(old)) ? null : true));
         const oldGoneMs = now() - at;
-        const successorParent = (await stat(current))?.ppid ?? null;
-        const parentName = successorParent === null ? '' : (await stat(successorParent))?.name ?? '?';
-        marks.push({ kind, at, servingMs, oldGoneMs, successorParent: successorParent === null ? null : `${successorParent} (${parentName})` });
+        // Read a while later: right at the old one's exit the successor may still hang from one of its exiting threads.
         await sleep(GAP_BETWEEN_MS);
+        const successorParent = (await stat(current))?.ppid ?? null;
+        const parentName = successorParent === null ? '' : ((await stat(successorParent))?.name ?? '?');
+        marks.push({ kind, at, servingMs, oldGoneMs, successorParent: successorParent === null ? null : `${successorParent} (${parentName})` });
       }
     } finally {
       steady.stop();
