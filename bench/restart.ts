@@ -13,12 +13,11 @@
 // (b) costs (lib/restart/edge-costs.ts). See bench/README.md ("Restarts").
 //
 //   npm run bench:restart [-- --rounds N (3)] [-- --clients N (4)] [-- --sandbox required|off]
-//                         [-- --handovers N (10)] [-- --only daemon,handover,costs] [-- --no-build]
+//                         [-- --handovers N (20)] [-- --only daemon,handover,costs] [-- --no-build]
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { describeSummary } from '../test/helpers/steady-load.ts';
 import { ChildProcesses } from './lib/child-processes.ts';
 import { machineInfo } from './lib/machine.ts';
@@ -26,28 +25,16 @@ import { freePort } from './lib/ports.ts';
 import { isSameProcessAlive, type ProcStat } from './lib/proc-tree.ts';
 import { measureEdgeCosts, type EdgeCosts } from './lib/restart/edge-costs.ts';
 import { measureHandovers, type HandoverReport } from './lib/restart/handover-spike.ts';
-import { restartRound, startDaemon, type LoadShape, type RestartSignal, type RoundResult } from './lib/restart/rounds.ts';
+import { restartRound, startDaemon, type RestartSignal, type RoundResult } from './lib/restart/rounds.ts';
 import { writeJsonAtomically } from './lib/results-file.ts';
 import { createAndDeploy, removeUsers, scale, stopBerthServer, type BenchDaemon } from './lib/sandbox/daemon.ts';
+import { parseRestartOptions, RESTART_USAGE as USAGE, type RestartOptions as Options } from './lib/restart/options.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const RESULTS = join(ROOT, 'bench', 'results', 'restart.json');
 /** Not under the system's temp folder: see lib/sandbox/daemon.ts. */
 const WORK_PARENT = '/var/tmp';
 const APP = 'bench-restart';
-const PARTS = ['daemon', 'handover', 'costs'] as const;
-type Part = (typeof PARTS)[number];
-
-const USAGE = `usage: npm run bench:restart -- [options]      (or: node bench/restart.ts [options])
-  --rounds N          restarts per signal (SIGTERM, SIGKILL) (default 3, at most 10)
-  --clients N         load clients, half of them keep-alive (default 4, at most 16)
-  --interval-ms MS    time between one client's requests (default 20: 50 req/s per client)
-  --sandbox MODE      required (the default, as production runs) or off
-  --handovers N       listening-socket handovers in the spike (default 10, at most 50)
-  --only LIST         parts to run: daemon,handover,costs (default all)
-  --no-build          measure dist/ as it is instead of building it first
-`;
-
 const log = (line: string) => process.stderr.write(`bench:restart: ${line}\n`);
 
 async function ensureBuild(build: boolean): Promise<void> {
@@ -58,47 +45,6 @@ async function ensureBuild(build: boolean): Promise<void> {
   }
   const { builtEntry } = (await import(join(ROOT, 'bin', 'dist.js'))) as { builtEntry(root: string): { entry: URL | null; stale: boolean } };
   if (builtEntry(ROOT).entry === null) throw new Error('dist/ is missing or older than src/: run `npm run build` (or drop --no-build)');
-}
-
-interface Options {
-  readonly rounds: number;
-  readonly load: LoadShape;
-  readonly sandbox: 'required' | 'off';
-  readonly handovers: number;
-  readonly parts: readonly Part[];
-  readonly build: boolean;
-}
-
-function parseOptions(argv: string[]): Options | string {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        rounds: { type: 'string', default: '3' },
-        clients: { type: 'string', default: '4' },
-        'interval-ms': { type: 'string', default: '20' },
-        sandbox: { type: 'string', default: 'required' },
-        handovers: { type: 'string', default: '10' },
-        only: { type: 'string', default: PARTS.join(',') },
-        'no-build': { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    }));
-  } catch (err) {
-    return (err as Error).message;
-  }
-  if (values.help) return 'help';
-  const int = (text: string, min: number, max: number) => (/^\d+$/.test(text) && Number(text) >= min && Number(text) <= max ? Number(text) : null);
-  const rounds = int(values.rounds, 1, 10);
-  const clients = int(values.clients, 1, 16);
-  const intervalMs = int(values['interval-ms'], 5, 1000);
-  const handovers = int(values.handovers, 1, 50);
-  const parts = values.only.split(',') as Part[];
-  if (rounds === null || clients === null || intervalMs === null || handovers === null) return 'bad --rounds, --clients, --interval-ms or --handovers';
-  if (values.sandbox !== 'required' && values.sandbox !== 'off') return '--sandbox is required or off';
-  if (parts.some((p) => !PARTS.includes(p))) return `--only takes ${PARTS.join(',')}`;
-  return { rounds, load: { clients, keepAliveClients: Math.ceil(clients / 2), intervalMs }, sandbox: values.sandbox, handovers, parts, build: !values['no-build'] };
 }
 
 const ms = (v: number | null) => (v === null ? '–' : String(Math.round(v)));
@@ -142,7 +88,7 @@ async function runDaemonRounds(children: ChildProcesses, options: Options, work:
 }
 
 async function main(): Promise<number> {
-  const options = parseOptions(process.argv.slice(2));
+  const options = parseRestartOptions(process.argv.slice(2));
   if (options === 'help') {
     process.stdout.write(USAGE);
     return 0;
