@@ -37,10 +37,10 @@ function rows(file: string): string[] {
 
 test('the add-on commands on a real daemon: sqlite and storage created, backed up, restored beside and over the app, scheduled, destroyed only when confirmed', { timeout: 180_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-addons-cli-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const state = join(root, 'state');
   const daemon = await startDaemon(state, 1);
   t.after(() => daemon.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
   const env = await testEnv(t, { url: daemon.api, token: daemon.token });
   const run = async (...argv: string[]) => {
     const result = await berth(argv, { env });

@@ -58,9 +58,9 @@ function manifest(overrides: { quantity?: number; predeploy?: string } = {}): st
 test('app.json: required vars, defaults and a secret set once, first formation, predeploy, postdeploy and cron, through the CLI', { timeout: 300_000 }, async (t) => {
   assert.equal(process.getuid?.(), 0, 'this test runs as root: apps run sandboxed as their own users');
   const root = await mkdtemp(join(tmpdir(), 'berth-app-json-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const d = await startDaemon(join(root, 'state'), 1, SANDBOX);
   t.after(() => d.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
   const env = { BERTH_SERVER: d.api, BERTH_TOKEN: d.token, XDG_CONFIG_HOME: join(root, 'config') };
   const berth = (...args: string[]) => runBerth(args, { env, timeoutMs: 240_000 });
   const dir = join(root, 'app');
@@ -147,9 +147,9 @@ test('app.json: required vars, defaults and a secret set once, first formation, 
 
 test('an invalid app.json refuses the build naming each key; berth.toml and app.json may not both scale a type; a failing postdeploy is reported and not run again', { timeout: 300_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-app-json-bad-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const d = await startDaemon(join(root, 'state'), 1, SANDBOX);
   t.after(() => d.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
   const env = { BERTH_SERVER: d.api, BERTH_TOKEN: d.token, XDG_CONFIG_HOME: join(root, 'config') };
   const dir = join(root, 'app');
   await mkdir(dir);

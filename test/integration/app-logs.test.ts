@@ -38,10 +38,10 @@ async function cli(args: string[], d: Daemon, root: string): Promise<{ code: num
 
 test('app logs survive a daemon restart, and since/grep filter them in the API and the CLI', { timeout: 180_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-app-logs-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const state = join(root, 'state');
   let d = await startDaemon(state);
   t.after(() => d.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
 
   const appDir = join(root, 'shop');
   await mkdir(appDir);

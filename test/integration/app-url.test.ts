@@ -18,9 +18,9 @@ test('appUrl: the edge port unless it is 80, nothing before the edge listens', (
 
 test('apps create, apps list and the API give the app URL with the edge port', { timeout: 120_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-app-url-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const daemon = await startDaemon(join(root, 'state'));
   t.after(() => daemon.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
   const port = new URL(daemon.edge).port;
   assert.notEqual(port, '');
   const env = { BERTH_SERVER: daemon.api, BERTH_TOKEN: daemon.token, XDG_CONFIG_HOME: join(root, 'config') };

@@ -37,10 +37,10 @@ function passwd(name: string): string[] | null {
 
 test('as root, each app runs as its own Unix user and cannot read another app', { timeout: 180_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-users-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const state = join(root, 'state');
   const d = await startDaemon(state);
   t.after(() => d.berth.stop());
+  t.after(() => rm(root, { recursive: true, force: true }));
   const source = join(root, 'src');
   await mkdir(source);
   await writeFile(join(source, 'server.mjs'), APP);
@@ -96,20 +96,20 @@ test('a user name taken by someone else is refused at create, with nothing creat
   if (process.getuid!() !== 0) {
     // Without root berth makes no users, so there is nothing to collide with: creating works.
     const root = await mkdtemp(join(tmpdir(), 'berth-users-'));
-    t.after(() => rm(root, { recursive: true, force: true }));
     const d = await startDaemon(join(root, 'state'));
     t.after(() => d.berth.stop());
+    t.after(() => rm(root, { recursive: true, force: true }));
     assert.equal((await api(d, 'POST', '/apps', { name: 'taken' })).status, 201);
     return;
   }
   const root = await mkdtemp(join(tmpdir(), 'berth-users-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const state = join(root, 'state');
   const squatter = appUserName(testUserPrefix(state), 'taken');
   execFileSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', squatter]);
   t.after(() => execFileSync('userdel', [squatter]));
   const d = await startDaemon(state);
   t.after(() => d.berth.stop());
+  t.after(() => rm(root, { recursive: true, force: true }));
   const refused = await api(d, 'POST', '/apps', { name: 'taken' });
   assert.equal(refused.status, 409);
   assert.equal(refused.json.code, 'BERTH_E_APP_USER');

@@ -26,11 +26,11 @@ process.on('SIGTERM', () => process.exit(0));
 
 test('a build gets the app config vars over the server-wide build variables; PATH and HOME stay berth\'s; nothing else of the daemon', { timeout: 180_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-build-env-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const envFile = join(root, 'build.env');
   await writeFile(envFile, 'NPM_CONFIG_REGISTRY=https://npm.example.test/\nSHARED=from-the-server\n', { mode: 0o600 });
   const d = await startDaemon(join(root, 'state'), 1, ['--build-env-file', envFile], { DAEMON_SECRET: 'never-for-apps' });
   t.after(() => d.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
   const dir = join(root, 'app');
   await mkdir(dir);
   await writeFile(join(dir, 'check.mjs'), CHECK);

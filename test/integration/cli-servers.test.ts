@@ -29,9 +29,9 @@ async function tokenNames(args: string[], env: Record<string, string>): Promise<
 
 test('two servers saved side by side: login to both, pick per command and by default, log out of one; the old file form still works', { timeout: 300_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-cli-servers-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const daemons: Daemon[] = [];
   t.after(() => Promise.all(daemons.map((d) => d.berth.kill())));
+  t.after(() => rm(root, { recursive: true, force: true }));
   for (const name of ['one', 'two']) daemons.push(await startDaemon(join(root, `state-${name}`), 1, ['--sandbox', 'off']));
   const [a, b] = daemons as [Daemon, Daemon];
   const env = { XDG_CONFIG_HOME: join(root, 'config'), BERTH_SERVER: '', BERTH_TOKEN: '' };

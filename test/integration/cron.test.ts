@@ -64,12 +64,12 @@ async function lines(file: string): Promise<string[]> {
 
 test('a cron slot never runs twice, across a deploy and a daemon restart', { timeout: 180_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-cron-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const state = join(root, 'state');
   const out = outDir(state);
   const slotsFile = join(out, 'slots.txt');
   let d = await startDaemon(state);
   t.after(() => d.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
 
   assert.equal((await call(d, 'POST', '/apps', { name: 'shop' })).status, 201);
   assert.equal((await call(d, 'PATCH', '/apps/shop/config', { set: { OUT: out } })).status, 200);
@@ -148,7 +148,6 @@ test('a cron slot never runs twice, across a deploy and a daemon restart', { tim
 
 test('a daemon SIGKILLed during a cron run: the run is marked interrupted and its slot does not run again', { timeout: 120_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-cron-kill-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const state = join(root, 'state');
   const out = outDir(state);
   const longFile = join(out, 'long.txt');
@@ -158,6 +157,7 @@ test('a daemon SIGKILLed during a cron run: the run is marked interrupted and it
   });
   let d = await startDaemon(state);
   t.after(() => d.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
   assert.equal((await call(d, 'POST', '/apps', { name: 'shop' })).status, 201);
   assert.equal((await call(d, 'PATCH', '/apps/shop/config', { set: { OUT: out } })).status, 200);
   await deploy(d, 'shop', await appDir(root, 'v1', { 'long.mjs': LONG, 'berth.toml': '[cron.long]\nschedule = "*/2 * * * * *"\ncommand = "node long.mjs"\n' }));

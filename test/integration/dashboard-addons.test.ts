@@ -55,11 +55,11 @@ async function shot(page: Page, name: string): Promise<void> {
 
 test('the dashboard shows add-ons and backups: "Back up now" makes a good one, a failed one is marked with its reason', { timeout: 180_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-dashboard-addons-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   await mkdir(ARTIFACTS, { recursive: true });
   const state = join(root, 'state');
   const daemon = await startDaemon(state, 1, ['--dashboard', '127.0.0.1:0']);
   t.after(() => daemon.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
   const dashboard = (await daemon.berth.waitFor(/dashboard on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
 
   for (const name of ['notes', 'plain']) assert.equal((await apiCall(daemon, 'POST', '/apps', { name })).status, 201);

@@ -74,10 +74,10 @@ async function shot(page: Page, name: string): Promise<string> {
 
 test('the dashboard: log in, live request rate, roll back, scale, reveal config, CSRF refused', { timeout: 300_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-dashboard-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   await mkdir(ARTIFACTS, { recursive: true });
   const daemon = await startDaemon(join(root, 'state'), 1, ['--dashboard', '127.0.0.1:0']);
   t.after(() => daemon.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
   const dashboard = (await daemon.berth.waitFor(/dashboard on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
 
   // shop: v1 (deploy), v2 (config), v3 (deploy of new code), two web instances; blog: one more app for the overview.

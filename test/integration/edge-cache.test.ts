@@ -30,10 +30,10 @@ async function appDir(root: string, name: string, toml: string): Promise<string>
 
 test('a daemon caches what the app marks public, purges it with berth cache purge, and applies berth.toml limits', { timeout: 120_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-edge-cache-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   // One engine: a cached entry lives in the engine that stored it.
   const daemon = await startDaemon(join(root, 'state'), 1);
   t.after(() => daemon.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
 
   for (const name of ['news', 'live', 'api']) assert.equal((await apiCall(daemon, 'POST', '/apps', { name })).status, 201);
   assert.equal((await deployDir(daemon, 'news', await appDir(root, 'news', ''))).last.result, 'ok');

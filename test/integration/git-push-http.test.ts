@@ -9,9 +9,9 @@ import { commitFiles, git, gitClient, run } from '../git/git-helpers.ts';
 
 test('git push over HTTP to a real daemon: the Flask example deploys, the next push changes what it serves, refusals change nothing', { timeout: 300_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-push-http-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const daemon = await startDaemon(join(root, 'state'));
   t.after(() => daemon.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
   const api = (method: string, path: string, body?: unknown) =>
     fetch(`${daemon.api}${path}`, { method, headers: { authorization: `Bearer ${daemon.token}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   assert.equal((await api('POST', '/apps', { name: 'notes' })).status, 201);

@@ -171,9 +171,9 @@ test('an app domain gets a pebble certificate over HTTP-01, served over HTTP/2 a
 
 test('NAME.localhost gets a local-CA certificate; berth tls ca exports the root; names are validated at domains add', { timeout: 120_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-https-local-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const daemon = await startHttpsDaemon(join(root, 'state'), ['--no-acme']);
   t.after(() => daemon.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
 
   assert.equal((await apiCall(daemon, 'POST', '/apps', { name: 'blog' })).status, 201);
   const deployed = await deployDir(daemon, 'blog', await appDir(root));

@@ -8,11 +8,11 @@ import { httpUpstream } from '../helpers/upstreams.ts';
 
 test('an app sets its own body limit in berth.toml; the edge answers 413 over it', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'berth-limits-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   await cp(join(EXAMPLES, 'node-hello'), dir, { recursive: true });
   await writeFile(join(dir, 'berth.toml'), '[limits]\nmax_body = "1k"\n');
   const berth = new BerthProcess(['up', dir, '--listen', '127.0.0.1:0', '--workers', '1']);
   t.after(() => berth.kill());
+  t.after(() => rm(dir, { recursive: true, force: true }));
   const url = await berth.url();
   await berth.waitFor(/web\.1 ready/);
   assert.equal((await fetch(`${url}/count`, { method: 'POST', body: 'x'.repeat(1000) })).status, 200);

@@ -38,9 +38,9 @@ async function scrapeUntil(url: string, token: string, ready: (metrics: Expositi
 
 test('a daemon exposes Prometheus metrics of its apps, instances, builds, deploys and itself', { timeout: 120_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-metrics-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const daemon = await startDaemon(join(root, 'state'), 2, ['--metrics', '127.0.0.1:0']);
   t.after(() => daemon.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
   const open = (await daemon.berth.waitFor(/metrics listening on (http:\/\/127\.0\.0\.1:\d+)\/metrics/))[1]!;
 
   const dir = join(root, 'shop');

@@ -45,9 +45,9 @@ process.on('SIGTERM', () => process.exit(0));
 
 test('DYNO names every process: web.1, worker.1, release.1, scheduler.JOB; each sees the same HOME, release and config, and only web gets PORT', { timeout: 180_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-dyno-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const d = await startDaemon(join(root, 'state'));
   t.after(() => d.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
   const dir = join(root, 'app');
   await mkdir(dir);
   await writeFile(join(dir, 'record.mjs'), RECORD);

@@ -42,10 +42,10 @@ test('berth file-server serves a changed file fresh within a second, and a remov
   const { tmpdir } = await import('node:os');
   const { eventually } = await import('../helpers/berth-process.ts');
   const root = await mkdtemp(join(tmpdir(), 'berth-files-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   await writeFile(join(root, 'note.txt'), 'first version');
   const berth = new BerthProcess(['file-server', '--root', root, '--listen', '127.0.0.1:0']);
   t.after(() => berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
   const url = await berth.url();
   for (let i = 0; i < 5; i++) assert.equal(await (await fetch(`${url}/note.txt`)).text(), 'first version');
   await writeFile(join(root, 'note.txt'), 'second version, longer');

@@ -59,9 +59,9 @@ async function finished(run: Cli): Promise<{ code: number | null; output: string
 
 test('berth run: exit status, DYNO and config, stdin, a pseudo-terminal, Ctrl-C, --detach, a dropped client, refusals; the same over SSH', { timeout: 300_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-run-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const d = await startDaemon(join(root, 'state'), 1, ['--sandbox', 'required', '--ssh', '127.0.0.1:0']);
   t.after(() => d.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
   const env = { BERTH_SERVER: d.api, BERTH_TOKEN: d.token };
   const berth = (...args: string[]) => finished(cli(args, env));
 

@@ -40,7 +40,6 @@ process.on('SIGTERM', () => server.close(() => process.exit(0)));
 
 test('SIGKILL of the daemon during deploys and config changes always restarts to a consistent, serving state', { timeout: 300_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-crash-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const state = join(root, 'state');
   const orphans = new Set<number>();
   t.after(() => {
@@ -48,6 +47,7 @@ test('SIGKILL of the daemon during deploys and config changes always restarts to
   });
   let d = await start(state);
   t.after(() => d.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
   const headers = () => ({ authorization: `Bearer ${d.token}` });
   await fetch(`${d.api}/apps`, { method: 'POST', headers: headers(), body: JSON.stringify({ name: 'shop' }) });
   const deploy = async (version: string) => {

@@ -35,10 +35,10 @@ async function appDir(root: string, name: string, source: string): Promise<strin
 
 test('berth server: deploys, config releases and rollbacks of real apps, surviving a daemon restart', { timeout: 240_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-server-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const state = join(root, 'state');
   let d = await startDaemon(state, 2);
   t.after(() => d.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
 
   await t.test('the admin token file is private, and every call needs a valid token', async () => {
     assert.equal((await stat(join(state, 'admin-token'))).mode & 0o777, 0o600);

@@ -37,7 +37,6 @@ async function appDir(root: string, appJson: unknown): Promise<string> {
 
 test("berth up: app.json's vars under the environment's, a secret for the run, its formation, predeploy then release", { timeout: 120_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-up-app-json-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const dir = await appDir(root, {
     env: { SECRET_KEY: { generator: 'secret' }, GREETING: 'hello', FROM_ENV: { value: 'app.json' } },
     formation: { web: { quantity: 2 } },
@@ -46,6 +45,7 @@ test("berth up: app.json's vars under the environment's, a secret for the run, i
   });
   const berth = new BerthProcess(['up', dir, '--listen', '127.0.0.1:0'], { env: { FROM_ENV: 'mine' } });
   t.after(() => berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
   const url = await berth.url();
   await berth.waitFor(/web\.1 ready/);
   await berth.waitFor(/web\.2 ready/);

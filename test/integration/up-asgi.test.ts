@@ -8,10 +8,10 @@ import { BerthProcess, EXAMPLES } from '../helpers/berth-process.ts';
 test('berth up runs the ASGI example under uvicorn, in a virtualenv that sees the system packages', async (t) => {
   // A copy: the build makes .venv in the app folder.
   const dir = await mkdtemp(join(tmpdir(), 'berth-asgi-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   await cp(join(EXAMPLES, 'asgi-hello'), dir, { recursive: true });
   const berth = new BerthProcess(['up', dir, '--listen', '127.0.0.1:0']);
   t.after(() => berth.kill());
+  t.after(() => rm(dir, { recursive: true, force: true }));
   const url = await berth.url();
   await berth.waitFor(/web\.1 ready/);
   assert.match(berth.output, /running \S*python3 -m venv --without-pip --system-site-packages \.venv/);

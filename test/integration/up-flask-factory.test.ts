@@ -26,7 +26,6 @@ def create_app(test_config=None):
 
 test('berth up runs a Flask app factory (flaskr/__init__.py: create_app) under gunicorn, as the tutorial writes it', { timeout: 120_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'berth-flaskr-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   await mkdir(join(dir, 'flaskr'));
   await writeFile(join(dir, 'flaskr', '__init__.py'), FACTORY);
   await writeFile(join(dir, 'requirements.txt'), '');
@@ -34,6 +33,7 @@ test('berth up runs a Flask app factory (flaskr/__init__.py: create_app) under g
   await writeFile(join(dir, 'berth.toml'), '[python]\nsystem_site_packages = true\n');
   const berth = new BerthProcess(['up', dir, '--listen', '127.0.0.1:0']);
   t.after(() => berth.kill());
+  t.after(() => rm(dir, { recursive: true, force: true }));
   const url = await berth.url();
   await berth.waitFor(/web\.1 ready/);
   const res = await fetch(`${url}/hello`);

@@ -8,10 +8,10 @@ import { BerthProcess, EXAMPLES } from '../helpers/berth-process.ts';
 test('berth up runs the Flask example under gunicorn, with SQLite, and serves its static files itself', async (t) => {
   // A copy, so the SQLite file the app writes never lands in the repository.
   const dir = await mkdtemp(join(tmpdir(), 'berth-flask-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   await cp(join(EXAMPLES, 'flask-notes'), dir, { recursive: true });
   const berth = new BerthProcess(['up', dir, '--listen', '127.0.0.1:0', '--scale', 'web=2']);
   t.after(() => berth.kill());
+  t.after(() => rm(dir, { recursive: true, force: true }));
   const url = await berth.url();
   await berth.waitFor(/web\.1 ready/);
   await berth.waitFor(/web\.2 ready/);

@@ -46,10 +46,10 @@ function query(state: string, sql: string): Array<Record<string, unknown>> {
 
 test('a build running when the daemon is SIGKILLed is killed by the next daemon, marked interrupted, audited, and pruned in time', { timeout: 240_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-interrupted-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const state = join(root, 'state');
   const first = await startDaemon(state);
   t.after(() => first.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
   const source = join(root, 'source');
   await mkdir(source);
   await writeFile(join(source, 'server.mjs'), "import { createServer } from 'node:http'; createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');\n");

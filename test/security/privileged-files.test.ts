@@ -33,10 +33,10 @@ if (process.getuid?.() !== 0) throw new Error('these attacks need berth server a
 
 async function setup(t: TestContext, extra: Record<string, string> = {}): Promise<{ root: string; state: string; source: string; d: Daemon; name: string }> {
   const root = await mkdtemp(join(tmpdir(), 'berth-privfiles-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const state = join(root, 'state');
   const d = await startDaemon(state, 1, UNCONTAINED);
   t.after(() => d.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
   const source = join(root, 'source');
   await deployHostile(d, APP, source, extra);
   return { root, state, source, d, name: join(state, 'apps', APP) };

@@ -70,9 +70,9 @@ async function runAttached(d: Daemon, app: string, argv: string[]): Promise<{ st
 
 test('berth run cannot be had without a token, never runs a shell of its own, never runs as root, and one app\'s run sees nothing of another', { timeout: 300_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-run-attack-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
   const d = await startDaemon(join(root, 'state'), 1, ['--sandbox', 'required']);
   t.after(() => d.berth.kill());
+  t.after(() => rm(root, { recursive: true, force: true }));
   const app = join(root, 'app');
   await mkdir(app);
   await writeFile(join(app, 'server.mjs'), WEB);
