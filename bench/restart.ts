@@ -18,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ensureDistBuild } from './lib/dist-build.ts';
 import { describeSummary } from '../test/helpers/steady-load.ts';
 import { ChildProcesses } from './lib/child-processes.ts';
 import { machineInfo } from './lib/machine.ts';
@@ -37,15 +38,7 @@ const WORK_PARENT = '/var/tmp';
 const APP = 'bench-restart';
 const log = (line: string) => process.stderr.write(`bench:restart: ${line}\n`);
 
-async function ensureBuild(build: boolean): Promise<void> {
-  if (build) {
-    log('building dist/ from the current sources');
-    const result = spawnSync(process.execPath, [join(ROOT, 'bin', 'dist.js'), '--quiet'], { cwd: ROOT, stdio: 'inherit' });
-    if (result.status !== 0) throw new Error('npm run build failed');
-  }
-  const { builtEntry } = (await import(join(ROOT, 'bin', 'dist.js'))) as { builtEntry(root: string): { entry: URL | null; stale: boolean } };
-  if (builtEntry(ROOT).entry === null) throw new Error('dist/ is missing or older than src/: run `npm run build` (or drop --no-build)');
-}
+const ensureBuild = (build: boolean) => ensureDistBuild(ROOT, build, log);
 
 const ms = (v: number | null) => (v === null ? '–' : String(Math.round(v)));
 

@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ensureDistBuild } from './lib/dist-build.ts';
 import { ChildProcesses } from './lib/child-processes.ts';
 import { machineInfo } from './lib/machine.ts';
 import { writeJsonAtomically } from './lib/results-file.ts';
@@ -32,16 +33,7 @@ const WORK_PARENT = '/var/tmp';
 
 const log = (line: string) => process.stderr.write(`bench:sandbox: ${line}\n`);
 
-/** Builds dist/ (unless told not to) and checks that it is the build of the sources now in src/. */
-async function ensureBuild(build: boolean): Promise<void> {
-  if (build) {
-    log('building dist/ from the current sources');
-    const result = spawnSync(process.execPath, [join(ROOT, 'bin', 'dist.js'), '--quiet'], { cwd: ROOT, stdio: 'inherit' });
-    if (result.status !== 0) throw new Error('npm run build failed');
-  }
-  const { builtEntry } = (await import(join(ROOT, 'bin', 'dist.js'))) as { builtEntry(root: string): { entry: URL | null; stale: boolean } };
-  if (builtEntry(ROOT).entry === null) throw new Error('dist/ is missing or older than src/: run `npm run build` (or drop --no-build)');
-}
+const ensureBuild = (build: boolean) => ensureDistBuild(ROOT, build, log);
 
 async function main(): Promise<number> {
   let options;
