@@ -174,7 +174,7 @@ export class Platform {
       log: options.log,
       emit: (event) => this.#emit(event),
       stopping: () => this.#stopping,
-      activate: (app, release, log) => this.#cluster === null ? this.#activate(app, release) : this.#cluster.activate(app, release, { log, releasePhase: true, restart: false }),
+      activate: (app, release, log) => this.#activate(app, release, { releasePhase: true, log }),
       releasePhaseInActivation: this.#cluster !== null,
       // On a cluster a build runs inside the base image its image is written over.
       ...(options.cluster ? { buildRoot: clusterBuildRoot(options.cluster, join(options.stateDir, 'oci', 'rootfs')) } : {}),
@@ -484,9 +484,11 @@ export class Platform {
   }
 
   /** Makes `release` serve (zero-downtime), without touching the store; on a cluster `restart` rolls every pod. */
-  #activate(app: string, release: Release, restart = false): Promise<void> {
-    if (this.#cluster !== null) return this.#cluster.activate(app, release, { log: (line) => this.#apps.of(app).log.add('berth', line), releasePhase: false, restart });
-    return this.#activation.activate(app, release);
+  #activate(app: string, release: Release, options: { restart?: boolean; releasePhase?: boolean; log?: (line: string) => void } = {}): Promise<void> {
+    if (this.#cluster === null) return this.#activation.activate(app, release);
+    // On a cluster a new release's release command runs inside its activation (a Job); a restart stamps the pod templates.
+    const log = options.log ?? ((line: string) => this.#apps.of(app).log.add('berth', line));
+    return this.#cluster.activate(app, release, { log, releasePhase: options.releasePhase ?? false, restart: options.restart ?? false });
   }
 
   /** Where the apps run: null on this machine, else the cluster's description. */
@@ -641,7 +643,7 @@ export class Platform {
   }
 
   restart(app: string, actor: string): Promise<void> {
-    return auditedAsync(this.#store, actor, 'restart', app, () => this.#apps.serially(app, async () => this.#activate(app, this.#requireCurrent(app), true)));
+    return auditedAsync(this.#store, actor, 'restart', app, () => this.#apps.serially(app, async () => this.#activate(app, this.#requireCurrent(app), { restart: true })));
   }
 
   // ---- one-off runs (berth run) ------------------------------------------

@@ -1,6 +1,5 @@
 import { BerthError } from '../../errors.ts';
-import { buildImage, pullBase, pushImage, registryEndpoint, RegistryClient, type BaseImage, type ImageReference, type LayerCache, type RegistryCredentials } from '../../oci/index.ts';
-import { formatReference, parseImageReference } from '../../oci/index.ts';
+import { buildImage, formatReference, parseImageReference, pullBase, pushImage, registryEndpoint, RegistryClient, type BaseImage, type ImageReference, type LayerCache, type RegistryCredentials } from '../../oci/index.ts';
 
 // The release images of the Kubernetes runtime: a build's folder written
 // over its language's base image and pushed to the operator's registry,

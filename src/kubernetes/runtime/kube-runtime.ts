@@ -145,9 +145,9 @@ export class KubeRuntime {
     const credentials = this.#options.registry.credentials;
     const pull = credentials === undefined ? null : registryPullSecret(spec, this.#options.registry.host, credentials);
     // The operator's certificate, in a Secret of the app's when one of its domains is covered.
-    const tlsName = spec.domains.find((domain) => domain.tls.mode === 'secret');
+    const covered = spec.domains.find((domain) => domain.tls.mode === 'secret')?.tls;
     const certificate = this.#options.certificate;
-    const tls = tlsName?.tls.mode === 'secret' && certificate ? tlsSecret(spec, tlsName.tls.secretName, certificate) : null;
+    const tls = covered?.mode === 'secret' && certificate ? tlsSecret(spec, covered.secretName, certificate) : null;
     const secrets = [secret, ...(pull === null ? [] : [pull]), ...(tls === null ? [] : [tls])];
     const objects = appObjects(spec).map((object) => this.#atServedVersion(object));
     const job = objects.find((object) => object.kind === 'Job');
