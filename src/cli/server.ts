@@ -209,8 +209,10 @@ export async function server(options: ServerOptions): Promise<void> {
     cluster,
   });
   observers.push((batch) => platform.recordAccess(batch.records));
-  // Before anything listens: whatever still runs as an app's user now is a leftover.
-  await platform.endLeftoverProcesses();
+  // Before anything listens: the instances a previous daemon left are taken
+  // stock of (those still running as recorded are taken over at start);
+  // whatever else still runs as an app's user now is a leftover, and ends.
+  await platform.takeStock();
   // Add-ons: local PostgreSQL/Redis servers carry their own supervisor tag,
   // so servers a killed daemon left behind are stopped before new ones start.
   const addonMarker = `server:${stateDir}:addons`;
@@ -245,15 +247,16 @@ export async function server(options: ServerOptions): Promise<void> {
   const metricsListener = options.metrics ? new MetricsListener(metrics, metricsAccess, options.log) : null;
   let git: Git | null = null;
   let dashboard: DashboardServer | null = null;
-  // SIGTERM's stop, and a failed start's: each part's close is safe on a
-  // part that never started or listened.
-  const stop = async () => {
+  // A signal's stop, and a failed start's: each part's close is safe on a
+  // part that never started or listened. `leaveRunning`: the control plane
+  // stops, the apps' instances run on for the next daemon to take over.
+  const stop = async (leaveRunning: boolean) => {
     // Every listener stops taking work at once (each bounded by its grace
     // period), then the apps stop: no listener may hold the apps' stop up.
     await Promise.all([api.close(), dashboard?.close(), metricsListener?.close(), git?.close(), edge.close(10_000)]);
     clearInterval(historyTimer);
     await certificates?.close();
-    await platform.stop();
+    await platform.stop({ leaveRunning });
     await addons.close();
     await opened.sandboxes?.close();
     await cluster?.close();
@@ -305,19 +308,29 @@ export async function server(options: ServerOptions): Promise<void> {
   } catch (err) {
     // A start that fails (a port taken, an add-on server that will not
     // start) stops what it began, so the command ends with its error
-    // instead of idling on the listeners and timers already open.
-    await stop().catch((stopErr: Error) => options.log(`error while stopping after the failed start: ${stopErr.message}`));
+    // instead of idling on the listeners and timers already open; apps
+    // that were running before it (taken over) run on.
+    const tookOver = [...(await platform.takeStock().catch(() => new Map())).values()].some((records) => records.length > 0);
+    await stop(tookOver).catch((stopErr: Error) => options.log(`error while stopping after the failed start: ${stopErr.message}`));
     throw err;
   }
 
+  // SIGTERM and SIGHUP (a service manager's stop, a restart, an upgrade):
+  // the control plane stops, the apps run on. SIGINT (Ctrl-C, `berth
+  // server stop --apps`): everything stops.
+  let leaveRunning = true;
   await onShutdown(
     options.log,
-    stop,
+    (signal) => {
+      leaveRunning = signal !== 'SIGINT';
+      return stop(leaveRunning);
+    },
     () => {
-      // Forced out (a second signal, or the stop failed): the apps' instances must not outlive the daemon.
-      platform.kill();
+      // Forced out (a second signal, or the stop failed): a full stop's instances must not outlive the daemon; a control-plane stop's are left as they are.
+      if (!leaveRunning) platform.kill();
       process.exit(130);
     },
+    (signal) => (signal === 'SIGINT' ? 'stopping the apps and the server' : 'stopping the server; the apps keep running (SIGINT or `berth server stop --apps` stops them too)'),
   );
 }
 

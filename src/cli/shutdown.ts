@@ -2,7 +2,7 @@
  * Waits for SIGINT or SIGTERM, then runs the graceful stop. A second signal
  * while stopping forces the exit, as users expect from a second Ctrl-C.
  */
-export function onShutdown(log: (line: string) => void, stop: () => Promise<void>, force: () => void): Promise<void> {
+export function onShutdown(log: (line: string) => void, stop: (signal: NodeJS.Signals) => Promise<void>, force: () => void, describe: (signal: NodeJS.Signals) => string = () => 'draining and stopping'): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false;
     const handler = (signal: NodeJS.Signals) => {
@@ -12,8 +12,8 @@ export function onShutdown(log: (line: string) => void, stop: () => Promise<void
         return;
       }
       stopping = true;
-      log(`${signal} received: draining and stopping (${signal === 'SIGINT' ? 'Ctrl-C again to force' : 'send again to force'})`);
-      stop().then(
+      log(`${signal} received: ${describe(signal)} (${signal === 'SIGINT' ? 'Ctrl-C again to force' : 'send again to force'})`);
+      stop(signal).then(
         () => {
           process.off('SIGINT', handler);
           process.off('SIGTERM', handler);

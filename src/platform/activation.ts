@@ -3,7 +3,7 @@ import { realpath } from 'node:fs/promises';
 import { siteSettings, type CronJobConfig } from '../build/index.ts';
 import type { StaticAccess } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
-import type { Launcher, RunAs } from '../runner/index.ts';
+import type { InstanceRecord, Launcher, RunAs } from '../runner/index.ts';
 import type { AppDisk } from './app-disk.ts';
 import type { AppHosts } from './app-hosts.ts';
 import type { AppStates } from './app-states.ts';
@@ -28,6 +28,8 @@ export interface ActivationDeps {
   readonly cron: CronScheduler;
   /** STATE/apps/NAME (root's). */
   readonly appDir: (app: string) => string;
+  /** Makes and names the folder of the app's instances' output files (STATE/logs/NAME/output). */
+  readonly outputDir: (app: string) => string;
 }
 
 export class Activation {
@@ -37,8 +39,12 @@ export class Activation {
     this.#deps = deps;
   }
 
-  /** Makes `release` serve (zero-downtime), without touching the store. */
-  async activate(app: string, release: Release): Promise<void> {
+  /**
+   * Makes `release` serve (zero-downtime), without touching the store;
+   * with `adopt`, by taking over those of its instances a previous daemon
+   * left running (verified by the caller) instead of starting them.
+   */
+  async activate(app: string, release: Release, adopt: readonly InstanceRecord[] = []): Promise<void> {
     if (release.buildId === null) throw new BerthError('BERTH_E_STATE', `v${release.version} has no build`, { status: 500 });
     const build = this.#deps.store.getBuild(release.buildId);
     const manifest = await this.#deps.setup.manifestOf(build);
@@ -62,7 +68,7 @@ export class Activation {
     const user = await this.#deps.setup.userOf(app);
     const context = await this.#deps.setup.processContext(app, user, build.dir, { plan, config });
     const env = this.#deps.setup.releaseEnv(app, release, user, build.dir, plan, context);
-    await state.runner.activate({
+    const spec = {
       user,
       name: `v${release.version}`,
       version: release.version,
@@ -74,8 +80,12 @@ export class Activation {
       mounts,
       settings,
       ...(context.launcher ? { launcher: context.launcher } : {}),
+      ...(context.adopter ? { adopter: context.adopter } : {}),
       ...(context.choosePort ? { choosePort: context.choosePort } : {}),
-    });
+      outputDir: this.#deps.outputDir(app),
+    };
+    if (adopt.length > 0) await state.runner.resume(spec, adopt);
+    else await state.runner.activate(spec);
     await this.#scheduleCron(app, release, build.dir, cronOf(manifest), async () => ({ user, env, launcher: context.launcher }));
   }
 

@@ -48,8 +48,27 @@ export class AppHosts {
     this.#options = options;
   }
 
+  #held = false;
+
+  /**
+   * Holds every publication back until `release()`: while a starting daemon
+   * takes running instances over, an edge that outlived the last daemon
+   * keeps the routes it has, and gets one whole table once every app that
+   * serves is accounted for (never one with some apps still missing).
+   */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** Ends the hold and publishes once. */
+  release(): Promise<void> {
+    this.#held = false;
+    return this.publishRoutes();
+  }
+
   /** Tells the edge every app's routes, and the certificates every host. */
   publishRoutes(): Promise<void> {
+    if (this.#held) return Promise.resolve();
     const { store, baseDomain, certificates } = this.#options;
     const domains = new Map<string, string[]>();
     for (const domain of store.listDomains()) {

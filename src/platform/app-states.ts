@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Edge, SiteSettings, SiteSpec } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
-import { ReleaseRunner, type ReleaseSpec, type RunAs } from '../runner/index.ts';
+import { ReleaseRunner, type InstanceRecord, type ReleaseSpec, type RunAs } from '../runner/index.ts';
 import { createAccessLog } from './access-log.ts';
 import { AppLog } from './app-log.ts';
 
@@ -55,6 +55,8 @@ export interface AppStatesOptions {
   readonly stopping: () => boolean;
   readonly graceMs: number;
   readonly readyTimeoutMs: number;
+  /** The app's serving instances as a later daemon would take them over, whenever they change. */
+  readonly onRecords?: (app: string, release: number, records: readonly InstanceRecord[]) => void;
 }
 
 export class AppStates {
@@ -89,6 +91,7 @@ export class AppStates {
           log: (source, line, stream) => log.add(source === 'berth' ? 'berth' : source, line, undefined, stream === 'event' ? undefined : stream),
           graceMs: options.graceMs,
           readyTimeoutMs: options.readyTimeoutMs,
+          onRecords: (records, release) => options.onRecords?.(app, release.version, records),
         }),
       };
       state = created;

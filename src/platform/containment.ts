@@ -2,7 +2,7 @@ import { lstat } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { AppConfig, AppPlan } from '../build/index.ts';
-import type { Launcher, RunAs } from '../runner/index.ts';
+import type { Adopter, Launcher, RunAs } from '../runner/index.ts';
 import { BerthError } from '../errors.ts';
 import { appMounts, buildLimits, imageRootMounts, instanceLimits, runtimeRoots, type AppSandbox, type ResourceLimits, type Sandboxes } from '../sandbox/index.ts';
 import { findUser } from './app-users.ts';
@@ -30,6 +30,8 @@ export interface ContainmentOptions {
 /** What an app's processes are started with: a launcher and ports of their own (absent: plainly), and what their environment must say inside. */
 export interface ProcessContext {
   readonly launcher?: Launcher;
+  /** Takes over the app's sandboxes a previous daemon started (absent: plain process groups). */
+  readonly adopter?: Adopter;
   readonly choosePort?: () => Promise<number>;
   /** Variables replaced for the sandbox's view (TMPDIR; add-on URLs that name the host's loopback). */
   readonly env: Readonly<Record<string, string>>;
@@ -159,6 +161,7 @@ export class Containment {
     };
     return {
       launcher: sandbox.launcher(mounts, limitsFor),
+      adopter: sandbox.adopter(),
       choosePort: () => sandbox.choosePort(),
       env: { ...sandboxView(addonVars, sandboxes.serviceAddress), TMPDIR: '/tmp' },
     };
@@ -196,9 +199,19 @@ export class Containment {
     return { launcher, env: { TMPDIR: '/tmp' } };
   }
 
-  /** Ends what a killed daemon's sandboxes left running; how many there were. */
-  async sweep(): Promise<number> {
-    return (await this.#options.sandboxes?.sweep()) ?? 0;
+  /** Ends what a previous daemon's sandboxes left running but those in `kept` (taken over); how many there were. */
+  async sweep(kept: ReadonlySet<string> = new Set()): Promise<number> {
+    return (await this.#options.sandboxes?.sweep(kept)) ?? 0;
+  }
+
+  /** Ends every process of one sandbox's control group and removes the group. */
+  async endGroup(cgroup: string): Promise<void> {
+    await this.#options.sandboxes?.endGroup(cgroup);
+  }
+
+  /** The processes in a sandbox's control group now (empty: no sandboxes, or no such group). */
+  async pidsIn(cgroup: string): Promise<number[]> {
+    return (await this.#options.sandboxes?.pidsIn(cgroup)) ?? [];
   }
 
   /** The app is gone: its network too. */

@@ -4,7 +4,9 @@ import type { Readable } from 'node:stream';
 import type { BuildLimits } from '../build/index.ts';
 import type { Edge, ExchangeRecord } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
-import { endProcessesOf, listProcesses, reapOrphans, type RunAs } from '../runner/index.ts';
+import type { InstanceRecord, RunAs } from '../runner/index.ts';
+import { InstanceRecords } from './instance-takeover.ts';
+import { takeStock } from './leftovers.ts';
 import { accessLogLine } from './access-log.ts';
 import type { AppLog } from './app-log.ts';
 import { removeTree } from '../safe-fs/index.ts';
@@ -99,11 +101,16 @@ export class Platform {
   readonly #activation: Activation;
   /** The apps' runtime when it is a cluster (cluster-activation.ts); null: this machine. */
   readonly #cluster: ClusterActivation | null;
+  /** What a later daemon needs to take the apps' instances over (instance-takeover.ts). */
+  readonly #records: InstanceRecords;
+  /** The instances a previous daemon left that this one takes over, by app (taken once, at start). */
+  #stock: Promise<Map<string, InstanceRecord[]>> | null = null;
   #stopping = false;
 
   constructor(options: PlatformOptions) {
     this.#options = options;
     this.#store = options.store;
+    this.#records = new InstanceRecords(options.stateDir);
     this.#hosts = new AppHosts({
       store: options.store,
       edge: options.edge,
@@ -129,6 +136,13 @@ export class Platform {
       stopping: () => this.#stopping,
       graceMs: options.graceMs ?? 10_000,
       readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
+      onRecords: (app, release, records) => {
+        try {
+          this.#records.save(app, release, records);
+        } catch (err) {
+          options.log(`${app}: cannot record its instances for a later daemon: ${(err as Error).message}`);
+        }
+      },
     });
     // Cron: one scheduler for every app; told below whenever an app's serving release changes.
     this.#cron = new CronScheduler({
@@ -160,6 +174,7 @@ export class Platform {
       disk: this.#disk,
       cron: this.#cron,
       appDir: (app) => this.#appDir(app),
+      outputDir: (app) => this.#records.ensureOutputDir(app),
     });
     this.#cluster = options.cluster ? new ClusterActivation({ store: options.store, setup: this.#setup, runtime: options.cluster }) : null;
     this.#deploys = new DeployPipeline({
@@ -227,36 +242,30 @@ export class Platform {
   }
 
   /**
-   * Ends every process of the app users berth ever made, before anything of
-   * this daemon runs as them (call it before any listener opens): whatever
-   * is left is a previous daemon's, a killed build, or something an app
-   * started and hid — with a clean environment (no supervisor tag), in a
-   * session of its own, double-forked to init. Add-on servers run as their
-   * own system users (postgres, redis), never as app users, so they stay.
+   * What a previous daemon left, taken stock of before anything of this
+   * daemon runs as an app's user (call it before any listener opens): the
+   * instances of the apps' current releases that still run as recorded are
+   * taken over at `start()`; every other process it left (interrupted
+   * builds, cron and one-off runs, instances that failed the check,
+   * whatever an app hid) is ended. Once per daemon; `start()` calls it too.
    */
-  async endLeftoverProcesses(): Promise<void> {
-    if (!this.#options.appUsers) return;
-    const gids = new Map<number, number>();
-    for (const app of this.#store.listApps()) {
-      if (app.uid === null) continue;
-      const user = await findUser(app.uid).catch(() => null);
-      if (user !== null) gids.set(user.uid, user.gid);
-    }
-    // One look at /proc; only the uids that have processes are signalled.
-    const running = new Set((await listProcesses()).filter((p) => p.state !== 'Z').flatMap((p) => p.uids));
-    for (const { uid, app } of this.#store.allocatedUids()) {
-      if (uid === 0 || !running.has(uid)) continue;
-      const left = await endProcessesOf({ uid, gid: gids.get(uid) ?? uid });
-      if (left.length > 0) this.#options.log(`${app}: ${left.length} process(es) of uid ${uid} left by a previous run could not be ended: ${left.map((p) => p.pid).join(', ')}`);
-    }
+  takeStock(): Promise<Map<string, InstanceRecord[]>> {
+    this.#stock ??= takeStock({
+      store: this.#store,
+      records: this.#records,
+      containment: this.#setup.containment,
+      supervisorMarker: this.#setup.supervisorMarker,
+      appUsers: Boolean(this.#options.appUsers),
+      takeOver: this.#cluster === null,
+      log: this.#options.log,
+    });
+    return this.#stock;
   }
 
   /** Brings every app back at its current release (after a daemon start). */
   async start(): Promise<void> {
     await this.prepare();
-    // Instances, builds, release commands and cron runs all carry the tag.
-    const reaped = reapOrphans(this.#setup.supervisorMarker);
-    if (reaped.length > 0) this.#options.log(`stopped ${reaped.length} process group(s) (instances, builds, cron runs) left running by a previous daemon that did not stop cleanly`);
+    const stock = await this.takeStock();
     const interrupted = this.#store.failInterrupted();
     for (const release of interrupted.releases) this.#options.log(`${release.app}: v${release.version} was interrupted by a stop; marked failed`);
     for (const build of interrupted.builds) {
@@ -264,9 +273,6 @@ export class Platform {
       this.#store.audit({ actor: names.SYSTEM_ACTOR, action: 'builds.interrupted', target: build.app, result: 'error', detail: { build: build.id, source: build.sourceDigest.slice(0, 7) } });
     }
     for (const run of interrupted.cronRuns) this.#options.log(`${run.app}: cron ${run.job} (slot ${run.slot}) was cut short by a stop; marked interrupted, not run again`);
-    // Sandboxes a killed daemon left: their processes end with their control groups.
-    const swept = await this.#setup.containment.sweep().catch((err: Error) => (this.#options.log(`sandboxes: cannot sweep what a previous daemon left: ${err.message}`), 0));
-    if (swept > 0) this.#options.log(`ended ${swept} sandbox(es) a previous daemon left running`);
     // Every app's folders in the current layout (an older berth's migrated)
     // before any of its processes runs, and what no release uses cleared.
     await Promise.all(
@@ -274,15 +280,35 @@ export class Platform {
         this.#apps.serially(app.name, () => this.#prepareApp(app.name)).catch((err: Error) => this.#options.log(`${app.name}: cannot prepare its folders: ${err.message}`)),
       ),
     );
-    await this.#hosts.publishRoutes();
-    await Promise.all(
-      this.#store.listApps().map(async (app) => {
-        const current = this.#store.currentRelease(app.name);
-        if (current === null) return;
-        await this.#apps.serially(app.name, () => this.#startAtBoot(app.name, current.id, 0));
-      }),
-    );
+    // First the apps that serve already (instances taken over) or need no
+    // instance (static sites), published as one table: an edge that outlived
+    // the last daemon keeps its routes until then, and never sees a table
+    // with a serving app missing. Then the apps whose instances start afresh.
+    const serving: Array<{ app: string; release: number }> = [];
+    const starting: Array<{ app: string; release: number }> = [];
+    for (const app of this.#store.listApps()) {
+      const current = this.#store.currentRelease(app.name);
+      if (current === null) continue;
+      (stock.has(app.name) || this.#isStatic(current) ? serving : starting).push({ app: app.name, release: current.id });
+    }
+    this.#hosts.hold();
+    try {
+      await Promise.all(serving.map(({ app, release }) => this.#apps.serially(app, () => this.#startAtBoot(app, release, 0, stock.get(app) ?? [])).catch(() => {})));
+    } finally {
+      await this.#hosts.release();
+    }
+    await Promise.all(starting.map(({ app, release }) => this.#apps.serially(app, () => this.#startAtBoot(app, release, 0)).catch(() => {})));
     this.#disk.start();
+  }
+
+  /** A release of a static site: nothing to start, only routes. */
+  #isStatic(release: Release): boolean {
+    if (release.buildId === null) return false;
+    try {
+      return this.#store.getBuild(release.buildId).manifest?.plan.kind === 'static';
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -292,16 +318,19 @@ export class Platform {
    * with backoff (`decideStartRetry`) for as long as that release is the
    * app's current one and nothing else has made the app serve.
    */
-  async #startAtBoot(app: string, releaseId: number, failures: number): Promise<void> {
+  async #startAtBoot(app: string, releaseId: number, failures: number, adopt: readonly InstanceRecord[] = []): Promise<void> {
     const state = this.#apps.of(app);
     state.retry = null;
     const current = this.#store.listApps().some((a) => a.name === app) ? this.#store.currentRelease(app) : null;
     // Destroyed, rolled back or deployed meanwhile, or serving already: nothing to retry.
     if (this.#stopping || current === null || current.id !== releaseId || (failures > 0 && (state.runner.current !== null || state.site !== null))) return;
     try {
-      await this.#activate(app, current);
-      this.#options.log(`${app}: serving v${current.version}${failures > 0 ? ` (after ${failures} failed start${failures === 1 ? '' : 's'})` : ''}`);
+      if (this.#cluster === null && adopt.length > 0) await this.#activation.activate(app, current, adopt);
+      else await this.#activate(app, current);
+      this.#options.log(`${app}: serving v${current.version}${adopt.length > 0 ? ` (${adopt.length} instance(s) taken over)` : ''}${failures > 0 ? ` (after ${failures} failed start${failures === 1 ? '' : 's'})` : ''}`);
     } catch (err) {
+      // Instances offered for the takeover that no formation took: never left running beside the retry's.
+      if (adopt.length > 0 && state.runner.current === null) await this.#endRecorded(adopt);
       if (this.#stopping) return;
       const now = (this.#options.now ?? Date.now)();
       const next = decideStartRetry(failures + 1, now, this.#options.startRetryPolicy ?? DEFAULT_START_RETRY_POLICY);
@@ -458,6 +487,7 @@ export class Platform {
       this.#disk.forget(name);
       await this.#hosts.publishRoutes();
       await removeTree(this.#appDir(name));
+      await this.#records.forget(name);
       await removeTree(join(this.#options.stateDir, 'logs', name));
       await removeTree(join(this.#options.stateDir, 'git', `${name}.git`)); // its git repository (src/git/)
     });
@@ -773,21 +803,46 @@ export class Platform {
    * the apps were stopped. A change in flight (a build) gets the grace
    * period to end before the logs close.
    */
-  async stop(): Promise<void> {
+  async stop(options: { readonly leaveRunning?: boolean } = {}): Promise<void> {
     this.#stopping = true;
     for (const [app] of this.#apps.entries()) this.#apps.cancelRetry(app);
     await this.#disk.close();
     await this.#cron.stop();
     await this.#runs.stopAll();
     const graceMs = this.#options.graceMs ?? 10_000;
-    await Promise.all([...this.#apps.entries()].map(async ([, state]) => {
-      await state.runner.stop();
+    await Promise.all([...this.#apps.entries()].map(async ([app, state]) => {
+      if (options.leaveRunning === true) {
+        // Let go, not stopped: the next daemon takes them over from the record.
+        const detached = await state.runner.detach();
+        if (detached !== null) {
+          try {
+            this.#records.save(app, detached.release.version, detached.records);
+          } catch (err) {
+            this.#options.log(`${app}: cannot record its instances for the next daemon: ${(err as Error).message}`);
+          }
+        }
+      } else {
+        await state.runner.stop();
+        await this.#records.clear(app);
+      }
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([state.queue, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
       clearTimeout(timer);
       await state.log.close();
       await state.access.close();
     }));
+  }
+
+  /** Ends instances offered for a takeover that did not happen (their sandboxes' groups, or their process groups). */
+  async #endRecorded(records: readonly InstanceRecord[]): Promise<void> {
+    for (const record of records) {
+      if (record.handle.cgroup !== null) await this.#setup.containment.endGroup(record.handle.cgroup).catch(() => {});
+      try {
+        process.kill(-record.identity.pgid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
   }
 
   /** Last resort (the daemon is forced out): SIGKILL every instance of every app now. */

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import { commandToArgv, type ProcessType } from '../build/index.ts';
-import { Instance, type ExitInfo, type InstanceState, type RunAs } from './instance.ts';
-import type { Launcher } from './launcher.ts';
+import { Instance, type ExitInfo, type InstanceState, type InstanceTakeover, type RunAs } from './instance.ts';
+import { plainAdopter, type Adopter, type LaunchedProcess, type Launcher } from './launcher.ts';
 import { outOfMemoryMessage, type ResourceLimits, type ResourceUsage } from '../sandbox/index.ts';
 import { findFreePort } from './ports.ts';
 import { portTakenMessage, type PortOwner } from './port-owner.ts';
@@ -15,6 +16,19 @@ export interface ReadyUpstream {
   readonly id: string;
   readonly host: string;
   readonly port: number;
+}
+
+/**
+ * A running instance as the next daemon needs it to take it over: which
+ * slot, the port it serves on, what it was started with (`fingerprint`:
+ * command, folder, environment but for the port, user), and the process.
+ */
+export interface InstanceRecord extends InstanceTakeover {
+  readonly type: string;
+  readonly index: number;
+  readonly port: number | null;
+  readonly startedAt: number;
+  readonly fingerprint: string;
 }
 
 /** One instance as `vitals()` reports it. */
@@ -59,6 +73,12 @@ export interface FormationOptions {
   readonly launcher?: Launcher;
   /** A port for a new web instance; a free port of the machine when absent (a sandbox has ports of its own). */
   readonly choosePort?: () => Promise<number>;
+  /** Where instances' output files go, so they can outlive the daemon (see Instance); absent: pipes. */
+  readonly outputDir?: string;
+  /** Takes over instances a previous daemon started (`start(records)`); plain process groups when absent. */
+  readonly adopter?: Adopter;
+  /** Told whenever an instance starts, becomes ready or ends: what a later daemon would take over now. */
+  readonly onRecords?: (records: readonly InstanceRecord[]) => void;
 }
 
 /** Output lines kept for a failed rollout's report. */
@@ -116,9 +136,146 @@ export class Formation {
     }
   }
 
-  /** Starts every instance; readiness is reported later through `onUpstreams`. */
-  async start(): Promise<void> {
-    await Promise.all(this.#slots.map((slot) => this.#launch(slot)));
+  /**
+   * Starts every instance, taking over the running ones a previous daemon
+   * left (`adopt`, their processes' identity already verified by the
+   * caller) instead of starting their slots again; readiness is reported
+   * later through `onUpstreams`. Resolves with whether every taken-over
+   * instance was started as this formation would start it now (false: a
+   * rolling restart brings them up to date).
+   */
+  async start(adopt: readonly InstanceRecord[] = []): Promise<{ current: boolean }> {
+    let current = true;
+    await Promise.all(
+      this.#slots.map(async (slot) => {
+        const record = adopt.find((r) => r.type === slot.type.name && r.index === slot.index);
+        if (record === undefined) return this.#launch(slot);
+        const taken = await this.#adopt(slot, record);
+        if (taken === 'stale') current = false;
+        if (taken === 'no') await this.#launch(slot);
+      }),
+    );
+    this.#record();
+    return { current };
+  }
+
+  /** The environment and command of a slot's instance on `port`. */
+  #commandFor(slot: Slot, port: number | null): { env: Record<string, string>; argv: string[] } {
+    const env: Record<string, string> = {
+      ...this.#options.env,
+      // The Node that runs berth runs the apps too, so `node` in a Procfile
+      // is the pinned version rather than whatever the system has.
+      PATH: `${this.#options.cwd}/node_modules/.bin:${dirname(process.execPath)}:${this.#options.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`,
+      DYNO: `${slot.type.name}.${slot.index}`,
+      BERTH_INSTANCE: `${slot.type.name}.${slot.index}`,
+    };
+    if (port !== null) env.PORT = String(port);
+    return { env, argv: commandToArgv(slot.type.command, env) };
+  }
+
+  /** What an instance was started with, but for its port: equal for a slot whenever nothing about how it runs changed. */
+  #fingerprint(argv: readonly string[], env: Readonly<Record<string, string>>, port: number | null): string {
+    const { PORT: _port, ...rest } = env;
+    const portless = port === null ? argv : argv.map((arg) => arg.split(String(port)).join('$PORT'));
+    const user = this.#options.user ?? null;
+    return createHash('sha256').update(JSON.stringify([portless, this.#options.cwd, Object.entries(rest).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)), user])).digest('hex').slice(0, 32);
+  }
+
+  /** Takes a running instance over: 'yes', 'stale' (taken, but started with something else), or 'no' (ended; its slot starts afresh). */
+  async #adopt(slot: Slot, record: InstanceRecord): Promise<'yes' | 'stale' | 'no'> {
+    const name = `${slot.type.name}.${slot.index}`;
+    const isWeb = slot.type.name === 'web';
+    const end = async (why: string, adopted?: LaunchedProcess) => {
+      this.#options.log(name, `not taken over (${why}): starting it afresh`, 'event');
+      if (adopted) {
+        adopted.signal('SIGKILL');
+        await adopted.release().catch(() => {});
+      } else {
+        try {
+          process.kill(-record.identity.pgid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      return 'no' as const;
+    };
+    if (isWeb !== (record.port !== null)) return end('its port does not fit its type');
+    let command: { env: Record<string, string>; argv: string[] };
+    try {
+      command = this.#commandFor(slot, record.port);
+    } catch {
+      return end('its command no longer parses');
+    }
+    const adopter = this.#options.adopter ?? plainAdopter;
+    const adopted = await adopter(record.handle, record.identity, record.limits).catch(() => null);
+    if (adopted === null) return end('its sandbox is gone');
+    const instance = new Instance({ type: slot.type.name, index: slot.index, argv: command.argv, cwd: this.#options.cwd, env: command.env, port: record.port, user: this.#options.user ?? null, ...(this.#options.launcher ? { launcher: this.#options.launcher } : {}), ...(this.#options.outputDir ? { outputDir: this.#options.outputDir } : {}) });
+    if (isWeb) {
+      // Serving before, and still its own port's only listener (and accepting): never traffic to anything else.
+      const owner: PortOwner = adopted.ownNetwork ? { kind: 'own-network' } : this.#options.user ? { kind: 'uid', uid: this.#options.user.uid } : { kind: 'group', pgid: record.identity.pgid };
+      const probe = await probeInstance(adopted.host, record.port!, null, owner).catch(() => ({ kind: 'refused' }) as const);
+      if (probe.kind !== 'listening') return end(probe.kind === 'port-taken' ? `its port ${record.port} is held by another process (uid ${probe.uid})` : `nothing accepts on its port ${record.port}`, adopted);
+    }
+    slot.instance = instance;
+    const log = this.#options.log;
+    await instance.adopt(
+      record.startedAt,
+      adopted,
+      record,
+      (stream, line) => {
+        this.#remember(`${instance.name}: ${line}`);
+        log(instance.name, line, stream);
+      },
+      (info) => this.#onExit(slot, instance, info),
+    );
+    instance.state = 'ready';
+    log(instance.name, `taken over (pid ${record.identity.pid}${record.port !== null ? `, port ${record.port}` : ''})`, 'event');
+    if (isWeb) await this.#publish();
+    return this.#fingerprint(command.argv, command.env, record.port) === record.fingerprint ? 'yes' : 'stale';
+  }
+
+  /** What a later daemon would take over now: every instance started and not stopping, with its process's identity. */
+  records(): InstanceRecord[] {
+    const records: InstanceRecord[] = [];
+    for (const slot of this.#slots) {
+      const instance = slot.instance;
+      if (!instance || (instance.state !== 'starting' && instance.state !== 'ready')) continue;
+      const takeover = instance.takeover();
+      if (takeover === null) continue;
+      records.push({ ...takeover, type: slot.type.name, index: slot.index, port: instance.spec.port, startedAt: instance.startedAt, fingerprint: this.#fingerprint(instance.spec.argv, instance.spec.env, instance.spec.port) });
+    }
+    return records;
+  }
+
+  #record(): void {
+    if (this.#closing) return;
+    this.#options.onRecords?.(this.records());
+  }
+
+  /**
+   * Lets every instance go on running without this formation: restarts
+   * pending are dropped, output is read to here and the files are left.
+   * Resolves with what the next daemon needs to take them over.
+   */
+  async detach(): Promise<InstanceRecord[]> {
+    const records = this.records();
+    this.#closing ??= Promise.resolve();
+    for (const slot of this.#slots) {
+      if (slot.restartTimer) clearTimeout(slot.restartTimer);
+      slot.restartTimer = null;
+    }
+    const byName = new Map(records.map((record) => [`${record.type}.${record.index}`, record]));
+    const detached: InstanceRecord[] = [];
+    await Promise.all(
+      this.#slots.map(async (slot) => {
+        const instance = slot.instance;
+        const record = instance ? byName.get(instance.name) : undefined;
+        if (!instance || record === undefined) return;
+        const takeover = await instance.detach();
+        if (takeover !== null) detached.push({ ...record, offsets: takeover.offsets });
+      }),
+    );
+    return detached;
   }
 
   /** The current instances with their states, for `ps` and tests; `lastExit` says how the slot's last unasked exit went ("out of memory: …", "code 1"). */
@@ -189,23 +346,15 @@ export class Formation {
     if (this.#closing) return;
     const isWeb = slot.type.name === 'web';
     const port = isWeb ? await (this.#options.choosePort ?? findFreePort)() : null;
-    const env: Record<string, string> = {
-      ...this.#options.env,
-      // The Node that runs berth runs the apps too, so `node` in a Procfile
-      // is the pinned version rather than whatever the system has.
-      PATH: `${this.#options.cwd}/node_modules/.bin:${dirname(process.execPath)}:${this.#options.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'}`,
-      DYNO: `${slot.type.name}.${slot.index}`,
-      BERTH_INSTANCE: `${slot.type.name}.${slot.index}`,
-    };
-    if (port !== null) env.PORT = String(port);
+    let env: Record<string, string>;
     let argv: string[];
     try {
-      argv = commandToArgv(slot.type.command, env);
+      ({ env, argv } = this.#commandFor(slot, port));
     } catch (err) {
       this.#options.log(`${slot.type.name}.${slot.index}`, (err as Error).message, 'event');
       return;
     }
-    const instance = new Instance({ type: slot.type.name, index: slot.index, argv, cwd: this.#options.cwd, env, port, user: this.#options.user ?? null, ...(this.#options.launcher ? { launcher: this.#options.launcher } : {}) });
+    const instance = new Instance({ type: slot.type.name, index: slot.index, argv, cwd: this.#options.cwd, env, port, user: this.#options.user ?? null, ...(this.#options.launcher ? { launcher: this.#options.launcher } : {}), ...(this.#options.outputDir ? { outputDir: this.#options.outputDir } : {}) });
     slot.instance = instance;
     const log = this.#options.log;
     await instance.start(
@@ -219,6 +368,7 @@ export class Formation {
     log(instance.name, `started (pid ${instance.pid ?? '?'}${port !== null ? `, port ${port}` : ''})`, 'event');
     if (isWeb) void this.#probeUntilReady(slot, instance);
     else instance.state = 'ready';
+    this.#record();
   }
 
   /** Whose sockets count as the instance's: its own network (a sandbox), the app's uid, or (everything runs as one uid) the instance's process group. */
@@ -250,6 +400,7 @@ export class Formation {
       if (verdict.kind === 'ready') {
         slot.portRetries = 0;
         instance.state = 'ready';
+        this.#record();
         // "ready" is said once the instance takes traffic, not before.
         await this.#publish();
         this.#options.log(instance.name, `ready on port ${instance.spec.port}`, 'event');
@@ -265,7 +416,9 @@ export class Formation {
 
   #onExit(slot: Slot, instance: Instance, info: ExitInfo): void {
     // Killed for memory: said in words, never as "signal SIGKILL" or "code 137".
-    const how = info.outOfMemory ? outOfMemoryMessage(instance.name, info.outOfMemory.peakBytes, info.outOfMemory.limitBytes) : info.signal ? `signal ${info.signal}` : `code ${info.code}`;
+    const how = info.outOfMemory ? outOfMemoryMessage(instance.name, info.outOfMemory.peakBytes, info.outOfMemory.limitBytes) : info.unknown ? 'status unknown: a previous daemon started it' : info.signal ? `signal ${info.signal}` : `code ${info.code}`;
+    // Once this exit's state changes below are made.
+    queueMicrotask(() => this.#record());
     if (instance.stopRequested || this.#closing) {
       instance.state = 'stopped';
       this.#options.log(instance.name, `stopped (${how})`, 'event');

@@ -1,7 +1,22 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync } from 'node:fs';
 import { LineSplitter } from './line-splitter.ts';
-import { plainLauncher, type ExitInfo, type LaunchedProcess, type Launcher, type RunAs } from './launcher.ts';
+import { createOutputFiles, InstanceOutput, removeOutputFiles, type OutputOffsets, type OutputPaths } from './instance-output.ts';
+import { plainLauncher, type AdoptionHandle, type ExitInfo, type LaunchedProcess, type Launcher, type RunAs } from './launcher.ts';
+import { readProcessNow, type ProcessIdentity } from './process-identity.ts';
+import type { ResourceLimits } from '../sandbox/index.ts';
 
 export type { ExitInfo, RunAs } from './launcher.ts';
+
+/** What a later daemon needs to take a running instance over (see Formation.records()). */
+export interface InstanceTakeover {
+  readonly handle: AdoptionHandle;
+  readonly identity: ProcessIdentity;
+  readonly output: OutputPaths;
+  readonly offsets: OutputOffsets;
+  /** The limits it runs under (null: none), as its launcher set them. */
+  readonly limits: ResourceLimits | null;
+}
 
 export type InstanceState = 'starting' | 'ready' | 'draining' | 'stopped' | 'crashed';
 
@@ -17,6 +32,12 @@ export interface InstanceSpec {
   readonly port: number | null;
   /** How its process is started (plainly, or in a sandbox); plain when absent. */
   readonly launcher?: Launcher;
+  /**
+   * Where its output files go (root's folder): the output outlives the
+   * daemon, so the instance can. Absent: pipes, and the instance ends
+   * with the daemon.
+   */
+  readonly outputDir?: string;
 }
 
 /**
@@ -34,6 +55,9 @@ export class Instance {
   #exited: Promise<ExitInfo> | null = null;
   #launching: Promise<void> | null = null;
   #stopRequested = false;
+  #output: InstanceOutput | null = null;
+  #identity: ProcessIdentity | null = null;
+  #detached = false;
 
   constructor(spec: InstanceSpec) {
     this.spec = spec;
@@ -69,23 +93,67 @@ export class Instance {
     this.state = 'starting';
     const launch = this.spec.launcher ?? plainLauncher;
     let started: LaunchedProcess;
+    let files: ReturnType<typeof createOutputFiles> | null = null;
     try {
-      started = await launch({ argv: this.spec.argv, cwd: this.spec.cwd, env: this.spec.env, user: this.spec.user ?? null, label: this.name });
+      if (this.spec.outputDir !== undefined) files = createOutputFiles(this.spec.outputDir, `${this.name}-${randomBytes(4).toString('hex')}`);
+      started = await launch({ argv: this.spec.argv, cwd: this.spec.cwd, env: this.spec.env, user: this.spec.user ?? null, label: this.name, ...(files ? { output: files.fds } : {}) });
     } catch (err) {
       onLine('err', `cannot start ${this.spec.argv[0]}: ${(err as Error).message}`);
+      if (files) await removeOutputFiles(files.paths);
       const info = { code: 127, signal: null };
       this.#exited = Promise.resolve(info);
       onExit(info);
       return;
+    } finally {
+      // The child has its copies (or never started): ours would only keep the files open.
+      for (const fd of files?.fds ?? []) closeSync(fd);
     }
     this.#process = started;
+    let output: InstanceOutput | null = null;
+    if (files !== null) {
+      output = await InstanceOutput.follow(files.paths, { out: 0, err: 0 }, onLine).catch((err: Error) => {
+        onLine('err', `cannot read ${this.name}'s output: ${err.message}`);
+        return null;
+      });
+      this.#output = output;
+      if (started.pid !== undefined) this.#identity = await identityAfterStart(started.pid);
+    }
+    this.#supervise(started, output, files?.paths ?? null, onLine, onExit);
+  }
+
+  /**
+   * Takes over an instance a previous daemon started: `process` is its
+   * adopted process, `takeover` what that daemon recorded. It is ready as
+   * it was (the caller checked its port).
+   */
+  adopt(now: number, process: LaunchedProcess, takeover: InstanceTakeover, onLine: (stream: 'out' | 'err', line: string) => void, onExit: (info: ExitInfo) => void): Promise<void> {
+    this.#launching = (async () => {
+      this.startedAt = now;
+      this.state = 'starting';
+      this.#process = process;
+      this.#identity = takeover.identity;
+      const output = await InstanceOutput.follow(takeover.output, takeover.offsets, onLine).catch((err: Error) => {
+        onLine('err', `cannot read ${this.name}'s output: ${err.message}`);
+        return null;
+      });
+      this.#output = output;
+      this.#supervise(process, output, takeover.output, onLine, onExit);
+    })();
+    return this.#launching;
+  }
+
+  #supervise(started: LaunchedProcess, output: InstanceOutput | null, files: OutputPaths | null, onLine: (stream: 'out' | 'err', line: string) => void, onExit: (info: ExitInfo) => void): void {
     const out = new LineSplitter((line) => onLine('out', line));
     const err = new LineSplitter((line) => onLine('err', line));
     started.stdout.setEncoding('utf8').on('data', (chunk: string) => out.push(chunk));
     started.stderr.setEncoding('utf8').on('data', (chunk: string) => err.push(chunk));
     this.#exited = started.exited.then(async (info) => {
+      // Let go (the daemon stops and leaves it running): nothing of its end is this daemon's business.
+      if (this.#detached) return info;
       out.end();
       err.end();
+      await output?.finish();
+      if (files !== null) await removeOutputFiles(files);
       const why = started.startError();
       if (why !== null) onLine('err', `cannot start ${this.spec.argv[0]}: ${why}`);
       // Before onExit, so a restart never finds the old one's leftovers holding its port or its limits.
@@ -93,6 +161,31 @@ export class Instance {
       onExit(info);
       return info;
     });
+  }
+
+  /** What a later daemon needs to take this instance over; null when it cannot be (no output files, not started, or ended). */
+  takeover(): InstanceTakeover | null {
+    const handle = this.#process?.adoption ?? null;
+    if (handle === null || this.#identity === null || this.#output === null) return null;
+    return { handle, identity: this.#identity, output: this.#output.paths, offsets: this.#output.offsets, limits: this.#process?.limits ?? null };
+  }
+
+  /**
+   * Stops supervising without stopping: its output is read to here and the
+   * files are left for the next daemon; its exit, if it comes before this
+   * daemon is gone, is nobody's. Returns what the next daemon needs.
+   */
+  async detach(): Promise<InstanceTakeover | null> {
+    await this.#launching;
+    this.#detached = true;
+    this.#process?.letGo();
+    await this.#output?.detach();
+    return this.takeover();
+  }
+
+  /** The identity of its process (pid, start time, group, uid), once known. */
+  get identity(): ProcessIdentity | null {
+    return this.#identity;
   }
 
   /** Sends a signal to everything the instance started (used by tests, `restart` and port checks). */
@@ -127,4 +220,11 @@ export class Instance {
     clearTimeout(timer);
     return exited;
   }
+}
+
+/** The identity of a process just started (null when it is gone already). */
+async function identityAfterStart(pid: number): Promise<ProcessIdentity | null> {
+  const now = await readProcessNow(pid);
+  if (now === null || now.zombie) return null;
+  return { pid: now.pid, startTime: now.startTime, pgid: now.pgid, uid: now.uid };
 }

@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Readable, type Writable } from 'node:stream';
+import { watchExit, type ProcessIdentity } from './process-identity.ts';
 import type { ResourceLimits, ResourceUsage } from '../sandbox/index.ts';
 
 // How an app's process is started: plainly (its own process group, as the
@@ -16,6 +17,8 @@ export interface RunAs {
 export interface ExitInfo {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
+  /** Its status cannot be known: a previous daemon started it, so this one is not its parent. */
+  readonly unknown?: boolean;
   /** Set when the kernel killed it for going over its memory limit (a sandbox knows; a plain process cannot tell). */
   readonly outOfMemory?: { readonly peakBytes: number | null; readonly limitBytes: number };
 }
@@ -30,6 +33,18 @@ export interface LaunchSpec {
   readonly label: string;
   /** Give it a pipe on its standard input (a one-off run's); absent: /dev/null. */
   readonly stdin?: boolean;
+  /**
+   * Descriptors for its standard output and error (an instance's output
+   * files, which outlive the daemon); absent: pipes, read through
+   * `stdout` and `stderr`, which then stay empty.
+   */
+  readonly output?: readonly [number, number];
+}
+
+/** What a later daemon needs to take a running process over: its pid, and its sandbox's control group (null: a plain process group). */
+export interface AdoptionHandle {
+  readonly pid: number;
+  readonly cgroup: string | null;
 }
 
 /** A started process, and everything it starts in turn. */
@@ -56,10 +71,27 @@ export interface LaunchedProcess {
   readonly host: string;
   /** Its listeners live in a network namespace of the app's own, where nothing else can listen. */
   readonly ownNetwork: boolean;
+  /** How a later daemon finds it again (null: it did not start). */
+  readonly adoption: AdoptionHandle | null;
+  /** Lets it run on without this daemon: nothing of it keeps the daemon's process alive any more. */
+  letGo(): void;
 }
 
 /** Starts processes; `berth up` and a daemon without root use `plainLauncher`. */
 export type Launcher = (spec: LaunchSpec) => Promise<LaunchedProcess>;
+
+/**
+ * Takes over a process a previous daemon started (its identity already
+ * verified by the caller): a LaunchedProcess whose exit is watched rather
+ * than waited for. Null when it cannot be taken over (its sandbox's group
+ * is gone): the caller ends it.
+ */
+export type Adopter = (handle: AdoptionHandle, identity: ProcessIdentity, limits: ResourceLimits | null) => Promise<LaunchedProcess | null>;
+
+/** An empty, ended stream: the output of a process whose output goes to files. */
+export function noOutput(): Readable {
+  return Readable.from([]);
+}
 
 /**
  * Starts the process in its own process group (detached), so stopping it
@@ -75,7 +107,7 @@ export const plainLauncher: Launcher = async (spec) => {
     // Its own process group: Ctrl-C in berth's terminal reaches berth
     // alone, which then stops every instance in order.
     detached: true,
-    stdio: [spec.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    stdio: [spec.stdin === true ? 'pipe' : 'ignore', spec.output?.[0] ?? 'pipe', spec.output?.[1] ?? 'pipe'],
   });
   // A program that exits without reading its input closes the pipe: EPIPE on our side is expected.
   child.stdin?.on('error', () => {});
@@ -104,8 +136,8 @@ export const plainLauncher: Launcher = async (spec) => {
   return {
     pid: child.pid,
     stdin: child.stdin ?? null,
-    stdout: child.stdout!,
-    stderr: child.stderr!,
+    stdout: child.stdout ?? noOutput(),
+    stderr: child.stderr ?? noOutput(),
     exited,
     startError: () => startError,
     signal: signalGroup,
@@ -116,5 +148,51 @@ export const plainLauncher: Launcher = async (spec) => {
     limits: null,
     host: '127.0.0.1',
     ownNetwork: false,
+    adoption: child.pid === undefined ? null : { pid: child.pid, cgroup: null },
+    letGo: () => letGoOf(child),
+  };
+};
+
+/** The daemon stops and leaves `child` running: its handle and pipes no longer hold the event loop. */
+export function letGoOf(child: ChildProcess): void {
+  for (const stream of child.stdio) stream?.destroy();
+  child.unref();
+}
+
+/**
+ * A plain process group a previous daemon started: its leader is watched
+ * through /proc (berth is not its parent any more, so neither its exit
+ * status nor its end can be waited for), signals go to the group.
+ */
+export const plainAdopter: Adopter = async (handle, identity) => {
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-identity.pgid, signal);
+    } catch {
+      // The group is gone.
+    }
+  };
+  const watch = watchExit(identity);
+  return {
+    pid: handle.pid,
+    stdin: null,
+    stdout: noOutput(),
+    stderr: noOutput(),
+    exited: watch.ended.then(() => ({ code: null, signal: null, unknown: true })),
+    startError: () => null,
+    signal: (signal) => {
+      signalGroup(signal);
+      watch.nudge();
+    },
+    release: async () => {
+      watch.cancel();
+      signalGroup('SIGKILL');
+    },
+    usage: async () => null,
+    limits: null,
+    host: '127.0.0.1',
+    ownNetwork: false,
+    adoption: handle,
+    letGo: () => watch.cancel(),
   };
 };

@@ -9,9 +9,10 @@ export const SUPERVISOR_ENV = 'BERTH_SUPERVISOR';
  * instances, and they would hold ports and memory for ever). An instance is
  * recognised by its environment carrying `BERTH_SUPERVISOR=<marker>` and by
  * having lost its parent (re-parented to init), so the live instances of a
- * running supervisor are never touched. Returns the pids it killed.
+ * running supervisor are never touched, nor the groups `spared` names
+ * (instances the next daemon takes over). Returns the pids it killed.
  */
-export function reapOrphans(marker: string): number[] {
+export function reapOrphans(marker: string, spared: ReadonlySet<number> = new Set()): number[] {
   const tag = Buffer.from(`${SUPERVISOR_ENV}=${marker}\0`);
   const killed: number[] = [];
   let entries: string[];
@@ -29,7 +30,7 @@ export function reapOrphans(marker: string): number[] {
       const ppid = Number(fields[1]);
       const pgid = Number(fields[2]);
       // Only orphaned group leaders: an instance is its own group's leader.
-      if (ppid !== 1 || pgid !== pid) continue;
+      if (ppid !== 1 || pgid !== pid || spared.has(pid)) continue;
       const environ = readFileSync(`/proc/${pid}/environ`);
       if (environ.indexOf(tag) === -1 && !environ.subarray(0, tag.length).equals(tag)) continue;
       process.kill(-pid, 'SIGKILL');

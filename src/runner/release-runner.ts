@@ -1,8 +1,8 @@
 import type { ProcessType } from '../build/index.ts';
 import { BerthError } from '../errors.ts';
-import { Formation, systemClock, type Clock, type ReadyUpstream } from './formation.ts';
+import { Formation, systemClock, type Clock, type InstanceRecord, type ReadyUpstream } from './formation.ts';
 import type { RunAs } from './instance.ts';
-import type { Launcher } from './launcher.ts';
+import type { Adopter, Launcher } from './launcher.ts';
 import { judgeRollout } from './rollout-policy.ts';
 
 /** Everything needed to run one release of an app. */
@@ -19,6 +19,10 @@ export interface ReleaseSpec {
   readonly launcher?: Launcher;
   /** Ports for its web instances (a sandbox has ports of its own); free ports of the machine when absent. */
   readonly choosePort?: () => Promise<number>;
+  /** Takes over its instances a previous daemon started (the app's sandbox); plain process groups when absent. */
+  readonly adopter?: Adopter;
+  /** Where its instances' output files go (they outlive the daemon); absent: pipes. */
+  readonly outputDir?: string;
 }
 
 export interface ReleaseRunnerOptions<S extends ReleaseSpec = ReleaseSpec> {
@@ -35,6 +39,8 @@ export interface ReleaseRunnerOptions<S extends ReleaseSpec = ReleaseSpec> {
   /** A release has this long to become ready before its rollout fails. */
   readonly readyTimeoutMs: number;
   readonly clock?: Clock;
+  /** The serving release's instances as a later daemon would take them over, whenever they change. */
+  readonly onRecords?: (records: readonly InstanceRecord[], release: S) => void;
 }
 
 /** How often a rollout looks at its instances: each step of waiting is added to every start. */
@@ -80,6 +86,49 @@ export class ReleaseRunner<S extends ReleaseSpec = ReleaseSpec> {
 
   async #activate(spec: S): Promise<void> {
     if (this.#stopped) throw new BerthError('BERTH_E_RELEASE_FAILED', `cannot start ${spec.name}: the app is stopping`);
+    const formation = this.#formation(spec);
+    const startedAt = this.#clock.now();
+    this.#starting = formation;
+    try {
+      await this.#rollOut(spec, formation, startedAt);
+    } finally {
+      this.#starting = null;
+    }
+    const previous = this.#current;
+    this.#current = { spec, formation };
+    // The switch: from this moment every engine sends requests to the new instances only.
+    await this.#options.publish(formation.readyUpstreams(), spec);
+    this.#options.onRecords?.(formation.records(), spec);
+    // The old instances are out of the routes: let their requests finish, then stop them.
+    if (previous !== null) await previous.formation.stop();
+  }
+
+  /**
+   * Takes over `spec`'s instances a previous daemon left running (`records`,
+   * their processes verified by the caller) as the serving release, at
+   * once: what is taken over is published as it is, missing instances
+   * start as usual. When what was taken over was started otherwise than
+   * `spec` says (berth itself changed), a rolling restart follows, queued
+   * behind the takeover (resolving does not wait for it).
+   */
+  resume(spec: S, records: readonly InstanceRecord[]): Promise<void> {
+    const run = this.#queue.then(async () => {
+      if (this.#stopped) throw new BerthError('BERTH_E_RELEASE_FAILED', `cannot take ${spec.name} over: the app is stopping`);
+      const formation = this.#formation(spec);
+      this.#current = { spec, formation };
+      const { current } = await formation.start(records);
+      await this.#options.publish(formation.readyUpstreams(), spec);
+      return current;
+    });
+    this.#queue = run.catch(() => {});
+    return run.then((current) => {
+      if (current) return;
+      this.#options.log('berth', `${spec.name}'s instances were started by an earlier berth with other settings: replacing them without downtime`, 'event');
+      this.activate(spec).catch((err: Error) => this.#options.log('berth', `${spec.name} could not be restarted with the current settings: ${err.message}`, 'event'));
+    });
+  }
+
+  #formation(spec: S): Formation {
     const formation: Formation = new Formation({
       cwd: spec.dir,
       processes: spec.processes,
@@ -100,20 +149,14 @@ export class ReleaseRunner<S extends ReleaseSpec = ReleaseSpec> {
         return this.#options.publish(ready, spec).catch((err: Error) => this.#options.log('berth', `cannot update routes: ${err.message}`, 'event'));
       },
       drain: (upstream, deadline) => this.#options.drain(upstream, deadline),
+      ...(spec.adopter ? { adopter: spec.adopter } : {}),
+      ...(spec.outputDir ? { outputDir: spec.outputDir } : {}),
+      // Only the serving release's instances are worth taking over: a release being rolled out when the daemon goes was never switched to.
+      onRecords: (records) => {
+        if (this.#current?.formation === formation) this.#options.onRecords?.(records, spec);
+      },
     });
-    const startedAt = this.#clock.now();
-    this.#starting = formation;
-    try {
-      await this.#rollOut(spec, formation, startedAt);
-    } finally {
-      this.#starting = null;
-    }
-    const previous = this.#current;
-    this.#current = { spec, formation };
-    // The switch: from this moment every engine sends requests to the new instances only.
-    await this.#options.publish(formation.readyUpstreams(), spec);
-    // The old instances are out of the routes: let their requests finish, then stop them.
-    if (previous !== null) await previous.formation.stop();
+    return formation;
   }
 
   /** Waits until the new formation may take traffic; stops it and throws when it cannot, or when the app stops meanwhile. */
@@ -165,6 +208,20 @@ export class ReleaseRunner<S extends ReleaseSpec = ReleaseSpec> {
     this.#stopped = true;
     await this.#queue;
     await this.#current?.formation.stop();
+  }
+
+  /**
+   * The daemon stops and leaves the apps running: no release starts any
+   * more, one being rolled out is stopped (it never served), and the
+   * serving release's instances are let go. Resolves with what a later
+   * daemon needs to take them over.
+   */
+  async detach(): Promise<{ release: S; records: InstanceRecord[] } | null> {
+    this.#stopped = true;
+    await this.#queue;
+    const current = this.#current;
+    if (current === null) return null;
+    return { release: current.spec, records: await current.formation.detach() };
   }
 
   /** Last resort (the daemon is forced out): SIGKILL every instance, serving or starting, now. */

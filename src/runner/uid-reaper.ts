@@ -46,3 +46,30 @@ export async function endProcessesOf(user: RunAs): Promise<ProcessEntry[]> {
   left = processesOf(await listProcesses(), user.uid).filter((p) => p.state !== 'Z');
   return left;
 }
+
+/**
+ * Like endProcessesOf, but sparing the processes `spared` names (asked
+ * again each round: what an instance taken over starts meanwhile is its
+ * own): each other process of the user is SIGKILLed by pid, as root. Used
+ * when some of a user's processes are instances a previous daemon left
+ * running and this one takes over; kill(-1) as the user would end them too.
+ */
+export async function endProcessesExcept(user: RunAs, spared: () => Promise<ReadonlySet<number>>): Promise<ProcessEntry[]> {
+  if (user.uid === 0) throw new Error('refusing to end the processes of uid 0');
+  let left: ProcessEntry[] = [];
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const keep = await spared();
+    left = processesOf(await listProcesses(), user.uid).filter((p) => p.state !== 'Z' && !keep.has(p.pid));
+    if (left.length === 0) return [];
+    for (const p of left) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, attempt === 0 ? 20 : PAUSE_MS));
+  }
+  const keep = await spared();
+  return processesOf(await listProcesses(), user.uid).filter((p) => p.state !== 'Z' && !keep.has(p.pid));
+}

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { BerthError } from '../errors.ts';
-import type { ExitInfo, LaunchedProcess, LaunchSpec, RunAs } from '../runner/launcher.ts';
+import { letGoOf, noOutput, type AdoptionHandle, type ExitInfo, type LaunchedProcess, type LaunchSpec, type RunAs } from '../runner/launcher.ts';
+import { readProcessNow, watchExit, type ProcessIdentity } from '../runner/process-identity.ts';
 import { launchArgv, loaderVariables, withoutLoaderVariables, type ImageRoot, type SandboxMount, type SandboxTools } from './spec.ts';
 import type { CgroupDriver, CgroupHandle, ResourceLimits, ResourceUsage } from './types.ts';
 
@@ -115,7 +116,7 @@ export async function launchSandboxed(spec: LaunchSpec, sandbox: SandboxLaunch, 
       env: withoutLoaderVariables(spec.env),
       // Its own process group: a terminal's Ctrl-C reaches berth alone.
       detached: true,
-      stdio: [spec.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', deps.seccomp === null ? 'ignore' : 'pipe'],
+      stdio: [spec.stdin === true ? 'pipe' : 'ignore', spec.output?.[0] ?? 'pipe', spec.output?.[1] ?? 'pipe', 'pipe', 'pipe', deps.seccomp === null ? 'ignore' : 'pipe'],
     });
   } catch (err) {
     await creating.then((group) => group.remove(), () => {}).catch(() => {});
@@ -180,7 +181,29 @@ export async function launchSandboxed(spec: LaunchSpec, sandbox: SandboxLaunch, 
   }
   // A program that exits without reading its input closes the pipe: EPIPE on our side is expected.
   child.stdin?.on('error', () => {});
-  return sandboxedProcess(child.pid!, child.stdin ?? null, child.stdout!, child.stderr!, exitedRaw, () => startError, group!, own, sandbox);
+  const launched = sandboxedProcess(child.pid!, child.stdin ?? null, child.stdout ?? noOutput(), child.stderr ?? noOutput(), exitedRaw, () => startError, group!, own, sandbox);
+  return { ...launched, letGo: () => letGoOf(child) };
+}
+
+/**
+ * A sandbox a previous daemon started: bwrap (`handle.pid`, verified by the
+ * caller) watched through /proc, its control group opened by name. Null
+ * when the group is gone or bwrap is not in it: then it is not the
+ * sandbox the record names, and the caller ends it.
+ */
+export async function adoptSandboxed(handle: AdoptionHandle, identity: ProcessIdentity, sandbox: SandboxLaunch, cgroups: CgroupDriver): Promise<LaunchedProcess | null> {
+  if (handle.cgroup === null || !handle.cgroup.startsWith(`${sandbox.app}/`)) return null;
+  const group = await cgroups.open(handle.cgroup).catch(() => null);
+  if (group === null) return null;
+  const members = await group.pids().catch(() => [] as number[]);
+  if (!members.includes(handle.pid)) return null;
+  // bwrap and the sandbox's init are root's: never signalled as the app's.
+  const own = new Set<number>();
+  for (const pid of members) if ((await readProcessNow(pid))?.uid === 0) own.add(pid);
+  const watch = watchExit(identity);
+  const exitedRaw = watch.ended.then((): ExitInfo => ({ code: null, signal: null, unknown: true }));
+  const adopted = sandboxedProcess(handle.pid, null, noOutput(), noOutput(), exitedRaw, () => null, group, own, sandbox);
+  return { ...adopted, signal: (signal) => (adopted.signal(signal), watch.nudge()), release: () => (watch.cancel(), adopted.release()), letGo: () => watch.cancel() };
 }
 
 function sandboxedProcess(
@@ -249,5 +272,7 @@ function sandboxedProcess(
     limits: sandbox.limits,
     host: sandbox.host,
     ownNetwork: sandbox.netnsPath !== null,
+    adoption: { pid, cgroup: group.name },
+    letGo: () => {},
   };
 }

@@ -3,19 +3,19 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError } from '../errors.ts';
 import { writeFileAtomic } from '../platform/atomic-file.ts';
-import type { Launcher, RunAs } from '../runner/launcher.ts';
+import type { Adopter, Launcher, RunAs } from '../runner/launcher.ts';
 import { openSandboxNetworks, type OpenedSandboxNetworks } from './app-networks.ts';
 import { detectCgroups } from './cgroups.ts';
 import { etcFiles } from './etc-files.ts';
 import { keepEtcMirror, type EtcMirrorKeeper } from './etc-mirror.ts';
 import { readHostLayout } from './host-layout.ts';
-import { launchSandboxed } from './launch.ts';
+import { adoptSandboxed, launchSandboxed } from './launch.ts';
 import { LoopbackForwarder, loopbackPorts } from './loopback-forwarder.ts';
 import { FIRST_LINK_SLOT, LINK_SLOTS } from './link-addresses.ts';
 import { defaultSeccompProgram, seccompArch } from './seccomp.ts';
 import { rootTools, type RootTools } from './root-tools.ts';
 import { ETC_GENERATED, type HostLayout, type ImageRoot, type SandboxMount, type SandboxTools } from './spec.ts';
-import type { AppNetwork, CgroupDriver, ResourceLimits } from './types.ts';
+import { NO_LIMITS, type AppNetwork, type CgroupDriver, type ResourceLimits } from './types.ts';
 
 // The sandboxes of one daemon: what it found on the machine (bwrap, the
 // cgroup hierarchies, the seccomp program, the network tools), the apps'
@@ -215,11 +215,16 @@ export class Sandboxes {
     await rm(join(this.#options.stateDir, 'run', 'sandbox', app), { recursive: true, force: true });
   }
 
-  /** Ends whatever a killed daemon's sandboxes left in their cgroups and removes the groups; returns how many. */
-  async sweep(): Promise<number> {
+  /**
+   * Ends whatever a previous daemon's sandboxes left in their cgroups and
+   * removes the groups, but those in `kept` (instances taken over) and the
+   * folders above them; returns how many.
+   */
+  async sweep(kept: ReadonlySet<string> = new Set()): Promise<number> {
     const names = await this.#cgroups.list('');
     let swept = 0;
     for (const name of names.reverse()) {
+      if ([...kept].some((keep) => keep === name || keep.startsWith(`${name}/`))) continue;
       const group = await this.#cgroups.open(name);
       if (group === null) continue;
       if ((await group.pids()).length > 0) swept++;
@@ -229,10 +234,30 @@ export class Sandboxes {
     return swept;
   }
 
+  /** Ends every process of one of berth's sandbox groups and removes it (a group already gone is fine). */
+  async endGroup(name: string): Promise<void> {
+    const group = await this.#cgroups.open(name);
+    if (group === null) return;
+    await group.killAll();
+    await group.remove();
+  }
+
+  /** The pids in one of berth's sandbox groups now (empty when there is no such group). */
+  async pidsIn(name: string): Promise<number[]> {
+    const group = await this.#cgroups.open(name).catch(() => null);
+    return group === null ? [] : group.pids().catch(() => []);
+  }
+
   async close(): Promise<void> {
     this.#etcMirror.stop();
     await this.#forwarder.close();
     await this.#networks.close();
+  }
+
+  /** @internal takes over one of the app's sandboxes a previous daemon started */
+  adopt(identity: AppIdentity, network: AppNetwork, mounts: readonly SandboxMount[]): Adopter {
+    return (handle, process, limits) =>
+      adoptSandboxed(handle, process, { app: identity.name, hostname: identity.name, user: identity.user, mounts, netnsPath: network.netnsPath, host: network.address, limits: limits ?? NO_LIMITS }, this.#cgroups);
   }
 
   /** @internal the launcher of one app's sandboxes */
@@ -274,6 +299,11 @@ export class AppSandbox {
     this.#identity = identity;
     this.network = network;
     this.etcDir = etcDir;
+  }
+
+  /** Takes over this app's sandboxes a previous daemon started (their identity verified by the caller). */
+  adopter(): Adopter {
+    return this.#sandboxes.adopt(this.#identity, this.network, []);
   }
 
   /** Starts processes in this app's sandbox with these folders and limits. */

@@ -72,7 +72,7 @@ export class BerthProcess {
   }
 
   /** Sends a signal and waits for the exit. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async stop(signal: NodeJS.Signals = 'SIGINT', timeoutMs = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     let timer: NodeJS.Timeout | undefined;
     const result = await Promise.race([
@@ -84,13 +84,14 @@ export class BerthProcess {
   }
 
   /**
-   * For t.after(): SIGTERM, and SIGKILL if berth has not stopped in 30 s. A
+   * For t.after(): SIGINT (a full stop: `berth server` stops its apps too;
+   * SIGTERM would leave them running), and SIGKILL if berth has not stopped in 30 s. A
    * daemon's stop may take its listeners' and its apps' grace periods (10 s
    * each); one SIGKILLed earlier would leave its apps' instances running.
    */
   async kill(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill('SIGTERM');
+    this.child.kill('SIGINT');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 30_000);
     await this.exited;
     clearTimeout(timer);

@@ -83,8 +83,13 @@ test('SIGKILL of the daemon during deploys and config changes always restarts to
       store.close();
     }
     d = await start(state);
-    // The new daemon stops what the killed one left running.
-    await eventually(`round ${round}: the orphaned instances are gone`, () => [...orphans].every((pid) => !alive(pid)), 10_000);
+    // The new daemon takes the serving release's instances over (the same
+    // processes, verified) and ends everything else the killed one left.
+    await eventually(`round ${round}: what was not taken over is gone`, async () => {
+      const ps = ((await (await fetch(`${d.api}/apps/shop/ps`, { headers: headers() })).json()) as { instances: Array<{ pid: number | null }> }).instances;
+      const kept = new Set(ps.flatMap((instance) => (instance.pid === null ? [] : [instance.pid, ...descendants(instance.pid)])));
+      return [...orphans].every((pid) => !alive(pid) || kept.has(pid));
+    }, 10_000);
     const relays = egressRelays(state);
     assert.ok(relays.length <= 1, `round ${round}: ${relays.length} egress relays for one app`);
     const app = (await (await fetch(`${d.api}/apps/shop`, { headers: headers() })).json()) as { release: { name: string } | null };

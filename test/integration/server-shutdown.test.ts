@@ -21,7 +21,7 @@ function processesOf(uid: number): number[] {
     .map((f) => Number(f[0]));
 }
 
-test('SIGTERM stops the apps even with clients that never leave attached: a log follower, an idle SSH connection', { timeout: 300_000 }, async (t) => {
+test('a full stop (SIGINT) stops the apps even with clients that never leave attached: a log follower, an idle SSH connection', { timeout: 300_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-shutdown-'));
   const daemon = await startDaemon(join(root, 'state'), 1, ['--ssh', '127.0.0.1:0']);
   t.after(async () => {
@@ -52,7 +52,7 @@ test('SIGTERM stops the apps even with clients that never leave attached: a log 
     follower.abort();
   });
 
-  const exit = await daemon.berth.stop('SIGTERM', 60_000);
+  const exit = await daemon.berth.stop('SIGINT', 60_000);
   assert.equal(exit.code, 0, daemon.berth.output);
   assert.match(daemon.berth.output, /\| stopped$/m);
   await reading; // the follower was cut, not left hanging
