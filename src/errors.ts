@@ -53,6 +53,8 @@ export const ERROR_CODES = {
   BERTH_E_APP_USER: "an app's Unix user cannot be created, found or removed",
   BERTH_E_APP_BUSY: "processes of an app's Unix user could not be ended, so the app was not destroyed",
   BERTH_E_STATE_LOCKED: 'another berth server is running on the state folder',
+  BERTH_E_NOT_RUNNING: 'no berth server runs on the state folder (berth server stop)',
+  BERTH_E_STOP_TIMEOUT: 'the berth server did not exit in time after berth server stop',
   BERTH_E_STOPPING: 'the server is stopping and starts no new change',
   BERTH_E_STATE: 'the state directory or database cannot be used',
   BERTH_E_SOURCE_CHANGED: 'a file in the app folder changed while it was being packed',

@@ -5,7 +5,7 @@
 // together with their implementations (src/cli/remote/), so they are
 // registered only when the command line can need them (see needsRemote).
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { BerthError, isBerthError } from '../errors.ts';
 import { parseDuration } from '../units.ts';
@@ -208,6 +208,19 @@ async function program(argv: readonly string[]): Promise<Command> {
         kubernetes,
         log,
       });
+    });
+
+  serverCommand
+    .command('stop')
+    .description('as root on the server, stop the berth server running on --state and wait until it has exited. Plainly, only the control plane stops (as on SIGTERM, `systemctl stop berth`): the apps and the edge keep serving for the next start to take over. With --apps, everything stops (as on SIGINT)')
+    .option('--state <dir>', "the daemon's state folder", defaultStateDir())
+    .option('--apps', 'stop the apps too (their instances drain and stop), not only the control plane')
+    .option('--timeout <seconds>', 'how long to wait for the daemon to exit', '120')
+    .action(async (opts: { state: string; apps?: boolean; timeout: string }) => {
+      const { serverStop } = await import('./server-stop.ts');
+      const seconds = Number(opts.timeout);
+      if (!Number.isFinite(seconds) || seconds <= 0) throw new BerthError('BERTH_E_USAGE', `--timeout must be a number of seconds, not ${JSON.stringify(opts.timeout)}`);
+      await serverStop({ stateDir: resolve(opts.state), apps: opts.apps === true, timeoutMs: seconds * 1000, out: (text) => process.stdout.write(text) });
     });
 
   serverCommand

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ApiServer } from '../api/api-server.ts';
@@ -24,6 +25,7 @@ import { DEFAULT_INSTANCE_LIMITS, Sandboxes, type ResourceLimits, type SandboxMo
 import type { ListenAddress } from './address.ts';
 import type { AcmePolling, AcmeSettings, EdgeCertificates, RenewalPolicy } from '../tls/index.ts';
 import { onShutdown } from './shutdown.ts';
+import { clearStopAppsMark, stopAppsMark, takeStopAppsMark } from './server-stop.ts';
 import { listenNamingFlag } from './listen-flag.ts';
 import { urlOf } from './listen-url.ts';
 import { BerthError } from '../errors.ts';
@@ -113,6 +115,8 @@ export async function server(options: ServerOptions): Promise<void> {
   const stateDir = resolve(options.stateDir);
   // The lock before anything else touches the folder: a second daemon is refused with the folder as it was.
   const lock = StateLock.acquire(stateDir);
+  // A mark a stop left for a daemon that is gone is not this one's.
+  clearStopAppsMark(stateDir);
   const store = Store.open(stateDir);
   const tokenPath = join(stateDir, 'admin-token');
   if (store.ensureAdminToken(tokenPath)) options.log(`created the admin API token in ${tokenPath} (mode 0600)`);
@@ -322,7 +326,8 @@ export async function server(options: ServerOptions): Promise<void> {
   await onShutdown(
     options.log,
     (signal) => {
-      leaveRunning = signal !== 'SIGINT';
+      // `berth server stop --apps` marks the folder before its SIGTERM.
+      leaveRunning = signal !== 'SIGINT' && !takeStopAppsMark(stateDir);
       return stop(leaveRunning);
     },
     () => {
@@ -330,7 +335,7 @@ export async function server(options: ServerOptions): Promise<void> {
       if (!leaveRunning) platform.kill();
       process.exit(130);
     },
-    (signal) => (signal === 'SIGINT' ? 'stopping the apps and the server' : 'stopping the server; the apps keep running (SIGINT or `berth server stop --apps` stops them too)'),
+    (signal) => (signal === 'SIGINT' || existsSync(stopAppsMark(stateDir)) ? 'stopping the apps and the server' : 'stopping the server; the apps keep running (SIGINT or `berth server stop --apps` stops them too)'),
   );
 }
 

@@ -79,6 +79,11 @@ export class StateLock {
     return new StateLock(db);
   }
 
+  /** The pid of the daemon holding `stateDir`'s lock now, or null (none runs, or it cannot be told). */
+  static holder(stateDir: string): number | null {
+    return StateLock.#holder(join(stateDir, LOCK_FILE));
+  }
+
   static #holder(path: string): number | null {
     try {
       return lockHolder(readFileSync('/proc/locks', 'utf8'), statSync(path).ino);

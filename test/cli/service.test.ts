@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { environmentAssignment, execArgument, installService, serverFlags, serviceUnit, uninstallService, UNIT_MARKER, type ServerOption } from '../../src/cli/service/index.ts';
+import { environmentAssignment, execArgument, installService, serverFlags, serviceUnit, uninstallService, unitStateDir, UNIT_MARKER, type ServerOption } from '../../src/cli/service/index.ts';
 import { StateLock } from '../../src/platform/index.ts';
 import { REPO, runBerth } from '../helpers/berth-process.ts';
 import { tempDir } from './remote/run-berth.ts';
@@ -66,7 +66,11 @@ test('the unit: berth server with its flags, restart on failure, at boot, draine
   assert.deepEqual(setting('Environment'), ['"PATH=/opt/node 24/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"']);
   assert.deepEqual(setting('Restart'), ['on-failure']);
   assert.deepEqual(setting('WantedBy'), ['multi-user.target']);
-  assert.deepEqual(setting('KillMode'), ['mixed']);
+  // A stop or restart leaves the apps (and the edge) running: only berth itself is signalled.
+  assert.deepEqual(setting('KillMode'), ['process']);
+  assert.equal(unitStateDir(unit), '/var/lib/berth');
+  assert.equal(unitStateDir(serviceUnit({ node: '/usr/bin/node', entry: ENTRY, flags: ['--state', '/srv/b "x" $1 %h'] })), '/srv/b "x" $1 %h');
+  assert.equal(unitStateDir('[Service]\nExecStart=/bin/true\n'), null);
   assert.deepEqual(setting('Delegate'), ['yes']);
   assert.deepEqual(setting('LimitNOFILE'), ['1048576']);
   assert.deepEqual(setting('EnvironmentFile'), ['-/etc/default/berth']);

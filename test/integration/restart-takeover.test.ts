@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alive, eventually } from '../helpers/berth-process.ts';
+import { alive, eventually, runBerth } from '../helpers/berth-process.ts';
 import { apiCall, deployDir, startDaemon, viaEdge, type Daemon } from '../helpers/daemon.ts';
 
 // Apps outlive the control plane: `berth server` stopped with SIGTERM (a
@@ -45,7 +45,7 @@ async function logTexts(d: Daemon): Promise<string[]> {
   return (await res.text()).split('\n').filter((line) => line !== '').map((line) => line.slice(line.indexOf(' | ') + 3));
 }
 
-test('a SIGTERM restart takes the running instances over: the same processes serve, their output still reaches the app log; SIGINT stops them', { timeout: 300_000 }, async (t) => {
+test('a SIGTERM restart (berth server stop) takes the running instances over: the same processes serve, their output still reaches the app log; berth server stop --apps stops them', { timeout: 300_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'berth-takeover-'));
   const state = join(root, 'state');
   let d = await startDaemon(state);
@@ -67,8 +67,16 @@ test('a SIGTERM restart takes the running instances over: the same processes ser
   for (let round = 1; round <= 3; round++) {
     assert.equal((await viaEdge(d.edge, 'shop.localhost', `/before-${round}`)).status, 200);
     await eventually('the hit is logged', async () => (await logTexts(d)).includes(`hit /before-${round}`));
-    const exit = await d.berth.stop('SIGTERM', 60_000);
-    assert.equal(exit.code, 0, d.berth.output);
+    if (round === 1) {
+      // The local command: SIGTERM to the lock's holder, waiting for its exit.
+      const stopped = await runBerth(['server', 'stop', '--state', state], { timeoutMs: 60_000 });
+      assert.equal(stopped.code, 0, stopped.output);
+      assert.match(stopped.output, /the apps keep running/);
+      assert.equal((await d.berth.exited).code, 0, d.berth.output);
+    } else {
+      const exit = await d.berth.stop('SIGTERM', 60_000);
+      assert.equal(exit.code, 0, d.berth.output);
+    }
     assert.match(d.berth.output, /the apps keep running/);
     // Nothing of the app stopped with the daemon.
     for (const instance of before) assert.ok(alive(instance.pid), `round ${round}: ${instance.name} (pid ${instance.pid}) still runs`);
@@ -89,9 +97,15 @@ test('a SIGTERM restart takes the running instances over: the same processes ser
   assert.equal(record.release, 1);
   assert.equal(record.records.length, 3);
 
-  const exit = await d.berth.stop('SIGINT', 60_000);
-  assert.equal(exit.code, 0, d.berth.output);
-  await eventually('a full stop ends every instance', async () => before.every((instance) => !alive(instance.pid)), 20_000);
+  // `berth server stop --apps`: that SIGTERM is a full stop.
+  const stopped = await runBerth(['server', 'stop', '--apps', '--state', state], { timeoutMs: 60_000 });
+  assert.equal(stopped.code, 0, stopped.output);
+  assert.equal((await d.berth.exited).code, 0, d.berth.output);
+  assert.match(d.berth.output, /stopping the apps and the server/);
+  assert.ok(before.every((instance) => !alive(instance.pid)), 'a full stop ends every instance');
+  const none = await runBerth(['server', 'stop', '--state', state]);
+  assert.equal(none.code, 1);
+  assert.match(none.output, /BERTH_E_NOT_RUNNING/);
 });
 
 test('a crashed instance the daemon never saw start is not taken over: a record whose pid is reused by another process is refused, and that process is left alone', { timeout: 300_000 }, async (t) => {

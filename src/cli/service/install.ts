@@ -4,7 +4,8 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BerthError } from '../../errors.ts';
 import { lockHolder, LOCK_FILE, writeFileAtomic } from '../../platform/index.ts';
-import { serverFlags, serviceUnit, UNIT_MARKER, UNIT_PATH, type ServerOption } from './unit.ts';
+import { serverFlags, serviceUnit, unitStateDir, UNIT_MARKER, UNIT_PATH, type ServerOption } from './unit.ts';
+import { stopAppsMark } from '../server-stop.ts';
 
 // `berth server install` and `uninstall`: the unit's file and systemctl.
 // Everything they decide is in unit.ts; this file only reads and writes the
@@ -156,6 +157,9 @@ export async function uninstallService(options: ServiceMachine & { readonly io: 
   const before = readUnit(unitPath);
   if (before === null) return options.io.out(`no berth service is installed (no ${unitPath}): nothing to do\n`);
   refuseForeign(unitPath, before);
+  // The apps go with the service: its SIGTERM is a full stop this once (see server-stop.ts).
+  const stateDir = unitStateDir(before);
+  if (stateDir !== null && existsSync(join(stateDir, 'run'))) writeFileAtomic(stopAppsMark(stateDir), 'uninstall\n', 0o600);
   await mustSystemctl(options, options.io, ['disable', '--now', name], 'the unit is still installed');
   try {
     unlinkSync(unitPath);

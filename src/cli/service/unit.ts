@@ -41,6 +41,13 @@ function refuseControls(value: string, what: string): void {
 }
 
 /** One word of an ExecStart= line that systemd reads back as exactly `value`. */
+/** The --state folder an ExecStart= line of ours names (serverFlags puts it first); null when it names none. */
+export function unitStateDir(unit: string): string | null {
+  const line = unit.split('\n').find((l) => l.startsWith('ExecStart='));
+  const match = line === undefined ? null : /"--state" "((?:[^"\\]|\\.)*)"/.exec(line);
+  return match ? match[1]!.replace(/\\(.)/g, '$1').replace(/\$\$/g, '$').replace(/%%/g, '%') : null;
+}
+
 export function execArgument(value: string): string {
   refuseControls(value, `the argument ${JSON.stringify(value)}`);
   return `"${value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\$/g, '$$$$').replace(/%/g, '%%')}"`;
@@ -94,9 +101,10 @@ Environment=${environmentAssignment('PATH', path)}
 EnvironmentFile=-${ENVIRONMENT_FILE}
 Restart=on-failure
 RestartSec=5s
-# SIGTERM to berth alone: it drains the edge, then stops every app's instances
-# in their grace periods; whatever is left after TimeoutStopSec is killed.
-KillMode=mixed
+# SIGTERM to berth alone, and nothing else of the group is killed: a stop or a
+# restart stops the control plane, while the apps keep running for the next
+# start to take over (berth server stop --apps, then systemctl stop, stops them too).
+KillMode=process
 TimeoutStopSec=90s
 # The apps' sandboxes get control groups below berth's own.
 Delegate=yes
