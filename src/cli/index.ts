@@ -224,6 +224,18 @@ async function program(argv: readonly string[]): Promise<Command> {
     });
 
   serverCommand
+    .command('upgrade')
+    .description('as root on the server, after installing a new berth: the berth server running on --state starts the version now installed beside itself (SIGUSR2), which takes over once it is ready; the apps and the edge keep serving throughout, and a new version that fails to start leaves the old one running. Under systemd, systemctl restart berth does the same')
+    .option('--state <dir>', "the daemon's state folder", defaultStateDir())
+    .option('--timeout <seconds>', 'how long to wait for the new version to take over', '180')
+    .action(async (opts: { state: string; timeout: string }) => {
+      const { serverUpgrade } = await import('./server-upgrade.ts');
+      const seconds = Number(opts.timeout);
+      if (!Number.isFinite(seconds) || seconds <= 0) throw new BerthError('BERTH_E_USAGE', `--timeout must be a number of seconds, not ${JSON.stringify(opts.timeout)}`);
+      await serverUpgrade({ stateDir: resolve(opts.state), timeoutMs: seconds * 1000, out: (text) => process.stdout.write(text) });
+    });
+
+  serverCommand
     .command('reset-admin-token')
     .description('issue a new admin API token into STATE/admin-token (0600), as root on the server, whether the daemon runs or not: the way back in when every admin token is lost or revoked')
     .option('--state <dir>', "the daemon's state folder", defaultStateDir())

@@ -20,12 +20,13 @@ import { LogDrains } from '../platform/log-drains.ts';
 import { resetPrivateDir } from '../safe-fs/index.ts';
 import { Platform } from '../platform/platform.ts';
 import { DEFAULT_DISK_BYTES, DISK_CHECK_INTERVAL_MS } from '../disk/index.ts';
-import { Containment, StateLock, Store, userPrefix } from '../platform/index.ts';
+import { Containment, Store, userPrefix } from '../platform/index.ts';
 import { DEFAULT_INSTANCE_LIMITS, Sandboxes, type ResourceLimits, type SandboxMode } from '../sandbox/index.ts';
 import type { ListenAddress } from './address.ts';
 import type { AcmePolling, AcmeSettings, EdgeCertificates, RenewalPolicy } from '../tls/index.ts';
 import { onShutdown } from './shutdown.ts';
 import { clearStopAppsMark, stopAppsMark, takeStopAppsMark } from './server-stop.ts';
+import { startSuccessor, takeOverLock } from './server-upgrade.ts';
 import { listenNamingFlag } from './listen-flag.ts';
 import { urlOf } from './listen-url.ts';
 import { BerthError } from '../errors.ts';
@@ -114,7 +115,8 @@ const INHERITED_ENV = [
 export async function server(options: ServerOptions): Promise<void> {
   const stateDir = resolve(options.stateDir);
   // The lock before anything else touches the folder: a second daemon is refused with the folder as it was.
-  const lock = StateLock.acquire(stateDir);
+  // Started by an upgrade (SIGUSR2): ready first, then the lock once the old daemon lets go of it.
+  const lock = await takeOverLock(stateDir, options.log);
   // A mark a stop left for a daemon that is gone is not this one's.
   clearStopAppsMark(stateDir);
   const store = Store.open(stateDir);
@@ -323,6 +325,21 @@ export async function server(options: ServerOptions): Promise<void> {
   // the control plane stops, the apps run on. SIGINT (Ctrl-C, `berth
   // server stop --apps`): everything stops.
   let leaveRunning = true;
+  // SIGUSR2 (`berth server upgrade`): the version installed now starts
+  // beside this one; once it is ready, this one stops as on SIGTERM.
+  let upgrading = false;
+  const upgrade = () => {
+    if (upgrading) return;
+    upgrading = true;
+    options.log('SIGUSR2 received: starting the version installed now beside this one');
+    void startSuccessor(options.log).then((ready) => {
+      if (ready) {
+        options.log('upgrade: the new version is ready; this one hands over and exits');
+        process.kill(process.pid, 'SIGTERM');
+      } else upgrading = false;
+    });
+  };
+  process.on('SIGUSR2', upgrade);
   await onShutdown(
     options.log,
     (signal) => {
@@ -335,7 +352,7 @@ export async function server(options: ServerOptions): Promise<void> {
       if (!leaveRunning) platform.kill();
       process.exit(130);
     },
-    (signal) => (signal === 'SIGINT' || existsSync(stopAppsMark(stateDir)) ? 'stopping the apps and the server' : 'stopping the server; the apps keep running (SIGINT or `berth server stop --apps` stops them too)'),
+    (signal) => (process.off('SIGUSR2', upgrade), signal === 'SIGINT' || existsSync(stopAppsMark(stateDir)) ? 'stopping the apps and the server' : 'stopping the server; the apps keep running (SIGINT or `berth server stop --apps` stops them too)'),
   );
 }
 
