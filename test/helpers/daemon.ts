@@ -26,6 +26,14 @@ export function testUserPrefix(stateDir: string): string {
   return `t${createHash('sha256').update(stateDir).digest('hex').slice(0, 6)}-`;
 }
 
+/** For a daemon a test starts itself (not through startDaemon): its users and sandboxes are cleaned up with the file's. */
+export function cleanUpAfter(stateDir: string): string {
+  const prefix = testUserPrefix(stateDir);
+  prefixes.add(prefix);
+  states.add(stateDir);
+  return prefix;
+}
+
 const prefixes = new Set<string>();
 /** State folders of the daemons this test file started: their sandboxes' networks and control groups go when the file's tests are done. */
 const states = new Set<string>();

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { StateLock } from '../../src/platform/index.ts';
 import { alive, BerthProcess, eventually, runBerth } from '../helpers/berth-process.ts';
-import { apiCall, deployDir, testUserPrefix, viaEdge, type Daemon } from '../helpers/daemon.ts';
+import { apiCall, cleanUpAfter, deployDir, viaEdge, type Daemon } from '../helpers/daemon.ts';
 
 // `berth server upgrade` (SIGUSR2): the daemon starts the berth installed
 // now beside itself — here an entry file the test rewrites, as a package
@@ -32,7 +32,7 @@ test('berth server upgrade: the version installed now takes over and the apps ru
   const entry = join(root, 'installed-berth.mjs');
   const installed = `await import(${JSON.stringify(pathToFileURL(BIN).href)});\n`;
   await writeFile(entry, installed);
-  const berth = new BerthProcess(['server', '--state', state, '--http', '127.0.0.1:0', '--api', '127.0.0.1:0', '--workers', '1', '--user-prefix', testUserPrefix(state)], { entry });
+  const berth = new BerthProcess(['server', '--state', state, '--http', '127.0.0.1:0', '--api', '127.0.0.1:0', '--workers', '1', '--user-prefix', cleanUpAfter(state)], { entry });
   t.after(async () => {
     await berth.kill();
     // The successor is no child of the test: found by the lock it holds, stopped in full.
