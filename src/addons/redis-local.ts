@@ -1,8 +1,9 @@
 import { findFreePort } from '../runner/index.ts';
-import { LocalServer, RecentLines, requireTraversable, serverError } from './local-server.ts';
+import { lastWords, LocalServer, RecentLines, requireTraversable, serverError } from './local-server.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { access, chmod, constants, lchown, lstat, mkdir, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { access, chmod, constants, lchown, lstat, mkdir, mkdtemp, open, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -21,8 +22,11 @@ import type { AddonUser } from './types.ts';
 //
 //   redis.conf       written by berth at every start (no secrets in it)
 //   admin-password   the admin user "berth"'s password (0600, berth's)
-//   port             the TCP port on 127.0.0.1, chosen once and kept
-//   data/            the server's (0700): dump.rdb, appendonlydir/, users.acl
+//   port             the TCP port (127.0.0.1 and the sandboxes' service address), chosen once and kept
+//   server.json      berth's record of the running server, for adoption (0600, berth's)
+//   server.log       the server's own output (only what it says before it opens its log file)
+//   data/            the server's (0700): dump.rdb, appendonlydir/, users.acl,
+//                    redis.log (its log; berth moves it to redis.log.1 past 16 MiB)
 //
 // users.acl lives in data/, not beside redis.conf: ACL SAVE writes a temp
 // file next to the ACL file and renames it, so its folder must be the
@@ -115,6 +119,12 @@ export async function connectRedis(options: RedisOptions): Promise<Redis> {
 }
 
 
+/** Past this size the local server's log is moved aside (one old file kept): Redis opens its log file anew for every line. */
+const LOG_ROTATE_BYTES = 16 * 1024 * 1024;
+const LOG_CHECK_INTERVAL_MS = 60_000;
+/** How long start() waits for a running server it would adopt to answer PING. */
+const DEFAULT_ADOPT_TIMEOUT_MS = 10_000;
+
 /** A value for redis.conf, quoted the way its parser (sdssplitargs) reads it back. */
 function confString(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
@@ -178,12 +188,15 @@ export interface LocalRedisOptions {
   readonly log: (line: string) => void;
   /** How long start() waits for the server to answer PING. */
   readonly readyTimeoutMs?: number;
+  /** The sandboxes' service address, bound beside 127.0.0.1 (null or absent: apps run uncontained). */
+  readonly serviceAddress?: string | null;
 }
 
 /** The local server: start() writes its config, starts it and waits until it answers; close() stops it (SIGTERM: it saves first). */
 export class LocalRedis {
   readonly #options: LocalRedisOptions;
   readonly #server: LocalServer<RedisEndpoint>;
+  #logTimer: NodeJS.Timeout | null = null;
 
   constructor(options: LocalRedisOptions) {
     this.#options = options;
@@ -214,9 +227,36 @@ export class LocalRedis {
     return endpoint;
   }
 
-  /** Stops the server; idempotent, and safe after a failed start. */
-  close(): Promise<void> {
-    return this.#server.close();
+  /** Stops the server, or with `leaveRunning` lets it run on for the next daemon; idempotent, and safe after a failed start. */
+  close(options: { readonly leaveRunning?: boolean } = {}): Promise<void> {
+    if (this.#logTimer !== null) clearInterval(this.#logTimer);
+    this.#logTimer = null;
+    return this.#server.close(options);
+  }
+
+  /** The port it listens on at the service address itself (no relay needed), once chosen; null without sandboxes. */
+  directPort(): number | null {
+    if ((this.#options.serviceAddress ?? null) === null) return null;
+    try {
+      const port = Number(readFileSync(join(this.#options.dir, 'port'), 'utf8').trim());
+      return Number.isInteger(port) && port > 0 && port < 65536 ? port : null;
+    } catch {
+      return null;
+    }
+  }
+
+  get #logFile(): string {
+    return join(this.#dataDir, 'redis.log');
+  }
+
+  /** Moves a big log aside; Redis opens the file by name for every line, so it goes on in a new one. (A rename follows no link.) */
+  async #rotateLog(): Promise<void> {
+    try {
+      const facts = await lstat(this.#logFile);
+      if (facts.isFile() && facts.size > LOG_ROTATE_BYTES) await rename(this.#logFile, `${this.#logFile}.1`);
+    } catch {
+      // No log yet.
+    }
   }
 
   async #start(): Promise<RedisEndpoint> {
@@ -234,32 +274,52 @@ export class LocalRedis {
     const port = await this.#port();
     await this.#writeAclFile(password, user);
     const config = join(dir, 'redis.conf');
-    writeFileAtomic(config, this.#config(port), 0o644);
+    const text = this.#config(port);
+    writeFileAtomic(config, text, 0o644);
+    await this.#rotateLog();
 
-    this.#server.launch({
+    const argv = [server, config];
+    const marker = `${this.#options.supervisorMarker}:redis`;
+    const spec = {
       name: 'redis',
-      argv: [server, config],
-      env: toolEnv({ [SUPERVISOR_ENV]: this.#options.supervisorMarker }),
+      argv,
+      env: toolEnv({ [SUPERVISOR_ENV]: marker }),
       cwd: this.#dataDir,
       user,
-      stopSignal: 'SIGTERM',
-    });
+      stopSignal: 'SIGTERM' as const,
+      outputFile: join(dir, 'server.log'),
+      recordFile: join(dir, 'server.json'),
+      settings: createHash('sha256').update(JSON.stringify([argv, text])).digest('hex'),
+      logHint: `its log is ${this.#logFile}`,
+    };
     const endpoint: RedisEndpoint = { host: '127.0.0.1', port, user: LOCAL_ADMIN_USER, password, tls: false };
+    const adopted = await this.#server.adoptRunning(spec, {
+      exe: await realpath(server),
+      cwd: await realpath(this.#dataDir),
+      marker,
+      pidFile: async () => null,
+      probe: () => this.#probe(endpoint),
+    });
+    if (!adopted) this.#server.launch(spec);
     await this.#waitUntilReady(endpoint);
+    this.#logTimer ??= setInterval(() => void this.#rotateLog(), LOG_CHECK_INTERVAL_MS);
+    this.#logTimer.unref();
     return endpoint;
   }
 
   #config(port: number): string {
     const data = this.#dataDir;
+    const serviceAddress = this.#options.serviceAddress ?? null;
     return [
       '# Written by berth at every start of its local Redis server: changes here are lost.',
-      'bind 127.0.0.1',
+      // The service address: sandboxed apps reach the server there, with no relay in the daemon to cut their connections at a restart.
+      serviceAddress === null ? 'bind 127.0.0.1' : `bind 127.0.0.1 ${serviceAddress}`,
       `port ${port}`,
       'protected-mode yes',
       'daemonize no',
       'supervised no',
-      // stdout, which ServiceProcess puts in berth's log.
-      'logfile ""',
+      // Its own file, never a pipe to the daemon: the server outlives daemons.
+      `logfile ${confString(this.#logFile)}`,
       'always-show-logo no',
       // A process title written over argv and environ would erase the
       // SUPERVISOR_ENV tag that lets a later daemon reap an orphaned server.
@@ -323,6 +383,26 @@ export class LocalRedis {
     return port;
   }
 
+  /** Whether a running server answers PING as berth's admin (bounded). */
+  async #probe(endpoint: RedisEndpoint): Promise<'yes' | 'no' | 'wrong-password'> {
+    const deadline = Date.now() + DEFAULT_ADOPT_TIMEOUT_MS;
+    for (;;) {
+      try {
+        const client = await connectRedis(endpointOptions(endpoint, 1000));
+        try {
+          await client.ping();
+          return 'yes';
+        } finally {
+          client.disconnect();
+        }
+      } catch (err) {
+        if (/WRONGPASS/.test((err as Error).message)) return 'wrong-password';
+      }
+      if (Date.now() >= deadline) return 'no';
+      await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+    }
+  }
+
   async #waitUntilReady(endpoint: RedisEndpoint): Promise<void> {
     const timeoutMs = this.#options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
     const deadline = Date.now() + timeoutMs;
@@ -346,7 +426,7 @@ export class LocalRedis {
       await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
     }
     throw serverError(
-      `the local Redis server did not answer on 127.0.0.1:${endpoint.port} within ${Math.round(timeoutMs / 1000)} s (${last})${this.#server.recent.said()}`,
+      `the local Redis server did not answer on 127.0.0.1:${endpoint.port} within ${Math.round(timeoutMs / 1000)} s (${last})${await lastWords([join(this.#options.dir, 'server.log'), this.#logFile])}`,
       `Its files are in ${this.#options.dir}.`,
     );
   }

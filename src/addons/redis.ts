@@ -29,6 +29,8 @@ export interface RedisProviderOptions {
   /** Carried as SUPERVISOR_ENV by every redis-server berth starts. */
   readonly supervisorMarker: string;
   readonly log: (line: string) => void;
+  /** The sandboxes' service address: the local server binds it too (null or absent: apps run uncontained). */
+  readonly serviceAddress?: string | null;
 }
 
 const SCAN_COUNT = 1000;
@@ -195,7 +197,7 @@ class RedisProvider implements AddonProvider {
   constructor(options: RedisProviderOptions) {
     this.#options = options;
     this.#external = options.adminUrl === null ? null : parseAdminUrl(options.adminUrl);
-    this.#local = options.adminUrl === null ? new LocalRedis({ dir: options.localDir, supervisorMarker: options.supervisorMarker, log: options.log }) : null;
+    this.#local = options.adminUrl === null ? new LocalRedis({ dir: options.localDir, supervisorMarker: options.supervisorMarker, log: options.log, serviceAddress: options.serviceAddress ?? null }) : null;
   }
 
   async start(): Promise<void> {
@@ -436,8 +438,12 @@ class RedisProvider implements AddonProvider {
     };
   }
 
-  async close(): Promise<void> {
-    await this.#local?.close();
+  async close(options: { readonly leaveRunning?: boolean } = {}): Promise<void> {
+    await this.#local?.close(options);
+  }
+
+  directPort(): number | null {
+    return this.#local?.directPort() ?? null;
   }
 
   /** Scratch folders beside the local server's (on the state disk, not a small tmpfs). */

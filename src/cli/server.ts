@@ -211,8 +211,10 @@ export async function server(options: ServerOptions): Promise<void> {
   observers.push((batch) => platform.recordAccess(batch.records));
   // Before anything listens: whatever still runs as an app's user now is a leftover.
   await platform.endLeftoverProcesses();
-  // Add-ons: local PostgreSQL/Redis servers carry their own supervisor tag,
-  // so servers a killed daemon left behind are stopped before new ones start.
+  // Add-ons: what a killed daemon's backups left running (scratch Redis
+  // servers, and local servers of a berth before adoption) carries this tag
+  // and is stopped; the local servers carry the tag + ":postgres"/":redis",
+  // and are adopted (or ended) when their provider starts.
   const addonMarker = `server:${stateDir}:addons`;
   const reapedServers = reapOrphans(addonMarker);
   if (reapedServers.length > 0) options.log(`stopped ${reapedServers.length} add-on server(s) left running by a previous daemon`);
@@ -234,6 +236,7 @@ export async function server(options: ServerOptions): Promise<void> {
     log: options.log,
     onBackup: (event) => metrics.recordBackup(event),
   });
+  opened.sandboxes?.servedDirectly(() => addons.directPorts());
   const api = new ApiServer({ authenticate: (token) => store.verifyToken(token)?.name ?? null, log: options.log });
   registerPlatformRoutes(api, platform);
   registerRunRoutes(api, platform);
@@ -247,14 +250,15 @@ export async function server(options: ServerOptions): Promise<void> {
   let dashboard: DashboardServer | null = null;
   // SIGTERM's stop, and a failed start's: each part's close is safe on a
   // part that never started or listened.
-  const stop = async () => {
+  // leaveRunning (a control-plane stop): the local add-on servers run on for the next daemon.
+  const stop = async (leaveRunning = false) => {
     // Every listener stops taking work at once (each bounded by its grace
     // period), then the apps stop: no listener may hold the apps' stop up.
     await Promise.all([api.close(), dashboard?.close(), metricsListener?.close(), git?.close(), edge.close(10_000)]);
     clearInterval(historyTimer);
     await certificates?.close();
     await platform.stop();
-    await addons.close();
+    await addons.close({ leaveRunning });
     await opened.sandboxes?.close();
     await cluster?.close();
     await drains.close();

@@ -1,11 +1,14 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
-// Add-on servers on the host's loopback (the local PostgreSQL and Redis
-// berth runs, a server named by an admin URL on 127.0.0.1) are out of a
-// sandbox's reach: its loopback is its own, and the host's is refused. The
-// daemon relays the ports the apps' add-on URLs name from the service
-// address (which sandboxes reach, and nothing off the machine does) to the
-// same port on 127.0.0.1. Nothing else of the host's loopback is relayed.
+// Add-on servers on the host's loopback only (a server named by an admin
+// URL on 127.0.0.1) are out of a sandbox's reach: its loopback is its own,
+// and the host's is refused. The daemon relays the ports the apps' add-on
+// URLs name from the service address (which sandboxes reach, and nothing
+// off the machine does) to the same port on 127.0.0.1. Nothing else of the
+// host's loopback is relayed. The relay lives and dies with the daemon: a
+// restart cuts its connections. berth's own PostgreSQL and Redis listen on
+// the service address themselves and are never relayed (Sandboxes
+// .servedDirectly), so their connections outlive the daemon.
 
 export class LoopbackForwarder {
   readonly #address: string;
