@@ -70,13 +70,18 @@ export class LoopbackForwarder {
   }
 }
 
-/** The loopback ports URL-shaped values name (`postgres://u:p@127.0.0.1:5432/db` → 5432). Pure. */
-export function loopbackPorts(values: Iterable<string>): number[] {
+/**
+ * The loopback ports URL-shaped values name (`postgres://u:p@127.0.0.1:5432/db`
+ * → 5432), but those in `direct` (servers that listen on the service address
+ * themselves). Pure.
+ */
+export function loopbackPorts(values: Iterable<string>, direct: Iterable<number> = []): number[] {
+  const skip = new Set(direct);
   const ports = new Set<number>();
   for (const value of values) {
     const match = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/]*@)?(?:127\.0\.0\.1|localhost|\[::1\]):(\d{1,5})(?:[/?#]|$)/i.exec(value);
     const port = match ? Number(match[1]) : NaN;
-    if (Number.isInteger(port) && port > 0 && port < 65536) ports.add(port);
+    if (Number.isInteger(port) && port > 0 && port < 65536 && !skip.has(port)) ports.add(port);
   }
   return [...ports].sort((a, b) => a - b);
 }

@@ -115,8 +115,7 @@ export class Sandboxes {
    * daemon, except the ports of servers that listen there themselves.
    */
   async exposeAddons(values: Iterable<string>): Promise<void> {
-    const direct = new Set(this.#directPorts());
-    await Promise.all(loopbackPorts(values).filter((port) => !direct.has(port)).map((port) => this.#forwarder.expose(port)));
+    await Promise.all(loopbackPorts(values, this.#directPorts()).map((port) => this.#forwarder.expose(port)));
   }
 
   /**
