@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { BerthError, isBerthError } from '../errors.ts';
 import { appName } from '../platform/names.ts';
-import { LOCAL_ADMIN_USER, LocalRedis, ScratchRedis, connectRedis, copyNoFollow, endpointOptions, redisProgram, redisRunAs, type RedisEndpoint } from './redis-local.ts';
+import { LOCAL_ADMIN_USER, LocalRedis, connectRedis, copyNoFollow, endpointOptions, redisProgram, redisRunAs, type RedisEndpoint } from './redis-local.ts';
+import { ScratchRedis } from './scratch-redis.ts';
 import { runTool, toolEnv } from './run-tool.ts';
 import type { AddonContext, AddonProvider, Provisioned, RestoreReport, RestoreTarget } from './types.ts';
 

@@ -1,10 +1,11 @@
 // A real `berth server` with real local PostgreSQL and Redis servers: the
-// daemon is SIGKILLed and started again on the same state, and the next
-// one adopts the servers (same pids) while a client holding connections to
-// them where sandboxed apps reach them (the service address, no relay in
-// the daemon) goes on using them, daemon or no daemon. A full stop (SIGINT)
-// stops them.
-import { test } from 'node:test';
+// daemon is stopped without stopping them (SIGKILL, a crash; the
+// control-plane stop's signal joins STOPS once `berth server` makes one)
+// and started again on the same state, and the next one adopts the servers
+// (same pids) while a client holding connections to them where sandboxed
+// apps reach them (the service address, no relay in the daemon) goes on
+// using them, daemon or no daemon. A full stop (SIGINT) stops them.
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -39,7 +40,14 @@ function alive(pid: number): boolean {
   }
 }
 
-test('a SIGKILLed daemon\'s PostgreSQL and Redis are adopted by the next one: same pids, and connections to them at the service address go on through the crash and the start', { timeout: 240_000 }, async (t) => {
+/** The ways a daemon goes that must leave the add-on servers running. */
+const STOPS: readonly NodeJS.Signals[] = ['SIGKILL'];
+
+for (const signal of STOPS) {
+  test(`a daemon's PostgreSQL and Redis outlive its ${signal} and are adopted by the next one: same pids, and connections to them at the service address go on throughout`, { timeout: 240_000 }, (t) => restartKeepsServers(t, signal));
+}
+
+async function restartKeepsServers(t: TestContext, signal: NodeJS.Signals): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'berth-addon-restart-'));
   const state = join(root, 'state');
   const servers = (kind: string) => tagged(`server:${state}:addons:${kind}`);
@@ -87,7 +95,7 @@ test('a SIGKILLed daemon\'s PostgreSQL and Redis are adopted by the next one: sa
   const clientId = await cache.client('ID');
   await db.query('CREATE TABLE orders (n int)');
 
-  await daemon.berth.stop('SIGKILL');
+  await daemon.berth.stop(signal);
   // No daemon: nothing of berth stands between the app and its data.
   await db.query('INSERT INTO orders VALUES (1)');
   assert.equal(await cache.incr('shop:orders'), 1);
@@ -113,4 +121,4 @@ test('a SIGKILLed daemon\'s PostgreSQL and Redis are adopted by the next one: sa
   await daemon.berth.stop('SIGINT');
   await eventually('the servers are gone', () => !alive(Number(postgresPid)) && !alive(redisPid), 20_000);
   assert.deepEqual([...servers('postgres'), ...servers('redis')], []);
-});
+}
