@@ -57,6 +57,20 @@ export class RecentLines {
   }
 }
 
+/** A small file in a folder a server's user may write: read without following a link; null when missing or unreadable. */
+export async function readOwnFile(file: string): Promise<string | null> {
+  try {
+    const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      return await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return null;
+  }
+}
+
 /** The last `count` lines of a file berth or a server wrote (never followed through a link); [] when there is none. */
 export async function lastLines(file: string, count = 12): Promise<string[]> {
   try {

@@ -1,5 +1,5 @@
 import { findFreePort } from '../runner/index.ts';
-import { lastLines, lastWords, LocalServer, requireTraversable, serverError } from './local-server.ts';
+import { lastLines, lastWords, LocalServer, readOwnFile, requireTraversable, serverError } from './local-server.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { access, chmod, chown, constants, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -259,7 +259,8 @@ export class LocalPostgres {
       cwd: await realpath(this.#dataDir),
       marker,
       pidFile: async () => {
-        const text = await readFile(join(this.#dataDir, 'postmaster.pid'), 'utf8').catch(() => null);
+        // The postgres user's folder: never followed through a link.
+        const text = await readOwnFile(join(this.#dataDir, 'postmaster.pid'));
         if (text === null) return 'missing';
         return parsePostmasterPid(text)?.pid ?? 'damaged';
       },
