@@ -94,6 +94,38 @@ async function restartKeepsServers(t: TestContext, signal: NodeJS.Signals): Prom
   const backend = (await db.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
   const clientId = await cache.client('ID');
   await db.query('CREATE TABLE orders (n int)');
+  await db.query('CREATE TABLE ticks (n int)');
+
+  // An app at work throughout: a write on each held connection every 20 ms, and a new database connection every 10th time.
+  const load = { stop: false, rounds: 0, fresh: 0, failures: [] as string[] };
+  const working = (async () => {
+    for (let round = 0; !load.stop && round < 3_000; round++) {
+      try {
+        await db.query('INSERT INTO ticks VALUES ($1)', [round]);
+        await cache.incr('shop:ticks');
+        if (round % 10 === 0) {
+          const fresh = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
+          fresh.on('error', () => {});
+          try {
+            await fresh.connect();
+            await fresh.query('SELECT 1');
+            load.fresh++;
+          } finally {
+            await fresh.end().catch(() => {});
+          }
+        }
+        load.rounds++;
+      } catch (err) {
+        load.failures.push(`round ${round}: ${(err as Error).message}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  t.after(async () => {
+    load.stop = true;
+    await working;
+  });
+  await eventually('the app is at work', () => load.rounds >= 10);
 
   await daemon.berth.stop(signal);
   // No daemon: nothing of berth stands between the app and its data.
@@ -108,6 +140,12 @@ async function restartKeepsServers(t: TestContext, signal: NodeJS.Signals): Prom
   assert.doesNotMatch(daemon.berth.output, /(postgres|redis): started \(pid/, 'nothing new was started');
   assert.ok(alive(Number(postgresPid)) && alive(redisPid));
   t.diagnostic(`the second daemon was ready ${readyMs} ms after its start (adoption included)`);
+  const roundsAtReady = load.rounds;
+  await eventually('the app works on beside the new daemon', () => load.rounds >= roundsAtReady + 10);
+  load.stop = true;
+  await working;
+  assert.deepEqual(load.failures, [], 'not one write or new connection failed');
+  t.diagnostic(`through the ${signal} and the start: ${load.rounds} rounds (writes to PostgreSQL and Redis on the held connections), ${load.fresh} new database connections, ${load.failures.length} failures`);
 
   await db.query('INSERT INTO orders VALUES (2)');
   assert.equal(await cache.incr('shop:orders'), 2);
