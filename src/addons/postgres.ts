@@ -197,7 +197,7 @@ class PostgresProvider implements AddonProvider {
         hint: denied
           ? 'The admin URL\'s user or password is wrong, or pg_hba.conf does not let it in from here.'
           : this.#local !== null
-            ? `berth's local PostgreSQL server (${this.#options.localDir}) is not answering; the daemon's log says why.`
+            ? `berth's local PostgreSQL server (${this.#options.localDir}) is not answering; the daemon's log says whether it runs, and its own log (data/log/ there) why.`
             : 'Check --postgres-admin-url and that the server runs and listens on that address.',
         cause: err,
       });
