@@ -185,6 +185,8 @@ export interface LocalRedisOptions {
   readonly readyTimeoutMs?: number;
   /** The sandboxes' service address, bound beside 127.0.0.1 (null or absent: apps run uncontained). */
   readonly serviceAddress?: string | null;
+  /** Past this size (checked at start and every minute) its log is moved to redis.log.1; default 16 MiB. */
+  readonly logRotateBytes?: number;
 }
 
 /** The local server: start() writes its config, starts it and waits until it answers; close() stops it (SIGTERM: it saves first). */
@@ -248,7 +250,7 @@ export class LocalRedis {
   async #rotateLog(): Promise<void> {
     try {
       const facts = await lstat(this.#logFile);
-      if (facts.isFile() && facts.size > LOG_ROTATE_BYTES) await rename(this.#logFile, `${this.#logFile}.1`);
+      if (facts.isFile() && facts.size > (this.#options.logRotateBytes ?? LOG_ROTATE_BYTES)) await rename(this.#logFile, `${this.#logFile}.1`);
     } catch {
       // No log yet.
     }

@@ -151,7 +151,20 @@ test('Redis: a control-plane stop leaves the server running; the next start adop
   assert.ok(log.isFile() && log.size > 0);
   if (root) assert.equal(log.uid, (await findUser('redis'))!.uid);
 
-  await second.close();
+  // Its log is moved aside once big (here: past 1 byte, checked as it starts), and Redis goes on in a new one.
+  await second.close({ leaveRunning: true });
+  const third = new LocalRedis({ dir, supervisorMarker: marker, log: () => {}, logRotateBytes: 1 });
+  closers.push(() => third.close());
+  await third.start();
+  assert.equal(third.pid, pid);
+  const old = await readFile(join(dir, 'data', 'redis.log.1'), 'utf8');
+  assert.match(old, /Ready to accept connections/);
+  await app.bgsave();
+  const fresh = await eventually('Redis logs in a new file', () => readFile(join(dir, 'data', 'redis.log'), 'utf8').catch(() => ''));
+  assert.match(fresh, /Background saving started/);
+  assert.doesNotMatch(fresh, /Ready to accept connections/);
+
+  await third.close();
   assert.ok(!alive(pid), 'a full stop stops it');
 });
 
