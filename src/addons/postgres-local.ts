@@ -378,7 +378,8 @@ export class LocalPostgres {
 
   /** Whether a running server answers berth's superuser (bounded: a server a dying daemon had just started may still be starting). */
   async #probe(url: string): Promise<'yes' | 'no' | 'wrong-password'> {
-    const deadline = Date.now() + (this.#options.adoptTimeoutMs ?? DEFAULT_ADOPT_TIMEOUT_MS);
+    const started = Date.now();
+    let deadline = started + (this.#options.adoptTimeoutMs ?? DEFAULT_ADOPT_TIMEOUT_MS);
     for (;;) {
       const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
       client.on('error', () => {});
@@ -387,7 +388,10 @@ export class LocalPostgres {
         await client.query('SELECT 1');
         return 'yes';
       } catch (err) {
-        if ((err as { code?: string }).code === '28P01') return 'wrong-password';
+        const code = (err as { code?: string }).code;
+        if (code === '28P01') return 'wrong-password';
+        // "The database system is starting up" (recovery after the server's own restart): ending it would only start that over; wait as long as a start would.
+        if (code === '57P03') deadline = Math.max(deadline, started + (this.#options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS));
       } finally {
         await client.end().catch(() => {});
       }
