@@ -164,8 +164,12 @@ export class AddonService {
     }
   }
 
-  /** Aborts running backups and restores, then stops the servers berth supervises. */
-  async close(): Promise<void> {
+  /**
+   * Aborts running backups and restores, then stops the servers berth
+   * supervises, or with `leaveRunning` (a control-plane stop) lets them run
+   * on for the next daemon to adopt: the apps' connections go on.
+   */
+  async close(options: { readonly leaveRunning?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     for (const timer of this.#retries) clearTimeout(timer);
@@ -173,7 +177,14 @@ export class AddonService {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled([...this.#busy.values()].map((op) => op.done)), new Promise((resolve) => (timer = setTimeout(resolve, 15_000)))]);
     clearTimeout(timer);
-    await Promise.all(Object.values(this.#options.providers).map((provider) => provider.close().catch(() => {})));
+    await Promise.all(Object.values(this.#options.providers).map((provider) => provider.close(options).catch(() => {})));
+  }
+
+  /** The ports of the local servers that listen on the sandboxes' service address themselves: no relay for them. */
+  directPorts(): number[] {
+    return Object.values(this.#options.providers)
+      .map((provider) => provider.directPort?.() ?? null)
+      .filter((port): port is number => port !== null);
   }
 
   async #provider(kind: AddonKind): Promise<AddonProvider> {

@@ -1,7 +1,8 @@
 import { findFreePort } from '../runner/index.ts';
-import { LocalServer, requireTraversable, serverError } from './local-server.ts';
-import { randomBytes } from 'node:crypto';
-import { access, chmod, chown, constants, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lastLines, lastWords, LocalServer, readOwnFile, requireTraversable, serverError } from './local-server.ts';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { access, chmod, chown, constants, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { BerthError } from '../errors.ts';
@@ -11,19 +12,25 @@ import { SUPERVISOR_ENV } from '../runner/index.ts';
 import { ensureDirectory, removeTree } from '../safe-fs/index.ts';
 import { readPidFileFacts } from './postmaster-facts.ts';
 import { ensurePostgresTls, postgresCertificateNames, postgresTlsArgs, postgresTlsFiles, TLS_CHECK_INTERVAL_MS, type PostgresTlsOptions, type ServiceCertificateIssuer } from './postgres-tls.ts';
-import { judgePidFile } from './postmaster-pid.ts';
+import { judgePidFile, parsePostmasterPid } from './postmaster-pid.ts';
 import { runTool, toolEnv } from './run-tool.ts';
 import type { AddonUser } from './types.ts';
 
 // The PostgreSQL cluster berth runs itself when no --postgres-admin-url is
 // given: initialised once from the system's binaries, listening on
-// 127.0.0.1 only, supervised like an app instance. Its layout under the
+// 127.0.0.1 and, when apps run in sandboxes, on their service address,
+// supervised like an app instance, and left running through a
+// control-plane stop for the next daemon to adopt. Its layout under the
 // folder it is given (STATE/addons/postgres):
 //
 //   data/            the cluster (owned by the user postgres runs as, 0700)
+//   data/log/        its own log, postgresql-Mon.log … (a week, rotated daily)
 //   run/             its Unix socket and lock files
 //   admin-password   the superuser "berth"'s password (0600, berth's)
 //   port             the TCP port, chosen once and kept
+//   pg_hba.conf      who may connect how, written by berth at every start (berth's)
+//   server.json      berth's record of the running postmaster, for adoption (0600, berth's)
+//   server.log       the postmaster's own output before its log collector runs (berth's)
 //   tls/             its certificate from berth's local CA (postgres-tls.ts)
 
 export const LOCAL_ADMIN_ROLE = 'berth';
@@ -46,7 +53,28 @@ export interface LocalPostgresOptions {
   readonly pidFileWaitMs?: number;
   /** Serve TLS with a certificate from berth's local CA (absent: plain TCP only). */
   readonly tls?: PostgresTlsOptions;
+  /** The sandboxes' service address, listened on beside 127.0.0.1 (null or absent: apps run uncontained). */
+  readonly serviceAddress?: string | null;
+  /** How long start() waits for a running server it would adopt to answer (default 10 s). */
+  readonly adoptTimeoutMs?: number;
 }
+
+const DEFAULT_ADOPT_TIMEOUT_MS = 10_000;
+
+/** pg_hba.conf: passwords (SCRAM) only; from this machine only (sandboxes reach the service address through slirp, from one of the host's own addresses). */
+export function postgresHba(serviceAddress: string | null): string {
+  return [
+    '# Written by berth at every start of its local PostgreSQL server: changes here are lost.',
+    'local all all scram-sha-256',
+    'host all all 127.0.0.1/32 scram-sha-256',
+    'host all all ::1/128 scram-sha-256',
+    ...(serviceAddress === null ? [] : ['host all all samehost scram-sha-256']),
+    '',
+  ].join('\n');
+}
+
+/** Where the server logs: files under data/log that it rotates itself (one a weekday, each truncated when its day comes again). */
+const LOG_ARGS = ['-c', 'logging_collector=on', '-c', 'log_directory=log', '-c', 'log_filename=postgresql-%a.log', '-c', 'log_truncate_on_rotation=on', '-c', 'log_rotation_age=1d', '-c', 'log_rotation_size=0'];
 
 const BIN_ROOT = '/usr/lib/postgresql';
 
@@ -120,11 +148,31 @@ export class LocalPostgres {
     return this.#server.start(() => this.#start());
   }
 
-  /** Stops the server (fast shutdown); idempotent, and safe after a failed start. */
-  close(): Promise<void> {
+  /** Stops the server (fast shutdown), or with `leaveRunning` lets it run on for the next daemon; idempotent, and safe after a failed start. */
+  close(options: { readonly leaveRunning?: boolean } = {}): Promise<void> {
     if (this.#tlsTimer !== null) clearInterval(this.#tlsTimer);
     this.#tlsTimer = null;
-    return this.#server.close();
+    return this.#server.close(options);
+  }
+
+  /** The port it listens on at the service address itself (no relay needed), once chosen; null without sandboxes. */
+  directPort(): number | null {
+    if ((this.#options.serviceAddress ?? null) === null) return null;
+    try {
+      const port = Number(readFileSync(join(this.#options.dir, 'port'), 'utf8').trim());
+      return Number.isInteger(port) && port > 0 && port < 65536 ? port : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The files the server's own words are in: its output before the log collector, and the collector's current file. */
+  async #logFiles(): Promise<string[]> {
+    const files = [join(this.#options.dir, 'server.log')];
+    const current = (await lastLines(join(this.#dataDir, 'current_logfiles'), 4)).find((line) => line.startsWith('stderr '));
+    const name = current?.slice('stderr '.length).trim();
+    if (name !== undefined && /^log\/[\w.-]+$/.test(name)) files.push(join(this.#dataDir, name));
+    return files;
   }
 
   /** The local CA's root the server's certificate chains to (PGSSLROOTCERT), or null without TLS. */
@@ -174,26 +222,57 @@ export class LocalPostgres {
     const runDir = join(dir, 'run');
     // Owner and mode through a descriptor, never through a link in its place.
     await ensureDirectory(runDir, user ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }, 0o700);
-    await this.#settlePidFile();
     let tlsArgs: string[] = [];
+    let tlsChanged = false;
     if (this.#options.tls !== undefined) {
       try {
-        await this.#refreshTls(user);
+        tlsChanged = await this.#refreshTls(user);
       } catch (err) {
         throw serverError(`cannot make the local PostgreSQL server's TLS certificate: ${(err as Error).message}`, `Its files are in ${postgresTlsFiles(dir).dir}; the local CA's in STATE/tls/ca.`, err);
       }
       tlsArgs = postgresTlsArgs(postgresTlsFiles(dir));
     }
 
-    this.#server.launch({
+    const serviceAddress = this.#options.serviceAddress ?? null;
+    const hba = postgresHba(serviceAddress);
+    const hbaFile = join(dir, 'pg_hba.conf');
+    writeFileAtomic(hbaFile, hba, 0o644);
+    const listen = serviceAddress === null ? '127.0.0.1' : `127.0.0.1,${serviceAddress}`;
+    const argv = [postgres, '-D', this.#dataDir, '-c', `listen_addresses=${listen}`, '-c', `port=${port}`, '-c', `unix_socket_directories=${runDir}`, '-c', `hba_file=${hbaFile}`, ...LOG_ARGS, ...tlsArgs];
+    const marker = `${this.#options.supervisorMarker}:postgres`;
+    const spec = {
       name: 'postgres',
-      argv: [postgres, '-D', this.#dataDir, '-c', 'listen_addresses=127.0.0.1', '-c', `port=${port}`, '-c', `unix_socket_directories=${runDir}`, ...tlsArgs],
-      env: toolEnv({ [SUPERVISOR_ENV]: this.#options.supervisorMarker }),
+      argv,
+      env: toolEnv({ [SUPERVISOR_ENV]: marker }),
+      // The postmaster works in its data folder whatever it is started in.
       cwd: dir,
       user,
-      stopSignal: 'SIGINT',
-    });
+      stopSignal: 'SIGINT' as const,
+      outputFile: join(dir, 'server.log'),
+      recordFile: join(dir, 'server.json'),
+      settings: createHash('sha256').update(JSON.stringify([argv, hba])).digest('hex'),
+      logHint: `its log is in ${join(this.#dataDir, 'log')}`,
+    };
     const url = `postgres://${LOCAL_ADMIN_ROLE}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+    const adopted = await this.#server.adoptRunning(spec, {
+      exe: await realpath(postgres),
+      cwd: await realpath(this.#dataDir),
+      marker,
+      pidFile: async () => {
+        // The postgres user's folder: never followed through a link.
+        const text = await readOwnFile(join(this.#dataDir, 'postmaster.pid'));
+        if (text === null) return 'missing';
+        return parsePostmasterPid(text)?.pid ?? 'damaged';
+      },
+      probe: () => this.#probe(url),
+    });
+    if (!adopted) {
+      await this.#settlePidFile();
+      this.#server.launch(spec);
+    } else if (tlsChanged && this.#server.pid !== undefined) {
+      // Renewed while no daemon watched: the adopted server re-reads its files.
+      process.kill(this.#server.pid, 'SIGHUP');
+    }
     await this.#waitUntilReady(url, port);
     if (this.#options.tls !== undefined) this.#watchTls(user);
     return url;
@@ -297,6 +376,30 @@ export class LocalPostgres {
     }
   }
 
+  /** Whether a running server answers berth's superuser (bounded: a server a dying daemon had just started may still be starting). */
+  async #probe(url: string): Promise<'yes' | 'no' | 'wrong-password'> {
+    const started = Date.now();
+    let deadline = started + (this.#options.adoptTimeoutMs ?? DEFAULT_ADOPT_TIMEOUT_MS);
+    for (;;) {
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        await client.query('SELECT 1');
+        return 'yes';
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === '28P01') return 'wrong-password';
+        // "The database system is starting up" (recovery after the server's own restart): ending it would only start that over; wait as long as a start would.
+        if (code === '57P03') deadline = Math.max(deadline, started + (this.#options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS));
+      } finally {
+        await client.end().catch(() => {});
+      }
+      if (Date.now() >= deadline) return 'no';
+      await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+    }
+  }
+
   async #waitUntilReady(url: string, port: number): Promise<void> {
     const timeoutMs = this.#options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
     const deadline = Date.now() + timeoutMs;
@@ -319,7 +422,7 @@ export class LocalPostgres {
       if (Date.now() >= deadline) break;
       await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
     }
-    throw serverError(`the local PostgreSQL server did not accept connections on 127.0.0.1:${port} within ${Math.round(timeoutMs / 1000)} s (${last})${this.#server.recent.said()}`, `Its files are in ${this.#options.dir}.`);
+    throw serverError(`the local PostgreSQL server did not accept connections on 127.0.0.1:${port} within ${Math.round(timeoutMs / 1000)} s (${last})${await lastWords(await this.#logFiles())}`, `Its files are in ${this.#options.dir}.`);
   }
 }
 

@@ -28,6 +28,8 @@ export interface PostgresProviderOptions {
   readonly log: (line: string) => void;
   /** The local cluster serves TLS from berth's local CA (absent: it does not). */
   readonly tls?: PostgresTlsOptions;
+  /** The sandboxes' service address: the local cluster listens there too (null or absent: apps run uncontained). */
+  readonly serviceAddress?: string | null;
 }
 
 /** PostgreSQL's identifiers are at most NAMEDATALEN - 1 bytes; longer ones are cut silently. */
@@ -137,7 +139,7 @@ class PostgresProvider implements AddonProvider {
     if (options.namePrefix.startsWith('pg_')) throw new BerthError('BERTH_E_USAGE', 'a PostgreSQL name prefix cannot start with "pg_" (PostgreSQL reserves those role names)');
     if (options.adminUrl !== null) parseAdminUrl(options.adminUrl);
     this.#options = options;
-    this.#local = options.adminUrl === null ? new LocalPostgres({ dir: options.localDir, supervisorMarker: options.supervisorMarker, log: options.log, ...(options.tls ? { tls: options.tls } : {}) }) : null;
+    this.#local = options.adminUrl === null ? new LocalPostgres({ dir: options.localDir, supervisorMarker: options.supervisorMarker, log: options.log, serviceAddress: options.serviceAddress ?? null, ...(options.tls ? { tls: options.tls } : {}) }) : null;
   }
 
   start(): Promise<void> {
@@ -195,7 +197,7 @@ class PostgresProvider implements AddonProvider {
         hint: denied
           ? 'The admin URL\'s user or password is wrong, or pg_hba.conf does not let it in from here.'
           : this.#local !== null
-            ? `berth's local PostgreSQL server (${this.#options.localDir}) is not answering; the daemon's log says why.`
+            ? `berth's local PostgreSQL server (${this.#options.localDir}) is not answering; the daemon's log says whether it runs, and its own log (data/log/ there) why.`
             : 'Check --postgres-admin-url and that the server runs and listens on that address.',
         cause: err,
       });
@@ -392,9 +394,13 @@ class PostgresProvider implements AddonProvider {
     return { server, database: resource.database ?? '', role: resource.role ?? '' };
   }
 
-  async close(): Promise<void> {
+  async close(options: { readonly leaveRunning?: boolean } = {}): Promise<void> {
     this.#server = null;
-    await this.#local?.close();
+    await this.#local?.close(options);
+  }
+
+  directPort(): number | null {
+    return this.#local?.directPort() ?? null;
   }
 }
 

@@ -15,7 +15,7 @@ export interface AddonServers {
   readonly namePrefix: string;
   /** Tags the local servers so a later daemon can stop them if this one dies. */
   readonly supervisorMarker: string;
-  /** The sandboxes' service address (null: apps run uncontained): the local PostgreSQL's certificate names it. */
+  /** The sandboxes' service address (null: apps run uncontained): the local servers listen there too, and the local PostgreSQL's certificate names it. */
   readonly serviceAddress?: string | null;
   readonly log: (line: string) => void;
 }
@@ -31,6 +31,7 @@ export function createAddonProviders(servers: AddonServers): Record<AddonKind, A
       namePrefix: servers.namePrefix.replace(/-/g, '_'),
       supervisorMarker: servers.supervisorMarker,
       log: servers.log,
+      serviceAddress: servers.serviceAddress ?? null,
       tls: { issuer: () => LocalCa.open({ stateDir: servers.stateDir, log: servers.log }), serviceAddress: servers.serviceAddress ?? null },
     }),
     redis: createRedisProvider({
@@ -39,6 +40,7 @@ export function createAddonProviders(servers: AddonServers): Record<AddonKind, A
       userPrefix: servers.namePrefix,
       supervisorMarker: servers.supervisorMarker,
       log: servers.log,
+      serviceAddress: servers.serviceAddress ?? null,
     }),
     sqlite: createSqliteProvider({ dataRoot: join(servers.stateDir, 'data'), log: servers.log }),
   };

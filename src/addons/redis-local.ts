@@ -1,28 +1,29 @@
 import { findFreePort } from '../runner/index.ts';
-import { LocalServer, RecentLines, requireTraversable, serverError } from './local-server.ts';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { lastWords, LocalServer, requireTraversable, serverError } from './local-server.ts';
 import { createHash, randomBytes } from 'node:crypto';
-import { access, chmod, constants, lchown, lstat, mkdir, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { access, chmod, constants, lchown, lstat, mkdir, open, readFile, realpath, rename } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import { BerthError } from '../errors.ts';
 import { findUser } from '../platform/app-users.ts';
 import { writeFileAtomic } from '../platform/atomic-file.ts';
-import { LineSplitter, SUPERVISOR_ENV } from '../runner/index.ts';
+import { SUPERVISOR_ENV } from '../runner/index.ts';
 import { toolEnv } from './run-tool.ts';
 import type { AddonUser } from './types.ts';
 
-// The redis-server processes berth runs from the system binary: the local
-// server it supervises when no --redis-admin-url is given, and throwaway
-// servers (Unix socket only, no persistence) that backups and restores load
-// an RDB snapshot into. Layout of the local server's folder
-// (STATE/addons/redis, root's, 0711):
+// The local redis-server berth runs from the system binary when no
+// --redis-admin-url is given (the throwaway ones backups load snapshots
+// into: scratch-redis.ts), and what both share. Layout of the local
+// server's folder (STATE/addons/redis, root's, 0711):
 //
 //   redis.conf       written by berth at every start (no secrets in it)
 //   admin-password   the admin user "berth"'s password (0600, berth's)
-//   port             the TCP port on 127.0.0.1, chosen once and kept
-//   data/            the server's (0700): dump.rdb, appendonlydir/, users.acl
+//   port             the TCP port (127.0.0.1 and the sandboxes' service address), chosen once and kept
+//   server.json      berth's record of the running server, for adoption (0600, berth's)
+//   server.log       the server's own output (only what it says before it opens its log file)
+//   data/            the server's (0700): dump.rdb, appendonlydir/, users.acl,
+//                    redis.log (its log; berth moves it to redis.log.1 past 16 MiB)
 //
 // users.acl lives in data/, not beside redis.conf: ACL SAVE writes a temp
 // file next to the ACL file and renames it, so its folder must be the
@@ -33,8 +34,6 @@ import type { AddonUser } from './types.ts';
 export const LOCAL_ADMIN_USER = 'berth';
 const DEFAULT_READY_TIMEOUT_MS = 15_000;
 const READY_POLL_MS = 100;
-/** sun_path is 108 bytes with its NUL; a longer socket path cannot be bound. */
-const MAX_SOCKET_PATH = 100;
 
 /** Where and as whom berth talks to a Redis server. */
 export interface RedisEndpoint {
@@ -88,7 +87,7 @@ export function endpointOptions(endpoint: RedisEndpoint, connectTimeout = 5000):
   };
 }
 
-const SHORT_LIVED: RedisOptions = {
+export const SHORT_LIVED: RedisOptions = {
   db: 0,
   lazyConnect: true,
   retryStrategy: () => null,
@@ -114,6 +113,12 @@ export async function connectRedis(options: RedisOptions): Promise<Redis> {
   }
 }
 
+
+/** Past this size the local server's log is moved aside (one old file kept): Redis opens its log file anew for every line. */
+const LOG_ROTATE_BYTES = 16 * 1024 * 1024;
+const LOG_CHECK_INTERVAL_MS = 60_000;
+/** How long start() waits for a running server it would adopt to answer PING. */
+const DEFAULT_ADOPT_TIMEOUT_MS = 10_000;
 
 /** A value for redis.conf, quoted the way its parser (sdssplitargs) reads it back. */
 function confString(value: string): string {
@@ -178,12 +183,17 @@ export interface LocalRedisOptions {
   readonly log: (line: string) => void;
   /** How long start() waits for the server to answer PING. */
   readonly readyTimeoutMs?: number;
+  /** The sandboxes' service address, bound beside 127.0.0.1 (null or absent: apps run uncontained). */
+  readonly serviceAddress?: string | null;
+  /** Past this size (checked at start and every minute) its log is moved to redis.log.1; default 16 MiB. */
+  readonly logRotateBytes?: number;
 }
 
 /** The local server: start() writes its config, starts it and waits until it answers; close() stops it (SIGTERM: it saves first). */
 export class LocalRedis {
   readonly #options: LocalRedisOptions;
   readonly #server: LocalServer<RedisEndpoint>;
+  #logTimer: NodeJS.Timeout | null = null;
 
   constructor(options: LocalRedisOptions) {
     this.#options = options;
@@ -214,9 +224,36 @@ export class LocalRedis {
     return endpoint;
   }
 
-  /** Stops the server; idempotent, and safe after a failed start. */
-  close(): Promise<void> {
-    return this.#server.close();
+  /** Stops the server, or with `leaveRunning` lets it run on for the next daemon; idempotent, and safe after a failed start. */
+  close(options: { readonly leaveRunning?: boolean } = {}): Promise<void> {
+    if (this.#logTimer !== null) clearInterval(this.#logTimer);
+    this.#logTimer = null;
+    return this.#server.close(options);
+  }
+
+  /** The port it listens on at the service address itself (no relay needed), once chosen; null without sandboxes. */
+  directPort(): number | null {
+    if ((this.#options.serviceAddress ?? null) === null) return null;
+    try {
+      const port = Number(readFileSync(join(this.#options.dir, 'port'), 'utf8').trim());
+      return Number.isInteger(port) && port > 0 && port < 65536 ? port : null;
+    } catch {
+      return null;
+    }
+  }
+
+  get #logFile(): string {
+    return join(this.#dataDir, 'redis.log');
+  }
+
+  /** Moves a big log aside; Redis opens the file by name for every line, so it goes on in a new one. (A rename follows no link.) */
+  async #rotateLog(): Promise<void> {
+    try {
+      const facts = await lstat(this.#logFile);
+      if (facts.isFile() && facts.size > (this.#options.logRotateBytes ?? LOG_ROTATE_BYTES)) await rename(this.#logFile, `${this.#logFile}.1`);
+    } catch {
+      // No log yet.
+    }
   }
 
   async #start(): Promise<RedisEndpoint> {
@@ -234,32 +271,52 @@ export class LocalRedis {
     const port = await this.#port();
     await this.#writeAclFile(password, user);
     const config = join(dir, 'redis.conf');
-    writeFileAtomic(config, this.#config(port), 0o644);
+    const text = this.#config(port);
+    writeFileAtomic(config, text, 0o644);
+    await this.#rotateLog();
 
-    this.#server.launch({
+    const argv = [server, config];
+    const marker = `${this.#options.supervisorMarker}:redis`;
+    const spec = {
       name: 'redis',
-      argv: [server, config],
-      env: toolEnv({ [SUPERVISOR_ENV]: this.#options.supervisorMarker }),
+      argv,
+      env: toolEnv({ [SUPERVISOR_ENV]: marker }),
       cwd: this.#dataDir,
       user,
-      stopSignal: 'SIGTERM',
-    });
+      stopSignal: 'SIGTERM' as const,
+      outputFile: join(dir, 'server.log'),
+      recordFile: join(dir, 'server.json'),
+      settings: createHash('sha256').update(JSON.stringify([argv, text])).digest('hex'),
+      logHint: `its log is ${this.#logFile}`,
+    };
     const endpoint: RedisEndpoint = { host: '127.0.0.1', port, user: LOCAL_ADMIN_USER, password, tls: false };
+    const adopted = await this.#server.adoptRunning(spec, {
+      exe: await realpath(server),
+      cwd: await realpath(this.#dataDir),
+      marker,
+      pidFile: async () => null,
+      probe: () => this.#probe(endpoint),
+    });
+    if (!adopted) this.#server.launch(spec);
     await this.#waitUntilReady(endpoint);
+    this.#logTimer ??= setInterval(() => void this.#rotateLog(), LOG_CHECK_INTERVAL_MS);
+    this.#logTimer.unref();
     return endpoint;
   }
 
   #config(port: number): string {
     const data = this.#dataDir;
+    const serviceAddress = this.#options.serviceAddress ?? null;
     return [
       '# Written by berth at every start of its local Redis server: changes here are lost.',
-      'bind 127.0.0.1',
+      // The service address: sandboxed apps reach the server there, with no relay in the daemon to cut their connections at a restart.
+      serviceAddress === null ? 'bind 127.0.0.1' : `bind 127.0.0.1 ${serviceAddress}`,
       `port ${port}`,
       'protected-mode yes',
       'daemonize no',
       'supervised no',
-      // stdout, which ServiceProcess puts in berth's log.
-      'logfile ""',
+      // Its own file, never a pipe to the daemon: the server outlives daemons.
+      `logfile ${confString(this.#logFile)}`,
       'always-show-logo no',
       // A process title written over argv and environ would erase the
       // SUPERVISOR_ENV tag that lets a later daemon reap an orphaned server.
@@ -323,6 +380,26 @@ export class LocalRedis {
     return port;
   }
 
+  /** Whether a running server answers PING as berth's admin (bounded). */
+  async #probe(endpoint: RedisEndpoint): Promise<'yes' | 'no' | 'wrong-password'> {
+    const deadline = Date.now() + DEFAULT_ADOPT_TIMEOUT_MS;
+    for (;;) {
+      try {
+        const client = await connectRedis(endpointOptions(endpoint, 1000));
+        try {
+          await client.ping();
+          return 'yes';
+        } finally {
+          client.disconnect();
+        }
+      } catch (err) {
+        if (/WRONGPASS/.test((err as Error).message)) return 'wrong-password';
+      }
+      if (Date.now() >= deadline) return 'no';
+      await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+    }
+  }
+
   async #waitUntilReady(endpoint: RedisEndpoint): Promise<void> {
     const timeoutMs = this.#options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
     const deadline = Date.now() + timeoutMs;
@@ -346,177 +423,8 @@ export class LocalRedis {
       await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
     }
     throw serverError(
-      `the local Redis server did not answer on 127.0.0.1:${endpoint.port} within ${Math.round(timeoutMs / 1000)} s (${last})${this.#server.recent.said()}`,
+      `the local Redis server did not answer on 127.0.0.1:${endpoint.port} within ${Math.round(timeoutMs / 1000)} s (${last})${await lastWords([join(this.#options.dir, 'server.log'), this.#logFile])}`,
       `Its files are in ${this.#options.dir}.`,
     );
-  }
-}
-
-export interface ScratchRedisOptions {
-  /** A folder to make the scratch folder in (it falls back to the system's temp folder when the socket path would be too long). */
-  readonly parent: string;
-  readonly user: AddonUser | null;
-  readonly supervisorMarker: string;
-  readonly signal?: AbortSignal;
-}
-
-/**
- * A throwaway redis-server that loads one RDB file: listening on a Unix
- * socket only (0700, its user's), saving nothing unless told to. Made in a
- * fresh folder the server's user owns; close() kills it and removes the
- * folder. Used to look inside a snapshot without touching a live server.
- */
-export class ScratchRedis {
-  readonly dir: string;
-  /** Where the server loads its data from at start and where SAVE writes it. */
-  readonly rdbFile: string;
-  readonly #options: ScratchRedisOptions;
-  readonly #recent = new RecentLines();
-  #child: ChildProcess | null = null;
-  #exited: Promise<void> = Promise.resolve();
-  #client: Redis | null = null;
-
-  private constructor(dir: string, options: ScratchRedisOptions) {
-    this.dir = dir;
-    this.rdbFile = join(dir, 'dump.rdb');
-    this.#options = options;
-  }
-
-  /** Makes the folder (the caller puts the RDB at `rdbFile`, then calls start()). */
-  static async prepare(options: ScratchRedisOptions): Promise<ScratchRedis> {
-    await mkdir(options.parent, { recursive: true, mode: 0o711 });
-    let dir = await mkdtemp(join(options.parent, 'scratch-'));
-    if (join(dir, 'redis.sock').length > MAX_SOCKET_PATH) {
-      await rm(dir, { recursive: true, force: true });
-      dir = await mkdtemp(join(tmpdir(), 'berth-redis-'));
-    }
-    if (options.user !== null) await lchown(dir, options.user.uid, options.user.gid);
-    await chmod(dir, 0o700);
-    return new ScratchRedis(dir, options);
-  }
-
-  get #socket(): string {
-    return join(this.dir, 'redis.sock');
-  }
-
-  /** A connection to the server (after start()). */
-  get client(): Redis {
-    if (this.#client === null) throw new Error('the scratch Redis server is not running');
-    return this.#client;
-  }
-
-  /**
-   * Starts the server on whatever is at `rdbFile` and resolves once it has
-   * loaded it. Rejects (BERTH_E_ADDON_TOOL, with the server's last words)
-   * when the server exits instead: the file is not an RDB it can load.
-   */
-  async start(): Promise<void> {
-    const { signal, user } = this.#options;
-    const server = await redisProgram('redis-server');
-    let size = 0;
-    try {
-      size = (await stat(this.rdbFile)).size;
-    } catch {
-      // Nothing to load: an empty server.
-    }
-    const argv = [
-      '--port', '0',
-      '--unixsocket', this.#socket,
-      '--unixsocketperm', '700',
-      '--dir', this.dir,
-      '--dbfilename', 'dump.rdb',
-      '--save', '',
-      '--appendonly', 'no',
-      '--daemonize', 'no',
-      '--logfile', '',
-      '--loglevel', 'warning',
-      '--always-show-logo', 'no',
-      '--set-proc-title', 'no',
-      '--enable-debug-command', 'no',
-      '--enable-module-command', 'no',
-    ];
-    const child = spawn(server, argv, {
-      cwd: this.dir,
-      env: toolEnv({ [SUPERVISOR_ENV]: this.#options.supervisorMarker }),
-      ...(user !== null ? { uid: user.uid, gid: user.gid } : {}),
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.#child = child;
-    for (const stream of [child.stdout!, child.stderr!]) {
-      const lines = new LineSplitter((line) => this.#recent.push(line));
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk: string) => lines.push(chunk));
-      stream.on('end', () => lines.end());
-    }
-    let gone: string | null = null;
-    this.#exited = new Promise((resolve) => {
-      child.on('error', (err) => {
-        gone = `could not start: ${err.message}`;
-        this.#child = null;
-        resolve();
-      });
-      child.on('close', (code, how) => {
-        gone ??= how !== null ? `was killed by ${how}` : `exited with code ${code}`;
-        this.#child = null;
-        resolve();
-      });
-    });
-    const onAbort = () => this.#kill();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      // Loading runs at disk speed; allow for a big snapshot.
-      const deadline = Date.now() + 30_000 + Math.ceil(size / (20 * 1024 * 1024)) * 1000;
-      let last = 'no answer yet';
-      for (;;) {
-        if (signal?.aborted) throw new BerthError('BERTH_E_ADDON_TOOL', 'redis-server was cancelled while loading the snapshot', { status: 500 });
-        if (gone !== null) {
-          // Its last lines may still be in the pipes.
-          await this.#exited;
-          throw new BerthError('BERTH_E_ADDON_TOOL', `redis-server ${gone} while loading the snapshot${this.#recent.said()}`, { status: 500 });
-        }
-        try {
-          const client = await connectRedis({ path: this.#socket, ...SHORT_LIVED, connectTimeout: 1000 });
-          try {
-            await client.ping();
-            this.#client = client;
-            return;
-          } catch (err) {
-            client.disconnect();
-            throw err;
-          }
-        } catch (err) {
-          last = (err as Error).message;
-        }
-        if (Date.now() >= deadline) throw new BerthError('BERTH_E_ADDON_TOOL', `redis-server did not load the snapshot in time (${last})${this.#recent.said()}`, { status: 500 });
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-    }
-  }
-
-  /** Writes the server's data to `rdbFile` (SAVE: synchronous, complete when it answers). */
-  async save(): Promise<void> {
-    await this.client.save();
-  }
-
-  #kill(): void {
-    const child = this.#child;
-    if (child?.pid === undefined) return;
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // Gone already.
-    }
-  }
-
-  /** Kills the server (its data is throwaway) and removes the folder; idempotent. */
-  async close(): Promise<void> {
-    this.#client?.disconnect();
-    this.#client = null;
-    this.#kill();
-    await this.#exited;
-    await rm(this.dir, { recursive: true, force: true });
   }
 }

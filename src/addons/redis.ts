@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { BerthError, isBerthError } from '../errors.ts';
 import { appName } from '../platform/names.ts';
-import { LOCAL_ADMIN_USER, LocalRedis, ScratchRedis, connectRedis, copyNoFollow, endpointOptions, redisProgram, redisRunAs, type RedisEndpoint } from './redis-local.ts';
+import { LOCAL_ADMIN_USER, LocalRedis, connectRedis, copyNoFollow, endpointOptions, redisProgram, redisRunAs, type RedisEndpoint } from './redis-local.ts';
+import { ScratchRedis } from './scratch-redis.ts';
 import { runTool, toolEnv } from './run-tool.ts';
 import type { AddonContext, AddonProvider, Provisioned, RestoreReport, RestoreTarget } from './types.ts';
 
@@ -29,6 +30,8 @@ export interface RedisProviderOptions {
   /** Carried as SUPERVISOR_ENV by every redis-server berth starts. */
   readonly supervisorMarker: string;
   readonly log: (line: string) => void;
+  /** The sandboxes' service address: the local server binds it too (null or absent: apps run uncontained). */
+  readonly serviceAddress?: string | null;
 }
 
 const SCAN_COUNT = 1000;
@@ -195,7 +198,7 @@ class RedisProvider implements AddonProvider {
   constructor(options: RedisProviderOptions) {
     this.#options = options;
     this.#external = options.adminUrl === null ? null : parseAdminUrl(options.adminUrl);
-    this.#local = options.adminUrl === null ? new LocalRedis({ dir: options.localDir, supervisorMarker: options.supervisorMarker, log: options.log }) : null;
+    this.#local = options.adminUrl === null ? new LocalRedis({ dir: options.localDir, supervisorMarker: options.supervisorMarker, log: options.log, serviceAddress: options.serviceAddress ?? null }) : null;
   }
 
   async start(): Promise<void> {
@@ -436,8 +439,12 @@ class RedisProvider implements AddonProvider {
     };
   }
 
-  async close(): Promise<void> {
-    await this.#local?.close();
+  async close(options: { readonly leaveRunning?: boolean } = {}): Promise<void> {
+    await this.#local?.close(options);
+  }
+
+  directPort(): number | null {
+    return this.#local?.directPort() ?? null;
   }
 
   /** Scratch folders beside the local server's (on the state disk, not a small tmpfs). */

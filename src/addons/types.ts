@@ -70,6 +70,12 @@ export interface AddonProvider {
   restore(context: AddonContext, resource: Readonly<Record<string, string>>, file: string, target: RestoreTarget): Promise<RestoreReport>;
   /** What `berth addons info` shows: server, database or prefix, user; never a password. */
   describe(resource: Readonly<Record<string, string>>): Record<string, string>;
-  /** Stops whatever the provider supervises (a local server); idempotent. */
-  close(): Promise<void>;
+  /**
+   * Stops whatever the provider supervises (a local server); with
+   * `leaveRunning` (a control-plane stop) lets it run on for the next
+   * daemon to adopt. Idempotent.
+   */
+  close(options?: { readonly leaveRunning?: boolean }): Promise<void>;
+  /** The port of a local server that listens on the sandboxes' service address itself (no relay needed); null otherwise. */
+  directPort?(): number | null;
 }

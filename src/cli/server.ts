@@ -219,8 +219,10 @@ export async function server(options: ServerOptions): Promise<void> {
   // stock of (those still running as recorded are taken over at start);
   // whatever else still runs as an app's user now is a leftover, and ends.
   await platform.takeStock();
-  // Add-ons: local PostgreSQL/Redis servers carry their own supervisor tag,
-  // so servers a killed daemon left behind are stopped before new ones start.
+  // Add-ons: what a killed daemon's backups left running (scratch Redis
+  // servers, and local servers of a berth before adoption) carries this tag
+  // and is stopped; the local servers carry the tag + ":postgres"/":redis",
+  // and are adopted (or ended) when their provider starts.
   const addonMarker = `server:${stateDir}:addons`;
   const reapedServers = reapOrphans(addonMarker);
   if (reapedServers.length > 0) options.log(`stopped ${reapedServers.length} add-on server(s) left running by a previous daemon`);
@@ -242,6 +244,7 @@ export async function server(options: ServerOptions): Promise<void> {
     log: options.log,
     onBackup: (event) => metrics.recordBackup(event),
   });
+  opened.sandboxes?.servedDirectly(() => addons.directPorts());
   const api = new ApiServer({ authenticate: (token) => store.verifyToken(token)?.name ?? null, log: options.log });
   registerPlatformRoutes(api, platform);
   registerRunRoutes(api, platform);
@@ -263,7 +266,7 @@ export async function server(options: ServerOptions): Promise<void> {
     clearInterval(historyTimer);
     await certificates?.close();
     await platform.stop({ leaveRunning });
-    await addons.close();
+    await addons.close({ leaveRunning });
     await opened.sandboxes?.close();
     await cluster?.close();
     await drains.close();

@@ -1,11 +1,14 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
-// Add-on servers on the host's loopback (the local PostgreSQL and Redis
-// berth runs, a server named by an admin URL on 127.0.0.1) are out of a
-// sandbox's reach: its loopback is its own, and the host's is refused. The
-// daemon relays the ports the apps' add-on URLs name from the service
-// address (which sandboxes reach, and nothing off the machine does) to the
-// same port on 127.0.0.1. Nothing else of the host's loopback is relayed.
+// Add-on servers on the host's loopback only (a server named by an admin
+// URL on 127.0.0.1) are out of a sandbox's reach: its loopback is its own,
+// and the host's is refused. The daemon relays the ports the apps' add-on
+// URLs name from the service address (which sandboxes reach, and nothing
+// off the machine does) to the same port on 127.0.0.1. Nothing else of the
+// host's loopback is relayed. The relay lives and dies with the daemon: a
+// restart cuts its connections. berth's own PostgreSQL and Redis listen on
+// the service address themselves and are never relayed (Sandboxes
+// .servedDirectly), so their connections outlive the daemon.
 
 export class LoopbackForwarder {
   readonly #address: string;
@@ -67,13 +70,18 @@ export class LoopbackForwarder {
   }
 }
 
-/** The loopback ports URL-shaped values name (`postgres://u:p@127.0.0.1:5432/db` → 5432). Pure. */
-export function loopbackPorts(values: Iterable<string>): number[] {
+/**
+ * The loopback ports URL-shaped values name (`postgres://u:p@127.0.0.1:5432/db`
+ * → 5432), but those in `direct` (servers that listen on the service address
+ * themselves). Pure.
+ */
+export function loopbackPorts(values: Iterable<string>, direct: Iterable<number> = []): number[] {
+  const skip = new Set(direct);
   const ports = new Set<number>();
   for (const value of values) {
     const match = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/]*@)?(?:127\.0\.0\.1|localhost|\[::1\]):(\d{1,5})(?:[/?#]|$)/i.exec(value);
     const port = match ? Number(match[1]) : NaN;
-    if (Number.isInteger(port) && port > 0 && port < 65536) ports.add(port);
+    if (Number.isInteger(port) && port > 0 && port < 65536 && !skip.has(port)) ports.add(port);
   }
   return [...ports].sort((a, b) => a - b);
 }

@@ -94,6 +94,7 @@ export class Sandboxes {
   readonly #rootName: string;
   readonly #forwarder: LoopbackForwarder;
   readonly #etcMirror: EtcMirrorKeeper;
+  #directPorts: () => Iterable<number> = () => [];
   #rootTools: Promise<RootTools> | null = null;
 
   private constructor(options: SandboxesOptions, tools: SandboxTools, cgroups: CgroupDriver, seccomp: Buffer | null, networks: OpenedSandboxNetworks, layout: HostLayout, etcMirror: EtcMirrorKeeper, rootName: string) {
@@ -108,9 +109,22 @@ export class Sandboxes {
     this.#forwarder = new LoopbackForwarder(networks.serviceAddress, options.log);
   }
 
-  /** The add-on servers on the host's loopback that these URLs name become reachable from sandboxes at the service address. */
+  /**
+   * The add-on servers on the host's loopback that these URLs name become
+   * reachable from sandboxes at the service address: relayed by the
+   * daemon, except the ports of servers that listen there themselves.
+   */
   async exposeAddons(values: Iterable<string>): Promise<void> {
-    await Promise.all(loopbackPorts(values).map((port) => this.#forwarder.expose(port)));
+    await Promise.all(loopbackPorts(values, this.#directPorts()).map((port) => this.#forwarder.expose(port)));
+  }
+
+  /**
+   * Names the ports berth's own add-on servers listen on at the service
+   * address (asked at every exposeAddons): never relayed, so a relay bound
+   * there while such a server restarts can never keep it from binding.
+   */
+  servedDirectly(ports: () => Iterable<number>): void {
+    this.#directPorts = ports;
   }
 
   /** What the machine offers; null with the reason when apps cannot be contained (and `required` was not asked for). */

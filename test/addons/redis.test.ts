@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { copyFile, chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, watch } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -218,7 +218,6 @@ describe('the local Redis server', () => {
   let alphaAddon: Provisioned;
   let betaAddon: Provisioned;
   const logs: string[] = [];
-  let abortOn: { moment: RegExp; controller: AbortController } | null = null;
 
   const admin = async (): Promise<Redis> => {
     const password = (await readFile(join(localDir, 'admin-password'), 'utf8')).trim();
@@ -234,10 +233,7 @@ describe('the local Redis server', () => {
       localDir,
       userPrefix: 'berth-',
       supervisorMarker: marker,
-      log: (line) => {
-        logs.push(line);
-        if (abortOn?.moment.test(line)) abortOn.controller.abort();
-      },
+      log: (line) => logs.push(line),
     });
   });
 
@@ -443,12 +439,21 @@ describe('the local Redis server', () => {
     const file = join(root, 'cancelled.rdb');
     await rejectsWith(provider.dump(alpha, alphaAddon.resource, file, AbortSignal.abort()), 'BERTH_E_ADDON_TOOL');
 
-    // While redis-cli receives the snapshot: the server has logged that it was asked for it.
+    // While redis-cli receives the snapshot: the server has logged (in its own log file) that it was asked for it.
     const duringTransfer = new AbortController();
-    abortOn = { moment: /asks for synchronization/, controller: duringTransfer };
-    await rejectsWith(provider.dump(alpha, alphaAddon.resource, file, duringTransfer.signal), 'BERTH_E_ADDON_TOOL');
+    const serverLog = join(localDir, 'data', 'redis.log');
+    let offset = statSync(serverLog).size;
+    const watcher = watch(serverLog, () => {
+      const text = readFileSync(serverLog).subarray(offset);
+      offset += text.length;
+      if (/asks for synchronization/.test(text.toString('utf8'))) duringTransfer.abort();
+    });
+    try {
+      await rejectsWith(provider.dump(alpha, alphaAddon.resource, file, duringTransfer.signal), 'BERTH_E_ADDON_TOOL');
+    } finally {
+      watcher.close();
+    }
     assert.ok(duringTransfer.signal.aborted);
-    abortOn = null;
 
     // While the throwaway server loads and filters it: its socket is there.
     const duringFilter = new AbortController();
@@ -465,7 +470,8 @@ describe('the local Redis server', () => {
     await rejectsWith(dumping, 'BERTH_E_ADDON_TOOL');
     assert.ok(duringFilter.signal.aborted, 'cancelled while the throwaway server ran');
 
-    assert.deepEqual(markedProcesses(marker), [serverPid]);
+    assert.deepEqual(markedProcesses(marker), [], 'no throwaway server is left (they carry the tag a starting daemon reaps)');
+    assert.deepEqual(markedProcesses(`${marker}:redis`), [serverPid], 'the local server runs on (its own tag: adopted, not reaped)');
     assert.deepEqual(await readdir(scratch), []);
     const cleanup = await admin();
     try {
@@ -531,7 +537,7 @@ describe('the local Redis server', () => {
   test('close() stops the server, and start() after it starts it again on the same port with the same data', async () => {
     await provider.close();
     await provider.close();
-    assert.deepEqual(markedProcesses(marker), []);
+    assert.deepEqual([...markedProcesses(marker), ...markedProcesses(`${marker}:redis`)], []);
     await provider.start();
     const b = await connect(betaAddon.vars.REDIS_URL!);
     try {

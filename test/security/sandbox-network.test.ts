@@ -47,6 +47,9 @@ before(async () => {
   await programs.listen(host, null, '0.0.0.0', 9000, 'host-any');
   await programs.listen(host, null, '127.0.0.1', 9001, 'host-loopback');
   await programs.listen(host, null, nets.serviceAddress, 9002, 'add-on');
+  // berth's own PostgreSQL and Redis: listening on 127.0.0.1 and on the service address themselves (no relay in the daemon).
+  await programs.listen(host, null, '127.0.0.1', 9004, 'local-server-loopback');
+  await programs.listen(host, null, nets.serviceAddress, 9004, 'local-server');
   // Beyond the gateway: the internet, the cloud's metadata service, the machine's DNS server.
   await programs.listen(outside, null, OUTSIDE, 9003, 'internet');
   await sh(inNetns(outside, null, ['ip', 'address', 'add', `${METADATA}/32`, 'dev', 'lo']));
@@ -146,6 +149,16 @@ test('an app still reaches the internet, the host\'s public address, its add-ons
     [`${nets.serviceAddress}:9002`]: 'connected hello from add-on',
   });
   assert.deepEqual(await dnsQuery(hostile.netnsPath, HOSTILE_UID, hostile.nameserver, 'shop.example.com'), { answered: true, rcode: 0, address: '203.0.113.7' });
+});
+
+test('berth\'s own add-on servers, on 127.0.0.1 and the service address: an app reaches them at the service address only, and nothing that listens on the host\'s loopback alone', async () => {
+  const seen = await fromHostile(`${nets.serviceAddress}:9004`, `${nets.serviceAddress}:9001`, '10.0.2.2:9004');
+  assert.equal(seen[`${nets.serviceAddress}:9004`], 'connected hello from local-server');
+  // The API on the host's loopback stays out of reach, though the servers beside it are reached.
+  assert.equal(seen[`${nets.serviceAddress}:9001`], 'refused');
+  assert.match(seen['10.0.2.2:9004']!, /^(refused|unreachable)$/, "not through the host's loopback");
+  const fromOutside = await probe(outside, null, [`${nets.serviceAddress}:9004`], 1_000);
+  assert.doesNotMatch(fromOutside[`${nets.serviceAddress}:9004`]!, /^connected/, 'nor from off the machine');
 });
 
 test('from outside the machine, an app that binds 0.0.0.0 cannot be reached, even while the host forwards', async () => {
