@@ -1,7 +1,6 @@
 // A real `berth server` with real local PostgreSQL and Redis servers: the
-// daemon is stopped without stopping them (SIGKILL, a crash; the
-// and a control-plane stop, SIGTERM)
-// and started again on the same state, and the next one adopts the servers
+// daemon is stopped without stopping them (SIGKILL, a crash; SIGTERM, a
+// control-plane stop) and started again on the same state, and the next one adopts the servers
 // (same pids) while a client holding connections to them where sandboxed
 // apps reach them (the service address, no relay in the daemon) goes on
 // using them, daemon or no daemon. A full stop (SIGINT) stops them.
