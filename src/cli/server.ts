@@ -387,12 +387,19 @@ async function openCluster(settings: KubernetesSettings, stateDir: string, defau
  */
 function onCluster(cluster: boolean, settings: { postgresAdminUrl: string | null; redisAdminUrl: string | null }, providers: Record<AddonKind, AddonProvider>): Record<AddonKind, AddonProvider> {
   if (!cluster) return providers;
-  const refuse = (provider: AddonProvider, hint: string): AddonProvider => ({
-    ...provider,
-    start: async () => {
-      throw new BerthError('BERTH_E_KUBE_UNSUPPORTED', `${provider.kind} add-ons on this machine are out of reach of the apps' pods`, { status: 422, hint });
-    },
-  });
+  // The provider as it is (a class: its methods and private fields stay its own), but for its start.
+  const refuse = (provider: AddonProvider, hint: string): AddonProvider =>
+    new Proxy(provider, {
+      get(target, property) {
+        if (property === 'start') {
+          return async () => {
+            throw new BerthError('BERTH_E_KUBE_UNSUPPORTED', `${provider.kind} add-ons on this machine are out of reach of the apps' pods`, { status: 422, hint });
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
   return {
     postgres: settings.postgresAdminUrl !== null ? providers.postgres : refuse(providers.postgres, 'Start berth server with --postgres-admin-url (BERTH_POSTGRES_ADMIN_URL) naming a PostgreSQL the cluster can reach (a managed database, or one in the cluster).'),
     redis: settings.redisAdminUrl !== null ? providers.redis : refuse(providers.redis, 'Start berth server with --redis-admin-url (BERTH_REDIS_ADMIN_URL) naming a Redis the cluster can reach.'),
