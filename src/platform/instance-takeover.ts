@@ -91,6 +91,8 @@ function insideFolder(path: string, folder: string): boolean {
 /** The files behind the records, and the takeover's reads. */
 export class InstanceRecords {
   readonly #stateDir: string;
+  /** What each app's file says now, so an unchanged record is not written again. */
+  readonly #written = new Map<string, string>();
 
   constructor(stateDir: string) {
     this.#stateDir = stateDir;
@@ -114,8 +116,11 @@ export class InstanceRecords {
 
   /** Records what a later daemon would take over of the app (its serving release's instances). */
   save(app: string, release: number, records: readonly InstanceRecord[]): void {
+    const text = `${JSON.stringify({ release, records })}\n`;
+    if (this.#written.get(app) === text) return;
     mkdirSync(this.#dir(), { recursive: true, mode: 0o700 });
-    writeFileAtomic(join(this.#dir(), `${app}.json`), `${JSON.stringify({ release, records })}\n`, 0o600);
+    writeFileAtomic(join(this.#dir(), `${app}.json`), text, 0o600);
+    this.#written.set(app, text);
   }
 
   /** What was recorded for the app (null: nothing, or nothing readable). */
@@ -156,11 +161,13 @@ export class InstanceRecords {
 
   /** Drops the app's record (its instances were stopped): nothing to take over. */
   async clear(app: string): Promise<void> {
+    this.#written.delete(app);
     await rm(join(this.#dir(), `${app}.json`), { force: true });
   }
 
   /** Forgets the app (destroyed): its records and output files. */
   async forget(app: string): Promise<void> {
+    this.#written.delete(app);
     await rm(join(this.#dir(), `${app}.json`), { force: true });
     await rm(this.outputDir(app), { recursive: true, force: true });
   }

@@ -40,6 +40,9 @@ export type { AppVitals, InstanceView } from './instance-views.ts';
 import { audit, audited, auditedAsync } from './audit.ts';
 import type { Store } from './store.ts';
 
+/** How often the serving instances' output offsets are recorded (a crash reads at most this much output twice). */
+const RECORD_OFFSETS_MS = 5_000;
+
 export interface PlatformOptions {
   readonly stateDir: string;
   readonly store: Store;
@@ -105,6 +108,7 @@ export class Platform {
   readonly #records: InstanceRecords;
   /** The instances a previous daemon left that this one takes over, by app (taken once, at start). */
   #stock: Promise<Map<string, InstanceRecord[]>> | null = null;
+  #recordTimer: NodeJS.Timeout | null = null;
   #stopping = false;
 
   constructor(options: PlatformOptions) {
@@ -299,6 +303,24 @@ export class Platform {
     }
     await Promise.all(starting.map(({ app, release }) => this.#apps.serially(app, () => this.#startAtBoot(app, release, 0)).catch(() => {})));
     this.#disk.start();
+    // The output offsets move as instances write: recorded every few seconds,
+    // so a daemon that is killed leaves at most that much output to be read twice.
+    this.#recordTimer = setInterval(() => this.#recordOffsets(), RECORD_OFFSETS_MS);
+    this.#recordTimer.unref();
+  }
+
+  #recordOffsets(): void {
+    if (this.#stopping) return;
+    for (const [app, state] of this.#apps.entries()) {
+      const release = state.runner.current;
+      const formation = state.runner.formation;
+      if (release === null || formation === null) continue;
+      try {
+        this.#records.save(app, release.version, formation.records());
+      } catch (err) {
+        this.#options.log(`${app}: cannot record its instances for a later daemon: ${(err as Error).message}`);
+      }
+    }
   }
 
   /** A release of a static site: nothing to start, only routes. */
@@ -806,6 +828,7 @@ export class Platform {
   async stop(options: { readonly leaveRunning?: boolean } = {}): Promise<void> {
     this.#stopping = true;
     for (const [app] of this.#apps.entries()) this.#apps.cancelRetry(app);
+    if (this.#recordTimer) clearInterval(this.#recordTimer);
     await this.#disk.close();
     await this.#cron.stop();
     await this.#runs.stopAll();
