@@ -40,11 +40,11 @@ export interface TakeoverVerdict {
 /**
  * Which recorded instances the next daemon takes over: those of the app's
  * current release whose process is still the one recorded (pid, start
- * time, group, uid) and whose files are in the app's own output folder,
- * one per slot. Everything else is dropped with the reason (its processes
+ * time, group, uid), whose files are in the app's own output folder and
+ * that runs contained as apps run now (`contained`), one per slot. Everything else is dropped with the reason (its processes
  * are then ended as leftovers).
  */
-export function judgeTakeover(recorded: RecordedInstances | null, currentRelease: number | null, outputDir: string, now: ReadonlyMap<number, ProcessNow | null>): TakeoverVerdict {
+export function judgeTakeover(recorded: RecordedInstances | null, currentRelease: number | null, outputDir: string, now: ReadonlyMap<number, ProcessNow | null>, contained: boolean): TakeoverVerdict {
   const verdict: TakeoverVerdict = { adopt: [], dropped: [] };
   if (recorded === null) return verdict;
   const slots = new Set<string>();
@@ -69,6 +69,10 @@ export function judgeTakeover(recorded: RecordedInstances | null, currentRelease
     }
     if (record.handle.pid !== record.identity.pid) {
       drop('its record does not hold together');
+      continue;
+    }
+    if ((record.handle.cgroup !== null) !== contained) {
+      drop(contained ? 'apps run in sandboxes now, and it does not' : 'apps no longer run in sandboxes, and it does');
       continue;
     }
     const mismatch = identityMismatch(record.identity, now.get(record.identity.pid) ?? null);
@@ -140,11 +144,11 @@ export class InstanceRecords {
   }
 
   /** Reads and judges the app's records against the processes running now. */
-  async judge(app: string, currentRelease: number | null): Promise<TakeoverVerdict> {
+  async judge(app: string, currentRelease: number | null, contained: boolean): Promise<TakeoverVerdict> {
     const recorded = await this.read(app);
     const now = new Map<number, ProcessNow | null>();
     for (const record of recorded?.records ?? []) now.set(record.identity.pid, await readProcessNow(record.identity.pid));
-    return judgeTakeover(recorded, currentRelease, this.outputDir(app), now);
+    return judgeTakeover(recorded, currentRelease, this.outputDir(app), now, contained);
   }
 
   /** Removes output files no live record names (what ended instances left), keeping `keep`. */

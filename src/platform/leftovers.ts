@@ -45,7 +45,7 @@ export async function takeStock(options: StockOptions): Promise<Map<string, Inst
   const apps = options.store.listApps();
   if (options.takeOver) {
     for (const app of apps) {
-      const verdict = await options.records.judge(app.name, options.store.currentRelease(app.name)?.version ?? null);
+      const verdict = await options.records.judge(app.name, options.store.currentRelease(app.name)?.version ?? null, options.containment.enabled);
       for (const { record, reason } of verdict.dropped) options.log(`${app.name}: ${record.type}.${record.index} (pid ${record.identity.pid}) is not taken over: ${reason}`);
       if (verdict.adopt.length > 0) stock.set(app.name, verdict.adopt);
     }

@@ -31,15 +31,15 @@ test('judgeTakeover takes over the current release\'s instances that still run a
   const web2 = record('web', 2, 102);
   const worker = record('worker', 1, 103);
   const recorded: RecordedInstances = { release: 3, records: [web1, web2, worker] };
-  const verdict = judgeTakeover(recorded, 3, OUT, running(web1, web2, worker));
+  const verdict = judgeTakeover(recorded, 3, OUT, running(web1, web2, worker), false);
   assert.deepEqual(verdict.adopt, [web1, web2, worker]);
   assert.deepEqual(verdict.dropped, []);
 });
 
 test('judgeTakeover drops whatever is not what was recorded, saying why', () => {
   const web1 = record('web', 1, 101);
-  const reasons = (recorded: RecordedInstances | null, current: number | null, now: Map<number, ProcessNow | null>) => judgeTakeover(recorded, current, OUT, now).dropped.map((d) => d.reason);
-  assert.deepEqual(judgeTakeover(null, 3, OUT, new Map()), { adopt: [], dropped: [] });
+  const reasons = (recorded: RecordedInstances | null, current: number | null, now: Map<number, ProcessNow | null>) => judgeTakeover(recorded, current, OUT, now, false).dropped.map((d) => d.reason);
+  assert.deepEqual(judgeTakeover(null, 3, OUT, new Map(), false), { adopt: [], dropped: [] });
   assert.match(reasons({ release: 3, records: [web1] }, null, running(web1))[0]!, /serves no release/);
   assert.match(reasons({ release: 2, records: [web1] }, 3, running(web1))[0]!, /belongs to v2, not the current v3/);
   assert.match(reasons({ release: 3, records: [web1] }, 3, new Map([[101, null]]))[0]!, /is gone/);
@@ -47,7 +47,7 @@ test('judgeTakeover drops whatever is not what was recorded, saying why', () => 
   assert.match(reasons({ release: 3, records: [web1] }, 3, new Map([[101, { ...web1.identity, startTime: 1, zombie: false }]]))[0]!, /another process/);
   assert.match(reasons({ release: 3, records: [web1] }, 3, new Map([[101, { ...web1.identity, uid: 0, zombie: false }]]))[0]!, /uid 0/);
   const twice = record('web', 1, 105);
-  const verdict = judgeTakeover({ release: 3, records: [web1, twice] }, 3, OUT, running(web1, twice));
+  const verdict = judgeTakeover({ release: 3, records: [web1, twice] }, 3, OUT, running(web1, twice), false);
   assert.deepEqual(verdict.adopt, [web1]);
   assert.match(verdict.dropped[0]!.reason, /recorded twice/);
   // Output files anywhere else (a record not written by berth) are never followed.
@@ -55,6 +55,12 @@ test('judgeTakeover drops whatever is not what was recorded, saying why', () => 
     const odd = record('web', 1, 101, { output: { out, err: web1.output.err } });
     assert.match(reasons({ release: 3, records: [odd] }, 3, running(odd))[0]!, /not in the app's output folder/, out);
   }
+  // A sandbox's record when apps no longer run contained, and the other way round: started afresh, the way apps run now.
+  assert.match(reasons({ release: 3, records: [web1] }, 3, running(web1)).join(), /^$/);
+  assert.match(judgeTakeover({ release: 3, records: [web1] }, 3, OUT, running(web1), true).dropped[0]!.reason, /run in sandboxes now/);
+  const boxed = record('web', 1, 101, { handle: { pid: 101, cgroup: 'shop/web.1-0001' } });
+  assert.match(reasons({ release: 3, records: [boxed] }, 3, running(boxed))[0]!, /no longer run in sandboxes/);
+  assert.deepEqual(judgeTakeover({ release: 3, records: [boxed] }, 3, OUT, running(boxed), true).adopt, [boxed]);
   const split = record('web', 1, 101, { handle: { pid: 999, cgroup: null } });
   assert.match(reasons({ release: 3, records: [split] }, 3, running(split))[0]!, /does not hold together/);
 });
