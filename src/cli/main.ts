@@ -3,5 +3,12 @@ import { handleClosedOutput } from './closed-output.ts';
 import { isServing, run } from './index.ts';
 
 const argv = process.argv.slice(2);
-handleClosedOutput([process.stdout, process.stderr], { serving: isServing(argv) });
-process.exitCode = await run(argv);
+if (argv[0] === 'edge-process') {
+  // Hidden (not in the help): the edge process `berth server` starts, which outlives it.
+  handleClosedOutput([process.stdout, process.stderr], { serving: true });
+  const { edgeProcessMain } = await import('../edge-process/index.ts');
+  process.exitCode = await edgeProcessMain(argv.slice(1));
+} else {
+  handleClosedOutput([process.stdout, process.stderr], { serving: isServing(argv) });
+  process.exitCode = await run(argv);
+}

@@ -71,7 +71,7 @@ const REFUSAL_REPORT_MS = 10_000;
 export class Engine {
   readonly #servers: Server[] = [];
   readonly #connections = new Set<EdgeConnection>();
-  readonly #context: EngineContext & { closing: boolean; httpsPort: number | null };
+  readonly #context: EngineContext & { closing: boolean; idleCloseMs: number; httpsPort: number | null };
   readonly #ticketKeys: Buffer | undefined;
   // node:tls and node:http2 (which loads node:http) cost 5-15 MiB per
   // thread: loaded only by an engine that serves HTTPS.
@@ -108,6 +108,7 @@ export class Engine {
         if (connections.size === 0 && engine.#idleWaiters.length > 0) for (const wake of engine.#idleWaiters.splice(0)) wake();
       },
       closing: false,
+      idleCloseMs: 0,
     };
     this.#ticketKeys = options.ticketKeys;
     this.#admission = new SharedConnectionCounts(options.connections ?? SharedConnectionCounts.create(1024), {
@@ -310,12 +311,19 @@ export class Engine {
   /**
    * Stops accepting, closes idle keep-alive connections, lets requests in
    * flight finish until `graceMs`, then cuts what is left. Idempotent.
+   * With `idleCloseMs` (retiring in favour of a successor on the same
+   * port), no idle connection is closed at once: each one's next answer
+   * says `Connection: close`, and one idle that long is closed.
    */
-  close(graceMs = 10_000): Promise<void> {
+  close(graceMs = 10_000, idleCloseMs = 0): Promise<void> {
     this.#closing ??= (async () => {
       this.#context.closing = true;
+      this.#context.idleCloseMs = idleCloseMs;
       const stopped = Promise.all(this.#servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-      for (const connection of this.#connections) connection.shutdown();
+      for (const connection of this.#connections) {
+        if (idleCloseMs > 0) connection.retire();
+        else connection.shutdown();
+      }
       if (this.#connections.size > 0) {
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([

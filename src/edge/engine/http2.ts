@@ -683,6 +683,11 @@ export class Http2Connection implements EdgeConnection {
     this.#goAway();
   }
 
+  /** GOAWAY is already race-free: the client learns which streams were taken. */
+  retire(): void {
+    this.#goAway();
+  }
+
   destroy(): void {
     this.#closing = true;
     this.deadline = 0;
