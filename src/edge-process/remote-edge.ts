@@ -177,6 +177,18 @@ export class RemoteEdge implements EdgeControl {
     client.close();
   }
 
+  /** Ends the edge process at once (a forced exit of the daemon). */
+  kill(): void {
+    this.#released = true;
+    const { pid, startTime } = this.#running.hello;
+    if (!isRunning({ pid, startTime })) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+
   /**
    * A request to the edge in charge. When the edge dies before answering,
    * the one brought back gets the last routes, certificates and challenges:
@@ -292,7 +304,7 @@ async function startEdge(
   const args = [...process.execArgv.filter((arg) => KEPT_NODE_OPTIONS.test(arg)), CLI_MAIN.pathname, 'edge-process', '--state', options.stateDir, '--socket', socket];
   if (options.codeSalt) args.push('--code-salt', options.codeSalt);
   let exited: string | null = null;
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', output, output], env: edgeEnvironment(options.stateDir) });
+  const child = spawn(process.execPath, args, { detached: true, cwd: '/', stdio: ['ignore', output, output], env: edgeEnvironment(options.stateDir) });
   closeSync(output);
   child.once('exit', (code, signal) => (exited = signal ?? `code ${code}`));
   child.once('error', (err) => (exited = err.message));
@@ -355,7 +367,12 @@ export async function endProcess(record: { pid: number; startTime: number }, gra
  */
 export async function stopEdgeProcess(stateDir: string, graceMs = 10_000): Promise<number | null> {
   const record = readEdgeRecord(edgePaths(stateDir).record);
-  if (record === null || !isRunning(record)) return null;
+  return record === null ? null : endEdgeProcess(record, graceMs);
+}
+
+/** Ends the edge process a record names, if that very process still runs (SIGTERM, SIGKILL after `graceMs`); its pid, or null. */
+export async function endEdgeProcess(record: { pid: number; startTime: number }, graceMs = 10_000): Promise<number | null> {
+  if (!isRunning(record)) return null;
   await endProcess(record, graceMs + STOP_MARGIN_MS, 'SIGTERM');
   return record.pid;
 }
