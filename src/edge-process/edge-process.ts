@@ -3,7 +3,7 @@
 // client at a time (the daemon; a new connection replaces the old, as a
 // restarted daemon's does). Without a client it keeps serving, keeps access
 // records in a bounded backlog and writes its log lines to edge.log.
-import { lstatSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { Edge, type TlsConfig, type RouteSpec, type ObservationBatch } from '../edge/index.ts';
 import { isBerthError } from '../errors.ts';
@@ -93,7 +93,7 @@ export async function runEdgeProcess(options: EdgeProcessOptions): Promise<void>
     control.close();
     client?.end();
     // Let the last answer and events leave before the process does.
-    setTimeout(() => process.exit(0), 50).unref();
+    setTimeout(() => process.exit(0), 50);
   };
 
   async function handle(request: Request): Promise<unknown> {
@@ -224,6 +224,8 @@ export async function runEdgeProcess(options: EdgeProcessOptions): Promise<void>
       resolve();
     });
   });
+  // A socket is made 0777 less the umask (0700 here); 0600 says plainly it is for reading and writing by root only.
+  chmodSync(socketPath, 0o600);
   socketInode = lstatSync(socketPath).ino;
   control.on('error', (err) => log(`edge control socket: ${err.message}`));
 

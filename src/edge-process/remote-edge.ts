@@ -2,7 +2,7 @@
 // one), decides to adopt it, hand over from it or replace it, configures it,
 // and brings a new one back if it dies while the daemon runs.
 import { randomBytes } from 'node:crypto';
-import { closeSync } from 'node:fs';
+import { closeSync, lstatSync, type Stats } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
 import type { EdgeControl, EdgeLimits, ObservationBatch, RouteSpec, TlsConfig, UpstreamAddress } from '../edge/index.ts';
@@ -10,7 +10,7 @@ import { BerthError } from '../errors.ts';
 import { codeIdentity } from './code-identity.ts';
 import { ControlClient, ControlClosed } from './control-client.ts';
 import { decideEdgeStart } from './decide.ts';
-import { candidateSocket, edgePaths, ensurePrivateFolder, isRunning, openAppendPrivate, processStartTime, readEdgeRecord, type EdgePaths } from './files.ts';
+import { candidateSocket, edgePaths, ensurePrivateFolder, isRunning, openAppendPrivate, processStartTime, readEdgeRecord, removeName, type EdgePaths } from './files.ts';
 import type { EdgeContent, EdgeSettings, Hello, ListenAddress } from './protocol.ts';
 
 // The CLI entry beside this build, with this module's extension (as WORKER_MAIN in edge-server.ts).
@@ -275,6 +275,17 @@ export class RemoteEdge implements EdgeControl {
 
 /** The edge at STATE/run/edge.sock, if one answers and is the process it says it is. */
 async function connectVerified(paths: EdgePaths): Promise<Running | null> {
+  // connect() follows links: only a socket of ours at that very name is an edge's.
+  let st: Stats;
+  try {
+    st = lstatSync(paths.socket);
+  } catch {
+    return null;
+  }
+  if (!st.isSocket() || st.uid !== process.geteuid?.()) {
+    removeName(paths.socket);
+    return null;
+  }
   const client = await ControlClient.connect(paths.socket);
   if (client === null) return null;
   try {
