@@ -3,7 +3,9 @@
 // client at a time (the daemon; a new connection replaces the old, as a
 // restarted daemon's does). Without a client it keeps serving, keeps access
 // records in a bounded backlog and writes its log lines to edge.log.
-import { chmodSync, lstatSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makePrivateDir } from '../safe-fs/index.ts';
 import { createServer, type Socket } from 'node:net';
 import { Edge, type TlsConfig, type RouteSpec, type ObservationBatch } from '../edge/index.ts';
 import { isBerthError } from '../errors.ts';
@@ -30,6 +32,14 @@ export async function runEdgeProcess(options: EdgeProcessOptions): Promise<void>
   const paths = edgePaths(options.stateDir);
   ensurePrivateFolder(paths.runDir);
   ensurePrivateFolder(paths.logDir);
+  // Spill files: a folder of this process's own under STATE/run/edge-tmp; those of edge processes gone (killed) are removed.
+  const spillParent = join(paths.runDir, 'edge-tmp');
+  ensurePrivateFolder(spillParent);
+  for (const name of readdirSync(spillParent)) {
+    const pid = Number(name.split('-')[0]);
+    if (!Number.isSafeInteger(pid) || processStartTime(pid) === null) rmSync(join(spillParent, name), { recursive: true, force: true });
+  }
+  const spillDir = await makePrivateDir(spillParent, `${process.pid}-`);
   const code = codeIdentity(options.codeSalt);
   const startTime = processStartTime(process.pid) ?? 0;
   const logFile = new LogFile(paths.log);
@@ -81,6 +91,7 @@ export async function runEdgeProcess(options: EdgeProcessOptions): Promise<void>
       // gone already, or a successor's
     }
     if (readEdgeRecord(paths.record)?.pid === process.pid) removeName(paths.record);
+    rmSync(spillDir, { recursive: true, force: true });
     logFile.close();
   };
 
@@ -119,7 +130,7 @@ export async function runEdgeProcess(options: EdgeProcessOptions): Promise<void>
           workers: settings.workers ?? undefined,
           limits: settings.limits,
           accessRecords: settings.accessRecords,
-          tempDir: paths.runDir,
+          tempDir: spillDir,
           log,
           onObservations: observe,
         });

@@ -197,7 +197,8 @@ export class RemoteEdge implements EdgeControl {
   async #call<T>(request: Parameters<ControlClient['call']>[0], recovered: T, timeoutMs?: number): Promise<T> {
     for (let attempt = 0; attempt < 2; attempt++) {
       await this.#recovering;
-      if (this.#released) throw new BerthError('BERTH_E_STOPPING', 'the edge is stopping');
+      // Let go or stopping: as with a closing Edge, nothing more to route, drain or purge.
+      if (this.#released) return recovered;
       try {
         return await this.#running.client.call<T>(request, timeoutMs);
       } catch (err) {
