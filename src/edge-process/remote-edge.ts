@@ -109,7 +109,10 @@ export class RemoteEdge implements EdgeControl {
         try {
           running = await start(content, plan);
         } catch (err) {
-          if (decision === 'replace') throw err;
+          if (decision === 'replace') {
+            old.client.close();
+            throw err;
+          }
           log(`edge: the new edge process did not start (${(err as Error).message}); the running one (pid ${old.hello.pid}) keeps serving`);
           running = old;
           break;
