@@ -1,9 +1,11 @@
-// `node bench/edge-process.ts [--handovers N (10)] [--respawns N (5)] [--clients N (8)] [--interval MS (5)]`:
+// `node bench/edge-process.ts [--handovers N (10)] [--respawns N (5)] [--clients N (8)] [--interval MS (5)] [--dist]`:
 // the edge process (src/edge-process/) measured, as root: requests lost per
 // handover to a build with other edge code, with net.ipv4.tcp_migrate_req
 // on and off (the sysctl is put back as it was); the time from a SIGKILL of
 // the edge to its successor serving; the edge process's memory. Steady
 // load from test/helpers/steady-load.ts through the edge to a tiny upstream.
+// With --dist, the edge runs from dist/ (`npm run build` first), as an
+// installed berth does; otherwise from the sources.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -11,10 +13,10 @@ import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { RemoteEdge, endEdgeProcess, readEdgeRecord, edgePaths } from '../src/edge-process/index.ts';
 import { startSteadyLoad, summarize, describeSummary, now } from '../test/helpers/steady-load.ts';
 
-const { values } = parseArgs({ options: { handovers: { type: 'string', default: '10' }, respawns: { type: 'string', default: '5' }, clients: { type: 'string', default: '8' }, interval: { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { handovers: { type: 'string', default: '10' }, respawns: { type: 'string', default: '5' }, clients: { type: 'string', default: '8' }, interval: { type: 'string', default: '5' }, dist: { type: 'boolean', default: false } } });
+const { RemoteEdge, endEdgeProcess, readEdgeRecord, edgePaths } = (await import(values.dist ? '../dist/edge-process/index.js' : '../src/edge-process/index.ts')) as typeof import('../src/edge-process/index.ts');
 const HANDOVERS = Number(values.handovers);
 const RESPAWNS = Number(values.respawns);
 const CLIENTS = Number(values.clients);
@@ -114,7 +116,7 @@ try {
   writeFileSync(MIGRATE, '0');
   const withMigration = await handovers(true);
   const crash = await respawns();
-  console.log(JSON.stringify({ handovers: HANDOVERS, clients: CLIENTS, intervalMs: INTERVAL, withoutMigrateReq: without, withMigrateReq: withMigration, respawn: crash }, null, 2));
+  console.log(JSON.stringify({ from: values.dist ? 'dist' : 'sources', handovers: HANDOVERS, clients: CLIENTS, intervalMs: INTERVAL, withoutMigrateReq: without, withMigrateReq: withMigration, respawn: crash }, null, 2));
 } finally {
   writeFileSync(MIGRATE, original);
   upstream.close();
