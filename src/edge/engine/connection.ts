@@ -57,6 +57,8 @@ export interface EdgeConnection {
    * and one that stays idle for `ctx.idleCloseMs` is closed.
    */
   retire(): void;
+  /** A retiring edge's grace is over: a WebSocket gets its close frame at a frame boundary (false: nothing to say, cut it). */
+  goingAway(): boolean;
   destroy(): void;
 }
 
@@ -737,7 +739,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     const early = this.#buf;
     this.#buf = null;
     if (this.socket.isPaused()) this.socket.resume();
-    this.#tunnel = new Tunnel(this.socket, upstream, switchingHead(head, this.#extraFields), rest, early);
+    this.#tunnel = new Tunnel(this.socket, upstream, switchingHead(head, this.#extraFields), rest, early, head.upgrade);
     if (this.#clientEnded) this.#tunnel.clientEnded();
   }
 
@@ -892,6 +894,10 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   shutdown(): void {
     this.#keepAlive = false;
     if (this.idle) this.destroy();
+  }
+
+  goingAway(): boolean {
+    return this.#phase === TUNNEL && this.#tunnel !== null && this.#tunnel.goingAway();
   }
 
   retire(): void {

@@ -57,6 +57,9 @@ export interface ListenOptions {
 }
 
 const SWEEP_INTERVAL_MS = 250;
+/** How long a retiring engine's WebSockets may take to reach a frame boundary for their close frame. */
+const GOING_AWAY_MS = 1_000;
+
 /** Refused connections are reported in one line at most this often. */
 const REFUSAL_REPORT_MS = 10_000;
 
@@ -315,6 +318,17 @@ export class Engine {
    * port), no idle connection is closed at once: each one's next answer
    * says `Connection: close`, and one idle that long is closed.
    */
+  /** Resolves when no connection is left, or after `ms`. */
+  async #idle(ms: number): Promise<void> {
+    if (this.#connections.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => this.#idleWaiters.push(resolve)),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+    ]);
+    clearTimeout(timer);
+  }
+
   close(graceMs = 10_000, idleCloseMs = 0): Promise<void> {
     this.#closing ??= (async () => {
       this.#context.closing = true;
@@ -324,13 +338,12 @@ export class Engine {
         if (idleCloseMs > 0) connection.retire();
         else connection.shutdown();
       }
-      if (this.#connections.size > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          new Promise<void>((resolve) => this.#idleWaiters.push(resolve)),
-          new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
-        ]);
-        clearTimeout(timer);
+      await this.#idle(graceMs);
+      if (idleCloseMs > 0 && this.#connections.size > 0) {
+        // Retiring: WebSockets get their close frame at a frame boundary, for a moment at most.
+        let saying = false;
+        for (const connection of this.#connections) saying = connection.goingAway() || saying;
+        if (saying) await this.#idle(GOING_AWAY_MS);
       }
       for (const connection of this.#connections) connection.destroy();
       // Still in their TLS handshake: no connection object to close them.

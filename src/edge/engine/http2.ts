@@ -688,6 +688,10 @@ export class Http2Connection implements EdgeConnection {
     this.#goAway();
   }
 
+  goingAway(): boolean {
+    return false;
+  }
+
   destroy(): void {
     this.#closing = true;
     this.deadline = 0;
