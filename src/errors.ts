@@ -56,6 +56,7 @@ export const ERROR_CODES = {
   BERTH_E_NOT_RUNNING: 'no berth server runs on the state folder (berth server stop)',
   BERTH_E_STOP_TIMEOUT: 'the berth server did not exit in time after berth server stop',
   BERTH_E_STOPPING: 'the server is stopping and starts no new change',
+  BERTH_E_EDGE_PROCESS: 'the edge process (which serves the apps apart from the daemon) could not be started, reached or configured',
   BERTH_E_STATE: 'the state directory or database cannot be used',
   BERTH_E_SOURCE_CHANGED: 'a file in the app folder changed while it was being packed',
   // The remote commands of the CLI (src/cli/remote/): credentials and the connection to the daemon.

@@ -13,7 +13,8 @@ import { registerPlatformRoutes } from '../api/platform-routes.ts';
 import { registerRunRoutes } from '../api/run-routes.ts';
 import type { DashboardServer } from '../dashboard/index.ts';
 import { DEFAULT_BUILD_LIMITS, type BuildLimits } from '../build/index.ts';
-import { Edge, type EdgeLimits, type ObservationBatch } from '../edge/index.ts';
+import type { EdgeLimits, ObservationBatch } from '../edge/index.ts';
+import { RemoteEdge } from '../edge-process/index.ts';
 import { BerthMetrics, HISTORY_STEP_MS, MetricsHistory } from '../metrics/index.ts';
 import { startGit, type Git } from '../git/index.ts';
 import { LogDrains } from '../platform/log-drains.ts';
@@ -135,21 +136,34 @@ export async function server(options: ServerOptions): Promise<void> {
   observers.push((batch) => metrics.observe(batch));
   const historyTimer = setInterval(() => history.tick(), HISTORY_STEP_MS);
   historyTimer.unref();
-  // STATE/tmp: berth's temporary files (the edge's spill folder), root's
-  // alone and emptied at start (below), never in a shared /tmp.
+  // STATE/tmp: berth's temporary files, root's alone and emptied at start
+  // (below), never in a shared /tmp.
   const tempDir = join(stateDir, 'tmp');
-  const edge = new Edge({
-    tempDir,
-    routes: { hosts: {}, fallback: null },
-    workers: options.workers,
-    limits: options.limits,
-    log: options.log,
-    https,
-    accessRecords: true,
-    onObservations: (batch) => {
-      for (const observe of observers) observe(batch);
-    },
-  });
+  // The edge is a process of its own that outlives this daemon: the one
+  // running is adopted (or handed over from, when its code changed), else
+  // one is started (src/edge-process/).
+  let edge: RemoteEdge;
+  try {
+    edge = await listenNamingFlag({ plain: '--http' }, () =>
+      RemoteEdge.open({
+        stateDir,
+        http: options.http,
+        https,
+        workers: options.workers,
+        limits: options.limits,
+        log: options.log,
+        accessRecords: true,
+        onObservations: (batch) => {
+          for (const observe of observers) observe(batch);
+        },
+      }),
+    );
+  } catch (err) {
+    clearInterval(historyTimer);
+    store.close();
+    lock.release();
+    throw err;
+  }
   let certificates: EdgeCertificates | null = null;
   if (https !== null) {
     const { EdgeCertificates } = await import('../tls/index.ts');
@@ -256,13 +270,18 @@ export async function server(options: ServerOptions): Promise<void> {
   const metricsListener = options.metrics ? new MetricsListener(metrics, metricsAccess, options.log) : null;
   let git: Git | null = null;
   let dashboard: DashboardServer | null = null;
+  // How the edge process ends with this daemon: 'stop' ends it (a full
+  // stop), 'detach' leaves it serving for the next daemon to adopt (a
+  // control-plane stop).
+  const endEdge = (how: 'stop' | 'detach'): Promise<void> => (how === 'detach' ? Promise.resolve(edge.detach()) : edge.stop(10_000));
   // A signal's stop, and a failed start's: each part's close is safe on a
   // part that never started or listened. `leaveRunning`: the control plane
-  // stops, the apps' instances run on for the next daemon to take over.
+  // stops, the edge and the apps' instances run on for the next daemon to
+  // take over.
   const stop = async (leaveRunning: boolean) => {
     // Every listener stops taking work at once (each bounded by its grace
     // period), then the apps stop: no listener may hold the apps' stop up.
-    await Promise.all([api.close(), dashboard?.close(), metricsListener?.close(), git?.close(), edge.close(10_000)]);
+    await Promise.all([api.close(), dashboard?.close(), metricsListener?.close(), git?.close(), endEdge(leaveRunning ? 'detach' : 'stop')]);
     clearInterval(historyTimer);
     await certificates?.close();
     await platform.stop({ leaveRunning });
@@ -281,9 +300,9 @@ export async function server(options: ServerOptions): Promise<void> {
     // What a killed daemon left in STATE/tmp goes. Only once no other daemon
     // can be using this state folder (startGit refuses a second one).
     await resetPrivateDir(tempDir);
-    const edgeAddress = await listenNamingFlag({ plain: '--http' }, () => edge.listen(options.http.host, options.http.port));
+    const edgeAddress = edge.address!;
     const apiAddress = await listenNamingFlag({ plain: '--api' }, () => api.listen(options.api.host, options.api.port));
-    options.log(`edge listening on ${urlOf(edgeAddress)} (apps at NAME.${options.baseDomain})`);
+    options.log(`edge listening on ${urlOf(edgeAddress)} (apps at NAME.${options.baseDomain}; edge process ${edge.pid})`);
     if (edge.httpsAddress !== null) options.log(`edge serving HTTPS on ${urlOf(edge.httpsAddress, 'https')} (HTTP/2 and HTTP/1.1)`);
     options.log(`api listening on ${urlOf(apiAddress)}`);
     if (options.dashboard) {
@@ -351,8 +370,11 @@ export async function server(options: ServerOptions): Promise<void> {
       return stop(leaveRunning);
     },
     () => {
-      // Forced out (a second signal, or the stop failed): a full stop's instances must not outlive the daemon; a control-plane stop's are left as they are.
-      if (!leaveRunning) platform.kill();
+      // Forced out (a second signal, or the stop failed): a full stop's instances and edge must not outlive the daemon; a control-plane stop's are left as they are.
+      if (!leaveRunning) {
+        platform.kill();
+        edge.kill();
+      }
       process.exit(130);
     },
     (signal) => (process.off('SIGUSR2', upgrade), signal === 'SIGINT' || existsSync(stopAppsMark(stateDir)) ? 'stopping the apps and the server' : 'stopping the server; the apps keep running (SIGINT or `berth server stop --apps` stops them too)'),

@@ -16,6 +16,7 @@ import { resolveEdgeLimits } from './engine/limits.ts';
 import { SharedLimiterTable } from './rate-limit.ts';
 import { connectionBudget, openFileLimit, SharedConnectionCounts } from './connection-admission.ts';
 import type { RouteSpec } from './route-spec.ts';
+import type { EdgeControl } from './edge-control.ts';
 import { RouteSwitch } from './route-switch.ts';
 import type { UpstreamAddress } from './upstream-group.ts';
 
@@ -70,7 +71,7 @@ interface WorkerHandle {
  * of them at once. Lifecycle: `listen()`, `setRoutes()` and `drain()` at
  * will, `close()` (graceful, idempotent).
  */
-export class Edge {
+export class Edge implements EdgeControl {
   readonly #options: EdgeOptions;
   readonly #engineCount: number;
   #spec: RouteSpec;
@@ -133,10 +134,15 @@ export class Edge {
     return this.#engineCount;
   }
 
-  async listen(host: string | undefined, port: number): Promise<AddressInfo> {
+  /**
+   * Starts serving. With `join` (`joinHttps`), the port (the HTTPS one) is
+   * another edge's, bound with SO_REUSEPORT, that this one joins to take
+   * over from it; without, a port anything else holds is refused.
+   */
+  async listen(host: string | undefined, port: number, options: { readonly join?: boolean; readonly joinHttps?: boolean } = {}): Promise<AddressInfo> {
     this.#spillDir ??= await makePrivateDir(this.#options.tempDir ?? tmpdir(), 'berth-edge-');
     try {
-      const address = await this.#listen(host, port, this.#spillDir);
+      const address = await this.#listen(host, port, this.#spillDir, options.join === true, options.joinHttps ?? options.join === true);
       this.#listening = true;
       this.#address = address;
       return address;
@@ -150,7 +156,7 @@ export class Edge {
     }
   }
 
-  async #listen(host: string | undefined, port: number, spillDir: string): Promise<AddressInfo> {
+  async #listen(host: string | undefined, port: number, spillDir: string, join: boolean, joinHttps: boolean): Promise<AddressInfo> {
     const bindHost = host === '' ? undefined : host;
     const version = this.#nextVersion++;
     await this.#routes.prepare(version, this.#spec);
@@ -172,17 +178,19 @@ export class Edge {
     });
     const https = this.#options.https ?? null;
     const httpsHost = https === null ? undefined : https.host === '' ? undefined : https.host;
-    if (this.#engineCount === 1) {
-      this.#engine = engine;
-      const address = await engine.listen({ host: bindHost, port });
-      if (https !== null) this.#httpsAddress = await engine.listen({ host: httpsHost, port: https.port, secure: true });
-      return address;
-    }
     // Bind once without SO_REUSEPORT first: it tells us the port when asked
     // for 0, and refuses a port that anything else (even another berth,
-    // whose sockets would otherwise share it silently) already holds.
-    const address = await probePort(bindHost, port, false);
-    const httpsAddress = https === null ? null : await probePort(httpsHost, https.port, true);
+    // whose sockets would otherwise share it silently) already holds. Every
+    // engine then listens with SO_REUSEPORT, one engine too: a successor
+    // edge joins the group to take over without a moment of refusal.
+    const address = join ? { address: bindHost ?? '', family: '', port } : await probePort(bindHost, port, false);
+    const httpsAddress = https === null ? null : joinHttps ? { address: httpsHost ?? '', family: '', port: https.port } : await probePort(httpsHost, https.port, true);
+    if (this.#engineCount === 1) {
+      this.#engine = engine;
+      const bound = await engine.listen({ host: bindHost, port: address.port, reusePort: true });
+      if (httpsAddress !== null) this.#httpsAddress = await engine.listen({ host: httpsHost, port: httpsAddress.port, reusePort: true, secure: true });
+      return bound;
+    }
     const init: WorkerInit = {
       host: bindHost,
       port: address.port,
@@ -213,18 +221,15 @@ export class Edge {
           }),
         ),
       );
-      await engine.listen({ host: bindHost, port: address.port, reusePort: true });
-      if (httpsAddress !== null) {
-        await engine.listen({ host: httpsHost, port: httpsAddress.port, reusePort: true, secure: true });
-        this.#httpsAddress = httpsAddress;
-      }
+      const bound = await engine.listen({ host: bindHost, port: address.port, reusePort: true });
+      if (httpsAddress !== null) this.#httpsAddress = await engine.listen({ host: httpsHost, port: httpsAddress.port, reusePort: true, secure: true });
+      this.#engine = engine;
+      return bound;
     } catch (err) {
       await Promise.all(this.#workers.map((w) => w.thread.terminate()));
       this.#workers = [];
       throw err;
     }
-    this.#engine = engine;
-    return address;
   }
 
   /**
@@ -360,10 +365,25 @@ export class Edge {
   }
 
   close(graceMs = 10_000): Promise<void> {
+    return this.#close(graceMs, 0);
+  }
+
+  /**
+   * Gives the port up to a successor that joined it (`listen` with `join`):
+   * stops accepting; each keep-alive connection's next answer says
+   * `Connection: close`, one idle for `idleCloseMs` is closed (closing an
+   * idle one at once would lose the request a client may be sending on it);
+   * requests in flight finish within `graceMs`, then what is left is cut.
+   */
+  retire(graceMs = 10_000, idleCloseMs = 1_000): Promise<void> {
+    return this.#close(graceMs, Math.max(1, idleCloseMs));
+  }
+
+  #close(graceMs: number, idleCloseMs: number): Promise<void> {
     this.#closing ??= (async () => {
       const closed = this.#workers.map((worker) => this.#await(worker, (message) => message.type === 'closed').catch(() => {}));
-      for (const worker of this.#workers) this.#post(worker, { type: 'close', graceMs });
-      await Promise.all([...closed, this.#engine?.close(graceMs)]);
+      for (const worker of this.#workers) this.#post(worker, { type: 'close', graceMs, idleCloseMs });
+      await Promise.all([...closed, this.#engine?.close(graceMs, idleCloseMs)]);
       for (const group of this.#routes.builder.groups()) group.close();
       await Promise.all(this.#workers.map((worker) => worker.thread.terminate()));
       // Spill files are unlinked as they are made: the folder is empty.

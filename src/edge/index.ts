@@ -1,5 +1,6 @@
 // The edge's door: the web server and reverse proxy in front of every app.
 export { Edge, type EdgeOptions } from './edge-server.ts';
+export type { EdgeControl } from './edge-control.ts';
 export { DEFAULT_EDGE_LIMITS, resolveEdgeLimits, type EdgeLimits } from './engine/limits.ts';
 export { UpstreamGroup, type UpstreamAddress } from './upstream-group.ts';
 export { route, hostName, type RouteTable, type SiteRoutes, type Route } from './router.ts';

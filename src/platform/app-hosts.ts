@@ -1,4 +1,4 @@
-import type { Edge, SiteSpec } from '../edge/index.ts';
+import type { EdgeControl, SiteSpec } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
 import type { DomainCertificate } from '../tls/index.ts';
 import { audited, auditedAsync } from './audit.ts';
@@ -32,7 +32,7 @@ export interface DomainDetail {
 
 export interface AppHostsOptions {
   readonly store: Store;
-  readonly edge: Pick<Edge, 'setRoutes' | 'purge' | 'address'>;
+  readonly edge: Pick<EdgeControl, 'setRoutes' | 'purge' | 'address'>;
   /** Apps are reachable at NAME.BASE. */
   readonly baseDomain: string;
   readonly certificates: DomainCertificates | null;

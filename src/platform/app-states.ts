@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Edge, SiteSettings, SiteSpec } from '../edge/index.ts';
+import type { EdgeControl, SiteSettings, SiteSpec } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
 import { ReleaseRunner, type InstanceRecord, type ReleaseSpec, type RunAs } from '../runner/index.ts';
 import { createAccessLog } from './access-log.ts';
@@ -46,7 +46,7 @@ export interface AppState {
 
 export interface AppStatesOptions {
   readonly stateDir: string;
-  readonly drain: Edge['drain'];
+  readonly drain: EdgeControl['drain'];
   /** The edge's routes again (an app's site changed). */
   readonly publishRoutes: () => Promise<void>;
   readonly log: (line: string) => void;

@@ -2,7 +2,7 @@ import { chmod, mkdir, readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BuildLimits } from '../build/index.ts';
-import type { Edge, ExchangeRecord } from '../edge/index.ts';
+import type { EdgeControl, ExchangeRecord } from '../edge/index.ts';
 import { BerthError } from '../errors.ts';
 import type { InstanceRecord, RunAs } from '../runner/index.ts';
 import { InstanceRecords } from './instance-takeover.ts';
@@ -46,7 +46,7 @@ const RECORD_OFFSETS_MS = 5_000;
 export interface PlatformOptions {
   readonly stateDir: string;
   readonly store: Store;
-  readonly edge: Edge;
+  readonly edge: EdgeControl;
   /** Apps are reachable at NAME.BASE. */
   readonly baseDomain: string;
   /** The environment apps inherit (PATH and the like), before their config vars. */

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { after } from 'node:test';
 import { Sandboxes } from '../../src/sandbox/index.ts';
+import { edgePaths, endEdgeProcess, readEdgeRecord, type EdgeRecord } from '../../src/edge-process/index.ts';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -37,11 +38,16 @@ export function cleanUpAfter(stateDir: string): string {
 const prefixes = new Set<string>();
 /** State folders of the daemons this test file started: their sandboxes' networks and control groups go when the file's tests are done. */
 const states = new Set<string>();
+/** The edge processes the file's daemons ran (pid and start time, from STATE/run/edge.json). */
+const edges: EdgeRecord[] = [];
 
 // The file's own tests stop their daemons (t.after); what those daemons made
 // for sandboxes outlives them by design (apps keep their networks across a
 // daemon restart), so it is taken down here, once every test of the file ran.
 after(async () => {
+  // A daemon killed with SIGKILL leaves its edge process serving, by design: it goes too.
+  for (const record of edges) await endEdgeProcess(record, 2_000).catch(() => {});
+  edges.length = 0;
   for (const state of states) await Sandboxes.purge(state).catch(() => {});
   states.clear();
 });
@@ -79,6 +85,8 @@ export async function startDaemon(stateDir: string, workers = 1, extraArgs: read
     const edge = (await berth.waitFor(/edge listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
     const api = (await berth.waitFor(/api listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
     await berth.waitFor(/\| ready$/m);
+    const record = readEdgeRecord(edgePaths(stateDir).record);
+    if (record !== null) edges.push(record);
     const token = (await readFile(join(stateDir, 'admin-token'), 'utf8')).trim();
     return { berth, api, edge, token };
   } catch (err) {

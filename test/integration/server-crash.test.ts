@@ -1,3 +1,4 @@
+import { edgePaths, readEdgeRecord } from '../../src/edge-process/index.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
@@ -71,7 +72,9 @@ test('SIGKILL of the daemon during deploys and config changes always restarts to
     await new Promise((resolve) => setTimeout(resolve, 20 + Math.floor(Math.random() * 400)));
     // The app's egress relay (slirp4netns) belongs to its network, which
     // outlives the daemon: the next one adopts it rather than start another.
-    for (const pid of descendants(d.berth.child.pid!)) if (commandOf(pid) !== 'slirp4netns') orphans.add(pid);
+    // The edge process outlives the daemon too, by design, and is adopted (test/edge-process/).
+    const edge = readEdgeRecord(edgePaths(state).record)?.pid;
+    for (const pid of descendants(d.berth.child.pid!)) if (commandOf(pid) !== 'slirp4netns' && pid !== edge) orphans.add(pid);
     d.berth.child.kill('SIGKILL');
     await d.berth.exited;
     await change;

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { eventually } from '../helpers/berth-process.ts';
 import { startDaemon, viaEdge, type Daemon } from '../helpers/daemon.ts';
 import { deployHostile, edgeRequest, hostileRun } from './hostile-app.ts';
+import { edgePaths, readEdgeRecord } from '../../src/edge-process/index.ts';
 
 // These attacks come from an app that can write its own release and the
 // host's /tmp: an uncontained app (a daemon without root, or --sandbox off).
@@ -80,28 +81,32 @@ test('temp files: names an app plants in /tmp never break large uploads or recei
     assert.equal(await footprint(planted), before, 'a file was created in the app\'s folder');
   });
 
-  await t.test('the spill folder the edge uses is root\'s alone, in STATE/tmp, made afresh at each start', async () => {
-    const tmp = join(state, 'tmp');
-    const tmpStat = await lstat(tmp);
-    assert.ok(tmpStat.isDirectory());
-    assert.equal(tmpStat.uid, 0);
-    assert.equal(tmpStat.mode & 0o777, 0o700);
-    const [spill, ...others] = await readdir(tmp);
+  await t.test('the spill folder the edge uses is root\'s alone, in STATE/run/edge-tmp, its edge process\'s own; one a killed edge left goes', async () => {
+    const parent = join(state, 'run', 'edge-tmp');
+    const parentStat = await lstat(parent);
+    assert.ok(parentStat.isDirectory());
+    assert.equal(parentStat.uid, 0);
+    assert.equal(parentStat.mode & 0o777, 0o700);
+    assert.equal((await lstat(join(state, 'run'))).mode & 0o777, 0o700);
+    const [own, ...others] = await readdir(parent);
     assert.equal(others.length, 0);
-    const spillStat = await lstat(join(tmp, spill!));
-    assert.ok(spillStat.isDirectory());
-    assert.equal(spillStat.uid, 0);
-    assert.equal(spillStat.mode & 0o777, 0o700);
-    assert.deepEqual(await readdir(join(tmp, spill!)), [], 'spill files are unlinked as soon as they are made');
+    const edgePid = readEdgeRecord(edgePaths(state).record)!.pid;
+    assert.ok(own!.startsWith(`${edgePid}-`));
+    const ownStat = await lstat(join(parent, own!));
+    assert.equal(ownStat.uid, 0);
+    assert.equal(ownStat.mode & 0o777, 0o700);
+    const [spill] = await readdir(join(parent, own!));
+    assert.deepEqual(await readdir(join(parent, own!, spill!)), [], 'spill files are unlinked as soon as they are made');
 
-    // A daemon killed outright leaves its folder; the next start clears it.
-    await d.berth.stop('SIGKILL');
-    await mkdir(join(tmp, spill!, 'left'), { recursive: true });
-    await writeFile(join(tmp, spill!, 'left', 'over'), 'x');
-    d = await start();
-    const after = await readdir(tmp);
+    // An edge killed outright leaves its folder; the edge that replaces it clears it.
+    process.kill(edgePid, 'SIGKILL');
+    await eventually('a new edge process', () => {
+      const record = readEdgeRecord(edgePaths(state).record);
+      return record !== null && record.pid !== edgePid ? record : null;
+    }, 30_000);
+    const after = await readdir(parent);
     assert.equal(after.length, 1);
-    assert.notEqual(after[0], spill);
+    assert.notEqual(after[0], own);
     await eventually('evil serves again', async () => (await viaEdge(d.edge, 'evil.localhost', '/whoami')).status === 200, 60_000);
     await upload(d);
   });

@@ -36,6 +36,12 @@ export interface EngineContext {
   /** Called when a connection ends, to forget it. */
   forget(connection: EdgeConnection): void;
   readonly closing: boolean;
+  /**
+   * Retiring (a successor edge took over the port): idle keep-alive
+   * connections close once they have stayed idle this long (ms); 0 when not
+   * retiring. Each connection's next answer carries `Connection: close`.
+   */
+  readonly idleCloseMs: number;
 }
 
 /** A client connection as its engine sees it, whatever the protocol. */
@@ -45,6 +51,14 @@ export interface EdgeConnection {
   expire(): void;
   /** Graceful shutdown: idle connections close now, busy ones after their responses. */
   shutdown(): void;
+  /**
+   * Retirement: no connection is closed under a client that may be sending
+   * on it (the keep-alive race); the next answer says `Connection: close`,
+   * and one that stays idle for `ctx.idleCloseMs` is closed.
+   */
+  retire(): void;
+  /** A retiring edge's grace is over: a WebSocket gets its close frame at a frame boundary (false: nothing to say, cut it). */
+  goingAway(): boolean;
   destroy(): void;
 }
 
@@ -725,7 +739,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     const early = this.#buf;
     this.#buf = null;
     if (this.socket.isPaused()) this.socket.resume();
-    this.#tunnel = new Tunnel(this.socket, upstream, switchingHead(head, this.#extraFields), rest, early);
+    this.#tunnel = new Tunnel(this.socket, upstream, switchingHead(head, this.#extraFields), rest, early, head.upgrade);
     if (this.#clientEnded) this.#tunnel.clientEnded();
   }
 
@@ -832,7 +846,7 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
     this.#phase = HEAD;
     if (this.socket.isPaused()) this.socket.resume();
     if (this.#buf === null) {
-      this.#setDeadline(Date.now() + this.#ctx.limits.keepAliveTimeoutMs, ON_DEADLINE_CLOSE);
+      this.#setDeadline(Date.now() + (this.#ctx.idleCloseMs > 0 ? this.#ctx.idleCloseMs : this.#ctx.limits.keepAliveTimeoutMs), ON_DEADLINE_CLOSE);
       return;
     }
     this.#setDeadline(Date.now() + this.#ctx.limits.headerTimeoutMs, ON_DEADLINE_408);
@@ -880,6 +894,15 @@ export class ClientConnection implements ResponseSink, EdgeConnection {
   shutdown(): void {
     this.#keepAlive = false;
     if (this.idle) this.destroy();
+  }
+
+  goingAway(): boolean {
+    return this.#phase === TUNNEL && this.#tunnel !== null && this.#tunnel.goingAway();
+  }
+
+  retire(): void {
+    // A busy one keeps the keep-alive its answer's head may already have promised; it comes back here idle.
+    if (this.idle) this.#setDeadline(Date.now() + this.#ctx.idleCloseMs, ON_DEADLINE_CLOSE);
   }
 }
 

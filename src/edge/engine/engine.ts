@@ -57,6 +57,9 @@ export interface ListenOptions {
 }
 
 const SWEEP_INTERVAL_MS = 250;
+/** How long a retiring engine's WebSockets may take to reach a frame boundary for their close frame. */
+const GOING_AWAY_MS = 1_000;
+
 /** Refused connections are reported in one line at most this often. */
 const REFUSAL_REPORT_MS = 10_000;
 
@@ -71,7 +74,7 @@ const REFUSAL_REPORT_MS = 10_000;
 export class Engine {
   readonly #servers: Server[] = [];
   readonly #connections = new Set<EdgeConnection>();
-  readonly #context: EngineContext & { closing: boolean; httpsPort: number | null };
+  readonly #context: EngineContext & { closing: boolean; idleCloseMs: number; httpsPort: number | null };
   readonly #ticketKeys: Buffer | undefined;
   // node:tls and node:http2 (which loads node:http) cost 5-15 MiB per
   // thread: loaded only by an engine that serves HTTPS.
@@ -108,6 +111,7 @@ export class Engine {
         if (connections.size === 0 && engine.#idleWaiters.length > 0) for (const wake of engine.#idleWaiters.splice(0)) wake();
       },
       closing: false,
+      idleCloseMs: 0,
     };
     this.#ticketKeys = options.ticketKeys;
     this.#admission = new SharedConnectionCounts(options.connections ?? SharedConnectionCounts.create(1024), {
@@ -310,19 +314,36 @@ export class Engine {
   /**
    * Stops accepting, closes idle keep-alive connections, lets requests in
    * flight finish until `graceMs`, then cuts what is left. Idempotent.
+   * With `idleCloseMs` (retiring in favour of a successor on the same
+   * port), no idle connection is closed at once: each one's next answer
+   * says `Connection: close`, and one idle that long is closed.
    */
-  close(graceMs = 10_000): Promise<void> {
+  /** Resolves when no connection is left, or after `ms`. */
+  async #idle(ms: number): Promise<void> {
+    if (this.#connections.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => this.#idleWaiters.push(resolve)),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  close(graceMs = 10_000, idleCloseMs = 0): Promise<void> {
     this.#closing ??= (async () => {
       this.#context.closing = true;
+      this.#context.idleCloseMs = idleCloseMs;
       const stopped = Promise.all(this.#servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-      for (const connection of this.#connections) connection.shutdown();
-      if (this.#connections.size > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          new Promise<void>((resolve) => this.#idleWaiters.push(resolve)),
-          new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
-        ]);
-        clearTimeout(timer);
+      for (const connection of this.#connections) {
+        if (idleCloseMs > 0) connection.retire();
+        else connection.shutdown();
+      }
+      await this.#idle(graceMs);
+      if (idleCloseMs > 0 && this.#connections.size > 0) {
+        // Retiring: WebSockets get their close frame at a frame boundary, for a moment at most.
+        let saying = false;
+        for (const connection of this.#connections) saying = connection.goingAway() || saying;
+        if (saying) await this.#idle(GOING_AWAY_MS);
       }
       for (const connection of this.#connections) connection.destroy();
       // Still in their TLS handshake: no connection object to close them.

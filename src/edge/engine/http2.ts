@@ -683,6 +683,15 @@ export class Http2Connection implements EdgeConnection {
     this.#goAway();
   }
 
+  /** GOAWAY is already race-free: the client learns which streams were taken. */
+  retire(): void {
+    this.#goAway();
+  }
+
+  goingAway(): boolean {
+    return false;
+  }
+
   destroy(): void {
     this.#closing = true;
     this.deadline = 0;

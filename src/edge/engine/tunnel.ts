@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { forwardableHeaders, type ResponseHead } from '../http1/index.ts';
 import type { ConnectionUser, UpstreamTunnel } from './exchange.ts';
+import { FrameBoundaries, GOING_AWAY_FRAME } from './websocket-frames.ts';
 
 /** The head an app receives for an upgrade request: the forwarded head plus the hop-by-hop Connection/Upgrade it asks with. */
 export function withUpgrade(upstreamHead: string, protocols: string): string {
@@ -27,11 +28,20 @@ export class Tunnel implements ConnectionUser {
   readonly #upstream: UpstreamTunnel;
   #clientWaits = false;
   #upstreamWaits = false;
+  /** Where the app's WebSocket frames end, for a close frame put between two; null for another protocol. */
+  readonly #frames: FrameBoundaries | null;
+  #goingAway = false;
+  #finished = false;
 
-  /** `head` is the 101 for the client, `rest` the app's first bytes after it, `early` the client's bytes sent before the 101. */
-  constructor(client: Socket, upstream: UpstreamTunnel, head: string, rest: Buffer | null, early: Buffer | null) {
+  /**
+   * `head` is the 101 for the client, `rest` the app's first bytes after
+   * it, `early` the client's bytes sent before the 101; `protocol` the one
+   * switched to ("websocket").
+   */
+  constructor(client: Socket, upstream: UpstreamTunnel, head: string, rest: Buffer | null, early: Buffer | null, protocol: string | null = null) {
     this.#client = client;
     this.#upstream = upstream;
+    this.#frames = protocol !== null && protocol.trim().toLowerCase() === 'websocket' ? new FrameBoundaries() : null;
     upstream.tunnel(this);
     client.write(head, 'latin1');
     if (rest !== null) this.onData(rest);
@@ -67,7 +77,37 @@ export class Tunnel implements ConnectionUser {
     this.#upstream.socket.destroy();
   }
 
+  /**
+   * The edge is retiring and the tunnel's time is up: a WebSocket gets a
+   * close frame (1001, going away) at the next boundary between the app's
+   * frames, and the app's side is closed. False when it cannot (another
+   * protocol): the caller cuts it.
+   */
+  goingAway(): boolean {
+    if (this.#frames === null) return false;
+    this.#goingAway = true;
+    if (this.#frames.atBoundary) this.#finish();
+    return true;
+  }
+
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#client.end(GOING_AWAY_FRAME);
+    this.#upstream.socket.destroy();
+  }
+
   onData(chunk: Buffer): void {
+    if (this.#finished) return;
+    if (this.#frames !== null) {
+      if (this.#goingAway) {
+        const upTo = this.#frames.consume(chunk, true);
+        this.#client.write(Buffer.from(chunk.subarray(0, upTo)));
+        if (this.#frames.atBoundary) this.#finish();
+        return;
+      }
+      this.#frames.consume(chunk);
+    }
     // `chunk` may live in the upstream read buffer: copied.
     if (this.#client.write(Buffer.from(chunk)) || this.#clientWaits) return;
     this.#clientWaits = true;
@@ -79,10 +119,11 @@ export class Tunnel implements ConnectionUser {
   }
 
   onEnd(): void {
-    this.#client.end();
+    if (!this.#finished) this.#client.end();
   }
 
   onClose(): void {
-    this.#client.destroy();
+    // Once the close frame is on its way, the client's socket ends by itself.
+    if (!this.#finished) this.#client.destroy();
   }
 }

@@ -64,7 +64,7 @@ port.on('message', (message: MainMessage) => {
       send({ type: 'purged', id: message.id, count: purgeCache(engine.services, message.hosts, message.path) });
       return;
     case 'close':
-      void engine.close(message.graceMs).then(() => {
+      void engine.close(message.graceMs, message.idleCloseMs).then(() => {
         for (const group of routes.builder.groups()) group.close();
         send({ type: 'closed' });
         port.close();

@@ -38,7 +38,7 @@ export type MainMessage =
   | { readonly type: 'tls'; readonly config: TlsConfig }
   | { readonly type: 'challenges'; readonly tokens: ReadonlyMap<string, string> }
   | { readonly type: 'purge'; readonly id: number; readonly hosts: readonly string[]; readonly path: string | null }
-  | { readonly type: 'close'; readonly graceMs: number };
+  | { readonly type: 'close'; readonly graceMs: number; readonly idleCloseMs: number };
 
 export type WorkerMessage =
   | { readonly type: 'listening' }
