@@ -108,12 +108,15 @@ for (const kind of ['restarts and an upgrade', 'a crash'] as const) {
       current.berth.child.kill('SIGKILL');
       await current.berth.exited;
       current = await start();
+      assert.match(current.berth.output, /edge: adopted the running edge process/);
+      assert.match(current.berth.output, /taking over 2 running instance\(s\) of 1 app\(s\)/);
       await quiet();
     } else {
       for (let round = 1; round <= 5; round++) {
         const exit = await current.berth.stop('SIGTERM', 90_000);
         assert.equal(exit.code, 0, current.berth.output);
         current = await start();
+        assert.match(current.berth.output, /edge: adopted the running edge process/, `restart ${round}: the edge process outlived the daemon`);
         assert.deepEqual(await pids(), before, `restart ${round}: the same instances`);
         await quiet();
       }
@@ -126,7 +129,7 @@ for (const kind of ['restarts and an upgrade', 'a crash'] as const) {
       const output = () => current.berth.output.slice(current.berth.output.lastIndexOf('upgrade: taking over from pid'));
       const api = await eventually('the new build is ready', () => (/\| ready$/m.test(output()) ? /api listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output())?.[1] : null), 120_000);
       current = { berth: current.berth, api };
-      assert.match(output(), /edge: handing over to a new edge process|hand/i, 'the edge was handed over');
+      assert.match(output(), /edge: handed over from edge process \d+ to \d+ \(the edge's code or settings changed\)/, 'the new build handed the edge over to its own edge process');
       await quiet();
     }
     assert.deepEqual(await pids(), before, 'the same instances at the end');
