@@ -44,7 +44,8 @@ async function startDaemon(state: string): Promise<Daemon> {
     stop: () =>
       new Promise((done) => {
         child.once('exit', () => done());
-        child.kill('SIGTERM');
+        // A full stop: the edge process and the apps go too.
+        child.kill('SIGINT');
       }),
   };
 }

@@ -6,7 +6,7 @@
 // engine count, it starts berth on ephemeral ports, waits for it to say it is
 // serving, makes one request, idles, and reads berth's own /proc/PID/status
 // (VmRSS covers every thread of the process; the app `up` runs is another
-// process and is not counted). Then it times `berth --version`. See
+// process and is not counted; `server`'s edge process is, with the daemon). Then it times `berth --version`. See
 // bench/README.md ("Footprint") for the numbers and how to read them.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -35,9 +35,12 @@ interface Cell {
   readonly command: string;
   readonly mode: Mode;
   readonly workers: number;
+  /** For `server`: the daemon and its edge process together (the edge is a process of its own). */
   readonly rssKiB: number;
   readonly anonKiB: number;
   readonly fileKiB: number;
+  /** For `server`: the edge process's share of rssKiB. */
+  readonly edgeRssKiB?: number;
 }
 
 function field(status: string, name: string): number {
@@ -80,10 +83,17 @@ async function measure(command: string, mode: Mode, workers: number, args: reado
     await answer.arrayBuffer();
     await sleep(idleMs);
     const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-    return { command, mode, workers, rssKiB: field(status, 'VmRSS'), anonKiB: field(status, 'RssAnon'), fileKiB: field(status, 'RssFile') };
+    const cell = { command, mode, workers, rssKiB: field(status, 'VmRSS'), anonKiB: field(status, 'RssAnon'), fileKiB: field(status, 'RssFile') };
+    // `berth server` runs its edge as a process of its own (STATE/run/edge.json names it): counted with it.
+    const state = args[0] === 'server' ? args[args.indexOf('--state') + 1] : undefined;
+    if (state === undefined) return cell;
+    const edgePid = (JSON.parse(await readFile(join(state, 'run', 'edge.json'), 'utf8')) as { pid: number }).pid;
+    const edge = await readFile(`/proc/${edgePid}/status`, 'utf8');
+    return { ...cell, rssKiB: cell.rssKiB + field(edge, 'VmRSS'), anonKiB: cell.anonKiB + field(edge, 'RssAnon'), fileKiB: cell.fileKiB + field(edge, 'RssFile'), edgeRssKiB: field(edge, 'VmRSS') };
   } finally {
     if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
+      // SIGINT: a full stop, the edge process with it (SIGTERM would leave it serving for a next daemon).
+      child.kill('SIGINT');
       const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 15_000);
       await exited;
       clearTimeout(timer);
@@ -162,7 +172,7 @@ async function main(): Promise<number> {
       for (const workers of workerCounts) {
         for (const mode of modes) {
           const cell = await measure(command, mode, workers, args, ready, idleMs, nodeOptions);
-          log(`${command} --workers ${workers} from ${mode}: ${mib(cell.rssKiB)} MiB (anon ${mib(cell.anonKiB)}, file ${mib(cell.fileKiB)})`);
+          log(`${command} --workers ${workers} from ${mode}: ${mib(cell.rssKiB)} MiB (anon ${mib(cell.anonKiB)}, file ${mib(cell.fileKiB)})${cell.edgeRssKiB === undefined ? '' : `, of which the edge process ${mib(cell.edgeRssKiB)} MiB`}`);
           cells.push(cell);
         }
       }

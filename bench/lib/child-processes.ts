@@ -105,16 +105,16 @@ export class ChildProcesses {
   }
 
   /**
-   * SIGTERM, wait up to `graceMs`, then SIGKILL. Descendants (nginx workers,
+   * SIGTERM (or `signal`), wait up to `graceMs`, then SIGKILL. Descendants (nginx workers,
    * cluster workers) noted before or at the signal that outlive their parent
    * are killed too, by pid checked against the start time, never by name.
    * Safe to call again and after the process died by itself.
    */
-  async stop(child: Child, graceMs = 5_000): Promise<void> {
+  async stop(child: Child, graceMs = 5_000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     if (child.pid === undefined) return;
     const descendants = await child.noteDescendants();
     if (!child.exit) {
-      child.process.kill('SIGTERM');
+      child.process.kill(signal);
       if ((await Promise.race([child.exited, timeout(graceMs)])) === 'timeout') {
         child.process.kill('SIGKILL');
         await Promise.race([child.exited, timeout(graceMs)]);

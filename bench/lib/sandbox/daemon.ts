@@ -147,7 +147,8 @@ export async function stopBerthServer(children: ChildProcesses, d: BenchDaemon, 
   if (!d.child.exit) {
     for (const app of apps) await apiCall(d, 'DELETE', `/apps/${app}?confirm=${app}`).catch(() => {});
   }
-  await children.stop(d.child, 20_000);
+  // SIGINT: a full stop (SIGTERM would leave the edge process and the apps running for a next daemon).
+  await children.stop(d.child, 20_000, 'SIGINT');
   await Sandboxes.purge(d.state, log).catch((err: Error) => log(`purging ${d.kind}'s sandboxes: ${err.message}`));
   removeUsers(d.userPrefix);
 }
