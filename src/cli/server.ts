@@ -203,6 +203,10 @@ export async function server(options: ServerOptions): Promise<void> {
     try {
       cluster = await openCluster(options.kubernetes, stateDir, options.instanceLimits ?? DEFAULT_INSTANCE_LIMITS);
     } catch (err) {
+      // An edge this start made goes with it; one that was serving already serves on.
+      await (edge.spawned ? edge.stop(10_000) : Promise.resolve(edge.detach()));
+      await certificates?.close();
+      clearInterval(historyTimer);
       await opened.sandboxes?.close();
       store.close();
       lock.release();
@@ -337,9 +341,9 @@ export async function server(options: ServerOptions): Promise<void> {
     // A start that fails (a port taken, an add-on server that will not
     // start) stops what it began, so the command ends with its error
     // instead of idling on the listeners and timers already open; apps
-    // that were running before it (taken over) run on.
+    // and an edge that were running before it (taken over) run on.
     const tookOver = [...(await platform.takeStock().catch(() => new Map())).values()].some((records) => records.length > 0);
-    await stop(tookOver).catch((stopErr: Error) => options.log(`error while stopping after the failed start: ${stopErr.message}`));
+    await stop(tookOver || !edge.spawned).catch((stopErr: Error) => options.log(`error while stopping after the failed start: ${stopErr.message}`));
     throw err;
   }
 

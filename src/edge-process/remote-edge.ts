@@ -43,10 +43,13 @@ export class RemoteEdge implements EdgeControl {
   #running: Running;
   #content: { routes: RouteSpec | null; tls: TlsConfig | null; challenges: ReadonlyMap<string, string> | null } = { routes: null, tls: null, challenges: null };
   #released = false;
+  /** This daemon started the edge (none was serving): a start that fails ends it again. */
+  readonly spawned: boolean;
   /** Settles when the edge in charge is connected again after a crash. */
   #recovering: Promise<void> | null = null;
 
-  private constructor(options: RemoteEdgeOptions, paths: EdgePaths, settings: EdgeSettings, running: Running, content: EdgeContent | null) {
+  private constructor(options: RemoteEdgeOptions, paths: EdgePaths, settings: EdgeSettings, running: Running, content: EdgeContent | null, spawned: boolean) {
+    this.spawned = spawned;
     this.#options = options;
     // What the edge serves already (adopted or handed over): what a new one gets if it dies before the platform sets its own.
     if (content !== null) this.#content = { routes: content.routes, tls: content.tls, challenges: new Map(content.challenges) };
@@ -108,7 +111,7 @@ export class RemoteEdge implements EdgeControl {
         break;
       }
     }
-    return new RemoteEdge(options, paths, settings, running, content);
+    return new RemoteEdge(options, paths, settings, running, content, decision === 'spawn');
   }
 
   get address(): AddressInfo | null {

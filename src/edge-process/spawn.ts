@@ -23,6 +23,8 @@ const KEPT_NODE_OPTIONS = /^--(?:no-)?(?:experimental-|max-old-space-size|max-se
 export interface SpawnOptions {
   readonly stateDir: string;
   readonly codeSalt?: string;
+  /** Where the new edge's log lines go while it is configured and starts to listen (its limits, a static root it cannot serve). */
+  readonly log?: (line: string) => void;
 }
 
 export interface Running {
@@ -64,6 +66,10 @@ export async function startEdge(
       client = await ControlClient.connect(socket, 1_000);
       if (client === null) await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    // From the first request on: what the edge says as it listens belongs in the daemon's log.
+    client.onEvent = (event) => {
+      if (event.event === 'log') options.log?.(event.line);
+    };
     try {
       const empty: EdgeContent = { routes: { hosts: {}, fallback: null }, tls: { certificates: [], fallback: null }, challenges: [] };
       await client.call({ type: 'configure', settings, content: content ?? empty });
