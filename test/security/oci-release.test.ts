@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { chown, link, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -105,8 +106,18 @@ test('a folder swapped for a link to /etc while the image is built never puts a 
   const { release, cache } = await scene(t);
   for (let i = 0; i < 50; i++) await writeFile(join(release, 'src', `f${i}.js`), `// ${i}\n`);
   // The app, in its own process, swaps src for a link to /etc and back as fast as it can.
-  const swapper = spawn('sh', ['-c', 'while :; do mv src src.real && ln -s /etc src && rm src && mv src.real src; done'], { cwd: release, stdio: 'ignore' });
-  t.after(() => { swapper.kill('SIGKILL'); });
+  // A process group of its own: the mv or ln it is running goes with it (killing sh alone would leave one renaming while the folder is removed).
+  const swapper = spawn('sh', ['-c', 'while :; do mv src src.real && ln -s /etc src && rm src && mv src.real src; done'], { cwd: release, stdio: 'ignore', detached: true });
+  const swapperGone = once(swapper, 'exit');
+  const stopSwapper = async () => {
+    try {
+      process.kill(-swapper.pid!, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+    await swapperGone;
+  };
+  t.after(stopSwapper);
   const passwdLine = (await readFile('/etc/passwd', 'utf8')).split('\n')[0]!;
   const outcomes = { built: 0, refused: 0 };
   for (let round = 0; round < 40; round++) {
@@ -123,7 +134,7 @@ test('a folder swapped for a link to /etc while the image is built never puts a 
       outcomes.refused++;
     }
   }
-  swapper.kill('SIGKILL');
+  await stopSwapper();
   t.diagnostic(`built ${outcomes.built}, refused ${outcomes.refused}`);
   assert.equal(outcomes.built + outcomes.refused, 40);
 });
