@@ -50,7 +50,6 @@ async function restartKeepsServers(t: TestContext, signal: NodeJS.Signals): Prom
   const root = await mkdtemp(join(tmpdir(), 'berth-addon-restart-'));
   const state = join(root, 'state');
   const servers = (kind: string) => tagged(`server:${state}:addons:${kind}`);
-  t.after(() => rm(root, { recursive: true, force: true }));
   t.after(() => {
     // Whatever a failed test left: the servers are not the daemon's children once it is gone.
     for (const pid of [...servers('postgres'), ...servers('redis')]) {
@@ -63,6 +62,8 @@ async function restartKeepsServers(t: TestContext, signal: NodeJS.Signals): Prom
   });
   let daemon = await startDaemon(state, 1);
   t.after(() => daemon.berth.kill());
+  // After hooks run in the order they were added: the folder goes once the daemon (which writes into it) and the servers are gone.
+  t.after(() => rm(root, { recursive: true, force: true }));
   const contained = /sandboxes: every app runs contained/.test(daemon.berth.output);
 
   assert.equal((await apiCall(daemon, 'POST', '/apps', { name: 'shop' })).status, 201);
