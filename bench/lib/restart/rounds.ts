@@ -98,7 +98,7 @@ export interface RoundResult {
   readonly pidsBefore: Record<string, number>;
   readonly pidsAfter: Record<string, number>;
   readonly samePids: boolean;
-  /** Instance processes from before the signal that still ran once the new daemon was ready (orphans, after a SIGKILL). */
+  /** Instance processes from before the signal that still ran once the new daemon was ready, outside the instances serving then (orphans). */
   readonly oldInstancesAlive: number;
 }
 
@@ -164,11 +164,15 @@ export async function restartRound(ctx: RoundContext, current: BenchDaemon, sign
     const pidsAfter = await instancePids(next, ctx.app);
     let oldInstancesAlive = 0;
     const afterPids = new Set(Object.values(pidsAfter));
+    // Processes of the instances serving now (taken over: the same trees) are no orphans.
+    const afterTrees: ProcStat[] = [];
+    for (const pid of afterPids) afterTrees.push(...(await processTree(pid)));
+    const serving = new Set(afterTrees.map((stat) => `${stat.pid}@${stat.startTime}`));
     for (const stat of before) {
       const alive = (await processTree(stat.pid))[0];
-      if (alive && alive.startTime === stat.startTime && alive.state !== 'Z' && !afterPids.has(stat.pid)) oldInstancesAlive++;
+      if (alive && alive.startTime === stat.startTime && alive.state !== 'Z' && !serving.has(`${stat.pid}@${stat.startTime}`)) oldInstancesAlive++;
     }
-    for (const pid of afterPids) ctx.seen.push(...(await processTree(pid)));
+    ctx.seen.push(...afterTrees);
     const failureDetails: Record<string, number> = {};
     for (const r of records) if (r.outcome !== 'ok') failureDetails[r.detail ?? r.outcome] = (failureDetails[r.detail ?? r.outcome] ?? 0) + 1;
     const result: RoundResult = {
