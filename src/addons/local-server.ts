@@ -1,6 +1,6 @@
-import { constants } from 'node:fs';
+import { constants, readFileSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { BerthError } from '../errors.ts';
 import { reapOrphans } from '../runner/index.ts';
 import { decideAdoption, type AdoptionFacts } from './server-adoption.ts';
@@ -10,6 +10,17 @@ import { endIdentified, ServiceProcess, type ServiceSpec } from './service-proce
 // What the local PostgreSQL and Redis servers berth runs have in common.
 
 /** A server berth manages cannot be reached, started or used. */
+/** The port a local server listens on at the service address (its folder's `port` file), or null: no service address, or none chosen yet. */
+export function directPortIn(dir: string, serviceAddress: string | null): number | null {
+  if (serviceAddress === null) return null;
+  try {
+    const port = Number(readFileSync(join(dir, 'port'), 'utf8').trim());
+    return Number.isInteger(port) && port > 0 && port < 65536 ? port : null;
+  } catch {
+    return null;
+  }
+}
+
 export function serverError(message: string, hint?: string, cause?: unknown): BerthError {
   return new BerthError('BERTH_E_ADDON_SERVER', message, { status: 503, hint, cause });
 }

@@ -1,5 +1,5 @@
 import { findFreePort } from '../runner/index.ts';
-import { lastLines, lastWords, LocalServer, readOwnFile, requireTraversable, serverError } from './local-server.ts';
+import { directPortIn, lastLines, lastWords, LocalServer, readOwnFile, requireTraversable, serverError } from './local-server.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { access, chmod, chown, constants, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -157,13 +157,7 @@ export class LocalPostgres {
 
   /** The port it listens on at the service address itself (no relay needed), once chosen; null without sandboxes. */
   directPort(): number | null {
-    if ((this.#options.serviceAddress ?? null) === null) return null;
-    try {
-      const port = Number(readFileSync(join(this.#options.dir, 'port'), 'utf8').trim());
-      return Number.isInteger(port) && port > 0 && port < 65536 ? port : null;
-    } catch {
-      return null;
-    }
+    return directPortIn(this.#options.dir, this.#options.serviceAddress ?? null);
   }
 
   /** The files the server's own words are in: its output before the log collector, and the collector's current file. */

@@ -1,5 +1,5 @@
 import { findFreePort } from '../runner/index.ts';
-import { lastWords, LocalServer, requireTraversable, serverError } from './local-server.ts';
+import { directPortIn, lastWords, LocalServer, requireTraversable, serverError } from './local-server.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { access, chmod, constants, lchown, lstat, mkdir, open, readFile, realpath, rename } from 'node:fs/promises';
@@ -233,13 +233,7 @@ export class LocalRedis {
 
   /** The port it listens on at the service address itself (no relay needed), once chosen; null without sandboxes. */
   directPort(): number | null {
-    if ((this.#options.serviceAddress ?? null) === null) return null;
-    try {
-      const port = Number(readFileSync(join(this.#options.dir, 'port'), 'utf8').trim());
-      return Number.isInteger(port) && port > 0 && port < 65536 ? port : null;
-    } catch {
-      return null;
-    }
+    return directPortIn(this.#options.dir, this.#options.serviceAddress ?? null);
   }
 
   get #logFile(): string {

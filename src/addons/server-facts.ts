@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { open, readFile, readlink, rm } from 'node:fs/promises';
 import { writeFileAtomic } from '../platform/atomic-file.ts';
 import { parseServerRecord, type RecordedProcess, type ServerRecord } from './server-adoption.ts';
+import { parseStat } from '../runner/index.ts';
 
 // The reads and writes behind server-adoption.ts's decision: berth's record
 // of a server it started, and what /proc says about a process. Nothing here
@@ -22,15 +23,9 @@ export async function bootId(): Promise<string> {
 
 /** State, process group and start time (field 22) from /proc/PID/stat's text. Pure. */
 export function parseProcStat(text: string): { state: string; pgid: number; startTime: string } | null {
-  const close = text.lastIndexOf(')');
-  if (close < 0) return null;
-  const fields = text.slice(close + 2).trim().split(' ');
-  // fields[0] is field 3 (state); field N is fields[N - 3].
-  const state = fields[0] ?? '';
-  const pgid = Number(fields[2]);
-  const startTime = fields[19] ?? '';
-  if (state === '' || !Number.isInteger(pgid) || !/^\d+$/.test(startTime)) return null;
-  return { state, pgid, startTime };
+  const parsed = parseStat(text);
+  // The start time is kept as its decimal text: records compare it as written.
+  return parsed === null || parsed.state === '' ? null : { state: parsed.state, pgid: parsed.pgid, startTime: String(parsed.startTime) };
 }
 
 /** One process as adoption needs it. */

@@ -14,5 +14,5 @@ export { startCommand, type CommandRun, type CommandOptions, type CommandOutcome
 export { LineSplitter } from './line-splitter.ts';
 export { findFreePort } from './ports.ts';
 export { endProcessesExcept, endProcessesOf, processesOf } from './uid-reaper.ts';
-export { listProcesses, type ProcessEntry } from './proc-table.ts';
+export { listProcesses, parseStat, type ProcessEntry } from './proc-table.ts';
 export { ptyCommand, terminalSize, terminalType, PTY_PROGRAM, type TerminalSize } from './pty-command.ts';

@@ -17,17 +17,23 @@ export interface ProcessEntry {
   readonly command: string;
 }
 
-/** pid, comm, ppid and pgid from the text of /proc/PID/stat (comm may hold spaces and parentheses). */
-export function parseStat(text: string): { pid: number; comm: string; state: string; ppid: number; pgid: number } | null {
+/**
+ * pid, comm, state, ppid, pgid and start time (field 22, clock ticks since
+ * boot) from the text of /proc/PID/stat (comm may hold spaces and
+ * parentheses: everything after the last ')' is fields 3 on).
+ */
+export function parseStat(text: string): { pid: number; comm: string; state: string; ppid: number; pgid: number; startTime: number } | null {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return null;
   const pid = Number(text.slice(0, open).trim());
+  // fields[0] is field 3 (state): field N is fields[N - 3].
   const fields = text.slice(close + 2).split(' ');
   const ppid = Number(fields[1]);
   const pgid = Number(fields[2]);
-  if (!Number.isInteger(pid) || !Number.isInteger(ppid) || !Number.isInteger(pgid)) return null;
-  return { pid, comm: text.slice(open + 1, close), state: fields[0] ?? '', ppid, pgid };
+  const startTime = Number(fields[19]);
+  if (!Number.isSafeInteger(pid) || pid <= 0 || !Number.isInteger(ppid) || !Number.isInteger(pgid) || !Number.isSafeInteger(startTime) || fields[19] === '') return null;
+  return { pid, comm: text.slice(open + 1, close), state: fields[0] ?? '', ppid, pgid, startTime };
 }
 
 /** The four uids of the `Uid:` line of /proc/PID/status. */

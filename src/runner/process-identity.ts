@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { parseStatusUids } from './proc-table.ts';
+import { parseStat, parseStatusUids } from './proc-table.ts';
 
 // A process berth did not start (or started before it restarted) is known
 // by more than its pid: pids are reused, so a record names the process by
@@ -22,18 +22,10 @@ export interface ProcessNow extends ProcessIdentity {
   readonly zombie: boolean;
 }
 
-/** The identity facts in the text of /proc/PID/stat (comm may hold spaces and parentheses). */
+/** The identity facts in the text of /proc/PID/stat (proc-table's parse, narrowed). */
 export function parseIdentityStat(text: string): { pid: number; state: string; pgid: number; startTime: number } | null {
-  const open = text.indexOf('(');
-  const close = text.lastIndexOf(')');
-  if (open < 0 || close < open) return null;
-  const pid = Number(text.slice(0, open).trim());
-  // After ") ": state is field 3, so field N is at index N - 3.
-  const fields = text.slice(close + 2).split(' ');
-  const pgid = Number(fields[2]);
-  const startTime = Number(fields[19]);
-  if (!Number.isSafeInteger(pid) || pid <= 0 || !Number.isSafeInteger(pgid) || !Number.isSafeInteger(startTime)) return null;
-  return { pid, state: fields[0] ?? '', pgid, startTime };
+  const parsed = parseStat(text);
+  return parsed === null ? null : { pid: parsed.pid, state: parsed.state, pgid: parsed.pgid, startTime: parsed.startTime };
 }
 
 /** The process `pid` as it is now, or null when there is none (or it cannot be read). */

@@ -77,7 +77,9 @@ test('the log line names the port, the holder’s uid and the instance', () => {
 });
 
 test('/proc/PID/stat: a comm with spaces and parentheses', () => {
-  assert.deepEqual(parseStat('4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 0 0'), { pid: 4242, comm: 'my (odd) name', state: 'S', ppid: 1, pgid: 4242 });
+  const rest = '4242 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 1 0 987654 1000 200';
+  assert.deepEqual(parseStat(`4242 (my (odd) name) S 1 4242 ${rest}`), { pid: 4242, comm: 'my (odd) name', state: 'S', ppid: 1, pgid: 4242, startTime: 987654 });
+  assert.equal(parseStat('4242 (short) S 1 4242 4242 0 -1 4194560 0 0'), null, 'no start time: not a stat line');
   assert.equal(parseStat('nonsense'), null);
 });
 
