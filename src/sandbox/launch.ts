@@ -188,15 +188,21 @@ export async function launchSandboxed(spec: LaunchSpec, sandbox: SandboxLaunch, 
 /**
  * A sandbox a previous daemon started: bwrap (`handle.pid`, verified by the
  * caller) watched through /proc, its control group opened by name. Null
- * when the group is gone or bwrap is not in it: then it is not the
- * sandbox the record names, and the caller ends it.
+ * when the group is gone or bwrap is not in it (what is left in the group
+ * is ended): then it is not the sandbox the record names, and the caller
+ * ends the rest.
  */
 export async function adoptSandboxed(handle: AdoptionHandle, identity: ProcessIdentity, sandbox: SandboxLaunch, cgroups: CgroupDriver): Promise<LaunchedProcess | null> {
   if (handle.cgroup === null || !handle.cgroup.startsWith(`${sandbox.app}/`)) return null;
   const group = await cgroups.open(handle.cgroup).catch(() => null);
   if (group === null) return null;
   const members = await group.pids().catch(() => [] as number[]);
-  if (!members.includes(handle.pid)) return null;
+  if (!members.includes(handle.pid)) {
+    // The group the record names (root's record, berth's own group) no longer holds the sandbox: whatever is left in it goes now.
+    await group.killAll().catch(() => []);
+    await group.remove().catch(() => {});
+    return null;
+  }
   // bwrap and the sandbox's init are root's: never signalled as the app's.
   const own = new Set<number>();
   for (const pid of members) if ((await readProcessNow(pid))?.uid === 0) own.add(pid);
