@@ -102,7 +102,11 @@ for (const kind of ['restarts and an upgrade', 'a crash'] as const) {
     assert.equal(before.length, 2);
 
     load = startSteadyLoad({ origin: `http://127.0.0.1:${edgePort}`, host: 'shop.localhost', clients: 4, keepAliveClients: 2, intervalMs: 20, durationMs: 400_000, timeoutMs: 10_000, expectStatus: 200 });
-    const quiet = () => new Promise((resolve) => setTimeout(resolve, 500));
+    // Between two signals the load runs on: another 40 requests answered (about a fifth of a second of it).
+    const quiet = async () => {
+      const done = load!.records.length;
+      await eventually('the load runs on', () => load!.records.length >= done + 40, 30_000);
+    };
     await quiet();
     if (kind === 'a crash') {
       current.berth.child.kill('SIGKILL');

@@ -43,7 +43,9 @@ test('readProcessNow and watchExit see a real process: its identity, then its en
   const watch = watchExit(now, 20);
   let ended = false;
   void watch.ended.then(() => (ended = true));
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  // A look of its own at the running process, as the watch's: not ended.
+  const running = await readProcessNow(child.pid!);
+  assert.ok(running !== null && !running.zombie && running.startTime === now.startTime);
   assert.equal(ended, false, 'running: not ended');
   child.kill('SIGKILL');
   // Our child until reaped: a zombie counts as ended.
