@@ -17,22 +17,13 @@ import { LocalPostgres } from '../../src/addons/postgres-local.ts';
 import { LocalRedis } from '../../src/addons/redis-local.ts';
 import { bootId, startTimeOf } from '../../src/addons/server-facts.ts';
 import { findUser } from '../../src/platform/app-users.ts';
-import { eventually } from '../helpers/berth-process.ts';
+import { alive, eventually } from '../helpers/berth-process.ts';
 
 const root = process.getuid!() === 0;
 let base: string;
 const marker = `test-adopt-${process.pid}-${Date.now()}`;
 /** Every server a test left, stopped in the end whatever happened. */
 const closers: Array<() => Promise<void>> = [];
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 before(async () => {
   base = await mkdtemp(join(tmpdir(), 'berth-adopt-'));

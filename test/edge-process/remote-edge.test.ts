@@ -3,25 +3,17 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import test from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { alive, eventually } from '../helpers/berth-process.ts';
 import { startSteadyLoad, summarize, describeSummary, now, type SteadyLoad } from '../helpers/steady-load.ts';
 import { HOST, routesTo, scene, webSocket } from './scene.ts';
 import { httpUpstream } from '../helpers/upstreams.ts';
+import { viaEdge } from '../helpers/daemon.ts';
 
+/** A request for the scene's host to the edge on `port`. */
 function get(port: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host: HOST }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return viaEdge(`http://127.0.0.1:${port}`, HOST);
 }
 
 function load(port: number, durationMs: number): SteadyLoad {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { apiCall, startDaemon } from '../helpers/daemon.ts';
-import { eventually } from '../helpers/berth-process.ts';
+import { alive, eventually } from '../helpers/berth-process.ts';
 
 /** Processes whose environment carries exactly this supervisor tag. */
 function tagged(tag: string): number[] {
@@ -28,15 +28,6 @@ function tagged(tag: string): number[] {
     }
   }
   return pids;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The ways a daemon goes that must leave the add-on servers running. */
