@@ -56,8 +56,9 @@ export class ScratchRedis {
       await rm(dir, { recursive: true, force: true });
       dir = await mkdtemp(join(tmpdir(), 'berth-redis-'));
     }
-    if (options.user !== null) await lchown(dir, options.user.uid, options.user.gid);
+    // Closed (mkdtemp makes it 0700; said again) while still root's, then given: once it is the redis user's, in /tmp it could be renamed away and a link left for the chmod to follow.
     await chmod(dir, 0o700);
+    if (options.user !== null) await lchown(dir, options.user.uid, options.user.gid);
     return new ScratchRedis(dir, options);
   }
 
