@@ -375,20 +375,12 @@ export class LocalPostgres {
     const started = Date.now();
     let deadline = started + (this.#options.adoptTimeoutMs ?? DEFAULT_ADOPT_TIMEOUT_MS);
     for (;;) {
-      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-      client.on('error', () => {});
-      try {
-        await client.connect();
-        await client.query('SELECT 1');
-        return 'yes';
-      } catch (err) {
-        const code = (err as { code?: string }).code;
-        if (code === '28P01') return 'wrong-password';
-        // "The database system is starting up" (recovery after the server's own restart): ending it would only start that over; wait as long as a start would.
-        if (code === '57P03') deadline = Math.max(deadline, started + (this.#options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS));
-      } finally {
-        await client.end().catch(() => {});
-      }
+      const err = await selectOne(url);
+      if (err === null) return 'yes';
+      const code = (err as { code?: string }).code;
+      if (code === '28P01') return 'wrong-password';
+      // "The database system is starting up" (recovery after the server's own restart): ending it would only start that over; wait as long as a start would.
+      if (code === '57P03') deadline = Math.max(deadline, started + (this.#options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS));
       if (Date.now() >= deadline) return 'no';
       await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
     }
@@ -399,19 +391,11 @@ export class LocalPostgres {
     const deadline = Date.now() + timeoutMs;
     let last = 'no answer yet';
     for (;;) {
-      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-      client.on('error', () => {});
-      try {
-        await client.connect();
-        await client.query('SELECT 1');
-        return;
-      } catch (err) {
-        last = (err as Error).message;
-        if ((err as { code?: string }).code === '28P01') {
-          throw serverError(`the local PostgreSQL server refused berth's superuser password: ${last}`, `${this.#passwordFile} does not belong to the cluster in ${this.#dataDir}.`, err);
-        }
-      } finally {
-        await client.end().catch(() => {});
+      const err = await selectOne(url);
+      if (err === null) return;
+      last = err.message;
+      if ((err as { code?: string }).code === '28P01') {
+        throw serverError(`the local PostgreSQL server refused berth's superuser password: ${last}`, `${this.#passwordFile} does not belong to the cluster in ${this.#dataDir}.`, err);
       }
       if (Date.now() >= deadline) break;
       await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
@@ -420,3 +404,17 @@ export class LocalPostgres {
   }
 }
 
+/** One connection and `SELECT 1` to the server at `url`: null when it answered, else why not (the driver's error, with PostgreSQL's code). */
+async function selectOne(url: string): Promise<Error | null> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return null;
+  } catch (err) {
+    return err as Error;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

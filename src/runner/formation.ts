@@ -21,7 +21,7 @@ export interface ReadyUpstream {
 /**
  * A running instance as the next daemon needs it to take it over: which
  * slot, the port it serves on, what it was started with (`fingerprint`:
- * command, folder, environment but for the port, user), and the process.
+ * command, folder, environment and user, for its port), and the process.
  */
 export interface InstanceRecord extends InstanceTakeover {
   readonly type: string;
@@ -173,12 +173,14 @@ export class Formation {
     return { env, argv: commandToArgv(slot.type.command, env) };
   }
 
-  /** What an instance was started with, but for its port: equal for a slot whenever nothing about how it runs changed. */
-  #fingerprint(argv: readonly string[], env: Readonly<Record<string, string>>, port: number | null): string {
-    const { PORT: _port, ...rest } = env;
-    const portless = port === null ? argv : argv.map((arg) => arg.split(String(port)).join('$PORT'));
+  /**
+   * What an instance was started with: command, folder, environment, user.
+   * A taken-over instance's is computed again for its recorded port, so
+   * equal whenever nothing about how it runs changed.
+   */
+  #fingerprint(argv: readonly string[], env: Readonly<Record<string, string>>): string {
     const user = this.#options.user ?? null;
-    return createHash('sha256').update(JSON.stringify([portless, this.#options.cwd, Object.entries(rest).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)), user])).digest('hex').slice(0, 32);
+    return createHash('sha256').update(JSON.stringify([argv, this.#options.cwd, Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)), user])).digest('hex').slice(0, 32);
   }
 
   /** Takes a running instance over: 'yes', 'stale' (taken, but started with something else), or 'no' (ended; its slot starts afresh). */
@@ -231,7 +233,7 @@ export class Formation {
     instance.state = 'ready';
     log(instance.name, `taken over (pid ${record.identity.pid}${record.port !== null ? `, port ${record.port}` : ''})`, 'event');
     if (isWeb) await this.#publish();
-    return this.#fingerprint(command.argv, command.env, record.port) === record.fingerprint ? 'yes' : 'stale';
+    return this.#fingerprint(command.argv, command.env) === record.fingerprint ? 'yes' : 'stale';
   }
 
   /** What a later daemon would take over now: every instance started and not stopping, with its process's identity. */
@@ -242,7 +244,7 @@ export class Formation {
       if (!instance || (instance.state !== 'starting' && instance.state !== 'ready')) continue;
       const takeover = instance.takeover();
       if (takeover === null) continue;
-      records.push({ ...takeover, type: slot.type.name, index: slot.index, port: instance.spec.port, startedAt: instance.startedAt, fingerprint: this.#fingerprint(instance.spec.argv, instance.spec.env, instance.spec.port) });
+      records.push({ ...takeover, type: slot.type.name, index: slot.index, port: instance.spec.port, startedAt: instance.startedAt, fingerprint: this.#fingerprint(instance.spec.argv, instance.spec.env) });
     }
     return records;
   }

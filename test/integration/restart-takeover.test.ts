@@ -39,6 +39,15 @@ async function ps(d: Daemon): Promise<Ps[]> {
   return instances.map(({ name, pid, state }) => ({ name, pid, state })).sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
+/** Writes `files` into ROOT/app and deploys them as the app "shop" (v1). */
+async function deployShop(d: Daemon, root: string, files: Record<string, string>): Promise<void> {
+  const source = join(root, 'app');
+  await mkdir(source);
+  for (const [name, content] of Object.entries(files)) await writeFile(join(source, name), content);
+  assert.equal((await apiCall(d, 'POST', '/apps', { name: 'shop' })).status, 201);
+  assert.equal((await deployDir(d, 'shop', source)).last.release?.name, 'v1');
+}
+
 async function logTexts(d: Daemon): Promise<string[]> {
   const res = await fetch(`${d.api}/apps/shop/logs?lines=5000`, { headers: { authorization: `Bearer ${d.token}` } });
   // `TIME SOURCE | TEXT` lines: the texts.
@@ -53,14 +62,7 @@ test('a SIGTERM restart (berth server stop) takes the running instances over: th
     await d.berth.kill();
     await rm(root, { recursive: true, force: true });
   });
-  const source = join(root, 'app');
-  await mkdir(source);
-  await writeFile(join(source, 'server.js'), SERVER);
-  await writeFile(join(source, 'worker.js'), WORKER);
-  await writeFile(join(source, 'Procfile'), 'web: node server.js\nworker: node worker.js\n');
-  await writeFile(join(source, 'berth.toml'), '[scale]\nweb = 2\n');
-  assert.equal((await apiCall(d, 'POST', '/apps', { name: 'shop' })).status, 201);
-  assert.equal((await deployDir(d, 'shop', source)).last.release?.name, 'v1');
+  await deployShop(d, root, { 'server.js': SERVER, 'worker.js': WORKER, Procfile: 'web: node server.js\nworker: node worker.js\n', 'berth.toml': '[scale]\nweb = 2\n' });
   const before = await ps(d);
   assert.deepEqual(before.map((i) => i.name), ['web.1', 'web.2', 'worker.1']);
 
@@ -116,12 +118,7 @@ test('a crashed instance the daemon never saw start is not taken over: a record 
     await d.berth.kill();
     await rm(root, { recursive: true, force: true });
   });
-  const source = join(root, 'app');
-  await mkdir(source);
-  await writeFile(join(source, 'server.js'), SERVER);
-  await writeFile(join(source, 'Procfile'), 'web: node server.js\n');
-  assert.equal((await apiCall(d, 'POST', '/apps', { name: 'shop' })).status, 201);
-  assert.equal((await deployDir(d, 'shop', source)).last.release?.name, 'v1');
+  await deployShop(d, root, { 'server.js': SERVER, Procfile: 'web: node server.js\n' });
   const [web] = await ps(d);
   await d.berth.stop('SIGTERM', 60_000);
   // While no daemon runs, the instance is replaced by something else under the recorded pid's name: a record naming another process.
